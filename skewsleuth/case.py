@@ -1,0 +1,243 @@
+"""The case file: what only people know, and change logs exported as CSV.
+
+A case file (YAML) carries the zone for times written without an offset, the hosts
+whose clocks are trusted (``references``), the changes made around the incident and
+observations of the form "host X showed S when the time was T"::
+
+    timezone: America/Chicago
+    references: [srv-lyncfe01.domain.com]
+    changes:
+      - at: 2014-10-20 18:30
+        host: dirsync01.domain.com      # optional
+        what: Password Sync re-enabled
+    observations:
+      - host: srv-lyncedge01.domain.com
+        at: 2014-10-20 21:31            # true time
+        shown: 2014-10-20 16:31         # what the host displayed
+
+A change log CSV has the header ``time,host,change``.
+
+Times are parsed by this module, not by YAML: PyYAML would read ``2014-10-20 18:30:00``
+as UTC, silently, where people mean the case's zone. A local time that daylight saving
+makes ambiguous (the repeated hour) or non-existent (the skipped hour) is resolved to
+its first reading and flagged, never shifted silently.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone as dt_timezone, tzinfo
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+
+UTC = dt_timezone.utc
+
+CASE_KEYS = ("timezone", "references", "changes", "observations")
+_CASE_HEAD = re.compile(rb"^\s*(?:#[^\n]*\n\s*)*(?:---\s*\n\s*)?(?:" + b"|".join(k.encode() for k in CASE_KEYS) + rb")\s*:", re.S)
+_CSV_HEAD = re.compile(rb"^\s*(?:\xef\xbb\xbf)?\s*time\s*,\s*host\s*,\s*change\s*\r?\n", re.I)
+_TIME = re.compile(
+    r"^\s*(\d{4})-(\d{2})-(\d{2})[T ](\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?\s*"
+    r"(Z|[+-]\d{2}:?\d{2}|UTC)?\s*$", re.I)
+
+
+class CaseError(ValueError):
+    """The case file cannot be used at all."""
+
+
+@dataclass(frozen=True)
+class CaseTime:
+    """A time read from the case file, as UTC, with how precisely it was written."""
+
+    utc: datetime
+    resolution_s: float  # 60 when written to the minute, 1 to the second, ...
+    note: str | None = None  # "ambiguous local time" / "non-existent local time"
+
+
+@dataclass(frozen=True)
+class Change:
+    at: datetime  # true time, UTC
+    what: str
+    host: str | None = None
+    source: str = ""
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class Observation:
+    host: str
+    at: datetime      # true time, UTC
+    shown: datetime   # the host's logged time at that moment, UTC
+    uncertainty_s: float
+    source: str = ""
+
+    @property
+    def offset_s(self) -> float:
+        return (self.shown - self.at).total_seconds()
+
+
+@dataclass
+class Case:
+    timezone: tzinfo = UTC
+    timezone_name: str = "UTC"
+    references: list[str] = field(default_factory=list)
+    changes: list[Change] = field(default_factory=list)
+    observations: list[Observation] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
+    # Entries that could not be used, with the reason: (source, entry excerpt, reason).
+    rejected: list[tuple[str, str, str]] = field(default_factory=list)
+
+    def merge(self, other: "Case") -> None:
+        """Add another case file's knowledge; the zone of the first one named wins."""
+        if self.timezone_name == "UTC" and other.timezone_name != "UTC":
+            self.timezone, self.timezone_name = other.timezone, other.timezone_name
+        self.references += [r for r in other.references if r not in self.references]
+        self.changes += other.changes
+        self.observations += other.observations
+        self.sources += other.sources
+        self.rejected += other.rejected
+
+
+def parse_time(value: Any, zone: tzinfo) -> CaseTime:
+    """Parse a case-file time; naive times are in ``zone``."""
+    if isinstance(value, datetime):
+        value = value.isoformat(sep=" ")
+    m = _TIME.match(str(value))
+    if not m:
+        raise ValueError(f"not a time: {str(value)[:60]!r} (expected YYYY-MM-DD HH:MM[:SS][+HH:MM])")
+    year, month, day, hour, minute = (int(g) for g in m.groups()[:5])
+    second = int(m.group(6) or 0)
+    frac = m.group(7) or ""
+    micro = int((frac + "000000")[:6]) if frac else 0
+    resolution = 60.0 if m.group(6) is None else (10.0 ** -len(frac) if frac else 1.0)
+    naive = datetime(year, month, day, hour, minute, second, micro)
+    suffix = m.group(8)
+    if suffix:
+        if suffix.upper() in ("Z", "UTC"):
+            return CaseTime(naive.replace(tzinfo=UTC), resolution)
+        sign = -1 if suffix[0] == "-" else 1
+        digits = suffix[1:].replace(":", "")
+        delta = timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
+        return CaseTime((naive - sign * delta).replace(tzinfo=UTC), resolution)
+    return _localize(naive, zone, resolution)
+
+
+def _localize(naive: datetime, zone: tzinfo, resolution: float) -> CaseTime:
+    first = naive.replace(tzinfo=zone, fold=0)
+    second = naive.replace(tzinfo=zone, fold=1)
+    note = None
+    if first.utcoffset() != second.utcoffset():
+        # fold makes a difference only in a repeated or a skipped hour; a time that
+        # does not survive the round trip through UTC never existed locally.
+        back = first.astimezone(UTC).astimezone(zone).replace(tzinfo=None)
+        note = "ambiguous local time (repeated hour), first reading used" if back == naive \
+            else "non-existent local time (skipped hour), read with the offset before the change"
+    return CaseTime(first.astimezone(UTC), resolution, note)
+
+
+class _NoTimestampLoader(yaml.SafeLoader):
+    """SafeLoader that leaves timestamps as strings for :func:`parse_time`."""
+
+
+_NoTimestampLoader.yaml_implicit_resolvers = {
+    key: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.copy().items()
+}
+
+
+def sniff_case(head: bytes) -> bool:
+    return bool(_CASE_HEAD.match(head))
+
+
+def sniff_changes_csv(head: bytes) -> bool:
+    return bool(_CSV_HEAD.match(head))
+
+
+def _zone(name: str) -> tzinfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        raise CaseError(f"unknown time zone {name!r} (expected an IANA name like America/Chicago)") from None
+
+
+def load_case(path: Path, default_zone: str | None = None) -> Case:
+    """Read a YAML case file. Unusable entries are kept in ``Case.rejected``."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+        doc = yaml.load(text, Loader=_NoTimestampLoader)  # noqa: S506 - SafeLoader subclass
+    except OSError as exc:
+        raise CaseError(f"cannot read case file {path}: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise CaseError(f"case file {path} is not valid YAML{where}") from None
+    if doc is None:
+        doc = {}
+    if not isinstance(doc, dict):
+        raise CaseError(f"case file {path} must be a mapping with keys {', '.join(CASE_KEYS)}")
+    src = str(path)
+    zone_name = str(doc.get("timezone") or default_zone or "UTC")
+    case = Case(timezone=_zone(zone_name), timezone_name=zone_name, sources=[src])
+    refs = doc.get("references") or []
+    if isinstance(refs, str):
+        refs = [refs]
+    case.references = [str(r).strip() for r in refs if str(r).strip()]
+    for entry in _entries(doc, "changes", case, src):
+        try:
+            at = parse_time(entry["at"], case.timezone)
+            what = str(entry.get("what") or entry.get("change") or "").strip()
+            if not what:
+                raise ValueError("a change needs 'what'")
+            host = str(entry["host"]).strip() if entry.get("host") else None
+            case.changes.append(Change(at.utc, what, host, src, at.note))
+        except (KeyError, ValueError) as exc:
+            case.rejected.append((src, repr(entry)[:120], _why(exc)))
+    for entry in _entries(doc, "observations", case, src):
+        try:
+            at = parse_time(entry["at"], case.timezone)
+            shown = parse_time(entry["shown"], case.timezone)
+            unc = float(entry.get("uncertainty_s", at.resolution_s + shown.resolution_s))
+            case.observations.append(Observation(str(entry["host"]).strip(), at.utc, shown.utc, unc, src))
+        except (KeyError, ValueError, TypeError) as exc:
+            case.rejected.append((src, repr(entry)[:120], _why(exc)))
+    return case
+
+
+def _why(exc: Exception) -> str:
+    return f"missing '{exc.args[0]}'" if isinstance(exc, KeyError) else str(exc)
+
+
+def _entries(doc: dict, key: str, case: Case, src: str) -> list[dict]:
+    items = doc.get(key) or []
+    if not isinstance(items, list):
+        case.rejected.append((src, key, f"'{key}' must be a list"))
+        return []
+    good = []
+    for item in items:
+        if isinstance(item, dict):
+            good.append(item)
+        else:
+            case.rejected.append((src, repr(item)[:120], f"an entry of '{key}' must be a mapping"))
+    return good
+
+
+def load_changes_csv(path: Path, zone: tzinfo, zone_name: str = "UTC") -> Case:
+    """Read a change log exported as CSV with the header ``time,host,change``."""
+    src = str(path)
+    case = Case(timezone=zone, timezone_name=zone_name, sources=[src])
+    text = path.read_text(encoding="utf-8-sig", errors="replace")
+    for row in csv.DictReader(io.StringIO(text)):
+        row = {(k or "").strip().lower(): (v or "").strip() for k, v in row.items() if isinstance(v, str) or v is None}
+        try:
+            at = parse_time(row.get("time", ""), zone)
+            if not row.get("change"):
+                raise ValueError("empty 'change'")
+            case.changes.append(Change(at.utc, row["change"], row.get("host") or None, src, at.note))
+        except ValueError as exc:
+            case.rejected.append((src, repr(row)[:120], str(exc)))
+    return case

@@ -1,0 +1,272 @@
+"""Clock facts read from the events: boots, shutdowns, explicit steps, syncs.
+
+A *fact* is one record that says something about the host's clock:
+
+* boot / shutdown: EventLog 6005/6006/6008/6009/6013, Kernel-General 12 (StartTime)
+  and 13 (StopTime), Kernel-Boot 20, User32 1074; Linux kernel banners.
+* step: Kernel-General 1 (OldTime/NewTime), Security 4616 (PreviousTime/NewTime,
+  ProcessName), chronyd "System clock was stepped by", ntpd "step time server ...
+  offset" / "time reset", with their sizes.
+* sync: the time service reports that it holds true time (Time-Service 35/37,
+  chronyd "Selected source", systemd-timesyncd "Synchronized to time server").
+* hint: the time service says the clock is wrong by an amount (chronyd "System clock
+  wrong by", Time-Service 52 TimeOffsetSeconds) without stepping it.
+
+Who set the clock matters: a time service (W32Time in svchost, chronyd, ntpd,
+VMware Tools) sets true time; a person or script (powershell.exe, cmd.exe, date)
+sets whatever it was given, and the segment after such a step is suspect.
+
+References: Microsoft, "4616(S): The system time was changed"; Kernel-General event 1
+(TimeChange); chrony and ntpd source (log messages); systemd-timesyncd.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from ..store import Store
+
+# Windows: (provider, event id) -> fact kind.
+WINDOWS_FACTS = {
+    ("EventLog", 6005): "boot",
+    ("EventLog", 6009): "boot",
+    ("Microsoft-Windows-Kernel-General", 12): "boot",
+    ("EventLog", 6006): "shutdown",
+    ("EventLog", 6008): "crash",
+    ("Microsoft-Windows-Kernel-General", 13): "shutdown",
+    ("User32", 1074): "restart_requested",
+    ("Microsoft-Windows-Security-Auditing", 4608): "boot",
+    ("Microsoft-Windows-Eventlog", 1100): "shutdown",
+    ("Microsoft-Windows-Kernel-General", 1): "step",
+    ("Microsoft-Windows-Security-Auditing", 4616): "step",
+    ("Microsoft-Windows-Time-Service", 35): "sync",
+    ("Microsoft-Windows-Time-Service", 37): "sync",
+    ("Microsoft-Windows-Time-Service", 52): "hint",
+    ("Microsoft-Windows-Kernel-Power", 42): "sleep",
+    ("Microsoft-Windows-Kernel-Power", 107): "resume",
+    ("Microsoft-Windows-Power-Troubleshooter", 1): "resume",
+}
+
+# Well-known SIDs a clock change runs under: W32Time runs as LocalService; SYSTEM is
+# where VMware Tools and other agents that copy the hypervisor's time run.
+LOCAL_SERVICE_SID = "S-1-5-19"
+SYSTEM_SID = "S-1-5-18"
+
+# Processes whose clock changes bring true time (they take it from a time source).
+TIME_SERVICE_PROCESSES = re.compile(
+    r"(?:^|[\\/])(svchost\.exe|w32tm\.exe|vmtoolsd\.exe|vmware ?tools|VBoxService\.exe|"
+    r"chronyd|ntpd|ntpdate|systemd-timesyncd|sntp|openntpd|timesyncd)$", re.I)
+USER_PROCESSES = re.compile(r"(?:^|[\\/])(powershell\.exe|pwsh\.exe|cmd\.exe|rundll32\.exe|"
+                            r"explorer\.exe|date|hwclock|timedatectl)$", re.I)
+
+_TEXT_FACTS = [
+    # chronyd
+    ("step", "chronyd", re.compile(r"System clock was stepped by (-?\d+(?:\.\d+)?) seconds")),
+    ("hint", "chronyd", re.compile(r"System clock wrong by (-?\d+(?:\.\d+)?) seconds")),
+    ("sync", "chronyd", re.compile(r"Selected source \S+")),
+    # ntpd: "step time server 10.0.0.1 offset -18000.123456 sec", "time reset +18000.1 s"
+    ("step", "ntpd", re.compile(r"step time server \S+ offset ([-+]?\d+(?:\.\d+)?) sec")),
+    ("step", "ntpd", re.compile(r"time reset ([-+]?\d+(?:\.\d+)?) s")),
+    ("step", "ntpdate", re.compile(r"step time server \S+ offset ([-+]?\d+(?:\.\d+)?) sec")),
+    ("sync", "ntpd", re.compile(r"kernel reports TIME_ERROR: 0x0|synchronized to \S+")),
+    # systemd-timesyncd
+    ("sync", "systemd-timesyncd", re.compile(r"(?:Initial s|S)ynchroni[sz]ed to time server")),
+    # kernel boot banners in syslog / journald
+    ("boot", "kernel", re.compile(r"Linux version \d|Booting Linux|Command line: ")),
+]
+_TEXT_PROVIDERS = sorted({p for _, p, _ in _TEXT_FACTS})
+
+
+@dataclass
+class ClockFact:
+    host: str
+    kind: str                 # boot | shutdown | crash | restart_requested | step | sync | hint
+    file_id: int
+    record_no: int
+    logged: datetime          # when the record was written (host clock)
+    source: str               # e.g. "Kernel-General 1", "Security 4616", "chronyd"
+    # For steps: the clock read ``before`` and then ``after``; delta = after - before.
+    before: datetime | None = None
+    after: datetime | None = None
+    delta_s: float | None = None
+    # For hints: the correction the time service wanted (true - logged).
+    correction_s: float | None = None
+    setter: str = "unknown"   # time_service | agent | rtc | user | unknown
+    # A forward step that ends a pause (sleep, VM suspend): the clock stood still and
+    # was then caught up, so the offset before it held only at the pause, not all along.
+    resume: bool = False
+    process: str | None = None
+    evidence: list[str] = field(default_factory=list)
+
+
+def _parse_ts(value: object) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    text = value.strip().replace("Z", "+00:00")
+    # Windows writes 7 fractional digits; datetime takes 6.
+    text = re.sub(r"(\.\d{6})\d+", r"\1", text)
+    try:
+        dt = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if dt.tzinfo is None:
+        from datetime import timezone
+        dt = dt.replace(tzinfo=timezone.utc)
+    return dt
+
+
+def classify_setter(process: str | None) -> str:
+    if not process:
+        return "unknown"
+    name = process.strip().strip('"')
+    if TIME_SERVICE_PROCESSES.search(name):
+        return "time_service"
+    if USER_PROCESSES.search(name):
+        return "user"
+    return "unknown"
+
+
+def read_facts(store: Store) -> list[ClockFact]:
+    """Every clock fact in the case database, in (host, file, record) order."""
+    pairs = list(WINDOWS_FACTS)
+    win_filter = " OR ".join("(provider = ? AND event_id = ?)" for _ in pairs)
+    params: list = [v for pair in pairs for v in pair]
+    text_filter = "provider IN (" + ",".join("?" for _ in _TEXT_PROVIDERS) + ")"
+    params += _TEXT_PROVIDERS
+    rows = store.con.execute(
+        f"""SELECT host, file_id, record_no, logged, format, provider, event_id, message, data
+            FROM events WHERE ({win_filter}) OR ({text_filter})
+            ORDER BY host, file_id, record_no""", params).fetchall()
+    facts: list[ClockFact] = []
+    for host, file_id, record_no, logged, fmt, provider, event_id, message, data in rows:
+        if fmt in ("evtx", "eventxml"):
+            fact = _windows_fact(host, file_id, record_no, logged, provider, event_id, data)
+        else:
+            fact = _text_fact(host, file_id, record_no, logged, provider, message or "")
+        if fact is not None:
+            facts.append(fact)
+    _attribute_kernel_steps(facts)
+    return facts
+
+
+def _short(provider: str) -> str:
+    return provider.replace("Microsoft-Windows-", "").replace("Security-Auditing", "Security")
+
+
+def _windows_fact(host, file_id, record_no, logged, provider, event_id, data) -> ClockFact | None:
+    kind = WINDOWS_FACTS.get((provider, event_id))
+    if kind is None:
+        return None
+    try:
+        fields = json.loads(data) if data else {}
+    except ValueError:
+        fields = {}
+    if not isinstance(fields, dict):
+        fields = {}
+    source = f"{_short(provider)} {event_id}"
+    fact = ClockFact(host, kind, file_id, record_no, logged, source)
+    if kind == "step":
+        if event_id == 4616:
+            before, after = _parse_ts(fields.get("PreviousTime")), _parse_ts(fields.get("NewTime"))
+            fact.process = fields.get("ProcessName") or None
+            fact.setter = classify_setter(fact.process)
+            if fact.setter == "time_service" and fact.process and re.search(r"vmtoolsd|vmware|VBoxService", fact.process, re.I):
+                fact.setter = "agent"
+        else:
+            before, after = _parse_ts(fields.get("OldTime")), _parse_ts(fields.get("NewTime"))
+            reason = str(fields.get("Reason"))
+            sid = fields.get("@UserID")
+            if reason == "2":
+                # "System time synchronized with the hardware clock": a resume or a
+                # boot re-reading the RTC, which may itself be wrong.
+                fact.setter, fact.resume = "rtc", True
+            elif sid == LOCAL_SERVICE_SID:
+                fact.setter, fact.process = "time_service", "W32Time"
+            elif sid == SYSTEM_SID:
+                fact.setter, fact.process = "agent", "a SYSTEM service (e.g. VMware Tools)"
+            else:
+                fact.setter = "unknown"
+        if before is None or after is None:
+            return None
+        fact.before, fact.after = before, after
+        fact.delta_s = (after - before).total_seconds()
+        fact.evidence.append(f"{source} on {host}: clock set from {before.isoformat()} to {after.isoformat()}"
+                             + (f" by {fact.process}" if fact.process else ""))
+    elif kind == "hint":
+        value = fields.get("TimeOffsetSeconds")
+        try:
+            fact.correction_s = float(value)
+        except (TypeError, ValueError):
+            return None
+    elif kind == "boot" and event_id == 12:
+        start = _parse_ts(fields.get("StartTime"))
+        if start is not None:
+            fact.logged = min(logged, start)
+    elif kind == "shutdown" and event_id == 13:
+        stop = _parse_ts(fields.get("StopTime"))
+        if stop is not None:
+            fact.logged = max(logged, stop)
+    return fact
+
+
+def _text_fact(host, file_id, record_no, logged, provider, message) -> ClockFact | None:
+    for kind, prov, rx in _TEXT_FACTS:
+        if provider != prov:
+            continue
+        m = rx.search(message)
+        if not m:
+            continue
+        fact = ClockFact(host, kind, file_id, record_no, logged, provider, setter="time_service", process=provider)
+        if kind == "step":
+            delta = float(m.group(1))
+            fact.delta_s = delta
+            # The daemons log after stepping: the record's time is on the new clock.
+            from datetime import timedelta
+            fact.after = logged
+            fact.before = logged - timedelta(seconds=delta)
+            fact.evidence.append(f"{provider} on {host}: {m.group(0)}")
+        elif kind == "hint":
+            fact.correction_s = float(m.group(1))
+        elif kind == "boot":
+            fact.setter = "unknown"
+        return fact
+    return None
+
+
+def _attribute_kernel_steps(facts: list[ClockFact]) -> None:
+    """Kernel-General 1 does not say who set the clock; the records around it do.
+
+    A Time-Service record within a few seconds after the step on the same host means
+    W32Time made it; a 4616 for the same change names the process.
+    """
+    by_host: dict[str, list[ClockFact]] = {}
+    for f in facts:
+        by_host.setdefault(f.host, []).append(f)
+    for host_facts in by_host.values():
+        audits = [f for f in host_facts if f.kind == "step" and f.source.endswith("4616")]
+        service = [f for f in host_facts if f.kind in ("sync", "hint") and f.source.startswith("Time-Service")]
+        for f in host_facts:
+            if f.kind != "step" or f.setter not in ("unknown",) or f.after is None:
+                continue
+            for a in audits:
+                if a.after and abs((a.after - f.after).total_seconds()) < 2 and a.delta_s is not None \
+                        and abs(a.delta_s - (f.delta_s or 0)) < 2:
+                    f.setter, f.process = a.setter, a.process
+                    break
+            else:
+                for s in service:
+                    if 0 <= (s.logged - f.after).total_seconds() <= 10 or \
+                            (s.file_id == f.file_id and 0 < s.record_no - f.record_no <= 3):
+                        f.setter, f.process = "time_service", "W32Time"
+                        break
+        pauses = [f for f in host_facts if f.kind in ("sleep", "resume")]
+        for f in host_facts:
+            if f.kind != "step" or not f.delta_s or f.delta_s <= 0 or f.before is None:
+                continue
+            if f.setter in ("agent", "rtc") or any(
+                    (p.file_id == f.file_id and 0 < f.record_no - p.record_no <= 20)
+                    or 0 <= (f.before - p.logged).total_seconds() <= 300 for p in pauses):
+                f.resume = True

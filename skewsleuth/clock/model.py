@@ -1,0 +1,233 @@
+"""The clock model: every host's boots, steps and segments, with offset intervals.
+
+Built from the case database in three steps: read the clock facts
+(:mod:`.facts`), cut each host's log into segments (:mod:`.segments`), and bound each
+segment's offset from the constraints the evidence gives (:mod:`.solve`). The result is
+written back as the ``segments`` table, so that every event's true time is one join
+away (the ``timeline`` view: true = logged - offset).
+
+Offsets follow BRIEF: offset = logged - true, positive when the clock is ahead.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import pyarrow as pa
+
+from ..case import Case, Observation
+from ..store import Store
+from .facts import ClockFact, read_facts
+from .segments import Boundary, Segment, build_segments
+from .solve import Constraint, Interval, Solution, solve
+
+STEP_EPS_S = 0.5        # a logged step's size is exact but for write latency
+TIME_SERVICE_ACC_S = 2.0  # after a time service sets the clock it is this close to true
+SYNC_ACC_S = 2.0        # a time service reporting sync holds the clock this close
+REFERENCE_ACC_S = 1.0   # what "a trusted clock" is trusted to
+ORDER_EPS_S = 1.0       # write-order bounds: records written in sequence
+
+
+@dataclass
+class SegmentEstimate:
+    segment: Segment
+    interval: Interval
+    suspect: bool = False       # opened by a step a person or script made
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def offset_s(self) -> float | None:
+        return self.interval.estimate
+
+    def true_time(self, logged: datetime) -> datetime:
+        return logged - timedelta(seconds=self.offset_s or 0.0)
+
+    @property
+    def true_from(self) -> datetime | None:
+        lf = self.segment.logged_from
+        return self.true_time(lf) if lf else None
+
+    @property
+    def true_to(self) -> datetime | None:
+        lt = self.segment.logged_to
+        return self.true_time(lt) if lt else None
+
+
+@dataclass
+class HostClock:
+    host: str
+    boots: list[Boundary]
+    steps: list[Boundary]
+    segments: list[SegmentEstimate]
+    platform: str = "unknown"   # windows | linux | unknown
+
+
+@dataclass
+class ClockModel:
+    hosts: dict[str, HostClock]
+    segments: list[SegmentEstimate]
+    facts: list[ClockFact]
+    contradictions: list[dict]
+    unmatched_observations: list[tuple[Observation, str]] = field(default_factory=list)
+
+    def segment_of(self, segment_id: int) -> SegmentEstimate:
+        return self.segments[segment_id]
+
+
+def _node(seg: Segment) -> int:
+    return seg.segment_id + 1
+
+
+def _base_constraints(chains: dict[str, list[Boundary]], segments: list[Segment], facts: list[ClockFact],
+                      store: Store, case: Case) -> list[Constraint]:
+    by_host: dict[str, list[Segment]] = {}
+    for s in segments:
+        by_host.setdefault(s.host, []).append(s)
+    cons: list[Constraint] = []
+    for host, chain in chains.items():
+        segs = by_host[host]
+        for k, b in enumerate(chain):
+            prev, nxt = _node(segs[k]), _node(segs[k + 1])
+            ev = "; ".join(b.evidence) or b.source
+            if b.kind == "step" and b.delta_s is not None:
+                if b.resume and b.delta_s > 0:
+                    # The clock stood still during a pause and was caught up: it was
+                    # behind by delta only at the end, by less before the pause.
+                    cons.append(Constraint(prev, nxt, -math.inf, b.delta_s + STEP_EPS_S, "step",
+                                           ev + "; catches up after a pause"))
+                else:
+                    cons.append(Constraint(prev, nxt, b.delta_s - STEP_EPS_S, b.delta_s + STEP_EPS_S, "step", ev))
+                if b.setter in ("time_service", "agent"):
+                    who = next((f.process for f in b.facts if f.process), None) or "a time service"
+                    cons.append(Constraint(0, nxt, -TIME_SERVICE_ACC_S, TIME_SERVICE_ACC_S, "time_service",
+                                           f"{ev}; set by {who}, which sets true time"))
+            elif b.kind == "step" and b.inferred and b.delta_max_s is not None:
+                cons.append(Constraint(prev, nxt, -math.inf, b.delta_max_s + ORDER_EPS_S, "inferred", ev))
+            elif b.kind == "boot" and b.before is not None:
+                gap = (b.after - b.before).total_seconds()
+                cons.append(Constraint(prev, nxt, -math.inf, gap + ORDER_EPS_S, "boot",
+                                       f"{ev}; last logged before it {b.before.isoformat()}, and true time "
+                                       f"only moves forward across a reboot"))
+    locate = _locator(store)
+    for f in facts:
+        if f.kind == "sync":
+            seg = locate(f.file_id, f.host, f.record_no)
+            if seg is not None:
+                cons.append(Constraint(0, seg + 1, -SYNC_ACC_S, SYNC_ACC_S, "sync",
+                                       f"{f.source} on {f.host} at {f.logged.isoformat()}: time service reports sync"))
+        elif f.kind == "hint" and f.correction_s is not None and f.source == "chronyd":
+            seg = locate(f.file_id, f.host, f.record_no)
+            if seg is not None:
+                o = -f.correction_s
+                cons.append(Constraint(0, seg + 1, o - STEP_EPS_S, o + STEP_EPS_S, "hint",
+                                       f"chronyd on {f.host} at {f.logged.isoformat()}: clock wrong by "
+                                       f"{f.correction_s:+.3f} s"))
+    refs = set(case.references)
+    for s in segments:
+        if s.host in refs:
+            cons.append(Constraint(0, _node(s), -REFERENCE_ACC_S, REFERENCE_ACC_S, "reference",
+                                   f"{s.host} is a reference clock (case file)"))
+    return cons
+
+
+def _locator(store: Store):
+    runs = store.con.execute("SELECT file_id, host, rn_lo, rn_hi, segment_id FROM event_runs").fetchall()
+    index: dict[tuple[int, str], list[tuple[int, int, int]]] = {}
+    for file_id, host, lo, hi, seg in runs:
+        index.setdefault((file_id, host), []).append((lo, hi, seg))
+
+    def locate(file_id: int, host: str, record_no: int) -> int | None:
+        for lo, hi, seg in index.get((file_id, host), []):
+            if lo <= record_no <= hi:
+                return seg
+        return None
+    return locate
+
+
+def _observation_constraints(case: Case, segments: list[Segment], first: Solution
+                             ) -> tuple[list[Constraint], list[tuple[Observation, str]]]:
+    """Attach each observation to the segment of its host that could have shown it.
+
+    Logged windows overlap after a backward step, so among the segments whose window
+    holds the shown time, the one whose offset interval admits the observed offset wins.
+    """
+    cons, unmatched = [], []
+    for ob in case.observations:
+        cands = [s for s in segments if s.host == ob.host and _holds(s, ob.shown)]
+        if not cands:
+            unmatched.append((ob, f"no log of {ob.host} covers the shown time {ob.shown.isoformat()}"))
+            continue
+        o = ob.offset_s
+
+        def distance(s: Segment) -> float:
+            iv = first.intervals[s.segment_id]
+            return max(iv.low - o, 0.0, o - iv.high)
+
+        best = min(cands, key=lambda s: (distance(s), -s.index))
+        cons.append(Constraint(0, _node(best), o - ob.uncertainty_s, o + ob.uncertainty_s, "observation",
+                               f"observed on {ob.host}: showed {ob.shown.isoformat()} at true "
+                               f"{ob.at.isoformat()} (case file)"))
+    return cons, unmatched
+
+
+def _holds(s: Segment, t: datetime) -> bool:
+    lo = s.window_from or s.first_logged
+    hi = s.window_to or s.last_logged
+    return (lo is None or t >= lo - timedelta(minutes=5)) and (hi is None or t <= hi + timedelta(minutes=5))
+
+
+def build_clock_model(store: Store, case: Case) -> ClockModel:
+    facts = read_facts(store)
+    segments, chains = build_segments(store, facts)
+    base = _base_constraints(chains, segments, facts, store, case)
+    first = solve(len(segments), base)
+    obs, unmatched = _observation_constraints(case, segments, first)
+    solution = solve(len(segments), base + obs) if obs else first
+    estimates = []
+    for seg, iv in zip(segments, solution.intervals):
+        est = SegmentEstimate(seg, iv)
+        if seg.opened_by is not None and seg.opened_by.setter == "user":
+            est.suspect = True
+            who = next((f.process for f in seg.opened_by.facts if f.process), "a user process")
+            est.notes.append(f"opened by a clock change made by {who}: set to whatever it was given")
+        estimates.append(est)
+    platforms = dict(store.con.execute(
+        """SELECT host, CASE WHEN bool_or(format IN ('evtx','eventxml','sipstack')) THEN 'windows'
+                             WHEN bool_or(format IN ('syslog','journald')) THEN 'linux' ELSE 'unknown' END
+           FROM events GROUP BY host""").fetchall())
+    hosts: dict[str, HostClock] = {}
+    for est in estimates:
+        h = est.segment.host
+        if h not in hosts:
+            chain = chains.get(h, [])
+            hosts[h] = HostClock(h, [b for b in chain if b.kind == "boot"], [b for b in chain if b.kind == "step"],
+                                 [], platforms.get(h, "unknown"))
+        hosts[h].segments.append(est)
+    _write_segments(store, estimates)
+    return ClockModel(hosts, estimates, facts, solution.contradictions, unmatched)
+
+
+def _finite(x: float) -> float | None:
+    return x if math.isfinite(x) else None
+
+
+def _write_segments(store: Store, estimates: list[SegmentEstimate]) -> None:
+    store.put_table("segments", pa.table({
+        "segment_id": pa.array([e.segment.segment_id for e in estimates], pa.int32()),
+        "host": pa.array([e.segment.host for e in estimates], pa.string()),
+        "idx": pa.array([e.segment.index for e in estimates], pa.int32()),
+        "offset_s": pa.array([e.offset_s for e in estimates], pa.float64()),
+        "offset_low_s": pa.array([_finite(e.interval.low) for e in estimates], pa.float64()),
+        "offset_high_s": pa.array([_finite(e.interval.high) for e in estimates], pa.float64()),
+    }))
+    store.con.execute("""
+        CREATE OR REPLACE VIEW timeline AS
+        SELECT e.*, s.segment_id, s.offset_s,
+               e.logged - to_microseconds(CAST(round(coalesce(s.offset_s, 0) * 1e6) AS BIGINT)) AS true_time,
+               CASE WHEN s.offset_low_s IS NULL OR s.offset_high_s IS NULL THEN NULL
+                    ELSE (s.offset_high_s - s.offset_low_s) / 2 END AS uncertainty_s
+        FROM events e
+        JOIN event_runs r ON e.file_id = r.file_id AND e.host = r.host AND e.record_no BETWEEN r.rn_lo AND r.rn_hi
+        JOIN segments s ON s.segment_id = r.segment_id""")

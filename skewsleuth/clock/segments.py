@@ -1,0 +1,301 @@
+"""Cut each host's log into segments between clock discontinuities.
+
+A *boundary* is a boot or a step of a host's clock. Explicit ones come from clock
+facts; inferred ones from the records themselves: when records a log wrote one after
+another go back in logged time by more than ``INFER_BACK_S``, the clock was set back
+in between (by at least that much), whether or not any record says so.
+
+A *segment* is the stretch of a host's clock between two boundaries. Each segment
+covers a window of logged time, ``[after of the boundary that opens it, before of the
+one that closes it]``. Because clocks go back, windows of different segments can
+overlap, so an event is not placed by its logged time alone: each file is cut into
+runs at its own jumps and the runs are placed by dynamic programming, in write order,
+on a non-decreasing sequence of segments (a run that starts with a backward jump must
+move to a later segment).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import numpy as np
+import pyarrow as pa
+
+from ..store import Store
+from .facts import ClockFact
+
+STEP_MIN_S = 1.0          # smaller explicit changes are slews / routine sync, not steps
+INFER_BACK_S = 120.0      # Windows writes records out of order by seconds around boots
+RUN_GAP_S = 600.0         # a forward leap this big may be a step: start a new run
+SLACK_S = 300.0           # how far outside a window a run may start (writes lag)
+BOOT_MERGE_S = 600.0      # boot records of one boot (6009, 6005, Kernel-General 12)
+
+
+@dataclass
+class Boundary:
+    host: str
+    kind: str                     # boot | step
+    file_id: int
+    record_no: int
+    before: datetime | None       # last logged time on the old clock (None: unknown)
+    after: datetime               # first logged time on the new clock
+    delta_s: float | None         # explicit step size; None for boots and inferred
+    inferred: bool = False
+    # For inferred steps: the step is at most this (logged went back this much).
+    delta_max_s: float | None = None
+    setter: str = "unknown"
+    resume: bool = False
+    source: str = ""
+    facts: list[ClockFact] = field(default_factory=list)
+    evidence: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Segment:
+    segment_id: int
+    host: str
+    index: int
+    opened_by: Boundary | None
+    closed_by: Boundary | None
+    window_from: datetime | None  # logged-time window (None: unbounded)
+    window_to: datetime | None
+    first_logged: datetime | None = None  # logged range of the events placed in it
+    last_logged: datetime | None = None
+    events: int = 0
+
+    @property
+    def logged_from(self) -> datetime | None:
+        if self.opened_by is not None:
+            return self.opened_by.after
+        return self.first_logged
+
+    @property
+    def logged_to(self) -> datetime | None:
+        if self.closed_by is not None and self.closed_by.before is not None:
+            return self.closed_by.before
+        return self.last_logged
+
+
+def _td(seconds: float) -> timedelta:
+    return timedelta(seconds=seconds)
+
+
+def explicit_boundaries(facts: list[ClockFact]) -> dict[str, list[Boundary]]:
+    """Boots and steps per host from the facts, duplicates across logs merged."""
+    out: dict[str, list[Boundary]] = {}
+    by_host: dict[str, list[ClockFact]] = {}
+    for f in facts:
+        by_host.setdefault(f.host, []).append(f)
+    for host, hfacts in by_host.items():
+        bounds: list[Boundary] = []
+        last_down: dict[int, datetime] = {}
+        for f in hfacts:  # in (file, record) order
+            if f.kind in ("shutdown", "crash", "restart_requested"):
+                last_down[f.file_id] = max(f.logged, last_down.get(f.file_id, f.logged))
+            elif f.kind == "boot":
+                same = next((b for b in bounds if b.kind == "boot"
+                             and abs((b.after - f.logged).total_seconds()) <= BOOT_MERGE_S), None)
+                if same:
+                    same.facts.append(f)
+                    if f.logged < same.after:
+                        same.after = f.logged
+                    continue
+                b = Boundary(host, "boot", f.file_id, f.record_no, last_down.pop(f.file_id, None), f.logged,
+                             None, source=f.source, facts=[f])
+                b.evidence.append(f"{f.source} on {host}: boot logged at {f.logged.isoformat()}")
+                bounds.append(b)
+            elif f.kind == "step" and f.delta_s is not None and abs(f.delta_s) >= STEP_MIN_S:
+                same = next((b for b in bounds if b.kind == "step" and b.delta_s is not None
+                             and abs((b.after - f.after).total_seconds()) < 2
+                             and abs(b.delta_s - f.delta_s) < 2), None)
+                if same:
+                    same.facts.append(f)
+                    same.evidence += f.evidence
+                    if same.setter == "unknown":
+                        same.setter = f.setter
+                    continue
+                bounds.append(Boundary(host, "step", f.file_id, f.record_no, f.before, f.after, f.delta_s,
+                                       setter=f.setter, resume=f.resume, source=f.source, facts=[f],
+                                       evidence=list(f.evidence)))
+        out[host] = bounds
+    return out
+
+
+def inferred_boundaries(store: Store, explicit: dict[str, list[Boundary]]) -> dict[str, list[Boundary]]:
+    """Backward jumps in write order that no explicit boundary explains."""
+    rows = store.con.execute(
+        f"""SELECT host, file_id, record_no, prev_logged, logged FROM (
+              SELECT host, file_id, record_no, logged,
+                     lag(logged) OVER (PARTITION BY file_id ORDER BY record_no) AS prev_logged
+              FROM events)
+            WHERE epoch_us(logged) - epoch_us(prev_logged) < {-INFER_BACK_S * 1e6}
+            ORDER BY host, file_id, record_no""").fetchall()
+    out: dict[str, list[Boundary]] = {}
+    for host, file_id, record_no, prev, logged in rows:
+        known = explicit.get(host, []) + out.get(host, [])
+        if any(abs((b.after - logged).total_seconds()) <= SLACK_S
+               or (b.before is not None and abs((b.before - prev).total_seconds()) <= SLACK_S
+                   and (b.delta_s is None or b.delta_s < 0))
+               for b in known):
+            continue
+        back = (logged - prev).total_seconds()
+        b = Boundary(host, "step", file_id, record_no, prev, logged, None, inferred=True, delta_max_s=back,
+                     source="record order")
+        b.evidence.append(f"records written in sequence on {host} go back in logged time by {-back:.0f} s "
+                          f"({prev.isoformat()} -> {logged.isoformat()})")
+        out.setdefault(host, []).append(b)
+    return out
+
+
+def order_chain(bounds: list[Boundary]) -> list[Boundary]:
+    """Order one host's boundaries as they happened.
+
+    The log holding most boundaries is the spine: its write order is trusted. The
+    others are placed where their ``before`` falls in a spine segment's window.
+    """
+    if not bounds:
+        return []
+    counts: dict[int, int] = {}
+    for b in bounds:
+        counts[b.file_id] = counts.get(b.file_id, 0) + 1
+    spine_file = max(counts, key=lambda f: (counts[f], -f))
+    chain = sorted((b for b in bounds if b.file_id == spine_file), key=lambda b: b.record_no)
+    for b in sorted((b for b in bounds if b.file_id != spine_file), key=lambda b: (b.file_id, b.record_no)):
+        ref = b.before or b.after
+        pos = len(chain)
+        for k in range(len(chain) + 1):
+            lo = chain[k - 1].after if k > 0 else None
+            hi = chain[k].before if k < len(chain) else None
+            if (lo is None or ref >= lo - _td(SLACK_S)) and (hi is None or ref <= hi + _td(SLACK_S)):
+                pos = k
+                break
+        chain.insert(pos, b)
+    return chain
+
+
+def build_segments(store: Store, facts: list[ClockFact]) -> tuple[list[Segment], dict[str, list[Boundary]]]:
+    """Segments of every host, and the ``event_segments`` table placing every event."""
+    explicit = explicit_boundaries(facts)
+    inferred = inferred_boundaries(store, explicit)
+    hosts = [h for (h,) in store.con.execute("SELECT DISTINCT host FROM events ORDER BY host").fetchall()]
+    segments: list[Segment] = []
+    chains: dict[str, list[Boundary]] = {}
+    for host in hosts:
+        chain = order_chain(explicit.get(host, []) + inferred.get(host, []))
+        chains[host] = chain
+        for k in range(len(chain) + 1):
+            opened = chain[k - 1] if k > 0 else None
+            closed = chain[k] if k < len(chain) else None
+            segments.append(Segment(len(segments), host, k, opened, closed,
+                                    opened.after if opened else None,
+                                    closed.before if closed else None))
+    _place_events(store, segments)
+    return segments, chains
+
+
+def _place_events(store: Store, segments: list[Segment]) -> None:
+    by_host: dict[str, list[Segment]] = {}
+    for s in segments:
+        by_host.setdefault(s.host, []).append(s)
+    files = store.con.execute("SELECT DISTINCT file_id, host FROM events ORDER BY file_id, host").fetchall()
+    out_file, out_host, out_lo, out_hi, out_seg = [], [], [], [], []
+    for file_id, host in files:
+        segs = by_host[host]
+        t = store.con.execute(
+            "SELECT record_no, epoch_us(logged) AS us FROM events WHERE file_id = ? AND host = ? ORDER BY record_no",
+            [file_id, host]).fetchnumpy()
+        rn, us = t["record_no"], t["us"].astype(np.int64)
+        runs = _runs(us)
+        assignment = _assign_runs(us, runs, segs)
+        for (start, stop, _), seg in zip(runs, assignment):
+            out_file.append(file_id)
+            out_host.append(host)
+            out_lo.append(int(rn[start]))
+            out_hi.append(int(rn[stop - 1]))
+            out_seg.append(seg.segment_id)
+    table = pa.table({"file_id": pa.array(out_file, pa.int32()), "host": pa.array(out_host, pa.string()),
+                      "rn_lo": pa.array(out_lo, pa.int64()), "rn_hi": pa.array(out_hi, pa.int64()),
+                      "segment_id": pa.array(out_seg, pa.int32())})
+    store.put_table("event_runs", table)
+    stats = store.con.execute(
+        """SELECT r.segment_id, count(*), min(e.logged), max(e.logged)
+           FROM events e JOIN event_runs r ON e.file_id = r.file_id AND e.host = r.host
+                AND e.record_no BETWEEN r.rn_lo AND r.rn_hi
+           GROUP BY r.segment_id""").fetchall()
+    by_id = {s.segment_id: s for s in segments}
+    for seg_id, n, lo, hi in stats:
+        s = by_id[seg_id]
+        s.events, s.first_logged, s.last_logged = n, lo, hi
+
+
+def _runs(us: np.ndarray) -> list[tuple[int, int, bool]]:
+    """Split a file's write-ordered times into runs at backward jumps and long leaps.
+
+    Returns (start, stop, starts_with_backward_jump) triples.
+    """
+    if len(us) == 0:
+        return []
+    d = np.diff(us)
+    back = d < -INFER_BACK_S * 1e6
+    leap = d > RUN_GAP_S * 1e6
+    cuts = np.nonzero(back | leap)[0] + 1
+    starts = np.concatenate(([0], cuts))
+    stops = np.concatenate((cuts, [len(us)]))
+    return [(int(a), int(b), bool(a > 0 and back[a - 1])) for a, b in zip(starts, stops)]
+
+
+def _assign_runs(us: np.ndarray, runs: list[tuple[int, int, bool]], segs: list[Segment]) -> list[Segment]:
+    """Place runs on a non-decreasing sequence of segments, fitting the windows best."""
+    S = len(segs)
+    if S == 1:
+        return [segs[0]] * len(runs)
+    lo = np.array([_us(s.window_from, -np.inf) for s in segs]) - SLACK_S * 1e6
+    hi = np.array([_us(s.window_to, np.inf) for s in segs]) + SLACK_S * 1e6
+    R = len(runs)
+    cost = np.zeros((R, S))
+    for r, (a, b, _) in enumerate(runs):
+        first, last = us[a], us[b - 1]
+        # Seconds outside the window, for the run's first and last records.
+        cost[r] = (np.maximum(lo - first, 0) + np.maximum(first - hi, 0)
+                   + np.maximum(lo - last, 0) + np.maximum(last - hi, 0)) / 1e6
+    # Break ties toward the segment whose opening is nearest below the run.
+    starts = np.array([_us(s.window_from, -np.inf) for s in segs])
+    dp = np.full((R, S), np.inf)
+    back = np.zeros((R, S), dtype=np.int64)
+    dp[0] = cost[0]
+    for r in range(1, R):
+        prev = dp[r - 1]
+        if runs[r][2]:
+            # Must move strictly forward: best over j' < j.
+            shifted = np.concatenate(([np.inf], prev[:-1]))
+            best = np.minimum.accumulate(shifted)
+            arg = np.maximum(_argmin_accumulate(shifted) - 1, 0)  # shifted[j] is prev[j - 1]
+        else:
+            best = np.minimum.accumulate(prev)
+            arg = _argmin_accumulate(prev)
+        dp[r] = best + cost[r]
+        back[r] = arg
+    last_row = dp[R - 1]
+    # Prefer, among equal costs, the latest segment that still opens before the run.
+    j = int(np.flatnonzero(last_row <= last_row.min() + 1e-9)[-1]) if np.isfinite(last_row.min()) else 0
+    run_first = us[runs[R - 1][0]]
+    candidates = np.flatnonzero(last_row <= last_row.min() + 1e-9)
+    fitting = [c for c in candidates if starts[c] <= run_first + SLACK_S * 1e6]
+    if fitting:
+        j = int(fitting[-1])
+    out = [0] * R
+    for r in range(R - 1, -1, -1):
+        out[r] = j
+        j = int(back[r, j]) if r > 0 else j
+    return [segs[j] for j in out]
+
+
+def _argmin_accumulate(values: np.ndarray) -> np.ndarray:
+    idx = np.arange(len(values))
+    best = np.where(values == np.minimum.accumulate(values), idx, 0)
+    return np.maximum.accumulate(best)
+
+
+def _us(dt: datetime | None, default: float) -> float:
+    return default if dt is None else dt.timestamp() * 1e6

@@ -1,0 +1,51 @@
+"""The shapes data takes between stages: Arrow schemas shared by every source and the store.
+
+An *event* is one record of evidence as its host wrote it. Sources produce
+``EVENTS`` record batches; the store keeps them in the ``events`` table; the clock
+model, the rule matcher and the incident finder read them from there.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+TIMESTAMP = pa.timestamp("us", tz="UTC")
+
+EVENTS = pa.schema(
+    [
+        # Which input file (index into the ``files`` table) and the record's ordinal in
+        # it: the order the host wrote records in, which survives clock steps.
+        pa.field("file_id", pa.int32(), nullable=False),
+        pa.field("record_no", pa.int64(), nullable=False),
+        # The log's own sequence number where it has one (EVTX EventRecordID).
+        pa.field("record_id", pa.int64()),
+        # Host that wrote the record, as written (or the folder name when the record
+        # does not say); canonicalised to one spelling by the store.
+        pa.field("host", pa.string(), nullable=False),
+        # Logged time as UTC: what the host's clock said, not what the time was.
+        pa.field("logged", TIMESTAMP, nullable=False),
+        # evtx | eventxml | sipstack | syslog | journald
+        pa.field("format", pa.string(), nullable=False),
+        # Windows channel (System, Security, ...), "SIPStack", or the syslog app name.
+        pa.field("channel", pa.string()),
+        # Windows provider name, SIP component, or the syslog program (chronyd, krb5kdc).
+        pa.field("provider", pa.string()),
+        pa.field("event_id", pa.int32()),
+        # Human-readable text the symptom rules match against.
+        pa.field("message", pa.string()),
+        # Structured fields as a JSON object (EventData, SIP headers, syslog SD).
+        pa.field("data", pa.string()),
+    ]
+)
+
+QUARANTINE = pa.schema(
+    [
+        pa.field("file_id", pa.int32(), nullable=False),
+        # Ordinal of the damaged record or region in the file; null when the damage
+        # cannot be placed (an unreadable EVTX chunk).
+        pa.field("record_no", pa.int64()),
+        pa.field("reason", pa.string(), nullable=False),
+        # A short, printable excerpt of the damaged input (never interpreted).
+        pa.field("excerpt", pa.string()),
+    ]
+)

@@ -1,0 +1,24 @@
+"""Input formats, one module each; every module yields EVENTS record batches.
+
+``sniff(head)`` names the format of a file from its first bytes, never from its name.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Iterator
+
+import pyarrow as pa
+
+from . import eventxml, evtx, journald, sipstack, syslog
+from .base import FileContext
+
+# Most specific first: binary magic, then XML, then the text formats.
+MODULES = (evtx, eventxml, sipstack, journald, syslog)
+READERS: dict[str, Callable[[FileContext], Iterator[pa.RecordBatch]]] = {m.FORMAT: m.read for m in MODULES}
+
+
+def sniff(head: bytes) -> str | None:
+    for module in MODULES:
+        if module.sniff(head):
+            return module.FORMAT
+    return None

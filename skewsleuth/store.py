@@ -1,0 +1,89 @@
+"""The case database: one DuckDB database per investigation.
+
+Tables (created here; written by the stage that owns them):
+
+``files``       every input file, its format, counts and status (ingest)
+``events``      every ingested record (sources, as Arrow batches)
+``quarantine``  every record that could not be ingested, with the reason (sources)
+``host_names``  spelling -> canonical host (ingest)
+``steps``, ``boots``, ``segments``                   (clock model)
+``symptoms``, ``incidents``                          (rules, incident finder)
+
+``--db FILE`` keeps the database for later queries; by default it lives in memory.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from .schema import EVENTS, QUARANTINE
+
+_FILES_DDL = """
+CREATE TABLE IF NOT EXISTS files (
+  file_id INTEGER PRIMARY KEY, path VARCHAR NOT NULL, format VARCHAR, host_hint VARCHAR,
+  records BIGINT DEFAULT 0, ingested BIGINT DEFAULT 0, quarantined BIGINT DEFAULT 0,
+  status VARCHAR NOT NULL, error VARCHAR)
+"""
+
+
+def _ddl(name: str, schema: pa.Schema) -> str:
+    con = duckdb.connect()
+    empty = schema.empty_table()  # noqa: F841 - referenced by the query below
+    cols = con.sql("DESCRIBE SELECT * FROM empty").fetchall()
+    con.close()
+    body = ", ".join(f'"{c[0]}" {c[1]}' for c in cols)
+    return f"CREATE TABLE IF NOT EXISTS {name} ({body})"
+
+
+class Store:
+    """A DuckDB connection with the case tables."""
+
+    def __init__(self, path: str | Path | None = None) -> None:
+        self.path = str(path) if path else ":memory:"
+        if path and Path(path).exists():
+            Path(path).unlink()  # an investigation rebuilds its case database
+        self.con = duckdb.connect(self.path)
+        self.con.execute("SET TimeZone = 'UTC'")
+        self.con.execute(_FILES_DDL)
+        self.con.execute(_ddl("events", EVENTS))
+        self.con.execute(_ddl("quarantine", QUARANTINE))
+
+    def add_file(self, file_id: int, path: str, format: str | None, host_hint: str | None,
+                 records: int, ingested: int, quarantined: int, status: str, error: str | None) -> None:
+        self.con.execute("INSERT INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                         [file_id, path, format, host_hint, records, ingested, quarantined, status, error])
+
+    def append_events(self, batch: pa.RecordBatch) -> None:
+        self.con.register("_batch", batch)
+        try:
+            self.con.execute("INSERT INTO events SELECT * FROM _batch")
+        finally:
+            self.con.unregister("_batch")
+
+    def append_quarantine(self, table: pa.Table) -> None:
+        if len(table):
+            self.con.register("_q", table)
+            try:
+                self.con.execute("INSERT INTO quarantine SELECT * FROM _q")
+            finally:
+                self.con.unregister("_q")
+
+    def put_table(self, name: str, table: pa.Table) -> None:
+        """Replace a derived table (steps, segments, ...) with ``table``."""
+        self.con.register("_t", table)
+        try:
+            self.con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM _t")
+        finally:
+            self.con.unregister("_t")
+
+    def query(self, sql: str, params: list | dict | None = None) -> pa.Table:
+        return self.con.sql(sql, params=params).to_arrow_table()
+
+    def rows(self, sql: str, params: list | dict | None = None) -> list[dict]:
+        return self.query(sql, params).to_pylist()
+
+    def close(self) -> None:
+        self.con.close()
