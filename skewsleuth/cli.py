@@ -1,0 +1,139 @@
+"""Command line: a thin layer over the library (``skewsleuth.investigate``, ``skewsleuth.demo``).
+
+Exit status (BRIEF): 0 a verdict was reached, 1 inputs were readable but something was
+quarantined, 2 unusable input or arguments (one line on stderr, never a traceback).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.console import Console
+
+from . import __version__
+from .investigation import InputError, Verdict, investigate
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
+                  help="Find the clock that lied: reconstruct every host's clock from its logs and name the "
+                       "skewed host behind time-sensitive failures (Kerberos, TLS, SIP federation, ...).")
+err = Console(stderr=True, highlight=False)
+
+
+def _fail(message: str, status: int = 2) -> None:
+    err.print(f"skewsleuth: {message}", markup=False, highlight=False, soft_wrap=True)
+    raise typer.Exit(status)
+
+
+def _outputs(verdict: Verdict, json_out: Optional[str], md_out: Optional[str], quiet: bool) -> None:
+    from .report.json import write_json
+    from .report.markdown import render_markdown
+    from .report.text import render_text
+
+    if json_out:
+        write_json(verdict.to_dict(), json_out)
+    if md_out:
+        text = render_markdown(verdict)
+        if md_out == "-":
+            sys.stdout.write(text)
+        else:
+            Path(md_out).write_text(text, encoding="utf-8")
+    if not quiet and "-" not in (json_out, md_out):
+        render_text(verdict, Console(highlight=False, soft_wrap=False))
+
+
+def _run(paths: List[Path], case: Optional[Path], db: Optional[Path], host: Optional[str],
+         rules: Optional[List[Path]], timezone: Optional[str]) -> Verdict:
+    show = sys.stderr.isatty()
+    if show:
+        from rich.progress import Progress, SpinnerColumn, TextColumn
+
+        progress = Progress(SpinnerColumn(), TextColumn("reading {task.description}"), console=err, transient=True)
+        with progress:
+            task = progress.add_task("", total=None)
+            return investigate(paths, case, db=db, host=host, rules=rules, timezone=timezone,
+                               progress=lambda p: progress.update(task, description=str(p)))
+    return investigate(paths, case, db=db, host=host, rules=rules, timezone=timezone)
+
+
+@app.command("investigate")
+def investigate_cmd(
+    paths: List[Path] = typer.Argument(..., help="Evidence files and folders (one folder per host)."),
+    case: Optional[Path] = typer.Option(None, "--case", help="Case file (YAML): timezone, references, changes, observations."),
+    json_out: Optional[str] = typer.Option(None, "--json", help="Write the verdict as JSON to FILE ('-' for stdout)."),
+    md_out: Optional[str] = typer.Option(None, "--md", help="Write the verdict as Markdown to FILE ('-' for stdout)."),
+    db: Optional[Path] = typer.Option(None, "--db", help="Keep the case database (DuckDB) in FILE."),
+    host: Optional[str] = typer.Option(None, "--host", help="Host for records that name none, for files named directly."),
+    rules: Optional[List[Path]] = typer.Option(None, "--rules", help="Extra rule folder (repeatable)."),
+    timezone: Optional[str] = typer.Option(None, "--timezone", help="IANA zone for times written without one (default: the case file's, else UTC)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No verdict on the terminal."),
+) -> None:
+    """Investigate collected evidence and print the verdict.
+
+    \b
+    Examples:
+      skewsleuth investigate evidence/
+      skewsleuth investigate evidence/ --case case.yml --json verdict.json --md ticket.md
+      skewsleuth investigate System.evtx --host srv-lyncedge01 --json - | jq '.hosts[].steps'
+    """
+    try:
+        verdict = _run(paths, case, db, host, rules, timezone)
+    except InputError as exc:
+        _fail(str(exc))
+    _outputs(verdict, json_out, md_out, quiet)
+    raise typer.Exit(verdict.exit_status)
+
+
+@app.command("demo")
+def demo_cmd(
+    out: Path = typer.Option(Path("skewsleuth-demo"), "--out", help="Folder to write the seed incident's evidence to."),
+    json_out: Optional[str] = typer.Option(None, "--json", help="Also write the verdict as JSON to FILE ('-' for stdout)."),
+    md_out: Optional[str] = typer.Option(None, "--md", help="Also write the verdict as Markdown to FILE."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No verdict on the terminal."),
+) -> None:
+    """Write the seed incident's evidence (Lync Edge five hours behind) and investigate it.
+
+    \b
+    Examples:
+      skewsleuth demo
+      skewsleuth demo --out /tmp/seed --json /tmp/seed/verdict.json
+    """
+    from .synth.scenario import SEED, write_evidence
+
+    evidence = write_evidence(SEED, out)
+    err.print(f"evidence written to {evidence}/ (one folder per host, and case.yml)", markup=False, highlight=False)
+    try:
+        verdict = investigate([evidence], evidence / "case.yml")
+    except InputError as exc:
+        _fail(str(exc))
+    _outputs(verdict, json_out, md_out, quiet)
+    raise typer.Exit(verdict.exit_status)
+
+
+@app.command("version")
+def version_cmd() -> None:
+    """Print the version."""
+    typer.echo(__version__)
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        err.print("skewsleuth: interrupted", markup=False)
+        sys.exit(130)
+    except SystemExit:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the contract promises one line, not a traceback
+        if os.environ.get("SKEWSLEUTH_DEBUG"):
+            raise
+        err.print(f"skewsleuth: internal error: {type(exc).__name__}: {exc} (set SKEWSLEUTH_DEBUG=1 for details)",
+                  markup=False, highlight=False)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,87 @@
+"""Symptoms grouped into incidents in true time.
+
+An incident is a burst of symptoms (and their downstream consequences) with no gap
+longer than ``gap_s`` between two of them, in *true* time: symptoms logged by a host
+with a wrong clock are first moved to when they really happened.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from .hosts import canonical, canonical_map
+from .store import Store
+
+DEFAULT_GAP_S = 1800.0
+DEFAULT_TOLERANCE_S = 300.0
+
+
+@dataclass
+class Incident:
+    incident_id: int
+    onset: datetime
+    last: datetime
+    end: datetime | None           # None: still failing when the evidence ends
+    symptoms: int
+    signatures: list[str]          # most frequent first
+    signature_counts: dict[str, int]
+    skew_signatures: list[str]     # signatures whose failure says a time was out of bounds
+    protocols: list[str]
+    tolerance_s: float             # the tightest tolerance among the failing protocols
+    reporters: Counter = field(default_factory=Counter)   # host -> symptoms it logged
+    suspects: Counter = field(default_factory=Counter)    # host -> symptoms accusing it
+    first_records: list[str] = field(default_factory=list)
+
+    @property
+    def involved(self) -> set[str]:
+        return set(self.reporters) | set(self.suspects)
+
+
+def find_incidents(store: Store, gap_s: float = DEFAULT_GAP_S) -> list[Incident]:
+    hosts = [h for (h,) in store.con.execute("SELECT DISTINCT host FROM events").fetchall()]
+    raw_suspects = [s for (s,) in store.con.execute(
+        "SELECT DISTINCT suspect_raw FROM symptoms WHERE suspect_raw IS NOT NULL").fetchall()]
+    mapping = canonical_map(hosts + raw_suspects)
+    rows = store.con.execute(f"""
+        WITH s AS (
+          SELECT *, CASE WHEN epoch_us(true_time) - epoch_us(lag(true_time) OVER w) > {gap_s * 1e6}
+                         THEN 1 ELSE 0 END AS starts
+          FROM symptoms WHERE role IN ('symptom', 'consequence')
+          WINDOW w AS (ORDER BY true_time, host, file_id, record_no))
+        SELECT sum(starts) OVER (ORDER BY true_time, host, file_id, record_no) AS incident,
+               true_time, host, suspect_raw, signature, protocol, tolerance_s, role, skew_signature,
+               logged, excerpt
+        FROM s ORDER BY true_time, host, file_id, record_no""").fetchall()
+    evidence_end = store.con.execute("SELECT max(true_time) FROM timeline").fetchone()[0]
+    groups: dict[int, list[tuple]] = {}
+    for row in rows:
+        groups.setdefault(int(row[0]), []).append(row)
+    incidents = []
+    for k in sorted(groups):
+        g = groups[k]
+        sig = Counter(r[4] for r in g)
+        skew = sorted({r[4] for r in g if r[8]})
+        tols = [r[6] for r in g if r[6] is not None and (r[8] or not skew)]
+        last = g[-1][1]
+        end = last if evidence_end is None or (evidence_end - last) > timedelta(seconds=gap_s) else None
+        reporters = Counter(canonical(r[2], mapping) for r in g)
+        suspects = Counter(canonical(_strip_port(r[3]), mapping) for r in g if r[3] and r[7] == "symptom")
+        firsts = []
+        for r in g[:3]:
+            firsts.append(f"{r[4]} logged by {r[2]} at {r[9].isoformat()} (true {r[1].isoformat()}): "
+                          f"{(r[10] or '').splitlines()[0][:160] if r[10] else ''}")
+        incidents.append(Incident(
+            incident_id=len(incidents) + 1, onset=g[0][1], last=last, end=end, symptoms=len(g),
+            signatures=[s for s, _ in sig.most_common()], signature_counts=dict(sig), skew_signatures=skew,
+            protocols=sorted({r[5] for r in g}), tolerance_s=min(tols) if tols else DEFAULT_TOLERANCE_S,
+            reporters=reporters, suspects=suspects, first_records=firsts))
+    return incidents
+
+
+def _strip_port(name: str) -> str:
+    name = name.strip().strip('"')
+    if name.count(":") == 1:
+        name = name.split(":", 1)[0]
+    return name

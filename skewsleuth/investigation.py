@@ -1,0 +1,181 @@
+"""The investigation pipeline: sources -> store -> clock -> incidents -> root causes.
+
+``investigate(paths, case=...)`` is the library's main verb; the CLI's
+``skewsleuth investigate`` only parses arguments, calls it and renders the verdict.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Callable
+
+from .case import Case, CaseError, load_case
+from .clock.model import ClockModel, build_clock_model
+from .hosts import canonical_map, canonical
+from .incident import Incident, find_incidents
+from .ingest import IngestSummary, find_case_files, ingest
+from .rca import Diagnosis, diagnose
+from .rules import load_rules
+from .rules.matcher import match_rules
+from .store import Store
+
+
+class InputError(Exception):
+    """Unusable input or arguments (exit status 2)."""
+
+
+@dataclass
+class Verdict:
+    ingest: IngestSummary
+    model: ClockModel
+    incidents: list[Incident]
+    diagnoses: list[Diagnosis]
+    case: Case
+    store: Store
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def exit_status(self) -> int:
+        return 1 if (self.ingest.quarantined or self.ingest.files_failed) else 0
+
+    def to_dict(self) -> dict:
+        return verdict_dict(self)
+
+
+def _iso(dt: datetime | None) -> str | None:
+    return None if dt is None else dt.isoformat().replace("+00:00", "Z")
+
+
+def _num(x: float | None) -> float | None:
+    if x is None or not math.isfinite(x):
+        return None
+    return round(x, 3)
+
+
+def verdict_dict(v: Verdict) -> dict:
+    hosts = []
+    for name in sorted(v.model.hosts):
+        hc = v.model.hosts[name]
+        hosts.append({
+            "host": name,
+            "platform": hc.platform,
+            "boots": [_iso(b.after) for b in hc.boots],
+            "steps": [{"at": _iso(b.before or b.after), "delta_s": _num(b.delta_s if b.delta_s is not None else b.delta_max_s),
+                       "source": b.source, "inferred": b.inferred, "set_by": b.setter,
+                       "to": _iso(b.after)} for b in hc.steps],
+            "segments": [{"from": _iso(e.segment.logged_from), "to": _iso(e.segment.logged_to),
+                          "offset_s": _num(e.offset_s), "offset_low_s": _num(e.interval.low),
+                          "offset_high_s": _num(e.interval.high),
+                          "basis": e.interval.basis or ["no clock evidence"],
+                          "evidence": e.interval.evidence[:5], "events": e.segment.events,
+                          "suspect": e.suspect} for e in hc.segments if e.segment.events or e.interval.known],
+        })
+    incidents = []
+    for inc, dg in zip(v.incidents, v.diagnoses):
+        incidents.append({
+            "onset": _iso(inc.onset), "end": _iso(inc.end), "symptoms": inc.symptoms,
+            "signatures": inc.signatures, "signature_counts": inc.signature_counts,
+            "protocols": inc.protocols, "tolerance_s": inc.tolerance_s,
+            "hosts": sorted(inc.involved),
+            "root_causes": [{"rank": i + 1, "kind": c.kind, "host": c.host, "offset_s": _num(c.offset_s),
+                             "offset_low_s": c.offset_low_s, "offset_high_s": c.offset_high_s,
+                             "since": _iso(c.at), "until": _iso(c.until), "score": c.score,
+                             "what": c.what or None, "evidence": c.evidence}
+                            for i, c in enumerate(dg.root_causes)],
+            "ruled_out": [{"what": r.what, "at": _iso(r.at), "reason": r.reason, "kind": r.kind, "host": r.host}
+                          for r in dg.ruled_out],
+            "remediation": [{"host": r.host, "steps": r.steps, "verify": r.verify, "notes": r.notes}
+                            for r in dg.remediation],
+            "first_symptoms": inc.first_records,
+        })
+    failures = [{"path": p, "reason": r} for p, r in v.ingest.failures]
+    return {
+        "ingest": {**v.ingest.as_dict(), "failures": failures},
+        "case": {"timezone": v.case.timezone_name, "references": v.case.references, "files": v.case.sources},
+        "hosts": hosts,
+        "incidents": incidents,
+        "contradictions": v.model.contradictions,
+        "notes": v.notes,
+    }
+
+
+def _canonicalise(store: Store, case: Case) -> None:
+    names = [h for (h,) in store.con.execute("SELECT DISTINCT host FROM events").fetchall()]
+    extra = case.references + [c.host for c in case.changes if c.host] + [o.host for o in case.observations]
+    mapping = canonical_map(names + extra)
+    store.con.execute("CREATE OR REPLACE TABLE host_names (name VARCHAR, host VARCHAR)")
+    store.con.executemany("INSERT INTO host_names VALUES (?, ?)", list(mapping.items()))
+    store.con.execute("""UPDATE events SET host = m.host FROM host_names m
+                         WHERE lower(trim(events.host)) = m.name AND events.host <> m.host""")
+    case.references = [canonical(r, mapping) for r in case.references]
+    case.changes = [type(c)(c.at, c.what, canonical(c.host, mapping), c.source, c.note) for c in case.changes]
+    case.observations = [type(o)(canonical(o.host, mapping), o.at, o.shown, o.uncertainty_s, o.source)
+                         for o in case.observations]
+
+
+def _roles(store: Store) -> dict[str, set[str]]:
+    roles: dict[str, set[str]] = {}
+    rows = store.con.execute("""
+        SELECT host, bool_or(event_id = 14619 OR lower(host) LIKE '%edge%'
+                             OR (provider ILIKE 'LS %' AND message ILIKE '%Access Edge%'))
+        FROM events GROUP BY host""").fetchall()
+    for host, edge in rows:
+        if edge:
+            roles.setdefault(host, set()).add("lync-edge")
+    for (suspect,) in store.con.execute(
+            "SELECT DISTINCT suspect_raw FROM symptoms WHERE rule_id LIKE '2f7f6b1e%' AND suspect_raw IS NOT NULL").fetchall():
+        roles.setdefault(suspect.lower(), set()).add("lync-edge")
+    return roles
+
+
+def investigate(paths: list[str | Path], case: str | Path | Case | None = None, *, db: str | Path | None = None,
+                host: str | None = None, rules: list[Path] | None = None, timezone: str | None = None,
+                progress: Callable[[Path], None] | None = None) -> Verdict:
+    """Investigate the evidence under ``paths`` and return the verdict.
+
+    ``case`` is a case file (YAML) or a :class:`Case`; case files and change logs found
+    among the evidence are used too. Raises :class:`InputError` for unusable input.
+    """
+    files = [Path(p) for p in paths]
+    missing = [str(p) for p in files if not p.exists()]
+    if missing:
+        raise InputError(f"no such file or folder: {missing[0]}")
+    if isinstance(case, Case):
+        the_case = case
+    elif case is not None:
+        try:
+            the_case = load_case(Path(case), default_zone=timezone)
+        except CaseError as exc:
+            raise InputError(str(exc)) from None
+    else:
+        the_case = Case()
+        # The zone must be known before text logs are read: look for a case file first.
+        for found in find_case_files(files)[:1]:
+            try:
+                the_case = load_case(found, default_zone=timezone)
+            except CaseError:
+                pass
+    if timezone and the_case.timezone_name == "UTC":
+        from zoneinfo import ZoneInfo
+        the_case.timezone, the_case.timezone_name = ZoneInfo(timezone), timezone
+    try:
+        rule_pack = load_rules(rules)
+    except (ValueError, OSError) as exc:
+        raise InputError(str(exc)) from None
+    store = Store(db)
+    summary = ingest(store, files, the_case, host=host, progress=progress)
+    if summary.records - summary.quarantined == 0 and not the_case.changes:
+        reasons = "; ".join(f"{p}: {r}" for p, r in summary.failures[:3])
+        raise InputError("nothing could be read from the input" + (f" ({reasons})" if reasons else ""))
+    _canonicalise(store, the_case)
+    model = build_clock_model(store, the_case)
+    match_rules(store, rule_pack)
+    incidents = find_incidents(store)
+    roles = _roles(store)
+    diagnoses = [diagnose(inc, model, the_case, roles) for inc in incidents]
+    notes = [f"observation of {o.host} not used: {why}" for o, why in model.unmatched_observations]
+    notes += [f"case entry not used ({src}): {why}" for src, _, why in the_case.rejected]
+    return Verdict(summary, model, incidents, diagnoses, the_case, store, notes)

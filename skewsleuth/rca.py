@@ -1,0 +1,262 @@
+"""Root causes: every candidate for an incident, ranked, and the others ruled out.
+
+Candidates are the clock segments whose offset exceeds the failing protocol's
+tolerance, the reboots and the case-file changes around the incident. Each is scored on
+five grounds, all in true time:
+
+* precedence: it was in place at the onset (a cause comes first);
+* mechanism: a skew signature ("date skewed", KRB_AP_ERR_SKEW) needs a wrong clock;
+* size: how far the offset is beyond the tolerance;
+* naming: how many symptoms name the host (ms-ep-fqdn, the peer) or were logged by it;
+* recovery: the symptoms stopped when the clock was fixed.
+
+Anything that cannot be the cause goes to ``ruled_out`` with the specific reason.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from .case import Case, Change
+from .clock.model import ClockModel, SegmentEstimate
+from .clock.segments import Boundary
+from .hosts import same_host
+from .incident import Incident
+
+LOOKBACK = timedelta(hours=24)
+RECOVERY_WINDOW = timedelta(minutes=30)
+_TIME_WORDS = re.compile(r"\b(ntp|w32tm|w32time|time ?zone|clock|chrony|timesync|time service|hwclock|rtc)\b", re.I)
+
+
+@dataclass
+class Candidate:
+    kind: str                      # clock_skew | reboot | change
+    host: str | None
+    at: datetime | None            # when it began (true time)
+    until: datetime | None = None
+    offset_s: float | None = None
+    offset_low_s: float | None = None
+    offset_high_s: float | None = None
+    score: float = 0.0
+    evidence: list[str] = field(default_factory=list)
+    what: str = ""
+    segment: SegmentEstimate | None = None
+
+
+@dataclass
+class RuledOut:
+    what: str
+    at: datetime | None
+    reason: str
+    kind: str
+    host: str | None = None
+
+
+@dataclass
+class Remediation:
+    host: str
+    steps: list[str]
+    verify: str
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Diagnosis:
+    root_causes: list[Candidate]
+    ruled_out: list[RuledOut]
+    remediation: list[Remediation]
+
+
+def _fmt_s(seconds: float) -> str:
+    sign = "-" if seconds < 0 else "+"
+    s = abs(seconds)
+    if s >= 3600:
+        return f"{sign}{s:.0f} s ({sign}{s / 3600:.2f} h)"
+    return f"{sign}{s:.1f} s"
+
+
+def _magnitude(e: SegmentEstimate) -> float:
+    """The least skew the interval allows (0 if it admits a right clock)."""
+    lo, hi = e.interval.low, e.interval.high
+    if lo > 0:
+        return lo
+    if hi < 0:
+        return -hi
+    return 0.0
+
+
+def _in_window(e: SegmentEstimate, start: datetime, stop: datetime) -> bool:
+    a, b = e.true_from, e.true_to
+    return (a is None or a <= stop) and (b is None or b >= start)
+
+
+def diagnose(incident: Incident, model: ClockModel, case: Case, host_roles: dict[str, set[str]]) -> Diagnosis:
+    tol = incident.tolerance_s
+    start = incident.onset - LOOKBACK
+    stop = incident.end or incident.last
+    slack = timedelta(seconds=60)
+    mechanism = 1.0 if incident.skew_signatures else 0.5
+    total = max(incident.symptoms, 1)
+    candidates: list[Candidate] = []
+    ruled: list[RuledOut] = []
+    sig = ", ".join(incident.skew_signatures or incident.signatures[:2])
+
+    for e in model.segments:
+        if not e.interval.known or e.offset_s is None or not _in_window(e, start, stop):
+            continue
+        host = e.segment.host
+        mag = _magnitude(e)
+        involved = host in incident.involved
+        at = e.true_from
+        if mag <= tol:
+            if involved and (e.true_from is None or e.true_from <= incident.onset + slack) and \
+                    (e.true_to is None or e.true_to >= incident.onset):
+                ruled.append(RuledOut(f"clock of {host}", at,
+                                      f"offset {_fmt_s(e.offset_s)} (interval {_fmt_s(e.interval.low)} .. "
+                                      f"{_fmt_s(e.interval.high)}) is within the {tol:.0f} s tolerance of "
+                                      f"{', '.join(incident.protocols)}", "clock", host))
+            continue
+        c = Candidate("clock_skew", host, at, e.true_to if e.segment.closed_by else None, e.offset_s,
+                      _finite(e.interval.low), _finite(e.interval.high), segment=e)
+        c.evidence.append(f"{host} logged {_fmt_s(e.offset_s)} off true time "
+                          f"(interval {_fmt_s(e.interval.low)} .. {_fmt_s(e.interval.high)}), "
+                          f"{mag / tol:.0f}x the {tol:.0f} s tolerance")
+        c.evidence += e.interval.evidence[:6]
+        c.evidence += e.notes
+        precedence = 1.0 if at is None or at <= incident.onset + slack + timedelta(seconds=_half(e)) else 0.0
+        if not precedence:
+            ruled.append(RuledOut(f"clock of {host} ({_fmt_s(e.offset_s)})", at,
+                                  f"this clock error began at {at.isoformat()}, after the onset "
+                                  f"{incident.onset.isoformat()}", "clock", host))
+            continue
+        named = (incident.suspects.get(host, 0) + 0.5 * incident.reporters.get(host, 0)) / total
+        if incident.suspects.get(host):
+            c.evidence.append(f"{incident.suspects[host]} of {incident.symptoms} symptoms name {host}")
+        recovery = 0.0
+        if c.until is not None and incident.end is not None and \
+                c.until - timedelta(minutes=5) <= incident.end <= c.until + RECOVERY_WINDOW:
+            recovery = 1.0
+            c.evidence.append(f"the symptoms stopped at {incident.end.isoformat()}, after the clock was fixed "
+                              f"at {c.until.isoformat()}")
+        elif c.until is None and incident.end is None:
+            recovery = 0.5
+        size = min(1.0, mag / (2 * tol))
+        c.score = round(0.25 * mechanism + 0.2 * precedence + 0.2 * size + 0.25 * min(1.0, named) + 0.1 * recovery, 3)
+        candidates.append(c)
+
+    skewed = {c.host: c for c in candidates}
+    for host, hc in model.hosts.items():
+        for b in hc.boots:
+            at = _boot_true(b, model)
+            if at is None or not (start <= at <= stop):
+                continue
+            opened = next((e for e in hc.segments if e.segment.opened_by is b), None)
+            culprit = skewed.get(host)
+            if culprit is not None and opened is not None and culprit.segment is opened:
+                r = Candidate("reboot", host, at, score=round(culprit.score * 0.8, 3),
+                              what=f"reboot of {host}")
+                r.evidence.append(f"{host} rebooted at {at.isoformat()} and came back {_fmt_s(culprit.offset_s or 0)} "
+                                  f"off: the reboot is how the wrong clock arrived")
+                r.evidence += b.evidence[:2]
+                candidates.append(r)
+                continue
+            reasons = []
+            if at > incident.onset + slack:
+                reasons.append(f"it came after the onset ({at.isoformat()} > {incident.onset.isoformat()})")
+            if host not in incident.involved:
+                reasons.append(f"{host} is not among the hosts the failures involve ({_hosts(incident)})")
+            if not reasons:
+                reasons.append("the clock came back within tolerance after it, so it cannot explain a "
+                               f"{sig} failure")
+            ruled.append(RuledOut(f"reboot of {host}", at, "; ".join(reasons), "reboot", host))
+
+    for ch in case.changes:
+        if not (start <= ch.at <= stop + LOOKBACK):
+            continue
+        has_mechanism = bool(_TIME_WORDS.search(ch.what))
+        reasons = _change_reasons(ch, incident, has_mechanism, sig)
+        if has_mechanism and ch.at <= incident.onset + slack:
+            c = Candidate("change", ch.host, ch.at, what=ch.what, score=round(0.25 + 0.2 + 0.1, 3))
+            c.evidence.append(f"change '{ch.what}' touches time keeping and came before the onset")
+            candidates.append(c)
+        else:
+            ruled.append(RuledOut(f"change: {ch.what}" + (f" on {ch.host}" if ch.host else ""), ch.at,
+                                  "; ".join(reasons), "change", ch.host))
+
+    candidates.sort(key=lambda c: (-c.score, c.kind != "clock_skew", c.at or datetime.max.replace(tzinfo=incident.onset.tzinfo)))
+    remediation = [remedy(c, model, case, host_roles.get(c.host or "", set()), incident)
+                   for c in candidates if c.kind == "clock_skew"][:3]
+    return Diagnosis(candidates, ruled, remediation)
+
+
+def _hosts(incident: Incident) -> str:
+    return ", ".join(sorted(incident.involved))
+
+
+def _half(e: SegmentEstimate) -> float:
+    w = e.interval.high - e.interval.low
+    return w / 2 if math.isfinite(w) else 0.0
+
+
+def _finite(x: float) -> float | None:
+    return x if math.isfinite(x) else None
+
+
+def _boot_true(b: Boundary, model: ClockModel) -> datetime | None:
+    for e in model.hosts[b.host].segments:
+        if e.segment.opened_by is b:
+            return e.true_time(b.after)
+    return None
+
+
+def _change_reasons(ch: Change, incident: Incident, has_mechanism: bool, sig: str) -> list[str]:
+    reasons = []
+    slack = timedelta(seconds=60)
+    if ch.at > incident.onset + slack:
+        mins = (ch.at - incident.onset).total_seconds() / 60
+        reasons.append(f"it came after the onset: {ch.at.isoformat()} is {mins:.0f} min after the first failure "
+                       f"at {incident.onset.isoformat()}")
+    if not has_mechanism and incident.skew_signatures:
+        reasons.append(f"no mechanism: '{ch.what}' cannot make a {sig} failure, which reports a timestamp "
+                       f"outside the tolerance and so needs a wrong clock")
+    elif not has_mechanism:
+        reasons.append(f"no mechanism linking '{ch.what}' to {', '.join(incident.protocols)} failures")
+    if ch.host and not any(same_host(ch.host, h) for h in incident.involved):
+        reasons.append(f"{ch.host} is not among the hosts the failures involve ({_hosts(incident)})")
+    return reasons or ["it does not precede the failures"]
+
+
+def remedy(c: Candidate, model: ClockModel, case: Case, roles: set[str], incident: Incident) -> Remediation:
+    host = c.host or "?"
+    platform = model.hosts[host].platform if host in model.hosts else "unknown"
+    peer = case.references[0] if case.references else "<your NTP server>"
+    notes = []
+    off = c.offset_s or 0.0
+    hours = off / 3600
+    if abs(off) >= 3000 and abs(hours - round(hours)) * 3600 <= 120:
+        notes.append(f"The offset is a whole number of hours ({round(hours):+d} h): that points to a time-zone "
+                     "or hardware-clock (RTC kept in local time, hypervisor time sync) confusion rather than "
+                     "drift. Check the BIOS/RTC time and the VM's time-sync settings so that the next reboot "
+                     "does not bring it back.")
+    if platform == "linux":
+        steps = ["chronyc sources -v   # is a source reachable and selected?",
+                 f"chronyc add server {peer} iburst   # or add it to /etc/chrony/chrony.conf",
+                 "chronyc makestep   # step the clock now instead of slewing for hours",
+                 "systemctl restart chronyd"]
+        verify = f"chronyc tracking shows 'System time' within 1 s, and `skewsleuth probe ntp://{host}` reports |offset| < 1 s"
+    else:
+        steps = ["w32tm /query /status /verbose   # which source, when it last synced",
+                 f'w32tm /config /manualpeerlist:"{peer}" /syncfromflags:manual /reliable:no /update',
+                 "net stop w32time && net start w32time",
+                 "w32tm /resync /rediscover /force"]
+        if "lync-edge" in roles:
+            steps.append("Restart-CsWindowsService -Name RTCSRV   # the Access Edge service, so federation "
+                         "re-establishes with a correct clock (or: Restart-Service RTCSRV)")
+        verify = (f"w32tm /stripchart /computer:{peer} /samples:5 /dataonly shows offsets within ±1 s; "
+                  f"`skewsleuth probe ntp://{host}` reports |offset| < 1 s")
+        if incident.skew_signatures:
+            verify += f"; and no new {', '.join(incident.skew_signatures)} after the restart"
+    return Remediation(host, steps, verify, notes)

@@ -1,0 +1,56 @@
+"""The verdict as Markdown, for a ticket. Evidence strings are escaped."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from ..investigation import Verdict
+from .common import code, local, md, offset
+
+
+def _t(v: Verdict, s: str | None) -> str:
+    if not s:
+        return "—"
+    return local(datetime.fromisoformat(s.replace("Z", "+00:00")), v.case.timezone)
+
+
+def render_markdown(v: Verdict) -> str:
+    d = v.to_dict()
+    ing = d["ingest"]
+    out = ["# skewsleuth verdict", "",
+           f"Read {ing['files']} files, {ing['records']:,} records: {ing['quarantined']} quarantined, "
+           f"{ing['files_failed']} files failed. Times in {md(v.case.timezone_name)}.", ""]
+    if not d["incidents"]:
+        out += ["**No incident**: no skew-sensitive failure was found in the evidence.", ""]
+    for n, inc in enumerate(d["incidents"], 1):
+        out += [f"## Incident {n}: {_t(v, inc['onset'])} → {_t(v, inc['end']) if inc['end'] else 'still failing at the end of the evidence'}", "",
+                f"{inc['symptoms']} symptoms: " + ", ".join(f"`{md(s)}` ({inc['signature_counts'][s]})" for s in inc["signatures"]), ""]
+        if inc["root_causes"]:
+            rc = inc["root_causes"][0]
+            if rc["kind"] == "clock_skew":
+                out += [f"**Root cause:** the clock of **{md(rc['host'])}** was {md(offset(rc['offset_s']))} off "
+                        f"(interval {md(offset(rc['offset_low_s']))} .. {md(offset(rc['offset_high_s']))}) "
+                        f"from {_t(v, rc['since'])} until {_t(v, rc['until']) if rc['until'] else 'the end of the evidence'}.", ""]
+            out += ["### Candidates", "", "| rank | kind | host | offset | since | score |", "|---|---|---|---|---|---|"]
+            for c in inc["root_causes"]:
+                out.append(f"| {c['rank']} | {md(c['kind'])} | {md(c['host'] or '')} | {md(offset(c['offset_s']) if c['offset_s'] is not None else '')} "
+                           f"| {_t(v, c['since'])} | {c['score']:.2f} |")
+            out += ["", "Evidence for the first:", ""] + [f"- {md(e)}" for e in inc["root_causes"][0]["evidence"]] + [""]
+        if inc["ruled_out"]:
+            out += ["### Ruled out", ""]
+            out += [f"- **{md(r['what'])}** ({_t(v, r['at'])}): {md(r['reason'])}" for r in inc["ruled_out"]]
+            out.append("")
+        for r in inc["remediation"]:
+            out += [f"### Fix on {md(r['host'])}", "", "~~~"] + [code(s) for s in r["steps"]] + ["~~~", "",
+                    f"**Verify:** {md(r['verify'])}", ""]
+            out += [f"> {md(n_)}" for n_ in r["notes"]]
+            out.append("")
+    out += ["## Clocks", "", "| host | segment (logged) | offset | interval | basis |", "|---|---|---|---|---|"]
+    for h in d["hosts"]:
+        for s in h["segments"]:
+            out.append(f"| {md(h['host'])} | {_t(v, s['from'])} → {_t(v, s['to'])} | {md(offset(s['offset_s']))} "
+                       f"| {md(offset(s['offset_low_s']))} .. {md(offset(s['offset_high_s']))} | {md(', '.join(s['basis']))} |")
+    out.append("")
+    if d["notes"]:
+        out += ["## Notes", ""] + [f"- {md(n_)}" for n_ in d["notes"]] + [""]
+    return "\n".join(out)

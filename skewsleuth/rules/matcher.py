@@ -1,0 +1,49 @@
+"""Run the rule pack over the timeline and write the ``symptoms`` table.
+
+A symptom keeps where it came from (file, record), who logged it, its logged and true
+time, the rule's protocol and tolerance, and the *suspect*: the host whose clock the
+record accuses, from the first of the rule's suspect sources that yields a name (a
+field pattern, the SIP ``peer``, or the logging host itself).
+"""
+
+from __future__ import annotations
+
+from ..store import Store
+from . import Rule
+
+_COLUMNS = """
+  file_id BIGINT, record_no BIGINT, host VARCHAR, logged TIMESTAMPTZ, true_time TIMESTAMPTZ,
+  uncertainty_s DOUBLE, segment_id INTEGER, rule_id VARCHAR, title VARCHAR, signature VARCHAR,
+  protocol VARCHAR, tolerance_s DOUBLE, role VARCHAR, skew_signature BOOLEAN, suspect_raw VARCHAR,
+  excerpt VARCHAR
+"""
+
+
+def _suspect_sql(rule: Rule, params: list) -> str:
+    parts = []
+    for s in rule.suspect:
+        if s == "self":
+            parts.append("host")
+        elif s == "peer":
+            parts.append("nullif(regexp_extract(json_extract_string(data, '$.peer'), '^\\[?([^\\]]*?)\\]?(?::\\d+)?$', 1), '')")
+        else:
+            parts.append("nullif(regexp_extract(coalesce(message, '') || chr(10) || coalesce(data, ''), ?, 1), '')")
+            params.append(s)
+    return "coalesce(" + ", ".join(parts) + ")" if len(parts) > 1 else parts[0]
+
+
+def match_rules(store: Store, rules: list[Rule]) -> int:
+    store.con.execute(f"CREATE OR REPLACE TABLE symptoms ({_COLUMNS})")
+    for rule in rules:
+        where, wparams = rule.where()
+        sparams: list = []
+        suspect = _suspect_sql(rule, sparams)
+        store.con.execute(
+            f"""INSERT INTO symptoms
+                SELECT file_id, record_no, host, logged, true_time, uncertainty_s, segment_id,
+                       ?, ?, ?, ?, ?, ?, ?, {suspect},
+                       left(coalesce(message, data, ''), 400)
+                FROM timeline WHERE {where}""",
+            [rule.id, rule.title, rule.signature, rule.protocol, rule.tolerance_s, rule.role,
+             rule.skew_signature] + sparams + wparams)
+    return store.con.execute("SELECT count(*) FROM symptoms").fetchone()[0]

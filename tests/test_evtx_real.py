@@ -1,0 +1,106 @@
+"""The real EVTX samples in shared/data/evtx: steps found, damage survived, counts add up."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+import pytest
+
+import skewsleuth
+from conftest import run_cli
+
+
+def _ts(s: str) -> datetime:
+    return datetime.fromisoformat(s.replace("Z", "+00:00"))
+
+
+@pytest.fixture(scope="module")
+def system_verdict(evtx_dir):
+    return skewsleuth.investigate([evtx_dir / "system.evtx"]).to_dict()
+
+
+def test_system_evtx_lists_the_boot_time_step_of_minus_36000_s(system_verdict):
+    host = next(h for h in system_verdict["hosts"] if h["host"] == "desktop-2kgm189")
+    step = next(s for s in host["steps"] if s["at"].startswith("2017-07-12T17:18:24"))
+    assert step["delta_s"] == pytest.approx(-36000, abs=2)
+    assert step["source"] == "Kernel-General 1"
+    assert step["set_by"] == "time_service"  # W32Time (LocalService), confirmed by Time-Service 52
+    assert not step["inferred"]
+    assert host["boots"] and host["boots"][0].startswith("2017-07-12T17:18:03")
+
+
+def test_system_evtx_segment_before_the_step_is_ten_hours_ahead(system_verdict):
+    host = next(h for h in system_verdict["hosts"] if h["host"] == "desktop-2kgm189")
+    seg = next(s for s in host["segments"] if s["to"] and s["to"].startswith("2017-07-12T17:18:24"))
+    assert seg["offset_s"] == pytest.approx(36000, abs=5)
+    assert seg["offset_low_s"] <= 35999.7 <= seg["offset_high_s"]
+    assert "step" in seg["basis"] and "time_service" in seg["basis"]
+    after = next(s for s in host["segments"] if s["from"] and s["from"].startswith("2017-07-12T07:18:24"))
+    assert abs(after["offset_s"]) <= 2 and after["offset_high_s"] - after["offset_low_s"] <= 4
+
+
+def test_security_evtx_lists_vmware_tools_steps_with_sizes(evtx_dir):
+    v = skewsleuth.investigate([evtx_dir / "security.evtx"]).to_dict()
+    host = next(h for h in v["hosts"] if h["host"] == "win-03dliiofrra")
+    steps = [s for s in host["steps"] if s["source"] == "Security 4616"]
+    assert len(steps) >= 5
+    first = steps[0]
+    assert first["at"].startswith("2016-07-08T18:16:31")
+    assert first["delta_s"] == pytest.approx(14400.1, abs=1)   # "+4 h" set by VMware Tools
+    assert first["set_by"] == "agent"
+    assert all(s["delta_s"] and abs(s["delta_s"]) >= 1 for s in steps)
+
+
+def test_every_sample_is_read_as_far_as_it_can_be_and_counts_add_up(evtx_dir, tmp_path):
+    out = tmp_path / "v.json"
+    r = run_cli("investigate", str(evtx_dir), "--json", str(out), "--db", str(tmp_path / "case.duckdb"), "-q")
+    assert r.returncode == 1, r.stderr     # readable, but damaged records were quarantined
+    v = json.loads(out.read_text())
+    ing = v["ingest"]
+    assert ing["files"] == len(list(evtx_dir.glob("*.evtx"))) and ing["files_failed"] == 0
+    import duckdb
+    con = duckdb.connect(str(tmp_path / "case.duckdb"), read_only=True)
+    per_file = con.execute("SELECT path, records, ingested, quarantined FROM files").fetchall()
+    events = dict(con.execute("SELECT f.path, count(*) FROM events e JOIN files f USING (file_id) GROUP BY 1").fetchall())
+    quarantine = dict(con.execute("SELECT f.path, count(*) FROM quarantine q JOIN files f USING (file_id) GROUP BY 1").fetchall())
+    for path, records, ingested, quarantined in per_file:
+        assert records == ingested + quarantined
+        assert events.get(path, 0) == ingested
+        assert quarantine.get(path, 0) == quarantined
+    assert sum(p[1] for p in per_file) == ing["records"]
+    assert sum(p[3] for p in per_file) == ing["quarantined"] > 0
+    damaged = {p.split("/")[-1]: (i, q) for p, _, i, q in per_file}
+    for name in ("sample_with_a_bad_chunk_magic.evtx", "sample-with-zero-data-size-event.evtx", "sysmon.evtx",
+                 "2-vss_0-Microsoft-Windows-RemoteDesktopServices-RdpCoreTS%4Operational.evtx"):
+        ingested, quarantined = damaged[name]
+        assert quarantined > 0 and ingested > 100, name   # read past the damage
+    reasons = [r for (r,) in con.execute("SELECT reason FROM quarantine").fetchall()]
+    assert all(r.startswith("EVTX parser:") or r == "no readable TimeCreated/@SystemTime" for r in reasons)
+
+
+def test_unusable_input_is_one_line_and_exit_2(tmp_path):
+    r = run_cli("investigate", str(tmp_path / "nope"))
+    assert r.returncode == 2
+    assert r.stderr.strip().count("\n") == 0 and "no such file" in r.stderr
+    empty = tmp_path / "host1" / "empty.evtx"
+    empty.parent.mkdir()
+    empty.write_bytes(b"")
+    r = run_cli("investigate", str(empty.parent))
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "nothing could be read" in r.stderr
+
+
+def test_truncated_evtx_and_junk_next_to_good_evidence_give_exit_1(evtx_dir, tmp_path):
+    host = tmp_path / "srv01"
+    host.mkdir()
+    data = (evtx_dir / "system.evtx").read_bytes()
+    (host / "System.evtx").write_bytes(data[: len(data) // 2 + 1234])   # cut mid-chunk
+    (host / "notes.bin").write_bytes(b"\x00\x01garbage" * 10)
+    out = tmp_path / "v.json"
+    r = run_cli("investigate", str(tmp_path), "--json", str(out), "-q")
+    assert r.returncode == 1, r.stderr
+    v = json.loads(out.read_text())
+    assert v["ingest"]["files"] == 2 and v["ingest"]["files_failed"] == 1
+    assert v["ingest"]["records"] > 500
+    assert any("unrecognised format" in f["reason"] for f in v["ingest"]["failures"])
