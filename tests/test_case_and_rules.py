@@ -1,0 +1,84 @@
+"""The case file's times and the rule pack's own examples."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
+
+import duckdb
+import pytest
+
+from skewsleuth.case import CaseError, load_case, load_changes_csv, parse_time
+from skewsleuth.hosts import canonical_map
+from skewsleuth.rules import RuleError, load_rules
+
+CHICAGO = ZoneInfo("America/Chicago")
+UTC = timezone.utc
+
+
+def test_case_times_are_read_in_the_case_zone_not_as_utc(tmp_path):
+    p = tmp_path / "case.yml"
+    p.write_text("timezone: America/Chicago\nreferences: [srv-lyncfe01.domain.com]\n"
+                 "changes:\n  - at: 2014-10-20 18:30:00\n    host: dirsync01.domain.com\n    what: Password Sync re-enabled\n"
+                 "observations:\n  - host: srv-lyncedge01.domain.com\n    at: 2014-10-20 21:31\n    shown: 2014-10-20 16:31\n")
+    case = load_case(p)
+    assert case.changes[0].at == datetime(2014, 10, 20, 23, 30, tzinfo=UTC)
+    ob = case.observations[0]
+    assert ob.offset_s == -18000 and ob.uncertainty_s == 120   # both written to the minute
+    assert case.references == ["srv-lyncfe01.domain.com"]
+
+
+def test_daylight_saving_ambiguity_is_flagged_not_shifted():
+    repeated = parse_time("2014-11-02 01:30", CHICAGO)
+    assert repeated.note and "ambiguous" in repeated.note
+    assert repeated.utc == datetime(2014, 11, 2, 6, 30, tzinfo=UTC)   # first reading (CDT)
+    skipped = parse_time("2014-03-09 02:30", CHICAGO)
+    assert skipped.note and "non-existent" in skipped.note
+    assert parse_time("2014-10-20T23:30:00Z", CHICAGO).utc == datetime(2014, 10, 20, 23, 30, tzinfo=UTC)
+    assert parse_time("2014-10-20 18:30+02:00", CHICAGO).utc == datetime(2014, 10, 20, 16, 30, tzinfo=UTC)
+
+
+def test_bad_case_entries_are_rejected_with_a_reason_and_a_bad_file_is_an_error(tmp_path):
+    p = tmp_path / "case.yml"
+    p.write_text("timezone: UTC\nchanges:\n  - at: yesterday\n    what: x\n  - what: no time\n  - at: 2014-10-20 10:00\n    what: ok\n")
+    case = load_case(p)
+    assert len(case.changes) == 1 and len(case.rejected) == 2
+    assert any("not a time" in r for _, _, r in case.rejected)
+    bad = tmp_path / "bad.yml"
+    bad.write_text("timezone: Mars/Olympus\n")
+    with pytest.raises(CaseError, match="unknown time zone"):
+        load_case(bad)
+    (tmp_path / "worse.yml").write_text("changes: [\n")
+    with pytest.raises(CaseError, match="not valid YAML"):
+        load_case(tmp_path / "worse.yml")
+
+
+def test_change_log_csv(tmp_path):
+    p = tmp_path / "changes.csv"
+    p.write_text("time,host,change\n2014-10-20 18:30,dirsync01,Password Sync re-enabled\nnot a time,x,y\n")
+    case = load_changes_csv(p, CHICAGO)
+    assert [c.what for c in case.changes] == ["Password Sync re-enabled"] and len(case.rejected) == 1
+
+
+def test_host_names_join_short_names_to_their_fqdn():
+    m = canonical_map(["SRV-LYNCEDGE01", "srv-lyncedge01.domain.com", "web", "web.a.com", "web.b.com", "10.0.0.5"])
+    assert m["srv-lyncedge01"] == "srv-lyncedge01.domain.com"
+    assert m["web"] == "web"          # ambiguous: stays short
+    assert m["10.0.0.5"] == "10.0.0.5"
+
+
+@pytest.mark.parametrize("rule", load_rules(), ids=lambda r: r.signature)
+def test_every_rule_matches_its_examples_and_not_its_counter_examples(rule):
+    con = duckdb.connect()
+    where, params = rule.where()
+    for text, expected in [(t, True) for t in rule.tests.get("match", [])] + \
+                          [(t, False) for t in rule.tests.get("no_match", [])]:
+        row = con.execute(f"SELECT count(*) FROM (SELECT ? AS message, NULL AS data, ? AS provider, NULL::INT AS event_id, "
+                          f"NULL AS channel, NULL AS format) WHERE {where}", [text, "x"] + params).fetchone()
+        assert bool(row[0]) is expected, (rule.signature, text)
+
+
+def test_a_rule_with_an_unknown_field_is_refused(tmp_path):
+    (tmp_path / "r.yml").write_text("title: t\nid: x1\ndetection:\n  selection:\n    Nope: 1\n  condition: selection\n")
+    with pytest.raises(RuleError, match="unknown field"):
+        load_rules([tmp_path])
