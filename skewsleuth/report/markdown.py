@@ -24,7 +24,8 @@ def render_markdown(v: Verdict) -> str:
         out += ["**No incident**: no skew-sensitive failure was found in the evidence.", ""]
     for n, inc in enumerate(d["incidents"], 1):
         out += [f"## Incident {n}: {_t(v, inc['onset'])} → {_t(v, inc['end']) if inc['end'] else 'still failing at the end of the evidence'}", "",
-                f"{inc['symptoms']} symptoms: " + ", ".join(f"`{md(s)}` ({inc['signature_counts'][s]})" for s in inc["signatures"]), ""]
+                f"{inc['symptoms']} symptoms: " + ", ".join(f"`{md(s)}` ({inc['signature_counts'][s]})" for s in inc["signatures"]), "",
+                "First symptoms:", ""] + [f"- {md(x)}" for x in inc["first_symptoms"]] + [""]
         if inc["root_causes"]:
             rc = inc["root_causes"][0]
             if rc["kind"] == "clock_skew":

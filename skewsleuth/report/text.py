@@ -40,6 +40,8 @@ def render_text(v: Verdict, console: Console) -> None:
         sig.append(f"{inc['symptoms']} ", style="bold")
         sig.append(", ".join(f"{s} ({inc['signature_counts'][s]})" for s in inc["signatures"]))
         body.append(sig)
+        for x in inc["first_symptoms"][:2]:
+            body.append(Text(f"  first: {x}", style="dim"))
         if inc["root_causes"]:
             rc = inc["root_causes"][0]
             t = Text("Root cause: ", style="bold")

@@ -44,6 +44,9 @@ CHANNEL = "journal"
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _KEY_HINT = re.compile(r'"(?:__REALTIME_TIMESTAMP|MESSAGE)"\s*:')
 _MAX_TEXT = 64 * 1024
+_TEXT_FIELDS = (("_BOOT_ID", "boot_id"), ("MESSAGE_ID", "message_id"), ("_SYSTEMD_UNIT", "unit"),
+                ("_TRANSPORT", "transport"))
+_INT_FIELDS = (("__MONOTONIC_TIMESTAMP", "monotonic_us"), ("_SOURCE_REALTIME_TIMESTAMP", "source_realtime_us"))
 _loads = json.loads
 
 
@@ -77,11 +80,9 @@ def _text(value: Any) -> str | None:
 
 
 def _int(value: Any) -> int | None:
-    if type(value) is int:
-        return value
-    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 20:
-        return int(value)
-    return None
+    if value.__class__ is str:
+        return int(value) if value.isdigit() and value.isascii() and len(value) <= 20 else None
+    return value if value.__class__ is int else None
 
 
 def read(ctx: FileContext) -> Iterator[pa.RecordBatch]:
@@ -118,26 +119,25 @@ def read(ctx: FileContext) -> Iterator[pa.RecordBatch]:
                 continue
 
             data: dict[str, Any] = {}
+            # Fields are looked up once and converted only when present: most are absent.
             v = get("_PID")
             if v is not None:
                 pid = _int(v)
                 data["pid"] = pid if pid is not None else _text(v)
-            v = _int(get("PRIORITY"))
-            if v is not None and 0 <= v < 8:
-                data["severity"] = SEVERITIES[v]
-            v = _int(get("SYSLOG_FACILITY"))
-            if v is not None and 0 <= v < len(FACILITIES):
-                data["facility"] = FACILITIES[v]
-            for field, key in (("_BOOT_ID", "boot_id"), ("MESSAGE_ID", "message_id"),
-                               ("_SYSTEMD_UNIT", "unit"), ("_TRANSPORT", "transport")):
+            v = get("PRIORITY")
+            if v is not None and (n := _int(v)) is not None and 0 <= n < 8:
+                data["severity"] = SEVERITIES[n]
+            v = get("SYSLOG_FACILITY")
+            if v is not None and (n := _int(v)) is not None and 0 <= n < len(FACILITIES):
+                data["facility"] = FACILITIES[n]
+            for field, key in _TEXT_FIELDS:
                 v = get(field)
                 if v is not None:
-                    data[key] = _text(v)
-            for field, key in (("__MONOTONIC_TIMESTAMP", "monotonic_us"),
-                               ("_SOURCE_REALTIME_TIMESTAMP", "source_realtime_us")):
-                v = _int(get(field))
-                if v is not None:
-                    data[key] = v
+                    data[key] = v if v.__class__ is str else _text(v)
+            for field, key in _INT_FIELDS:
+                v = get(field)
+                if v is not None and (n := _int(v)) is not None:
+                    data[key] = n
 
             host = _text(get("_HOSTNAME")) or default_host
             provider = _text(get("SYSLOG_IDENTIFIER")) or _text(get("_COMM"))

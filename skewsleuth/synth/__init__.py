@@ -1,0 +1,1 @@
+"""Writers of realistic evidence (SIPStack traces, syslog, journald) for the demo and tests."""
