@@ -126,7 +126,8 @@ def _roles(store: Store) -> dict[str, set[str]]:
         if edge:
             roles.setdefault(host, set()).add("lync-edge")
     for (suspect,) in store.con.execute(
-            "SELECT DISTINCT suspect_raw FROM symptoms WHERE rule_id LIKE '2f7f6b1e%' AND suspect_raw IS NOT NULL").fetchall():
+            "SELECT DISTINCT suspect_raw FROM symptoms WHERE protocol = 'sip-ms-identity' AND role = 'symptom' "
+            "AND suspect_raw IS NOT NULL AND suspect_raw <> host").fetchall():
         roles.setdefault(suspect.lower(), set()).add("lync-edge")
     return roles
 

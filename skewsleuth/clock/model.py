@@ -102,7 +102,8 @@ def _base_constraints(chains: dict[str, list[Boundary]], segments: list[Segment]
                 if b.setter in ("time_service", "agent"):
                     who = next((f.process for f in b.facts if f.process), None) or "a time service"
                     cons.append(Constraint(0, nxt, -TIME_SERVICE_ACC_S, TIME_SERVICE_ACC_S, "time_service",
-                                           f"{ev}; set by {who}, which sets true time"))
+                                           f"{b.source} on {host} at {b.after.isoformat()} was made by {who}, "
+                                           f"which sets true time"))
             elif b.kind == "step" and b.inferred and b.delta_max_s is not None:
                 cons.append(Constraint(prev, nxt, -math.inf, b.delta_max_s + ORDER_EPS_S, "inferred", ev))
             elif b.kind == "boot" and b.before is not None:

@@ -122,6 +122,21 @@ def explicit_boundaries(facts: list[ClockFact]) -> dict[str, list[Boundary]]:
     return out
 
 
+def _boot_befores(store: Store, explicit: dict[str, list[Boundary]]) -> None:
+    """A boot's ``before``: the last record its log wrote before it, when no shutdown
+    record says more (syslog has none). True time only moves forward across a reboot."""
+    for bounds in explicit.values():
+        for b in bounds:
+            if b.kind != "boot":
+                continue
+            first = min(b.facts, key=lambda f: (f.file_id != b.file_id, f.record_no))
+            row = store.con.execute(
+                """SELECT logged FROM events WHERE file_id = ? AND host = ? AND record_no < ?
+                   ORDER BY record_no DESC LIMIT 1""", [first.file_id, b.host, first.record_no]).fetchone()
+            if row is not None and row[0] is not None and (b.before is None or row[0] > b.before):
+                b.before = row[0]
+
+
 def inferred_boundaries(store: Store, explicit: dict[str, list[Boundary]]) -> dict[str, list[Boundary]]:
     """Backward jumps in write order that no explicit boundary explains."""
     rows = store.con.execute(
@@ -177,6 +192,7 @@ def order_chain(bounds: list[Boundary]) -> list[Boundary]:
 def build_segments(store: Store, facts: list[ClockFact]) -> tuple[list[Segment], dict[str, list[Boundary]]]:
     """Segments of every host, and the ``event_segments`` table placing every event."""
     explicit = explicit_boundaries(facts)
+    _boot_befores(store, explicit)
     inferred = inferred_boundaries(store, explicit)
     hosts = [h for (h,) in store.con.execute("SELECT DISTINCT host FROM events ORDER BY host").fetchall()]
     segments: list[Segment] = []

@@ -76,12 +76,20 @@ def solve(n_segments: int, constraints: list[Constraint]) -> Solution:
             contradictions.append({"dropped": weakest.evidence, "kind": weakest.kind,
                                    "cycle": [c.evidence for c in cycle]})
             active = [c for c in active if c is not weakest]
+    attached: dict[int, list[Constraint]] = {}
+    for c in active:
+        for node in (c.i, c.j):
+            if node:
+                attached.setdefault(node, []).append(c)
     intervals = []
     for node in range(1, n_segments + 1):
         hi = float(up[node])
         lo = -float(down[node])
         used = _path_constraints(up_pred, node, edge_of, reverse=False) + \
             _path_constraints(down_pred, node, edge_of, reverse=True)
+        # The basis is what binds the interval plus what bears on the segment directly
+        # and agrees with it (an observation looser than a step still corroborates it).
+        used += [c for c in attached.get(node, []) if c not in used]
         basis = sorted({c.kind for c in used})
         evidence = list(dict.fromkeys(c.evidence for c in used))
         intervals.append(Interval(lo, hi, _estimate(lo, hi), basis, evidence))
