@@ -173,3 +173,56 @@ def test_no_incident_is_a_verdict_with_exit_0(evtx_dir):
     assert r.returncode == 0
     v = json.loads(r.stdout)
     assert v["incidents"] == [] and v["hosts"]
+
+
+CONTRACT = {
+    "ingest": {"files", "records", "quarantined", "files_failed"},
+    "host": {"host", "boots", "steps", "segments"},
+    "step": {"at", "delta_s", "source", "inferred"},
+    "segment": {"from", "to", "offset_s", "offset_low_s", "offset_high_s", "basis"},
+    "incident": {"onset", "end", "symptoms", "signatures", "root_causes", "ruled_out", "remediation"},
+    "root_cause": {"rank", "kind", "host", "offset_s", "since", "until", "score", "evidence"},
+    "ruled_out": {"what", "at", "reason"},
+    "remediation": {"host", "steps", "verify"},
+}
+
+
+def test_json_has_every_field_of_the_contract_with_its_type(seed):
+    _, v, _, _ = seed
+    assert CONTRACT["ingest"] <= set(v["ingest"]) and all(isinstance(v["ingest"][k], int) for k in CONTRACT["ingest"])
+    for h in v["hosts"]:
+        assert CONTRACT["host"] <= set(h)
+        assert all(isinstance(b, str) for b in h["boots"])
+        for s in h["steps"]:
+            assert CONTRACT["step"] <= set(s) and isinstance(s["inferred"], bool) and isinstance(s["delta_s"], float)
+        for s in h["segments"]:
+            assert CONTRACT["segment"] <= set(s) and isinstance(s["basis"], list) and s["basis"]
+    for inc in v["incidents"]:
+        assert CONTRACT["incident"] <= set(inc) and isinstance(inc["symptoms"], int)
+        for c in inc["root_causes"]:
+            assert CONTRACT["root_cause"] <= set(c) and isinstance(c["score"], float)
+        for r in inc["ruled_out"]:
+            assert CONTRACT["ruled_out"] <= set(r) and r["reason"]
+        for r in inc["remediation"]:
+            assert CONTRACT["remediation"] <= set(r) and r["steps"] and r["verify"]
+    for t in [v["incidents"][0]["onset"], v["hosts"][0]["boots"][0]]:
+        assert datetime.fromisoformat(t.replace("Z", "+00:00")).tzinfo is not None
+
+
+def test_a_bad_case_file_is_exit_2_in_one_line(seed, tmp_path):
+    _, _, _, out = seed
+    bad = tmp_path / "case.yml"
+    bad.write_text("timezone: Nowhere/Land\n")
+    r = run_cli("investigate", str(out / "evidence" / "srv-lyncfe01"), "--case", str(bad))
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "unknown time zone" in r.stderr
+
+
+def test_host_option_names_the_host_of_a_file_given_directly(seed, tmp_path):
+    _, _, _, out = seed
+    trace = out / "evidence" / "srv-lyncfe01" / "SIPStack.log"
+    copy = tmp_path / "trace.txt"
+    copy.write_bytes(trace.read_bytes())
+    v = skewsleuth.investigate([copy], host="srv-lyncfe01").to_dict()
+    assert [h["host"] for h in v["hosts"]] == ["srv-lyncfe01"]
+    v = skewsleuth.investigate([copy]).to_dict()
+    assert [h["host"] for h in v["hosts"]] == [tmp_path.name.lower()]
