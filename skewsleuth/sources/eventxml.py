@@ -34,7 +34,10 @@ from .winevent import normalize
 
 FORMAT = "eventxml"
 
-_HEAD = re.compile(rb"^\s*(?:\xef\xbb\xbf)?\s*(?:<\?xml[^>]*\?>\s*)?(?:<!--.*?-->\s*)*<(?:Events|Event)[\s>/]", re.S)
+# A DOCTYPE is allowed here only so that such a file is recognised, read, and its
+# declarations quarantined, rather than rejected as an unknown format.
+_HEAD = re.compile(rb"^\s*(?:\xef\xbb\xbf)?\s*(?:<\?xml[^>]*\?>\s*)?(?:<!--.*?-->\s*)*"
+                   rb"(?:<!DOCTYPE[^\[>]*(?:\[.*?\])?\s*>\s*)?(?:<!--.*?-->\s*)*<(?:Events|Event)[\s>/]", re.S)
 _EVENT_OPEN = re.compile(r"<Event[\s>]")
 _EVENT_CLOSE = "</Event>"
 _DECLARATION = re.compile(r"<!(?:DOCTYPE|ENTITY)", re.I)
