@@ -146,31 +146,32 @@ def _fail(store: Store, summary: IngestSummary, file_id: int, path: Path, fmt: s
 
 
 def _read_case(store: Store, summary: IngestSummary, case: Case, file_id: int, path: Path, head: bytes) -> None:
-    if any(Path(s).resolve() == path.resolve() for s in case.sources):
-        store.add_file(file_id, str(path), "case", None, 0, 0, 0, "case", None)
-        return  # named with --case and found among the evidence: read once
-    try:
-        if sniff_case(head):
-            found = load_case(path, default_zone=case.timezone_name)
-            fmt = "case"
-        else:
-            found = load_changes_csv(path, case.timezone, case.timezone_name)
-            fmt = "changes"
-    except (CaseError, OSError) as exc:
-        _fail(store, summary, file_id, path, "case", "", str(exc))
-        return
-    n_ok = len(found.changes) + len(found.observations)
-    n_bad = len(found.rejected)
-    case.merge(found)
+    src = str(path)
+    if not any(Path(s).resolve() == path.resolve() for s in case.sources):
+        try:
+            if sniff_case(head):
+                found = load_case(path, default_zone=case.timezone_name)
+            else:
+                found = load_changes_csv(path, case.timezone, case.timezone_name)
+        except (CaseError, OSError) as exc:
+            _fail(store, summary, file_id, path, "case", "", str(exc))
+            return
+        src = found.sources[0]
+        case.merge(found)
+    else:
+        # Named with --case or read before the evidence to learn the zone: its entries
+        # are counted here, once, like those of any case file among the evidence.
+        src = next(s for s in case.sources if Path(s).resolve() == path.resolve())
+    fmt = "case" if sniff_case(head) else "changes"
+    n_ok = sum(c.source == src for c in case.changes) + sum(o.source == src for o in case.observations)
+    bad = [(e, r) for s, e, r in case.rejected if s == src]
     # Case entries count as records: every change and observation is used or quarantined.
-    store.add_file(file_id, str(path), fmt, None, n_ok + n_bad, n_ok, n_bad, "case", None)
+    store.add_file(file_id, str(path), fmt, None, n_ok + len(bad), n_ok, len(bad), "case", None)
     store.append_quarantine(pa.table({
-        "file_id": pa.array([file_id] * n_bad, pa.int32()),
-        "record_no": pa.array([None] * n_bad, pa.int64()),
-        "reason": pa.array([r for _, _, r in found.rejected], pa.string()),
-        "excerpt": pa.array([e for _, e, _ in found.rejected], pa.string()),
+        "file_id": pa.array([file_id] * len(bad), pa.int32()),
+        "record_no": pa.array([None] * len(bad), pa.int64()),
+        "reason": pa.array([r for _, r in bad], pa.string()),
+        "excerpt": pa.array([e for e, _ in bad], pa.string()),
     }, schema=QUARANTINE))
-    summary.records += n_ok + n_bad
-    summary.quarantined += n_bad
-
-
+    summary.records += n_ok + len(bad)
+    summary.quarantined += len(bad)

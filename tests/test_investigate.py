@@ -226,3 +226,19 @@ def test_host_option_names_the_host_of_a_file_given_directly(seed, tmp_path):
     assert [h["host"] for h in v["hosts"]] == ["srv-lyncfe01"]
     v = skewsleuth.investigate([copy]).to_dict()
     assert [h["host"] for h in v["hosts"]] == [tmp_path.name.lower()]
+
+
+def test_a_bad_case_entry_among_the_evidence_is_quarantined_and_counted(seed, tmp_path):
+    _, v, _, out = seed
+    import shutil
+    ev = tmp_path / "evidence"
+    shutil.copytree(out / "evidence", ev)
+    case = (ev / "case.yml").read_text()
+    (ev / "case.yml").write_text(case + "  - host: srv-lyncedge01.domain.com\n    at: someday\n    shown: 2014-10-20 16:31\n")
+    r = run_cli("investigate", str(ev), "--json", str(tmp_path / "v.json"), "-q")
+    assert r.returncode == 1
+    w = json.loads((tmp_path / "v.json").read_text())
+    assert w["ingest"]["quarantined"] == 1
+    assert w["ingest"]["records"] == v["ingest"]["records"] + 1
+    assert any("not a time" in n for n in w["notes"])
+    assert w["incidents"][0]["root_causes"][0]["host"] == "srv-lyncedge01.domain.com"

@@ -20,7 +20,7 @@ import pyarrow as pa
 from ..case import Case, Observation
 from ..store import Store
 from .facts import ClockFact, read_facts
-from .segments import Boundary, Segment, build_segments
+from .segments import STEP_MIN_S, Boundary, Segment, build_segments
 from .solve import Constraint, Interval, Solution, solve
 
 STEP_EPS_S = 0.5        # a logged step's size is exact but for write latency
@@ -113,11 +113,16 @@ def _base_constraints(chains: dict[str, list[Boundary]], segments: list[Segment]
                                        f"only moves forward across a reboot"))
     locate = _locator(store)
     for f in facts:
-        if f.kind == "sync":
+        routine = (f.kind == "step" and f.delta_s is not None and abs(f.delta_s) < STEP_MIN_S
+                   and f.setter == "time_service")
+        if f.kind == "sync" or routine:
+            # A time service's routine sub-second correction says as much as a sync report.
             seg = locate(f.file_id, f.host, f.record_no)
             if seg is not None:
                 cons.append(Constraint(0, seg + 1, -SYNC_ACC_S, SYNC_ACC_S, "sync",
-                                       f"{f.source} on {f.host} at {f.logged.isoformat()}: time service reports sync"))
+                                       f"{f.source} on {f.host} at {f.logged.isoformat()}: "
+                                       + ("time service reports sync" if f.kind == "sync"
+                                          else f"time service corrected the clock by {f.delta_s:+.3f} s")))
         elif f.kind == "hint" and f.correction_s is not None and f.source == "chronyd":
             seg = locate(f.file_id, f.host, f.record_no)
             if seg is not None:
