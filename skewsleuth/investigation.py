@@ -71,7 +71,7 @@ def verdict_dict(v: Verdict) -> dict:
                           "offset_high_s": _num(e.interval.high),
                           "basis": e.interval.basis or ["no clock evidence"],
                           "evidence": e.interval.evidence[:5], "events": e.segment.events,
-                          "suspect": e.suspect} for e in hc.segments if e.segment.events or e.interval.known],
+                          "suspect": e.suspect} for e in hc.segments if e.segment.events],
         })
     incidents = []
     for inc, dg in zip(v.incidents, v.diagnoses):

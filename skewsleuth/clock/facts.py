@@ -29,6 +29,11 @@ from datetime import datetime
 
 from ..store import Store
 
+# Write order within a file: the log's own sequence number where it has one. A circular
+# EVTX file's chunks are not stored oldest first, so the position in the file is not
+# the order the host wrote the records in.
+SEQ = "coalesce(record_id, record_no)"
+
 # Windows: (provider, event id) -> fact kind.
 WINDOWS_FACTS = {
     ("EventLog", 6005): "boot",
@@ -85,7 +90,8 @@ class ClockFact:
     host: str
     kind: str                 # boot | shutdown | crash | restart_requested | step | sync | hint
     file_id: int
-    record_no: int
+    record_no: int            # the record's identity in its file
+    seq: int                  # its place in write order (EventRecordID where there is one)
     logged: datetime          # when the record was written (host clock)
     source: str               # e.g. "Kernel-General 1", "Security 4616", "chronyd"
     # For steps: the clock read ``before`` and then ``after``; delta = after - before.
@@ -137,15 +143,15 @@ def read_facts(store: Store) -> list[ClockFact]:
     text_filter = "provider IN (" + ",".join("?" for _ in _TEXT_PROVIDERS) + ")"
     params += _TEXT_PROVIDERS
     rows = store.con.execute(
-        f"""SELECT host, file_id, record_no, logged, format, provider, event_id, message, data
+        f"""SELECT host, file_id, record_no, {SEQ} AS seq, logged, format, provider, event_id, message, data
             FROM events WHERE ({win_filter}) OR ({text_filter})
-            ORDER BY host, file_id, record_no""", params).fetchall()
+            ORDER BY host, file_id, seq, record_no""", params).fetchall()
     facts: list[ClockFact] = []
-    for host, file_id, record_no, logged, fmt, provider, event_id, message, data in rows:
+    for host, file_id, record_no, seq, logged, fmt, provider, event_id, message, data in rows:
         if fmt in ("evtx", "eventxml"):
-            fact = _windows_fact(host, file_id, record_no, logged, provider, event_id, data)
+            fact = _windows_fact(host, file_id, (record_no, seq), logged, provider, event_id, data)
         else:
-            fact = _text_fact(host, file_id, record_no, logged, provider, message or "")
+            fact = _text_fact(host, file_id, (record_no, seq), logged, provider, message or "")
         if fact is not None:
             facts.append(fact)
     _attribute_kernel_steps(facts)
@@ -156,7 +162,7 @@ def _short(provider: str) -> str:
     return provider.replace("Microsoft-Windows-", "").replace("Security-Auditing", "Security")
 
 
-def _windows_fact(host, file_id, record_no, logged, provider, event_id, data) -> ClockFact | None:
+def _windows_fact(host, file_id, at, logged, provider, event_id, data) -> ClockFact | None:
     kind = WINDOWS_FACTS.get((provider, event_id))
     if kind is None:
         return None
@@ -167,7 +173,7 @@ def _windows_fact(host, file_id, record_no, logged, provider, event_id, data) ->
     if not isinstance(fields, dict):
         fields = {}
     source = f"{_short(provider)} {event_id}"
-    fact = ClockFact(host, kind, file_id, record_no, logged, source)
+    fact = ClockFact(host, kind, file_id, at[0], at[1], logged, source)
     if kind == "step":
         if event_id == 4616:
             before, after = _parse_ts(fields.get("PreviousTime")), _parse_ts(fields.get("NewTime"))
@@ -212,14 +218,14 @@ def _windows_fact(host, file_id, record_no, logged, provider, event_id, data) ->
     return fact
 
 
-def _text_fact(host, file_id, record_no, logged, provider, message) -> ClockFact | None:
+def _text_fact(host, file_id, at, logged, provider, message) -> ClockFact | None:
     for kind, prov, rx in _TEXT_FACTS:
         if provider != prov:
             continue
         m = rx.search(message)
         if not m:
             continue
-        fact = ClockFact(host, kind, file_id, record_no, logged, provider, setter="time_service", process=provider)
+        fact = ClockFact(host, kind, file_id, at[0], at[1], logged, provider, setter="time_service", process=provider)
         if kind == "step":
             delta = float(m.group(1))
             fact.delta_s = delta
@@ -259,7 +265,7 @@ def _attribute_kernel_steps(facts: list[ClockFact]) -> None:
             else:
                 for s in service:
                     if 0 <= (s.logged - f.after).total_seconds() <= 10 or \
-                            (s.file_id == f.file_id and 0 < s.record_no - f.record_no <= 3):
+                            (s.file_id == f.file_id and 0 < s.seq - f.seq <= 3):
                         f.setter, f.process = "time_service", "W32Time"
                         break
         pauses = [f for f in host_facts if f.kind in ("sleep", "resume")]
@@ -267,6 +273,6 @@ def _attribute_kernel_steps(facts: list[ClockFact]) -> None:
             if f.kind != "step" or not f.delta_s or f.delta_s <= 0 or f.before is None:
                 continue
             if f.setter in ("agent", "rtc") or any(
-                    (p.file_id == f.file_id and 0 < f.record_no - p.record_no <= 20)
+                    (p.file_id == f.file_id and 0 < f.seq - p.seq <= 20)
                     or 0 <= (f.before - p.logged).total_seconds() <= 300 for p in pauses):
                 f.resume = True

@@ -111,7 +111,7 @@ def _base_constraints(chains: dict[str, list[Boundary]], segments: list[Segment]
                 cons.append(Constraint(prev, nxt, -math.inf, gap + ORDER_EPS_S, "boot",
                                        f"{ev}; last logged before it {b.before.isoformat()}, and true time "
                                        f"only moves forward across a reboot"))
-    locate = _locator(store)
+    locate = _locator(store, facts)
     for f in facts:
         routine = (f.kind == "step" and f.delta_s is not None and abs(f.delta_s) < STEP_MIN_S
                    and f.setter == "time_service")
@@ -138,17 +138,20 @@ def _base_constraints(chains: dict[str, list[Boundary]], segments: list[Segment]
     return cons
 
 
-def _locator(store: Store):
-    runs = store.con.execute("SELECT file_id, host, rn_lo, rn_hi, segment_id FROM event_runs").fetchall()
-    index: dict[tuple[int, str], list[tuple[int, int, int]]] = {}
-    for file_id, host, lo, hi, seg in runs:
-        index.setdefault((file_id, host), []).append((lo, hi, seg))
+def _locator(store: Store, facts: list[ClockFact]):
+    """Segment of each fact's record, looked up in one query."""
+    keys = pa.table({"file_id": pa.array([f.file_id for f in facts], pa.int32()),
+                     "record_no": pa.array([f.record_no for f in facts], pa.int64())})
+    store.con.register("_fact_keys", keys)
+    try:
+        rows = store.con.execute("""SELECT s.file_id, s.record_no, s.segment_id FROM event_segments s
+                                    SEMI JOIN _fact_keys k USING (file_id, record_no)""").fetchall()
+    finally:
+        store.con.unregister("_fact_keys")
+    index = {(f, r): seg for f, r, seg in rows}
 
     def locate(file_id: int, host: str, record_no: int) -> int | None:
-        for lo, hi, seg in index.get((file_id, host), []):
-            if lo <= record_no <= hi:
-                return seg
-        return None
+        return index.get((file_id, record_no))
     return locate
 
 
@@ -235,5 +238,5 @@ def _write_segments(store: Store, estimates: list[SegmentEstimate]) -> None:
                CASE WHEN s.offset_low_s IS NULL OR s.offset_high_s IS NULL THEN NULL
                     ELSE (s.offset_high_s - s.offset_low_s) / 2 END AS uncertainty_s
         FROM events e
-        JOIN event_runs r ON e.file_id = r.file_id AND e.host = r.host AND e.record_no BETWEEN r.rn_lo AND r.rn_hi
+        JOIN event_segments r USING (file_id, record_no)
         JOIN segments s ON s.segment_id = r.segment_id""")

@@ -23,13 +23,14 @@ import numpy as np
 import pyarrow as pa
 
 from ..store import Store
-from .facts import ClockFact
+from .facts import SEQ, ClockFact
 
 STEP_MIN_S = 1.0          # smaller explicit changes are slews / routine sync, not steps
 INFER_BACK_S = 120.0      # Windows writes records out of order by seconds around boots
 RUN_GAP_S = 600.0         # a forward leap this big may be a step: start a new run
 SLACK_S = 300.0           # how far outside a window a run may start (writes lag)
 BOOT_MERGE_S = 600.0      # boot records of one boot (6009, 6005, Kernel-General 12)
+OUTLIER_RECORDS = 3       # delayed writes: at most this many records out of order
 
 
 @dataclass
@@ -38,6 +39,7 @@ class Boundary:
     kind: str                     # boot | step
     file_id: int
     record_no: int
+    seq: int                      # place in the file's write order
     before: datetime | None       # last logged time on the old clock (None: unknown)
     after: datetime               # first logged time on the new clock
     delta_s: float | None         # explicit step size; None for boots and inferred
@@ -101,7 +103,7 @@ def explicit_boundaries(facts: list[ClockFact]) -> dict[str, list[Boundary]]:
                     if f.logged < same.after:
                         same.after = f.logged
                     continue
-                b = Boundary(host, "boot", f.file_id, f.record_no, last_down.pop(f.file_id, None), f.logged,
+                b = Boundary(host, "boot", f.file_id, f.record_no, f.seq, last_down.pop(f.file_id, None), f.logged,
                              None, source=f.source, facts=[f])
                 b.evidence.append(f"{f.source} on {host}: boot logged at {f.logged.isoformat()}")
                 bounds.append(b)
@@ -115,7 +117,7 @@ def explicit_boundaries(facts: list[ClockFact]) -> dict[str, list[Boundary]]:
                     if same.setter == "unknown":
                         same.setter = f.setter
                     continue
-                bounds.append(Boundary(host, "step", f.file_id, f.record_no, f.before, f.after, f.delta_s,
+                bounds.append(Boundary(host, "step", f.file_id, f.record_no, f.seq, f.before, f.after, f.delta_s,
                                        setter=f.setter, resume=f.resume, source=f.source, facts=[f],
                                        evidence=list(f.evidence)))
         out[host] = bounds
@@ -129,10 +131,12 @@ def _boot_befores(store: Store, explicit: dict[str, list[Boundary]]) -> None:
         for b in bounds:
             if b.kind != "boot":
                 continue
-            first = min(b.facts, key=lambda f: (f.file_id != b.file_id, f.record_no))
+            first = min(b.facts, key=lambda f: (f.file_id != b.file_id, f.seq, f.record_no))
             row = store.con.execute(
-                """SELECT logged FROM events WHERE file_id = ? AND host = ? AND record_no < ?
-                   ORDER BY record_no DESC LIMIT 1""", [first.file_id, b.host, first.record_no]).fetchone()
+                f"""SELECT logged FROM events WHERE file_id = ? AND host = ?
+                      AND ({SEQ} < ? OR ({SEQ} = ? AND record_no < ?))
+                   ORDER BY {SEQ} DESC, record_no DESC LIMIT 1""",
+                [first.file_id, b.host, first.seq, first.seq, first.record_no]).fetchone()
             if row is not None and row[0] is not None and (b.before is None or row[0] > b.before):
                 b.before = row[0]
 
@@ -140,14 +144,20 @@ def _boot_befores(store: Store, explicit: dict[str, list[Boundary]]) -> None:
 def inferred_boundaries(store: Store, explicit: dict[str, list[Boundary]]) -> dict[str, list[Boundary]]:
     """Backward jumps in write order that no explicit boundary explains."""
     rows = store.con.execute(
-        f"""SELECT host, file_id, record_no, prev_logged, logged FROM (
-              SELECT host, file_id, record_no, logged,
-                     lag(logged) OVER (PARTITION BY file_id ORDER BY record_no) AS prev_logged
-              FROM events)
+        f"""SELECT host, file_id, record_no, seq, prev_logged, logged FROM (
+              SELECT host, file_id, record_no, {SEQ} AS seq, logged,
+                     lag(logged) OVER w AS prev_logged,
+                     greatest(lead(logged, 1) OVER w, lead(logged, 2) OVER w,
+                              lead(logged, 3) OVER w) AS soon_after
+              FROM events
+              WINDOW w AS (PARTITION BY file_id, host ORDER BY {SEQ}, record_no))
             WHERE epoch_us(logged) - epoch_us(prev_logged) < {-INFER_BACK_S * 1e6}
-            ORDER BY host, file_id, record_no""").fetchall()
+              -- a record or two stamped earlier and then the log carries on where it was:
+              -- writes delayed with their own timestamps, not a clock set back
+              AND NOT coalesce(epoch_us(soon_after) >= epoch_us(prev_logged) - {INFER_BACK_S * 1e6}, FALSE)
+            ORDER BY host, file_id, seq, record_no""").fetchall()
     out: dict[str, list[Boundary]] = {}
-    for host, file_id, record_no, prev, logged in rows:
+    for host, file_id, record_no, seq, prev, logged in rows:
         known = explicit.get(host, []) + out.get(host, [])
         if any(abs((b.after - logged).total_seconds()) <= SLACK_S
                or (b.before is not None and abs((b.before - prev).total_seconds()) <= SLACK_S
@@ -155,7 +165,7 @@ def inferred_boundaries(store: Store, explicit: dict[str, list[Boundary]]) -> di
                for b in known):
             continue
         back = (logged - prev).total_seconds()
-        b = Boundary(host, "step", file_id, record_no, prev, logged, None, inferred=True, delta_max_s=back,
+        b = Boundary(host, "step", file_id, record_no, seq, prev, logged, None, inferred=True, delta_max_s=back,
                      source="record order")
         b.evidence.append(f"records written in sequence on {host} go back in logged time by {-back:.0f} s "
                           f"({prev.isoformat()} -> {logged.isoformat()})")
@@ -175,8 +185,8 @@ def order_chain(bounds: list[Boundary]) -> list[Boundary]:
     for b in bounds:
         counts[b.file_id] = counts.get(b.file_id, 0) + 1
     spine_file = max(counts, key=lambda f: (counts[f], -f))
-    chain = sorted((b for b in bounds if b.file_id == spine_file), key=lambda b: b.record_no)
-    for b in sorted((b for b in bounds if b.file_id != spine_file), key=lambda b: (b.file_id, b.record_no)):
+    chain = sorted((b for b in bounds if b.file_id == spine_file), key=lambda b: (b.seq, b.record_no))
+    for b in sorted((b for b in bounds if b.file_id != spine_file), key=lambda b: (b.file_id, b.seq, b.record_no)):
         ref = b.before or b.after
         pos = len(chain)
         for k in range(len(chain) + 1):
@@ -211,42 +221,55 @@ def build_segments(store: Store, facts: list[ClockFact]) -> tuple[list[Segment],
 
 
 def _place_events(store: Store, segments: list[Segment]) -> None:
+    """Write ``event_segments`` (file, record -> segment) and each segment's event range.
+
+    One row per event, built from arrays: the placement itself works on runs.
+    """
     by_host: dict[str, list[Segment]] = {}
     for s in segments:
         by_host.setdefault(s.host, []).append(s)
     files = store.con.execute("SELECT DISTINCT file_id, host FROM events ORDER BY file_id, host").fetchall()
-    out_file, out_host, out_lo, out_hi, out_seg = [], [], [], [], []
+    out_file, out_rn, out_seg = [], [], []
     for file_id, host in files:
         segs = by_host[host]
         t = store.con.execute(
-            "SELECT record_no, epoch_us(logged) AS us FROM events WHERE file_id = ? AND host = ? ORDER BY record_no",
-            [file_id, host]).fetchnumpy()
-        rn, us = t["record_no"], t["us"].astype(np.int64)
-        runs = _runs(us)
-        assignment = _assign_runs(us, runs, segs)
-        for (start, stop, _), seg in zip(runs, assignment):
-            out_file.append(file_id)
-            out_host.append(host)
-            out_lo.append(int(rn[start]))
-            out_hi.append(int(rn[stop - 1]))
-            out_seg.append(seg.segment_id)
-    table = pa.table({"file_id": pa.array(out_file, pa.int32()), "host": pa.array(out_host, pa.string()),
-                      "rn_lo": pa.array(out_lo, pa.int64()), "rn_hi": pa.array(out_hi, pa.int64()),
-                      "segment_id": pa.array(out_seg, pa.int32())})
-    store.put_table("event_runs", table)
+            f"""SELECT record_no, epoch_us(logged) AS us FROM events WHERE file_id = ? AND host = ?
+                ORDER BY {SEQ}, record_no""", [file_id, host]).fetchnumpy()
+        rn, us = t["record_no"].astype(np.int64), t["us"].astype(np.int64)
+        # The records that are themselves boundaries (a boot, a step) open their
+        # segment: cut the file there and pin the run that starts there.
+        opens = {seg.opened_by.record_no: seg.index for seg in segs
+                 if seg.opened_by is not None and seg.opened_by.file_id == file_id}
+        pinned: dict[int, int] = {}
+        if opens:
+            keys = np.fromiter(opens, dtype=np.int64)
+            for pos in np.flatnonzero(np.isin(rn, keys)):
+                pinned[int(pos)] = opens[int(rn[pos])]
+        runs = _runs(us, sorted(pinned))
+        assignment = _assign_runs(us, runs, segs, pinned)
+        lengths = np.array([stop - start for start, stop, _ in runs], dtype=np.int64)
+        ids = np.array([seg.segment_id for seg in assignment], dtype=np.int32)
+        out_file.append(np.full(len(rn), file_id, dtype=np.int32))
+        out_rn.append(rn)
+        out_seg.append(np.repeat(ids, lengths))
+    empty32, empty64 = np.zeros(0, np.int32), np.zeros(0, np.int64)
+    store.put_table("event_segments", pa.table({
+        "file_id": pa.array(np.concatenate(out_file) if out_file else empty32),
+        "record_no": pa.array(np.concatenate(out_rn) if out_rn else empty64),
+        "segment_id": pa.array(np.concatenate(out_seg) if out_seg else empty32)}))
     stats = store.con.execute(
-        """SELECT r.segment_id, count(*), min(e.logged), max(e.logged)
-           FROM events e JOIN event_runs r ON e.file_id = r.file_id AND e.host = r.host
-                AND e.record_no BETWEEN r.rn_lo AND r.rn_hi
-           GROUP BY r.segment_id""").fetchall()
+        """SELECT s.segment_id, count(*), min(e.logged), max(e.logged)
+           FROM events e JOIN event_segments s USING (file_id, record_no)
+           GROUP BY s.segment_id""").fetchall()
     by_id = {s.segment_id: s for s in segments}
     for seg_id, n, lo, hi in stats:
         s = by_id[seg_id]
         s.events, s.first_logged, s.last_logged = n, lo, hi
 
 
-def _runs(us: np.ndarray) -> list[tuple[int, int, bool]]:
-    """Split a file's write-ordered times into runs at backward jumps and long leaps.
+def _runs(us: np.ndarray, also_at: list[int] | None = None) -> list[tuple[int, int, bool]]:
+    """Split a file's write-ordered times into runs at backward jumps, long leaps and
+    the positions in ``also_at``.
 
     Returns (start, stop, starts_with_backward_jump) triples.
     """
@@ -255,14 +278,32 @@ def _runs(us: np.ndarray) -> list[tuple[int, int, bool]]:
     d = np.diff(us)
     back = d < -INFER_BACK_S * 1e6
     leap = d > RUN_GAP_S * 1e6
-    cuts = np.nonzero(back | leap)[0] + 1
+    # Delayed writes: a few records stamped earlier, after which the log carries on
+    # where it was. They stay in the run around them (see inferred_boundaries).
+    for i in np.flatnonzero(back):
+        before = us[i]
+        for k in range(1, OUTLIER_RECORDS + 1):
+            j = i + 1 + k
+            if j < len(us) and us[j] >= before - INFER_BACK_S * 1e6:
+                back[i] = False
+                leap[i + 1:j] = False
+                break
+    cut = back | leap
+    for pos in also_at or []:
+        if pos > 0:
+            cut[pos - 1] = True
+    cuts = np.nonzero(cut)[0] + 1
     starts = np.concatenate(([0], cuts))
     stops = np.concatenate((cuts, [len(us)]))
     return [(int(a), int(b), bool(a > 0 and back[a - 1])) for a, b in zip(starts, stops)]
 
 
-def _assign_runs(us: np.ndarray, runs: list[tuple[int, int, bool]], segs: list[Segment]) -> list[Segment]:
-    """Place runs on a non-decreasing sequence of segments, fitting the windows best."""
+def _assign_runs(us: np.ndarray, runs: list[tuple[int, int, bool]], segs: list[Segment],
+                 pinned: dict[int, int] | None = None) -> list[Segment]:
+    """Place runs on a non-decreasing sequence of segments, fitting the windows best.
+
+    ``pinned`` maps a run's first position to the segment it must go to.
+    """
     S = len(segs)
     if S == 1:
         return [segs[0]] * len(runs)
@@ -275,8 +316,17 @@ def _assign_runs(us: np.ndarray, runs: list[tuple[int, int, bool]], segs: list[S
         # Seconds outside the window, for the run's first and last records.
         cost[r] = (np.maximum(lo - first, 0) + np.maximum(first - hi, 0)
                    + np.maximum(lo - last, 0) + np.maximum(last - hi, 0)) / 1e6
-    # Break ties toward the segment whose opening is nearest below the run.
+    # Break ties toward the segment whose opening is nearest below the run: a window
+    # left open (no boundary, or a boot nothing was logged before) fits every run, and
+    # would otherwise swallow them all. The weight keeps this below a millisecond.
     starts = np.array([_us(s.window_from, -np.inf) for s in segs])
+    for r, (a, _, _) in enumerate(runs):
+        since_open = np.where(np.isfinite(starts), np.maximum(us[a] - starts, 0) / 1e6, 1e9)
+        cost[r] += 1e-12 * np.minimum(since_open, 1e9)
+        if pinned and a in pinned:
+            forced = np.full(S, np.inf)
+            forced[pinned[a]] = 0.0
+            cost[r] = forced
     dp = np.full((R, S), np.inf)
     back = np.zeros((R, S), dtype=np.int64)
     dp[0] = cost[0]

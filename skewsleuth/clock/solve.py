@@ -97,13 +97,19 @@ def solve(n_segments: int, constraints: list[Constraint]) -> Solution:
 
 
 def _estimate(lo: float, hi: float) -> float | None:
+    """A point in the interval: none when nothing bounds it.
+
+    A clock is presumed right unless the evidence says otherwise, so an interval that
+    admits 0 gives 0; one that does not gives its middle when bounded on both sides (a
+    measured step), else its bound nearest 0 (the least skew the evidence allows).
+    """
+    if not (math.isfinite(lo) or math.isfinite(hi)):
+        return None
+    if lo <= 0.0 <= hi:
+        return 0.0
     if math.isfinite(lo) and math.isfinite(hi):
         return (lo + hi) / 2
-    if math.isfinite(lo):
-        return max(lo, 0.0)   # presume the least skew the evidence allows
-    if math.isfinite(hi):
-        return min(hi, 0.0)
-    return None
+    return lo if lo > 0 else hi
 
 
 def _edges(constraints: list[Constraint]) -> dict[tuple[int, int], tuple[float, Constraint]]:
