@@ -76,7 +76,10 @@ def test_every_sample_is_read_as_far_as_it_can_be_and_counts_add_up(evtx_dir, tm
         ingested, quarantined = damaged[name]
         assert quarantined > 0 and ingested > 100, name   # read past the damage
     reasons = [r for (r,) in con.execute("SELECT reason FROM quarantine").fetchall()]
-    assert all(r.startswith("EVTX parser:") or r == "no readable TimeCreated/@SystemTime" for r in reasons)
+    assert all(r.startswith("EVTX parser:") or r in ("no readable TimeCreated/@SystemTime",
+               "TimeCreated is FILETIME 0 (1601-01-01): no time recorded") for r in reasons)
+    assert "TimeCreated is FILETIME 0 (1601-01-01): no time recorded" in reasons   # HelloForBusiness
+    assert not any(s["from"] and s["from"].startswith("1601") for h in v["hosts"] for s in h["segments"])
 
 
 def test_unusable_input_is_one_line_and_exit_2(tmp_path):
@@ -104,3 +107,15 @@ def test_truncated_evtx_and_junk_next_to_good_evidence_give_exit_1(evtx_dir, tmp
     assert v["ingest"]["files"] == 2 and v["ingest"]["files_failed"] == 1
     assert v["ingest"]["records"] > 500
     assert any("unrecognised format" in f["reason"] for f in v["ingest"]["failures"])
+    assert v["ingest"]["quarantined"] == 1   # the partial chunk at the end, said out loud
+    import duckdb  # noqa: F401
+
+
+def test_a_cut_short_evtx_says_so(evtx_dir, tmp_path):
+    data = (evtx_dir / "system.evtx").read_bytes()
+    (tmp_path / "cut.evtx").write_bytes(data[:300_000])
+    v = skewsleuth.investigate([tmp_path / "cut.evtx"])
+    reasons = [r["reason"] for r in v.store.rows("SELECT reason FROM quarantine")]
+    assert reasons == ["file ends inside chunk 4: its last 33760 bytes cannot be read (the file was cut short)"]
+    assert v.ingest.records == v.ingest.quarantined + v.store.rows("SELECT count(*) AS n FROM events")[0]["n"]
+    assert v.exit_status == 1

@@ -28,8 +28,38 @@ def sniff(head: bytes) -> bool:
     return head.startswith(MAGIC)
 
 
+HEADER_BLOCK = 4096
+CHUNK = 65536
+
+
+def _check_size(ctx: FileContext) -> None:
+    """Quarantine what the parser would drop without a word: a truncated tail.
+
+    A file is a 4096-byte header block and whole 64 KiB chunks; the header says how
+    many chunks there are. A copy cut short ends inside a chunk or holds fewer chunks.
+    """
+    try:
+        size = ctx.path.stat().st_size
+        with open(ctx.path, "rb") as fh:
+            header = fh.read(HEADER_BLOCK)
+    except OSError:
+        return
+    if len(header) < 0x2C:
+        return
+    listed = int.from_bytes(header[0x2A:0x2C], "little")  # "number of chunks"
+    whole, partial = divmod(max(size - HEADER_BLOCK, 0), CHUNK)
+    if partial:
+        ctx.quarantine(None, f"file ends inside chunk {whole}: its last {partial} bytes cannot be read "
+                             "(the file was cut short)")
+    if listed > whole + (1 if partial else 0):
+        ctx.quarantine(None, f"the header lists {listed} chunks but the file holds {whole}"
+                             + (" and a partial one" if partial else "") + " (the file was cut short)")
+
+
 def read(ctx: FileContext) -> Iterator[pa.RecordBatch]:
     import evtx  # imported here so that the rest of the package loads without it
+
+    _check_size(ctx)
 
     try:
         parser = evtx.PyEvtxParser(str(ctx.path))

@@ -80,8 +80,11 @@ SELECT record_no, record_id, coalesce(host, $default_host) AS host, logged, chan
               CASE WHEN user_id IS NULL AND process_id IS NULL THEN '{{}}'::JSON
                    ELSE json_object('@UserID', user_id, '@ProcessID', TRY_CAST(process_id AS BIGINT)) END
             )::VARCHAR END AS data,
-       CASE WHEN logged IS NULL THEN 'no readable TimeCreated/@SystemTime' END AS problem,
-       CASE WHEN logged IS NULL THEN left(json, 200) END AS excerpt
+       CASE WHEN logged IS NULL THEN 'no readable TimeCreated/@SystemTime'
+            -- FILETIME 0: the writer had no time to give, which is not a logged time
+            WHEN logged = TIMESTAMPTZ '1601-01-01 00:00:00+00' THEN 'TimeCreated is FILETIME 0 (1601-01-01): no time recorded'
+       END AS problem,
+       CASE WHEN logged IS NULL OR logged = TIMESTAMPTZ '1601-01-01 00:00:00+00' THEN left(json, 200) END AS excerpt
 FROM f
 ORDER BY record_no
 """
