@@ -17,9 +17,12 @@ from rich.console import Console
 from . import __version__
 from .investigation import InputError, Verdict, investigate
 
+EXIT_STATUS = ("Exit status: 0 a verdict was reached (even 'no incident'), 1 the inputs were readable but "
+               "something was quarantined, 2 unusable input or arguments.")
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
                   help="Find the clock that lied: reconstruct every host's clock from its logs and name the "
-                       "skewed host behind time-sensitive failures (Kerberos, TLS, SIP federation, ...).")
+                       "skewed host behind time-sensitive failures (Kerberos, TLS, SIP federation, ...).",
+                  epilog=EXIT_STATUS)
 err = Console(stderr=True, highlight=False)
 
 
@@ -59,16 +62,38 @@ def _run(paths: List[Path], case: Optional[Path], db: Optional[Path], host: Opti
     return investigate(paths, case, db=db, host=host, rules=rules, timezone=timezone)
 
 
-@app.command("investigate")
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"skewsleuth {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: bool = typer.Option(False, "--version", callback=_show_version, is_eager=True,
+                                       help="Print the version and exit.")) -> None:
+    """Find the clock that lied."""
+
+
+def _check_outputs(*targets: Optional[str]) -> None:
+    """Refuse unusable outputs before the work, not after it."""
+    named = [t for t in targets if t]
+    if named.count("-") > 1:
+        _fail("only one of --json and --md can go to stdout ('-')")
+    for t in named:
+        if t != "-" and not Path(t).expanduser().resolve().parent.is_dir():
+            _fail(f"cannot write {t}: folder {Path(t).parent} does not exist")
+
+
+@app.command("investigate", epilog=EXIT_STATUS)
 def investigate_cmd(
-    paths: List[Path] = typer.Argument(..., help="Evidence files and folders (one folder per host)."),
-    case: Optional[Path] = typer.Option(None, "--case", help="Case file (YAML): timezone, references, changes, observations."),
-    json_out: Optional[str] = typer.Option(None, "--json", help="Write the verdict as JSON to FILE ('-' for stdout)."),
-    md_out: Optional[str] = typer.Option(None, "--md", help="Write the verdict as Markdown to FILE ('-' for stdout)."),
-    db: Optional[Path] = typer.Option(None, "--db", help="Keep the case database (DuckDB) in FILE."),
-    host: Optional[str] = typer.Option(None, "--host", help="Host for records that name none, for files named directly."),
-    rules: Optional[List[Path]] = typer.Option(None, "--rules", help="Extra rule folder (repeatable)."),
-    timezone: Optional[str] = typer.Option(None, "--timezone", help="IANA zone for times written without one (default: the case file's, else UTC)."),
+    paths: List[Path] = typer.Argument(..., metavar="PATH...", help="Evidence files and folders (one folder per host)."),
+    case: Optional[Path] = typer.Option(None, "--case", metavar="FILE", help="Case file (YAML): timezone, references, changes, observations."),
+    json_out: Optional[str] = typer.Option(None, "--json", metavar="FILE", help="Write the verdict as JSON to FILE ('-' for stdout)."),
+    md_out: Optional[str] = typer.Option(None, "--md", metavar="FILE", help="Write the verdict as Markdown to FILE ('-' for stdout)."),
+    db: Optional[Path] = typer.Option(None, "--db", metavar="FILE", help="Keep the case database (DuckDB) in FILE."),
+    host: Optional[str] = typer.Option(None, "--host", metavar="NAME", help="Host for records that name none, for files named directly."),
+    rules: Optional[List[Path]] = typer.Option(None, "--rules", metavar="DIR", help="Extra rule folder (repeatable)."),
+    timezone: Optional[str] = typer.Option(None, "--timezone", metavar="ZONE", help="IANA zone for times written without one (default: the case file's, else UTC)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No verdict on the terminal."),
 ) -> None:
     """Investigate collected evidence and print the verdict.
@@ -79,6 +104,7 @@ def investigate_cmd(
       skewsleuth investigate evidence/ --case case.yml --json verdict.json --md ticket.md
       skewsleuth investigate System.evtx --host srv-lyncedge01 --json - | jq '.hosts[].steps'
     """
+    _check_outputs(json_out, md_out, str(db) if db else None)
     try:
         verdict = _run(paths, case, db, host, rules, timezone)
     except InputError as exc:
@@ -87,11 +113,11 @@ def investigate_cmd(
     raise typer.Exit(verdict.exit_status)
 
 
-@app.command("demo")
+@app.command("demo", epilog=EXIT_STATUS)
 def demo_cmd(
-    out: Path = typer.Option(Path("skewsleuth-demo"), "--out", help="Folder to write the seed incident's evidence to."),
-    json_out: Optional[str] = typer.Option(None, "--json", help="Also write the verdict as JSON to FILE ('-' for stdout)."),
-    md_out: Optional[str] = typer.Option(None, "--md", help="Also write the verdict as Markdown to FILE."),
+    out: Path = typer.Option(Path("skewsleuth-demo"), "--out", metavar="DIR", help="Folder to write the seed incident's evidence to."),
+    json_out: Optional[str] = typer.Option(None, "--json", metavar="FILE", help="Also write the verdict as JSON to FILE ('-' for stdout)."),
+    md_out: Optional[str] = typer.Option(None, "--md", metavar="FILE", help="Also write the verdict as Markdown to FILE ('-' for stdout)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No verdict on the terminal."),
 ) -> None:
     """Write the seed incident's evidence (Lync Edge five hours behind) and investigate it.
@@ -103,6 +129,7 @@ def demo_cmd(
     """
     from .synth.scenario import SEED, write_evidence
 
+    _check_outputs(json_out, md_out)
     evidence = write_evidence(SEED, out)
     err.print(f"evidence written to {evidence}/ (one folder per host, and case.yml)", markup=False, highlight=False)
     try:

@@ -13,9 +13,11 @@ from datetime import datetime, timedelta
 
 from .hosts import canonical, canonical_map
 from .store import Store
+from .timefmt import UTC_FORMAT, Format
 
 DEFAULT_GAP_S = 1800.0
 DEFAULT_TOLERANCE_S = 300.0
+EXCERPT_CHARS = 240
 
 
 @dataclass
@@ -39,7 +41,7 @@ class Incident:
         return set(self.reporters) | set(self.suspects)
 
 
-def find_incidents(store: Store, gap_s: float = DEFAULT_GAP_S) -> list[Incident]:
+def find_incidents(store: Store, gap_s: float = DEFAULT_GAP_S, when: Format = UTC_FORMAT) -> list[Incident]:
     hosts = [h for (h,) in store.con.execute("SELECT DISTINCT host FROM events").fetchall()]
     raw_suspects = [s for (s,) in store.con.execute(
         "SELECT DISTINCT suspect_raw FROM symptoms WHERE suspect_raw IS NOT NULL").fetchall()]
@@ -70,8 +72,9 @@ def find_incidents(store: Store, gap_s: float = DEFAULT_GAP_S) -> list[Incident]
         suspects = Counter(canonical(_strip_port(r[3]), mapping) for r in g if r[3] and r[7] == "symptom")
         firsts = []
         for r in g[:3]:
-            firsts.append(f"{r[4]} logged by {r[2]} at {r[9].isoformat()} (true {r[1].isoformat()}): "
-                          f"{(r[10] or '').splitlines()[0][:160] if r[10] else ''}")
+            text = " ".join((r[10] or "").split())
+            text = text if len(text) <= EXCERPT_CHARS else text[:EXCERPT_CHARS - 1] + "…"
+            firsts.append(f"{r[4]} logged by {r[2]} at {when(r[9])} (true {when(r[1])}): {text}")
         incidents.append(Incident(
             incident_id=len(incidents) + 1, onset=g[0][1], last=last, end=end, symptoms=len(g),
             signatures=[s for s, _ in sig.most_common()], signature_counts=dict(sig), skew_signatures=skew,

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Callable
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .case import Case, CaseError, load_case
 from .clock.model import ClockModel, build_clock_model
@@ -21,6 +22,7 @@ from .rca import Diagnosis, diagnose
 from .rules import load_rules
 from .rules.matcher import match_rules
 from .store import Store
+from .timefmt import clockface
 
 
 class InputError(Exception):
@@ -140,6 +142,11 @@ def investigate(paths: list[str | Path], case: str | Path | Case | None = None, 
     ``case`` is a case file (YAML) or a :class:`Case`; case files and change logs found
     among the evidence are used too. Raises :class:`InputError` for unusable input.
     """
+    if timezone:
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise InputError(f"unknown time zone {timezone!r} (expected an IANA name like America/Chicago)") from None
     files = [Path(p) for p in paths]
     missing = [str(p) for p in files if not p.exists()]
     if missing:
@@ -160,8 +167,10 @@ def investigate(paths: list[str | Path], case: str | Path | Case | None = None, 
             except CaseError:
                 pass
     if timezone and the_case.timezone_name == "UTC":
-        from zoneinfo import ZoneInfo
-        the_case.timezone, the_case.timezone_name = ZoneInfo(timezone), timezone
+        try:
+            the_case.timezone, the_case.timezone_name = ZoneInfo(timezone), timezone
+        except (ZoneInfoNotFoundError, ValueError):
+            raise InputError(f"unknown time zone {timezone!r} (expected an IANA name like America/Chicago)") from None
     try:
         rule_pack = load_rules(rules)
     except (ValueError, OSError) as exc:
@@ -174,9 +183,10 @@ def investigate(paths: list[str | Path], case: str | Path | Case | None = None, 
     _canonicalise(store, the_case)
     model = build_clock_model(store, the_case)
     match_rules(store, rule_pack)
-    incidents = find_incidents(store)
+    when = clockface(the_case.timezone)
+    incidents = find_incidents(store, when=when)
     roles = _roles(store)
-    diagnoses = [diagnose(inc, model, the_case, roles) for inc in incidents]
+    diagnoses = [diagnose(inc, model, the_case, roles, when) for inc in incidents]
     notes = [f"observation of {o.host} not used: {why}" for o, why in model.unmatched_observations]
     notes += [f"case entry not used ({src}): {why}" for src, _, why in the_case.rejected]
     return Verdict(summary, model, incidents, diagnoses, the_case, store, notes)

@@ -25,6 +25,7 @@ from .clock.model import ClockModel, SegmentEstimate
 from .clock.segments import Boundary
 from .hosts import same_host
 from .incident import Incident
+from .timefmt import UTC_FORMAT, Format
 
 LOOKBACK = timedelta(hours=24)
 RECOVERY_WINDOW = timedelta(minutes=30)
@@ -93,7 +94,8 @@ def _in_window(e: SegmentEstimate, start: datetime, stop: datetime) -> bool:
     return (a is None or a <= stop) and (b is None or b >= start)
 
 
-def diagnose(incident: Incident, model: ClockModel, case: Case, host_roles: dict[str, set[str]]) -> Diagnosis:
+def diagnose(incident: Incident, model: ClockModel, case: Case, host_roles: dict[str, set[str]],
+             when: Format = UTC_FORMAT) -> Diagnosis:
     tol = incident.tolerance_s
     start = incident.onset - LOOKBACK
     stop = incident.end or incident.last
@@ -129,8 +131,8 @@ def diagnose(incident: Incident, model: ClockModel, case: Case, host_roles: dict
         precedence = 1.0 if at is None or at <= incident.onset + slack + timedelta(seconds=_half(e)) else 0.0
         if not precedence:
             ruled.append(RuledOut(f"clock of {host} ({_fmt_s(e.offset_s)})", at,
-                                  f"this clock error began at {at.isoformat()}, after the onset "
-                                  f"{incident.onset.isoformat()}", "clock", host))
+                                  f"this clock error began at {when(at)}, after the onset "
+                                  f"{when(incident.onset)}", "clock", host))
             continue
         named = (incident.suspects.get(host, 0) + 0.5 * incident.reporters.get(host, 0)) / total
         if incident.suspects.get(host):
@@ -139,8 +141,8 @@ def diagnose(incident: Incident, model: ClockModel, case: Case, host_roles: dict
         if c.until is not None and incident.end is not None and \
                 c.until - timedelta(minutes=5) <= incident.end <= c.until + RECOVERY_WINDOW:
             recovery = 1.0
-            c.evidence.append(f"the symptoms stopped at {incident.end.isoformat()}, after the clock was fixed "
-                              f"at {c.until.isoformat()}")
+            c.evidence.append(f"the symptoms stopped at {when(incident.end)}, after the clock was fixed "
+                              f"at {when(c.until)}")
         elif c.until is None and incident.end is None:
             recovery = 0.5
         size = min(1.0, mag / (2 * tol))
@@ -158,14 +160,14 @@ def diagnose(incident: Incident, model: ClockModel, case: Case, host_roles: dict
             if culprit is not None and opened is not None and culprit.segment is opened:
                 r = Candidate("reboot", host, at, score=round(culprit.score * 0.8, 3),
                               what=f"reboot of {host}")
-                r.evidence.append(f"{host} rebooted at {at.isoformat()} and came back {_fmt_s(culprit.offset_s or 0)} "
+                r.evidence.append(f"{host} rebooted at {when(at)} and came back {_fmt_s(culprit.offset_s or 0)} "
                                   f"off: the reboot is how the wrong clock arrived")
                 r.evidence += b.evidence[:2]
                 candidates.append(r)
                 continue
             reasons = []
             if at > incident.onset + slack:
-                reasons.append(f"it came after the onset ({at.isoformat()} > {incident.onset.isoformat()})")
+                reasons.append(f"it came after the onset ({when(at)}, first failure {when(incident.onset)})")
             if host not in incident.involved:
                 reasons.append(f"{host} is not among the hosts the failures involve ({_hosts(incident)})")
             if not reasons:
@@ -177,7 +179,7 @@ def diagnose(incident: Incident, model: ClockModel, case: Case, host_roles: dict
         if not (start <= ch.at <= stop + LOOKBACK):
             continue
         has_mechanism = bool(_TIME_WORDS.search(ch.what))
-        reasons = _change_reasons(ch, incident, has_mechanism, sig)
+        reasons = _change_reasons(ch, incident, has_mechanism, sig, when)
         if has_mechanism and ch.at <= incident.onset + slack:
             c = Candidate("change", ch.host, ch.at, what=ch.what, score=round(0.25 + 0.2 + 0.1, 3))
             c.evidence.append(f"change '{ch.what}' touches time keeping and came before the onset")
@@ -212,13 +214,13 @@ def _boot_true(b: Boundary, model: ClockModel) -> datetime | None:
     return None
 
 
-def _change_reasons(ch: Change, incident: Incident, has_mechanism: bool, sig: str) -> list[str]:
+def _change_reasons(ch: Change, incident: Incident, has_mechanism: bool, sig: str, when: Format) -> list[str]:
     reasons = []
     slack = timedelta(seconds=60)
     if ch.at > incident.onset + slack:
         mins = (ch.at - incident.onset).total_seconds() / 60
-        reasons.append(f"it came after the onset: {ch.at.isoformat()} is {mins:.0f} min after the first failure "
-                       f"at {incident.onset.isoformat()}")
+        reasons.append(f"it came after the onset: {when(ch.at)} is {mins:.0f} min after the first failure "
+                       f"at {when(incident.onset)}")
     if not has_mechanism and incident.skew_signatures:
         reasons.append(f"no mechanism: '{ch.what}' cannot make a {sig} failure, which reports a timestamp "
                        f"outside the tolerance and so needs a wrong clock")
@@ -242,21 +244,21 @@ def remedy(c: Candidate, model: ClockModel, case: Case, roles: set[str], inciden
                      "drift. Check the BIOS/RTC time and the VM's time-sync settings so that the next reboot "
                      "does not bring it back.")
     if platform == "linux":
-        steps = ["chronyc sources -v   # is a source reachable and selected?",
-                 f"chronyc add server {peer} iburst   # or add it to /etc/chrony/chrony.conf",
-                 "chronyc makestep   # step the clock now instead of slewing for hours",
+        steps = ["chronyc sources -v                      # is a source reachable and selected?",
+                 f"chronyc add server {peer} iburst       # and add it to /etc/chrony/chrony.conf",
+                 "chronyc makestep                        # step now instead of slewing for hours",
                  "systemctl restart chronyd"]
-        verify = f"chronyc tracking shows 'System time' within 1 s, and `skewsleuth probe ntp://{host}` reports |offset| < 1 s"
+        verify = "chronyc tracking shows 'System time' within 1 s of NTP time"
     else:
-        steps = ["w32tm /query /status /verbose   # which source, when it last synced",
+        # One shell for every step: an elevated PowerShell (w32tm runs there too).
+        steps = ["w32tm /query /status /verbose            # which source, when it last synced",
                  f'w32tm /config /manualpeerlist:"{peer}" /syncfromflags:manual /reliable:no /update',
-                 "net stop w32time && net start w32time",
+                 "Restart-Service w32time",
                  "w32tm /resync /rediscover /force"]
         if "lync-edge" in roles:
-            steps.append("Restart-CsWindowsService -Name RTCSRV   # the Access Edge service, so federation "
-                         "re-establishes with a correct clock (or: Restart-Service RTCSRV)")
-        verify = (f"w32tm /stripchart /computer:{peer} /samples:5 /dataonly shows offsets within ±1 s; "
-                  f"`skewsleuth probe ntp://{host}` reports |offset| < 1 s")
-        if incident.skew_signatures:
-            verify += f"; and no new {', '.join(incident.skew_signatures)} after the restart"
+            steps.append("Restart-CsWindowsService -Name RTCSRV   # the Access Edge service (Restart-Service RTCSRV "
+                         "outside the Lync shell), so federation re-establishes on the right clock")
+        verify = f"w32tm /stripchart /computer:{peer} /samples:5 /dataonly shows offsets within ±1 s"
+    if incident.skew_signatures:
+        verify += f", and no new {', '.join(incident.skew_signatures)} appears after the fix"
     return Remediation(host, steps, verify, notes)

@@ -106,8 +106,11 @@ def test_demo_clock_model_of_the_edge(seed):
 def test_demo_markdown_ticket(seed):
     _, _, md, _ = seed
     assert md.startswith("# skewsleuth verdict")
-    assert "**Root cause:**" in md and "srv\\-lyncedge01\\.domain\\.com" in md
-    assert "### Ruled out" in md and "### Fix on" in md and "~~~" in md
+    assert "**Root cause:** the clock of **srv-lyncedge01.domain.com** was -18,000 s" in md
+    assert "`SIP_E_CRYPT_REFERRER_DATE_SKEWED`" in md          # code spans are not escaped inside
+    assert "### Ruled out" in md and "### Fix on srv-lyncedge01.domain.com" in md and "~~~" in md
+    assert "Password Sync re-enabled" in md and "no mechanism" in md
+    assert "\\-" not in md and "\\." not in md               # no needless escapes
 
 
 def test_library_api_returns_the_same_verdict(seed):
@@ -164,7 +167,9 @@ def test_hostile_evidence_is_escaped_in_markdown_and_terminal(tmp_path):
     assert r.returncode == 0, r.stderr
     md = (tmp_path / "t.md").read_text()
     assert "<script>" not in md and "&lt;script&gt;" in md
-    assert "](javascript:" not in md
+    import re
+    assert not re.search(r"(?<!\\)\]\(javascript:", md)      # brackets escaped: no link can form
+    assert "\\[x\\](javascript:alert(1))" in md
     assert "[bold red]boom[/]" in r.stdout   # rich markup shown as text, never applied
 
 

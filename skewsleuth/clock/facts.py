@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from ..store import Store
+from ..timefmt import UTC_FORMAT, Format
 
 # Write order within a file: the log's own sequence number where it has one. A circular
 # EVTX file's chunks are not stored oldest first, so the position in the file is not
@@ -135,7 +136,7 @@ def classify_setter(process: str | None) -> str:
     return "unknown"
 
 
-def read_facts(store: Store) -> list[ClockFact]:
+def read_facts(store: Store, when: Format = UTC_FORMAT) -> list[ClockFact]:
     """Every clock fact in the case database, in (host, file, record) order."""
     pairs = list(WINDOWS_FACTS)
     win_filter = " OR ".join("(provider = ? AND event_id = ?)" for _ in pairs)
@@ -149,7 +150,7 @@ def read_facts(store: Store) -> list[ClockFact]:
     facts: list[ClockFact] = []
     for host, file_id, record_no, seq, logged, fmt, provider, event_id, message, data in rows:
         if fmt in ("evtx", "eventxml"):
-            fact = _windows_fact(host, file_id, (record_no, seq), logged, provider, event_id, data)
+            fact = _windows_fact(host, file_id, (record_no, seq), logged, provider, event_id, data, when)
         else:
             fact = _text_fact(host, file_id, (record_no, seq), logged, provider, message or "")
         if fact is not None:
@@ -162,7 +163,7 @@ def _short(provider: str) -> str:
     return provider.replace("Microsoft-Windows-", "").replace("Security-Auditing", "Security")
 
 
-def _windows_fact(host, file_id, at, logged, provider, event_id, data) -> ClockFact | None:
+def _windows_fact(host, file_id, at, logged, provider, event_id, data, when: Format) -> ClockFact | None:
     kind = WINDOWS_FACTS.get((provider, event_id))
     if kind is None:
         return None
@@ -199,7 +200,7 @@ def _windows_fact(host, file_id, at, logged, provider, event_id, data) -> ClockF
             return None
         fact.before, fact.after = before, after
         fact.delta_s = (after - before).total_seconds()
-        fact.evidence.append(f"{source} on {host}: clock set from {before.isoformat()} to {after.isoformat()}"
+        fact.evidence.append(f"{source} on {host}: clock set from {when(before)} to {when(after)} (as logged)"
                              + (f" by {fact.process}" if fact.process else ""))
     elif kind == "hint":
         value = fields.get("TimeOffsetSeconds")

@@ -19,6 +19,7 @@ import pyarrow as pa
 
 from ..case import Case, Observation
 from ..store import Store
+from ..timefmt import Format, clockface
 from .facts import ClockFact, read_facts
 from .segments import STEP_MIN_S, Boundary, Segment, build_segments
 from .solve import Constraint, Interval, Solution, solve
@@ -81,7 +82,7 @@ def _node(seg: Segment) -> int:
 
 
 def _base_constraints(chains: dict[str, list[Boundary]], segments: list[Segment], facts: list[ClockFact],
-                      store: Store, case: Case) -> list[Constraint]:
+                      store: Store, case: Case, when: Format) -> list[Constraint]:
     by_host: dict[str, list[Segment]] = {}
     for s in segments:
         by_host.setdefault(s.host, []).append(s)
@@ -102,14 +103,14 @@ def _base_constraints(chains: dict[str, list[Boundary]], segments: list[Segment]
                 if b.setter in ("time_service", "agent"):
                     who = next((f.process for f in b.facts if f.process), None) or "a time service"
                     cons.append(Constraint(0, nxt, -TIME_SERVICE_ACC_S, TIME_SERVICE_ACC_S, "time_service",
-                                           f"{b.source} on {host} at {b.after.isoformat()} was made by {who}, "
+                                           f"{b.source} on {host} at {when(b.after)} (logged) was made by {who}, "
                                            f"which sets true time"))
             elif b.kind == "step" and b.inferred and b.delta_max_s is not None:
                 cons.append(Constraint(prev, nxt, -math.inf, b.delta_max_s + ORDER_EPS_S, "inferred", ev))
             elif b.kind == "boot" and b.before is not None:
                 gap = (b.after - b.before).total_seconds()
                 cons.append(Constraint(prev, nxt, -math.inf, gap + ORDER_EPS_S, "boot",
-                                       f"{ev}; last logged before it {b.before.isoformat()}, and true time "
+                                       f"{ev}; last logged before it {when(b.before)}, and true time "
                                        f"only moves forward across a reboot"))
     locate = _locator(store, facts)
     for f in facts:
@@ -120,7 +121,7 @@ def _base_constraints(chains: dict[str, list[Boundary]], segments: list[Segment]
             seg = locate(f.file_id, f.host, f.record_no)
             if seg is not None:
                 cons.append(Constraint(0, seg + 1, -SYNC_ACC_S, SYNC_ACC_S, "sync",
-                                       f"{f.source} on {f.host} at {f.logged.isoformat()}: "
+                                       f"{f.source} on {f.host} at {when(f.logged)} (logged): "
                                        + ("time service reports sync" if f.kind == "sync"
                                           else f"time service corrected the clock by {f.delta_s:+.3f} s")))
         elif f.kind == "hint" and f.correction_s is not None and f.source == "chronyd":
@@ -128,7 +129,7 @@ def _base_constraints(chains: dict[str, list[Boundary]], segments: list[Segment]
             if seg is not None:
                 o = -f.correction_s
                 cons.append(Constraint(0, seg + 1, o - STEP_EPS_S, o + STEP_EPS_S, "hint",
-                                       f"chronyd on {f.host} at {f.logged.isoformat()}: clock wrong by "
+                                       f"chronyd on {f.host} at {when(f.logged)} (logged): clock wrong by "
                                        f"{f.correction_s:+.3f} s"))
     refs = set(case.references)
     for s in segments:
@@ -155,7 +156,7 @@ def _locator(store: Store, facts: list[ClockFact]):
     return locate
 
 
-def _observation_constraints(case: Case, segments: list[Segment], first: Solution
+def _observation_constraints(case: Case, segments: list[Segment], first: Solution, when: Format
                              ) -> tuple[list[Constraint], list[tuple[Observation, str]]]:
     """Attach each observation to the segment of its host that could have shown it.
 
@@ -166,7 +167,7 @@ def _observation_constraints(case: Case, segments: list[Segment], first: Solutio
     for ob in case.observations:
         cands = [s for s in segments if s.host == ob.host and _holds(s, ob.shown)]
         if not cands:
-            unmatched.append((ob, f"no log of {ob.host} covers the shown time {ob.shown.isoformat()}"))
+            unmatched.append((ob, f"no log of {ob.host} covers the shown time {when(ob.shown)}"))
             continue
         o = ob.offset_s
 
@@ -176,8 +177,8 @@ def _observation_constraints(case: Case, segments: list[Segment], first: Solutio
 
         best = min(cands, key=lambda s: (distance(s), -s.index))
         cons.append(Constraint(0, _node(best), o - ob.uncertainty_s, o + ob.uncertainty_s, "observation",
-                               f"observed on {ob.host}: showed {ob.shown.isoformat()} at true "
-                               f"{ob.at.isoformat()} (case file)"))
+                               f"observed on {ob.host}: showed {when(ob.shown)} when it was "
+                               f"{when(ob.at)} (case file)"))
     return cons, unmatched
 
 
@@ -188,11 +189,12 @@ def _holds(s: Segment, t: datetime) -> bool:
 
 
 def build_clock_model(store: Store, case: Case) -> ClockModel:
-    facts = read_facts(store)
-    segments, chains = build_segments(store, facts)
-    base = _base_constraints(chains, segments, facts, store, case)
+    when = clockface(case.timezone)
+    facts = read_facts(store, when)
+    segments, chains = build_segments(store, facts, when)
+    base = _base_constraints(chains, segments, facts, store, case, when)
     first = solve(len(segments), base)
-    obs, unmatched = _observation_constraints(case, segments, first)
+    obs, unmatched = _observation_constraints(case, segments, first, when)
     solution = solve(len(segments), base + obs) if obs else first
     estimates = []
     for seg, iv in zip(segments, solution.intervals):

@@ -23,6 +23,7 @@ import numpy as np
 import pyarrow as pa
 
 from ..store import Store
+from ..timefmt import UTC_FORMAT, Format
 from .facts import SEQ, ClockFact
 
 STEP_MIN_S = 1.0          # smaller explicit changes are slews / routine sync, not steps
@@ -83,7 +84,7 @@ def _td(seconds: float) -> timedelta:
     return timedelta(seconds=seconds)
 
 
-def explicit_boundaries(facts: list[ClockFact]) -> dict[str, list[Boundary]]:
+def explicit_boundaries(facts: list[ClockFact], when: Format = UTC_FORMAT) -> dict[str, list[Boundary]]:
     """Boots and steps per host from the facts, duplicates across logs merged."""
     out: dict[str, list[Boundary]] = {}
     by_host: dict[str, list[ClockFact]] = {}
@@ -105,7 +106,7 @@ def explicit_boundaries(facts: list[ClockFact]) -> dict[str, list[Boundary]]:
                     continue
                 b = Boundary(host, "boot", f.file_id, f.record_no, f.seq, last_down.pop(f.file_id, None), f.logged,
                              None, source=f.source, facts=[f])
-                b.evidence.append(f"{f.source} on {host}: boot logged at {f.logged.isoformat()}")
+                b.evidence.append(f"{f.source} on {host}: boot logged at {when(f.logged)}")
                 bounds.append(b)
             elif f.kind == "step" and f.delta_s is not None and abs(f.delta_s) >= STEP_MIN_S:
                 same = next((b for b in bounds if b.kind == "step" and b.delta_s is not None
@@ -141,7 +142,8 @@ def _boot_befores(store: Store, explicit: dict[str, list[Boundary]]) -> None:
                 b.before = row[0]
 
 
-def inferred_boundaries(store: Store, explicit: dict[str, list[Boundary]]) -> dict[str, list[Boundary]]:
+def inferred_boundaries(store: Store, explicit: dict[str, list[Boundary]],
+                        when: Format = UTC_FORMAT) -> dict[str, list[Boundary]]:
     """Backward jumps in write order that no explicit boundary explains."""
     rows = store.con.execute(
         f"""SELECT host, file_id, record_no, seq, prev_logged, logged FROM (
@@ -168,7 +170,7 @@ def inferred_boundaries(store: Store, explicit: dict[str, list[Boundary]]) -> di
         b = Boundary(host, "step", file_id, record_no, seq, prev, logged, None, inferred=True, delta_max_s=back,
                      source="record order")
         b.evidence.append(f"records written in sequence on {host} go back in logged time by {-back:.0f} s "
-                          f"({prev.isoformat()} -> {logged.isoformat()})")
+                          f"({when(prev)} -> {when(logged)})")
         out.setdefault(host, []).append(b)
     return out
 
@@ -199,11 +201,12 @@ def order_chain(bounds: list[Boundary]) -> list[Boundary]:
     return chain
 
 
-def build_segments(store: Store, facts: list[ClockFact]) -> tuple[list[Segment], dict[str, list[Boundary]]]:
+def build_segments(store: Store, facts: list[ClockFact], when: Format = UTC_FORMAT
+                   ) -> tuple[list[Segment], dict[str, list[Boundary]]]:
     """Segments of every host, and the ``event_segments`` table placing every event."""
-    explicit = explicit_boundaries(facts)
+    explicit = explicit_boundaries(facts, when)
     _boot_befores(store, explicit)
-    inferred = inferred_boundaries(store, explicit)
+    inferred = inferred_boundaries(store, explicit, when)
     hosts = [h for (h,) in store.con.execute("SELECT DISTINCT host FROM events ORDER BY host").fetchall()]
     segments: list[Segment] = []
     chains: dict[str, list[Boundary]] = {}

@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 from datetime import datetime, tzinfo
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
+# Only what changes meaning inline: our own text starts every line, so line-start
+# markers (#, -, 1.) cannot be forged; "_" inside a word is not emphasis in CommonMark.
+_MD_SPECIAL = re.compile(r"([\\`*\[\]|~]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9]))")
 
 
 def local(dt: datetime | None, zone: tzinfo, seconds: bool = True) -> str:
@@ -20,6 +22,8 @@ def offset(seconds: float | None) -> str:
         return "unknown"
     sign = "+" if seconds >= 0 else "-"
     s = abs(seconds)
+    if s >= 2 * 86400:
+        return f"{sign}{s:,.0f} s ({sign}{s / 86400:,.1f} d)"
     if s >= 3600:
         return f"{sign}{s:,.0f} s ({sign}{s / 3600:.2f} h)"
     if s >= 60:
@@ -34,6 +38,30 @@ def md(text: object) -> str:
     return _MD_SPECIAL.sub(r"\\\1", s)
 
 
+def code_span(text: object) -> str:
+    """Text as an inline code span: backticks inside cannot end it."""
+    return "`" + str(text).replace("`", "'").replace("\n", " ") + "`"
+
+
 def code(text: object) -> str:
     """Text for inside a ~~~ fence: it cannot close the fence."""
     return str(text).replace("~~~", "~ ~ ~").replace("\r", "")
+
+
+def bounded(estimate: float | None, low: float | None, high: float | None) -> str:
+    """An offset as the evidence bounds it: a value when the interval is narrow, the
+    interval when it is wide, one bound when only one is known."""
+    if low is None and high is None:
+        return "unknown"
+    if low is None:
+        return f"≤ {offset(high)}"
+    if high is None:
+        return f"≥ {offset(low)}"
+    width = high - low
+    if estimate is not None and (width <= 10 or width <= 0.01 * abs(estimate)):
+        return f"{offset(estimate)} ± {width / 2:.1f} s" if width >= 0.05 else offset(estimate)
+    return f"{offset(low)} .. {offset(high)}"
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n:,} {word}" + ("" if n == 1 else "s")

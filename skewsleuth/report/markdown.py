@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from ..investigation import Verdict
-from .common import code, local, md, offset
+from .common import code, code_span, local, md, offset
 
 
 def _t(v: Verdict, s: str | None) -> str:
@@ -24,7 +24,7 @@ def render_markdown(v: Verdict) -> str:
         out += ["**No incident**: no skew-sensitive failure was found in the evidence.", ""]
     for n, inc in enumerate(d["incidents"], 1):
         out += [f"## Incident {n}: {_t(v, inc['onset'])} → {_t(v, inc['end']) if inc['end'] else 'still failing at the end of the evidence'}", "",
-                f"{inc['symptoms']} symptoms: " + ", ".join(f"`{md(s)}` ({inc['signature_counts'][s]})" for s in inc["signatures"]), "",
+                f"{inc['symptoms']} symptoms: " + ", ".join(f"{code_span(s)} ({inc['signature_counts'][s]})" for s in inc["signatures"]), "",
                 "First symptoms:", ""] + [f"- {md(x)}" for x in inc["first_symptoms"]] + [""]
         if inc["root_causes"]:
             rc = inc["root_causes"][0]

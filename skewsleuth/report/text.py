@@ -10,24 +10,45 @@ from rich.table import Table
 from rich.text import Text
 
 from ..investigation import Verdict
-from .common import local, offset
+from .common import bounded, local, offset, plural
 
 MAX_ROWS_PER_HOST = 8
+MAX_EVIDENCE = 6
+
+
+def _dt(s: str | None) -> datetime | None:
+    return None if not s else datetime.fromisoformat(s.replace("Z", "+00:00"))
 
 
 def _t(v: Verdict, s: str | None) -> str:
-    if not s:
+    return local(_dt(s), v.case.timezone) if s else "—"
+
+
+def _span(v: Verdict, start: str | None, end: str | None, open_end: str) -> str:
+    a, b = _dt(start), _dt(end)
+    if a is None:
         return "—"
-    return local(datetime.fromisoformat(s.replace("Z", "+00:00")), v.case.timezone)
+    a_l = a.astimezone(v.case.timezone)
+    if b is None:
+        return f"{a_l:%Y-%m-%d %H:%M:%S} → {open_end}"
+    b_l = b.astimezone(v.case.timezone)
+    tail = f"{b_l:%H:%M:%S %Z}" if b_l.date() == a_l.date() else f"{b_l:%Y-%m-%d %H:%M:%S %Z}"
+    return f"{a_l:%Y-%m-%d %H:%M:%S} → {tail}"
+
+
+def _candidate(c: dict) -> str:
+    if c["kind"] == "clock_skew":
+        return f"clock of {c['host']} ({offset(c['offset_s'])})"
+    return c.get("what") or f"{c['kind']} on {c['host']}"
 
 
 def render_text(v: Verdict, console: Console) -> None:
     d = v.to_dict()
     ing = d["ingest"]
-    head = Text(f"Read {ing['files']} files, {ing['records']:,} records: ")
-    head.append(f"{ing['quarantined']} quarantined", style="yellow" if ing["quarantined"] else "green")
+    head = Text(f"Read {plural(ing['files'], 'file')}, {plural(ing['records'], 'record')}: ")
+    head.append(f"{ing['quarantined']:,} quarantined", style="yellow" if ing["quarantined"] else "green")
     head.append(", ")
-    head.append(f"{ing['files_failed']} files failed", style="yellow" if ing["files_failed"] else "green")
+    head.append(f"{plural(ing['files_failed'], 'file')} failed", style="yellow" if ing["files_failed"] else "green")
     head.append(f". Times in {v.case.timezone_name}.")
     console.print(head)
     for f in ing["failures"][:10]:
@@ -37,31 +58,31 @@ def render_text(v: Verdict, console: Console) -> None:
     for n, inc in enumerate(d["incidents"], 1):
         body: list = []
         sig = Text("Symptoms: ")
-        sig.append(f"{inc['symptoms']} ", style="bold")
-        sig.append(", ".join(f"{s} ({inc['signature_counts'][s]})" for s in inc["signatures"]))
+        sig.append(f"{inc['symptoms']:,} ", style="bold")
+        sig.append(", ".join(f"{s} ({inc['signature_counts'][s]:,})" for s in inc["signatures"]))
         body.append(sig)
-        for x in inc["first_symptoms"][:2]:
+        for x in inc["first_symptoms"][:1]:
             body.append(Text(f"  first: {x}", style="dim"))
         if inc["root_causes"]:
             rc = inc["root_causes"][0]
             t = Text("Root cause: ", style="bold")
             if rc["kind"] == "clock_skew":
                 t.append(f"the clock of {rc['host']}", style="bold red")
-                t.append(f" was {offset(rc['offset_s'])} off (interval {offset(rc['offset_low_s'])} .. "
-                         f"{offset(rc['offset_high_s'])}), from {_t(v, rc['since'])} until "
+                t.append(f" was {bounded(rc['offset_s'], rc['offset_low_s'], rc['offset_high_s'])} off, "
+                         f"from {_t(v, rc['since'])} until "
                          f"{_t(v, rc['until']) if rc['until'] else 'the end of the evidence'}")
             else:
-                t.append(f"{rc['kind']} {rc.get('what') or ''} {rc['host'] or ''}", style="bold red")
+                t.append(_candidate(rc), style="bold red")
             t.append(f"  [score {rc['score']:.2f}]", style="dim")
             body.append(t)
-            for e in rc["evidence"][:6]:
+            for e in rc["evidence"][:MAX_EVIDENCE]:
                 body.append(Text(f"  • {e}", style="dim"))
             for c in inc["root_causes"][1:4]:
-                body.append(Text(f"  #{c['rank']} {c['kind']} {c['host'] or ''} {c.get('what') or ''} "
-                                 f"[score {c['score']:.2f}]", style="dim"))
+                why = " (how the wrong clock arrived)" if c["kind"] == "reboot" and c["host"] == rc["host"] else ""
+                body.append(Text(f"  #{c['rank']} {_candidate(c)}{why}  [score {c['score']:.2f}]", style="dim"))
         else:
-            body.append(Text("Root cause: no candidate exceeds the failing protocols' tolerance "
-                             "(see the clocks below)", style="bold yellow"))
+            body.append(Text("Root cause: no clock is known to be beyond the failing protocols' tolerance; "
+                             "see the clocks below and the first symptoms' hosts", style="bold yellow"))
         if inc["ruled_out"]:
             body.append(Text("Ruled out:", style="bold"))
             for r in inc["ruled_out"]:
@@ -76,24 +97,34 @@ def render_text(v: Verdict, console: Console) -> None:
             body.append(Text(f"  Verify: {r['verify']}", style="green"))
             for note in r["notes"]:
                 body.append(Text(f"  Note: {note}", style="yellow"))
-        title = Text(f"Incident {n}: {_t(v, inc['onset'])} → "
-                     f"{_t(v, inc['end']) if inc['end'] else 'still failing at the end of the evidence'}")
+        title = Text(f"Incident {n}: " + _span(v, inc["onset"], inc["end"], "still failing at the end"))
         console.print(Panel(Group(*body), title=title, title_align="left", border_style="red"))
-    table = Table(title="Clocks (offset = logged − true)", title_justify="left")
-    for col in ("host", "segment (logged)", "offset", "interval", "basis"):
-        table.add_column(col, overflow="fold")
+    _clocks(v, d, console)
+    if d["contradictions"]:
+        console.print(Text(f"note: {plural(len(d['contradictions']), 'contradiction')} in the clock evidence: the "
+                           "weakest piece of each was set aside (see 'contradictions' in --json)", style="yellow"))
+    for note in d["notes"]:
+        console.print(Text(f"note: {note}", style="yellow"))
+
+
+def _clocks(v: Verdict, d: dict, console: Console) -> None:
+    table = Table(title="Clocks (offset = logged − true)", title_justify="left", expand=False)
+    width = min(max((len(h["host"]) for h in d["hosts"]), default=10), 30)
+    table.add_column("host", no_wrap=True, min_width=width, overflow="ellipsis")
+    table.add_column("logged", overflow="fold")
+    table.add_column("offset", overflow="fold")
+    table.add_column("basis", overflow="fold")
     for h in d["hosts"]:
         # A long log has hundreds of synced segments: show the ones that are off or
         # unknown; the JSON and Markdown keep them all.
-        shown = [s for s in h["segments"] if s["offset_s"] is None or abs(s["offset_s"]) > 2.0] or h["segments"][:1]
+        shown = [s for s in h["segments"] if s["offset_s"] is None or abs(s["offset_s"]) > 2.0
+                 or s["offset_low_s"] is None or s["offset_high_s"] is None] or h["segments"][:1]
         hidden = len(h["segments"]) - len(shown[:MAX_ROWS_PER_HOST])
         for s in shown[:MAX_ROWS_PER_HOST]:
-            table.add_row(Text(h["host"]), Text(f"{_t(v, s['from'])} → {_t(v, s['to'])}"), Text(offset(s["offset_s"])),
-                          Text(f"{offset(s['offset_low_s'])} .. {offset(s['offset_high_s'])}"),
+            table.add_row(Text(h["host"]), Text(_span(v, s["from"], s["to"], "…")),
+                          Text(bounded(s["offset_s"], s["offset_low_s"], s["offset_high_s"])),
                           Text(", ".join(s["basis"])))
         if hidden > 0:
-            table.add_row(Text(h["host"]), Text(f"… {hidden} more segments within ±2 s (see --json / --md)",
-                                                style="dim"), Text(""), Text(""), Text(""))
+            table.add_row(Text(h["host"]), Text(f"… {plural(hidden, 'more segment')} (--md or --json lists them)",
+                                                style="dim"), Text(""), Text(""))
     console.print(table)
-    for note in d["notes"]:
-        console.print(Text(f"note: {note}", style="yellow"))

@@ -19,6 +19,16 @@ _COLUMNS = """
 """
 
 
+# What a person needs to see of a symptom: for a SIP record its start line and
+# diagnostics rather than its first header line.
+_EXCERPT = """left(CASE WHEN format = 'sipstack' THEN concat_ws(' | ',
+                      json_extract_string(data, '$.start_line'),
+                      json_extract_string(data, '$.headers."ms-diagnostics"'),
+                      json_extract_string(data, '$.result_code'),
+                      json_extract_string(data, '$.headers.text'))
+                 ELSE coalesce(message, data, '') END, 600)"""
+
+
 def _suspect_sql(rule: Rule, params: list) -> str:
     parts = []
     for s in rule.suspect:
@@ -42,7 +52,7 @@ def match_rules(store: Store, rules: list[Rule]) -> int:
             f"""INSERT INTO symptoms
                 SELECT file_id, record_no, host, logged, true_time, uncertainty_s, segment_id,
                        ?, ?, ?, ?, ?, ?, ?, {suspect},
-                       left(coalesce(message, data, ''), 400)
+                       {_EXCERPT}
                 FROM timeline WHERE {where}""",
             [rule.id, rule.title, rule.signature, rule.protocol, rule.tolerance_s, rule.role,
              rule.skew_signature] + sparams + wparams)
