@@ -32,11 +32,13 @@ class IngestSummary:
     records: int = 0
     quarantined: int = 0
     files_failed: int = 0
+    # Ingested records that were copies of records already read from another file.
+    duplicates: int = 0
     failures: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
 
     def as_dict(self) -> dict:
         return {"files": self.files, "records": self.records, "quarantined": self.quarantined,
-                "files_failed": self.files_failed}
+                "files_failed": self.files_failed, "duplicates": self.duplicates}
 
 
 def discover(paths: Iterable[Path]) -> Iterator[tuple[Path, bool]]:

@@ -118,6 +118,28 @@ def _canonicalise(store: Store, case: Case) -> None:
                          for o in case.observations]
 
 
+def _drop_duplicates(store: Store) -> int:
+    """Records collected twice (the same log copied, overlapping rotations, rsyslog
+    writing one line to two files) are one record: the copy in the first file stays.
+
+    A record is the same when host, format, time, provider, event id, record id,
+    channel and text all agree; within one file nothing is dropped.
+    """
+    store.con.execute("""
+        CREATE OR REPLACE TABLE duplicates AS
+        SELECT file_id, record_no FROM (
+          SELECT file_id, record_no,
+                 min(file_id) OVER (PARTITION BY host, format, logged, provider, event_id, record_id, channel,
+                                    message, data) AS first_file
+          FROM events)
+        WHERE file_id <> first_file""")
+    n = store.con.execute("SELECT count(*) FROM duplicates").fetchone()[0]
+    if n:
+        store.con.execute("""DELETE FROM events USING duplicates d
+                             WHERE events.file_id = d.file_id AND events.record_no = d.record_no""")
+    return n
+
+
 def _roles(store: Store) -> dict[str, set[str]]:
     roles: dict[str, set[str]] = {}
     rows = store.con.execute("""
@@ -181,6 +203,7 @@ def investigate(paths: list[str | Path], case: str | Path | Case | None = None, 
         reasons = "; ".join(f"{p}: {r}" for p, r in summary.failures[:3])
         raise InputError("nothing could be read from the input" + (f" ({reasons})" if reasons else ""))
     _canonicalise(store, the_case)
+    summary.duplicates = _drop_duplicates(store)
     model = build_clock_model(store, the_case)
     match_rules(store, rule_pack)
     when = clockface(the_case.timezone)

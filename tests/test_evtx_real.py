@@ -64,9 +64,11 @@ def test_every_sample_is_read_as_far_as_it_can_be_and_counts_add_up(evtx_dir, tm
     per_file = con.execute("SELECT path, records, ingested, quarantined FROM files").fetchall()
     events = dict(con.execute("SELECT f.path, count(*) FROM events e JOIN files f USING (file_id) GROUP BY 1").fetchall())
     quarantine = dict(con.execute("SELECT f.path, count(*) FROM quarantine q JOIN files f USING (file_id) GROUP BY 1").fetchall())
+    dups = dict(con.execute("SELECT f.path, count(*) FROM duplicates d JOIN files f USING (file_id) GROUP BY 1").fetchall())
     for path, records, ingested, quarantined in per_file:
         assert records == ingested + quarantined
-        assert events.get(path, 0) == ingested
+        assert events.get(path, 0) + dups.get(path, 0) == ingested   # copies are merged, never lost
+    assert sum(dups.values()) == ing["duplicates"] > 0   # security_bad_string_cache.evtx repeats security.evtx
         assert quarantine.get(path, 0) == quarantined
     assert sum(p[1] for p in per_file) == ing["records"]
     assert sum(p[3] for p in per_file) == ing["quarantined"] > 0
@@ -119,3 +121,15 @@ def test_a_cut_short_evtx_says_so(evtx_dir, tmp_path):
     assert reasons == ["file ends inside chunk 4: its last 33760 bytes cannot be read (the file was cut short)"]
     assert v.ingest.records == v.ingest.quarantined + v.store.rows("SELECT count(*) AS n FROM events")[0]["n"]
     assert v.exit_status == 1
+
+
+def test_a_log_collected_twice_counts_once(evtx_dir, tmp_path):
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "Security.evtx").write_bytes((evtx_dir / "security.evtx").read_bytes())
+    v = skewsleuth.investigate([tmp_path])
+    d = v.to_dict()
+    assert d["ingest"]["records"] == 2 * 2261 and d["ingest"]["duplicates"] == 2261
+    assert v.store.rows("SELECT count(*) AS n FROM events")[0]["n"] == 2261
+    host = next(h for h in d["hosts"] if h["host"] == "win-03dliiofrra")
+    assert len([s for s in host["steps"] if s["source"] == "Security 4616"]) == 8   # not 16

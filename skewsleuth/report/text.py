@@ -49,6 +49,8 @@ def render_text(v: Verdict, console: Console) -> None:
     head.append(f"{ing['quarantined']:,} quarantined", style="yellow" if ing["quarantined"] else "green")
     head.append(", ")
     head.append(f"{plural(ing['files_failed'], 'file')} failed", style="yellow" if ing["files_failed"] else "green")
+    if ing.get("duplicates"):
+        head.append(f", {ing['duplicates']:,} collected twice and counted once")
     head.append(f". Times in {v.case.timezone_name}.")
     console.print(head)
     for f in ing["failures"][:10]:
