@@ -91,16 +91,22 @@ class Case:
     sources: list[str] = field(default_factory=list)
     # Entries that could not be used, with the reason: (source, entry excerpt, reason).
     rejected: list[tuple[str, str, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     def merge(self, other: "Case") -> None:
         """Add another case file's knowledge; the zone of the first one named wins."""
         if self.timezone_name == "UTC" and other.timezone_name != "UTC":
             self.timezone, self.timezone_name = other.timezone, other.timezone_name
+        elif other.timezone_name not in ("UTC", self.timezone_name):
+            self.notes.append(f"{other.sources[0] if other.sources else 'a case file'} says timezone "
+                              f"{other.timezone_name}; {self.timezone_name} is used for times without an offset, "
+                              "its own times were read in its zone")
         self.references += [r for r in other.references if r not in self.references]
         self.changes += other.changes
         self.observations += other.observations
         self.sources += other.sources
         self.rejected += other.rejected
+        self.notes += other.notes
 
 
 def parse_time(value: Any, zone: tzinfo) -> CaseTime:
@@ -183,6 +189,10 @@ def load_case(path: Path, default_zone: str | None = None) -> Case:
     src = str(path)
     zone_name = str(doc.get("timezone") or default_zone or "UTC")
     case = Case(timezone=_zone(zone_name), timezone_name=zone_name, sources=[src])
+    for key in doc:
+        if key not in CASE_KEYS:
+            # A misspelt key (``refrences``) would silently drop what it holds.
+            case.rejected.append((src, f"{key}: ...", f"unknown key {key!r} (known: {', '.join(CASE_KEYS)})"))
     refs = doc.get("references") or []
     if isinstance(refs, str):
         refs = [refs]

@@ -82,3 +82,20 @@ def test_a_rule_with_an_unknown_field_is_refused(tmp_path):
     (tmp_path / "r.yml").write_text("title: t\nid: x1\ndetection:\n  selection:\n    Nope: 1\n  condition: selection\n")
     with pytest.raises(RuleError, match="unknown field"):
         load_rules([tmp_path])
+
+
+def test_a_misspelt_key_is_rejected_not_ignored(tmp_path):
+    p = tmp_path / "case.yml"
+    p.write_text("timezone: UTC\nrefrences: [fe01]\n")
+    case = load_case(p)
+    assert case.references == [] and any("unknown key 'refrences'" in r for _, _, r in case.rejected)
+
+
+def test_two_case_files_with_different_zones_are_noted(tmp_path):
+    a, b = tmp_path / "a.yml", tmp_path / "b.yml"
+    a.write_text("timezone: America/Chicago\n")
+    b.write_text("timezone: Europe/Paris\nchanges:\n  - at: 2014-10-20 10:00\n    what: x\n")
+    case = load_case(a)
+    case.merge(load_case(b))
+    assert case.timezone_name == "America/Chicago" and any("Europe/Paris" in n for n in case.notes)
+    assert case.changes[0].at == datetime(2014, 10, 20, 8, 0, tzinfo=UTC)   # read in its own zone
