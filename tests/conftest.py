@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared"
+# The project's shared data sits beside the checkout (as in CI); elsewhere, say where.
+SHARED = Path(os.environ.get("SKEWSLEUTH_SHARED", ROOT.parent / "shared"))
 EVTX_DIR = SHARED / "data" / "evtx"
 
 
@@ -16,7 +17,7 @@ EVTX_DIR = SHARED / "data" / "evtx"
 def evtx_dir() -> Path:
     if not EVTX_DIR.is_dir():
         # The real sample files are part of the test contract: never skip them in CI.
-        pytest.fail(f"real EVTX samples not found at {EVTX_DIR}")
+        pytest.fail(f"real EVTX samples not found at {EVTX_DIR} (set SKEWSLEUTH_SHARED to the shared/ folder)")
     return EVTX_DIR
 
 
