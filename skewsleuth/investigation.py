@@ -106,6 +106,15 @@ def verdict_dict(v: Verdict) -> dict:
 
 def _canonicalise(store: Store, case: Case) -> None:
     names = [h for (h,) in store.con.execute("SELECT DISTINCT host FROM events").fetchall()]
+    # Names hosts give each other: SIP peers and the Edge an ms-ep-fqdn names. They
+    # let a trace that only knows its folder's short name find its FQDN.
+    names += [n for (n,) in store.con.execute(r"""
+        SELECT DISTINCT n FROM (
+          SELECT regexp_replace(json_extract_string(data, '$.peer'), '^\[?([^\]]*?)\]?(:\d+)?$', '\1') AS n
+          FROM events WHERE format = 'sipstack'
+          UNION ALL
+          SELECT regexp_extract(message, 'ms-ep-fqdn=([A-Za-z0-9_.-]+)', 1) FROM events WHERE format = 'sipstack')
+        WHERE n IS NOT NULL AND n <> '' AND NOT regexp_matches(n, '^[0-9.:]+$')""").fetchall()]
     extra = case.references + [c.host for c in case.changes if c.host] + [o.host for o in case.observations]
     mapping = canonical_map(names + extra)
     store.con.execute("CREATE OR REPLACE TABLE host_names (name VARCHAR, host VARCHAR)")

@@ -98,7 +98,7 @@ def test_demo_clock_model_of_the_edge(seed):
     assert _local(step["at"], CHICAGO).strftime("%H:%M") == "16:33"   # logged on the wrong clock
     assert len(edge["boots"]) >= 1
     wrong = [s for s in edge["segments"] if s["offset_s"] is not None and s["offset_s"] < -17000]
-    assert len(wrong) == 1 and {"step", "time_service"} <= set(wrong[0]["basis"])
+    assert len(wrong) == 1 and {"step", "pairs"} <= set(wrong[0]["basis"])
     fe = next(h for h in v["hosts"] if h["host"] == "srv-lyncfe01.domain.com")
     assert all(s["basis"] == ["reference"] or "reference" in s["basis"] for s in fe["segments"])
 

@@ -21,6 +21,7 @@ from ..case import Case, Observation
 from ..store import Store
 from ..timefmt import Format, clockface
 from .facts import ClockFact, read_facts
+from .pairs import describe, pair_bounds, step_boundaries
 from .segments import STEP_MIN_S, Boundary, Segment, build_segments
 from .solve import Constraint, Interval, Solution, solve
 
@@ -29,6 +30,7 @@ TIME_SERVICE_ACC_S = 2.0  # after a time service sets the clock it is this close
 SYNC_ACC_S = 2.0        # a time service reporting sync holds the clock this close
 REFERENCE_ACC_S = 1.0   # what "a trusted clock" is trusted to
 ORDER_EPS_S = 1.0       # write-order bounds: records written in sequence
+MAX_PAIR_PASSES = 3     # rounds of cutting segments where message pairs disagree
 
 
 @dataclass
@@ -131,6 +133,8 @@ def _base_constraints(chains: dict[str, list[Boundary]], segments: list[Segment]
                 cons.append(Constraint(0, seg + 1, o - STEP_EPS_S, o + STEP_EPS_S, "hint",
                                        f"chronyd on {f.host} at {when(f.logged)} (logged): clock wrong by "
                                        f"{f.correction_s:+.3f} s"))
+    for p in pair_bounds(store):
+        cons.append(Constraint(p.seg_send + 1, p.seg_recv + 1, -math.inf, p.bound_s, "pairs", describe(p, when)))
     refs = set(case.references)
     for s in segments:
         if s.host in refs:
@@ -192,6 +196,18 @@ def build_clock_model(store: Store, case: Case) -> ClockModel:
     when = clockface(case.timezone)
     facts = read_facts(store, when)
     segments, chains = build_segments(store, facts, when)
+    # Steps that no record names show up as pairs that stop agreeing: cut there and
+    # place the events again, until the pairs agree within every segment.
+    extra: dict[str, list[Boundary]] = {}
+    for _ in range(MAX_PAIR_PASSES):
+        found = step_boundaries(store, when)
+        new = {h: [b for b in bs if not any(b.file_id == x.file_id and b.seq == x.seq for x in extra.get(h, []))]
+               for h, bs in found.items()}
+        if not any(new.values()):
+            break
+        for h, bs in new.items():
+            extra.setdefault(h, []).extend(bs)
+        segments, chains = build_segments(store, facts, when, extra)
     base = _base_constraints(chains, segments, facts, store, case, when)
     first = solve(len(segments), base)
     obs, unmatched = _observation_constraints(case, segments, first, when)

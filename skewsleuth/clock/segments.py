@@ -201,9 +201,13 @@ def order_chain(bounds: list[Boundary]) -> list[Boundary]:
     return chain
 
 
-def build_segments(store: Store, facts: list[ClockFact], when: Format = UTC_FORMAT
+def build_segments(store: Store, facts: list[ClockFact], when: Format = UTC_FORMAT,
+                   extra: dict[str, list[Boundary]] | None = None
                    ) -> tuple[list[Segment], dict[str, list[Boundary]]]:
-    """Segments of every host, and the ``event_segments`` table placing every event."""
+    """Segments of every host, and the ``event_segments`` table placing every event.
+
+    ``extra`` are boundaries found by other means (message pairs that disagree).
+    """
     explicit = explicit_boundaries(facts, when)
     _boot_befores(store, explicit)
     inferred = inferred_boundaries(store, explicit, when)
@@ -211,7 +215,7 @@ def build_segments(store: Store, facts: list[ClockFact], when: Format = UTC_FORM
     segments: list[Segment] = []
     chains: dict[str, list[Boundary]] = {}
     for host in hosts:
-        chain = order_chain(explicit.get(host, []) + inferred.get(host, []))
+        chain = order_chain(explicit.get(host, []) + inferred.get(host, []) + (extra or {}).get(host, []))
         chains[host] = chain
         for k in range(len(chain) + 1):
             opened = chain[k - 1] if k > 0 else None

@@ -30,8 +30,8 @@ from scipy.sparse.csgraph import NegativeCycleError, shortest_path
 
 INF = math.inf
 # Priority when contradictions force a constraint out: weakest first.
-STRENGTH = {"inferred": 0, "boot": 1, "sync": 2, "hint": 3, "observation": 4, "step": 5, "time_service": 5,
-            "reference": 6}
+STRENGTH = {"inferred": 0, "boot": 1, "sync": 2, "pairs": 3, "hint": 3, "observation": 4, "step": 5,
+            "time_service": 5, "reference": 6}
 
 
 @dataclass(eq=False)
