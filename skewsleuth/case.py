@@ -38,7 +38,7 @@ import yaml
 
 UTC = dt_timezone.utc
 
-CASE_KEYS = ("timezone", "references", "changes", "observations")
+CASE_KEYS = ("timezone", "references", "reference_accuracy_s", "changes", "observations")
 _CASE_HEAD = re.compile(rb"^\s*(?:#[^\n]*\n\s*)*(?:---\s*\n\s*)?(?:" + b"|".join(k.encode() for k in CASE_KEYS) + rb")\s*:", re.S)
 _CSV_HEAD = re.compile(rb"^\s*(?:\xef\xbb\xbf)?\s*time\s*,\s*host\s*,\s*change\s*\r?\n", re.I)
 _TIME = re.compile(
@@ -86,6 +86,9 @@ class Case:
     timezone: tzinfo = UTC
     timezone_name: str = "UTC"
     references: list[str] = field(default_factory=list)
+    # How close to true time a reference clock is trusted to be (a GPS-disciplined
+    # server: a millisecond; a domain controller synced over the internet: a second).
+    reference_accuracy_s: float = 1.0
     changes: list[Change] = field(default_factory=list)
     observations: list[Observation] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
@@ -197,6 +200,13 @@ def load_case(path: Path, default_zone: str | None = None) -> Case:
     if isinstance(refs, str):
         refs = [refs]
     case.references = [str(r).strip() for r in refs if str(r).strip()]
+    if doc.get("reference_accuracy_s") is not None:
+        try:
+            case.reference_accuracy_s = float(doc["reference_accuracy_s"])
+            if not case.reference_accuracy_s >= 0:
+                raise ValueError
+        except (TypeError, ValueError):
+            raise CaseError(f"case file {path}: reference_accuracy_s must be a number of seconds >= 0") from None
     for entry in _entries(doc, "changes", case, src):
         try:
             at = parse_time(entry["at"], case.timezone)

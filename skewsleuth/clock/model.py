@@ -28,7 +28,6 @@ from .solve import Constraint, Interval, Solution, solve
 STEP_EPS_S = 0.5        # a logged step's size is exact but for write latency
 TIME_SERVICE_ACC_S = 2.0  # after a time service sets the clock it is this close to true
 SYNC_ACC_S = 2.0        # a time service reporting sync holds the clock this close
-REFERENCE_ACC_S = 1.0   # what "a trusted clock" is trusted to
 ORDER_EPS_S = 1.0       # write-order bounds: records written in sequence
 MAX_PAIR_PASSES = 3     # rounds of cutting segments where message pairs disagree
 
@@ -138,8 +137,9 @@ def _base_constraints(chains: dict[str, list[Boundary]], segments: list[Segment]
     refs = set(case.references)
     for s in segments:
         if s.host in refs:
-            cons.append(Constraint(0, _node(s), -REFERENCE_ACC_S, REFERENCE_ACC_S, "reference",
-                                   f"{s.host} is a reference clock (case file)"))
+            acc = case.reference_accuracy_s
+            cons.append(Constraint(0, _node(s), -acc, acc, "reference",
+                                   f"{s.host} is a reference clock (case file), trusted to ±{acc:g} s"))
     return cons
 
 
@@ -201,7 +201,8 @@ def build_clock_model(store: Store, case: Case) -> ClockModel:
     extra: dict[str, list[Boundary]] = {}
     for _ in range(MAX_PAIR_PASSES):
         found = step_boundaries(store, when)
-        new = {h: [b for b in bs if not any(b.file_id == x.file_id and b.seq == x.seq for x in extra.get(h, []))]
+        new = {h: [b for b in bs if not any(b.file_id == x.file_id and b.record_no == x.record_no
+                                            for x in chains.get(h, []))]
                for h, bs in found.items()}
         if not any(new.values()):
             break

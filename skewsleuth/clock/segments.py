@@ -160,7 +160,8 @@ def inferred_boundaries(store: Store, explicit: dict[str, list[Boundary]],
             ORDER BY host, file_id, seq, record_no""").fetchall()
     out: dict[str, list[Boundary]] = {}
     for host, file_id, record_no, seq, prev, logged in rows:
-        known = explicit.get(host, []) + out.get(host, [])
+        # Only a record that says so explains a jump; two jumps of the log are two steps.
+        known = explicit.get(host, [])
         if any(abs((b.after - logged).total_seconds()) <= SLACK_S
                or (b.before is not None and abs((b.before - prev).total_seconds()) <= SLACK_S
                    and (b.delta_s is None or b.delta_s < 0))

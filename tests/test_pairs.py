@@ -1,0 +1,110 @@
+"""Clocks reconstructed from the messages hosts exchange (SIP transactions)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+import skewsleuth
+from skewsleuth.case import Case
+from skewsleuth.clock.model import build_clock_model
+from skewsleuth.store import Store
+from skewsleuth.synth.fleet import load_fleet, make_fleet
+from skewsleuth.synth.scenario import SEED, two_edges_scenario, write_evidence
+from conftest import run_cli
+
+CHICAGO = ZoneInfo("America/Chicago")
+
+
+def _only_sip_traces(evidence, edge_folder):
+    """Leave the Edge nothing but its SIPStack trace; drop the observation."""
+    for name in ("System.xml", "Lync Server.xml", "Application.xml"):
+        (evidence / edge_folder / name).unlink(missing_ok=True)
+    case = (evidence / "case.yml").read_text()
+    (evidence / "case.yml").write_text(case.split("observations:")[0])
+
+
+@pytest.fixture(scope="module")
+def sip_only(tmp_path_factory):
+    out = tmp_path_factory.mktemp("siponly")
+    evidence = write_evidence(SEED, out / "evidence")
+    _only_sip_traces(evidence, "srv-lyncedge01")
+    r = run_cli("investigate", str(evidence), "--json", str(out / "v.json"), "-q")
+    return r, json.loads((out / "v.json").read_text())
+
+
+def test_edge_with_no_step_event_and_no_observation_is_named_from_sip_pairs(sip_only):
+    r, v = sip_only
+    assert r.returncode == 0, r.stderr
+    edge = next(h for h in v["hosts"] if h["host"] == "srv-lyncedge01.domain.com")
+    assert not any(s["source"] == "Kernel-General 1" for s in edge["steps"])       # nothing said it
+    rc = v["incidents"][0]["root_causes"][0]
+    assert rc["kind"] == "clock_skew" and rc["host"] == "srv-lyncedge01.domain.com"
+    assert rc["offset_s"] == pytest.approx(-18000, abs=1)
+    assert rc["offset_low_s"] <= -18000 <= rc["offset_high_s"]
+    wrong = next(s for s in edge["segments"] if s["offset_s"] < -17000)
+    assert "pairs" in wrong["basis"]
+    # the resync nobody logged, found where the pairs stop agreeing
+    found = [s for s in edge["steps"] if s["source"] == "message pairs"]
+    assert len(found) == 1 and found[0]["delta_s"] > 18000
+    assert _t(found[0]["to"]).astimezone(CHICAGO).strftime("%H:%M") == "21:33"
+    since = _t(rc["since"]).astimezone(CHICAGO)
+    assert (18, 18) <= (since.hour, since.minute) <= (18, 21)
+    assert v["contradictions"] == []
+
+
+def test_the_other_layout_from_sip_pairs_alone(tmp_path):
+    evidence = write_evidence(two_edges_scenario(), tmp_path / "evidence")
+    _only_sip_traces(evidence, "sfb-edge02")
+    v = skewsleuth.investigate([evidence]).to_dict()
+    rc = v["incidents"][0]["root_causes"][0]
+    assert rc["host"] == "sfb-edge02.contoso.de" and rc["offset_s"] == pytest.approx(7200, abs=1)
+    assert rc["offset_low_s"] <= 7200 <= rc["offset_high_s"]
+    healthy = next(h for h in v["hosts"] if h["host"] == "sfb-edge01.contoso.de")
+    assert all(abs(s["offset_s"]) < 1.5 for s in healthy["segments"])
+
+
+def _t(s):
+    return datetime.fromisoformat(s.replace("Z", "+00:00"))
+
+
+def _check_fleet(fleet, events, truth, accuracy):
+    store = Store()
+    load_fleet(store, events)
+    case = Case(references=[fleet.hosts[0]], reference_accuracy_s=accuracy)
+    model = build_clock_model(store, case)
+    store.con.register("truth", truth)
+    rows = store.rows("""SELECT s.segment_id, min(t.offset_s) AS lo, max(t.offset_s) AS hi
+                         FROM event_segments s JOIN truth t USING (file_id, record_no) GROUP BY 1""")
+    return model, rows
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(3, 10), st.floats(0, 2), st.integers(0, 2**31))
+def test_on_fleets_with_known_clocks_every_interval_holds_the_truth(n_hosts, steps, seed):
+    fleet, events, truth = make_fleet(n_hosts, 300 * n_hosts, steps_per_host=steps, seed=seed)
+    model, rows = _check_fleet(fleet, events, truth, accuracy=0.0005)
+    assert model.contradictions == []
+    for r in rows:
+        iv = model.segments[r["segment_id"]].interval
+        assert r["hi"] - r["lo"] < 1e-6, "a segment mixes two clock settings"
+        assert iv.low - 1e-6 <= r["lo"] <= iv.high + 1e-6
+
+
+def test_intervals_are_about_as_narrow_as_the_quickest_round_trips():
+    # one-way delays of 1-50 ms, timestamps to 1 ms (2 ms margin each way), a
+    # reference trusted to 0.5 ms: a host that talks to the reference often is known
+    # to within a few milliseconds.
+    fleet, events, truth = make_fleet(6, 6000, steps_per_host=0.5, seed=11)
+    model, rows = _check_fleet(fleet, events, truth, accuracy=0.0005)
+    widths = [model.segments[r["segment_id"]].interval.high - model.segments[r["segment_id"]].interval.low
+              for r in rows if r["segment_id"] not in ()]
+    assert max(widths) < 0.02
+    for r in rows:
+        e = model.segments[r["segment_id"]]
+        assert abs(e.offset_s - r["lo"]) < 0.01        # the estimate, within 10 ms of the truth
