@@ -29,7 +29,7 @@ STEP_EPS_S = 0.5        # a logged step's size is exact but for write latency
 TIME_SERVICE_ACC_S = 2.0  # after a time service sets the clock it is this close to true
 SYNC_ACC_S = 2.0        # a time service reporting sync holds the clock this close
 ORDER_EPS_S = 1.0       # write-order bounds: records written in sequence
-MAX_PAIR_PASSES = 3     # rounds of cutting segments where message pairs disagree
+MAX_PAIR_PASSES = 8     # rounds of cutting segments where message pairs disagree
 
 
 @dataclass

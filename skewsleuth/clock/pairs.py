@@ -103,84 +103,88 @@ def describe(p: PairBound, when: Format = UTC_FORMAT) -> str:
 STEP_FROM_PAIRS_S = 1.0
 
 _OBSERVATIONS = """
+CREATE OR REPLACE TEMP TABLE _obs AS
 -- seen from the receiver: o_self - o_other <= d ; from the sender: o_self - o_other >= -d
-SELECT r_seg AS seg, r_file AS file_id, r_rn AS record_no, r_seq AS seq, s_seg AS other, TRUE AS upper, d_us
-FROM _sip_pairs
+SELECT r_seg AS seg, r_file AS file_id, r_rn AS record_no, r_seq AS seq, s_seg AS other, TRUE AS upper,
+       d_us / 1e6 AS d FROM _sip_pairs
 UNION ALL
-SELECT s_seg, s_file, s_rn, s_seq, r_seg, FALSE, -d_us FROM _sip_pairs
-ORDER BY seg, other, seq, record_no
+SELECT s_seg, s_file, s_rn, s_seq, r_seg, FALSE, -d_us / 1e6 FROM _sip_pairs
+"""
+
+# Per (segment, partner segment), in the segment's write order: the first reading that
+# contradicts the readings before it, and the last earlier reading it contradicts.
+# The clock stepped between the two.
+_DISAGREEMENTS = """
+WITH o AS (
+  SELECT *, max(CASE WHEN NOT upper THEN d END) OVER w AS lo_before,
+            min(CASE WHEN upper THEN d END) OVER w AS hi_before
+  FROM _obs
+  WINDOW w AS (PARTITION BY seg, other ORDER BY seq, record_no ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+), k AS (
+  SELECT seg, other, arg_min(file_id, (seq, record_no)) AS file_id, min(seq) AS seq,
+         arg_min(upper, (seq, record_no)) AS upper, arg_min(d, (seq, record_no)) AS d
+  FROM o WHERE lo_before > hi_before + $tol GROUP BY seg, other
+)
+SELECT k.seg, k.other, k.file_id, max(o.seq) AS seq_from, k.seq AS seq_to
+FROM k JOIN _obs o ON o.seg = k.seg AND o.other = k.other AND o.seq < k.seq AND o.file_id = k.file_id
+     AND ((NOT k.upper AND o.upper AND o.d < k.d - $tol) OR (k.upper AND NOT o.upper AND o.d > k.d + $tol))
+GROUP BY k.seg, k.other, k.file_id, k.seq
+"""
+
+# The biggest jump, forward or back, of each range's log: where the step left its mark.
+_BIGGEST_JUMP = """
+WITH r AS (SELECT * FROM _ranges),
+e AS (
+  SELECT r.seg, r.other, e.file_id, e.host, e.record_no, coalesce(e.record_id, e.record_no) AS seq, e.logged,
+         lag(e.logged) OVER w AS prev_logged,
+         epoch_us(e.logged) - epoch_us(lag(e.logged) OVER w) AS jump_us
+  FROM r JOIN events e ON e.file_id = r.file_id
+       AND coalesce(e.record_id, e.record_no) BETWEEN r.seq_from AND r.seq_to
+  WINDOW w AS (PARTITION BY r.seg, r.other ORDER BY coalesce(e.record_id, e.record_no), e.record_no)
+)
+SELECT seg, other, arg_max(jump_us, abs(jump_us)), arg_max(file_id, abs(jump_us)), arg_max(host, abs(jump_us)),
+       arg_max(record_no, abs(jump_us)), arg_max(seq, abs(jump_us)), arg_max(logged, abs(jump_us)),
+       arg_max(prev_logged, abs(jump_us))
+FROM e WHERE jump_us IS NOT NULL GROUP BY seg, other
 """
 
 
 def step_boundaries(store: Store, when: Format = UTC_FORMAT):
     """Steps no record mentions, found where a host's pairs with one partner segment
-    stop agreeing, placed at the discontinuity of the host's own log between them.
+    stop agreeing, placed at the biggest jump of the host's own log between them.
 
-    Returns ``{host: [Boundary]}`` for :func:`segments.build_segments`.
+    Both hosts of a disagreeing pair see the disagreement; the one whose log jumps
+    most is taken to have stepped. One cut per segment pair per call: the caller
+    repeats until the pairs agree. Returns ``{host: [Boundary]}``.
     """
-    import numpy as np
-
     from .segments import RUN_GAP_S, Boundary
 
     store.con.execute(_SIP_PAIRS)
-    t = store.con.execute(_OBSERVATIONS).fetchnumpy()
-    if len(t["seg"]) == 0:
+    store.con.execute(_OBSERVATIONS)
+    ranges = store.con.sql(_DISAGREEMENTS, params={"tol": STEP_FROM_PAIRS_S}).to_arrow_table()
+    if not len(ranges):
         return {}
-    seg, other, upper, d = t["seg"], t["other"], t["upper"].astype(bool), t["d_us"].astype(np.float64) / 1e6
-    file_id, seq = t["file_id"], t["seq"]
-    tol = STEP_FROM_PAIRS_S
-    splits: list[tuple[int, int, int, int]] = []   # (file, seq from, seq to, seg)
-    starts = np.flatnonzero(np.r_[True, (seg[1:] != seg[:-1]) | (other[1:] != other[:-1])])
-    stops = np.r_[starts[1:], len(seg)]
-    for a, b in zip(starts, stops):
-        i = a
-        while i < b:
-            lo = np.where(upper[i:b], -np.inf, d[i:b])
-            hi = np.where(upper[i:b], d[i:b], np.inf)
-            bad = np.flatnonzero(np.maximum.accumulate(lo) > np.minimum.accumulate(hi) + tol)
-            if len(bad) == 0:
-                break
-            k = i + int(bad[0])          # the first reading that disagrees with those before it
-            # The new regime: the readings from k on that agree with each other.
-            lo_k = np.maximum.accumulate(np.where(upper[k:b], -np.inf, d[k:b]))
-            hi_k = np.minimum.accumulate(np.where(upper[k:b], d[k:b], np.inf))
-            e = k + int(np.argmax(lo_k > hi_k + tol)) if (lo_k > hi_k + tol).any() else b
-            lo_new, hi_new = lo_k[e - k - 1], hi_k[e - k - 1]
-            # The last earlier reading the new regime contradicts: the step is after it.
-            j = k - 1
-            while j > i and not ((not upper[j] and d[j] > hi_new + tol) or (upper[j] and d[j] < lo_new - tol)):
-                j -= 1
-            if file_id[j] == file_id[k]:
-                splits.append((int(file_id[k]), int(seq[j]), int(seq[k]), int(seg[k]), int(other[k])))
-            i = k
-    # The step left a mark in the log of the host that made it: the biggest jump,
-    # forward or back, between the readings. Both hosts of a disagreeing pair see it;
-    # the one whose log jumps most is taken to have stepped.
+    store.con.register("_ranges", ranges)
+    try:
+        rows = store.con.execute(_BIGGEST_JUMP).fetchall()
+    finally:
+        store.con.unregister("_ranges")
     best: dict[frozenset, tuple] = {}
-    for f, s_from, s_to, sg, ot in splits:
-        rows = store.con.execute(
-            """SELECT host, record_no, coalesce(record_id, record_no) AS seq, logged, epoch_us(logged) AS us
-               FROM events WHERE file_id = ? AND coalesce(record_id, record_no) BETWEEN ? AND ?
-               ORDER BY seq, record_no""", [f, s_from, s_to]).fetchall()
-        if len(rows) < 2:
+    for seg, other, jump, f, host, rn, sq, logged, prev in rows:
+        if jump is None or abs(jump) < RUN_GAP_S * 1e6:
             continue
-        gap, j = max(((rows[j][4] - rows[j - 1][4], j) for j in range(1, len(rows))), key=lambda g: abs(g[0]))
-        if abs(gap) < RUN_GAP_S * 1e6:
-            continue
-        key = frozenset((sg, ot))
-        if key not in best or abs(gap) > abs(best[key][0]):
-            best[key] = (gap, f, rows[j - 1], rows[j])
+        key = frozenset((seg, other))
+        if key not in best or abs(jump) > abs(best[key][0]):
+            best[key] = (jump, f, host, rn, sq, logged, prev)
     out: dict[str, list[Boundary]] = {}
     seen: set[tuple[int, int]] = set()
-    for gap, f, before_row, row in best.values():
-        if (f, row[2]) in seen:
+    for jump, f, host, rn, sq, logged, prev in best.values():
+        if (f, rn) in seen:
             continue
-        seen.add((f, row[2]))
-        host, rn, sq, logged = row[0], row[1], row[2], row[3]
-        prev = before_row[3]
-        b = Boundary(host, "step", f, rn, sq, prev, logged, None, inferred=True, delta_max_s=gap / 1e6,
+        seen.add((f, rn))
+        b = Boundary(host, "step", f, rn, sq, prev, logged, None, inferred=True, delta_max_s=jump / 1e6,
                      source="message pairs")
         b.evidence.append(f"messages {host} exchanged disagree about its clock before and after "
-                          f"{when(prev)} -> {when(logged)} (as logged), where its log jumps {gap / 1e6:+.0f} s")
+                          f"{when(prev)} -> {when(logged)} (as logged), where its log jumps {jump / 1e6:+.0f} s")
         out.setdefault(host, []).append(b)
     return out

@@ -29,6 +29,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import NegativeCycleError, shortest_path
 
 INF = math.inf
+MAX_CONTRADICTIONS = 25
 # Priority when contradictions force a constraint out: weakest first.
 STRENGTH = {"inferred": 0, "boot": 1, "sync": 2, "pairs": 3, "hint": 3, "observation": 4, "step": 5,
             "time_service": 5, "reference": 6}
@@ -71,6 +72,19 @@ def solve(n_segments: int, constraints: list[Constraint]) -> Solution:
             up, up_pred, down, down_pred, edge_of = _paths(n_segments + 1, active)
             break
         except NegativeCycleError:
+            if len(contradictions) >= MAX_CONTRADICTIONS:
+                # Finding cycles one by one costs a Bellman-Ford pass each: past this
+                # many, set the weakest kind still in conflict aside wholesale, and say so.
+                kinds = sorted({c.kind for c in active if c.kind not in ("reference", "time_service", "step")},
+                               key=lambda k: STRENGTH.get(k, 0))
+                if not kinds:
+                    raise
+                weakest_kind = kinds[0]
+                n = sum(c.kind == weakest_kind for c in active)
+                contradictions.append({"dropped": f"all {n} '{weakest_kind}' constraints: too many contradictions",
+                                       "kind": weakest_kind, "cycle": []})
+                active = [c for c in active if c.kind != weakest_kind]
+                continue
             cycle = _negative_cycle(n_segments + 1, active)
             weakest = min(cycle, key=lambda c: (STRENGTH.get(c.kind, 0), -abs(c.hi - c.lo) if math.isfinite(c.hi - c.lo) else 0))
             contradictions.append({"dropped": weakest.evidence, "kind": weakest.kind,
