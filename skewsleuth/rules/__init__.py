@@ -36,6 +36,15 @@ FIELDS = {
     "message": "(coalesce(message, '') || chr(10) || coalesce(data, ''))",
 }
 ROLES = ("symptom", "consequence", "clock_evidence")
+# Sigma modifiers as SQL over a column; comparisons are case-insensitive as in Sigma,
+# regular expressions are not (RE2 takes (?i) for that).
+_OPERATORS = {
+    "equals": "lower({col}) = lower(?)",
+    "contains": "contains(lower({col}), lower(?))",
+    "startswith": "starts_with(lower({col}), lower(?))",
+    "endswith": "ends_with(lower({col}), lower(?))",
+    "re": "regexp_matches({col}, ?)",
+}
 
 
 class RuleError(ValueError):
@@ -68,29 +77,14 @@ class Rule:
             values = values if isinstance(values, list) else [values]
             every = "all" in mods
             op = next((m for m in mods if m != "all"), "equals")
-            parts = []
-            for v in values:
-                if op == "equals":
-                    if column == "event_id":
-                        parts.append(f"{column} = ?")
-                        params.append(int(v))
-                    else:
-                        parts.append(f"lower({column}) = lower(?)")
-                        params.append(str(v))
-                elif op == "contains":
-                    parts.append(f"contains(lower({column}), lower(?))")
-                    params.append(str(v))
-                elif op == "startswith":
-                    parts.append(f"starts_with(lower({column}), lower(?))")
-                    params.append(str(v))
-                elif op == "endswith":
-                    parts.append(f"ends_with(lower({column}), lower(?))")
-                    params.append(str(v))
-                elif op == "re":
-                    parts.append(f"regexp_matches({column}, ?)")
-                    params.append(str(v))
-                else:
-                    raise RuleError(f"{self.path}: unknown modifier {op!r}")
+            if column == "event_id" and op == "equals":
+                parts = [f"{column} = ?"] * len(values)
+                params += [int(v) for v in values]
+            elif op in _OPERATORS:
+                parts = [_OPERATORS[op].format(col=column)] * len(values)
+                params += [str(v) for v in values]
+            else:
+                raise RuleError(f"{self.path}: unknown modifier {op!r}")
             clauses.append("(" + (" AND " if every else " OR ").join(parts) + ")")
         return " AND ".join(clauses) or "TRUE", params
 
