@@ -102,7 +102,8 @@ def ingest(store: Store, paths: list[Path], case: Case, *, host: str | None = No
         fmt = sniff(head)
         if fmt is None:
             _fail(store, summary, file_id, path, None, hint, "unrecognised format (not EVTX, event XML, "
-                  "SIPStack trace, syslog, journald JSON, case file or change log)")
+                  "SIPStack trace, syslog, journald JSON, JSON application log or OTLP spans, case file "
+                  "or change log)")
             continue
         ctx = FileContext(path=path, file_id=file_id, default_host=hint, timezone=case.timezone,
                           reference_year=_year(path))

@@ -24,9 +24,10 @@ EVENTS = pa.schema(
         pa.field("host", pa.string(), nullable=False),
         # Logged time as UTC: what the host's clock said, not what the time was.
         pa.field("logged", TIMESTAMP, nullable=False),
-        # evtx | eventxml | sipstack | syslog | journald
+        # evtx | eventxml | sipstack | syslog | journald | applog
         pa.field("format", pa.string(), nullable=False),
-        # Windows channel (System, Security, ...), "SIPStack", or the syslog app name.
+        # Windows channel (System, Security, ...), "SIPStack", or the syslog app name;
+        # "applog" / "otlp" for structured application logs and OpenTelemetry spans.
         pa.field("channel", pa.string()),
         # Windows provider name, SIP component, or the syslog program (chronyd, krb5kdc).
         pa.field("provider", pa.string()),

@@ -36,7 +36,7 @@ from typing import Any, Iterator
 import pyarrow as pa
 
 from .base import EventBatchBuilder, FileContext, UnusableFile
-from .syslog import EVTX_MAGIC, FACILITIES, SEVERITIES, decode_head, first_line, line_blocks
+from .syslog import CUT_SHORT, FACILITIES, SEVERITIES, first_json_line, line_blocks
 
 FORMAT = "journald"
 CHANNEL = "journal"
@@ -51,17 +51,11 @@ _loads = json.loads
 
 
 def sniff(head: bytes) -> bool:
-    if head.startswith(EVTX_MAGIC):
+    first = first_json_line(head)
+    if first is None:
         return False
-    line, terminated = first_line(decode_head(head))
-    if line is None:
-        return False
-    line = line.strip()
-    if not line.startswith("{"):
-        return False
-    try:
-        obj = _loads(line)
-    except (ValueError, RecursionError):
+    line, terminated, obj = first
+    if obj is CUT_SHORT:
         # A first entry longer than the head is cut short: judge it by its keys.
         return not terminated and _KEY_HINT.search(line) is not None
     return isinstance(obj, dict) and ("__REALTIME_TIMESTAMP" in obj or "MESSAGE" in obj)

@@ -123,8 +123,29 @@ def first_line(text: str) -> tuple[str | None, bool]:
     return None, False
 
 
-def line_blocks(ctx: FileContext) -> Iterator[list[str]]:
+CUT_SHORT = object()   # first_json_line: the line did not parse (perhaps cut by the head)
+
+
+def first_json_line(head: bytes) -> tuple[str, bool, Any] | None:
+    """For the JSON Lines sniffers: the first non-blank line of a head that starts like
+    a JSON object, whether it was terminated, and its value (``CUT_SHORT`` when it does
+    not parse). None when the head is binary EVTX or does not start with ``{``."""
+    if head.startswith(EVTX_MAGIC):
+        return None
+    line, terminated = first_line(decode_head(head))
+    if line is None or not line.strip().startswith("{"):
+        return None
+    line = line.strip()
+    try:
+        return line, terminated, json.loads(line)
+    except (ValueError, RecursionError):
+        return line, terminated, CUT_SHORT
+
+
+def line_blocks(ctx: FileContext, max_line: int = MAX_LINE) -> Iterator[list[str]]:
     """The file's lines, decoded once per block of ``BLOCK`` bytes, without line ends.
+    A line that grows past ``max_line`` characters without ending is cut at the block
+    boundary where it does, and its rest read as further lines.
 
     Raises UnusableFile when the file cannot be opened or is empty; a read error
     later on is quarantined (record_no None) and ends the stream.
@@ -152,7 +173,7 @@ def line_blocks(ctx: FileContext) -> Iterator[list[str]]:
                 text = text.replace("\r\n", "\n")
             lines = text.split("\n")
             pending = lines.pop()
-            if len(pending) > MAX_LINE:
+            if len(pending) > max_line:
                 lines.append(pending)
                 pending = ""
             if lines:

@@ -1,1 +1,2 @@
-"""Writers of realistic evidence (SIPStack traces, syslog, journald) for the demo and tests."""
+"""Writers of realistic evidence (SIPStack traces, syslog, journald, JSON application logs,
+OTLP spans) for the demo and tests."""

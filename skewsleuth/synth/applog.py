@@ -1,0 +1,129 @@
+"""Write structured application log lines and OpenTelemetry Collector file-exporter lines.
+
+Each function returns one line without its line end; join lines with ``"\\n"`` to
+make a JSON Lines file.
+
+* :func:`structlog_line` is what structlog's ``JSONRenderer`` writes after
+  ``add_log_level``, ``add_logger_name`` and ``TimeStamper(fmt="iso", utc=True)``:
+  the call's keywords, then ``event``, ``level``, ``logger`` and ``timestamp``
+  (ISO 8601 in UTC with ``Z``). An aware ``logged`` is converted to UTC, a naive one
+  is taken as UTC already.
+* :func:`python_json_logger_line` is what python-json-logger's ``JsonFormatter``
+  writes for ``"%(asctime)s %(name)s %(levelname)s %(message)s"`` with ``extra=``
+  fields: ``asctime`` is the host's local wall time without an offset
+  (``2014-10-20 18:19:05,123``), so pass ``logged_local`` as the host's clock showed
+  it (its tzinfo, if any, is ignored).
+* :func:`otlp_line` is one ``ExportTraceServiceRequest`` as the collector's file
+  exporter writes it (OTLP/JSON: lower-case hex ids, times as decimal strings of
+  nanoseconds, integer span kinds), with spans made by :func:`otlp_span`.
+* :func:`traceparent` is a W3C ``traceparent`` header value.
+
+What these write is what :mod:`skewsleuth.sources.applog` reads back.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+__all__ = ["traceparent", "structlog_line", "python_json_logger_line", "otlp_span", "otlp_line", "SPAN_KINDS"]
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+# OTLP Span.SpanKind enum values.
+SPAN_KINDS = {"internal": 1, "server": 2, "client": 3, "producer": 4, "consumer": 5}
+
+
+def _utc(t: datetime) -> datetime:
+    return t.astimezone(timezone.utc) if t.tzinfo is not None else t.replace(tzinfo=timezone.utc)
+
+
+def _check_hex(name: str, value: str, digits: int) -> str:
+    if len(value) != digits or any(c not in "0123456789abcdef" for c in value):
+        raise ValueError(f"{name} must be {digits} lower-case hex digits: {value!r}")
+    return value
+
+
+def traceparent(trace_id: str, span_id: str, flags: str = "01", version: str = "00") -> str:
+    """``00-<trace-id>-<parent-id>-<flags>`` (W3C Trace Context)."""
+    return f"{version}-{_check_hex('trace_id', trace_id, 32)}-{_check_hex('span_id', span_id, 16)}-{flags}"
+
+
+def structlog_line(logged: datetime, event: str, *, level: str = "info", logger: str | None = None,
+                   request_id: str | None = None, direction: str | None = None, peer: str | None = None,
+                   **fields: Any) -> str:
+    """``{"request_id": ..., "direction": "out", ..., "event": "...", "level": "info",
+    "logger": "...", "timestamp": "2014-10-20T23:19:05.123456Z"}``."""
+    entry: dict[str, Any] = {}
+    if request_id is not None:
+        entry["request_id"] = request_id
+    if direction is not None:
+        entry["direction"] = direction
+    if peer is not None:
+        entry["peer"] = peer
+    entry.update(fields)
+    entry["event"] = event
+    entry["level"] = level
+    if logger is not None:
+        entry["logger"] = logger
+    entry["timestamp"] = _utc(logged).isoformat().replace("+00:00", "Z")
+    return json.dumps(entry)
+
+
+def python_json_logger_line(logged_local: datetime, message: str, *, name: str = "root", levelname: str = "INFO",
+                            **extra: Any) -> str:
+    """``{"asctime": "2014-10-20 18:19:05,123", "name": "app", "levelname": "INFO",
+    "message": "...", <extra>}``: local time, millisecond precision, no offset."""
+    asctime = f"{logged_local:%Y-%m-%d %H:%M:%S},{logged_local.microsecond // 1000:03d}"
+    entry: dict[str, Any] = {"asctime": asctime, "name": name, "levelname": levelname, "message": message}
+    entry.update(extra)
+    return json.dumps(entry)
+
+
+def _nanos(t: datetime) -> str:
+    return str((_utc(t) - _EPOCH) // timedelta(microseconds=1) * 1000)
+
+
+def _any_value(v: Any) -> dict[str, Any]:
+    if isinstance(v, bool):
+        return {"boolValue": v}
+    if isinstance(v, int):
+        return {"intValue": str(v)}
+    if isinstance(v, float):
+        return {"doubleValue": v}
+    return {"stringValue": str(v)}
+
+
+def _attributes(attrs: dict[str, Any]) -> list[dict[str, Any]]:
+    return [{"key": k, "value": _any_value(v)} for k, v in attrs.items()]
+
+
+def otlp_span(name: str, start: datetime, end: datetime, *, trace_id: str, span_id: str,
+              parent_span_id: str | None = None, kind: str = "server",
+              attributes: dict[str, Any] | None = None) -> dict[str, Any]:
+    """One OTLP/JSON ``Span``; ``kind`` is a name of :data:`SPAN_KINDS`."""
+    span: dict[str, Any] = {"traceId": _check_hex("trace_id", trace_id, 32),
+                            "spanId": _check_hex("span_id", span_id, 16)}
+    if parent_span_id:
+        span["parentSpanId"] = _check_hex("parent_span_id", parent_span_id, 16)
+    span.update({"name": name, "kind": SPAN_KINDS[kind], "startTimeUnixNano": _nanos(start),
+                 "endTimeUnixNano": _nanos(end)})
+    if attributes:
+        span["attributes"] = _attributes(attributes)
+    span["status"] = {}
+    return span
+
+
+def otlp_line(spans: list[dict[str, Any]], *, host: str | None = None, service: str | None = None,
+              scope: str = "skewsleuth.synth", resource: dict[str, Any] | None = None) -> str:
+    """One ``ExportTraceServiceRequest`` holding ``spans`` under one resource
+    (``host.name``, ``service.name`` and any other ``resource`` attributes)."""
+    attrs: dict[str, Any] = {}
+    if host is not None:
+        attrs["host.name"] = host
+    if service is not None:
+        attrs["service.name"] = service
+    attrs.update(resource or {})
+    request = {"resourceSpans": [{"resource": {"attributes": _attributes(attrs)},
+                                  "scopeSpans": [{"scope": {"name": scope}, "spans": spans}]}]}
+    return json.dumps(request, separators=(",", ":"))
