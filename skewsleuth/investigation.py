@@ -65,7 +65,8 @@ def verdict_dict(v: Verdict) -> dict:
             "host": name,
             "platform": hc.platform,
             "boots": [_iso(b.after) for b in hc.boots],
-            "steps": [{"at": _iso(b.before or b.after), "delta_s": _num(b.delta_s if b.delta_s is not None else b.delta_max_s),
+            "steps": [{"at": _iso(b.before or b.after), "delta_s": _num(next((d for d in (b.delta_s, b.measured_s, b.delta_max_s)
+                                                                         if d is not None), None)),
                        "source": b.source, "inferred": b.inferred, "set_by": b.setter,
                        "to": _iso(b.after)} for b in hc.steps],
             "segments": [{"from": _iso(e.segment.logged_from), "to": _iso(e.segment.logged_to),
@@ -99,7 +100,7 @@ def verdict_dict(v: Verdict) -> dict:
         "case": {"timezone": v.case.timezone_name, "references": v.case.references, "files": v.case.sources},
         "hosts": hosts,
         "incidents": incidents,
-        "contradictions": v.model.contradictions,
+        "contradictions": [{k: x for k, x in c.items() if not k.startswith("_")} for c in v.model.contradictions],
         "notes": v.notes,
     }
 

@@ -15,15 +15,18 @@ import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+import numpy as np
 import pyarrow as pa
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 
 from ..case import Case, Observation
 from ..store import Store
 from ..timefmt import Format, clockface
 from .facts import ClockFact, read_facts
-from .pairs import describe, pair_bounds, step_boundaries
-from .segments import STEP_MIN_S, Boundary, Segment, build_segments
-from .solve import Constraint, Interval, Solution, solve
+from .pairs import STEP_FROM_PAIRS_S, pair_bounds, prepare_messages, step_boundaries
+from .segments import STEP_MIN_S, Boundary, Segment, build_segments, leap_boundaries
+from .solve import Constraint, ConstraintSet, Interval, Solution, solve
 
 STEP_EPS_S = 0.5        # a logged step's size is exact but for write latency
 TIME_SERVICE_ACC_S = 2.0  # after a time service sets the clock it is this close to true
@@ -73,6 +76,7 @@ class ClockModel:
     facts: list[ClockFact]
     contradictions: list[dict]
     unmatched_observations: list[tuple[Observation, str]] = field(default_factory=list)
+    chains: dict[str, list[Boundary]] = field(default_factory=dict)   # per host, boundaries in order
 
     def segment_of(self, segment_id: int) -> SegmentEstimate:
         return self.segments[segment_id]
@@ -83,7 +87,7 @@ def _node(seg: Segment) -> int:
 
 
 def _base_constraints(chains: dict[str, list[Boundary]], segments: list[Segment], facts: list[ClockFact],
-                      store: Store, case: Case, when: Format) -> list[Constraint]:
+                      store: Store, case: Case, when: Format, matched: bool = False) -> ConstraintSet:
     by_host: dict[str, list[Segment]] = {}
     for s in segments:
         by_host.setdefault(s.host, []).append(s)
@@ -132,15 +136,17 @@ def _base_constraints(chains: dict[str, list[Boundary]], segments: list[Segment]
                 cons.append(Constraint(0, seg + 1, o - STEP_EPS_S, o + STEP_EPS_S, "hint",
                                        f"chronyd on {f.host} at {when(f.logged)} (logged): clock wrong by "
                                        f"{f.correction_s:+.3f} s"))
-    for p in pair_bounds(store):
-        cons.append(Constraint(p.seg_send + 1, p.seg_recv + 1, -math.inf, p.bound_s, "pairs", describe(p, when)))
     refs = set(case.references)
     for s in segments:
         if s.host in refs:
             acc = case.reference_accuracy_s
             cons.append(Constraint(0, _node(s), -acc, acc, "reference",
                                    f"{s.host} is a reference clock (case file), trusted to ±{acc:g} s"))
-    return cons
+    out = ConstraintSet(cons)
+    pairs = pair_bounds(store, when, matched)
+    out.add_columns(pairs.seg_send + 1, pairs.seg_recv + 1, np.full(len(pairs), -math.inf), pairs.bound_s,
+                    "pairs", pairs.describe)
+    return out
 
 
 def _locator(store: Store, facts: list[ClockFact]):
@@ -195,22 +201,34 @@ def _holds(s: Segment, t: datetime) -> bool:
 def build_clock_model(store: Store, case: Case) -> ClockModel:
     when = clockface(case.timezone)
     facts = read_facts(store, when)
+    prepare_messages(store)
     segments, chains = build_segments(store, facts, when)
-    # Steps that no record names show up as pairs that stop agreeing: cut there and
-    # place the events again, until the pairs agree within every segment.
-    extra: dict[str, list[Boundary]] = {}
+    # Steps no record names: first the leaps of the logs that the whole fleet's pairs
+    # prove were steps, then wherever one partner's pairs still stop agreeing.
+    extra = _proven_leaps(store, case, facts, segments, chains, when)
+    if extra is not None:   # the trial left its own cuts in event_segments
+        segments, chains = build_segments(store, facts, when, extra)
+    else:
+        extra = {}
     for _ in range(MAX_PAIR_PASSES):
-        found = step_boundaries(store, when)
-        new = {h: [b for b in bs if not any(b.file_id == x.file_id and b.record_no == x.record_no
-                                            for x in chains.get(h, []))]
-               for h, bs in found.items()}
-        if not any(new.values()):
+        if not _add_new(step_boundaries(store, segments, when), chains, extra):
             break
-        for h, bs in new.items():
-            extra.setdefault(h, []).extend(bs)
         segments, chains = build_segments(store, facts, when, extra)
     base = _base_constraints(chains, segments, facts, store, case, when)
     first = solve(len(segments), base)
+    # A segment that keeps turning up in contradicting pairs mixes two clocks: read
+    # its pairs against all its partners' intervals, cut where they stop agreeing.
+    for _ in range(MAX_PAIR_PASSES):
+        suspects = _suspects(first.contradictions)
+        if not suspects:
+            break
+        low = np.array([iv.low for iv in first.intervals])
+        high = np.array([iv.high for iv in first.intervals])
+        if not _add_new(step_boundaries(store, segments, when, suspects=suspects, low=low, high=high), chains, extra):
+            break
+        segments, chains = build_segments(store, facts, when, extra)
+        base = _base_constraints(chains, segments, facts, store, case, when)
+        first = solve(len(segments), base)
     obs, unmatched = _observation_constraints(case, segments, first, when)
     solution = solve(len(segments), base + obs) if obs else first
     estimates = []
@@ -225,6 +243,14 @@ def build_clock_model(store: Store, case: Case) -> ClockModel:
         """SELECT host, CASE WHEN bool_or(format IN ('evtx','eventxml','sipstack')) THEN 'windows'
                              WHEN bool_or(format IN ('syslog','journald')) THEN 'linux' ELSE 'unknown' END
            FROM events GROUP BY host""").fetchall())
+    by_host: dict[str, list[SegmentEstimate]] = {}
+    for est in estimates:
+        by_host.setdefault(est.segment.host, []).append(est)
+    for h, chain in chains.items():
+        for k, b in enumerate(chain):
+            before, after = by_host[h][k].offset_s, by_host[h][k + 1].offset_s
+            if b.kind == "step" and b.delta_s is None and before is not None and after is not None:
+                b.measured_s = after - before
     hosts: dict[str, HostClock] = {}
     for est in estimates:
         h = est.segment.host
@@ -234,7 +260,85 @@ def build_clock_model(store: Store, case: Case) -> ClockModel:
                                  [], platforms.get(h, "unknown"))
         hosts[h].segments.append(est)
     _write_segments(store, estimates)
-    return ClockModel(hosts, estimates, facts, solution.contradictions, unmatched)
+    return ClockModel(hosts, estimates, facts, solution.contradictions, unmatched, chains)
+
+
+def _suspects(contradictions: list[dict]) -> list[int]:
+    """Segments that keep turning up in contradicting message pairs: those in three
+    or more, else those in most."""
+    counts: dict[int, int] = {}
+    for c in contradictions:
+        if c["kind"] == "pairs":
+            for s in c["_segments"]:
+                counts[s] = counts.get(s, 0) + 1
+    if not counts:
+        return []
+    bar = min(3, max(counts.values()))
+    return sorted(s for s, n in counts.items() if n >= bar)
+
+
+def _add_new(found: dict[str, list[Boundary]], chains: dict[str, list[Boundary]],
+             extra: dict[str, list[Boundary]]) -> bool:
+    """Add to ``extra`` the boundaries found that the chains do not hold yet."""
+    added = False
+    for h, bs in found.items():
+        have = {(x.file_id, x.record_no) for x in chains.get(h, [])}
+        new = [b for b in bs if (b.file_id, b.record_no) not in have]
+        extra.setdefault(h, []).extend(new)
+        added |= bool(new)
+    return added
+
+
+def _proven_leaps(store: Store, case: Case, facts: list[ClockFact], segments: list[Segment],
+                  chains: dict[str, list[Boundary]], when: Format) -> dict[str, list[Boundary]] | None:
+    """The forward leaps of logs at which the message pairs prove the clock moved.
+
+    Every leap of a host that exchanged messages is cut tentatively and the whole
+    system solved once: a cut is kept where the offsets on its two sides cannot be
+    equal (their intervals are apart by more than ``STEP_FROM_PAIRS_S``). Cutting more
+    than needed only widens intervals, never makes them wrong, so the test is sound;
+    and it weighs every partner's messages at once, where a host exchanges only a few
+    with each. Components with no tie to true time are pinned at one of their
+    segments for the test, which compares offsets only within a component.
+    """
+    hosts = [h for (h,) in store.con.execute(
+        "SELECT s_host FROM _message_pairs UNION SELECT r_host FROM _message_pairs ORDER BY 1").fetchall()]
+    candidates = leap_boundaries(store, hosts, segments)
+    if not candidates:
+        return None
+    segs, trial_chains = build_segments(store, facts, when, candidates)
+    cons = _base_constraints(trial_chains, segs, facts, store, case, when)
+    ci, cj = cons.columns()[:2]
+    n = len(segs) + 1
+    _, comp = connected_components(coo_matrix((np.ones(len(ci)), (ci, cj)), shape=(n, n)), directed=False)
+    roots = {}
+    for node in range(1, n):
+        if comp[node] != comp[0]:
+            roots.setdefault(int(comp[node]), node)
+    pins = [Constraint(0, node, 0.0, 0.0, "reference", "pinned for the test") for node in roots.values()]
+    sol = solve(len(segs), cons + pins, describe=False)
+    by_host: dict[str, list[Segment]] = {}
+    for seg in segs:
+        by_host.setdefault(seg.host, []).append(seg)
+    proven: dict[str, list[Boundary]] = {}
+    for host, chain in trial_chains.items():
+        for k, b in enumerate(chain):
+            if b.source != "log leap":
+                continue
+            prev, nxt = by_host[host][k].segment_id, by_host[host][k + 1].segment_id
+            if comp[prev + 1] != comp[nxt + 1]:
+                continue
+            before, after = sol.intervals[prev], sol.intervals[nxt]
+            least, most = after.low - before.high, after.high - before.low
+            if not (least > STEP_FROM_PAIRS_S or most < -STEP_FROM_PAIRS_S):
+                continue
+            b.source = "message pairs"
+            leap = (b.after - b.before).total_seconds()
+            b.evidence.append(f"messages {host} exchanged put its clock {least:+.3f} s to {most:+.3f} s "
+                              f"further ahead after {when(b.before)} -> {when(b.after)} (as logged), "
+                              f"where its log leaps {leap:+.0f} s")
+            proven.setdefault(host, []).append(b)
+    return proven
 
 
 def _finite(x: float) -> float | None:

@@ -6,14 +6,16 @@ time ``t_r - o_B >= t_s - o_A``, i.e. ``o_B - o_A <= t_r - t_s``: every pair bou
 the difference of two segments' offsets from one side, and a request with its
 response bounds it from both, as NTP's four timestamps do (RFC 5905, 8).
 
-Pairs are matched and reduced in one DuckDB query: per ordered pair of segments only
-the tightest bound survives, so a million messages become a few constraints.
+Pairs are matched in DuckDB into one table, ``_pairs`` (one row per message: the
+sending record, the receiving record, ``d_us`` = logged received - logged sent), and
+reduced there: per ordered pair of segments only the tightest bound survives, so a
+million messages become at most as many constraints, as columns.
 
 Matched today: Lync/Skype for Business SIPStack protocol records (CLS, OCSLogger), by
 Call-ID, CSeq and start line, an ``outgoing`` record on one host with an ``incoming``
 one on another. A retransmitted message is paired with its first send, and a message
-that more than one host sent is not paired at all: a bound must hold whatever copy
-arrived.
+that more than one host sent is paired only with the peer the receiver names: a bound
+must hold whatever copy arrived.
 
 References: RFC 3261 (SIP transaction identity: Call-ID, CSeq); RFC 5905 (on-wire
 offset bounds); Microsoft, "Centralized Logging Service in Lync Server 2013".
@@ -23,50 +25,46 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+import pyarrow as pa
+
 from ..store import Store
 from ..timefmt import UTC_FORMAT, Format
 
-# SIPStack times have millisecond resolution: each side may read up to 1 ms early.
+# Logged times have this resolution: each side may read up to one tick early.
 RESOLUTION_S = {"sipstack": 0.001}
+# What strips a SIP peer to a host name: brackets and port ("[fe80::1]:5061", "fe01:5061").
+PEER_HOST = r"^\[?([^\]]*?)\]?(:\d+)?$"
 
+# Every SIP protocol record, its message's identity extracted once per model build.
+_SIP_MESSAGES = rf"""
+CREATE OR REPLACE TEMP TABLE _sip_messages AS
+SELECT file_id, record_no, seq, host, epoch_us(logged) AS us, f[1] AS direction,
+       f[2] || chr(31) || f[3] || chr(31) || f[4] AS key, f[4] AS start_line,
+       lower(regexp_replace(coalesce(f[5], ''), '{PEER_HOST}', '\1')) AS peer
+FROM (SELECT file_id, record_no, coalesce(record_id, record_no) AS seq, host, logged,
+             json_extract_string(data, ['$.direction', '$.call_id', '$.cseq', '$.start_line', '$.peer']) AS f
+      FROM events WHERE format = 'sipstack')
+WHERE f[1] IN ('incoming', 'outgoing') AND f[2] IS NOT NULL AND f[3] IS NOT NULL AND f[4] IS NOT NULL
+"""
 
-@dataclass
-class PairBound:
-    """o_B - o_A <= bound_s, for segment A (sender) and segment B (receiver)."""
-
-    seg_send: int
-    seg_recv: int
-    host_send: str
-    host_recv: str
-    bound_s: float
-    messages: int
-    example: str
-
-
-_SIP_PAIRS = r"""
-CREATE OR REPLACE TEMP TABLE _sip_pairs AS
-WITH sip AS (
-  SELECT s.segment_id, e.host, e.file_id, e.record_no, e.seq, epoch_us(e.logged) AS us, f[1] AS direction,
-         f[2] || chr(31) || f[3] || chr(31) || f[4] AS key, f[4] AS start_line,
-         lower(regexp_replace(coalesce(f[5], ''), '^\[?([^\]]*?)\]?(:\d+)?$', '\1')) AS peer
-  FROM (SELECT file_id, record_no, coalesce(record_id, record_no) AS seq, host, logged,
-               json_extract_string(data, ['$.direction', '$.call_id', '$.cseq', '$.start_line', '$.peer']) AS f
-        FROM events WHERE format = 'sipstack') e
-  JOIN event_segments s USING (file_id, record_no)
-  WHERE f[1] IN ('incoming', 'outgoing') AND f[2] IS NOT NULL AND f[3] IS NOT NULL AND f[4] IS NOT NULL
-), sent AS (
+# Every SIP message logged by its sender and a receiver, by record: this does not
+# depend on the segments, so it is matched once per model build.
+_SIP_PAIRS = rf"""
+CREATE OR REPLACE TEMP TABLE _message_pairs AS
+WITH sent AS (
   -- per message and sending host, its first send: a retransmission's copy may be the
   -- one that arrived, and it cannot have arrived before the first was sent
   SELECT key, host, arg_min(file_id, us) AS file_id, arg_min(record_no, us) AS record_no,
-         arg_min(seq, us) AS seq, arg_min(segment_id, us) AS segment_id, min(us) AS us,
+         arg_min(seq, us) AS seq, min(us) AS us,
          arg_min(peer, us) AS peer, any_value(start_line) AS start_line,
          count(*) OVER (PARTITION BY key) AS senders
-  FROM sip WHERE direction = 'outgoing' GROUP BY key, host
+  FROM _sip_messages WHERE direction = 'outgoing' GROUP BY key, host
 )
-SELECT s.file_id AS s_file, s.record_no AS s_rn, s.seq AS s_seq, s.segment_id AS s_seg, s.host AS s_host,
-       r.file_id AS r_file, r.record_no AS r_rn, r.seq AS r_seq, r.segment_id AS r_seg, r.host AS r_host,
-       r.us - s.us AS d_us, s.start_line
-FROM sent s JOIN sip r ON r.key = s.key AND r.direction = 'incoming' AND r.host <> s.host
+SELECT s.file_id AS s_file, s.record_no AS s_rn, s.seq AS s_seq, s.host AS s_host,
+       r.file_id AS r_file, r.record_no AS r_rn, r.seq AS r_seq, r.host AS r_host,
+       r.us - s.us + {2 * RESOLUTION_S["sipstack"] * 1e6:.0f} AS d_us, s.start_line AS label, 'SIP' AS via
+FROM sent s JOIN _sip_messages r ON r.key = s.key AND r.direction = 'incoming' AND r.host <> s.host
 -- a message more than one host sent (a proxy forwarding it) pairs only with the host
 -- the receiver names as its peer, or that names the receiver as its own
 WHERE s.senders = 1
@@ -74,28 +72,75 @@ WHERE s.senders = 1
    OR s.peer = r.host OR split_part(s.peer, '.', 1) = split_part(r.host, '.', 1)
 """
 
+# The pairs placed on the current segments.
+_SEGMENT_PAIRS = """
+CREATE OR REPLACE TEMP TABLE _pairs AS
+SELECT p.*, s.segment_id AS s_seg, r.segment_id AS r_seg
+FROM _message_pairs p
+JOIN event_segments s ON s.file_id = p.s_file AND s.record_no = p.s_rn
+JOIN event_segments r ON r.file_id = p.r_file AND r.record_no = p.r_rn
+"""
+
+# d_us is already widened by the resolution of both clocks' readings: the bound is
+# d_us itself (a reading may be up to one tick early on either side).
 _REDUCE = """
-SELECT s_seg, r_seg, any_value(s_host), any_value(r_host), min(d_us), count(*), arg_min(start_line, d_us)
-FROM _sip_pairs GROUP BY s_seg, r_seg ORDER BY s_seg, r_seg
+SELECT s_seg AS seg_send, r_seg AS seg_recv, any_value(s_host) AS host_send, any_value(r_host) AS host_recv,
+       min(d_us) / 1e6 AS bound_s, count(*) AS messages, arg_min(via, d_us) AS via,
+       arg_min(label, d_us) AS example
+FROM _pairs GROUP BY s_seg, r_seg ORDER BY s_seg, r_seg
 """
 
 
-def sip_pair_bounds(store: Store) -> list[PairBound]:
+def prepare_messages(store: Store) -> None:
+    """Match every message logged by its sender and its receiver, once per model
+    build (``_message_pairs``): the segments change between uses, the pairs do not."""
+    store.con.execute(_SIP_MESSAGES)
     store.con.execute(_SIP_PAIRS)
-    rows = store.con.execute(_REDUCE).fetchall()
-    eps = 2 * RESOLUTION_S["sipstack"]
-    return [PairBound(a, b, ha, hb, d / 1e6 + eps, n, ex) for a, b, ha, hb, d, n, ex in rows]
 
 
-def pair_bounds(store: Store) -> list[PairBound]:
-    """Every kind of message pair the evidence holds, reduced per segment pair."""
-    return sip_pair_bounds(store)
+def match_pairs(store: Store) -> None:
+    """Build ``_pairs``: the message pairs on the current segments (``s_seg``,
+    ``r_seg``). Needs :func:`prepare_messages` first."""
+    store.con.execute(_SEGMENT_PAIRS)
 
 
-def describe(p: PairBound, when: Format = UTC_FORMAT) -> str:
-    return (f"{p.messages} SIP message{'s' if p.messages != 1 else ''} sent by {p.host_send} and logged by "
-            f"{p.host_recv}: the quickest was logged as received {p.bound_s:+.3f} s after it was sent "
-            f"(e.g. {p.example[:60]})")
+@dataclass
+class PairBounds:
+    """Per ordered pair of segments, ``o_recv - o_send <= bound_s``: columns, one row
+    per segment pair, described on demand."""
+
+    seg_send: np.ndarray
+    seg_recv: np.ndarray
+    bound_s: np.ndarray
+    messages: np.ndarray
+    table: pa.Table           # host_send, host_recv, via, example: for the descriptions
+    when: Format = UTC_FORMAT
+    _texts: list | None = None
+
+    def __len__(self) -> int:
+        return len(self.seg_send)
+
+    def describe(self, k: int) -> str:
+        if self._texts is None:
+            self._texts = [self.table.column(c).to_pylist() for c in ("host_send", "host_recv", "via", "example")]
+        host_send, host_recv, via, example = (col[k] for col in self._texts)
+        n = int(self.messages[k])
+        return (f"{n} {via} message{'s' if n != 1 else ''} sent by {host_send} and logged by {host_recv}: "
+                f"the quickest was logged as received {self.bound_s[k]:+.3f} s after it was sent "
+                f"(e.g. {(example or '')[:60]})")
+
+
+def pair_bounds(store: Store, when: Format = UTC_FORMAT, matched: bool = False) -> PairBounds:
+    """Every message pair the evidence holds, reduced per segment pair.
+
+    ``matched``: ``_pairs`` is already built for the current segments.
+    """
+    if not matched:
+        match_pairs(store)
+    t = store.con.sql(_REDUCE).to_arrow_table()
+    col = lambda name, dtype: t.column(name).to_numpy().astype(dtype)  # noqa: E731
+    return PairBounds(col("seg_send", np.int64), col("seg_recv", np.int64), col("bound_s", float),
+                      col("messages", np.int64), t.select(["host_send", "host_recv", "via", "example"]), when)
 
 
 # Two readings of one offset difference further apart than this mean a clock stepped
@@ -106,9 +151,27 @@ _OBSERVATIONS = """
 CREATE OR REPLACE TEMP TABLE _obs AS
 -- seen from the receiver: o_self - o_other <= d ; from the sender: o_self - o_other >= -d
 SELECT r_seg AS seg, r_file AS file_id, r_rn AS record_no, r_seq AS seq, s_seg AS other, TRUE AS upper,
-       d_us / 1e6 AS d FROM _sip_pairs
+       d_us / 1e6 AS d FROM _pairs
 UNION ALL
-SELECT s_seg, s_file, s_rn, s_seq, r_seg, FALSE, -d_us / 1e6 FROM _sip_pairs
+SELECT s_seg, s_file, s_rn, s_seq, r_seg, FALSE, -d_us / 1e6 FROM _pairs
+"""
+
+# The same against the partners' offset intervals of the last solution, for the
+# segments named in _suspects (not with each other: their intervals are in doubt):
+# every partner at once, so that a host exchanging a
+# message or two with each of many partners still shows where its clock stepped.
+# ``other`` is the file, so that each log is read in its own write order.
+_RESIDUALS = """
+CREATE OR REPLACE TEMP TABLE _obs AS
+-- o_self <= d + o_other <= d + high(other) ; o_self >= o_other - d >= low(other) - d
+SELECT p.r_seg AS seg, p.r_file AS file_id, p.r_rn AS record_no, p.r_seq AS seq, p.r_file AS other,
+       TRUE AS upper, p.d_us / 1e6 + i.high AS d
+FROM _pairs p JOIN _suspects s ON s.seg = p.r_seg JOIN _intervals i ON i.seg = p.s_seg
+WHERE i.high IS NOT NULL AND p.s_seg NOT IN (SELECT seg FROM _suspects)
+UNION ALL
+SELECT p.s_seg, p.s_file, p.s_rn, p.s_seq, p.s_file, FALSE, i.low - p.d_us / 1e6
+FROM _pairs p JOIN _suspects s ON s.seg = p.s_seg JOIN _intervals i ON i.seg = p.r_seg
+WHERE i.low IS NOT NULL AND p.r_seg NOT IN (SELECT seg FROM _suspects)
 """
 
 # Per (segment, partner segment), in the segment's write order: the first reading that
@@ -149,18 +212,36 @@ FROM e WHERE jump_us IS NOT NULL GROUP BY seg, other
 """
 
 
-def step_boundaries(store: Store, when: Format = UTC_FORMAT):
+def step_boundaries(store: Store, segments: list, when: Format = UTC_FORMAT, *, suspects: list[int] | None = None,
+                    low: np.ndarray | None = None, high: np.ndarray | None = None):
     """Steps no record mentions, found where a host's pairs with one partner segment
     stop agreeing, placed at the biggest jump of the host's own log between them.
 
     Both hosts of a disagreeing pair see the disagreement; the one whose log jumps
     most is taken to have stepped. One cut per segment pair per call: the caller
-    repeats until the pairs agree. Returns ``{host: [Boundary]}``.
+    repeats until the pairs agree. Returns ``{host: [Boundary]}``, each placed within
+    the segment (of ``segments``, the current ones) it cuts.
+
+    With ``suspects`` (segment ids) and the last solution's offset intervals
+    (``low``, ``high`` per segment id), the pairs of each suspect are read against
+    all its partners' intervals at once instead.
     """
     from .segments import RUN_GAP_S, Boundary
 
-    store.con.execute(_SIP_PAIRS)
-    store.con.execute(_OBSERVATIONS)
+    match_pairs(store)
+    if suspects is None:
+        store.con.execute(_OBSERVATIONS)
+    else:
+        store.con.register("_suspects", pa.table({"seg": pa.array(suspects, pa.int32())}))
+        store.con.register("_intervals", pa.table({
+            "seg": pa.array(np.arange(len(low)), pa.int32()),
+            "low": pa.array(np.where(np.isfinite(low), low, np.nan), from_pandas=True),
+            "high": pa.array(np.where(np.isfinite(high), high, np.nan), from_pandas=True)}))
+        try:
+            store.con.execute(_RESIDUALS)
+        finally:
+            store.con.unregister("_suspects")
+            store.con.unregister("_intervals")
     ranges = store.con.sql(_DISAGREEMENTS, params={"tol": STEP_FROM_PAIRS_S}).to_arrow_table()
     if not len(ranges):
         return {}
@@ -171,19 +252,25 @@ def step_boundaries(store: Store, when: Format = UTC_FORMAT):
         store.con.unregister("_ranges")
     best: dict[frozenset, tuple] = {}
     for seg, other, jump, f, host, rn, sq, logged, prev in rows:
-        if jump is None or abs(jump) < RUN_GAP_S * 1e6:
+        # One partner's disagreement may be a delay unless the log leaps too; all
+        # partners' is a step, placed at the biggest jump however small.
+        if jump is None or abs(jump) < (RUN_GAP_S * 1e6 if suspects is None else 1):
             continue
         key = frozenset((seg, other))
         if key not in best or abs(jump) > abs(best[key][0]):
-            best[key] = (jump, f, host, rn, sq, logged, prev)
+            best[key] = (jump, f, host, rn, sq, logged, prev, seg)
     out: dict[str, list[Boundary]] = {}
     seen: set[tuple[int, int]] = set()
-    for jump, f, host, rn, sq, logged, prev in best.values():
+    for jump, f, host, rn, sq, logged, prev, seg in best.values():
         if (f, rn) in seen:
             continue
         seen.add((f, rn))
-        b = Boundary(host, "step", f, rn, sq, prev, logged, None, inferred=True, delta_max_s=jump / 1e6,
-                     source="message pairs")
+        opener = segments[seg].opened_by
+        # A jump this big bounds the step (records are written in true-time order);
+        # a small one may be a mere pause where the step hid, and bounds nothing.
+        b = Boundary(host, "step", f, rn, sq, prev, logged, None, inferred=True,
+                     delta_max_s=jump / 1e6 if abs(jump) >= RUN_GAP_S * 1e6 else None, source="message pairs",
+                     within=None if opener is None else (opener.file_id, opener.record_no), placed_within=True)
         b.evidence.append(f"messages {host} exchanged disagree about its clock before and after "
                           f"{when(prev)} -> {when(logged)} (as logged), where its log jumps {jump / 1e6:+.0f} s")
         out.setdefault(host, []).append(b)

@@ -32,6 +32,8 @@ RUN_GAP_S = 600.0         # a forward leap this big may be a step: start a new r
 SLACK_S = 300.0           # how far outside a window a run may start (writes lag)
 BOOT_MERGE_S = 600.0      # boot records of one boot (6009, 6005, Kernel-General 12)
 OUTLIER_RECORDS = 3       # delayed writes: at most this many records out of order
+LEAP_MIN_S = 60.0         # a leap of a log smaller than this is not worth testing
+LEAP_SPACING = 8          # ... nor one less than this many times the log's usual pauses
 
 
 @dataclass
@@ -47,8 +49,14 @@ class Boundary:
     inferred: bool = False
     # For inferred steps: the step is at most this (logged went back this much).
     delta_max_s: float | None = None
+    # For steps no record measured: the offsets' difference across it, once solved.
+    measured_s: float | None = None
     setter: str = "unknown"
     resume: bool = False
+    # Found inside one segment (a leap of its log): goes in the chain right after the
+    # boundary that opened that segment, known by (file_id, record_no); None: first.
+    within: tuple[int, int] | None = None
+    placed_within: bool = False
     source: str = ""
     facts: list[ClockFact] = field(default_factory=list)
     evidence: list[str] = field(default_factory=list)
@@ -176,12 +184,88 @@ def inferred_boundaries(store: Store, explicit: dict[str, list[Boundary]],
     return out
 
 
+def leap_boundaries(store: Store, hosts: list[str], segments: list[Segment]) -> dict[str, list[Boundary]]:
+    """Leaps in the logs of ``hosts``, within each segment, as candidate steps for the
+    message pairs to prove or dismiss: forward ones, where a clock set ahead leaves
+    its mark, and the backward ones taken for delayed writes (a clock set back and
+    soon forward again looks the same).
+
+    A leap counts when it is at least ``LEAP_MIN_S`` and ``LEAP_SPACING`` times the
+    log's usual long pause (the 90th percentile of its gaps): a quiet hour in a busy
+    log, not the pauses of a sparse one. Cutting at every pause would leave pieces too
+    small for their messages to bound.
+    A candidate carries no bound of its own (``delta_max_s`` is None): were it
+    delayed writes, write order would say nothing about true time.
+    """
+    if not hosts:
+        return {}
+    store.con.register("_leap_hosts", pa.table({"host": pa.array(hosts, pa.string())}))
+    try:
+        rows = store.con.execute(
+            f"""WITH e AS (
+                  SELECT host, file_id, record_no, {SEQ} AS seq, logged, s.segment_id,
+                         lag(logged) OVER w AS prev_logged,
+                         epoch_us(logged) - epoch_us(lag(logged) OVER w) AS gap_us
+                  FROM events JOIN event_segments s USING (file_id, record_no) SEMI JOIN _leap_hosts USING (host)
+                  WINDOW w AS (PARTITION BY file_id, host, s.segment_id ORDER BY {SEQ}, record_no)),
+                spacing AS (SELECT file_id, host, quantile_cont(gap_us, 0.9) FILTER (WHERE gap_us >= 0) AS usual
+                            FROM e GROUP BY ALL)
+                SELECT e.host, e.segment_id, e.file_id, e.record_no, e.seq, e.prev_logged, e.logged, e.gap_us
+                FROM e JOIN spacing USING (file_id, host)
+                WHERE abs(e.gap_us) >= greatest({LEAP_MIN_S * 1e6}, {LEAP_SPACING} * coalesce(spacing.usual, 0))
+                ORDER BY e.host, e.segment_id, e.logged, e.file_id, e.seq""").fetchall()
+    finally:
+        store.con.unregister("_leap_hosts")
+    out: dict[str, list[Boundary]] = {}
+    for host, seg_id, file_id, record_no, seq, prev, logged, _ in rows:
+        opener = segments[seg_id].opened_by
+        b = Boundary(host, "step", file_id, record_no, seq, prev, logged, None, inferred=True, source="log leap",
+                     within=None if opener is None else (opener.file_id, opener.record_no), placed_within=True)
+        out.setdefault(host, []).append(b)
+    return out
+
+
 def order_chain(bounds: list[Boundary]) -> list[Boundary]:
     """Order one host's boundaries as they happened.
 
     The log holding most boundaries is the spine: its write order is trusted. The
     others are placed where their ``before`` falls in a spine segment's window.
+    Boundaries found inside a segment go right after the one that opened it, in
+    logged order: a window of logged time is ambiguous where clocks went back, the
+    segment is not.
     """
+    inside = [b for b in bounds if b.placed_within]
+    bounds = [b for b in bounds if not b.placed_within]
+    chain = _spine_order(bounds)
+    for b in _write_ordered(inside):
+        # after the segment's opener and any leap of the same segment logged earlier
+        pos = 0 if b.within is None else next(
+            (k + 1 for k, x in enumerate(chain) if (x.file_id, x.record_no) == b.within), None)
+        if pos is None:
+            continue   # its segment's opener is gone: the leap is moot
+        while pos < len(chain) and chain[pos].placed_within and chain[pos].within == b.within:
+            pos += 1
+        chain.insert(pos, b)
+    return chain
+
+
+def _write_ordered(bounds: list[Boundary]) -> list[Boundary]:
+    """Boundaries in logged order across files, but each file's in its write order:
+    within a file write order is the truth, and a leap back makes logged time lie."""
+    by_time = sorted(bounds, key=lambda b: (b.after, b.file_id, b.seq, b.record_no))
+    per_file: dict[int, list[Boundary]] = {}
+    for b in sorted(bounds, key=lambda b: (b.seq, b.record_no)):
+        per_file.setdefault(b.file_id, []).append(b)
+    taken: dict[int, int] = {}
+    out = []
+    for b in by_time:
+        k = taken.get(b.file_id, 0)
+        out.append(per_file[b.file_id][k])
+        taken[b.file_id] = k + 1
+    return out
+
+
+def _spine_order(bounds: list[Boundary]) -> list[Boundary]:
     if not bounds:
         return []
     counts: dict[int, int] = {}
@@ -236,14 +320,24 @@ def _place_events(store: Store, segments: list[Segment]) -> None:
     by_host: dict[str, list[Segment]] = {}
     for s in segments:
         by_host.setdefault(s.host, []).append(s)
-    files = store.con.execute("SELECT DISTINCT file_id, host FROM events ORDER BY file_id, host").fetchall()
+    # One scan in write order for all files; each (file, host) is a slice of it.
+    t = store.con.sql(
+        f"""SELECT file_id, host, record_no, epoch_us(logged) AS us FROM events
+            ORDER BY file_id, host, {SEQ}, record_no""").to_arrow_table()
+    all_file = t.column("file_id").to_numpy()
+    all_rn = t.column("record_no").to_numpy().astype(np.int64)
+    all_us = t.column("us").to_numpy().astype(np.int64)
+    host_codes = t.column("host").combine_chunks().dictionary_encode()
+    all_host = host_codes.indices.to_numpy(zero_copy_only=False)
+    host_names = host_codes.dictionary.to_pylist()
+    starts = np.flatnonzero(np.r_[True, (all_file[1:] != all_file[:-1]) | (all_host[1:] != all_host[:-1])])
+    starts = starts[starts < len(all_file)]
+    stops = np.r_[starts[1:], len(all_file)]
     out_file, out_rn, out_seg = [], [], []
-    for file_id, host in files:
+    for a, z in zip(starts.tolist(), stops.tolist()):
+        file_id, host = int(all_file[a]), host_names[all_host[a]]
         segs = by_host[host]
-        t = store.con.execute(
-            f"""SELECT record_no, epoch_us(logged) AS us FROM events WHERE file_id = ? AND host = ?
-                ORDER BY {SEQ}, record_no""", [file_id, host]).fetchnumpy()
-        rn, us = t["record_no"].astype(np.int64), t["us"].astype(np.int64)
+        rn, us = all_rn[a:z], all_us[a:z]
         # The records that are themselves boundaries (a boot, a step) open their
         # segment: cut the file there and pin the run that starts there.
         opens = {seg.opened_by.record_no: seg.index for seg in segs

@@ -7,32 +7,47 @@ segments' offsets, or between a segment and true time (node 0, offset 0):
 * a step made by a time service: the segment after it holds true time;
 * a boot or an inferred backward jump: true time moved forward, so
   o_next - o_prev <= (logged after) - (logged before);
+* a message pair: o_recv - o_send <= (logged received) - (logged sent);
 * a time service reporting sync, a case-file observation, a reference host.
 
 The tightest interval for each offset follows from shortest paths over the constraint
 graph (edge i->j of weight hi for o_j <= o_i + hi): the upper bound of o_j is the
 distance 0->j, the lower bound minus the distance j->0. A negative cycle means
-contradictory evidence: the weakest constraint on the cycle is dropped, and the
+contradictory evidence: the weakest constraint on each cycle is set aside, and the
 contradiction is reported with the evidence involved.
 
-References: Cormen et al., "Introduction to Algorithms", 24.4 (difference
-constraints); RFC 5905 (offset intervals from timestamps).
+Constraints are held as columns (:class:`ConstraintSet`), so a million message pairs
+cost arrays, not objects; their descriptions are written only for the few that end up
+bounding an interval or in a contradiction. Shortest paths run as Bellman-Ford in
+rounds over all edges at once (numpy): the rounds needed are the number of hops of the
+longest shortest path, a handful here, where a textbook pass costs nodes x edges.
+Negative cycles show up as cycles of the predecessor graph while the rounds go on
+(Tarjan's observation), so every cycle present is found in one pass.
+
+References: Cormen et al., "Introduction to Algorithms", 24.1 and 24.4 (Bellman-Ford,
+difference constraints); R. E. Tarjan, "Data Structures and Network Algorithms"
+(1983), ch. 7 (cycles in the predecessor graph); RFC 5905 (offset intervals from
+timestamps).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Callable, Iterable
 
 import numpy as np
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import NegativeCycleError, shortest_path
 
 INF = math.inf
-MAX_CONTRADICTIONS = 25
+EPS = 1e-9
 # Priority when contradictions force a constraint out: weakest first.
 STRENGTH = {"inferred": 0, "boot": 1, "sync": 2, "pairs": 3, "hint": 3, "observation": 4, "step": 5,
             "time_service": 5, "reference": 6}
+KINDS = tuple(STRENGTH)
+MAX_EVIDENCE = 12       # descriptions kept per interval (the bounding ones come first)
+TIE_S = 1e-7           # tie-break per step of weakness (see solve)
+MAX_CONTRADICTIONS = 200  # one by one up to this many; then by kind (see _set_aside_contradictions)
+SEGMENT_CONTRADICTIONS = 5  # ... and up to this many on one segment
 
 
 @dataclass(eq=False)
@@ -41,8 +56,64 @@ class Constraint:
     j: int
     lo: float              # lo <= o_j - o_i <= hi
     hi: float
-    kind: str              # step | time_service | boot | inferred | sync | hint | observation | reference
+    kind: str              # one of KINDS
     evidence: str
+
+
+class ConstraintSet:
+    """Constraints as columns: node arrays, bounds, kind codes, and descriptions that
+    are written on demand (``describe(row)`` of the block a constraint came in)."""
+
+    def __init__(self, constraints: Iterable[Constraint] = ()) -> None:
+        self._blocks: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+                                 Callable[[int], str]]] = []
+        self._cache: tuple | None = None
+        self.extend(constraints)
+
+    def extend(self, constraints: Iterable[Constraint]) -> None:
+        cs = list(constraints)
+        if cs:
+            self.add_columns(np.array([c.i for c in cs]), np.array([c.j for c in cs]),
+                             np.array([c.lo for c in cs], float), np.array([c.hi for c in cs], float),
+                             np.array([KINDS.index(c.kind) for c in cs], np.int8),
+                             [c.evidence for c in cs].__getitem__)
+
+    def add_columns(self, i, j, lo, hi, kind: str | np.ndarray, describe: Callable[[int], str]) -> None:
+        n = len(i)
+        codes = np.full(n, KINDS.index(kind), np.int8) if isinstance(kind, str) else np.asarray(kind, np.int8)
+        self._blocks.append((np.asarray(i, np.int64), np.asarray(j, np.int64), np.asarray(lo, float),
+                             np.asarray(hi, float), codes, describe))
+        self._cache = None
+
+    def __add__(self, other: "ConstraintSet | list[Constraint]") -> "ConstraintSet":
+        out = ConstraintSet()
+        out._blocks = list(self._blocks)
+        if isinstance(other, ConstraintSet):
+            out._blocks += other._blocks
+        else:
+            out.extend(other)
+        return out
+
+    def __len__(self) -> int:
+        return sum(len(b[0]) for b in self._blocks)
+
+    def columns(self):
+        if self._cache is None:
+            if self._blocks:
+                cols = [np.concatenate([b[k] for b in self._blocks]) for k in range(5)]
+            else:
+                cols = [np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), np.zeros(0), np.zeros(0, np.int8)]
+            starts = np.cumsum([0] + [len(b[0]) for b in self._blocks])
+            self._cache = (*cols, starts)
+        return self._cache
+
+    def evidence(self, k: int) -> str:
+        starts = self.columns()[5]
+        block = int(np.searchsorted(starts, k, side="right")) - 1
+        return self._blocks[block][5](k - int(starts[block]))
+
+    def kind(self, k: int) -> str:
+        return KINDS[int(self.columns()[4][k])]
 
 
 @dataclass
@@ -50,7 +121,7 @@ class Interval:
     low: float
     high: float
     estimate: float | None
-    basis: list[str] = field(default_factory=list)     # kinds of evidence on the bounding paths
+    basis: list[str] = field(default_factory=list)     # kinds of evidence bearing on the segment
     evidence: list[str] = field(default_factory=list)
 
     @property
@@ -64,50 +135,202 @@ class Solution:
     contradictions: list[dict] = field(default_factory=list)
 
 
-def solve(n_segments: int, constraints: list[Constraint]) -> Solution:
-    active = list(constraints)
-    contradictions: list[dict] = []
-    while True:
-        try:
-            up, up_pred, down, down_pred, edge_of = _paths(n_segments + 1, active)
+def solve(n_segments: int, constraints: ConstraintSet | list[Constraint], describe: bool = True) -> Solution:
+    """Every segment's offset interval; ``describe=False`` leaves out the evidence
+    texts of the intervals (for trial solves nobody reads)."""
+    cs = constraints if isinstance(constraints, ConstraintSet) else ConstraintSet(constraints)
+    n = n_segments + 1
+    ci, cj, lo, hi, kind, _ = cs.columns()
+    # Each constraint gives up to two edges: i->j of weight hi, j->i of weight -lo.
+    up_ok, down_ok = np.isfinite(hi), np.isfinite(lo)
+    src = np.concatenate([ci[up_ok], cj[down_ok]])
+    dst = np.concatenate([cj[up_ok], ci[down_ok]])
+    w = np.concatenate([hi[up_ok], -lo[down_ok]])
+    row = np.concatenate([np.flatnonzero(up_ok), np.flatnonzero(down_ok)])
+    dropped = np.zeros(len(ci), bool)
+    contradictions = _set_aside_contradictions(n, cs, src, dst, w, row, dropped)
+    active = ~dropped[row]
+    a, b, wa, ra = src[active], dst[active], w[active], row[active]
+    # Among equally tight paths, the one through the strongest evidence names the
+    # basis: weaker edges cost a hair more (far below any bound's precision).
+    tie = (STRENGTH["reference"] - np.array([STRENGTH[k] for k in KINDS]))[kind[ra]] * TIE_S
+    up, up_pred = _shortest(n, a, b, wa, tie, source=0)
+    down, down_pred = _shortest(n, b, a, wa, tie, source=0)   # distances to node 0
+    return Solution(_intervals(n, cs, ci, cj, kind, dropped, up, up_pred, down, down_pred, a, b, ra, describe),
+                    contradictions)
+
+
+def _shortest(n: int, a: np.ndarray, b: np.ndarray, w: np.ndarray, tie: np.ndarray, source: int
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """Bellman-Ford in rounds from ``source`` (the graph has no negative cycle): the
+    distance and predecessor edge of every node.
+
+    Paths are chosen on ``w + tie``; the distances returned are the exact lengths of
+    the chosen paths, so a bound is never tighter than the evidence allows.
+    """
+    wt = w + tie
+    dist = np.full(n, np.inf)
+    dist[source] = 0.0
+    pred = np.full(n, -1, np.int64)
+    for _ in range(n):
+        cand = dist[a] + wt
+        better = cand < dist[b] - EPS
+        if not better.any():
             break
-        except NegativeCycleError:
-            if len(contradictions) >= MAX_CONTRADICTIONS:
-                # Finding cycles one by one costs a Bellman-Ford pass each: past this
-                # many, set the weakest kind still in conflict aside wholesale, and say so.
-                kinds = sorted({c.kind for c in active if c.kind not in ("reference", "time_service", "step")},
-                               key=lambda k: STRENGTH.get(k, 0))
-                if not kinds:
-                    raise
-                weakest_kind = kinds[0]
-                n = sum(c.kind == weakest_kind for c in active)
-                contradictions.append({"dropped": f"all {n} '{weakest_kind}' constraints: too many contradictions",
-                                       "kind": weakest_kind, "cycle": []})
-                active = [c for c in active if c.kind != weakest_kind]
-                continue
-            cycle = _negative_cycle(n_segments + 1, active)
-            weakest = min(cycle, key=lambda c: (STRENGTH.get(c.kind, 0), -abs(c.hi - c.lo) if math.isfinite(c.hi - c.lo) else 0))
-            contradictions.append({"dropped": weakest.evidence, "kind": weakest.kind,
-                                   "cycle": [c.evidence for c in cycle]})
-            active = [c for c in active if c is not weakest]
-    attached: dict[int, list[Constraint]] = {}
-    for c in active:
-        for node in (c.i, c.j):
-            if node:
-                attached.setdefault(node, []).append(c)
+        idx = np.flatnonzero(better)
+        new = dist.copy()
+        np.minimum.at(new, b[idx], cand[idx])
+        win = idx[cand[idx] <= new[b[idx]]]
+        pred[b[win]] = win
+        dist = new
+    exact = np.full(n, np.inf)
+    exact[source] = 0.0
+    reached = np.flatnonzero(pred >= 0)
+    edges = pred[reached]
+    for _ in range(n):   # as many rounds as the tree is deep
+        new = exact.copy()
+        new[reached] = exact[a[edges]] + w[edges]
+        if np.array_equal(new, exact):
+            break
+        exact = new
+    return exact, pred
+
+
+def _set_aside_contradictions(n: int, cs: ConstraintSet, src: np.ndarray, dst: np.ndarray, w: np.ndarray,
+                              row: np.ndarray, dropped: np.ndarray) -> list[dict]:
+    """Find every negative cycle and set the weakest constraint of each aside
+    (marking it in ``dropped``); returns the contradictions, described.
+
+    Bellman-Ford from a virtual source joined to every node (all labels start at 0),
+    in rounds. A cycle in the predecessor graph is a negative cycle; its weakest
+    constraint is set aside and the rounds carry on from the labels they reached:
+    relaxation from any finite labels settles exactly when no negative cycle is left,
+    so nothing is started over. Among equally strong constraints, the one on the
+    segment that turned up in most cycles goes first. Past ``MAX_CONTRADICTIONS`` in
+    all or ``SEGMENT_CONTRADICTIONS`` on one segment, the weakest kind of evidence on
+    that segment is set aside wholesale, and that is said too.
+    """
+    ci, cj, lo, hi, kind, _ = cs.columns()
+    strength = np.array([STRENGTH[k] for k in KINDS])[kind]
+    blame = np.zeros(n, np.int64)
+    dist = np.zeros(n)
+    pred = np.full(n, -1, np.int64)
+    live = np.flatnonzero(~dropped[row])
+    contradictions: list[dict] = []
+    for _ in range(n + 1 + 2 * len(row)):   # every drop may cost up to n rounds; in practice a few
+        cand = dist[src[live]] + w[live]
+        better = cand < dist[dst[live]] - EPS
+        if not better.any():
+            break
+        idx = np.flatnonzero(better)
+        new = dist.copy()
+        np.minimum.at(new, dst[live[idx]], cand[idx])
+        win = idx[cand[idx] <= new[dst[live[idx]]]]
+        pred[dst[live[win]]] = live[win]
+        dist = new
+        cycles = [c for c in _pred_cycles(pred, src) if w[c].sum() < -EPS]
+        if not cycles:
+            continue
+        for cycle in cycles:
+            rows = list(dict.fromkeys(int(row[e]) for e in cycle))
+            nodes = np.unique(np.concatenate([ci[rows], cj[rows]]))
+            blame[nodes] += 1
+            blame[0] = 0   # true time is in every cycle through a reference: no blame
+            segs = [int(x) - 1 for x in nodes if x > 0]
+            most = int(nodes[np.argmax(blame[nodes])])
+            if len(contradictions) < MAX_CONTRADICTIONS and blame[most] < SEGMENT_CONTRADICTIONS:
+                # Equally strong evidence: blame the constraint whose segment keeps
+                # turning up in contradictions (a segment that mixes two clocks).
+                weakest = min(rows, key=lambda k: (strength[k], -max(blame[ci[k]], blame[cj[k]]),
+                                                   -(hi[k] - lo[k]), k))
+                dropped[weakest] = True
+                contradictions.append({"dropped": cs.evidence(weakest), "kind": KINDS[kind[weakest]],
+                                       "cycle": [cs.evidence(k) for k in rows], "_segments": segs})
+            else:
+                # Too many to take one by one: set aside the weakest kind of evidence
+                # on the most blamed segment of the cycle, all of it, and say so.
+                weakest_kind = min((kind[k] for k in rows), key=lambda c: STRENGTH[KINDS[c]])
+                hit = (kind == weakest_kind) & ((ci == most) | (cj == most)) & ~dropped
+                if not hit.any():
+                    hit = (kind == weakest_kind) & ~dropped
+                dropped |= hit
+                contradictions.append({"dropped": f"all {int(hit.sum())} '{KINDS[weakest_kind]}' constraints on "
+                                                  f"one segment, e.g. {cs.evidence(int(np.flatnonzero(hit)[0]))}: "
+                                                  f"too many contradictions", "kind": KINDS[weakest_kind],
+                                       "cycle": [cs.evidence(k) for k in rows], "_segments": segs})
+        live = np.flatnonzero(~dropped[row])
+        pred[(pred >= 0) & dropped[row[np.maximum(pred, 0)]]] = -1
+    return contradictions
+
+
+def _pred_cycles(pred: np.ndarray, a: np.ndarray) -> list[list[int]]:
+    """Cycles of the functional graph node -> tail of its predecessor edge."""
+    edge = pred.tolist()
+    parent = np.where(pred >= 0, a[np.maximum(pred, 0)], -1).tolist()
+    state = [0] * len(parent)      # 0 unseen, 1 on the current walk, 2 done
+    cycles = []
+    for start in range(len(parent)):
+        if state[start]:
+            continue
+        walk, u = [], start
+        while u >= 0 and state[u] == 0:
+            state[u] = 1
+            walk.append(u)
+            u = parent[u]
+        if u >= 0 and state[u] == 1:
+            nodes = walk[walk.index(u):]
+            cycles.append([edge[v] for v in nodes])
+        for v in walk:
+            state[v] = 2
+    return cycles
+
+
+def _intervals(n, cs: ConstraintSet, ci, cj, kind, dropped, up, up_pred, down, down_pred, a, b, rows,
+               describe: bool = True) -> list[Interval]:
+    # Kinds of the evidence bearing on each node directly (both ends of a constraint).
+    keep = ~dropped
+    nodes = np.concatenate([ci[keep], cj[keep]])
+    ks = np.concatenate([kind[keep], kind[keep]])
+    which = np.concatenate([np.flatnonzero(keep)] * 2)
+    order = np.lexsort((which, ks, nodes))
+    nodes, ks, which = nodes[order], ks[order], which[order]
+    first = np.r_[True, (nodes[1:] != nodes[:-1]) | (ks[1:] != ks[:-1])]
+    attached: dict[int, list[tuple[int, int]]] = {}
+    # per node and kind: the first few constraints, enough to describe it
+    run_start = np.maximum.accumulate(np.where(first, np.arange(len(nodes)), 0))
+    counts = np.arange(len(nodes)) - run_start
+    for node, k, row in zip(nodes[counts < 3].tolist(), ks[counts < 3].tolist(), which[counts < 3].tolist()):
+        attached.setdefault(node, []).append((k, row))
+    pred_up, pred_down = up_pred.tolist(), down_pred.tolist()
+    a_l, b_l, rows_l = a.tolist(), b.tolist(), rows.tolist()
     intervals = []
-    for node in range(1, n_segments + 1):
-        hi = float(up[node])
-        lo = -float(down[node])
-        used = _path_constraints(up_pred, node, edge_of, reverse=False) + \
-            _path_constraints(down_pred, node, edge_of, reverse=True)
+    if not describe:
+        return [Interval(float(-down[k]), float(up[k]), _estimate(float(-down[k]), float(up[k])))
+                for k in range(1, n)]
+    for node in range(1, n):
+        high, low = float(up[node]), -float(down[node])
+        used = _path(pred_up, a_l, rows_l, node) + _path(pred_down, b_l, rows_l, node)
         # The basis is what binds the interval plus what bears on the segment directly
         # and agrees with it (an observation looser than a step still corroborates it).
-        used += [c for c in attached.get(node, []) if c not in used]
-        basis = sorted({c.kind for c in used})
-        evidence = list(dict.fromkeys(c.evidence for c in used))
-        intervals.append(Interval(lo, hi, _estimate(lo, hi), basis, evidence))
-    return Solution(intervals, contradictions)
+        near = attached.get(node, [])
+        basis = sorted({KINDS[kind[r]] for r in used} | {KINDS[k] for k, _ in near})
+        described = list(dict.fromkeys(used + [r for k, r in near if KINDS[k] != "pairs"]
+                                       + [r for k, r in near if KINDS[k] == "pairs"]))[:MAX_EVIDENCE]
+        evidence = list(dict.fromkeys(cs.evidence(r) for r in described))
+        intervals.append(Interval(low, high, _estimate(low, high), basis, evidence))
+    return intervals
+
+
+def _path(pred: list[int], tail: list[int], rows: list[int], node: int) -> list[int]:
+    """Constraint rows on the shortest path from node 0 to ``node`` (or back)."""
+    out, cur = [], node
+    for _ in range(len(pred)):
+        e = pred[cur]
+        if cur == 0 or e < 0:
+            break
+        out.append(rows[e])
+        cur = tail[e]
+    return out
 
 
 def _estimate(lo: float, hi: float) -> float | None:
@@ -124,75 +347,3 @@ def _estimate(lo: float, hi: float) -> float | None:
     if math.isfinite(lo) and math.isfinite(hi):
         return (lo + hi) / 2
     return lo if lo > 0 else hi
-
-
-def _edges(constraints: list[Constraint]) -> dict[tuple[int, int], tuple[float, Constraint]]:
-    best: dict[tuple[int, int], tuple[float, Constraint]] = {}
-    for c in constraints:
-        for (a, b, w) in ((c.i, c.j, c.hi), (c.j, c.i, -c.lo)):
-            if math.isfinite(w) and ((a, b) not in best or w < best[(a, b)][0]):
-                best[(a, b)] = (w, c)
-    return best
-
-
-def _matrix(n: int, edges: dict, reverse: bool):
-    if not edges:
-        return coo_matrix((n, n)).tocsr()
-    rows, cols, weights = [], [], []
-    for (a, b), (w, _) in edges.items():
-        rows.append(b if reverse else a)
-        cols.append(a if reverse else b)
-        # csgraph reads a stored zero as "no edge"; a vanishing weight keeps it.
-        weights.append(w if w != 0 else 1e-12)
-    return coo_matrix((weights, (rows, cols)), shape=(n, n)).tocsr()
-
-
-def _paths(n: int, constraints: list[Constraint]):
-    edges = _edges(constraints)
-    method = "BF" if n < 2000 else "J"
-    up, up_pred = shortest_path(_matrix(n, edges, False), method=method, directed=True, indices=0,
-                                return_predecessors=True)
-    down, down_pred = shortest_path(_matrix(n, edges, True), method=method, directed=True, indices=0,
-                                    return_predecessors=True)
-    return up, up_pred, down, down_pred, edges
-
-
-def _path_constraints(pred: np.ndarray, node: int, edges: dict, reverse: bool) -> list[Constraint]:
-    out = []
-    cur = node
-    seen = 0
-    while cur != 0 and pred[cur] >= 0 and seen < len(pred):
-        p = int(pred[cur])
-        key = (cur, p) if reverse else (p, cur)
-        if key in edges:
-            out.append(edges[key][1])
-        cur = p
-        seen += 1
-    return out
-
-
-def _negative_cycle(n: int, constraints: list[Constraint]) -> list[Constraint]:
-    """Find one negative cycle (Bellman-Ford from a virtual source) and its constraints."""
-    edges = _edges(constraints)
-    dist = [0.0] * n
-    pred: list[tuple[int, Constraint] | None] = [None] * n
-    last = -1
-    for _ in range(n):
-        last = -1
-        for (a, b), (w, c) in edges.items():
-            if dist[a] + w < dist[b] - 1e-9:
-                dist[b] = dist[a] + w
-                pred[b] = (a, c)
-                last = b
-        if last < 0:
-            return []
-    for _ in range(n):  # walk back into the cycle
-        last = pred[last][0]  # type: ignore[index]
-    cycle, cur = [], last
-    while True:
-        a, c = pred[cur]  # type: ignore[misc]
-        cycle.append(c)
-        cur = a
-        if cur == last:
-            break
-    return list(dict.fromkeys(cycle))
