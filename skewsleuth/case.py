@@ -6,6 +6,7 @@ observations of the form "host X showed S when the time was T"::
 
     timezone: America/Chicago
     references: [srv-lyncfe01.domain.com]
+    correlation_keys: [order_id]        # fields naming one message in two hosts' logs
     changes:
       - at: 2014-10-20 18:30
         host: dirsync01.domain.com      # optional
@@ -38,7 +39,9 @@ import yaml
 
 UTC = dt_timezone.utc
 
-CASE_KEYS = ("timezone", "references", "reference_accuracy_s", "changes", "observations")
+CASE_KEYS = ("timezone", "references", "reference_accuracy_s", "correlation_keys", "changes", "observations")
+# A correlation key names a top-level field of JSON application logs.
+_KEY_NAME = re.compile(r"^[A-Za-z_@][A-Za-z0-9_.@-]{0,127}$")
 _CASE_HEAD = re.compile(rb"^\s*(?:#[^\n]*\n\s*)*(?:---\s*\n\s*)?(?:" + b"|".join(k.encode() for k in CASE_KEYS) + rb")\s*:", re.S)
 _CSV_HEAD = re.compile(rb"^\s*(?:\xef\xbb\xbf)?\s*time\s*,\s*host\s*,\s*change\s*\r?\n", re.I)
 _TIME = re.compile(
@@ -89,6 +92,9 @@ class Case:
     # How close to true time a reference clock is trusted to be (a GPS-disciplined
     # server: a millisecond; a domain controller synced over the internet: a second).
     reference_accuracy_s: float = 1.0
+    # Fields of application logs that name one message on both its sides (an order
+    # id, a job id), beyond the request / trace ids every log is searched for.
+    correlation_keys: list[str] = field(default_factory=list)
     changes: list[Change] = field(default_factory=list)
     observations: list[Observation] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
@@ -105,6 +111,7 @@ class Case:
                               f"{other.timezone_name}; {self.timezone_name} is used for times without an offset, "
                               "its own times were read in its zone")
         self.references += [r for r in other.references if r not in self.references]
+        self.correlation_keys += [k for k in other.correlation_keys if k not in self.correlation_keys]
         self.changes += other.changes
         self.observations += other.observations
         self.sources += other.sources
@@ -207,6 +214,13 @@ def load_case(path: Path, default_zone: str | None = None) -> Case:
                 raise ValueError
         except (TypeError, ValueError):
             raise CaseError(f"case file {path}: reference_accuracy_s must be a number of seconds >= 0") from None
+    keys = doc.get("correlation_keys") or []
+    for key in [keys] if isinstance(keys, str) else keys if isinstance(keys, list) else [keys]:
+        if isinstance(key, str) and _KEY_NAME.match(key.strip()):
+            case.correlation_keys.append(key.strip())
+        else:
+            case.rejected.append((src, f"correlation_keys: {str(key)[:80]}",
+                                  "a correlation key is the name of a log field (letters, digits, _ . @ -)"))
     for entry in _entries(doc, "changes", case, src):
         try:
             at = parse_time(entry["at"], case.timezone)

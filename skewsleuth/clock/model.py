@@ -201,7 +201,7 @@ def _holds(s: Segment, t: datetime) -> bool:
 def build_clock_model(store: Store, case: Case) -> ClockModel:
     when = clockface(case.timezone)
     facts = read_facts(store, when)
-    prepare_messages(store)
+    prepare_messages(store, case.correlation_keys)
     segments, chains = build_segments(store, facts, when)
     # Steps no record names: first the leaps of the logs that the whole fleet's pairs
     # prove were steps, then wherever one partner's pairs still stop agreeing.

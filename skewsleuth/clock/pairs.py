@@ -6,19 +6,32 @@ time ``t_r - o_B >= t_s - o_A``, i.e. ``o_B - o_A <= t_r - t_s``: every pair bou
 the difference of two segments' offsets from one side, and a request with its
 response bounds it from both, as NTP's four timestamps do (RFC 5905, 8).
 
-Pairs are matched in DuckDB into one table, ``_pairs`` (one row per message: the
-sending record, the receiving record, ``d_us`` = logged received - logged sent), and
-reduced there: per ordered pair of segments only the tightest bound survives, so a
-million messages become at most as many constraints, as columns.
+Pairs are matched in DuckDB once per model build into ``_message_pairs`` (one row per
+message: the sending record, the receiving record, ``d_us`` = logged received -
+logged sent, widened by the tick of both logs), placed on the current segments
+(``_pairs``) and reduced there: per ordered pair of segments only the tightest bound
+survives, so a million messages become at most as many constraints, as columns.
 
-Matched today: Lync/Skype for Business SIPStack protocol records (CLS, OCSLogger), by
-Call-ID, CSeq and start line, an ``outgoing`` record on one host with an ``incoming``
-one on another. A retransmitted message is paired with its first send, and a message
-that more than one host sent is paired only with the peer the receiver names: a bound
-must hold whatever copy arrived.
+Matched:
+
+* Lync/Skype for Business SIPStack protocol records (CLS, OCSLogger), by Call-ID,
+  CSeq and start line, an ``outgoing`` record on one host with an ``incoming`` one
+  on another;
+* application logs (:mod:`..sources.applog`) with a direction, by request id, by the
+  span of a W3C ``traceparent`` (the caller logs it as its span, the callee as its
+  parent), and by the fields the case file names (``correlation_keys``), each with
+  its phase (request / response);
+* OpenTelemetry spans: a client (producer) span and the server (consumer) span whose
+  parent it is, in the same trace: the server span starts after the client's and,
+  for client and server, ends before it.
+
+A retransmitted message is paired with its first send. A message more than one host
+sent is paired only where no third host took part or with the peer the receiver
+names: a bound must hold whatever copy arrived.
 
 References: RFC 3261 (SIP transaction identity: Call-ID, CSeq); RFC 5905 (on-wire
-offset bounds); Microsoft, "Centralized Logging Service in Lync Server 2013".
+offset bounds); W3C Trace Context (traceparent); OpenTelemetry trace API (span kinds,
+parent span); Microsoft, "Centralized Logging Service in Lync Server 2013".
 """
 
 from __future__ import annotations
@@ -31,45 +44,108 @@ import pyarrow as pa
 from ..store import Store
 from ..timefmt import UTC_FORMAT, Format
 
-# Logged times have this resolution: each side may read up to one tick early.
-RESOLUTION_S = {"sipstack": 0.001}
-# What strips a SIP peer to a host name: brackets and port ("[fe80::1]:5061", "fe01:5061").
+# What strips a peer to a host name: a scheme, a path, brackets and a port
+# ("[fe80::1]:5061", "fe01:5061", "https://api01.corp:8443/v1/x").
 PEER_HOST = r"^\[?([^\]]*?)\]?(:\d+)?$"
 
-# Every SIP protocol record, its message's identity extracted once per model build.
+
+def _peer_sql(expr: str) -> str:
+    bare = rf"regexp_replace(regexp_replace({expr}, '^[A-Za-z][A-Za-z0-9+.-]*://', ''), '/.*$', '')"
+    return rf"lower(regexp_replace(coalesce({bare}, ''), '{PEER_HOST}', '\1'))"
+
+
+# A logged time is read up to one tick early: the tick of a file is the coarsest its
+# times show (whole seconds, milliseconds, else microseconds).
+_RESOLUTION = """
+CREATE OR REPLACE TEMP TABLE _resolution AS
+SELECT file_id, CASE WHEN bool_and(epoch_us(logged) % 1000000 = 0) THEN 1000000
+                     WHEN bool_and(epoch_us(logged) % 1000 = 0) THEN 1000 ELSE 1 END AS res_us
+FROM events WHERE format IN ('sipstack', 'applog') GROUP BY file_id
+"""
+
+# Every record that sends or receives an identified message, once per model build:
+# SIP by Call-ID, CSeq and start line; application logs by request id, by a
+# traceparent's span (the sender logs it as its span, the receiver as its parent),
+# and by the case's correlation keys, each with the phase (request / response).
 _SIP_MESSAGES = rf"""
-CREATE OR REPLACE TEMP TABLE _sip_messages AS
-SELECT file_id, record_no, seq, host, epoch_us(logged) AS us, f[1] AS direction,
-       f[2] || chr(31) || f[3] || chr(31) || f[4] AS key, f[4] AS start_line,
-       lower(regexp_replace(coalesce(f[5], ''), '{PEER_HOST}', '\1')) AS peer
-FROM (SELECT file_id, record_no, coalesce(record_id, record_no) AS seq, host, logged,
-             json_extract_string(data, ['$.direction', '$.call_id', '$.cseq', '$.start_line', '$.peer']) AS f
+SELECT file_id, record_no, coalesce(record_id, record_no) AS seq, host, epoch_us(logged) AS us, f[1] AS direction,
+       'sip' || chr(31) || f[2] || chr(31) || f[3] || chr(31) || f[4] AS key, f[4] AS label,
+       {_peer_sql('f[5]')} AS peer, 'SIP' AS via
+FROM (SELECT *, json_extract_string(data, ['$.direction', '$.call_id', '$.cseq', '$.start_line', '$.peer']) AS f
       FROM events WHERE format = 'sipstack')
 WHERE f[1] IN ('incoming', 'outgoing') AND f[2] IS NOT NULL AND f[3] IS NOT NULL AND f[4] IS NOT NULL
 """
 
-# Every SIP message logged by its sender and a receiver, by record: this does not
-# depend on the segments, so it is matched once per model build.
-_SIP_PAIRS = rf"""
-CREATE OR REPLACE TEMP TABLE _message_pairs AS
-WITH sent AS (
-  -- per message and sending host, its first send: a retransmission's copy may be the
-  -- one that arrived, and it cannot have arrived before the first was sent
+_APP_MESSAGES = rf"""
+SELECT file_id, record_no, coalesce(record_id, record_no) AS seq, host, epoch_us(logged) AS us, f[1] AS direction,
+       $name || chr(31) || k || chr(31) || coalesce(f[2], '') AS key, $name || ' ' || k AS label,
+       {_peer_sql('f[3]')} AS peer, 'correlated' AS via
+FROM (SELECT *, json_extract_string(data, ['$.corr.direction', '$.corr.phase', '$.corr.peer']) AS f,
+             {{key}} AS k
+      FROM events WHERE format = 'applog')
+WHERE f[1] IN ('incoming', 'outgoing') AND k IS NOT NULL AND k <> ''
+"""
+
+# A traceparent logged by both sides of a call: the caller's span is the callee's
+# parent. Spans themselves (with an end) are paired as spans below, not here.
+_TRACE_KEY = """CASE WHEN json_extract_string(data, '$.corr.end_us') IS NOT NULL THEN NULL
+     WHEN json_extract_string(data, '$.corr.direction') = 'outgoing'
+     THEN json_extract_string(data, '$.corr.span_id')
+     ELSE json_extract_string(data, '$.corr.parent_span_id') END
+     || '/' || coalesce(json_extract_string(data, '$.corr.trace_id'), '')"""
+
+# Per message and sending host, its first send: a retransmission's copy may be the
+# one that arrived, and it cannot have arrived before the first was sent. A message
+# more than one host sent (a proxy forwarding it, a request id reused for the reply)
+# pairs only where no third host is involved, or with the host the receiver names as
+# its peer, or that names the receiver as its own.
+_KEYED_PAIRS = """
+WITH m AS (SELECT * FROM _messages JOIN _resolution USING (file_id)),
+hosts AS (SELECT key, count(DISTINCT host) AS hosts FROM m GROUP BY key),
+sent AS (
   SELECT key, host, arg_min(file_id, us) AS file_id, arg_min(record_no, us) AS record_no,
-         arg_min(seq, us) AS seq, min(us) AS us,
-         arg_min(peer, us) AS peer, any_value(start_line) AS start_line,
+         arg_min(seq, us) AS seq, min(us) AS us, arg_min(res_us, us) AS res_us,
+         arg_min(peer, us) AS peer, any_value(label) AS label, any_value(via) AS via,
          count(*) OVER (PARTITION BY key) AS senders
-  FROM _sip_messages WHERE direction = 'outgoing' GROUP BY key, host
+  FROM m WHERE direction = 'outgoing' GROUP BY key, host
 )
 SELECT s.file_id AS s_file, s.record_no AS s_rn, s.seq AS s_seq, s.host AS s_host,
        r.file_id AS r_file, r.record_no AS r_rn, r.seq AS r_seq, r.host AS r_host,
-       r.us - s.us + {2 * RESOLUTION_S["sipstack"] * 1e6:.0f} AS d_us, s.start_line AS label, 'SIP' AS via
-FROM sent s JOIN _sip_messages r ON r.key = s.key AND r.direction = 'incoming' AND r.host <> s.host
--- a message more than one host sent (a proxy forwarding it) pairs only with the host
--- the receiver names as its peer, or that names the receiver as its own
-WHERE s.senders = 1
+       r.us - s.us + s.res_us + r.res_us AS d_us, s.label AS label, s.via AS via
+FROM sent s JOIN m r ON r.key = s.key AND r.direction = 'incoming' AND r.host <> s.host
+JOIN hosts h ON h.key = s.key
+WHERE s.senders = 1 OR h.hosts = 2
    OR r.peer = s.host OR split_part(r.peer, '.', 1) = split_part(s.host, '.', 1)
    OR s.peer = r.host OR split_part(s.peer, '.', 1) = split_part(r.host, '.', 1)
+"""
+
+# A client span and the server span it caused (its parent is the client's span): the
+# server started after the client and ended before it, so the pair bounds the two
+# clocks from both sides, as NTP's four timestamps do. Producer and consumer: only
+# the start.
+_SPAN_PAIRS = """
+WITH sp AS (
+  SELECT file_id, record_no, coalesce(record_id, record_no) AS seq, host, epoch_us(logged) AS us, res_us,
+         TRY_CAST(f[1] AS BIGINT) AS end_us, f[2] AS kind, f[3] AS trace_id, f[4] AS span_id,
+         f[5] AS parent_span_id, message
+  FROM (SELECT *, json_extract_string(data, ['$.corr.end_us', '$.corr.kind', '$.corr.trace_id', '$.corr.span_id',
+                                             '$.corr.parent_span_id']) AS f
+        FROM events WHERE format = 'applog') JOIN _resolution USING (file_id)
+  WHERE f[2] IN ('client', 'server', 'producer', 'consumer')
+), calls AS (
+  SELECT p.file_id AS p_file, p.record_no AS p_rn, p.seq AS p_seq, p.host AS p_host, p.us AS p_us,
+         p.end_us AS p_end, p.kind AS p_kind, p.res_us AS p_res,
+         c.file_id AS c_file, c.record_no AS c_rn, c.seq AS c_seq, c.host AS c_host, c.us AS c_us,
+         c.end_us AS c_end, c.kind AS c_kind, c.res_us AS c_res, coalesce(c.message, p.message) AS label
+  FROM sp p JOIN sp c ON c.parent_span_id = p.span_id AND c.host <> p.host
+   AND p.kind IN ('client', 'producer') AND c.kind IN ('server', 'consumer')
+   AND (p.trace_id IS NULL OR c.trace_id IS NULL OR p.trace_id = c.trace_id)
+)
+SELECT p_file, p_rn, p_seq, p_host, c_file, c_rn, c_seq, c_host, c_us - p_us + p_res + c_res, label, 'traced'
+FROM calls
+UNION ALL
+SELECT c_file, c_rn, c_seq, c_host, p_file, p_rn, p_seq, p_host, p_end - c_end + p_res + c_res, label, 'traced'
+FROM calls WHERE p_kind = 'client' AND c_kind = 'server' AND p_end IS NOT NULL AND c_end IS NOT NULL
 """
 
 # The pairs placed on the current segments.
@@ -91,11 +167,25 @@ FROM _pairs GROUP BY s_seg, r_seg ORDER BY s_seg, r_seg
 """
 
 
-def prepare_messages(store: Store) -> None:
+def prepare_messages(store: Store, correlation_keys: list[str] | tuple[str, ...] = ()) -> None:
     """Match every message logged by its sender and its receiver, once per model
-    build (``_message_pairs``): the segments change between uses, the pairs do not."""
-    store.con.execute(_SIP_MESSAGES)
-    store.con.execute(_SIP_PAIRS)
+    build (``_message_pairs``): the segments change between uses, the pairs do not.
+
+    ``correlation_keys`` are fields of application logs (the case file's) that name
+    one message on both its sides."""
+    keys = [("request_id", "json_extract_string(data, '$.corr.request_id')"), ("traceparent", _TRACE_KEY)]
+    keys += [(k, f"json_extract_string(data, {_json_path(k)!r})") for k in correlation_keys]
+    app = [_APP_MESSAGES.replace("{key}", expr).replace("$name", f"'{name}'") for name, expr in keys]
+    store.con.execute(_RESOLUTION)
+    store.con.execute("CREATE OR REPLACE TEMP TABLE _messages AS " + " UNION ALL ".join([_SIP_MESSAGES] + app))
+    store.con.execute(f"CREATE OR REPLACE TEMP TABLE _message_pairs AS "
+                      f"SELECT * FROM ({_KEYED_PAIRS}) UNION ALL SELECT * FROM ({_SPAN_PAIRS})")
+
+
+def _json_path(field: str) -> str:
+    """The JSON path of an application log field (kept under ``fields``), quoted so
+    that dots and dashes in its name are not read as path syntax."""
+    return '$.fields."' + field.replace('"', "") + '"'
 
 
 def match_pairs(store: Store) -> None:
