@@ -57,6 +57,14 @@ def _num(x: float | None) -> float | None:
     return round(x, 3)
 
 
+def _drift(e) -> dict:
+    """A segment's clock rate in ppm (positive: it gains), where pairs span hours."""
+    if e.drift is None:
+        return {}
+    return {"drift_ppm": round(e.drift.rate * 1e6, 2), "drift_low_ppm": round(e.drift.low * 1e6, 2),
+            "drift_high_ppm": round(e.drift.high * 1e6, 2)}
+
+
 def verdict_dict(v: Verdict) -> dict:
     hosts = []
     for name in sorted(v.model.hosts):
@@ -74,6 +82,7 @@ def verdict_dict(v: Verdict) -> dict:
                           "offset_high_s": _num(e.interval.high),
                           "basis": e.interval.basis or ["no clock evidence"],
                           "evidence": e.interval.evidence[:5], "events": e.segment.events,
+                          **_drift(e),
                           "suspect": e.suspect} for e in hc.segments if e.segment.events],
         })
     incidents = []

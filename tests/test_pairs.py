@@ -108,3 +108,25 @@ def test_intervals_are_about_as_narrow_as_the_quickest_round_trips():
     for r in rows:
         e = model.segments[r["segment_id"]]
         assert abs(e.offset_s - r["lo"]) < 0.01        # the estimate, within 10 ms of the truth
+
+
+def test_clocks_that_drift_are_given_their_rate_and_every_event_its_true_time():
+    """Hosts whose clocks gain or lose up to 40 ppm over eight hours (up to 1.2 s): the
+    rate of each is found within its interval, and the corrected times are right to
+    the round trip's precision all day, with no contradiction."""
+    fleet, events, truth = make_fleet(12, 3000, drift_ppm=40.0, seed=5)
+    store = Store()
+    load_fleet(store, events)
+    model = build_clock_model(store, Case(references=[fleet.hosts[0]], reference_accuracy_s=0.001))
+    assert model.contradictions == []
+    for est in model.segments:
+        h = fleet.hosts.index(est.segment.host)
+        if h == 0:
+            continue
+        assert est.drift is not None and est.drift.significant
+        assert est.drift.low - 1e-9 <= fleet.rates[h] <= est.drift.high + 1e-9
+        assert est.drift.high - est.drift.low < 12e-6                  # a few ppm over 8 h of messages
+    store.con.register("truth", truth)
+    worst = store.con.execute("""SELECT max(abs((epoch_us(logged) - epoch_us(true_time)) / 1e6 - t.offset_s))
+                                 FROM timeline JOIN truth t USING (file_id, record_no)""").fetchone()[0]
+    assert worst < 0.06

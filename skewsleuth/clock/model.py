@@ -23,6 +23,7 @@ from scipy.sparse.csgraph import connected_components
 from ..case import Case, Observation
 from ..store import Store
 from ..timefmt import Format, clockface
+from .drift import Drift, estimate_drift, register as register_drift
 from .facts import ClockFact, read_facts
 from .pairs import STEP_FROM_PAIRS_S, pair_bounds, prepare_messages, step_boundaries
 from .segments import STEP_MIN_S, Boundary, Segment, build_segments, leap_boundaries
@@ -41,13 +42,22 @@ class SegmentEstimate:
     interval: Interval
     suspect: bool = False       # opened by a step a person or script made
     notes: list[str] = field(default_factory=list)
+    # The clock's rate over the segment where pairs span hours; when it is not zero
+    # the offset is the one at drift.mid_us and changes at drift.rate.
+    drift: Drift | None = None
 
     @property
     def offset_s(self) -> float | None:
         return self.interval.estimate
 
+    def offset_at(self, logged: datetime) -> float:
+        o = self.offset_s or 0.0
+        if self.drift is not None and self.drift.significant:
+            o += self.drift.rate * (logged.timestamp() * 1e6 - self.drift.mid_us) / 1e6
+        return o
+
     def true_time(self, logged: datetime) -> datetime:
-        return logged - timedelta(seconds=self.offset_s or 0.0)
+        return logged - timedelta(seconds=self.offset_at(logged))
 
     @property
     def true_from(self) -> datetime | None:
@@ -214,11 +224,11 @@ def build_clock_model(store: Store, case: Case) -> ClockModel:
         if not _add_new(step_boundaries(store, segments, when), chains, extra):
             break
         segments, chains = build_segments(store, facts, when, extra)
-    base = _base_constraints(chains, segments, facts, store, case, when)
-    first = solve(len(segments), base)
-    # A segment that keeps turning up in contradicting pairs mixes two clocks: read
-    # its pairs against all its partners' intervals, cut where they stop agreeing.
     for _ in range(MAX_PAIR_PASSES):
+        base, first, drifts = _solve_with_drift(store, case, facts, segments, chains, when)
+        # A segment that keeps turning up in contradicting pairs mixes two clocks:
+        # read its pairs against all its partners' intervals, cut where they stop
+        # agreeing, and solve again.
         suspects = _suspects(first.contradictions)
         if not suspects:
             break
@@ -227,13 +237,11 @@ def build_clock_model(store: Store, case: Case) -> ClockModel:
         if not _add_new(step_boundaries(store, segments, when, suspects=suspects, low=low, high=high), chains, extra):
             break
         segments, chains = build_segments(store, facts, when, extra)
-        base = _base_constraints(chains, segments, facts, store, case, when)
-        first = solve(len(segments), base)
     obs, unmatched = _observation_constraints(case, segments, first, when)
     solution = solve(len(segments), base + obs) if obs else first
     estimates = []
     for seg, iv in zip(segments, solution.intervals):
-        est = SegmentEstimate(seg, iv)
+        est = SegmentEstimate(seg, iv, drift=drifts.get(seg.segment_id))
         if seg.opened_by is not None and seg.opened_by.setter == "user":
             est.suspect = True
             who = next((f.process for f in seg.opened_by.facts if f.process), "a user process")
@@ -261,6 +269,24 @@ def build_clock_model(store: Store, case: Case) -> ClockModel:
         hosts[h].segments.append(est)
     _write_segments(store, estimates)
     return ClockModel(hosts, estimates, facts, solution.contradictions, unmatched, chains)
+
+
+def _solve_with_drift(store: Store, case: Case, facts: list[ClockFact], segments: list[Segment],
+                      chains: dict[str, list[Boundary]], when: Format
+                      ) -> tuple[ConstraintSet, Solution, dict[int, Drift]]:
+    """Solve the segments as they are; where pairs spanning hours show a clock running
+    fast or slow, solve again with its rate (the pairs corrected for it)."""
+    register_drift(store, {})
+    base = _base_constraints(chains, segments, facts, store, case, when)
+    first = solve(len(segments), base)
+    refs = [seg.segment_id for seg in segments if seg.host in set(case.references)]
+    drifts = estimate_drift(store, np.array([iv.estimate if iv.estimate is not None else np.nan
+                                             for iv in first.intervals]), refs)
+    if any(d.significant for d in drifts.values()):
+        register_drift(store, drifts)
+        base = _base_constraints(chains, segments, facts, store, case, when, matched=True)
+        first = solve(len(segments), base)
+    return base, first, drifts
 
 
 def _suspects(contradictions: list[dict]) -> list[int]:
@@ -353,11 +379,17 @@ def _write_segments(store: Store, estimates: list[SegmentEstimate]) -> None:
         "offset_s": pa.array([e.offset_s for e in estimates], pa.float64()),
         "offset_low_s": pa.array([_finite(e.interval.low) for e in estimates], pa.float64()),
         "offset_high_s": pa.array([_finite(e.interval.high) for e in estimates], pa.float64()),
+        # offset at logged time t: offset_s + drift_rate * (t - drift_mid), when it drifts
+        "drift_rate": pa.array([e.drift.rate if e.drift and e.drift.significant else None for e in estimates],
+                               pa.float64()),
+        "drift_mid_us": pa.array([e.drift.mid_us if e.drift and e.drift.significant else None for e in estimates],
+                                 pa.int64()),
     }))
     store.con.execute("""
         CREATE OR REPLACE VIEW timeline AS
         SELECT e.*, s.segment_id, s.offset_s,
-               e.logged - to_microseconds(CAST(round(coalesce(s.offset_s, 0) * 1e6) AS BIGINT)) AS true_time,
+               e.logged - to_microseconds(CAST(round(coalesce(s.offset_s, 0) * 1e6
+                   + coalesce(s.drift_rate * (epoch_us(e.logged) - s.drift_mid_us), 0)) AS BIGINT)) AS true_time,
                CASE WHEN s.offset_low_s IS NULL OR s.offset_high_s IS NULL THEN NULL
                     ELSE (s.offset_high_s - s.offset_low_s) / 2 END AS uncertainty_s
         FROM events e

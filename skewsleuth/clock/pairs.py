@@ -111,7 +111,7 @@ sent AS (
 )
 SELECT s.file_id AS s_file, s.record_no AS s_rn, s.seq AS s_seq, s.host AS s_host,
        r.file_id AS r_file, r.record_no AS r_rn, r.seq AS r_seq, r.host AS r_host,
-       r.us - s.us + s.res_us + r.res_us AS d_us, s.label AS label, s.via AS via
+       r.us - s.us + s.res_us + r.res_us AS d_us, s.label AS label, s.via AS via, s.us AS s_us, r.us AS r_us
 FROM sent s JOIN m r ON r.key = s.key AND r.direction = 'incoming' AND r.host <> s.host
 JOIN hosts h ON h.key = s.key
 WHERE s.senders = 1 OR h.hosts = 2
@@ -141,10 +141,12 @@ WITH sp AS (
    AND p.kind IN ('client', 'producer') AND c.kind IN ('server', 'consumer')
    AND (p.trace_id IS NULL OR c.trace_id IS NULL OR p.trace_id = c.trace_id)
 )
-SELECT p_file, p_rn, p_seq, p_host, c_file, c_rn, c_seq, c_host, c_us - p_us + p_res + c_res, label, 'traced'
+SELECT p_file, p_rn, p_seq, p_host, c_file, c_rn, c_seq, c_host, c_us - p_us + p_res + c_res, label, 'traced',
+       p_us, c_us
 FROM calls
 UNION ALL
-SELECT c_file, c_rn, c_seq, c_host, p_file, p_rn, p_seq, p_host, p_end - c_end + p_res + c_res, label, 'traced'
+SELECT c_file, c_rn, c_seq, c_host, p_file, p_rn, p_seq, p_host, p_end - c_end + p_res + c_res, label, 'traced',
+       c_end, p_end
 FROM calls WHERE p_kind = 'client' AND c_kind = 'server' AND p_end IS NOT NULL AND c_end IS NOT NULL
 """
 
@@ -158,12 +160,20 @@ JOIN event_segments r ON r.file_id = p.r_file AND r.record_no = p.r_rn
 """
 
 # d_us is already widened by the resolution of both clocks' readings: the bound is
-# d_us itself (a reading may be up to one tick early on either side).
+# d_us itself (a reading may be up to one tick early on either side). A drifting
+# segment's offset is given at its middle: each reading is moved there at the rate
+# found (clock/drift.py) and widened by the rate's uncertainty over the distance.
 _REDUCE = """
+WITH p AS (
+  SELECT p.*, d_us
+         - coalesce(dr.rate * (r_us - dr.mid_us) - dr.err * abs(r_us - dr.mid_us), 0)
+         + coalesce(ds.rate * (s_us - ds.mid_us) + ds.err * abs(s_us - ds.mid_us), 0) AS b_us
+  FROM _pairs p LEFT JOIN _drift dr ON dr.seg = p.r_seg LEFT JOIN _drift ds ON ds.seg = p.s_seg
+)
 SELECT s_seg AS seg_send, r_seg AS seg_recv, any_value(s_host) AS host_send, any_value(r_host) AS host_recv,
-       min(d_us) / 1e6 AS bound_s, count(*) AS messages, arg_min(via, d_us) AS via,
-       arg_min(label, d_us) AS example
-FROM _pairs GROUP BY s_seg, r_seg ORDER BY s_seg, r_seg
+       min(b_us) / 1e6 AS bound_s, count(*) AS messages, arg_min(via, b_us) AS via,
+       arg_min(label, b_us) AS example
+FROM p GROUP BY s_seg, r_seg ORDER BY s_seg, r_seg
 """
 
 
@@ -177,6 +187,7 @@ def prepare_messages(store: Store, correlation_keys: list[str] | tuple[str, ...]
     keys += [(k, f"json_extract_string(data, {_json_path(k)!r})") for k in correlation_keys]
     app = [_APP_MESSAGES.replace("{key}", expr).replace("$name", f"'{name}'") for name, expr in keys]
     store.con.execute(_RESOLUTION)
+    store.con.execute("CREATE OR REPLACE TEMP TABLE _drift (seg INTEGER, mid_us BIGINT, rate DOUBLE, err DOUBLE)")
     store.con.execute("CREATE OR REPLACE TEMP TABLE _messages AS " + " UNION ALL ".join([_SIP_MESSAGES] + app))
     store.con.execute(f"CREATE OR REPLACE TEMP TABLE _message_pairs AS "
                       f"SELECT * FROM ({_KEYED_PAIRS}) UNION ALL SELECT * FROM ({_SPAN_PAIRS})")

@@ -30,19 +30,25 @@ class Fleet:
     offsets_s: list[np.ndarray]
     records: int
     round_trips: int
+    # per host: the clock's rate (s/s, positive: it gains), the offsets holding at
+    # mid_us and changing at this rate in between steps
+    rates: np.ndarray | None = None
+    mid_us: int = 0
 
     def offset_at(self, host: int, true_us: np.ndarray) -> np.ndarray:
         idx = np.searchsorted(self.step_at_us[host], true_us, side="right")
-        return self.offsets_s[host][idx]
+        drift = 0.0 if self.rates is None else self.rates[host] * (true_us - self.mid_us) / 1e6
+        return self.offsets_s[host][idx] + drift
 
 
 def make_fleet(n_hosts: int, round_trips: int, *, steps_per_host: float = 0.0, span_s: float = 8 * 3600,
                max_offset_s: float = 7200.0, min_step_s: float = 1000.0, max_step_s: float = 20000.0,
                min_delay_s: float = 0.001, max_delay_s: float = 0.05, max_think_s: float = 0.5,
-               seed: int = 1) -> tuple[Fleet, pa.Table, pa.Table]:
+               drift_ppm: float = 0.0, seed: int = 1) -> tuple[Fleet, pa.Table, pa.Table]:
     """A fleet, its EVENTS table and the truth table (file_id, record_no, offset_s).
 
-    Host 0 keeps true time (offset 0, no steps): make it the reference.
+    Host 0 keeps true time (offset 0, no steps, no drift): make it the reference.
+    The others' clocks run at rates drawn from +-``drift_ppm``.
     """
     rng = np.random.default_rng(seed)
     span_us = int(span_s * 1e6)
@@ -55,7 +61,10 @@ def make_fleet(n_hosts: int, round_trips: int, *, steps_per_host: float = 0.0, s
         jumps = rng.uniform(min_step_s, max_step_s, size=k) * rng.choice([-1.0, 1.0], size=k)
         steps.append(at)
         offs.append(np.concatenate(([first], first + np.cumsum(jumps))))
-    fleet = Fleet(hosts, steps, offs, 4 * round_trips, round_trips)
+    rates = rng.uniform(-drift_ppm, drift_ppm, size=n_hosts) * 1e-6 if drift_ppm else np.zeros(n_hosts)
+    rates[0] = 0.0
+    fleet = Fleet(hosts, steps, offs, 4 * round_trips, round_trips, rates if drift_ppm else None,
+                  EPOCH_US + span_us // 2)
 
     client = rng.integers(0, n_hosts, size=round_trips)
     server = (client + rng.integers(1, n_hosts, size=round_trips)) % n_hosts
