@@ -482,6 +482,15 @@ def test_journald_fields(tmp_path):
     assert d["message"] is None and d["provider"] is None
 
 
+def test_journald_lone_surrogate_is_stored_not_lost(tmp_path):
+    """journalctl may escape a byte sequence as an unpaired UTF-16 surrogate; Python
+    decodes it but UTF-8 (Arrow) cannot store it: the batch must survive."""
+    lines = ['{"__REALTIME_TIMESTAMP": "1413839000000000", "MESSAGE": "bad \\ud800 half", "_HOSTNAME": "h"}',
+             '{"__REALTIME_TIMESTAMP": "1413839001000000", "MESSAGE": "emoji \\ud83d\\ude00", "_HOSTNAME": "h"}']
+    rows, quarantined = read_all(journald, write(tmp_path, "\n".join(lines).encode()))
+    assert [r["message"] for r in rows] == ["bad \ufffd half", "emoji \U0001f600"] and quarantined == []
+
+
 def test_journald_damaged(tmp_path):
     good = journald_line(datetime(2014, 10, 20, 21, 0, tzinfo=UTC), "h", "app", 1, "ok")
     p = write(tmp_path, "\n".join([

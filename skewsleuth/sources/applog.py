@@ -124,7 +124,7 @@ from typing import Any, Iterator
 import pyarrow as pa
 
 from .base import EventBatchBuilder, FileContext, UnusableFile
-from .syslog import CUT_SHORT, MONTHS, _Localizer, first_json_line, line_blocks
+from .syslog import CUT_SHORT, MONTHS, _Localizer, first_json_line, json_line, line_blocks
 
 FORMAT = "applog"
 CHANNEL = "applog"
@@ -185,7 +185,6 @@ _CLF = re.compile(r"(\d\d)/([A-Za-z]{3})/(\d{4}):(\d\d):(\d\d):(\d\d)(?:\.(\d+))
 _EPOCH_TEXT = re.compile(r"\d{9,20}(?:\.\d{1,9})?\Z")
 _HEX = re.compile(r"[0-9a-f]+\Z")
 _TRACEPARENT = re.compile(r"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?\Z", re.S)
-_LONE_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")
 _KEY_HINT = re.compile(r'"(?:@timestamp|timestamp|time|ts|@t|datetime|asctime|Timestamp|timeMillis|time_iso8601|'
                        r'time_local|start_time)"\s*:')
 _MESSAGE_HINT = re.compile(r'"(?:message|msg|@m|@mt|log|Message|event)"\s*:')
@@ -207,14 +206,8 @@ _loads = _decoder.decode
 
 
 def _parse(line: str) -> Any:
-    """One JSON value; a lone surrogate escape (invalid UTF-16) becomes U+FFFD so that
-    the text can be stored as UTF-8. Raises ValueError or RecursionError."""
-    obj = _loads(line)
-    if _LONE_SURROGATE.search(line) is not None:
-        text = json.dumps(obj, ensure_ascii=False)
-        text = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
-        obj = _loads(text)
-    return obj
+    """One JSON value (NaN, Infinity and overflowing numbers read as null)."""
+    return json_line(line, _loads)
 
 
 # --- field access ------------------------------------------------------------------------

@@ -36,7 +36,7 @@ from typing import Any, Iterator
 import pyarrow as pa
 
 from .base import EventBatchBuilder, FileContext, UnusableFile
-from .syslog import CUT_SHORT, FACILITIES, SEVERITIES, first_json_line, line_blocks
+from .syslog import CUT_SHORT, FACILITIES, SEVERITIES, first_json_line, json_line, line_blocks
 
 FORMAT = "journald"
 CHANNEL = "journal"
@@ -94,7 +94,7 @@ def read(ctx: FileContext) -> Iterator[pa.RecordBatch]:
             record_no = no
             no += 1
             try:
-                obj = loads(line)
+                obj = json_line(line, loads)
             except (ValueError, RecursionError) as exc:
                 quarantine(record_no, f"not JSON: {str(exc)[:120]}", line)
                 continue

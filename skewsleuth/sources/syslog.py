@@ -123,6 +123,20 @@ def first_line(text: str) -> tuple[str | None, bool]:
     return None, False
 
 
+_LONE_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def json_line(line: str, loads=json.loads):
+    """One value of a JSON Lines file. A lone surrogate escape (invalid UTF-16, which
+    Python decodes but UTF-8 cannot store) becomes U+FFFD. Raises ValueError or
+    RecursionError."""
+    obj = loads(line)
+    if _LONE_SURROGATE.search(line) is not None:
+        text = json.dumps(obj, ensure_ascii=False)
+        obj = loads(text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace"))
+    return obj
+
+
 CUT_SHORT = object()   # first_json_line: the line did not parse (perhaps cut by the head)
 
 
