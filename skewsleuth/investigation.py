@@ -21,6 +21,7 @@ from .ingest import IngestSummary, find_case_files, ingest
 from .rca import Diagnosis, diagnose
 from .rules import load_rules
 from .rules.matcher import match_rules
+from .sources.sipstack import peer_host_sql
 from .store import Store
 from .timefmt import clockface
 
@@ -118,9 +119,9 @@ def _canonicalise(store: Store, case: Case) -> None:
     names = [h for (h,) in store.con.execute("SELECT DISTINCT host FROM events").fetchall()]
     # Names hosts give each other: SIP peers and the Edge an ms-ep-fqdn names. They
     # let a trace that only knows its folder's short name find its FQDN.
-    names += [n for (n,) in store.con.execute(r"""
+    names += [n for (n,) in store.con.execute(f"""
         SELECT DISTINCT n FROM (
-          SELECT regexp_replace(json_extract_string(data, '$.peer'), '^\[?([^\]]*?)\]?(:\d+)?$', '\1') AS n
+          SELECT {peer_host_sql("json_extract_string(data, '$.peer')")} AS n
           FROM events WHERE format = 'sipstack'
           UNION ALL
           SELECT regexp_extract(message, 'ms-ep-fqdn=([A-Za-z0-9_.-]+)', 1) FROM events WHERE format = 'sipstack')

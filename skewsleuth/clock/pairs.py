@@ -41,17 +41,15 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
+from ..sources.sipstack import peer_host_sql
 from ..store import Store
 from ..timefmt import UTC_FORMAT, Format
 
-# What strips a peer to a host name: a scheme, a path, brackets and a port
-# ("[fe80::1]:5061", "fe01:5061", "https://api01.corp:8443/v1/x").
-PEER_HOST = r"^\[?([^\]]*?)\]?(:\d+)?$"
-
-
 def _peer_sql(expr: str) -> str:
+    """The host a peer names, lower case: scheme and path stripped too
+    ("https://api01.corp:8443/v1/x"); '' when none."""
     bare = rf"regexp_replace(regexp_replace({expr}, '^[A-Za-z][A-Za-z0-9+.-]*://', ''), '/.*$', '')"
-    return rf"lower(regexp_replace(coalesce({bare}, ''), '{PEER_HOST}', '\1'))"
+    return f"lower(coalesce({peer_host_sql(bare)}, ''))"
 
 
 # A logged time is read up to one tick early: the tick of a file is the coarsest its

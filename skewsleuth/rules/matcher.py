@@ -8,6 +8,7 @@ field pattern, the SIP ``peer``, or the logging host itself).
 
 from __future__ import annotations
 
+from ..sources.sipstack import peer_host_sql
 from ..store import Store
 from . import Rule
 
@@ -35,7 +36,7 @@ def _suspect_sql(rule: Rule, params: list) -> str:
         if s == "self":
             parts.append("host")
         elif s == "peer":
-            parts.append("nullif(regexp_extract(json_extract_string(data, '$.peer'), '^\\[?([^\\]]*?)\\]?(?::\\d+)?$', 1), '')")
+            parts.append(peer_host_sql("json_extract_string(data, '$.peer')"))
         else:
             parts.append("nullif(regexp_extract(coalesce(message, '') || chr(10) || coalesce(data, ''), ?, 1), '')")
             params.append(s)

@@ -64,6 +64,12 @@ from .base import EventBatchBuilder, FileContext, UnusableFile
 from .syslog import EVTX_MAGIC, XML_STARTS, decode_head, first_line, line_blocks, looks_like_syslog
 
 FORMAT = "sipstack"
+
+
+def peer_host_sql(expr: str) -> str:
+    """SQL for the host a ``Peer`` value names: brackets and port stripped
+    (``[fe80::1]:5061``, ``fe01.corp:5061``), NULL when nothing is left."""
+    return rf"nullif(regexp_replace({expr}, '^\[?([^\]]*?)\]?(:\d+)?$', '\1'), '')"
 CHANNEL = "SIPStack"
 
 BODY_LIMIT = 4096
