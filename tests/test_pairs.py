@@ -130,3 +130,13 @@ def test_clocks_that_drift_are_given_their_rate_and_every_event_its_true_time():
     worst = store.con.execute("""SELECT max(abs((epoch_us(logged) - epoch_us(true_time)) / 1e6 - t.offset_s))
                                  FROM timeline JOIN truth t USING (file_id, record_no)""").fetchone()[0]
     assert worst < 0.06
+
+
+def test_correlation_keys_are_data_not_sql():
+    """Case files are evidence too: a key with quotes is a field name, never SQL."""
+    fleet, events, _ = make_fleet(3, 50, seed=2)
+    store = Store()
+    load_fleet(store, events)
+    case = Case(references=[fleet.hosts[0]], correlation_keys=["o'); DROP TABLE events; --", 'a"b'])
+    build_clock_model(store, case)
+    assert store.con.execute("SELECT count(*) FROM events").fetchone()[0] == 200

@@ -224,13 +224,13 @@ def build_clock_model(store: Store, case: Case) -> ClockModel:
         if not _add_new(step_boundaries(store, segments, when), chains, extra):
             break
         segments, chains = build_segments(store, facts, when, extra)
-    for _ in range(MAX_PAIR_PASSES):
+    for pass_no in range(MAX_PAIR_PASSES):
         base, first, drifts = _solve_with_drift(store, case, facts, segments, chains, when)
         # A segment that keeps turning up in contradicting pairs mixes two clocks:
         # read its pairs against all its partners' intervals, cut where they stop
-        # agreeing, and solve again.
+        # agreeing, and solve again (the last pass only solves).
         suspects = _suspects(first.contradictions)
-        if not suspects:
+        if not suspects or pass_no == MAX_PAIR_PASSES - 1:
             break
         low = np.array([iv.low for iv in first.intervals])
         high = np.array([iv.high for iv in first.intervals])

@@ -182,13 +182,18 @@ def prepare_messages(store: Store, correlation_keys: list[str] | tuple[str, ...]
     ``correlation_keys`` are fields of application logs (the case file's) that name
     one message on both its sides."""
     keys = [("request_id", "json_extract_string(data, '$.corr.request_id')"), ("traceparent", _TRACE_KEY)]
-    keys += [(k, f"json_extract_string(data, {_json_path(k)!r})") for k in correlation_keys]
-    app = [_APP_MESSAGES.replace("{key}", expr).replace("$name", f"'{name}'") for name, expr in keys]
+    keys += [(k, f"json_extract_string(data, {_literal(_json_path(k))})") for k in correlation_keys]
+    app = [_APP_MESSAGES.replace("{key}", expr).replace("$name", _literal(name)) for name, expr in keys]
     store.con.execute(_RESOLUTION)
     store.con.execute("CREATE OR REPLACE TEMP TABLE _drift (seg INTEGER, mid_us BIGINT, rate DOUBLE, err DOUBLE)")
     store.con.execute("CREATE OR REPLACE TEMP TABLE _messages AS " + " UNION ALL ".join([_SIP_MESSAGES] + app))
     store.con.execute(f"CREATE OR REPLACE TEMP TABLE _message_pairs AS "
                       f"SELECT * FROM ({_KEYED_PAIRS}) UNION ALL SELECT * FROM ({_SPAN_PAIRS})")
+
+
+def _literal(text: str) -> str:
+    """A SQL string literal: key names come from case files, which are evidence too."""
+    return "'" + text.replace("'", "''") + "'"
 
 
 def _json_path(field: str) -> str:

@@ -133,6 +133,7 @@ class Interval:
 class Solution:
     intervals: list[Interval]                 # indexed by segment_id
     contradictions: list[dict] = field(default_factory=list)
+    set_aside: list[int] = field(default_factory=list)   # constraints (by position) left out
 
 
 def solve(n_segments: int, constraints: ConstraintSet | list[Constraint], describe: bool = True) -> Solution:
@@ -157,7 +158,7 @@ def solve(n_segments: int, constraints: ConstraintSet | list[Constraint], descri
     up, up_pred = _shortest(n, a, b, wa, tie, source=0)
     down, down_pred = _shortest(n, b, a, wa, tie, source=0)   # distances to node 0
     return Solution(_intervals(n, cs, ci, cj, kind, dropped, up, up_pred, down, down_pred, a, b, ra, describe),
-                    contradictions)
+                    contradictions, np.flatnonzero(dropped).tolist())
 
 
 def _shortest(n: int, a: np.ndarray, b: np.ndarray, w: np.ndarray, tie: np.ndarray, source: int
@@ -217,7 +218,7 @@ def _set_aside_contradictions(n: int, cs: ConstraintSet, src: np.ndarray, dst: n
     pred = np.full(n, -1, np.int64)
     live = np.flatnonzero(~dropped[row])
     contradictions: list[dict] = []
-    for _ in range(n + 1 + 2 * len(row)):   # every drop may cost up to n rounds; in practice a few
+    for _ in range(4 * (n + 1) + 2 * len(row)):   # a drop may cost up to n rounds; in practice a few
         cand = dist[src[live]] + w[live]
         better = cand < dist[dst[live]] - EPS
         if not better.any():
@@ -233,6 +234,8 @@ def _set_aside_contradictions(n: int, cs: ConstraintSet, src: np.ndarray, dst: n
             continue
         for cycle in cycles:
             rows = list(dict.fromkeys(int(row[e]) for e in cycle))
+            if dropped[rows].any():
+                continue   # broken already by what another cycle of this round set aside
             nodes = np.unique(np.concatenate([ci[rows], cj[rows]]))
             blame[nodes] += 1
             blame[0] = 0   # true time is in every cycle through a reference: no blame
@@ -260,6 +263,14 @@ def _set_aside_contradictions(n: int, cs: ConstraintSet, src: np.ndarray, dst: n
                                        "cycle": [cs.evidence(k) for k in rows], "_segments": segs})
         live = np.flatnonzero(~dropped[row])
         pred[(pred >= 0) & dropped[row[np.maximum(pred, 0)]]] = -1
+    else:
+        # Not settled within the budget: keep only what is strongest (logged steps,
+        # time services, references) rather than bound anything on contradictions.
+        weak = (strength < STRENGTH["step"]) & ~dropped
+        dropped |= weak
+        contradictions.append({"dropped": f"all {int(weak.sum())} constraints weaker than a logged step: the "
+                                          f"contradictions did not settle", "kind": "inferred", "cycle": [],
+                               "_segments": []})
     return contradictions
 
 
