@@ -1,10 +1,13 @@
 """The clock model: every host's boots, steps and segments, with offset intervals.
 
-Built from the case database in three steps: read the clock facts
-(:mod:`.facts`), cut each host's log into segments (:mod:`.segments`), and bound each
-segment's offset from the constraints the evidence gives (:mod:`.solve`). The result is
-written back as the ``segments`` table, so that every event's true time is one join
-away (the ``timeline`` view: true = logged - offset).
+Built from the case database: read the clock facts (:mod:`.facts`) and match the
+messages logged on both sides (:mod:`.pairs`); cut each host's log into segments
+(:mod:`.segments`), also where the pairs prove a clock stepped without a record
+saying so; find the rate of clocks that drift (:mod:`.drift`); and bound each
+segment's offset from the constraints the evidence gives (:mod:`.solve`). The result
+is written back as the ``segments`` table, so that every event's true time is one
+join away (the ``timeline`` view: true = logged - offset, less rate x (t - mid) for a
+drifting segment).
 
 Offsets follow BRIEF: offset = logged - true, positive when the clock is ahead.
 """
