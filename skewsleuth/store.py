@@ -46,6 +46,9 @@ class Store:
         if path and Path(path).exists():
             Path(path).unlink()  # an investigation rebuilds its case database
         self.con = duckdb.connect(self.path)
+        # How many times each derived table was written: what is built from one can
+        # tell whether it is still current.
+        self.versions: dict[str, int] = {}
         self.con.execute("SET TimeZone = 'UTC'")
         self.con.execute(_FILES_DDL)
         self.con.execute(_ddl("events", EVENTS))
@@ -78,6 +81,7 @@ class Store:
             self.con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM _t")
         finally:
             self.con.unregister("_t")
+        self.versions[name] = self.versions.get(name, 0) + 1
 
     def query(self, sql: str, params: list | dict | None = None) -> pa.Table:
         return self.con.sql(sql, params=params).to_arrow_table()

@@ -100,7 +100,7 @@ def _node(seg: Segment) -> int:
 
 
 def _base_constraints(chains: dict[str, list[Boundary]], segments: list[Segment], facts: list[ClockFact],
-                      store: Store, case: Case, when: Format, matched: bool = False) -> ConstraintSet:
+                      store: Store, case: Case, when: Format) -> ConstraintSet:
     by_host: dict[str, list[Segment]] = {}
     for s in segments:
         by_host.setdefault(s.host, []).append(s)
@@ -156,7 +156,7 @@ def _base_constraints(chains: dict[str, list[Boundary]], segments: list[Segment]
             cons.append(Constraint(0, _node(s), -acc, acc, "reference",
                                    f"{s.host} is a reference clock (case file), trusted to ±{acc:g} s"))
     out = ConstraintSet(cons)
-    pairs = pair_bounds(store, when, matched)
+    pairs = pair_bounds(store, when)
     out.add_columns(pairs.seg_send + 1, pairs.seg_recv + 1, np.full(len(pairs), -math.inf), pairs.bound_s,
                     "pairs", pairs.describe)
     return out
@@ -287,7 +287,7 @@ def _solve_with_drift(store: Store, case: Case, facts: list[ClockFact], segments
                                              for iv in first.intervals]), refs)
     if any(d.significant for d in drifts.values()):
         register_drift(store, drifts)
-        base = _base_constraints(chains, segments, facts, store, case, when, matched=True)
+        base = _base_constraints(chains, segments, facts, store, case, when)
         first = solve(len(segments), base)
     return base, first, drifts
 

@@ -187,6 +187,7 @@ def prepare_messages(store: Store, correlation_keys: list[str] | tuple[str, ...]
     store.con.execute(_RESOLUTION)
     store.con.execute("CREATE OR REPLACE TEMP TABLE _drift (seg INTEGER, mid_us BIGINT, rate DOUBLE, err DOUBLE)")
     store.con.execute("CREATE OR REPLACE TEMP TABLE _messages AS " + " UNION ALL ".join([_SIP_MESSAGES] + app))
+    store.versions.pop("_pairs", None)
     store.con.execute(f"CREATE OR REPLACE TEMP TABLE _message_pairs AS "
                       f"SELECT * FROM ({_KEYED_PAIRS}) UNION ALL SELECT * FROM ({_SPAN_PAIRS})")
 
@@ -204,8 +205,13 @@ def _json_path(field: str) -> str:
 
 def match_pairs(store: Store) -> None:
     """Build ``_pairs``: the message pairs on the current segments (``s_seg``,
-    ``r_seg``). Needs :func:`prepare_messages` first."""
+    ``r_seg``), unless it is built for them already. Needs :func:`prepare_messages`
+    first."""
+    current = store.versions.get("event_segments", 0)
+    if store.versions.get("_pairs") == current:   # for _pairs: the segments it was built on
+        return
     store.con.execute(_SEGMENT_PAIRS)
+    store.versions["_pairs"] = current
 
 
 @dataclass
@@ -234,13 +240,9 @@ class PairBounds:
                 f"(e.g. {(example or '')[:60]})")
 
 
-def pair_bounds(store: Store, when: Format = UTC_FORMAT, matched: bool = False) -> PairBounds:
-    """Every message pair the evidence holds, reduced per segment pair.
-
-    ``matched``: ``_pairs`` is already built for the current segments.
-    """
-    if not matched:
-        match_pairs(store)
+def pair_bounds(store: Store, when: Format = UTC_FORMAT) -> PairBounds:
+    """Every message pair the evidence holds, reduced per segment pair."""
+    match_pairs(store)
     t = store.con.sql(_REDUCE).to_arrow_table()
     col = lambda name, dtype: t.column(name).to_numpy().astype(dtype)  # noqa: E731
     return PairBounds(col("seg_send", np.int64), col("seg_recv", np.int64), col("bound_s", float),
