@@ -218,7 +218,7 @@ def build_clock_model(store: Store, case: Case) -> ClockModel:
     segments, chains = build_segments(store, facts, when)
     # Steps no record names: first the leaps of the logs that the whole fleet's pairs
     # prove were steps, then wherever one partner's pairs still stop agreeing.
-    extra = _proven_leaps(store, case, facts, segments, chains, when)
+    extra = _proven_leaps(store, case, facts, segments, when)
     if extra is not None:   # the trial left its own cuts in event_segments
         segments, chains = build_segments(store, facts, when, extra)
     else:
@@ -319,8 +319,9 @@ def _add_new(found: dict[str, list[Boundary]], chains: dict[str, list[Boundary]]
 
 
 def _proven_leaps(store: Store, case: Case, facts: list[ClockFact], segments: list[Segment],
-                  chains: dict[str, list[Boundary]], when: Format) -> dict[str, list[Boundary]] | None:
-    """The forward leaps of logs at which the message pairs prove the clock moved.
+                  when: Format) -> dict[str, list[Boundary]] | None:
+    """The leaps of logs (see ``leap_boundaries``) at which the message pairs prove
+    the clock moved.
 
     Every leap of a host that exchanged messages is cut tentatively and the whole
     system solved once: a cut is kept where the offsets on its two sides cannot be

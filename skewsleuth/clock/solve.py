@@ -38,7 +38,6 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-INF = math.inf
 EPS = 1e-9
 # Priority when contradictions force a constraint out: weakest first.
 STRENGTH = {"inferred": 0, "boot": 1, "sync": 2, "pairs": 3, "hint": 3, "observation": 4, "step": 5,
@@ -111,9 +110,6 @@ class ConstraintSet:
         starts = self.columns()[5]
         block = int(np.searchsorted(starts, k, side="right")) - 1
         return self._blocks[block][5](k - int(starts[block]))
-
-    def kind(self, k: int) -> str:
-        return KINDS[int(self.columns()[4][k])]
 
 
 @dataclass
