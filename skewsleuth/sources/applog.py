@@ -225,13 +225,20 @@ def _lookup(obj: dict[str, Any], key: str) -> Any:
     return v
 
 
-def _first_text(obj: dict[str, Any], group: Group) -> tuple[str | None, str | None]:
-    """(value, key) of the first key of ``group`` holding a non-empty string."""
+def _values(obj: dict[str, Any], group: Group) -> Iterator[tuple[str, Any]]:
+    """(key, value) of every key of ``group`` that ``obj`` holds, in the group's order."""
     keys, heads = group
     if obj.keys().isdisjoint(heads):
-        return None, None
+        return
     for key in keys:
         v = _lookup(obj, key)
+        if v is not None:
+            yield key, v
+
+
+def _first_text(obj: dict[str, Any], group: Group) -> tuple[str | None, str | None]:
+    """(value, key) of the first key of ``group`` holding a non-empty string."""
+    for key, v in _values(obj, group):
         if v.__class__ is str and v:
             return v, key
     return None, None
@@ -436,11 +443,7 @@ def _kind(v: Any) -> str | None:
 
 
 def _word(obj: dict[str, Any], group: Group, table: dict[str, str]) -> str | None:
-    keys, heads = group
-    if obj.keys().isdisjoint(heads):
-        return None
-    for key in keys:
-        v = _lookup(obj, key)
+    for _, v in _values(obj, group):
         if v.__class__ is str:
             w = table.get(v.strip().lower())
             if w is not None:
@@ -458,11 +461,7 @@ def _peer(attrs: dict[str, Any], direction: str | None) -> str | None:
 
 
 def _request_id(obj: dict[str, Any]) -> str | None:
-    keys, heads = _REQUEST_KEYS
-    if obj.keys().isdisjoint(heads):
-        return None
-    for key in keys:
-        v = _lookup(obj, key)
+    for _, v in _values(obj, _REQUEST_KEYS):
         if v.__class__ is str:
             if v:
                 return _cut(v)
