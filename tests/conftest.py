@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import random
 import subprocess
 import sys
 from pathlib import Path
@@ -25,3 +26,24 @@ def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     env = dict(os.environ, COLUMNS="200")
     return subprocess.run([sys.executable, "-m", "skewsleuth", *args], capture_output=True, text=True,
                           cwd=cwd, env=env, timeout=300)
+
+
+def mutate(data: bytes, rnd: random.Random, steps: int, tokens: list[bytes]) -> bytes:
+    """``data`` damaged ``steps`` times at random: a cut, random bytes, a repeat, one of
+    ``tokens`` (what the format's parser keys on), or the rest lost."""
+    buf = bytearray(data)
+    for _ in range(steps):
+        op = rnd.randrange(5)
+        i = rnd.randrange(len(buf) + 1)
+        j = min(len(buf), i + rnd.randrange(1, 64))
+        if op == 0:
+            del buf[i:j]
+        elif op == 1:
+            buf[i:i] = bytes(rnd.randrange(256) for _ in range(rnd.randrange(1, 16)))
+        elif op == 2:
+            buf[i:i] = buf[i:j]
+        elif op == 3:
+            buf[i:i] = rnd.choice(tokens)
+        else:
+            del buf[i:]
+    return bytes(buf)

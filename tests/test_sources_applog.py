@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 import duckdb
 import pyarrow as pa
 import pytest
-from conftest import run_cli
+from conftest import mutate, run_cli
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -30,6 +30,7 @@ from skewsleuth.sources import applog, base
 from skewsleuth.sources.base import FileContext, UnusableFile
 from skewsleuth.synth.applog import otlp_line, otlp_span, python_json_logger_line, structlog_line, traceparent
 from skewsleuth.synth.syslog import journald_line, rfc3164_line, rfc5424_line
+from conftest import mutate
 
 UTC = timezone.utc
 CHICAGO = ZoneInfo("America/Chicago")
@@ -651,25 +652,10 @@ def _read_anything(path: Path) -> None:
         pass
 
 
-def _mutate(data: bytes, rnd: random.Random, steps: int) -> bytes:
-    buf = bytearray(data)
-    for _ in range(steps):
-        op = rnd.randrange(5)
-        i = rnd.randrange(len(buf) + 1)
-        j = min(len(buf), i + rnd.randrange(1, 64))
-        if op == 0:
-            del buf[i:j]
-        elif op == 1:
-            buf[i:i] = bytes(rnd.randrange(256) for _ in range(rnd.randrange(1, 16)))
-        elif op == 2:
-            buf[i:i] = buf[i:j]
-        elif op == 3:
-            buf[i:i] = rnd.choice([b"\n", b"\r\n", b"{", b"}", b"[", b'"', b",", b":", b"\\u", b"\\ud800", b"NaN", b"1e999",
-                                   b'"ts":', b'"resourceSpans":[', b'"spans":[', b"-1", b"99999999999999999999", b"\x00",
-                                   b"\xff\xfe", b"ff-", b"00-"])
-        else:
-            del buf[i:]
-    return bytes(buf)
+# What the JSON and OTLP readers key on, for mutate().
+TOKENS = [b"\n", b"\r\n", b"{", b"}", b"[", b'"', b",", b":", b"\\u", b"\\ud800", b"NaN", b"1e999",
+          b'"ts":', b'"resourceSpans":[', b'"spans":[', b"-1", b"99999999999999999999", b"\x00",
+          b"\xff\xfe", b"ff-", b"00-"]
 
 
 def test_valid_sample_reads_clean(tmp_path):
@@ -688,7 +674,7 @@ def test_random_bytes_never_crash(tmp_path, data):
 @PROPERTY
 @given(seed=st.integers(0, 2**32 - 1), steps=st.integers(1, 12))
 def test_mutated_input_never_crashes(tmp_path, seed, steps):
-    data = _mutate(VALID, random.Random(seed), steps)
+    data = mutate(VALID, random.Random(seed), steps, TOKENS)
     _read_anything(write(tmp_path, data))
     assert sum(m.sniff(data[:8192]) for m in sources.MODULES) <= 1
 

@@ -25,6 +25,7 @@ from skewsleuth.sources.base import FileContext, UnusableFile
 from skewsleuth.synth.sipstack import format_diag_record, format_protocol_record
 from skewsleuth.synth.syslog import (journald_line, krb5kdc_line, krb5kdc_skew_message, rfc3164_line,
                                      rfc5424_line)
+from conftest import mutate
 
 UTC = timezone.utc
 CHICAGO = ZoneInfo("America/Chicago")
@@ -639,24 +640,9 @@ def _read_anything(module, path: Path) -> None:
         pass
 
 
-def _mutate(data: bytes, rnd: random.Random, steps: int) -> bytes:
-    buf = bytearray(data)
-    for _ in range(steps):
-        op = rnd.randrange(5)
-        i = rnd.randrange(len(buf) + 1)
-        j = min(len(buf), i + rnd.randrange(1, 64))
-        if op == 0:
-            del buf[i:j]
-        elif op == 1:
-            buf[i:i] = bytes(rnd.randrange(256) for _ in range(rnd.randrange(1, 16)))
-        elif op == 2:
-            buf[i:i] = buf[i:j]
-        elif op == 3:
-            buf[i:i] = rnd.choice([b"\n", b"\r\n", b"$$begin_record\n", b"$$end_record\n", b"\x00", b"<", b"{", b"  ",
-                                   b"TL_INFO(TF_X) ", b"Dec 31 ", b"Jan  1 ", b"[x@1 a=\"", b"\xff\xfe"])
-        else:
-            del buf[i:]
-    return bytes(buf)
+# What the SIPStack and syslog parsers key on, for mutate().
+TOKENS = [b"\n", b"\r\n", b"$$begin_record\n", b"$$end_record\n", b"\x00", b"<", b"{", b"  ",
+          b"TL_INFO(TF_X) ", b"Dec 31 ", b"Jan  1 ", b"[x@1 a=\"", b"\xff\xfe"]
 
 
 _T = datetime(2014, 12, 31, 23, 58, tzinfo=UTC)
@@ -689,7 +675,7 @@ def test_random_bytes_never_crash(tmp_path, fmt, data):
 @PROPERTY
 @given(seed=st.integers(0, 2**32 - 1), steps=st.integers(1, 12))
 def test_mutated_input_never_crashes(tmp_path, fmt, seed, steps):
-    data = _mutate(VALID[fmt], random.Random(seed), steps)
+    data = mutate(VALID[fmt], random.Random(seed), steps, TOKENS)
     _read_anything(MODULES[fmt], write(tmp_path, data))
     assert sum(m.sniff(data[:4096]) for m in SOURCES) <= 1
 
