@@ -6,7 +6,9 @@ observations of the form "host X showed S when the time was T"::
 
     timezone: America/Chicago
     references: [srv-lyncfe01.domain.com]
-    correlation_keys: [order_id]        # fields naming one message in two hosts' logs
+    correlation_keys:                   # fields naming one message in two hosts' logs
+      - order_id
+      - {key: job, direction: dir, phase: step}   # their direction / phase in other fields
     changes:
       - at: 2014-10-20 18:30
         host: dirsync01.domain.com      # optional
@@ -40,7 +42,8 @@ import yaml
 UTC = dt_timezone.utc
 
 CASE_KEYS = ("timezone", "references", "reference_accuracy_s", "correlation_keys", "changes", "observations")
-# A correlation key names a top-level field of JSON application logs.
+# A correlation key names a top-level field of JSON application logs, a structured-data
+# parameter of RFC 5424 syslog, or a name=value word of a syslog or journal message.
 _KEY_NAME = re.compile(r"^[A-Za-z_@][A-Za-z0-9_.@-]{0,127}$")
 _CASE_HEAD = re.compile(rb"^\s*(?:#[^\n]*\n\s*)*(?:---\s*\n\s*)?(?:" + b"|".join(k.encode() for k in CASE_KEYS) + rb")\s*:", re.S)
 _CSV_HEAD = re.compile(rb"^\s*(?:\xef\xbb\xbf)?\s*time\s*,\s*host\s*,\s*change\s*\r?\n", re.I)
@@ -51,6 +54,17 @@ _TIME = re.compile(
 
 class CaseError(ValueError):
     """The case file cannot be used at all."""
+
+
+@dataclass(frozen=True)
+class CorrelationKey:
+    """A log field whose value names one message on both of its sides, and the fields
+    that say which side a record is (``direction``: in / out, sent / received, ...)
+    and whether it is the request or the response (``phase``)."""
+
+    name: str
+    direction: str = "direction"
+    phase: str = "phase"
 
 
 @dataclass(frozen=True)
@@ -94,7 +108,7 @@ class Case:
     reference_accuracy_s: float = 1.0
     # Fields of application logs that name one message on both its sides (an order
     # id, a job id), beyond the request / trace ids every log is searched for.
-    correlation_keys: list[str] = field(default_factory=list)
+    correlation_keys: list[CorrelationKey] = field(default_factory=list)
     changes: list[Change] = field(default_factory=list)
     observations: list[Observation] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
@@ -215,12 +229,14 @@ def load_case(path: Path, default_zone: str | None = None) -> Case:
         except (TypeError, ValueError):
             raise CaseError(f"case file {path}: reference_accuracy_s must be a number of seconds >= 0") from None
     keys = doc.get("correlation_keys") or []
-    for key in [keys] if isinstance(keys, str) else keys if isinstance(keys, list) else [keys]:
-        if isinstance(key, str) and _KEY_NAME.match(key.strip()):
-            case.correlation_keys.append(key.strip())
-        else:
+    for key in [keys] if isinstance(keys, (str, dict)) else keys if isinstance(keys, list) else [keys]:
+        parsed = _correlation_key(key)
+        if parsed is None:
             case.rejected.append((src, f"correlation_keys: {str(key)[:80]}",
-                                  "a correlation key is the name of a log field (letters, digits, _ . @ -)"))
+                                  "a correlation key is the name of a log field (letters, digits, _ . @ -), or "
+                                  "{key: NAME, direction: FIELD, phase: FIELD}"))
+        elif parsed not in case.correlation_keys:
+            case.correlation_keys.append(parsed)
     for entry in _entries(doc, "changes", case, src):
         try:
             at = parse_time(entry["at"], case.timezone)
@@ -244,6 +260,19 @@ def load_case(path: Path, default_zone: str | None = None) -> Case:
 
 def _why(exc: Exception) -> str:
     return f"missing '{exc.args[0]}'" if isinstance(exc, KeyError) else str(exc)
+
+
+def _correlation_key(entry: Any) -> CorrelationKey | None:
+    """A ``correlation_keys`` entry: a field name, or a mapping naming the key and the
+    fields that give its direction and phase. None when it names no usable field."""
+    if isinstance(entry, str):
+        entry = {"key": entry}
+    if not isinstance(entry, dict) or set(entry) - {"key", "direction", "phase"}:
+        return None
+    names = {k: str(v).strip() for k, v in entry.items() if isinstance(v, str)}
+    if len(names) != len(entry) or "key" not in names or not all(_KEY_NAME.match(v) for v in names.values()):
+        return None
+    return CorrelationKey(names["key"], names.get("direction", "direction"), names.get("phase", "phase"))
 
 
 def _entries(doc: dict, key: str, case: Case, src: str) -> list[dict]:

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import duckdb
 import pytest
 
-from skewsleuth.case import CaseError, load_case, load_changes_csv, parse_time
+from skewsleuth.case import CaseError, CorrelationKey, load_case, load_changes_csv, parse_time
 from skewsleuth.hosts import canonical_map
 from skewsleuth.rules import RuleError, load_rules
 
@@ -99,3 +99,14 @@ def test_two_case_files_with_different_zones_are_noted(tmp_path):
     case.merge(load_case(b))
     assert case.timezone_name == "America/Chicago" and any("Europe/Paris" in n for n in case.notes)
     assert case.changes[0].at == datetime(2014, 10, 20, 8, 0, tzinfo=UTC)   # read in its own zone
+
+
+def test_correlation_keys_name_a_field_and_optionally_its_direction_and_phase(tmp_path):
+    p = tmp_path / "case.yml"
+    p.write_text("correlation_keys:\n  - order_id\n  - {key: job, direction: dir, phase: step}\n  - order_id\n"
+                 "  - {key: job, via: x}\n  - {direction: dir}\n  - 'a b'\n  - {key: \"x'; DROP\"}\n")
+    case = load_case(p)
+    assert case.correlation_keys == [CorrelationKey("order_id"), CorrelationKey("job", "dir", "step")]
+    assert [r[1] for r in case.rejected] == ["correlation_keys: {'key': 'job', 'via': 'x'}",
+                                             "correlation_keys: {'direction': 'dir'}", "correlation_keys: a b",
+                                             "correlation_keys: {'key': \"x'; DROP\"}"]

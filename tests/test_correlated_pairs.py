@@ -49,10 +49,10 @@ def _api_segment(v: dict) -> dict:
     return host["segments"][0]
 
 
-def _check(seg: dict, via: str) -> None:
+def _check(seg: dict, via: str, width: float = 0.2) -> None:
     assert seg["offset_s"] == pytest.approx(SKEW_S, abs=1.0)
     assert seg["offset_low_s"] <= SKEW_S <= seg["offset_high_s"]
-    assert seg["offset_high_s"] - seg["offset_low_s"] < 0.2         # round trips of tens of ms
+    assert seg["offset_high_s"] - seg["offset_low_s"] < width       # round trips of tens of ms
     assert set(seg["basis"]) == {"pairs", "reference"}                 # pairs with the reference web01
     assert any(via in e for e in seg["evidence"]), seg["evidence"]
 
@@ -121,3 +121,68 @@ def test_a_key_the_case_file_declares_pairs_the_records_that_share_it(tmp_path):
     v = _investigate(tmp_path / "b", files,
                      "references: [web01]\nreference_accuracy_s: 0.001\ncorrelation_keys: [order_id]\n")
     _check(_api_segment(v), "correlated message")
+
+
+def test_syslog_structured_data_pairs_by_request_id(tmp_path):
+    """RFC 5424 structured data carrying a request id and its direction: paired like
+    JSON logs, with no case file key needed."""
+    from skewsleuth.synth.syslog import rfc5424_line
+
+    web, api = [], []
+    skew = timedelta(seconds=SKEW_S)
+    for k, (t1, t2, t3, t4) in enumerate(_calls(40)):
+        rid = f"req-{k:04d}"
+        sd = lambda d, ph: {"req@32473": {"request_id": rid, "direction": d, "phase": ph}}  # noqa: E731
+        web.append(rfc5424_line(t1, "web01", "web", 10, "calling api", structured_data=sd("out", "request")))
+        api.append(rfc5424_line(t2 + skew, "api01", "api", 20, "request", structured_data=sd("in", "request")))
+        api.append(rfc5424_line(t3 + skew, "api01", "api", 20, "reply", structured_data=sd("out", "response")))
+        web.append(rfc5424_line(t4, "web01", "web", 10, "answered", structured_data=sd("in", "response")))
+    v = _investigate(tmp_path, {"web01/syslog": web, "api01/syslog": api},
+                     "references: [web01]\nreference_accuracy_s: 0.001\n")
+    assert v["ingest"]["records"] == 160 and v["ingest"]["quarantined"] == 0
+    _check(_api_segment(v), "correlated message")
+
+
+def test_a_case_key_pairs_words_of_plain_syslog_and_journal_messages(tmp_path):
+    """RFC 3164 lines on one side, a journal export on the other; the case file names
+    the key and the word that gives the direction."""
+    from skewsleuth.synth.syslog import journald_line, rfc3164_line
+
+    shop, ware = [], []
+    skew = timedelta(seconds=SKEW_S)
+    for k, (t1, t2, t3, t4) in enumerate(_calls(40)):
+        shop.append(rfc3164_line(t1, "web01", "shop", 10, f'job={k} dir=sent step=request note="a b"'))
+        ware.append(journald_line(t2 + skew, "api01", "wms", 20, f"accepted job: {k}, dir: received, step: request"))
+        ware.append(journald_line(t3 + skew, "api01", "wms", 20, f"done job={k} dir=sent step=response"))
+        shop.append(rfc3164_line(t4, "web01", "shop", 10, f"job={k} dir=received step=response"))
+    files = {"web01/messages": shop, "api01/journal.json": ware}
+    case = "references: [web01]\nreference_accuracy_s: 0.001\ntimezone: UTC\n"
+    assert _api_segment(_investigate(tmp_path / "a", files, case))["offset_low_s"] is None
+    v = _investigate(tmp_path / "b", files, case + "correlation_keys:\n  - {key: job, direction: dir, phase: step}\n")
+    _check(_api_segment(v), "correlated message", width=1.1)   # RFC 3164 writes whole seconds
+
+
+def test_a_server_response_under_its_span_is_not_taken_for_its_downstream_call(tmp_path):
+    """web01 calls api01, which calls db01 (not logged) and answers web01. api01 logs
+    the request it received and its response, both under its own span; db01 logs the
+    call it received, with api01's span as parent. The response was written after
+    db01 got the call: taken as the call, it would put db01's clock ahead of the
+    truth. The call was made after api01 received its own request: that is the bound."""
+    web, api, db = [], [], []
+    db_skew = timedelta(seconds=SKEW_S)
+    for k, (t1, t2, t3, t4) in enumerate(_calls(40)):
+        trace, web_span, api_span = f"{k + 1:032x}", f"{2 * k + 1:016x}", f"{2 * k + 2:016x}"
+        db_in = t2 + (t3 - t2) / 3                       # db01 got the call while api01 worked
+        web.append(structlog_line(t1, "GET /orders", logger="web", direction="out",
+                                  traceparent=traceparent(trace, web_span)))
+        api.append(structlog_line(t2, "GET /orders", logger="api", direction="in", span_id=api_span,
+                                  traceparent=traceparent(trace, web_span)))
+        db.append(structlog_line(db_in + db_skew, "SELECT", logger="db", direction="in",
+                                 traceparent=traceparent(trace, api_span)))
+        api.append(structlog_line(t3, "200 OK", logger="api", direction="out",
+                                  traceparent=traceparent(trace, api_span)))
+    v = _investigate(tmp_path, {"web01/app.jsonl": web, "api01/app.jsonl": api, "db01/app.jsonl": db},
+                     "references: [web01, api01]\nreference_accuracy_s: 0.001\n")
+    seg = next(h for h in v["hosts"] if h["host"].startswith("db01"))["segments"][0]
+    assert SKEW_S <= seg["offset_high_s"] < SKEW_S + 1.0, seg      # holds the truth, and still bounds it
+    assert "pairs" in seg["basis"]

@@ -21,11 +21,15 @@ Matched:
   span of a W3C ``traceparent`` (the caller logs it as its span, the callee as its
   parent), and by the fields the case file names (``correlation_keys``), each with
   its phase (request / response);
+* syslog (RFC 5424 structured data, ``name=value`` words of the message) and journal
+  messages with a direction, by the same keys;
 * OpenTelemetry spans: a client (producer) span and the server (consumer) span whose
   parent it is, in the same trace: the server span starts after the client's and,
   for client and server, ends before it.
 
-A retransmitted message is paired with its first send. A message more than one host
+A retransmitted message is paired with its first send. A record that only may be the
+send (a traceparent's record that does not say it is the call) gives way to the
+span's first record on that host: the call cannot have been made before it. A message more than one host
 sent is paired only where no third host took part or with the peer the receiver
 names: a bound must hold whatever copy arrived.
 
@@ -36,11 +40,15 @@ parent span); Microsoft, "Centralized Logging Service in Lync Server 2013".
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from typing import Sequence
 
 import numpy as np
 import pyarrow as pa
 
+from ..case import CorrelationKey
+from ..sources.applog import DIRECTION_WORDS
 from ..sources.sipstack import peer_host_sql
 from ..store import Store
 from ..timefmt import UTC_FORMAT, Format
@@ -58,7 +66,7 @@ _RESOLUTION = """
 CREATE OR REPLACE TEMP TABLE _resolution AS
 SELECT file_id, CASE WHEN bool_and(epoch_us(logged) % 1000000 = 0) THEN 1000000
                      WHEN bool_and(epoch_us(logged) % 1000 = 0) THEN 1000 ELSE 1 END AS res_us
-FROM events WHERE format IN ('sipstack', 'applog') GROUP BY file_id
+FROM events WHERE format IN ('sipstack', 'applog', 'syslog', 'journald') GROUP BY file_id
 """
 
 # Every record that sends or receives an identified message, once per model build:
@@ -68,32 +76,64 @@ FROM events WHERE format IN ('sipstack', 'applog') GROUP BY file_id
 _SIP_MESSAGES = rf"""
 SELECT file_id, record_no, coalesce(record_id, record_no) AS seq, host, epoch_us(logged) AS us, f[1] AS direction,
        'sip' || chr(31) || f[2] || chr(31) || f[3] || chr(31) || f[4] AS key, f[4] AS label,
-       {_peer_sql('f[5]')} AS peer, 'SIP' AS via
+       {_peer_sql('f[5]')} AS peer, 'SIP' AS via, TRUE AS sure
 FROM (SELECT *, json_extract_string(data, ['$.direction', '$.call_id', '$.cseq', '$.start_line', '$.peer']) AS f
       FROM events WHERE format = 'sipstack')
 WHERE f[1] IN ('incoming', 'outgoing') AND f[2] IS NOT NULL AND f[3] IS NOT NULL AND f[4] IS NOT NULL
 """
 
 _APP_MESSAGES = rf"""
-SELECT file_id, record_no, coalesce(record_id, record_no) AS seq, host, epoch_us(logged) AS us, f[1] AS direction,
-       $name || chr(31) || k || chr(31) || coalesce(f[2], '') AS key, $name || ' ' || k AS label,
-       {_peer_sql('f[3]')} AS peer, 'correlated' AS via
-FROM (SELECT *, json_extract_string(data, ['$.corr.direction', '$.corr.phase', '$.corr.peer']) AS f,
-             {{key}} AS k
-      FROM events WHERE format = 'applog')
-WHERE f[1] IN ('incoming', 'outgoing') AND k IS NOT NULL AND k <> ''
+SELECT file_id, record_no, coalesce(record_id, record_no) AS seq, host, epoch_us(logged) AS us, d AS direction,
+       $name || chr(31) || k || chr(31) || coalesce(ph, '') AS key, $name || ' ' || k AS label,
+       {_peer_sql('f[3]')} AS peer, 'correlated' AS via, {{sure}} AS sure
+FROM (SELECT *, {{key}} AS k, {{direction}} AS d, {{phase}} AS ph
+      FROM (SELECT *, json_extract_string(data, ['$.corr.direction', '$.corr.phase', '$.corr.peer',
+                                                 '$.corr.kind']) AS f
+            FROM events WHERE format = 'applog'))
+WHERE d IN ('incoming', 'outgoing') AND k IS NOT NULL AND k <> ''
+"""
+
+# syslog (RFC 5424 structured data, or name=value words of the message) and journal
+# messages: the same keys, where the records say their direction.
+_TEXT_MESSAGES = """
+SELECT file_id, record_no, coalesce(record_id, record_no) AS seq, host, epoch_us(logged) AS us, d AS direction,
+       $name || chr(31) || k || chr(31) || coalesce(ph, '') AS key, $name || ' ' || k AS label,
+       '' AS peer, 'correlated' AS via, TRUE AS sure
+FROM (SELECT *, {key} AS k, {direction} AS d, {phase} AS ph FROM events WHERE format IN ('syslog', 'journald'))
+WHERE d IN ('incoming', 'outgoing') AND k IS NOT NULL AND k <> ''
 """
 
 # A traceparent logged by both sides of a call: the caller's span is the callee's
-# parent. Spans themselves (with an end) are paired as spans below, not here.
-_TRACE_KEY = """CASE WHEN json_extract_string(data, '$.corr.end_us') IS NOT NULL THEN NULL
-     WHEN json_extract_string(data, '$.corr.direction') = 'outgoing'
-     THEN json_extract_string(data, '$.corr.span_id')
+# parent. Spans themselves (with an end) are paired as spans below, not here; nor are
+# responses, and a server's outgoing record is its response: a callee of that span was
+# called before it. The caller's record is sure to be the call only when it says so
+# (phase request, kind client / producer); otherwise the span's first record on that
+# host, its own request received included, is taken as the earliest the call was made.
+_TRACE_SKIP = """(json_extract_string(data, '$.corr.end_us') IS NOT NULL
+     OR coalesce(f[2] = 'response' OR (f[1] = 'outgoing' AND f[4] IN ('server', 'consumer')), FALSE))"""
+_TRACE_KEY = f"""CASE WHEN {_TRACE_SKIP} THEN NULL
+     WHEN f[1] = 'outgoing' THEN json_extract_string(data, '$.corr.span_id')
      ELSE json_extract_string(data, '$.corr.parent_span_id') END
      || '/' || coalesce(json_extract_string(data, '$.corr.trace_id'), '')"""
+_TRACE_SURE = "coalesce(f[2] = 'request' OR f[4] IN ('client', 'producer'), FALSE)"
+_SPAN_OPENED = f"""
+SELECT file_id, record_no, coalesce(record_id, record_no) AS seq, host, epoch_us(logged) AS us,
+       'outgoing' AS direction, 'traceparent' || chr(31) || k || chr(31) AS key, 'traceparent ' || k AS label,
+       '' AS peer, 'correlated' AS via, FALSE AS sure
+FROM (SELECT *, json_extract_string(data, '$.corr.span_id') || '/'
+                || coalesce(json_extract_string(data, '$.corr.trace_id'), '') AS k
+      FROM (SELECT *, json_extract_string(data, ['$.corr.direction', '$.corr.phase', '$.corr.peer',
+                                                 '$.corr.kind']) AS f
+            FROM events WHERE format = 'applog'))
+WHERE f[1] = 'incoming' AND k IS NOT NULL AND NOT {_TRACE_SKIP}
+"""
+
+# The same in syslog text: "traceparent=00-<trace>-<span>-<flags>".
+_TRACEPARENT_TEXT = "^00-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}$"
 
 # Per message and sending host, its first send: a retransmission's copy may be the
-# one that arrived, and it cannot have arrived before the first was sent. A message
+# one that arrived, and it cannot have arrived before the first was sent. A record
+# sure to be the send wins over one that only may be (``sure``). A message
 # more than one host sent (a proxy forwarding it, a request id reused for the reply)
 # pairs only where no third host is involved, or with the host the receiver names as
 # its peer, or that names the receiver as its own.
@@ -101,9 +141,10 @@ _KEYED_PAIRS = """
 WITH m AS (SELECT * FROM _messages JOIN _resolution USING (file_id)),
 hosts AS (SELECT key, count(DISTINCT host) AS hosts FROM m GROUP BY key),
 sent AS (
-  SELECT key, host, arg_min(file_id, us) AS file_id, arg_min(record_no, us) AS record_no,
-         arg_min(seq, us) AS seq, min(us) AS us, arg_min(res_us, us) AS res_us,
-         arg_min(peer, us) AS peer, any_value(label) AS label, any_value(via) AS via,
+  SELECT key, host, arg_min(file_id, (NOT sure, us)) AS file_id, arg_min(record_no, (NOT sure, us)) AS record_no,
+         arg_min(seq, (NOT sure, us)) AS seq, arg_min(us, (NOT sure, us)) AS us,
+         arg_min(res_us, (NOT sure, us)) AS res_us, arg_min(peer, (NOT sure, us)) AS peer,
+         any_value(label) AS label, any_value(via) AS via,
          count(*) OVER (PARTITION BY key) AS senders
   FROM m WHERE direction = 'outgoing' GROUP BY key, host
 )
@@ -175,21 +216,72 @@ FROM p GROUP BY s_seg, r_seg ORDER BY s_seg, r_seg
 """
 
 
-def prepare_messages(store: Store, correlation_keys: list[str] | tuple[str, ...] = ()) -> None:
+def prepare_messages(store: Store, correlation_keys: Sequence[CorrelationKey | str] = ()) -> None:
     """Match every message logged by its sender and its receiver, once per model
     build (``_message_pairs``): the segments change between uses, the pairs do not.
 
-    ``correlation_keys`` are fields of application logs (the case file's) that name
-    one message on both its sides."""
-    keys = [("request_id", "json_extract_string(data, '$.corr.request_id')"), ("traceparent", _TRACE_KEY)]
-    keys += [(k, f"json_extract_string(data, {_literal(_json_path(k))})") for k in correlation_keys]
-    app = [_APP_MESSAGES.replace("{key}", expr).replace("$name", _literal(name)) for name, expr in keys]
+    ``correlation_keys`` (the case file's) are fields that name one message on both
+    its sides, in application logs, syslog structured data or message words."""
+    keys = [k if isinstance(k, CorrelationKey) else CorrelationKey(k) for k in correlation_keys]
+    app = [_app_messages("request_id", "json_extract_string(data, '$.corr.request_id')"),
+           _app_messages("traceparent", _TRACE_KEY, phase="''", sure=_TRACE_SURE), _SPAN_OPENED]
+    app += [_app_messages(k.name, _app_field(k.name), direction=_app_field(k.direction),
+                          phase=f"coalesce(lower({_app_field(k.phase)}), f[2])") for k in keys]
+    tp = _text_field("traceparent")
+    # the header on the wire, logged by both sides: the caller's span and the trace
+    span, trace = (f"regexp_extract({tp}, {_literal(_TRACEPARENT_TEXT)}, {g})" for g in (2, 1))
+    text = [_text_messages("request_id", f"coalesce({_text_field('request_id')}, {_text_field('x-request-id')})"),
+            _text_messages("traceparent", f"nullif({span} || '/' || {trace}, '/')", phase=None)]
+    text += [_text_messages(k.name, _text_field(k.name), direction=k.direction, phase=k.phase) for k in keys]
     store.con.execute(_RESOLUTION)
     store.con.execute("CREATE OR REPLACE TEMP TABLE _drift (seg INTEGER, mid_us BIGINT, rate DOUBLE, err DOUBLE)")
-    store.con.execute("CREATE OR REPLACE TEMP TABLE _messages AS " + " UNION ALL ".join([_SIP_MESSAGES] + app))
+    store.con.execute("CREATE OR REPLACE TEMP TABLE _messages AS " + " UNION ALL ".join([_SIP_MESSAGES] + app + text))
     store.versions.pop("_pairs", None)
     store.con.execute(f"CREATE OR REPLACE TEMP TABLE _message_pairs AS "
                       f"SELECT * FROM ({_KEYED_PAIRS}) UNION ALL SELECT * FROM ({_SPAN_PAIRS})")
+
+
+def _app_messages(name: str, key: str, *, direction: str | None = None, phase: str = "f[2]",
+                  sure: str = "TRUE") -> str:
+    """The application log records that send or receive the message ``key`` (SQL)
+    names; direction and phase as the source normalised them, unless fields say."""
+    d = "f[1]" if direction is None else f"coalesce({_direction_sql(direction)}, f[1])"
+    return (_APP_MESSAGES.replace("{key}", key).replace("{direction}", d).replace("{phase}", phase)
+            .replace("{sure}", sure).replace("$name", _literal(name)))
+
+
+def _text_messages(name: str, key: str, *, direction: str = "direction", phase: str | None = "phase") -> str:
+    """The syslog and journal records that send or receive the message ``key`` names;
+    ``phase=None``: the key needs none."""
+    ph = "''" if phase is None else f"lower({_text_field(phase)})"
+    return (_TEXT_MESSAGES.replace("{key}", key).replace("{direction}", _text_direction(direction))
+            .replace("{phase}", ph).replace("$name", _literal(name)))
+
+
+def _direction_sql(expr: str) -> str:
+    """'outgoing' / 'incoming' from the words logs use for them (those applog reads)."""
+    words = lambda side: ", ".join(_literal(w) for w, d in DIRECTION_WORDS.items() if d == side)  # noqa: E731
+    return (f"CASE WHEN lower({expr}) IN ({words('outgoing')}) THEN 'outgoing' "
+            f"WHEN lower({expr}) IN ({words('incoming')}) THEN 'incoming' END")
+
+
+def _text_direction(field: str) -> str:
+    return _direction_sql(_text_field(field))
+
+
+def _text_field(name: str) -> str:
+    """A field of a syslog or journal record (SQL): an RFC 5424 structured-data
+    parameter of that name in any element, else a ``name=value`` (``name="a b"``,
+    ``name: value``) word of the message."""
+    word = (r"(?:^|[\s,;(\[{])" + re.escape(name) + r"\s*[=:]\s*"
+            r"""(?:"([^"]*)"|([^\s,;)\]}"]+))""")
+    return (f"coalesce(json_extract_string(data, {_literal('$.structured_data.*.' + _quoted(name))})[1], "
+            f"nullif(regexp_extract(message, {_literal(word)}, 1), ''), "
+            f"nullif(regexp_extract(message, {_literal(word)}, 2), ''))")
+
+
+def _app_field(name: str) -> str:
+    return f"json_extract_string(data, {_literal('$.fields.' + _quoted(name))})"
 
 
 def _literal(text: str) -> str:
@@ -197,10 +289,10 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _json_path(field: str) -> str:
-    """The JSON path of an application log field (kept under ``fields``), quoted so
-    that dots and dashes in its name are not read as path syntax."""
-    return '$.fields."' + field.replace('"', "") + '"'
+def _quoted(field: str) -> str:
+    """A JSON path member, quoted so that dots and dashes in its name are not read as
+    path syntax."""
+    return '"' + field.replace('"', "") + '"'
 
 
 def match_pairs(store: Store) -> None:

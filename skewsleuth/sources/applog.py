@@ -175,7 +175,7 @@ _TRACEPARENT_KEYS = ("traceparent", "traceParent")
 _KINDS = {"client": "client", "server": "server", "producer": "producer", "consumer": "consumer",
           "internal": "internal"}
 _OTLP_KINDS = {1: "internal", 2: "server", 3: "client", 4: "producer", 5: "consumer"}
-_DIRECTIONS = {**dict.fromkeys(("out", "outgoing", "outbound", "sent", "send", "egress"), "outgoing"),
+DIRECTION_WORDS = {**dict.fromkeys(("out", "outgoing", "outbound", "sent", "send", "egress"), "outgoing"),
                **dict.fromkeys(("in", "incoming", "inbound", "received", "receive", "ingress"), "incoming")}
 _KIND_DIRECTION = {"client": "outgoing", "producer": "outgoing", "server": "incoming", "consumer": "incoming"}
 _PHASES = {"request": "request", "response": "response"}
@@ -487,7 +487,7 @@ def _correlate(obj: dict[str, Any], logged: datetime, localizer: _Localizer, dat
         if v.__class__ is str and (kind := _kind(v)) is not None:
             corr["kind"] = kind
             break
-    direction = _word(obj, _DIRECTION_KEYS, _DIRECTIONS) or _KIND_DIRECTION.get(kind)  # type: ignore[arg-type]
+    direction = _word(obj, _DIRECTION_KEYS, DIRECTION_WORDS) or _KIND_DIRECTION.get(kind)  # type: ignore[arg-type]
     if direction is not None:
         corr["direction"] = direction
     for key in _TRACEPARENT_KEYS:
