@@ -56,11 +56,13 @@ def main() -> None:
     from skewsleuth.timefmt import UTC_FORMAT
     case = Case(references=[fleet.hosts[0]], reference_accuracy_s=0.001)
     segs = [e.segment for e in model.segments]
+    held_before = _reset_peak_rss()
     t2 = time.perf_counter()
     cons = _base_constraints(model.chains, segs, model.facts, store, case, UTC_FORMAT)
     t_reduce = time.perf_counter() - t2
     sol = solve(len(segs), cons)
     t_solve = time.perf_counter() - t2 - t_reduce
+    solver_peak = _vm("VmHWM") - held_before
 
     store.con.register("truth", truth)
     rows = store.con.execute("""SELECT s.segment_id, min(t.offset_s), max(t.offset_s)
@@ -74,9 +76,24 @@ def main() -> None:
           f"{len(model.segments):,} segments (generated and loaded in {t_gen:.1f} s)")
     print(f"clock model: {t_model:.2f} s, peak RSS {peak:,.0f} MB (before: {rss_before:,.0f} MB)")
     print(f"solver on the final system: {len(cons):,} constraints from the pairs reduced in {t_reduce:.2f} s, "
-          f"solved in {t_solve:.2f} s ({len(sol.contradictions)} contradictions)")
+          f"solved in {t_solve:.2f} s ({len(sol.contradictions)} contradictions); "
+          f"peak memory of the solver {solver_peak:,.0f} MB above the {held_before:,.0f} MB held")
     print(f"intervals holding the true offset: {held}/{len(rows)}; median width {widths[len(widths) // 2] * 1e3:.1f} ms; "
           f"contradictions {len(model.contradictions)}")
+
+
+def _vm(field: str) -> float:
+    """A /proc/self/status memory figure, in MB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no {field} in /proc/self/status")
+
+
+def _reset_peak_rss() -> float:
+    """Reset the peak RSS (VmHWM) to the current RSS (Linux >= 4.0), and return it."""
+    Path("/proc/self/clear_refs").write_text("5")
+    return _vm("VmRSS")
 
 
 if __name__ == "__main__":

@@ -241,7 +241,7 @@ def build_clock_model(store: Store, case: Case) -> ClockModel:
             break
         segments, chains = build_segments(store, facts, when, extra)
     obs, unmatched = _observation_constraints(case, segments, first, when)
-    solution = solve(len(segments), base + obs) if obs else first
+    solution = solve(len(segments), base + obs) if obs else first.described()
     estimates = []
     for seg, iv in zip(segments, solution.intervals):
         est = SegmentEstimate(seg, iv, drift=drifts.get(seg.segment_id))
@@ -281,14 +281,14 @@ def _solve_with_drift(store: Store, case: Case, facts: list[ClockFact], segments
     fast or slow, solve again with its rate (the pairs corrected for it)."""
     register_drift(store, {})
     base = _base_constraints(chains, segments, facts, store, case, when)
-    first = solve(len(segments), base)
+    first = solve(len(segments), base, describe=False)
     refs = [seg.segment_id for seg in segments if seg.host in set(case.references)]
     drifts = estimate_drift(store, np.array([iv.estimate if iv.estimate is not None else np.nan
                                              for iv in first.intervals]), refs)
     if any(d.significant for d in drifts.values()):
         register_drift(store, drifts)
         base = _base_constraints(chains, segments, facts, store, case, when)
-        first = solve(len(segments), base)
+        first = solve(len(segments), base, describe=False)
     return base, first, drifts
 
 

@@ -130,11 +130,20 @@ class Solution:
     intervals: list[Interval]                 # indexed by segment_id
     contradictions: list[dict] = field(default_factory=list)
     set_aside: list[int] = field(default_factory=list)   # constraints (by position) left out
+    # For a solution solved with describe=False: writes the evidence texts when asked.
+    _explain: Callable[[], list[Interval]] | None = field(default=None, repr=False)
+
+    def described(self) -> "Solution":
+        """This solution with every interval's basis and evidence written out."""
+        if self._explain is None:
+            return self
+        return Solution(self._explain(), self.contradictions, self.set_aside)
 
 
 def solve(n_segments: int, constraints: ConstraintSet | list[Constraint], describe: bool = True) -> Solution:
     """Every segment's offset interval; ``describe=False`` leaves out the evidence
-    texts of the intervals (for trial solves nobody reads)."""
+    texts of the intervals until :meth:`Solution.described` asks for them (trial
+    solves, most of which nobody reads)."""
     cs = constraints if isinstance(constraints, ConstraintSet) else ConstraintSet(constraints)
     n = n_segments + 1
     ci, cj, lo, hi, kind, _ = cs.columns()
@@ -153,8 +162,11 @@ def solve(n_segments: int, constraints: ConstraintSet | list[Constraint], descri
     tie = (STRENGTH["reference"] - np.array([STRENGTH[k] for k in KINDS]))[kind[ra]] * TIE_S
     up, up_pred = _shortest(n, a, b, wa, tie, source=0)
     down, down_pred = _shortest(n, b, a, wa, tie, source=0)   # distances to node 0
-    return Solution(_intervals(n, cs, ci, cj, kind, dropped, up, up_pred, down, down_pred, a, b, ra, describe),
-                    contradictions, np.flatnonzero(dropped).tolist())
+    explain = lambda: _intervals(n, cs, ci, cj, kind, dropped, up, up_pred, down, down_pred, a, b, ra)  # noqa: E731
+    if describe:
+        return Solution(explain(), contradictions, np.flatnonzero(dropped).tolist())
+    plain = [Interval(float(-down[k]), float(up[k]), _estimate(float(-down[k]), float(up[k]))) for k in range(1, n)]
+    return Solution(plain, contradictions, np.flatnonzero(dropped).tolist(), explain)
 
 
 def _shortest(n: int, a: np.ndarray, b: np.ndarray, w: np.ndarray, tie: np.ndarray, source: int
@@ -292,8 +304,8 @@ def _pred_cycles(pred: np.ndarray, a: np.ndarray) -> list[list[int]]:
     return cycles
 
 
-def _intervals(n, cs: ConstraintSet, ci, cj, kind, dropped, up, up_pred, down, down_pred, a, b, rows,
-               describe: bool = True) -> list[Interval]:
+def _intervals(n, cs: ConstraintSet, ci, cj, kind, dropped, up, up_pred, down, down_pred, a, b, rows
+               ) -> list[Interval]:
     # Kinds of the evidence bearing on each node directly (both ends of a constraint).
     keep = ~dropped
     nodes = np.concatenate([ci[keep], cj[keep]])
@@ -311,9 +323,6 @@ def _intervals(n, cs: ConstraintSet, ci, cj, kind, dropped, up, up_pred, down, d
     pred_up, pred_down = up_pred.tolist(), down_pred.tolist()
     a_l, b_l, rows_l = a.tolist(), b.tolist(), rows.tolist()
     intervals = []
-    if not describe:
-        return [Interval(float(-down[k]), float(up[k]), _estimate(float(-down[k]), float(up[k])))
-                for k in range(1, n)]
     for node in range(1, n):
         high, low = float(up[node]), -float(down[node])
         used = _path(pred_up, a_l, rows_l, node) + _path(pred_down, b_l, rows_l, node)
