@@ -110,3 +110,15 @@ def test_correlation_keys_name_a_field_and_optionally_its_direction_and_phase(tm
     assert [r[1] for r in case.rejected] == ["correlation_keys: {'key': 'job', 'via': 'x'}",
                                              "correlation_keys: {'direction': 'dir'}", "correlation_keys: a b",
                                              "correlation_keys: {'key': \"x'; DROP\"}"]
+
+
+def test_a_rules_folder_with_no_rules_is_an_error_on_the_command_line(tmp_path):
+    from conftest import run_cli
+
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(RuleError, match="holds no"):
+        load_rules([tmp_path / "empty"])
+    r = run_cli("demo", "--out", str(tmp_path / "d"), "-q")
+    assert r.returncode == 0, r.stderr
+    r = run_cli("investigate", str(tmp_path / "d"), "--rules", str(tmp_path / "empty"), "-q")
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "holds no" in r.stderr, r.stderr

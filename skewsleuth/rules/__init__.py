@@ -129,7 +129,11 @@ def load_rules(extra_dirs: list[Path] | None = None) -> list[Rule]:
     for d in extra_dirs or []:
         if not d.is_dir():
             raise RuleError(f"rules folder {d} does not exist")
-        for p in sorted(list(d.glob("*.yml")) + list(d.glob("*.yaml"))):
+        files = sorted(list(d.glob("*.yml")) + list(d.glob("*.yaml")))
+        if not files:
+            # Likely a wrong path: the user meant some rules to apply and none would.
+            raise RuleError(f"rules folder {d} holds no *.yml or *.yaml rule files")
+        for p in files:
             rules.append(_load_file(p, p.read_text(encoding="utf-8")))
     ids = [r.id for r in rules]
     dup = {i for i in ids if ids.count(i) > 1}
