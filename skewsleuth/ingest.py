@@ -35,6 +35,7 @@ class IngestSummary:
     # Ingested records that were copies of records already read from another file.
     duplicates: int = 0
     failures: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+    notes: list[str] = field(default_factory=list)  # what readers assumed about whole files
 
     def as_dict(self) -> dict:
         return {"files": self.files, "records": self.records, "quarantined": self.quarantined,
@@ -121,6 +122,7 @@ def ingest(store: Store, paths: list[Path], case: Case, *, host: str | None = No
             # The rest of the file cannot be read; what was read stays, and the
             # stop itself is quarantined so that the loss is visible.
             ctx.quarantine(None, f"reading stopped: {exc}")
+        summary.notes += ctx.notes
         q = len(ctx.quarantined)
         store.append_quarantine(pa.table({
             "file_id": pa.array([file_id] * q, pa.int32()),

@@ -62,6 +62,8 @@ class FileContext:
     # Year for RFC 3164 timestamps, which carry none: the file's modification year.
     reference_year: int = field(default_factory=lambda: datetime.now().year)
     quarantined: list[Quarantined] = field(default_factory=list)
+    # What a reader assumed about the whole file (a year, a zone): for the verdict.
+    notes: list[str] = field(default_factory=list)
 
     def quarantine(self, record_no: int | None, reason: str, raw: str | bytes = "") -> None:
         self.quarantined.append(Quarantined(record_no, reason, excerpt(raw)))

@@ -549,6 +549,10 @@ def read(ctx: FileContext) -> Iterator[pa.RecordBatch]:
 
     if no == 0:
         raise UnusableFile("no syslog lines (blank file)")
+    if years is not None:
+        # A guess that shapes every time of the file: the verdict must say so.
+        ctx.notes.append(f"{ctx.path.name}: RFC 3164 times carry no year; the file's newest line was taken to be "
+                         f"in {ctx.reference_year} (the file's modification year) and years counted back from it")
     batch = builder.flush()
     if batch is not None:
         yield batch
