@@ -59,7 +59,7 @@ def parse_target(text: str, *, name: str = "", roles: tuple[str, ...] = (),
         parts = urlsplit(raw)
         port = parts.port
     except ValueError as exc:
-        raise TargetError(f"target {text!r}: {exc}") from None
+        raise TargetError(f"target {text!r}: {str(exc)[:1].lower()}{str(exc)[1:]}") from None
     scheme = parts.scheme.lower()
     if scheme not in PROTOCOLS:
         raise TargetError(f"target {text!r}: unknown protocol {scheme!r} (known: {', '.join(PROTOCOLS)})")
