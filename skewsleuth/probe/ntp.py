@@ -196,14 +196,29 @@ def validate(data: bytes, sent: int, t1: float, t4: float) -> Sample:
     return Sample(offset, delay, delay / 2 + precision + LOCAL_PRECISION, t1, p)
 
 
+class _Waiting:
+    """One request's mailbox: datagrams from its server, and a future to wake it."""
+
+    __slots__ = ("inbox", "wake")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.inbox: list[tuple[bytes, float]] = []
+        self.wake: asyncio.Future = loop.create_future()
+
+    def put(self, item: tuple[bytes, float]) -> None:
+        self.inbox.append(item)
+        if not self.wake.done():
+            self.wake.set_result(None)
+
+
 class NtpClient(asyncio.DatagramProtocol):
     """One UDP socket shared by every NTP target of a run: requests are sent with a
     random transmit timestamp and replies routed back by it and their source address."""
 
     def __init__(self) -> None:
         self.transport: asyncio.DatagramTransport | None = None
-        self.pending: dict[int, asyncio.Queue] = {}
-        self.by_addr: dict[tuple[str, int], list[asyncio.Queue]] = {}
+        self.pending: dict[int, _Waiting] = {}
+        self.by_addr: dict[tuple[str, int], list[_Waiting]] = {}
         self.unmatched = 0
 
     @classmethod
@@ -221,9 +236,9 @@ class NtpClient(asyncio.DatagramProtocol):
     def datagram_received(self, data: bytes, addr: Any) -> None:
         t4 = now()   # first thing: every statement before it would be counted as delay
         source = (addr[0], addr[1])
-        queue = self.pending.get(int.from_bytes(data[24:32], "big")) if len(data) >= 32 else None
-        if queue is not None and queue in self.by_addr.get(source, ()):
-            queue.put_nowait((data, t4))
+        mine = self.pending.get(int.from_bytes(data[24:32], "big")) if len(data) >= 32 else None
+        if mine is not None and mine in self.by_addr.get(source, ()):
+            mine.put((data, t4))
             return
         # Not an answer to a request of ours to that address (bogus origin, short,
         # garbage): hand it to the requests waiting on that address, which say why
@@ -231,8 +246,8 @@ class NtpClient(asyncio.DatagramProtocol):
         waiting = self.by_addr.get(source)
         if not waiting:
             self.unmatched += 1
-        for q in waiting or ():
-            q.put_nowait((data, t4))
+        for w in waiting or ():
+            w.put((data, t4))
 
     def error_received(self, exc: Exception) -> None:
         # ICMP errors on an unconnected socket name no target; the request times out.
@@ -246,9 +261,9 @@ class NtpClient(asyncio.DatagramProtocol):
         transmit = int.from_bytes(os.urandom(8), "big")
         while transmit in self.pending:
             transmit = int.from_bytes(os.urandom(8), "big")
-        queue: asyncio.Queue = asyncio.Queue()
-        self.pending[transmit] = queue
-        self.by_addr.setdefault(addr, []).append(queue)
+        mine = _Waiting(loop)
+        self.pending[transmit] = mine
+        self.by_addr.setdefault(addr, []).append(mine)
         bogus: list[str] = []
         try:
             assert self.transport is not None
@@ -256,11 +271,17 @@ class NtpClient(asyncio.DatagramProtocol):
             end = loop.time() + wait
             t1 = now()
             self.transport.sendto(packet, addr)
-            while (left := end - loop.time()) > 0:
-                try:
-                    data, t4 = await asyncio.wait_for(queue.get(), left)
-                except asyncio.TimeoutError:
-                    break
+            while True:
+                if not mine.inbox:
+                    if mine.wake.done():
+                        mine.wake = loop.create_future()
+                    # asyncio.timeout, not wait_for: no task per request (10,000 targets).
+                    try:
+                        async with asyncio.timeout_at(end):
+                            await mine.wake
+                    except TimeoutError:
+                        break
+                data, t4 = mine.inbox.pop(0)
                 try:
                     return validate(data, transmit, t1, t4), len(bogus)
                 except ReplyError as exc:
@@ -271,7 +292,7 @@ class NtpClient(asyncio.DatagramProtocol):
         finally:
             del self.pending[transmit]
             waiting = self.by_addr[addr]
-            waiting.remove(queue)
+            waiting.remove(mine)
             if not waiting:
                 del self.by_addr[addr]
 
