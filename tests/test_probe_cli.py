@@ -111,3 +111,44 @@ def test_inventory_errors_name_the_place(tmp_path, doc, message):
     with pytest.raises(InventoryError) as exc:
         Inventory.load(f)
     assert message in str(exc.value) and str(exc.value).startswith(str(f)) and "\n" not in str(exc.value)
+
+
+# --- docs/usage.md's probe section is what the code does ------------------------------------
+
+def _probe_section() -> str:
+    from conftest import ROOT
+    text = (ROOT / "docs" / "usage.md").read_text()
+    return text[text.index("## Probe clocks now"):]
+
+
+def test_documented_inventory_loads_as_described():
+    import re
+    import yaml
+    (block,) = re.findall(r"```yaml\n(.*?)```", _probe_section(), re.S)
+    inv = Inventory.from_dict(yaml.safe_load(block), "usage.md")
+    assert [(h.name, h.tolerance_s, [t.url for t in h.targets]) for h in inv.hosts] == [
+        ("srv-lyncedge01.domain.com", 300.0, ["ntp://srv-lyncedge01.domain.com", "https://srv-lyncedge01.domain.com"]),
+        ("dc01.domain.com", 300.0, ["ntp://dc01.domain.com"]),
+        ("mx01.domain.com", 60.0, ["smtp://mx01.domain.com:2525"])]
+    assert inv.roles["payments-api"].tolerance_s == 900.0 and inv.roles["trading"].tolerance_s == 0.1
+    for role in BUILTIN_ROLES:
+        assert f"`{role}`" in _probe_section()
+
+
+def test_documented_json_keys_are_the_ones_written():
+    """An NTP server five hours behind (synth responder on loopback), measured through the
+    library; the documented row has exactly the keys a real row has."""
+    import asyncio
+    import json
+    import re
+    from skewsleuth.probe import measure
+    from skewsleuth.synth.ntp import serve
+
+    async def run():
+        (port,) = await serve(1, -18000.0)
+        return await measure([f"ntp://127.0.0.1:{port}"], timeout=2, interval=0)
+    (m,) = asyncio.run(run())
+    (block,) = re.findall(r"```json\n(.*?)```", _probe_section(), re.S)
+    (documented,) = json.loads(block)
+    assert m.ok and abs(m.offset_s + 18000) <= m.uncertainty_s + 1e-3
+    assert list(documented) == list(m.to_dict())

@@ -20,6 +20,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 PROTOCOLS = {"ntp": 123, "http": 80, "https": 443, "smtp": 25}
+# The keys the BRIEF promises, first in every JSON row.
+CONTRACT_KEYS = ("target", "protocol", "offset_s", "uncertainty_s", "rtt_s", "ok", "error")
 
 
 class TargetError(ValueError):
@@ -111,7 +113,8 @@ class Measurement:
         d = asdict(self)
         d["roles"] = list(self.roles)
         evidence = d.pop("evidence")
-        return {**d, **{k: v for k, v in evidence.items() if k not in d}}
+        ordered = {k: d.pop(k) for k in CONTRACT_KEYS}
+        return {**ordered, **d, **{k: v for k, v in evidence.items() if k not in ordered and k not in d}}
 
 
 def iso_utc(t: float) -> str:
