@@ -185,6 +185,8 @@ def probe_cmd(
             todo += Inventory.load(inventory).targets()
     except (TargetError, InventoryError) as exc:
         _fail(str(exc))
+    if not todo:
+        _fail(f"no targets: inventory {inventory} lists no hosts")
     options = dict(timeout=timeout, concurrency=concurrency, samples=samples, interval=interval, insecure=insecure)
     if sys.stderr.isatty() and len(todo) > 1:
         from rich.progress import Progress

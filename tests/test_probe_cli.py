@@ -30,6 +30,8 @@ def test_bad_arguments_are_one_line_exit_2(tmp_path):
     bad.write_text("hosts:\n  - name: dc01\n    roles: [kerberos-kdc, wizard]\n")
     assert "hosts[0] (dc01): unknown role 'wizard'" in _one_line_exit_2("--inventory", str(bad))
     assert "cannot read inventory" in _one_line_exit_2("--inventory", str(tmp_path / "none.yml"))
+    bad.write_text("hosts: []\n")
+    assert "lists no hosts" in _one_line_exit_2("--inventory", str(bad))
 
 
 def test_help_has_examples_and_exit_statuses():

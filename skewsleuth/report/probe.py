@@ -13,12 +13,19 @@ from .common import offset
 
 
 def seconds(value: float | None) -> str:
-    """A probe offset: to the millisecond when small, with hours or days when large."""
+    """A probe offset to the millisecond, with minutes, hours or days when large."""
     if value is None:
         return "—"
+    text = f"{value:+,.3f} s"
     if abs(value) < 60:
-        return f"{value:+.3f} s"
-    return offset(value)
+        return text
+    return f"{text} {offset(value).split(' s ', 1)[1]}"     # "(-5.00 h)"
+
+
+def _width(value: float | None) -> str:
+    if value is None:
+        return "—"
+    return f"{value * 1000:.1f} ms" if value < 1 else f"{value:.2f} s"
 
 
 def _status(m: Measurement, max_offset_s: float) -> Text:
@@ -41,9 +48,8 @@ def render_probe(measurements: Sequence[Measurement], console: Console, max_offs
         table.add_column(col, justify=just, overflow="fold")  # type: ignore[arg-type]
     for m in sorted(measurements, key=rank):
         host = m.host + (f" [{', '.join(m.roles)}]" if m.roles else "")
-        table.add_row(Text(m.target), Text(host), seconds(m.offset_s),
-                      "—" if m.uncertainty_s is None else f"{m.uncertainty_s:.3f} s",
-                      "—" if m.rtt_s is None else f"{m.rtt_s * 1000:.1f} ms", _status(m, max_offset_s))
+        table.add_row(Text(m.target), Text(host), seconds(m.offset_s), _width(m.uncertainty_s), _width(m.rtt_s),
+                      _status(m, max_offset_s))
     console.print(table)
     bad = sum(not m.ok for m in measurements)
     beyond = sum(m.beyond(max_offset_s) for m in measurements)
