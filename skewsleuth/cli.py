@@ -155,7 +155,7 @@ def probe_cmd(
     max_offset: float = typer.Option(1.0, "--max-offset", metavar="SECONDS", help="Offset beyond which exit status is 1 (a role's tolerance, if tighter, applies)."),
     timeout: float = typer.Option(5.0, "--timeout", metavar="SECONDS", help="Time allowed per target."),
     concurrency: int = typer.Option(256, "--concurrency", metavar="N", help="Targets probed at once."),
-    samples: int = typer.Option(4, "--samples", metavar="N", help="NTP requests per target (least delay kept); HTTP/SMTP take 2N readings per round."),
+    samples: int = typer.Option(4, "--samples", metavar="N", help="NTP requests per target (least delay kept); HTTP/SMTP take 2N (at most 16) readings per round."),
     interval: float = typer.Option(0.25, "--interval", metavar="SECONDS", help="Pause between one target's NTP requests."),
     insecure: bool = typer.Option(False, "--insecure", help="Do not verify TLS certificates (https targets)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No table on the terminal."),

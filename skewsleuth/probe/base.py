@@ -97,7 +97,9 @@ class Measurement:
     tolerance_s: float | None = None      # tightest tolerance of the host's roles (inventory)
     samples_sent: int = 0
     samples_kept: int = 0                 # replies that passed validation
-    evidence: dict[str, Any] = field(default_factory=dict)  # protocol specifics: stratum, refid, banner, ...
+    # Protocol specifics (stratum, refid, banner, ...); left out of the hash so that
+    # measurements can be kept in sets and as dict keys.
+    evidence: dict[str, Any] = field(default_factory=dict, hash=False)
 
     def beyond(self, max_offset_s: float) -> bool:
         """Whether the measured offset exceeds ``max_offset_s`` or the host's role

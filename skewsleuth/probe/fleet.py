@@ -22,6 +22,9 @@ DEFAULT_SAMPLES = 4
 DEFAULT_INTERVAL = 0.25
 # The timeout is enforced again this much later, in case a probe overruns its deadline.
 GRACE = 0.5
+# Readings of a second-resolution clock per round, whatever --samples says: each is a
+# connection to the server, and more than this narrows the interval little.
+MAX_PER_ROUND = 16
 
 Progress = Callable[[int, int], None]
 
@@ -38,7 +41,7 @@ async def measure(targets: Iterable[str | Target], *, timeout: float = DEFAULT_T
     """Measure every target's clock against this machine's, at most ``concurrency`` at a
     time and each within ``timeout`` seconds. ``samples`` NTP requests ``interval`` s
     apart per NTP target (the least-delay reply is kept); HTTP and SMTP targets take
-    ``2 × samples`` readings per round across the second boundary."""
+    ``2 × samples`` readings (at most 16) per round across the second boundary."""
     todo = as_targets(targets)
     if timeout <= 0 or concurrency < 1 or samples < 1 or interval < 0:
         raise ValueError("timeout must be > 0, concurrency and samples >= 1, interval >= 0")
@@ -46,6 +49,7 @@ async def measure(targets: Iterable[str | Target], *, timeout: float = DEFAULT_T
     gate = asyncio.Semaphore(concurrency)
     clients = NtpClients()
     done = 0
+    per_round = min(2 * samples, MAX_PER_ROUND)
 
     async def one(target: Target) -> Measurement:
         nonlocal done
@@ -56,9 +60,9 @@ async def measure(targets: Iterable[str | Target], *, timeout: float = DEFAULT_T
                     if target.protocol == "ntp":
                         m = await measure_ntp(target, clients, deadline=deadline, samples=samples, interval=interval)
                     elif target.protocol in ("http", "https"):
-                        m = await measure_http(target, deadline=deadline, per_round=2 * samples, insecure=insecure)
+                        m = await measure_http(target, deadline=deadline, per_round=per_round, insecure=insecure)
                     else:
-                        m = await measure_smtp(target, deadline=deadline, per_round=2 * samples)
+                        m = await measure_smtp(target, deadline=deadline, per_round=per_round)
             except TimeoutError:
                 m = failed(target, f"no answer within {timeout:g} s")
             except Exception as exc:  # noqa: BLE001 - one target's failure must not end the run
