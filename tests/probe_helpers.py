@@ -74,8 +74,9 @@ def faked(spec: str | None, cmd: list[str]) -> list[str]:
 
 
 @contextmanager
-def chronyd(tmp: Path, fake: str | None = None) -> Iterator[int]:
-    """A real chronyd serving NTP on 127.0.0.1:<port> from its local clock (stratum 8).
+def chronyd(tmp: Path, fake: str | None = None, *, local: int | None = 8, extra: str = "") -> Iterator[int]:
+    """A real chronyd serving NTP on 127.0.0.1:<port> from its local clock (``local
+    stratum``; None: no source at all, so unsynchronised), plus ``extra`` conf lines.
     -x: it never touches this machine's clock; no Unix command socket, no drift file."""
     need("chronyd", *(["faketime"] if fake else []))
     from skewsleuth.probe import probe
@@ -83,14 +84,15 @@ def chronyd(tmp: Path, fake: str | None = None) -> Iterator[int]:
     tmp.mkdir(parents=True, exist_ok=True)
     port = free_port(socket.SOCK_DGRAM)
     conf = tmp / "chrony.conf"
-    conf.write_text(f"port {port}\nbindaddress 127.0.0.1\nallow 127.0.0.1\nlocal stratum 8\n"
-                    f"cmdport 0\nbindcmdaddress /\npidfile {tmp}/chronyd.pid\n")
+    conf.write_text(f"port {port}\nbindaddress 127.0.0.1\nallow 127.0.0.1\ncmdport 0\nbindcmdaddress /\n"
+                    f"pidfile {tmp}/chronyd.pid\n" + (f"local stratum {local}\n" if local else "") + extra)
     # As root chronyd would drop to its own user and then fail to remove its pid file in tmp.
     user = ["-u", "root"] if os.geteuid() == 0 else []
     cmd = faked(fake, ["chronyd", "-x", "-d", *user, "-f", str(conf)])
 
-    def ready() -> bool:
-        return probe([f"ntp://127.0.0.1:{port}"], timeout=0.3, samples=1)[0].ok
+    def ready() -> bool:      # it answers (an unsynchronised one with its reason)
+        m = probe([f"ntp://127.0.0.1:{port}"], timeout=0.3, samples=1)[0]
+        return m.ok or "not synchronised" in (m.error or "")
 
     with running(cmd, tmp / "chronyd.log", ready):
         yield port

@@ -53,6 +53,23 @@ def test_chronyd_on_true_time_is_measured_at_zero(chrony_true):
     assert m.evidence["refid"] == "127.127.1.1"      # chrony's local reference
 
 
+def test_chronyd_without_a_source_is_unsynchronised(tmp_path):
+    with chronyd(tmp_path, local=None) as port:
+        (m,) = probe([f"ntp://127.0.0.1:{port}"], timeout=1, interval=0)
+    assert not m.ok and m.error == "no valid reply: server not synchronised (leap indicator 3)"
+
+
+def test_rate_limited_chronyd_is_still_measured(tmp_path):
+    # One answer per 8 s per client address after a burst of two (one of which the
+    # fixture's readiness probe takes): the replies after the first are dropped
+    # (rarely leaked); the sample in hand is the measurement.
+    with chronyd(tmp_path, extra="ratelimit interval 3 burst 2 leak 4\n") as port:
+        t0 = time.monotonic()
+        (m,) = probe([f"ntp://127.0.0.1:{port}"], timeout=4, interval=0)
+    assert m.ok and abs(m.offset_s) <= 0.05 and m.samples_kept >= 1
+    assert time.monotonic() - t0 < 3       # a lost reply after a good one ends the burst
+
+
 def test_cli_exit_status_follows_the_contract(chrony_behind, chrony_true, tmp_path):
     behind, true = f"ntp://127.0.0.1:{chrony_behind}", f"ntp://127.0.0.1:{chrony_true}"
     fast = ["--interval", "0", "--timeout", "2"]
@@ -119,6 +136,7 @@ HOSTILE = {
     "kiss RSTR": (_kiss(b"RSTR"), "kiss-o'-death RSTR: the server refuses us, probing stopped"),
     "stratum 16": (lambda r, n: [_reply(r, stratum=16)], "server not synchronised (stratum 16)"),
     "leap 3": (lambda r, n: [_reply(r, leap=3)], "server not synchronised (leap indicator 3)"),
+    "stratum 0 without a code": (lambda r, n: [_reply(r, stratum=0, refid=bytes(4))], "not synchronised (stratum 0)"),
     "mode 3": (lambda r, n: [_reply(r, mode=3)], "reply in mode 3, not 4 (server)"),
     "version 6": (lambda r, n: [_reply(r, version=6)], "reply in NTP version 6, not 3 or 4"),
     "short": (lambda r, n: [r[:20]], "short reply (20 bytes, an NTP header is 48)"),

@@ -24,11 +24,12 @@ Validation (every reply, in this order; a rejected reply is never used):
   it reveals nothing about our clock and an off-path attacker cannot guess it. A reply
   from the target's address with another origin is counted as bogus and the real one
   is still awaited;
-* stratum 0 is a kiss-o'-death (RFC 5905 §7.4): its reference id is the code. DENY and
-  RSTR end probing that target (the server asks us to go away), RATE ends the burst and
-  keeps the samples in hand; other codes reject the reply;
-* leap indicator 3 or stratum 16 and above: the server is not synchronised, its time
-  is not a reading of a disciplined clock;
+* stratum 0 with an ASCII code as reference id is a kiss-o'-death (RFC 5905 §7.4).
+  DENY and RSTR end probing that target (the server asks us to go away), RATE ends the
+  burst and keeps the samples in hand; other codes reject the reply;
+* leap indicator 3, stratum 0 without a code (chronyd with no source) or stratum 16
+  and above: the server is not synchronised, its time is not a reading of a
+  disciplined clock;
 * transmit and receive timestamps non-zero, receive ≤ transmit, δ not negative beyond
   the server's precision, root distance below 16 s.
 
@@ -49,6 +50,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import socket
 import struct
 from dataclasses import dataclass
@@ -63,6 +65,9 @@ MAXDISP = 16.0                     # RFC 5905: a root distance this large is ins
 PACKET = struct.Struct("!BBbbII4sQQQQ")
 PACKET_LEN = PACKET.size           # 48
 MODE_CLIENT, MODE_SERVER = 3, 4
+# A kiss code is four ASCII letters or digits in the reference id (RFC 5905 §7.4);
+# stratum 0 with anything else is just an unsynchronised server.
+KISS_CODE = re.compile(rb"[A-Z0-9]{1,4}\x00{0,3}")
 # Kiss codes after which a client must stop asking this server (RFC 5905 §7.4).
 STOP_CODES = {"DENY", "RSTR"}
 # Our own clock-reading precision, added to every sample's uncertainty.
@@ -173,10 +178,11 @@ def validate(data: bytes, sent: int, t1: float, t4: float) -> Sample:
         raise ReplyError(f"reply in mode {p.mode}, not 4 (server)")
     if p.version not in (3, 4):
         raise ReplyError(f"reply in NTP version {p.version}, not 3 or 4")
-    if p.stratum == 0:
-        code = p.refid.rstrip(b"\0").decode("ascii", "replace") or "?"
+    if p.stratum == 0 and KISS_CODE.fullmatch(p.refid):
+        code = p.refid.rstrip(b"\0").decode("ascii")
         raise ReplyError(f"kiss-o'-death {code}", kiss=code)
-    if p.leap == 3 or p.stratum >= 16:
+    if p.leap == 3 or p.stratum == 0 or p.stratum >= 16:
+        # chronyd without a source answers LI 3, stratum 0 and no reference id.
         why = "leap indicator 3" if p.leap == 3 else f"stratum {p.stratum}"
         raise ReplyError(f"server not synchronised ({why})")
     if p.transmit == 0 or p.receive == 0:
