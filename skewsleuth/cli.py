@@ -169,8 +169,8 @@ def probe_cmd(
       skewsleuth probe --inventory hosts.yml --json - | jq '.[] | select(.ok | not)'
       skewsleuth probe ntp://127.0.0.1:11123 --samples 8 --interval 0 --timeout 2
     """
-    from .probe import Inventory, InventoryError, TargetError, probe
-    from .probe.fleet import as_targets
+    from .probe import Inventory, InventoryError, Measurement, TargetError, probe
+    from .probe.fleet import Progress, as_targets
     from .report.json import write_json
     from .report.probe import render_probe
 
@@ -187,15 +187,18 @@ def probe_cmd(
         _fail(str(exc))
     if not todo:
         _fail(f"no targets: inventory {inventory} lists no hosts")
-    options = dict(timeout=timeout, concurrency=concurrency, samples=samples, interval=interval, insecure=insecure)
+    def run(progress: Progress | None = None) -> list[Measurement]:
+        return probe(todo, timeout=timeout, concurrency=concurrency, samples=samples, interval=interval,
+                     insecure=insecure, progress=progress)
+
     if sys.stderr.isatty() and len(todo) > 1:
         from rich.progress import Progress
 
         with Progress(console=err, transient=True) as bar:
             task = bar.add_task("probing", total=len(todo))
-            measurements = probe(todo, progress=lambda done, total: bar.update(task, completed=done), **options)
+            measurements = run(lambda done, total: bar.update(task, completed=done))
     else:
-        measurements = probe(todo, **options)
+        measurements = run()
     if json_out:
         write_json([m.to_dict() for m in measurements], json_out)
     if not quiet and json_out != "-":

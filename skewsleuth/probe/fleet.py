@@ -78,6 +78,9 @@ async def measure(targets: Iterable[str | Target], *, timeout: float = DEFAULT_T
         clients.close()
 
 
-def probe(targets: Iterable[str | Target], **options) -> list[Measurement]:
+def probe(targets: Iterable[str | Target], *, timeout: float = DEFAULT_TIMEOUT,
+          concurrency: int = DEFAULT_CONCURRENCY, samples: int = DEFAULT_SAMPLES, interval: float = DEFAULT_INTERVAL,
+          insecure: bool = False, progress: Progress | None = None) -> list[Measurement]:
     """``measure`` for callers without an event loop."""
-    return asyncio.run(measure(targets, **options))
+    return asyncio.run(measure(targets, timeout=timeout, concurrency=concurrency, samples=samples, interval=interval,
+                               insecure=insecure, progress=progress))
