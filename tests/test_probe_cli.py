@@ -154,3 +154,19 @@ def test_documented_json_keys_are_the_ones_written():
     (documented,) = json.loads(block)
     assert m.ok and abs(m.offset_s + 18000) <= m.uncertainty_s + 1e-3
     assert list(documented) == list(m.to_dict())
+
+
+def test_missing_real_component_fails_in_ci(monkeypatch):
+    import probe_helpers
+    monkeypatch.setattr(probe_helpers, "IN_CI", True)
+    with pytest.raises(pytest.fail.Exception, match="no-such-daemon not installed"):
+        probe_helpers.need("no-such-daemon")
+
+
+def test_progress_is_reported_once_per_target_in_order_given():
+    from skewsleuth.probe import probe
+    seen = []
+    targets = ["ntp://127.0.0.1:9", "smtp://127.0.0.1:9", "http://127.0.0.1:9"]
+    ms = probe(targets, timeout=0.3, progress=lambda done, total: seen.append((done, total)))
+    assert sorted(seen) == [(1, 3), (2, 3), (3, 3)]
+    assert [m.target for m in ms] == targets and not any(m.ok for m in ms)
