@@ -4,10 +4,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian packages the tests drive for real. None are needed by the investigation
-# tests yet; later suites (probes: chrony, faketime, krb5; HTML report: chromium)
-# add theirs here, so that CI and a new machine install the same things.
-APT_PACKAGES=()
+# Debian packages the tests drive for real, so that CI and a new machine install the
+# same things. probe: chrony (a real NTP server), faketime (its clock five hours off),
+# exim4-daemon-light (an MTA whose banner carries its clock), openssl (a TLS test
+# certificate). Later suites (krb5; HTML report: chromium) add theirs here.
+APT_PACKAGES=(chrony faketime exim4-daemon-light openssl)
 if [ ${#APT_PACKAGES[@]} -gt 0 ]; then
   if command -v apt-get >/dev/null 2>&1; then
     apt-get update -qq

@@ -1,7 +1,10 @@
-"""Command line: a thin layer over the library (``skewsleuth.investigate``, ``skewsleuth.demo``).
+"""Command line: a thin layer over the library (``skewsleuth.investigate``, ``skewsleuth.demo``,
+``skewsleuth.probe``).
 
-Exit status (BRIEF): 0 a verdict was reached, 1 inputs were readable but something was
-quarantined, 2 unusable input or arguments (one line on stderr, never a traceback).
+Exit status (BRIEF): investigate: 0 a verdict was reached, 1 inputs were readable but
+something was quarantined; probe: 0 all within --max-offset, 1 some beyond it, 2 some
+could not be measured; both: 2 unusable input or arguments (one line on stderr, never
+a traceback).
 """
 
 from __future__ import annotations
@@ -138,6 +141,71 @@ def demo_cmd(
         _fail(str(exc))
     _outputs(verdict, json_out, md_out, quiet)
     raise typer.Exit(verdict.exit_status)
+
+
+PROBE_EXIT = ("Exit status: 0 every target measured and within --max-offset (and its role's tolerance), "
+              "1 some beyond it, 2 some could not be measured, or bad arguments.")
+
+
+@app.command("probe", epilog=PROBE_EXIT)
+def probe_cmd(
+    targets: Optional[List[str]] = typer.Argument(None, metavar="TARGET...", help="ntp://host[:port], http(s)://host[:port], smtp://host[:port]."),
+    inventory: Optional[Path] = typer.Option(None, "--inventory", "-i", metavar="FILE", help="Inventory (YAML): hosts, how to probe each, roles."),
+    json_out: Optional[str] = typer.Option(None, "--json", metavar="FILE", help="Write the measurements as JSON to FILE ('-' for stdout)."),
+    max_offset: float = typer.Option(1.0, "--max-offset", metavar="SECONDS", help="Offset beyond which exit status is 1 (a role's tolerance, if tighter, applies)."),
+    timeout: float = typer.Option(5.0, "--timeout", metavar="SECONDS", help="Time allowed per target."),
+    concurrency: int = typer.Option(256, "--concurrency", metavar="N", help="Targets probed at once."),
+    samples: int = typer.Option(4, "--samples", metavar="N", help="NTP requests per target (least delay kept); HTTP/SMTP take 2N (at most 16) readings per round."),
+    interval: float = typer.Option(0.25, "--interval", metavar="SECONDS", help="Pause between one target's NTP requests."),
+    insecure: bool = typer.Option(False, "--insecure", help="Do not verify TLS certificates (https targets)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No table on the terminal."),
+) -> None:
+    """Measure hosts' clocks now (offset = logged - true, positive when ahead) over NTP, HTTP Date or SMTP banners.
+
+    \b
+    Examples:
+      skewsleuth probe ntp://dc01.domain.com ntp://srv-lyncedge01.domain.com
+      skewsleuth probe https://intranet.domain.com smtp://mx01.domain.com --max-offset 300
+      skewsleuth probe --inventory hosts.yml --json - | jq '.[] | select(.ok | not)'
+      skewsleuth probe ntp://127.0.0.1:11123 --samples 8 --interval 0 --timeout 2
+    """
+    from .probe import Inventory, InventoryError, Measurement, TargetError, probe
+    from .probe.fleet import Progress, as_targets
+    from .report.json import write_json
+    from .report.probe import render_probe
+
+    _check_outputs(json_out)
+    if not targets and inventory is None:
+        _fail("give at least one TARGET or --inventory FILE")
+    if not (timeout > 0 and concurrency >= 1 and samples >= 1 and interval >= 0 and max_offset >= 0):
+        _fail("--timeout must be > 0, --concurrency and --samples >= 1, --interval and --max-offset >= 0")
+    try:
+        todo = as_targets(targets or [])
+        if inventory is not None:
+            todo += Inventory.load(inventory).targets()
+    except (TargetError, InventoryError) as exc:
+        _fail(str(exc))
+    if not todo:
+        _fail(f"no targets: inventory {inventory} lists no hosts")
+    def run(progress: Progress | None = None) -> list[Measurement]:
+        return probe(todo, timeout=timeout, concurrency=concurrency, samples=samples, interval=interval,
+                     insecure=insecure, progress=progress)
+
+    if sys.stderr.isatty() and len(todo) > 1:
+        from rich.progress import Progress
+
+        with Progress(console=err, transient=True) as bar:
+            task = bar.add_task("probing", total=len(todo))
+            measurements = run(lambda done, total: bar.update(task, completed=done))
+    else:
+        measurements = run()
+    if json_out:
+        write_json([m.to_dict() for m in measurements], json_out)
+    if not quiet and json_out != "-":
+        render_probe(measurements, Console(highlight=False, soft_wrap=False), max_offset)
+    if not all(m.ok for m in measurements):
+        raise typer.Exit(2)
+    raise typer.Exit(1 if any(m.beyond(max_offset) for m in measurements) else 0)
 
 
 @app.command("version")
