@@ -11,8 +11,21 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(chrony faketime exim4-daemon-light openssl)
 if [ ${#APT_PACKAGES[@]} -gt 0 ]; then
   if command -v apt-get >/dev/null 2>&1; then
+    # The tests start their own servers on 127.0.0.1; the packages' services must not
+    # start: a chrony service would discipline this machine's clock. policy-rc.d (exit
+    # 101) forbids service starts during the install, and is removed after.
+    own_policy=0
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+      printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+      own_policy=1
+      trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+    fi
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${APT_PACKAGES[@]}"
+    if [ "$own_policy" = 1 ]; then rm -f /usr/sbin/policy-rc.d; trap - EXIT; fi
+    if [ -d /run/systemd/system ]; then
+      systemctl disable --now chrony exim4 >/dev/null 2>&1 || true
+    fi
   fi
 fi
 
