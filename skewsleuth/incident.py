@@ -56,7 +56,7 @@ def find_incidents(store: Store, gap_s: float = DEFAULT_GAP_S, when: Format = UT
                true_time, host, suspect_raw, signature, protocol, tolerance_s, role, skew_signature,
                logged, excerpt
         FROM s ORDER BY true_time, host, file_id, record_no""").fetchall()
-    evidence_end = store.con.execute("SELECT max(true_time) FROM timeline").fetchone()[0]
+    evidence_end = store.con.execute("SELECT max(true_time) FROM timeline").fetchall()[0][0]
     groups: dict[int, list[tuple]] = {}
     for row in rows:
         groups.setdefault(int(row[0]), []).append(row)

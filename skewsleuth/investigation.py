@@ -153,7 +153,7 @@ def _drop_duplicates(store: Store) -> int:
                                     message, data) AS first_file
           FROM events)
         WHERE file_id <> first_file""")
-    n = store.con.execute("SELECT count(*) FROM duplicates").fetchone()[0]
+    n = store.con.execute("SELECT count(*) FROM duplicates").fetchall()[0][0]
     if n:
         store.con.execute("""DELETE FROM events USING duplicates d
                              WHERE events.file_id = d.file_id AND events.record_no = d.record_no""")

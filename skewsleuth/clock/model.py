@@ -29,7 +29,7 @@ from ..timefmt import Format, clockface
 from .drift import Drift, estimate_drift, register as register_drift
 from .facts import ClockFact, read_facts
 from .pairs import STEP_FROM_PAIRS_S, pair_bounds, prepare_messages, step_boundaries
-from .segments import STEP_MIN_S, Boundary, Segment, build_segments, leap_boundaries
+from .segments import STEP_MIN_S, Boundary, Segment, Segmenter, leap_boundaries
 from .solve import Constraint, ConstraintSet, Interval, Solution, solve
 
 STEP_EPS_S = 0.5        # a logged step's size is exact but for write latency
@@ -215,18 +215,19 @@ def build_clock_model(store: Store, case: Case) -> ClockModel:
     when = clockface(case.timezone)
     facts = read_facts(store, when)
     prepare_messages(store, case.correlation_keys)
-    segments, chains = build_segments(store, facts, when)
+    segmenter = Segmenter(store, facts, when)
+    segments, chains = segmenter.build()
     # Steps no record names: first the leaps of the logs that the whole fleet's pairs
     # prove were steps, then wherever one partner's pairs still stop agreeing.
-    extra = _proven_leaps(store, case, facts, segments, when)
+    extra = _proven_leaps(store, case, facts, segments, when, segmenter)
     if extra is not None:   # the trial left its own cuts in event_segments
-        segments, chains = build_segments(store, facts, when, extra)
+        segments, chains = segmenter.build(extra)
     else:
         extra = {}
     for _ in range(MAX_PAIR_PASSES):
         if not _add_new(step_boundaries(store, segments, when), chains, extra):
             break
-        segments, chains = build_segments(store, facts, when, extra)
+        segments, chains = segmenter.build(extra)
     for pass_no in range(MAX_PAIR_PASSES):
         base, first, drifts = _solve_with_drift(store, case, facts, segments, chains, when)
         # A segment that keeps turning up in contradicting pairs mixes two clocks:
@@ -239,7 +240,7 @@ def build_clock_model(store: Store, case: Case) -> ClockModel:
         high = np.array([iv.high for iv in first.intervals])
         if not _add_new(step_boundaries(store, segments, when, suspects=suspects, low=low, high=high), chains, extra):
             break
-        segments, chains = build_segments(store, facts, when, extra)
+        segments, chains = segmenter.build(extra)
     obs, unmatched = _observation_constraints(case, segments, first, when)
     solution = solve(len(segments), base + obs) if obs else first.described()
     estimates = []
@@ -319,7 +320,7 @@ def _add_new(found: dict[str, list[Boundary]], chains: dict[str, list[Boundary]]
 
 
 def _proven_leaps(store: Store, case: Case, facts: list[ClockFact], segments: list[Segment],
-                  when: Format) -> dict[str, list[Boundary]] | None:
+                  when: Format, segmenter: Segmenter) -> dict[str, list[Boundary]] | None:
     """The leaps of logs (see ``leap_boundaries``) at which the message pairs prove
     the clock moved.
 
@@ -336,7 +337,7 @@ def _proven_leaps(store: Store, case: Case, facts: list[ClockFact], segments: li
     candidates = leap_boundaries(store, hosts, segments)
     if not candidates:
         return None
-    segs, trial_chains = build_segments(store, facts, when, candidates)
+    segs, trial_chains = segmenter.build(candidates)
     cons = _base_constraints(trial_chains, segs, facts, store, case, when)
     ci, cj = cons.columns()[:2]
     n = len(segs) + 1

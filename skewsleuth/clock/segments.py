@@ -17,10 +17,11 @@ move to a later segment).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..store import Store
 from ..timefmt import UTC_FORMAT, Format
@@ -88,6 +89,9 @@ class Segment:
         return self.last_logged
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
 def _td(seconds: float) -> timedelta:
     return timedelta(seconds=seconds)
 
@@ -141,33 +145,22 @@ def _boot_befores(store: Store, explicit: dict[str, list[Boundary]]) -> None:
             if b.kind != "boot":
                 continue
             first = min(b.facts, key=lambda f: (f.file_id != b.file_id, f.seq, f.record_no))
-            row = store.con.execute(
+            rows = store.con.execute(
                 f"""SELECT logged FROM events WHERE file_id = ? AND host = ?
                       AND ({SEQ} < ? OR ({SEQ} = ? AND record_no < ?))
                    ORDER BY {SEQ} DESC, record_no DESC LIMIT 1""",
-                [first.file_id, b.host, first.seq, first.seq, first.record_no]).fetchone()
+                [first.file_id, b.host, first.seq, first.seq, first.record_no]).fetchall()
+            row = rows[0] if rows else None   # fetchall: a result left open blocks the connection
             if row is not None and row[0] is not None and (b.before is None or row[0] > b.before):
                 b.before = row[0]
 
 
 def inferred_boundaries(store: Store, explicit: dict[str, list[Boundary]],
-                        when: Format = UTC_FORMAT) -> dict[str, list[Boundary]]:
-    """Backward jumps in write order that no explicit boundary explains."""
-    rows = store.con.execute(
-        f"""SELECT host, file_id, record_no, seq, prev_logged, logged FROM (
-              SELECT host, file_id, record_no, {SEQ} AS seq, logged,
-                     lag(logged) OVER w AS prev_logged,
-                     greatest(lead(logged, 1) OVER w, lead(logged, 2) OVER w,
-                              lead(logged, 3) OVER w) AS soon_after
-              FROM events
-              WINDOW w AS (PARTITION BY file_id, host ORDER BY {SEQ}, record_no))
-            WHERE epoch_us(logged) - epoch_us(prev_logged) < {-INFER_BACK_S * 1e6}
-              -- a record or two stamped earlier and then the log carries on where it was:
-              -- writes delayed with their own timestamps, not a clock set back
-              AND NOT coalesce(epoch_us(soon_after) >= epoch_us(prev_logged) - {INFER_BACK_S * 1e6}, FALSE)
-            ORDER BY host, file_id, seq, record_no""").fetchall()
+                        when: Format = UTC_FORMAT, jumps: list[tuple] | None = None) -> dict[str, list[Boundary]]:
+    """Backward jumps in write order that no explicit boundary explains; ``jumps``:
+    those :func:`backward_jumps` read already."""
     out: dict[str, list[Boundary]] = {}
-    for host, file_id, record_no, seq, prev, logged in rows:
+    for host, file_id, record_no, seq, prev, logged in backward_jumps(store) if jumps is None else jumps:
         # Only a record that says so explains a jump; two jumps of the log are two steps.
         known = explicit.get(host, [])
         if any(abs((b.after - logged).total_seconds()) <= SLACK_S
@@ -182,6 +175,24 @@ def inferred_boundaries(store: Store, explicit: dict[str, list[Boundary]],
                           f"({when(prev)} -> {when(logged)})")
         out.setdefault(host, []).append(b)
     return out
+
+
+def backward_jumps(store: Store) -> list[tuple]:
+    """(host, file_id, record_no, seq, prev_logged, logged) of every record written
+    after one stamped later, delayed writes aside."""
+    return store.con.execute(
+        f"""SELECT host, file_id, record_no, seq, prev_logged, logged FROM (
+              SELECT host, file_id, record_no, {SEQ} AS seq, logged,
+                     lag(logged) OVER w AS prev_logged,
+                     greatest(lead(logged, 1) OVER w, lead(logged, 2) OVER w,
+                              lead(logged, 3) OVER w) AS soon_after
+              FROM events
+              WINDOW w AS (PARTITION BY file_id, host ORDER BY {SEQ}, record_no))
+            WHERE epoch_us(logged) - epoch_us(prev_logged) < {-INFER_BACK_S * 1e6}
+              -- a record or two stamped earlier and then the log carries on where it was:
+              -- writes delayed with their own timestamps, not a clock set back
+              AND NOT coalesce(epoch_us(soon_after) >= epoch_us(prev_logged) - {INFER_BACK_S * 1e6}, FALSE)
+            ORDER BY host, file_id, seq, record_no""").fetchall()
 
 
 def leap_boundaries(store: Store, hosts: list[str], segments: list[Segment]) -> dict[str, list[Boundary]]:
@@ -286,33 +297,79 @@ def _spine_order(bounds: list[Boundary]) -> list[Boundary]:
     return chain
 
 
+class Segmenter:
+    """Cuts every host's log into segments, as often as new boundaries are found
+    (``build``): what stays the same from one cut to the next (the records in write
+    order, the jumps back) is read from the store once."""
+
+    def __init__(self, store: Store, facts: list[ClockFact], when: Format = UTC_FORMAT) -> None:
+        self.store, self.facts, self.when = store, facts, when
+        self._jumps: list[tuple] | None = None
+        self._order: WriteOrder | None = None
+
+    def build(self, extra: dict[str, list[Boundary]] | None = None
+              ) -> tuple[list[Segment], dict[str, list[Boundary]]]:
+        """Segments of every host, and the ``event_segments`` table placing every
+        event. ``extra`` are boundaries found by other means (message pairs)."""
+        store, when = self.store, self.when
+        explicit = explicit_boundaries(self.facts, when)
+        _boot_befores(store, explicit)
+        if self._jumps is None:
+            self._jumps = backward_jumps(store)
+            self._order = WriteOrder.read(store)
+        inferred = inferred_boundaries(store, explicit, when, self._jumps)
+        segments: list[Segment] = []
+        chains: dict[str, list[Boundary]] = {}
+        for host in self._order.host_names:  # type: ignore[union-attr]
+            chain = order_chain(explicit.get(host, []) + inferred.get(host, []) + (extra or {}).get(host, []))
+            chains[host] = chain
+            for k in range(len(chain) + 1):
+                opened = chain[k - 1] if k > 0 else None
+                closed = chain[k] if k < len(chain) else None
+                segments.append(Segment(len(segments), host, k, opened, closed,
+                                        opened.after if opened else None,
+                                        closed.before if closed else None))
+        _place_events(store, segments, self._order)  # type: ignore[arg-type]
+        return segments, chains
+
+
 def build_segments(store: Store, facts: list[ClockFact], when: Format = UTC_FORMAT,
                    extra: dict[str, list[Boundary]] | None = None
                    ) -> tuple[list[Segment], dict[str, list[Boundary]]]:
-    """Segments of every host, and the ``event_segments`` table placing every event.
-
-    ``extra`` are boundaries found by other means (message pairs that disagree).
-    """
-    explicit = explicit_boundaries(facts, when)
-    _boot_befores(store, explicit)
-    inferred = inferred_boundaries(store, explicit, when)
-    hosts = [h for (h,) in store.con.execute("SELECT DISTINCT host FROM events ORDER BY host").fetchall()]
-    segments: list[Segment] = []
-    chains: dict[str, list[Boundary]] = {}
-    for host in hosts:
-        chain = order_chain(explicit.get(host, []) + inferred.get(host, []) + (extra or {}).get(host, []))
-        chains[host] = chain
-        for k in range(len(chain) + 1):
-            opened = chain[k - 1] if k > 0 else None
-            closed = chain[k] if k < len(chain) else None
-            segments.append(Segment(len(segments), host, k, opened, closed,
-                                    opened.after if opened else None,
-                                    closed.before if closed else None))
-    _place_events(store, segments)
-    return segments, chains
+    """Segments of every host, once (see :class:`Segmenter` to cut again)."""
+    return Segmenter(store, facts, when).build(extra)
 
 
-def _place_events(store: Store, segments: list[Segment]) -> None:
+@dataclass
+class WriteOrder:
+    """Every event in its log's write order, as arrays: per (file, host) a slice
+    ``starts[k]:stops[k]``."""
+
+    file_id: np.ndarray
+    record_no: np.ndarray
+    us: np.ndarray
+    host: np.ndarray            # codes into host_names
+    host_names: list[str]       # sorted
+    starts: np.ndarray
+    stops: np.ndarray
+
+    @classmethod
+    def read(cls, store: Store) -> "WriteOrder":
+        t = store.con.sql(
+            f"""SELECT file_id, host, record_no, epoch_us(logged) AS us FROM events
+                ORDER BY file_id, host, {SEQ}, record_no""").to_arrow_table()
+        file_id = t.column("file_id").to_numpy()
+        names = sorted(h for h in t.column("host").unique().to_pylist() if h is not None)
+        codes = pc.index_in(t.column("host"), value_set=pa.array(names, pa.string()))
+        host = codes.to_numpy(zero_copy_only=False).astype(np.int64)
+        starts = np.flatnonzero(np.r_[True, (file_id[1:] != file_id[:-1]) | (host[1:] != host[:-1])])
+        starts = starts[starts < len(file_id)]
+        return cls(file_id, t.column("record_no").to_numpy().astype(np.int64),
+                   t.column("us").to_numpy().astype(np.int64), host, names, starts,
+                   np.r_[starts[1:], len(file_id)].astype(np.int64))
+
+
+def _place_events(store: Store, segments: list[Segment], order: WriteOrder) -> None:
     """Write ``event_segments`` (file, record -> segment) and each segment's event range.
 
     One row per event, built from arrays: the placement itself works on runs.
@@ -320,24 +377,16 @@ def _place_events(store: Store, segments: list[Segment]) -> None:
     by_host: dict[str, list[Segment]] = {}
     for s in segments:
         by_host.setdefault(s.host, []).append(s)
-    # One scan in write order for all files; each (file, host) is a slice of it.
-    t = store.con.sql(
-        f"""SELECT file_id, host, record_no, epoch_us(logged) AS us FROM events
-            ORDER BY file_id, host, {SEQ}, record_no""").to_arrow_table()
-    all_file = t.column("file_id").to_numpy()
-    all_rn = t.column("record_no").to_numpy().astype(np.int64)
-    all_us = t.column("us").to_numpy().astype(np.int64)
-    host_codes = t.column("host").combine_chunks().dictionary_encode()
-    all_host = host_codes.indices.to_numpy(zero_copy_only=False)
-    host_names = host_codes.dictionary.to_pylist()
-    starts = np.flatnonzero(np.r_[True, (all_file[1:] != all_file[:-1]) | (all_host[1:] != all_host[:-1])])
-    starts = starts[starts < len(all_file)]
-    stops = np.r_[starts[1:], len(all_file)]
     out_file, out_rn, out_seg = [], [], []
-    for a, z in zip(starts.tolist(), stops.tolist()):
-        file_id, host = int(all_file[a]), host_names[all_host[a]]
+    for a, z in zip(order.starts.tolist(), order.stops.tolist()):
+        file_id, host = int(order.file_id[a]), order.host_names[order.host[a]]
         segs = by_host[host]
-        rn, us = all_rn[a:z], all_us[a:z]
+        rn, us = order.record_no[a:z], order.us[a:z]
+        if len(segs) == 1:       # most logs: nothing to place
+            out_file.append(np.full(len(rn), file_id, dtype=np.int32))
+            out_rn.append(rn)
+            out_seg.append(np.full(len(rn), segs[0].segment_id, dtype=np.int32))
+            continue
         # The records that are themselves boundaries (a boot, a step) open their
         # segment: cut the file there and pin the run that starts there.
         opens = {seg.opened_by.record_no: seg.index for seg in segs
@@ -359,14 +408,23 @@ def _place_events(store: Store, segments: list[Segment]) -> None:
         "file_id": pa.array(np.concatenate(out_file) if out_file else empty32),
         "record_no": pa.array(np.concatenate(out_rn) if out_rn else empty64),
         "segment_id": pa.array(np.concatenate(out_seg) if out_seg else empty32)}))
-    stats = store.con.execute(
-        """SELECT s.segment_id, count(*), min(e.logged), max(e.logged)
-           FROM events e JOIN event_segments s USING (file_id, record_no)
-           GROUP BY s.segment_id""").fetchall()
-    by_id = {s.segment_id: s for s in segments}
-    for seg_id, n, lo, hi in stats:
-        s = by_id[seg_id]
-        s.events, s.first_logged, s.last_logged = n, lo, hi
+    # Each segment's events and logged range, from the same arrays (in write order,
+    # so a segment's events come in a few stretches of its files).
+    seg_of = np.concatenate(out_seg) if out_seg else empty32
+    if len(seg_of):
+        at = np.flatnonzero(np.r_[True, seg_of[1:] != seg_of[:-1]])
+        ids = seg_of[at]
+        lo = np.full(len(segments), np.iinfo(np.int64).max)
+        hi = np.full(len(segments), np.iinfo(np.int64).min)
+        np.minimum.at(lo, ids, np.minimum.reduceat(order.us, at))
+        np.maximum.at(hi, ids, np.maximum.reduceat(order.us, at))
+        counts = np.bincount(ids, weights=np.diff(np.r_[at, len(seg_of)]), minlength=len(segments))
+        for s in segments:
+            n = int(counts[s.segment_id])
+            if n:
+                s.events = n
+                s.first_logged = _EPOCH + timedelta(microseconds=int(lo[s.segment_id]))
+                s.last_logged = _EPOCH + timedelta(microseconds=int(hi[s.segment_id]))
 
 
 def _runs(us: np.ndarray, also_at: list[int] | None = None) -> list[tuple[int, int, bool]]:

@@ -57,4 +57,4 @@ def match_rules(store: Store, rules: list[Rule]) -> int:
                 FROM timeline WHERE {where}""",
             [rule.id, rule.title, rule.signature, rule.protocol, rule.tolerance_s, rule.role,
              rule.skew_signature] + sparams + wparams)
-    return store.con.execute("SELECT count(*) FROM symptoms").fetchone()[0]
+    return store.con.execute("SELECT count(*) FROM symptoms").fetchall()[0][0]
