@@ -186,3 +186,28 @@ def test_a_server_response_under_its_span_is_not_taken_for_its_downstream_call(t
     seg = next(h for h in v["hosts"] if h["host"].startswith("db01"))["segments"][0]
     assert SKEW_S <= seg["offset_high_s"] < SKEW_S + 1.0, seg      # holds the truth, and still bounds it
     assert "pairs" in seg["basis"]
+
+
+def test_a_request_id_three_hosts_share_pairs_only_the_hosts_that_name_each_other(tmp_path):
+    """web01 sends one request id to api01 and to db01; api01 answers under the same id
+    (no phase logged). api01's answer was sent after db01 got its copy: paired with
+    db01's record it would put db01's clock ahead of the truth. db01 names web01 as
+    its peer, and api01 names web01: only their exchanges with web01 pair."""
+    web, api, db = [], [], []
+    skew = timedelta(seconds=SKEW_S)
+    for k, (t1, t2, t3, t4) in enumerate(_calls(40)):
+        rid = f"req-{k:04d}"
+        web.append(structlog_line(t1, "call api", logger="web", request_id=rid, direction="out", peer="api01"))
+        web.append(structlog_line(t1, "call db", logger="web", request_id=rid, direction="out", peer="db01"))
+        api.append(structlog_line(t2, "request", logger="api", request_id=rid, direction="in", peer="web01"))
+        db.append(structlog_line(t2 + skew, "request", logger="db", request_id=rid, direction="in", peer="web01"))
+        t3, t4 = t2 + timedelta(seconds=2), t2 + timedelta(seconds=2.01)   # api01 thinks for 2 s
+        api.append(structlog_line(t3, "reply", logger="api", request_id=rid, direction="out", peer="web01"))
+        web.append(structlog_line(t4, "api answered", logger="web", request_id=rid, direction="in", peer="api01"))
+    v = _investigate(tmp_path, {"web01/app.jsonl": web, "api01/app.jsonl": api, "db01/app.jsonl": db},
+                     "references: [web01]\nreference_accuracy_s: 0.001\n")
+    db_seg = next(h for h in v["hosts"] if h["host"].startswith("db01"))["segments"][0]
+    assert SKEW_S <= db_seg["offset_high_s"] < SKEW_S + 0.05, db_seg      # bounded by web01 alone
+    assert not v.get("contradictions"), v.get("contradictions")
+    api_seg = _api_segment(v)
+    assert api_seg["offset_low_s"] <= 0.0 <= api_seg["offset_high_s"]

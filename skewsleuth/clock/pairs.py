@@ -76,7 +76,7 @@ FROM events WHERE format IN ('sipstack', 'applog', 'syslog', 'journald') GROUP B
 _SIP_MESSAGES = rf"""
 SELECT file_id, record_no, coalesce(record_id, record_no) AS seq, host, epoch_us(logged) AS us, f[1] AS direction,
        'sip' || chr(31) || f[2] || chr(31) || f[3] || chr(31) || f[4] AS key, f[4] AS label,
-       {_peer_sql('f[5]')} AS peer, 'SIP' AS via, TRUE AS sure
+       f[5] AS peer, 'SIP' AS via, TRUE AS sure
 FROM (SELECT *, json_extract_string(data, ['$.direction', '$.call_id', '$.cseq', '$.start_line', '$.peer']) AS f
       FROM events WHERE format = 'sipstack')
 WHERE f[1] IN ('incoming', 'outgoing') AND f[2] IS NOT NULL AND f[3] IS NOT NULL AND f[4] IS NOT NULL
@@ -85,7 +85,7 @@ WHERE f[1] IN ('incoming', 'outgoing') AND f[2] IS NOT NULL AND f[3] IS NOT NULL
 _APP_MESSAGES = rf"""
 SELECT file_id, record_no, coalesce(record_id, record_no) AS seq, host, epoch_us(logged) AS us, d AS direction,
        $name || chr(31) || k || chr(31) || coalesce(ph, '') AS key, $name || ' ' || k AS label,
-       {_peer_sql('f[3]')} AS peer, 'correlated' AS via, {{sure}} AS sure
+       f[3] AS peer, 'correlated' AS via, {{sure}} AS sure
 FROM (SELECT *, {{key}} AS k, {{direction}} AS d, {{phase}} AS ph
       FROM (SELECT *, json_extract_string(data, ['$.corr.direction', '$.corr.phase', '$.corr.peer',
                                                  '$.corr.kind']) AS f
@@ -137,7 +137,7 @@ _TRACEPARENT_TEXT = "^00-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}$"
 # more than one host sent (a proxy forwarding it, a request id reused for the reply)
 # pairs only where no third host is involved, or with the host the receiver names as
 # its peer, or that names the receiver as its own.
-_KEYED_PAIRS = """
+_KEYED_PAIRS = f"""
 WITH m AS (SELECT * FROM _messages JOIN _resolution USING (file_id)),
 hosts AS (SELECT key, count(DISTINCT host) AS hosts FROM m GROUP BY key),
 sent AS (
@@ -153,9 +153,11 @@ SELECT s.file_id AS s_file, s.record_no AS s_rn, s.seq AS s_seq, s.host AS s_hos
        r.us - s.us + s.res_us + r.res_us AS d_us, s.label AS label, s.via AS via, s.us AS s_us, r.us AS r_us
 FROM sent s JOIN m r ON r.key = s.key AND r.direction = 'incoming' AND r.host <> s.host
 JOIN hosts h ON h.key = s.key
+-- the peers' host names are read only where more than two hosts took part (an OR
+-- is evaluated only on the rows still undecided)
 WHERE s.senders = 1 OR h.hosts = 2
-   OR r.peer = s.host OR split_part(r.peer, '.', 1) = split_part(s.host, '.', 1)
-   OR s.peer = r.host OR split_part(s.peer, '.', 1) = split_part(r.host, '.', 1)
+   OR {_peer_sql('r.peer')} = s.host OR split_part({_peer_sql('r.peer')}, '.', 1) = split_part(s.host, '.', 1)
+   OR {_peer_sql('s.peer')} = r.host OR split_part({_peer_sql('s.peer')}, '.', 1) = split_part(r.host, '.', 1)
 """
 
 # A client span and the server span it caused (its parent is the client's span): the
