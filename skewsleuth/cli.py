@@ -116,6 +116,43 @@ def investigate_cmd(
     raise typer.Exit(verdict.exit_status)
 
 
+@app.command("timeline", epilog=EXIT_STATUS)
+def timeline_cmd(
+    paths: List[Path] = typer.Argument(..., metavar="PATH...", help="Evidence files and folders (one folder per host)."),
+    fmt: str = typer.Option("jsonl", "--format", "-f", metavar="FORMAT", help="jsonl, csv, parquet or timesketch (a CSV Timesketch imports)."),
+    out: str = typer.Option("-", "--out", "-o", metavar="FILE", help="Write to FILE ('-' for stdout; parquet needs a file)."),
+    case: Optional[Path] = typer.Option(None, "--case", metavar="FILE", help="Case file (YAML): timezone, references, changes, observations."),
+    host: Optional[str] = typer.Option(None, "--host", metavar="NAME", help="Host for records that name none, for files named directly."),
+    rules: Optional[List[Path]] = typer.Option(None, "--rules", metavar="DIR", help="Extra rule folder (repeatable)."),
+    timezone: Optional[str] = typer.Option(None, "--timezone", metavar="ZONE", help="IANA zone for times written without one (default: the case file's, else UTC)."),
+) -> None:
+    """Investigate the evidence and write every event with its logged time, true time and
+    uncertainty, in true-time order.
+
+    \b
+    Examples:
+      skewsleuth timeline evidence/ --case case.yml > timeline.jsonl
+      skewsleuth timeline evidence/ --format timesketch --out timeline.csv
+      skewsleuth timeline evidence/ --format parquet --out timeline.parquet
+      skewsleuth timeline evidence/ | jq -c 'select(.symptoms != [])'
+    """
+    from .report.timeline import FORMATS, export_timeline
+
+    if fmt not in FORMATS:
+        _fail(f"unknown --format {fmt!r} (choose from {', '.join(FORMATS)})")
+    if out == "-" and fmt == "parquet":
+        _fail("parquet is binary: give --out FILE")
+    _check_outputs(out)
+    try:
+        verdict = _run(paths, case, None, host, rules, timezone)
+    except InputError as exc:
+        _fail(str(exc))
+    rows = export_timeline(verdict.store, out, fmt)
+    if out != "-":
+        err.print(f"{rows} events written to {out}", markup=False, highlight=False)
+    raise typer.Exit(verdict.exit_status)
+
+
 @app.command("demo", epilog=EXIT_STATUS)
 def demo_cmd(
     out: Path = typer.Option(Path("skewsleuth-demo"), "--out", metavar="DIR", help="Folder to write the seed incident's evidence to."),
@@ -220,6 +257,13 @@ def main() -> None:
     except KeyboardInterrupt:
         err.print("skewsleuth: interrupted", markup=False)
         sys.exit(130)
+    except BrokenPipeError:
+        # The reader of our output went away (| head): stop quietly, as Unix tools do.
+        try:
+            sys.stdout = open(os.devnull, "w")   # noqa: SIM115 - nothing may flush into the closed pipe
+        except OSError:
+            pass
+        sys.exit(141)
     except SystemExit:
         raise
     except Exception as exc:  # noqa: BLE001 - the contract promises one line, not a traceback
