@@ -43,15 +43,25 @@ class IngestSummary:
 
 
 def discover(paths: Iterable[Path]) -> Iterator[tuple[Path, bool]]:
-    """Yield (file, named_directly) for every file under ``paths``, in a stable order."""
+    """Yield (file, named_directly) for every file under ``paths``, in a stable order,
+    each file once: a folder named with its parent (``ev/ ev/host1``) is not read twice."""
+    seen: set[Path] = set()
+
+    def first(p: Path) -> bool:
+        key = p.resolve()
+        if key in seen:
+            return False
+        seen.add(key)
+        return True
+
     for path in paths:
         if path.is_dir():
             for root, dirs, files in os.walk(path):
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
                 for name in sorted(files):
-                    if not name.startswith("."):
+                    if not name.startswith(".") and first(Path(root) / name):
                         yield Path(root) / name, False
-        else:
+        elif first(path):
             yield path, True
 
 

@@ -247,3 +247,18 @@ def test_a_bad_case_entry_among_the_evidence_is_quarantined_and_counted(seed, tm
     assert w["ingest"]["records"] == v["ingest"]["records"] + 1
     assert any("not a time" in n for n in w["notes"])
     assert w["incidents"][0]["root_causes"][0]["host"] == "srv-lyncedge01.domain.com"
+
+
+def test_the_same_evidence_gives_byte_identical_json_whatever_the_order_or_overlap(seed, tmp_path):
+    """A rerun, the host folders named in another order, and a folder named with its
+    parent (each file is read once) give the same bytes."""
+    ev = seed[3] / "evidence"
+    outs = []
+    for k, args in enumerate([[str(ev)], [str(ev)],
+                              [str(ev / "srv-lyncfe01"), str(ev / "srv-lyncedge01"), str(ev / "case.yml")],
+                              [str(ev), str(ev / "srv-lyncedge01")]]):
+        r = run_cli("investigate", *args, "--json", str(tmp_path / f"{k}.json"), "-q")
+        assert r.returncode == 0, r.stderr
+        outs.append((tmp_path / f"{k}.json").read_bytes())
+    assert all(o == outs[0] for o in outs[1:])
+    assert json.loads(outs[0])["ingest"]["duplicates"] == 0
