@@ -215,3 +215,17 @@ def test_winrm_refused_on_loopback_is_unreachable_before_any_command():
     with pytest.raises(Unreachable) as e:
         asyncio.run(enter())
     assert str(e.value).startswith("cannot reach edge over WinRM (http://127.0.0.1:") and "\n" not in str(e.value)
+
+
+def test_usage_fix_inventory_example_is_the_shape_the_code_reads():
+    import re
+
+    from conftest import ROOT
+    import yaml
+
+    (block,) = [b for b in re.findall(r"```yaml\n(.*?)```", (ROOT / "docs" / "usage.md").read_text(), re.S)
+                if "fix:" in b]
+    web, edge = Inventory.from_dict(yaml.safe_load(block)).hosts
+    assert web.fix.sudo and web.fix.ssh.user == "ops" and web.fix.services == ("nginx",)
+    assert edge.fix.winrm.user == "DOMAIN\\ops" and for_host(edge, Basis(-18000.0)).transport == "winrm"
+    assert "sudo -n chronyc -h /run/chrony/chronyd.sock makestep" in changing(for_host(web, Basis(-18000.0)))
