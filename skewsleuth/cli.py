@@ -289,7 +289,7 @@ def fix_cmd(
         log.write("refused", reason="no terminal to confirm on and no --yes")
         _fail("refusing to apply without confirmation: no terminal to ask on; give --yes to run unattended")
     elif typer.confirm(f"Run these {len(runbook.commands())} commands ({changes} change state) on {runbook.host} "
-                       f"over {transport.name} ({transport.where})?", default=False):
+                       f"over {transport.name} ({transport.where})?", default=False, err=json_out == "-"):
         confirmation = "interactive"
     else:
         log.write("refused", reason="declined at the prompt")

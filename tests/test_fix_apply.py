@@ -270,3 +270,37 @@ def test_runbook_without_apply_touches_nothing(tmp_path, ssh, behind):
                                                    f"touch {tmp_path}/restarted-timeclient"]
     assert "Runbook for lab01" in r.stderr                   # the text goes to stderr when stdout is JSON
     assert ssh.logins() == before and not (tmp_path / "audit.jsonl").exists()
+
+
+def test_a_command_that_hangs_is_timed_out_and_stops_the_run(tmp_path, ssh, true_clock):
+    inv = inventory(tmp_path, ssh, true_clock, restart="sleep 3 # {service}", extra="      timeout_s: 1\n")
+    audit = tmp_path / "audit.jsonl"
+    start = time.monotonic()
+    r = run_cli("fix", "lab01", "--inventory", str(inv), "--history", str(history(tmp_path, "lab01", 0.5)),
+                "--max-offset", "0.2", "--apply", "--yes", "--audit", str(audit))
+    assert r.returncode == 1 and time.monotonic() - start < 20, (r.stdout, r.stderr)
+    hung = [e for e in read_audit(audit) if e["event"] == "command" and e["command"].startswith("sleep")]
+    assert len(hung) == 1 and hung[0]["exit_status"] is None and hung[0]["error"].startswith("no exit within 1 s")
+    assert read_audit(audit)[-2]["event"] == "skipped"
+
+
+def test_host_keys_are_checked_even_without_a_known_hosts_setting(tmp_path, ssh, monkeypatch):
+    """No fix.ssh.known_hosts: asyncssh reads ~/.ssh/known_hosts, and a host it does not
+    list is refused (never trusted on first use)."""
+    import asyncio
+
+    from skewsleuth.fix.execute import Unreachable
+    from skewsleuth.fix.settings import SshSettings
+    from skewsleuth.fix.ssh import SshSession
+
+    monkeypatch.setenv("HOME", str(tmp_path))              # an empty home: no known_hosts
+    settings = SshSettings(user=ssh.user, port=ssh.port, address="127.0.0.1", client_keys=(str(ssh.client_key),))
+
+    async def enter():
+        async with SshSession("lab01", settings):
+            pass
+
+    before = ssh.logins()
+    with pytest.raises(Unreachable, match="cannot reach lab01 over SSH"):
+        asyncio.run(enter())
+    assert ssh.logins() == before

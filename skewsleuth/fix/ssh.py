@@ -88,9 +88,17 @@ class SshSession:
                 await proc.wait_closed()
         except TimeoutError:
             if proc is not None:
+                # Ask sshd to end the command (RFC 4254 §6.9 "signal"), then close the session.
+                # OpenSSH's sshd may ignore the signal for a session without a terminal, and
+                # closing does not end the command either: the audit log says so.
+                try:
+                    proc.send_signal("TERM")
+                except (OSError, asyncssh.Error):
+                    pass
                 proc.close()
             return Output(None, bytes(out), bytes(err), time.monotonic() - start,
-                          f"no exit within {timeout:g} s (the session was closed)")
+                          f"no exit within {timeout:g} s (session closed; the command may still be running "
+                          "on the host)")
         except (OSError, asyncssh.Error) as exc:
             return Output(None, bytes(out), bytes(err), time.monotonic() - start,
                           f"{type(exc).__name__}: {getattr(exc, 'reason', None) or exc}")
