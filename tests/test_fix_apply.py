@@ -304,3 +304,12 @@ def test_host_keys_are_checked_even_without_a_known_hosts_setting(tmp_path, ssh,
     with pytest.raises(Unreachable, match="cannot reach lab01 over SSH"):
         asyncio.run(enter())
     assert ssh.logins() == before
+
+
+def test_a_host_within_its_limit_has_nothing_to_apply(tmp_path, ssh, true_clock):
+    inv = inventory(tmp_path, ssh, true_clock)
+    before = ssh.logins()
+    r = run_cli("fix", "lab01", "--inventory", str(inv), "--apply", "--yes", "--audit", str(tmp_path / "a.jsonl"))
+    assert r.returncode == 0, (r.stdout, r.stderr)
+    assert "action: none" in r.stdout and "lab01 is within 1 s: nothing to apply" in r.stdout
+    assert ssh.logins() == before and not (tmp_path / "a.jsonl").exists()
