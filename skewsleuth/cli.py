@@ -1,10 +1,11 @@
 """Command line: a thin layer over the library (``skewsleuth.investigate``, ``skewsleuth.demo``,
-``skewsleuth.probe``).
+``skewsleuth.probe``, ``skewsleuth.fix``).
 
 Exit status (BRIEF): investigate: 0 a verdict was reached, 1 inputs were readable but
 something was quarantined; probe: 0 all within --max-offset, 1 some beyond it, 2 some
-could not be measured; both: 2 unusable input or arguments (one line on stderr, never
-a traceback).
+could not be measured; fix: 0 runbook printed or fixed and verified, 1 applied but
+failed or still beyond the limit, 2 refused or unreachable; all: 2 unusable input or
+arguments (one line on stderr, never a traceback).
 """
 
 from __future__ import annotations
@@ -243,6 +244,101 @@ def probe_cmd(
     if not all(m.ok for m in measurements):
         raise typer.Exit(2)
     raise typer.Exit(1 if any(m.beyond(max_offset) for m in measurements) else 0)
+
+
+FIX_EXIT = ("Exit status: 0 runbook printed, or applied and verified within the limit (or nothing to fix); "
+            "1 applied, but a step failed or the host is still beyond the limit; 2 bad arguments or inventory, "
+            "host not in it, refused (no confirmation) or unreachable: nothing ran.")
+
+
+@app.command("fix", epilog=FIX_EXIT)
+def fix_cmd(
+    host: str = typer.Argument(..., metavar="HOST", help="The host to fix, as the inventory names it (short names match)."),
+    inventory: Path = typer.Option(..., "--inventory", "-i", metavar="FILE", help="Inventory (YAML): the host's roles, platform, targets and fix: settings."),
+    history: Optional[Path] = typer.Option(None, "--history", metavar="FILE", help="Take the last measurement from a skewsleuth watch history (DuckDB) instead of measuring now."),
+    apply_: bool = typer.Option(False, "--apply", help="Run the runbook on the host (SSH, or WinRM for Windows) after confirmation, then measure again."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="With --apply: do not ask (for scripts; recorded in the audit log)."),
+    audit: Path = typer.Option(Path("skewsleuth-audit.jsonl"), "--audit", metavar="FILE", help="Append-only JSON Lines audit log of --apply."),
+    json_out: Optional[str] = typer.Option(None, "--json", metavar="FILE", help="Write the runbook (and with --apply the outcome) as JSON to FILE ('-' for stdout)."),
+    max_offset: float = typer.Option(1.0, "--max-offset", metavar="SECONDS", help="Offset beyond which the host needs fixing (its role's tolerance, if tighter, applies)."),
+    timeout: float = typer.Option(5.0, "--timeout", metavar="SECONDS", help="Time allowed per probe of the host."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Nothing on the terminal but the prompt and errors."),
+) -> None:
+    """The runbook that fixes HOST's clock (w32tm on Windows, chronyc/timedatectl on Linux), and with --apply its guarded execution.
+
+    \b
+    Examples:
+      skewsleuth fix srv-lyncedge01 --inventory hosts.yml
+      skewsleuth fix web01 --inventory hosts.yml --history watch.duckdb --json - | jq '.steps[].command'
+      skewsleuth fix web01 --inventory hosts.yml --apply
+      skewsleuth fix web01 --inventory hosts.yml --apply --yes --audit /var/log/skewsleuth-audit.jsonl
+    """
+    from .fix import AuditLog, apply, plan, transport_for
+    from .fix.history import HistoryError
+    from .fix.winrm import MissingPywinrm
+    from .probe import Inventory, InventoryError
+    from .report.fix import render_outcome, render_runbook
+    from .report.json import write_json
+
+    _check_outputs(json_out, str(audit) if apply_ else None)
+    if yes and not apply_:
+        _fail("--yes only goes with --apply")
+    if not (timeout > 0 and max_offset >= 0):
+        _fail("--timeout must be > 0 and --max-offset >= 0")
+    try:
+        inv = Inventory.load(inventory)
+    except InventoryError as exc:
+        _fail(str(exc))
+    target = inv.host(host)
+    if target is None:
+        _fail(f"host {host!r} is not in inventory {inventory} (or matches several hosts)")
+    try:
+        runbook = plan(target, history=history, max_offset_s=max_offset, timeout=timeout)
+    except HistoryError as exc:
+        _fail(str(exc))
+    # With --json - stdout carries the JSON alone; the runbook text goes to stderr.
+    out = Console(stderr=json_out == "-", highlight=False, soft_wrap=False)
+    if not quiet:
+        render_runbook(runbook, out)
+    if not apply_:
+        if json_out:
+            write_json(runbook.to_dict(), json_out)
+        raise typer.Exit(0)
+    if runbook.platform_from == "assumed":
+        _fail(f"refusing to apply: the inventory gives {runbook.host} no platform (add 'platform: linux' or "
+              "'platform: windows')")
+    if not runbook.needs_fix:
+        if json_out:
+            write_json(runbook.to_dict(), json_out)
+        out.print(f"{runbook.host} is within {runbook.limit_s:g} s: nothing to apply", markup=False)
+        raise typer.Exit(0)
+    try:
+        transport = transport_for(runbook)
+        log = AuditLog(audit, runbook.host)
+    except MissingPywinrm as exc:
+        _fail(str(exc))
+    except OSError as exc:
+        _fail(f"cannot write audit log {audit}: {exc.strerror or exc}")
+    changes = sum(s.changes_state for s in runbook.steps)
+    if yes:
+        confirmation = "--yes"
+    elif not sys.stdin.isatty():
+        log.write("refused", reason="no terminal to confirm on and no --yes")
+        _fail("refusing to apply without confirmation: no terminal to ask on; give --yes to run unattended")
+    elif typer.confirm(f"Run these {len(runbook.commands())} commands ({changes} change state) on {runbook.host} "
+                       f"over {transport.name} ({transport.where})?", default=False, err=json_out == "-"):
+        confirmation = "interactive"
+    else:
+        log.write("refused", reason="declined at the prompt")
+        _fail("not confirmed: nothing ran")
+    outcome = apply(runbook, target, log, confirmation=confirmation, transport=transport, timeout=timeout)
+    if json_out:
+        write_json(outcome.to_dict(), json_out)
+    if outcome.error is not None:
+        _fail(f"{outcome.error} (nothing ran; see {audit})")
+    if not quiet:
+        render_outcome(outcome, out)
+    raise typer.Exit(outcome.exit_status)
 
 
 @app.command("version")

@@ -232,33 +232,23 @@ def _change_reasons(ch: Change, incident: Incident, has_mechanism: bool, sig: st
 
 
 def remedy(c: Candidate, model: ClockModel, case: Case, roles: set[str], incident: Incident) -> Remediation:
+    """The host's runbook (skewsleuth.fix.runbook, the one source of runbook steps) from the
+    offset the evidence gives, as the verdict's remediation."""
+    from .fix.runbook import Basis, build
+    from .fix.settings import FixSettings
+
     host = c.host or "?"
     platform = model.hosts[host].platform if host in model.hosts else "unknown"
-    peer = case.references[0] if case.references else "<your NTP server>"
-    notes = []
-    off = c.offset_s or 0.0
-    hours = off / 3600
-    if abs(off) >= 3000 and abs(hours - round(hours)) * 3600 <= 120:
-        notes.append(f"The offset is a whole number of hours ({round(hours):+d} h): that points to a time-zone "
-                     "or hardware-clock (RTC kept in local time, hypervisor time sync) confusion rather than "
-                     "drift. Check the BIOS/RTC time and the VM's time-sync settings so that the next reboot "
-                     "does not bring it back.")
-    if platform == "linux":
-        steps = ["chronyc sources -v                      # is a source reachable and selected?",
-                 f"chronyc add server {peer} iburst       # and add it to /etc/chrony/chrony.conf",
-                 "chronyc makestep                        # step now instead of slewing for hours",
-                 "systemctl restart chronyd"]
-        verify = "chronyc tracking shows 'System time' within 1 s of NTP time"
-    else:
-        # One shell for every step: an elevated PowerShell (w32tm runs there too).
-        steps = ["w32tm /query /status /verbose            # which source, when it last synced",
-                 f'w32tm /config /manualpeerlist:"{peer}" /syncfromflags:manual /reliable:no /update',
-                 "Restart-Service w32time",
-                 "w32tm /resync /rediscover /force"]
-        if "lync-edge" in roles:
-            steps.append("Restart-CsWindowsService -Name RTCSRV   # the Access Edge service (Restart-Service RTCSRV "
-                         "outside the Lync shell), so federation re-establishes on the right clock")
-        verify = f"w32tm /stripchart /computer:{peer} /samples:5 /dataonly shows offsets within ±1 s"
+    # Only an unknown platform is taken for Windows: the skew-sensitive failures the rules
+    # know (SIP federation, Kerberos) are mostly Windows servers'.
+    settings = FixSettings(peers=tuple(case.references[:1]), reference=None if case.references
+                           else "<your NTP server>")
+    runbook = build(host, "linux" if platform == "linux" else "windows", roles=roles,
+                    basis=Basis(c.offset_s, source="investigation"), limit_s=incident.tolerance_s,
+                    settings=settings, platform_from="evidence" if platform != "unknown" else "assumed")
+    steps = [f"{s.command}   # {s.why}" for s in runbook.steps]
+    verify = f"{runbook.verify.command} shows {runbook.verify.why}"
     if incident.skew_signatures:
         verify += f", and no new {', '.join(incident.skew_signatures)} appears after the fix"
+    notes = [n for n in runbook.notes if not n.startswith("platform not given")]
     return Remediation(host, steps, verify, notes)

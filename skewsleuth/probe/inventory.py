@@ -14,6 +14,9 @@ A YAML file::
       - name: mx01.domain.com
         probe: ["smtp://mx01.domain.com:2525"]
         tolerance_s: 60                      # a host may set its own too
+      - name: web01.domain.com
+        platform: linux                      # windows | linux (skewsleuth fix; default from roles)
+        fix: {ssh: {user: ops}}              # how `skewsleuth fix` reaches it (skewsleuth/fix/settings.py)
 
 A role stands for the time-checking protocols a host serves; its tolerance is the
 tightest of theirs. Protocol tolerances come from the rule pack (``rules/builtin``:
@@ -30,11 +33,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from .base import PROTOCOLS, Target, TargetError, parse_target
+
+if TYPE_CHECKING:
+    from ..fix.settings import FixSettings
 
 # Tolerances (seconds) of protocols the rule pack has no symptom rule for yet.
 EXTRA_TOLERANCES: dict[str, float] = {
@@ -99,6 +105,8 @@ class InventoryHost:
     targets: tuple[Target, ...]   # how to probe it (each carries name, roles, tolerance_s)
     roles: tuple[str, ...]
     tolerance_s: float | None     # tightest of its roles' (None: no role, --max-offset alone)
+    platform: str | None = None   # windows | linux, when the inventory says (skewsleuth fix)
+    fix: "FixSettings | None" = None   # the host's `fix:` key: how to reach it, runbook overrides
 
 
 @dataclass(frozen=True)
@@ -109,6 +117,14 @@ class Inventory:
 
     def targets(self) -> list[Target]:
         return [t for h in self.hosts for t in h.targets]
+
+    def host(self, name: str) -> InventoryHost | None:
+        """The host called ``name``: case-insensitive, a short name matching one FQDN."""
+        from ..hosts import same_host
+
+        exact = [h for h in self.hosts if h.name.lower().rstrip(".") == name.lower().rstrip(".")]
+        found = exact or [h for h in self.hosts if same_host(h.name, name)]
+        return found[0] if len(found) == 1 else None
 
     @classmethod
     def load(cls, path: str | Path) -> "Inventory":
@@ -177,7 +193,7 @@ def _host(entry: Any, roles: dict[str, Role], where: str) -> InventoryHost:
         entry = {"name": entry}
     if not isinstance(entry, dict) or not isinstance(entry.get("name"), str) or not entry["name"].strip():
         raise InventoryError(f"{where}: a host is a mapping with a 'name' (and optional roles, probe, tolerance_s)")
-    unknown = set(entry) - {"name", "roles", "probe", "tolerance_s"}
+    unknown = set(entry) - {"name", "roles", "probe", "tolerance_s", "platform", "fix"}
     name = entry["name"].strip()
     where = f"{where} ({name})"
     if unknown:
@@ -204,4 +220,13 @@ def _host(entry: Any, roles: dict[str, Role], where: str) -> InventoryHost:
             targets.append(parse_target(text, name=name, roles=tuple(host_roles), tolerance_s=tolerance))
         except TargetError as exc:
             raise InventoryError(f"{where}: {exc}") from None
-    return InventoryHost(name, tuple(targets), tuple(host_roles), tolerance)
+    platform, fix = None, None
+    if "platform" in entry or "fix" in entry:
+        # Only `skewsleuth fix` reads these; its module validates them.
+        from ..fix.settings import parse_fix, parse_platform
+        try:
+            platform = parse_platform(entry["platform"]) if "platform" in entry else None
+            fix = parse_fix(entry["fix"]) if "fix" in entry else None
+        except ValueError as exc:
+            raise InventoryError(f"{where}: {exc}") from None
+    return InventoryHost(name, tuple(targets), tuple(host_roles), tolerance, platform, fix)
