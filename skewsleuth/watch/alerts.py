@@ -248,7 +248,7 @@ def log_alert(alert: Alert, stream: TextIO | None = None) -> None:
     log_line(level, alert.message, stream, event="alert", kind=alert.kind, status=alert.status,
              severity=alert.severity, target=alert.target, host=alert.host, protocol=alert.protocol,
              offset_s=alert.offset_s, uncertainty_s=alert.uncertainty_s, tolerance_s=alert.tolerance_s,
-             jump_s=alert.jump_s, failures=alert.failures, error=alert.error)
+             jump_s=alert.jump_s, previous_offset_s=alert.previous_offset_s, failures=alert.failures, error=alert.error)
 
 
 def webhook_payload(alerts: list[Alert], *, external_url: str = "") -> dict[str, Any]:
@@ -269,6 +269,13 @@ def post_json(url: str, body: dict[str, Any], timeout: float) -> int:
                                  headers={"Content-Type": "application/json", "User-Agent": "skewsleuth-watch"})
     with urllib.request.urlopen(req, timeout=timeout) as resp:   # noqa: S310 - the user's own webhook URL
         return resp.status
+
+
+def _why(exc: Exception) -> str:
+    if isinstance(exc, urllib.error.HTTPError):
+        return f"HTTP {exc.code} {exc.reason}"
+    reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
+    return f"{type(reason).__name__}: {reason}" if isinstance(reason, Exception) else str(reason)
 
 
 class Webhooks:
@@ -321,13 +328,11 @@ class Webhooks:
                 await asyncio.to_thread(post_json, url, body, self.timeout)
                 self.delivered += 1
                 return
-            except (OSError, ValueError, urllib.error.URLError) as exc:   # HTTPError is an OSError too
-                reason = getattr(exc, "reason", None) or exc
+            except (OSError, ValueError) as exc:   # URLError and HTTPError are OSErrors
                 if attempt == self.retries:
                     self.failed += 1
                     log_line("error", "webhook not delivered", self.stream, event="webhook", url=url,
-                             attempts=attempt + 1, error=f"{type(exc).__name__}: {reason}",
-                             alerts=len(body["alerts"]))
+                             attempts=attempt + 1, error=_why(exc), alerts=len(body["alerts"]))
                     return
                 await asyncio.sleep(delay)
                 delay *= 2
