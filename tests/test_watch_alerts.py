@@ -56,6 +56,18 @@ def test_warning_before_the_tolerance_then_crossed_then_resolved():
         [], [("tolerance", "resolved")]]
 
 
+def test_a_resolved_alert_says_when_it_fired():
+    a = Alerter()
+    a.evaluate([good(0.0, at=1)])
+    fired = [x for x in a.evaluate([good(-400.0, at=2)]) if x.kind == "tolerance"][0]
+    a.evaluate([good(-400.0, at=3)])
+    [resolved] = [x for x in a.evaluate([good(0.0, at=4)]) if x.kind == "tolerance"]
+    assert resolved.status == "resolved" and resolved.since == fired.at == "2026-01-01T00:00:02.000Z"
+    shown = resolved.to_alertmanager()
+    assert (shown["startsAt"], shown["endsAt"]) == ("2026-01-01T00:00:02.000Z", "2026-01-01T00:00:04.000Z")
+    assert fired.to_alertmanager()["endsAt"] == "0001-01-01T00:00:00Z"    # firing: no end yet
+
+
 def test_uncertainty_keeps_a_reading_that_may_be_within_from_the_tolerance_alert():
     a = Alerter()
     # 301 ± 2 may be 299: not certainly beyond, so a warning only.

@@ -100,6 +100,7 @@ class Alert:
     previous_at: str | None = None
     failures: int | None = None       # unreachable: failed probes in a row
     error: str | None = None
+    since: str | None = None          # resolved: when it fired
 
     @property
     def severity(self) -> str:
@@ -120,7 +121,7 @@ class Alert:
             "labels": {"alertname": ALERT_NAMES[self.kind], "kind": self.kind, "severity": self.severity,
                        "target": self.target, "host": self.host, "protocol": self.protocol},
             "annotations": {"summary": self.message},
-            "startsAt": self.at if firing else "0001-01-01T00:00:00Z",
+            "startsAt": self.at if firing else (self.since or self.at),
             "endsAt": self.at if (not firing or self.kind == "jump") else "0001-01-01T00:00:00Z",
             "generatorURL": generator_url,
             "fingerprint": self.fingerprint,
@@ -134,6 +135,7 @@ class _TargetState:
     failures: int = 0
     level: str | None = None
     unreachable: bool = False
+    since: dict[str, str] = field(default_factory=dict)   # kind -> when it fired
 
 
 @dataclass
@@ -174,6 +176,7 @@ class Alerter:
             s.failures += 1
             if s.failures >= self.rules.unreachable_after and not s.unreachable:
                 s.unreachable = True
+                s.since["unreachable"] = m.measured_at
                 return [Alert("unreachable", "firing", **self._base(m), failures=s.failures, error=m.error,
                               message=f"{m.target} ({m.host}) could not be measured in {s.failures} probes in a row: "
                                       f"{m.error}")]
@@ -181,7 +184,8 @@ class Alerter:
         s.failures = 0
         if s.unreachable:
             s.unreachable = False
-            return [Alert("unreachable", "resolved", **self._base(m), message=f"{m.target} ({m.host}) is measured again")]
+            return [Alert("unreachable", "resolved", **self._base(m), since=s.since.pop("unreachable", None),
+                          message=f"{m.target} ({m.host}) is measured again")]
         return []
 
     def _jump(self, m: Measurement, s: _TargetState) -> list[Alert]:
@@ -207,10 +211,11 @@ class Alerter:
         out = []
         limit = self.rules.limit(m)
         if s.level:
-            out.append(Alert(s.level, "resolved", **self._base(m),
+            out.append(Alert(s.level, "resolved", **self._base(m), since=s.since.pop(s.level, None),
                              message=f"{m.target} ({m.host}) offset {m.offset_s:+.3f} s is no longer "
                                      f"{'beyond' if s.level == 'tolerance' else 'near'} its tolerance of {limit:g} s"))
         if new:
+            s.since[new] = m.measured_at
             what = (f"beyond its tolerance of {limit:g} s" if new == "tolerance" else
                     f"past {self.rules.warn_fraction:.0%} of its tolerance of {limit:g} s")
             out.append(Alert(new, "firing", **self._base(m),
