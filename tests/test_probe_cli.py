@@ -115,7 +115,9 @@ def test_inventory_errors_name_the_place(tmp_path, doc, message):
 def _probe_section() -> str:
     from conftest import ROOT
     text = (ROOT / "docs" / "usage.md").read_text()
-    return text[text.index("## Probe clocks now"):]
+    section = text[text.index("## Probe clocks now"):]
+    end = section.find("\n## ", 1)        # up to the next section (watch's)
+    return section if end < 0 else section[:end]
 
 
 def test_documented_inventory_loads_as_described():
