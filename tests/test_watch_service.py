@@ -14,7 +14,6 @@ import json
 import os
 import re
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -28,7 +27,6 @@ from typing import Any, Callable, Iterator
 import duckdb
 import pytest
 
-from conftest import ROOT, run_cli
 from probe_helpers import chronyd, free_port, need, running, tcp_open
 from skewsleuth.watch import last_measurements
 
