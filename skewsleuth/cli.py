@@ -248,9 +248,6 @@ def watch_cmd(
 
     if not targets and inventory is None:
         _fail("give at least one TARGET or --inventory FILE")
-    for url in webhook or []:
-        if not url.lower().startswith(("http://", "https://")):
-            _fail(f"--webhook {url!r}: give an http:// or https:// URL")
     try:
         rules = AlertRules(max_offset_s=max_offset, warn_fraction=warn_fraction, jump_min_s=jump,
                            unreachable_after=unreachable_after)

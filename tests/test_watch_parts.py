@@ -146,7 +146,8 @@ def _one_line_exit_2(*args: str, cwd=None) -> str:
 def test_watch_bad_arguments_are_one_line_exit_2(tmp_path):
     assert "at least one TARGET" in _one_line_exit_2()
     assert "give host:port" in _one_line_exit_2("ntp://127.0.0.1", "--listen", "nowhere")
-    assert "http:// or https:// URL" in _one_line_exit_2("ntp://127.0.0.1", "--webhook", "ftp://x")
+    assert "webhook 'file:///etc/passwd': give an http:// or https:// URL" in _one_line_exit_2(
+        "ntp://127.0.0.1", "--webhook", "file:///etc/passwd")
     assert "bad option" in _one_line_exit_2("ntp://127.0.0.1", "--interval", "0")
     bad = tmp_path / "hosts.yml"
     bad.write_text("hosts:\n  - name: dc01\n    roles: [wizard]\n")

@@ -159,8 +159,10 @@ hosts:
         assert unreachable[0]["skewsleuth"]["failures"] == 2 and unreachable[0]["labels"]["host"] == GONE
         assert not receiver.alerts("jump") and not receiver.alerts("tolerance")
 
-        # The Edge reboots and comes back on the same address five hours behind.
+        # The Edge reboots (down for a round at least) and comes back on the same address
+        # five hours behind.
         edge_before.close()
+        wait_for("the Edge's failed probe", lambda: f"event=probe target={edge_t}" in log.read_text(), 10, log)
         stack.enter_context(chronyd(tmp_path / "edge-after", "-5h", port=edge))
         jump = wait_for("the jump alert", lambda: receiver.alerts("jump", edge_t), 20, log)[0]
         assert jump["labels"]["host"] == EDGE and jump["labels"]["severity"] == "critical"
@@ -184,6 +186,10 @@ hosts:
         text = log.read_text()
         assert re.search(rf'msg="webhook not delivered" event=webhook url={re.escape(dead_hook)}', text)
         assert re.search(rf"msg=\"probe failed\" event=probe target={re.escape(gone_t)} host={GONE}", text)
+
+        # The history can be read while watch runs (it holds the file only to append).
+        [now_edge] = last_measurements(db, host="srv-lyncedge01")
+        assert now_edge.target == edge_t and now_edge.offset_s == pytest.approx(-18000, abs=0.05)
 
         # SIGTERM: a clean stop, exit 0.
         os.killpg(watch.pid, signal.SIGTERM)

@@ -62,6 +62,10 @@ class WatchOptions:
         if not (self.interval_s > 0 and 0 <= self.jitter < 1 and self.timeout > 0 and self.concurrency >= 1
                 and self.samples >= 1 and self.webhook_timeout > 0 and self.webhook_retries >= 0):
             raise ValueError("interval and timeouts must be > 0, jitter in [0, 1), concurrency and samples >= 1")
+        for url in self.webhooks:
+            # urllib would also open file:// and ftp:// URLs: only HTTP(S) is a webhook.
+            if not url.lower().startswith(("http://", "https://")):
+                raise ValueError(f"webhook {url!r}: give an http:// or https:// URL")
 
 
 @dataclass
