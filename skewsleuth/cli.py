@@ -219,7 +219,7 @@ def watch_cmd(
     inventory: Optional[Path] = typer.Option(None, "--inventory", "-i", metavar="FILE", help="Inventory (YAML): hosts, how to probe each, roles."),
     interval: float = typer.Option(60.0, "--interval", metavar="SECONDS", help="Time between the starts of two probe rounds (spread by ±10%)."),
     db: Path = typer.Option(Path("skewsleuth-watch.duckdb"), "--db", metavar="FILE", help="History (DuckDB): every measurement and alert."),
-    listen: str = typer.Option("127.0.0.1:9393", "--listen", metavar="HOST:PORT", help="Serve Prometheus metrics at http://HOST:PORT/metrics."),
+    listen: Optional[str] = typer.Option(None, "--listen", metavar="HOST:PORT", help="Serve Prometheus metrics at http://HOST:PORT/metrics (default 127.0.0.1:9393; with --once, none unless given)."),
     no_metrics: bool = typer.Option(False, "--no-metrics", help="Serve no metrics."),
     webhook: Optional[List[str]] = typer.Option(None, "--webhook", metavar="URL", help="POST alerts as JSON (Alertmanager webhook shape) to URL (repeatable)."),
     max_offset: float = typer.Option(1.0, "--max-offset", metavar="SECONDS", help="Limit of targets whose inventory entry sets no tolerance."),
@@ -245,6 +245,7 @@ def watch_cmd(
     from .probe import Inventory, InventoryError, TargetError
     from .probe.fleet import as_targets
     from .watch import AlertRules, WatchError, WatchOptions, parse_listen, run_watch
+    from .watch.service import DEFAULT_LISTEN
 
     if not targets and inventory is None:
         _fail("give at least one TARGET or --inventory FILE")
@@ -256,7 +257,9 @@ def watch_cmd(
     except ValueError as exc:
         _fail(f"bad option: {exc}")
     try:
-        address = None if no_metrics else parse_listen(listen)
+        # A --once from cron must not collide with a running watch's port: no metrics
+        # unless asked for.
+        address = None if no_metrics or (once and listen is None) else parse_listen(listen or DEFAULT_LISTEN)
         todo = as_targets(targets or [])
         if inventory is not None:
             todo += Inventory.load(inventory).targets()

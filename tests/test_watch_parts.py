@@ -174,9 +174,17 @@ def test_watch_once_has_probe_statuses_against_real_servers(tmp_path):
         inv = tmp_path / "hosts.yml"
         inv.write_text(f"hosts:\n  - name: srv-lyncedge01.domain.com\n    roles: [lync-edge]\n"
                        f"    probe: ['ntp://127.0.0.1:{edge}']\n")
-        common = ["--once", "--samples", "1", "--timeout", "1", "--no-metrics"]
-        ok = run_cli("watch", f"ntp://127.0.0.1:{good}", *common, "--db", "a.duckdb", cwd=tmp_path)
+        # Without --listen, --once serves no metrics: a cron job beside a running watch.
+        common = ["--once", "--samples", "1", "--timeout", "1"]
+        with socket.socket() as default_port:     # a watch already serving on 9393
+            try:
+                default_port.bind(("127.0.0.1", 9393))
+                default_port.listen(1)
+            except OSError:
+                pass                                # taken already: the same situation
+            ok = run_cli("watch", f"ntp://127.0.0.1:{good}", *common, "--db", "a.duckdb", cwd=tmp_path)
         assert ok.returncode == 0, ok.stderr
+        assert "metrics=" not in ok.stderr
         skewed = run_cli("watch", "--inventory", str(inv), *common, "--db", "b.duckdb", cwd=tmp_path)
         assert skewed.returncode == 1, skewed.stderr
         assert "kind=tolerance status=firing" in skewed.stderr
