@@ -8,9 +8,10 @@ cd "$(dirname "$0")/.."
 # same things. probe: chrony (a real NTP server), faketime (its clock five hours off),
 # exim4-daemon-light (an MTA whose banner carries its clock), openssl (a TLS test
 # certificate). fix: openssh-server (a real sshd on 127.0.0.1 that fix --apply runs
-# runbooks over; the tests start their own, never the package's service). Later suites
-# (krb5; HTML report: chromium) add theirs here.
-APT_PACKAGES=(chrony faketime exim4-daemon-light openssl openssh-server)
+# runbooks over; the tests start their own, never the package's service). watch:
+# prometheus (a real Prometheus server scrapes watch's metrics and is queried over its
+# HTTP API). Later suites (krb5; HTML report: chromium) add theirs here.
+APT_PACKAGES=(chrony faketime exim4-daemon-light openssl openssh-server prometheus)
 if [ ${#APT_PACKAGES[@]} -gt 0 ]; then
   if command -v apt-get >/dev/null 2>&1; then
     # The tests start their own servers on 127.0.0.1; the packages' services must not
@@ -26,7 +27,7 @@ if [ ${#APT_PACKAGES[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${APT_PACKAGES[@]}"
     if [ "$own_policy" = 1 ]; then rm -f /usr/sbin/policy-rc.d; trap - EXIT; fi
     if [ -d /run/systemd/system ]; then
-      systemctl disable --now chrony exim4 ssh >/dev/null 2>&1 || true
+      systemctl disable --now chrony exim4 ssh prometheus prometheus-node-exporter >/dev/null 2>&1 || true
     fi
   fi
 fi

@@ -1,5 +1,5 @@
 """Command line: a thin layer over the library (``skewsleuth.investigate``, ``skewsleuth.demo``,
-``skewsleuth.probe``, ``skewsleuth.fix``).
+``skewsleuth.probe``, ``skewsleuth.watch``, ``skewsleuth.fix``).
 
 Exit status (BRIEF): investigate: 0 a verdict was reached, 1 inputs were readable but
 something was quarantined; probe: 0 all within --max-offset, 1 some beyond it, 2 some
@@ -244,6 +244,72 @@ def probe_cmd(
     if not all(m.ok for m in measurements):
         raise typer.Exit(2)
     raise typer.Exit(1 if any(m.beyond(max_offset) for m in measurements) else 0)
+
+
+WATCH_EXIT = ("Exit status: 0 stopped by SIGINT/SIGTERM; with --once, probe's: 0 every target measured and "
+              "within its limit, 1 some beyond it, 2 some could not be measured; 2 bad arguments or inventory, "
+              "history not writable, address in use.")
+
+
+@app.command("watch", epilog=WATCH_EXIT)
+def watch_cmd(
+    targets: Optional[List[str]] = typer.Argument(None, metavar="TARGET...", help="ntp://host[:port], http(s)://host[:port], smtp://host[:port]."),
+    inventory: Optional[Path] = typer.Option(None, "--inventory", "-i", metavar="FILE", help="Inventory (YAML): hosts, how to probe each, roles."),
+    interval: float = typer.Option(60.0, "--interval", metavar="SECONDS", help="Time between the starts of two probe rounds (spread by ±10%)."),
+    db: Path = typer.Option(Path("skewsleuth-watch.duckdb"), "--db", metavar="FILE", help="History (DuckDB): every measurement and alert."),
+    listen: Optional[str] = typer.Option(None, "--listen", metavar="HOST:PORT", help="Serve Prometheus metrics at http://HOST:PORT/metrics (default 127.0.0.1:9393; with --once, none unless given)."),
+    no_metrics: bool = typer.Option(False, "--no-metrics", help="Serve no metrics."),
+    webhook: Optional[List[str]] = typer.Option(None, "--webhook", metavar="URL", help="POST alerts as JSON (Alertmanager webhook shape) to URL (repeatable)."),
+    max_offset: float = typer.Option(1.0, "--max-offset", metavar="SECONDS", help="Limit of targets whose inventory entry sets no tolerance."),
+    warn_fraction: float = typer.Option(0.5, "--warn-fraction", metavar="F", help="Warn (near_tolerance) from this fraction of the limit."),
+    jump: float = typer.Option(1.0, "--jump", metavar="SECONDS", help="Smallest offset change between two probes that is a jump."),
+    unreachable_after: int = typer.Option(3, "--unreachable-after", metavar="N", help="Failed probes in a row before an unreachable alert."),
+    timeout: float = typer.Option(5.0, "--timeout", metavar="SECONDS", help="Time allowed per target."),
+    concurrency: int = typer.Option(256, "--concurrency", metavar="N", help="Targets probed at once."),
+    samples: int = typer.Option(4, "--samples", metavar="N", help="NTP requests per target and round (least delay kept)."),
+    insecure: bool = typer.Option(False, "--insecure", help="Do not verify TLS certificates (https targets)."),
+    once: bool = typer.Option(False, "--once", help="One round, then exit with probe's statuses (cron, tests)."),
+) -> None:
+    """Probe on a schedule: history in DuckDB, Prometheus metrics, alerts (log + webhooks) when a
+    clock nears or crosses its tolerance, jumps between two probes, or cannot be reached.
+
+    \b
+    Examples:
+      skewsleuth watch --inventory hosts.yml
+      skewsleuth watch --inventory hosts.yml --interval 30 --webhook http://127.0.0.1:5001/alerts
+      skewsleuth watch ntp://dc01.domain.com ntp://srv-lyncedge01.domain.com --listen 127.0.0.1:9394
+      skewsleuth watch --inventory hosts.yml --once --db /var/lib/skewsleuth/watch.duckdb
+    """
+    from .probe import Inventory, InventoryError, TargetError
+    from .probe.fleet import as_targets
+    from .watch import AlertRules, WatchError, WatchOptions, parse_listen, run_watch
+    from .watch.service import DEFAULT_LISTEN
+
+    if not targets and inventory is None:
+        _fail("give at least one TARGET or --inventory FILE")
+    try:
+        rules = AlertRules(max_offset_s=max_offset, warn_fraction=warn_fraction, jump_min_s=jump,
+                           unreachable_after=unreachable_after)
+        options = WatchOptions(interval_s=interval, timeout=timeout, concurrency=concurrency, samples=samples,
+                               insecure=insecure, rules=rules, webhooks=tuple(webhook or ()))
+    except ValueError as exc:
+        _fail(f"bad option: {exc}")
+    try:
+        # A --once from cron must not collide with a running watch's port: no metrics
+        # unless asked for.
+        address = None if no_metrics or (once and listen is None) else parse_listen(listen or DEFAULT_LISTEN)
+        todo = as_targets(targets or [])
+        if inventory is not None:
+            todo += Inventory.load(inventory).targets()
+    except (TargetError, InventoryError, WatchError) as exc:
+        _fail(str(exc))
+    if not todo:
+        _fail(f"no targets: inventory {inventory} lists no hosts")
+    try:
+        status = run_watch(todo, db, options=options, listen=address, once=once)
+    except WatchError as exc:
+        _fail(str(exc))
+    raise typer.Exit(status)
 
 
 FIX_EXIT = ("Exit status: 0 runbook printed, or applied and verified within the limit (or nothing to fix); "

@@ -28,6 +28,17 @@ def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
                           cwd=cwd, env=env, timeout=300)
 
 
+def one_line_error(*args: str, cwd: Path | None = None) -> str:
+    """Run the CLI and check the contract for unusable arguments: exit 2, nothing on
+    stdout, one line on stderr starting with 'skewsleuth: ' (never a traceback)."""
+    r = run_cli(*args, cwd=cwd)
+    assert r.returncode == 2, (args, r.stdout, r.stderr)
+    assert "Traceback" not in r.stderr and r.stdout == ""
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("skewsleuth: "), r.stderr
+    return lines[0]
+
+
 def mutate(data: bytes, rnd: random.Random, steps: int, tokens: list[bytes]) -> bytes:
     """``data`` damaged ``steps`` times at random: a cut, random bytes, a repeat, one of
     ``tokens`` (what the format's parser keys on), or the rest lost."""

@@ -74,15 +74,17 @@ def faked(spec: str | None, cmd: list[str]) -> list[str]:
 
 
 @contextmanager
-def chronyd(tmp: Path, fake: str | None = None, *, local: int | None = 8, extra: str = "") -> Iterator[int]:
+def chronyd(tmp: Path, fake: str | None = None, *, local: int | None = 8, extra: str = "",
+            port: int | None = None) -> Iterator[int]:
     """A real chronyd serving NTP on 127.0.0.1:<port> from its local clock (``local
     stratum``; None: no source at all, so unsynchronised), plus ``extra`` conf lines.
-    -x: it never touches this machine's clock; no Unix command socket, no drift file."""
+    -x: it never touches this machine's clock; no Unix command socket, no drift file.
+    ``port``: serve on this one (a host rebooting on the same address), else a free one."""
     need("chronyd", *(["faketime"] if fake else []))
     from skewsleuth.probe import probe
 
     tmp.mkdir(parents=True, exist_ok=True)
-    port = free_port(socket.SOCK_DGRAM)
+    port = port or free_port(socket.SOCK_DGRAM)
     conf = tmp / "chrony.conf"
     conf.write_text(f"port {port}\nbindaddress 127.0.0.1\nallow 127.0.0.1\ncmdport 0\nbindcmdaddress /\n"
                     f"pidfile {tmp}/chronyd.pid\n" + (f"local stratum {local}\n" if local else "") + extra)

@@ -4,19 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import run_cli
+from conftest import one_line_error, run_cli
 from skewsleuth.probe import Inventory, InventoryError, TargetError, parse_target
 from skewsleuth.probe.inventory import BUILTIN_ROLES, EXTRA_TOLERANCES, protocol_tolerances
 from skewsleuth.rules import load_rules
 
 
 def _one_line_exit_2(*args: str, cwd=None) -> str:
-    r = run_cli("probe", *args, cwd=cwd)
-    assert r.returncode == 2, (args, r.stdout, r.stderr)
-    assert "Traceback" not in r.stderr and r.stdout == ""
-    lines = r.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("skewsleuth: "), r.stderr
-    return lines[0]
+    return one_line_error("probe", *args, cwd=cwd)
 
 
 def test_bad_arguments_are_one_line_exit_2(tmp_path):
