@@ -308,6 +308,10 @@ def match_pairs(store: Store) -> None:
     store.versions["_pairs"] = current
 
 
+_DESCRIBED = ("host_send", "host_recv", "via", "example")
+_DESCRIBE_ONE_BY_ONE = 500
+
+
 @dataclass
 class PairBounds:
     """Per ordered pair of segments, ``o_recv - o_send <= bound_s``: columns, one row
@@ -320,14 +324,22 @@ class PairBounds:
     table: pa.Table           # host_send, host_recv, via, example: for the descriptions
     when: Format = UTC_FORMAT
     _texts: list | None = None
+    _asked: int = 0
 
     def __len__(self) -> int:
         return len(self.seg_send)
 
     def describe(self, k: int) -> str:
+        # Trial solves ask for a handful (contradictions), the final one for every
+        # interval's evidence: read rows one by one until many are asked, then all.
         if self._texts is None:
-            self._texts = [self.table.column(c).to_pylist() for c in ("host_send", "host_recv", "via", "example")]
-        host_send, host_recv, via, example = (col[k] for col in self._texts)
+            self._asked += 1
+            if self._asked > _DESCRIBE_ONE_BY_ONE:
+                self._texts = [self.table.column(c).to_pylist() for c in _DESCRIBED]
+        if self._texts is not None:
+            host_send, host_recv, via, example = (col[k] for col in self._texts)
+        else:
+            host_send, host_recv, via, example = (self.table.column(c)[k].as_py() for c in _DESCRIBED)
         n = int(self.messages[k])
         return (f"{n} {via} message{'s' if n != 1 else ''} sent by {host_send} and logged by {host_recv}: "
                 f"the quickest was logged as received {self.bound_s[k]:+.3f} s after it was sent "

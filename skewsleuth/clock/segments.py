@@ -306,6 +306,7 @@ class Segmenter:
         self.store, self.facts, self.when = store, facts, when
         self._jumps: list[tuple] | None = None
         self._order: WriteOrder | None = None
+        self._placed: dict = {}
 
     def build(self, extra: dict[str, list[Boundary]] | None = None
               ) -> tuple[list[Segment], dict[str, list[Boundary]]]:
@@ -329,7 +330,7 @@ class Segmenter:
                 segments.append(Segment(len(segments), host, k, opened, closed,
                                         opened.after if opened else None,
                                         closed.before if closed else None))
-        _place_events(store, segments, self._order)  # type: ignore[arg-type]
+        _place_events(store, segments, self._order, self._placed)  # type: ignore[arg-type]
         return segments, chains
 
 
@@ -369,15 +370,19 @@ class WriteOrder:
                    np.r_[starts[1:], len(file_id)].astype(np.int64))
 
 
-def _place_events(store: Store, segments: list[Segment], order: WriteOrder) -> None:
+def _place_events(store: Store, segments: list[Segment], order: WriteOrder,
+                  placed: dict | None = None) -> None:
     """Write ``event_segments`` (file, record -> segment) and each segment's event range.
 
     One row per event, built from arrays: the placement itself works on runs.
+    ``placed`` keeps each log's placement (segment index per record) from one build
+    to the next, keyed by what it was computed from.
     """
     by_host: dict[str, list[Segment]] = {}
     for s in segments:
         by_host.setdefault(s.host, []).append(s)
     out_file, out_rn, out_seg = [], [], []
+    kept: dict = {}
     for a, z in zip(order.starts.tolist(), order.stops.tolist()):
         file_id, host = int(order.file_id[a]), order.host_names[order.host[a]]
         segs = by_host[host]
@@ -391,18 +396,27 @@ def _place_events(store: Store, segments: list[Segment], order: WriteOrder) -> N
         # segment: cut the file there and pin the run that starts there.
         opens = {seg.opened_by.record_no: seg.index for seg in segs
                  if seg.opened_by is not None and seg.opened_by.file_id == file_id}
-        pinned: dict[int, int] = {}
-        if opens:
-            keys = np.fromiter(opens, dtype=np.int64)
-            for pos in np.flatnonzero(np.isin(rn, keys)):
-                pinned[int(pos)] = opens[int(rn[pos])]
-        runs = _runs(us, sorted(pinned))
-        assignment = _assign_runs(us, runs, segs, pinned)
-        lengths = np.array([stop - start for start, stop, _ in runs], dtype=np.int64)
-        ids = np.array([seg.segment_id for seg in assignment], dtype=np.int32)
+        # The placement depends on nothing else: a log whose host was not cut anew
+        # since the last build keeps it.
+        key = (a, tuple((seg.window_from, seg.window_to) for seg in segs), tuple(sorted(opens.items())))
+        index = placed.get(key) if placed is not None else None
+        if index is None:
+            pinned: dict[int, int] = {}
+            if opens:
+                keys = np.fromiter(opens, dtype=np.int64)
+                for pos in np.flatnonzero(np.isin(rn, keys)):
+                    pinned[int(pos)] = opens[int(rn[pos])]
+            runs = _runs(us, sorted(pinned))
+            assignment = _assign_runs(us, runs, segs, pinned)
+            lengths = np.array([stop - start for start, stop, _ in runs], dtype=np.int64)
+            index = np.repeat(np.array([seg.index for seg in assignment], dtype=np.int32), lengths)
+        kept[key] = index
         out_file.append(np.full(len(rn), file_id, dtype=np.int32))
         out_rn.append(rn)
-        out_seg.append(np.repeat(ids, lengths))
+        out_seg.append(index + np.int32(segs[0].segment_id))
+    if placed is not None:   # only what this build used: memory stays one build's worth
+        placed.clear()
+        placed.update(kept)
     empty32, empty64 = np.zeros(0, np.int32), np.zeros(0, np.int64)
     store.put_table("event_segments", pa.table({
         "file_id": pa.array(np.concatenate(out_file) if out_file else empty32),

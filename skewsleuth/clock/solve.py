@@ -225,17 +225,18 @@ def _set_aside_contradictions(n: int, cs: ConstraintSet, src: np.ndarray, dst: n
     dist = np.zeros(n)
     pred = np.full(n, -1, np.int64)
     live = np.flatnonzero(~dropped[row])
+    l_src, l_dst, l_w = src[live], dst[live], w[live]
     contradictions: list[dict] = []
     for _ in range(4 * (n + 1) + 2 * len(row)):   # a drop may cost up to n rounds; in practice a few
-        cand = dist[src[live]] + w[live]
-        better = cand < dist[dst[live]] - EPS
+        cand = dist[l_src] + l_w
+        better = cand < dist[l_dst] - EPS
         if not better.any():
             break
         idx = np.flatnonzero(better)
         new = dist.copy()
-        np.minimum.at(new, dst[live[idx]], cand[idx])
-        win = idx[cand[idx] <= new[dst[live[idx]]]]
-        pred[dst[live[win]]] = live[win]
+        np.minimum.at(new, l_dst[idx], cand[idx])
+        win = idx[cand[idx] <= new[l_dst[idx]]]
+        pred[l_dst[win]] = live[win]
         dist = new
         cycles = [c for c in _pred_cycles(pred, src) if w[c].sum() < -EPS]
         if not cycles:
@@ -270,6 +271,7 @@ def _set_aside_contradictions(n: int, cs: ConstraintSet, src: np.ndarray, dst: n
                                                   f"too many contradictions", "kind": KINDS[weakest_kind],
                                        "cycle": [cs.evidence(k) for k in rows], "_segments": segs})
         live = np.flatnonzero(~dropped[row])
+        l_src, l_dst, l_w = src[live], dst[live], w[live]
         pred[(pred >= 0) & dropped[row[np.maximum(pred, 0)]]] = -1
     else:
         # Not settled within the budget: keep only what is strongest (logged steps,
@@ -283,24 +285,50 @@ def _set_aside_contradictions(n: int, cs: ConstraintSet, src: np.ndarray, dst: n
 
 
 def _pred_cycles(pred: np.ndarray, a: np.ndarray) -> list[list[int]]:
-    """Cycles of the functional graph node -> tail of its predecessor edge."""
-    edge = pred.tolist()
-    parent = np.where(pred >= 0, a[np.maximum(pred, 0)], -1).tolist()
-    state = [0] * len(parent)      # 0 unseen, 1 on the current walk, 2 done
-    cycles = []
-    for start in range(len(parent)):
-        if state[start]:
+    """Cycles of the functional graph node -> tail of its predecessor edge, each as
+    its edges from the first node a walk from the lowest node reaching it meets, in
+    the order of those lowest nodes.
+
+    Runs every Bellman-Ford round, so the search is in arrays: after n steps every
+    walk that has not ended sits on a cycle (pointer doubling finds where); only the
+    cycles themselves, few and short, are walked one node at a time.
+    """
+    n = len(pred)
+    parent = np.where(pred >= 0, a[np.maximum(pred, 0)], -1)
+    far, hops = parent.copy(), 1
+    while hops < n:
+        far = np.where(far >= 0, far[np.maximum(far, 0)], -1)
+        hops *= 2
+    ends = np.flatnonzero(far >= 0)
+    if not len(ends):
+        return []
+    parent_l = parent.tolist()
+    cycle_of: dict[int, int] = {}      # node on a cycle -> the cycle's lowest node
+    for start in np.unique(far[ends]).tolist():
+        if start in cycle_of:
             continue
-        walk, u = [], start
-        while u >= 0 and state[u] == 0:
-            state[u] = 1
-            walk.append(u)
-            u = parent[u]
-        if u >= 0 and state[u] == 1:
-            nodes = walk[walk.index(u):]
-            cycles.append([edge[v] for v in nodes])
-        for v in walk:
-            state[v] = 2
+        nodes, u = [start], parent_l[start]
+        while u != start:
+            nodes.append(u)
+            u = parent_l[u]
+        low = min(nodes)
+        for v in nodes:
+            cycle_of[v] = low
+    # The lowest node whose walk ends on each cycle, and where it enters the cycle.
+    first_start: dict[int, int] = {}
+    for v in ends.tolist():
+        first_start.setdefault(cycle_of[int(far[v])], v)
+    edge = pred.tolist()
+    cycles = []
+    for v in sorted(first_start.values()):
+        u = v
+        while u not in cycle_of:
+            u = parent_l[u]
+        nodes, w = [u], parent_l[u]
+        while w != u:
+            nodes.append(w)
+            w = parent_l[w]
+        cycles.append([edge[x] for x in nodes])
     return cycles
 
 
