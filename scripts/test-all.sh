@@ -32,6 +32,7 @@ if [ ${#APT_PACKAGES[@]} -gt 0 ]; then
   fi
 fi
 
-# winrm: the optional extra, so that the WinRM session tests run too.
-python3 -m pip install -q --disable-pip-version-check -e '.[test,winrm]'
+# winrm and scale: the optional extras, so that the WinRM session tests and the Dask
+# cluster tests run too.
+python3 -m pip install -q --disable-pip-version-check -e '.[test,winrm,scale]'
 exec python3 -m pytest -q "$@"

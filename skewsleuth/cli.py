@@ -28,6 +28,10 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=N
                        "skewed host behind time-sensitive failures (Kerberos, TLS, SIP federation, ...).",
                   epilog=EXIT_STATUS)
 err = Console(stderr=True, highlight=False)
+WORKERS_HELP = ("Processes that read the files (default: every core when the input is 32 MB or more, "
+                "else 1).")
+SCHEDULER_HELP = ("Read the files on a Dask cluster (tcp://HOST:PORT); its workers must see the same paths. "
+                  "Needs pip install 'skewsleuth[scale]'.")
 
 
 def _fail(message: str, status: int = 2) -> None:
@@ -53,7 +57,13 @@ def _outputs(verdict: Verdict, json_out: Optional[str], md_out: Optional[str], q
 
 
 def _run(paths: List[Path], case: Optional[Path], db: Optional[Path], host: Optional[str],
-         rules: Optional[List[Path]], timezone: Optional[str]) -> Verdict:
+         rules: Optional[List[Path]], timezone: Optional[str], workers: Optional[int] = None,
+         scheduler: Optional[str] = None) -> Verdict:
+    if workers is not None and workers < 1:
+        _fail("--workers must be 1 or more")
+    if scheduler and not scheduler.startswith(("tcp://", "tls://", "inproc://")):
+        _fail(f"--scheduler takes a Dask scheduler address like tcp://HOST:8786, not {scheduler!r}")
+    reading = {"workers": workers, "scheduler": scheduler}
     show = sys.stderr.isatty()
     if show:
         from rich.progress import Progress, SpinnerColumn, TextColumn
@@ -61,9 +71,9 @@ def _run(paths: List[Path], case: Optional[Path], db: Optional[Path], host: Opti
         progress = Progress(SpinnerColumn(), TextColumn("reading {task.description}"), console=err, transient=True)
         with progress:
             task = progress.add_task("", total=None)
-            return investigate(paths, case, db=db, host=host, rules=rules, timezone=timezone,
+            return investigate(paths, case, db=db, host=host, rules=rules, timezone=timezone, **reading,
                                progress=lambda p: progress.update(task, description=str(p)))
-    return investigate(paths, case, db=db, host=host, rules=rules, timezone=timezone)
+    return investigate(paths, case, db=db, host=host, rules=rules, timezone=timezone, **reading)
 
 
 def _show_version(value: bool) -> None:
@@ -94,11 +104,13 @@ def investigate_cmd(
     case: Optional[Path] = typer.Option(None, "--case", metavar="FILE", help="Case file (YAML): timezone, references, changes, observations."),
     json_out: Optional[str] = typer.Option(None, "--json", metavar="FILE", help="Write the verdict as JSON to FILE ('-' for stdout)."),
     md_out: Optional[str] = typer.Option(None, "--md", metavar="FILE", help="Write the verdict as Markdown to FILE ('-' for stdout)."),
-    db: Optional[Path] = typer.Option(None, "--db", metavar="FILE", help="Keep the case database (DuckDB) in FILE."),
+    db: Optional[Path] = typer.Option(None, "--db", metavar="FILE", help="Keep the case database (DuckDB) in FILE, and every file as parsed in FILE.parsed/: investigating again parses only the files that changed."),
     host: Optional[str] = typer.Option(None, "--host", metavar="NAME", help="Host for records that name none, for files named directly."),
     rules: Optional[List[Path]] = typer.Option(None, "--rules", metavar="DIR", help="Extra rule folder (repeatable)."),
     timezone: Optional[str] = typer.Option(None, "--timezone", metavar="ZONE", help="IANA zone for times written without one (default: the case file's, else UTC)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No verdict on the terminal."),
+    workers: Optional[int] = typer.Option(None, "--workers", metavar="N", help=WORKERS_HELP),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", metavar="ADDRESS", help=SCHEDULER_HELP),
 ) -> None:
     """Investigate collected evidence and print the verdict.
 
@@ -107,10 +119,12 @@ def investigate_cmd(
       skewsleuth investigate evidence/
       skewsleuth investigate evidence/ --case case.yml --json verdict.json --md ticket.md
       skewsleuth investigate System.evtx --host srv-lyncedge01 --json - | jq '.hosts[].steps'
+      skewsleuth investigate evidence/ --db case.duckdb     # again later: only changed files are parsed
+      skewsleuth investigate evidence/ --scheduler tcp://127.0.0.1:8786
     """
     _check_outputs(json_out, md_out, str(db) if db else None)
     try:
-        verdict = _run(paths, case, db, host, rules, timezone)
+        verdict = _run(paths, case, db, host, rules, timezone, workers, scheduler)
     except InputError as exc:
         _fail(str(exc))
     _outputs(verdict, json_out, md_out, quiet)
@@ -126,6 +140,8 @@ def timeline_cmd(
     host: Optional[str] = typer.Option(None, "--host", metavar="NAME", help="Host for records that name none, for files named directly."),
     rules: Optional[List[Path]] = typer.Option(None, "--rules", metavar="DIR", help="Extra rule folder (repeatable)."),
     timezone: Optional[str] = typer.Option(None, "--timezone", metavar="ZONE", help="IANA zone for times written without one (default: the case file's, else UTC)."),
+    workers: Optional[int] = typer.Option(None, "--workers", metavar="N", help=WORKERS_HELP),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", metavar="ADDRESS", help=SCHEDULER_HELP),
 ) -> None:
     """Investigate the evidence and write every event with its logged time, true time and
     uncertainty, in true-time order.
@@ -145,7 +161,7 @@ def timeline_cmd(
         _fail("parquet is binary: give --out FILE")
     _check_outputs(out)
     try:
-        verdict = _run(paths, case, None, host, rules, timezone)
+        verdict = _run(paths, case, None, host, rules, timezone, workers, scheduler)
     except InputError as exc:
         _fail(str(exc))
     rows = export_timeline(verdict.store, out, fmt)

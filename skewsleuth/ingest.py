@@ -18,10 +18,11 @@ from typing import Callable, Iterable, Iterator
 import pyarrow as pa
 
 from .case import Case, CaseError, load_case, load_changes_csv, sniff_case, sniff_changes_csv
-from .schema import QUARANTINE
-from .sources import READERS, sniff
-from .sources.base import FileContext, UnusableFile
+from .reading import FileTask, ParseCache, read_file
+from .schema import EVENTS, QUARANTINE
+from .sources import sniff
 from .store import Store
+from .workers import default_workers, ordered_map
 
 SNIFF_BYTES = 8192
 
@@ -89,15 +90,20 @@ def find_case_files(paths: Iterable[Path]) -> list[Path]:
 
 
 def ingest(store: Store, paths: list[Path], case: Case, *, host: str | None = None,
-           progress: Callable[[Path], None] | None = None) -> IngestSummary:
-    """Read every evidence file under ``paths`` into ``store``; merge case files found into ``case``."""
+           progress: Callable[[Path], None] | None = None, workers: int | None = None,
+           scheduler: str | None = None, cache: Path | None = None) -> IngestSummary:
+    """Read every evidence file under ``paths`` into ``store``; merge case files found into ``case``.
+
+    Files are read in this process, by ``workers`` processes (default: every core
+    when the input is large enough to pay for them) or on the Dask cluster at
+    ``scheduler``, and loaded in the order they were found either way. ``cache`` is a
+    folder of parsed files (:class:`~.reading.ParseCache`): unchanged files are
+    loaded from it instead of being parsed again.
+    """
     summary = IngestSummary()
-    file_id = 0
-    for path, direct in discover(paths):
-        file_id += 1
+    tasks: list[FileTask] = []
+    for file_id, (path, direct) in enumerate(discover(paths), start=1):
         summary.files += 1
-        if progress:
-            progress(path)
         hint = host if (host and direct) else _host_hint(path)
         try:
             head = _head(path)
@@ -116,34 +122,72 @@ def ingest(store: Store, paths: list[Path], case: Case, *, host: str | None = No
                   "SIPStack trace, syslog, journald JSON, JSON application log or OTLP spans, case file "
                   "or change log)")
             continue
-        ctx = FileContext(path=path, file_id=file_id, default_host=hint, timezone=case.timezone,
-                          reference_year=_year(path))
-        ingested = 0
-        try:
-            for batch in READERS[fmt](ctx):
+        tasks.append(FileTask(str(path), file_id, fmt, hint, case.timezone, _year(path)))
+
+    parse_cache = ParseCache(cache) if cache is not None else None
+    keys = [parse_cache.key(t) if parse_cache else None for t in tasks]
+    cached = [parse_cache.get(k) if parse_cache and k else None for k in keys]
+    to_read = [t for t, c in zip(tasks, cached) if c is None]
+    if workers is None:
+        workers = default_workers(len(to_read), sum(_size(t.path) for t in to_read))
+    inline = workers <= 1 and not scheduler
+    results = ordered_map(read_file, to_read, workers=workers, scheduler=scheduler) if not inline else None
+    for task, key, hit in zip(tasks, keys, cached):
+        if progress:
+            progress(Path(task.path))
+        if hit is not None:
+            _load_cached(store, summary, task, hit)
+            continue
+        if inline:
+            # Batches go straight to the database: a large file is never held whole.
+            kept: list[pa.RecordBatch] = []
+
+            def sink(batch: pa.RecordBatch) -> None:
                 store.append_events(batch)
-                ingested += batch.num_rows
-        except UnusableFile as exc:
-            if not ingested and not ctx.quarantined:
-                _fail(store, summary, file_id, path, fmt, hint, str(exc))
-                continue
-            ctx.quarantine(None, f"reading stopped: {exc}")
-        except (OSError, MemoryError) as exc:
-            # The rest of the file cannot be read; what was read stays, and the
-            # stop itself is quarantined so that the loss is visible.
-            ctx.quarantine(None, f"reading stopped: {exc}")
-        summary.notes += ctx.notes
-        q = len(ctx.quarantined)
-        store.append_quarantine(pa.table({
-            "file_id": pa.array([file_id] * q, pa.int32()),
-            "record_no": pa.array([x.record_no for x in ctx.quarantined], pa.int64()),
-            "reason": pa.array([x.reason for x in ctx.quarantined], pa.string()),
-            "excerpt": pa.array([x.excerpt for x in ctx.quarantined], pa.string()),
-        }, schema=QUARANTINE))
-        store.add_file(file_id, str(path), fmt, hint, ingested + q, ingested, q, "ok", None)
-        summary.records += ingested + q
-        summary.quarantined += q
+                if parse_cache is not None:
+                    kept.append(batch)
+            result = read_file(task, sink)
+            events = pa.Table.from_batches(kept, schema=EVENTS) if parse_cache is not None else None
+        else:
+            result = next(results)  # type: ignore[arg-type]
+            events = result.events
+            if events is not None and events.num_rows:
+                store.append_events(events)
+        if parse_cache is not None and key is not None and events is not None:
+            parse_cache.put(key, result, events)
+        _record(store, summary, task, result.ingested, result.quarantine, result.notes, result.failed)
     return summary
+
+
+def _size(path: str) -> int:
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return 0
+
+
+def _load_cached(store: Store, summary: IngestSummary, task: FileTask, hit: dict) -> None:
+    """A file parsed by an earlier run, unchanged since: its rows, renumbered."""
+    if hit["ingested"]:
+        store.con.execute("INSERT INTO events SELECT ?::INTEGER AS file_id, * EXCLUDE (file_id) FROM read_parquet(?)",
+                          [task.file_id, hit["events"]])
+    quarantine = store.con.sql("SELECT ?::INTEGER AS file_id, * EXCLUDE (file_id) FROM read_parquet(?)",
+                               params=[task.file_id, hit["quarantine"]]).to_arrow_table().cast(QUARANTINE)
+    _record(store, summary, task, hit["ingested"], quarantine, hit["notes"], hit["failed"])
+
+
+def _record(store: Store, summary: IngestSummary, task: FileTask, ingested: int, quarantine: pa.Table,
+            notes: list[str], failed: str | None) -> None:
+    path = Path(task.path)
+    if failed is not None:
+        _fail(store, summary, task.file_id, path, task.format, task.host_hint, failed)
+        return
+    summary.notes += notes
+    q = quarantine.num_rows
+    store.append_quarantine(quarantine)
+    store.add_file(task.file_id, task.path, task.format, task.host_hint, ingested + q, ingested, q, "ok", None)
+    summary.records += ingested + q
+    summary.quarantined += q
 
 
 def _year(path: Path) -> int:

@@ -23,6 +23,7 @@ from .rules import load_rules
 from .rules.matcher import match_rules
 from .sources.sipstack import peer_host_sql
 from .store import Store
+from .workers import SchedulerError
 from .timefmt import clockface
 
 
@@ -178,11 +179,16 @@ def _roles(store: Store) -> dict[str, set[str]]:
 
 def investigate(paths: list[str | Path], case: str | Path | Case | None = None, *, db: str | Path | None = None,
                 host: str | None = None, rules: list[Path] | None = None, timezone: str | None = None,
-                progress: Callable[[Path], None] | None = None) -> Verdict:
+                progress: Callable[[Path], None] | None = None, workers: int | None = None,
+                scheduler: str | None = None) -> Verdict:
     """Investigate the evidence under ``paths`` and return the verdict.
 
     ``case`` is a case file (YAML) or a :class:`Case`; case files and change logs found
-    among the evidence are used too. Raises :class:`InputError` for unusable input.
+    among the evidence are used too. ``db`` keeps the case database in a file, and
+    beside it (``<db>.parsed/``) every file as parsed, so that investigating again
+    parses only the files that changed. ``workers`` processes read the files (default:
+    every core for large inputs), or the Dask cluster at ``scheduler`` does; the
+    verdict is the same. Raises :class:`InputError` for unusable input.
     """
     if timezone:
         try:
@@ -218,7 +224,12 @@ def investigate(paths: list[str | Path], case: str | Path | Case | None = None, 
     except (ValueError, OSError) as exc:
         raise InputError(str(exc)) from None
     store = Store(db)
-    summary = ingest(store, files, the_case, host=host, progress=progress)
+    cache = Path(f"{db}.parsed") if db else None
+    try:
+        summary = ingest(store, files, the_case, host=host, progress=progress, workers=workers,
+                         scheduler=scheduler, cache=cache)
+    except SchedulerError as exc:
+        raise InputError(str(exc)) from None
     if summary.records - summary.quarantined == 0 and not the_case.changes:
         reasons = "; ".join(f"{p}: {r}" for p, r in summary.failures[:3])
         raise InputError("nothing could be read from the input" + (f" ({reasons})" if reasons else ""))

@@ -1,0 +1,144 @@
+"""Reading one evidence file, wherever that runs: in this process, in a worker process
+of this machine, or on a Dask worker (:mod:`.workers`).
+
+:func:`read_file` takes a :class:`FileTask` (everything a source needs, picklable) and
+returns a :class:`FileResult`: the file's events and quarantined records as Arrow
+tables, its counts, its notes. It never touches the case database, so that files can
+be read anywhere and loaded in the order they were found: the same case database
+whatever read them. In this process it can hand each batch to a ``sink`` instead, so
+that a large file is never held whole.
+
+The parse cache (:class:`ParseCache`) keeps each file's result as Parquet beside a
+kept case database (``--db``): a file whose path, size, modification time and reading
+settings are unchanged, read by the same source code, is loaded from there instead of
+being parsed again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from datetime import tzinfo
+from pathlib import Path
+from typing import Callable
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .schema import EVENTS, QUARANTINE
+from .sources import READERS
+from .sources.base import FileContext, UnusableFile
+
+
+@dataclass(frozen=True)
+class FileTask:
+    path: str
+    file_id: int
+    format: str
+    host_hint: str
+    timezone: tzinfo
+    reference_year: int
+
+
+@dataclass
+class FileResult:
+    task: FileTask
+    ingested: int = 0
+    failed: str | None = None            # the reason nothing could be read
+    notes: list[str] = field(default_factory=list)
+    events: pa.Table | None = None       # None when the batches went to a sink
+    quarantine: pa.Table = field(default_factory=QUARANTINE.empty_table)
+
+    @property
+    def quarantined(self) -> int:
+        return self.quarantine.num_rows
+
+
+def read_file(task: FileTask, sink: Callable[[pa.RecordBatch], None] | None = None) -> FileResult:
+    """Read one file with the source for its format: every record ingested or
+    quarantined with a reason; damage stops nothing but the damaged part."""
+    ctx = FileContext(path=Path(task.path), file_id=task.file_id, default_host=task.host_hint,
+                      timezone=task.timezone, reference_year=task.reference_year)
+    result = FileResult(task)
+    batches: list[pa.RecordBatch] = []
+    put = sink or batches.append
+    try:
+        for batch in READERS[task.format](ctx):
+            put(batch)
+            result.ingested += batch.num_rows
+    except UnusableFile as exc:
+        if not result.ingested and not ctx.quarantined:
+            result.failed = str(exc)
+            return result
+        ctx.quarantine(None, f"reading stopped: {exc}")
+    except (OSError, MemoryError) as exc:
+        # The rest of the file cannot be read; what was read stays, and the stop
+        # itself is quarantined so that the loss is visible.
+        ctx.quarantine(None, f"reading stopped: {exc}")
+    result.notes = ctx.notes
+    if sink is None:
+        result.events = pa.Table.from_batches(batches, schema=EVENTS)
+    q = ctx.quarantined
+    result.quarantine = pa.table({
+        "file_id": pa.array([task.file_id] * len(q), pa.int32()),
+        "record_no": pa.array([x.record_no for x in q], pa.int64()),
+        "reason": pa.array([x.reason for x in q], pa.string()),
+        "excerpt": pa.array([x.excerpt for x in q], pa.string()),
+    }, schema=QUARANTINE)
+    return result
+
+
+def _sources_digest() -> str:
+    """The source code that parses: a cached result is only as good as the code that
+    made it."""
+    h = hashlib.sha256()
+    here = Path(__file__).parent
+    for p in sorted([here / "reading.py", here / "schema.py", here / "timefmt.py", *(here / "sources").glob("*.py")]):
+        h.update(p.name.encode() + b"\0" + p.read_bytes())
+    return h.hexdigest()
+
+
+class ParseCache:
+    """Each file's parsed result as Parquet in ``folder``, keyed by what it depends on.
+
+    An entry is written events first and its metadata last (renamed into place), so a
+    run stopped half-way leaves no entry that would be trusted."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        folder.mkdir(parents=True, exist_ok=True)
+        self._code = _sources_digest()
+
+    def key(self, task: FileTask) -> str | None:
+        try:
+            st = os.stat(task.path)
+        except OSError:
+            return None
+        parts = [self._code, str(Path(task.path).resolve()), str(st.st_size), str(st.st_mtime_ns), task.format,
+                 task.host_hint, str(task.timezone), str(task.reference_year)]
+        return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:32]
+
+    def _paths(self, key: str) -> tuple[Path, Path, Path]:
+        return (self.folder / f"{key}.events.parquet", self.folder / f"{key}.quarantine.parquet",
+                self.folder / f"{key}.json")
+
+    def get(self, key: str) -> dict | None:
+        events, quarantine, meta = self._paths(key)
+        try:
+            info = json.loads(meta.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        if not (events.exists() and quarantine.exists()):
+            return None
+        return {**info, "events": str(events), "quarantine": str(quarantine)}
+
+    def put(self, key: str, result: FileResult, events: pa.Table) -> None:
+        paths = self._paths(key)
+        pq.write_table(events, paths[0])
+        pq.write_table(result.quarantine, paths[1])
+        tmp = paths[2].with_suffix(".tmp")
+        tmp.write_text(json.dumps({"ingested": result.ingested, "notes": result.notes, "failed": result.failed}),
+                       encoding="utf-8")
+        tmp.replace(paths[2])

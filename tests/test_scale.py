@@ -1,0 +1,142 @@
+"""Reading spread over processes and a Dask cluster, and re-investigation from the parse
+cache: the same verdict, byte for byte, however the files were read."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+
+import pytest
+
+from skewsleuth import investigate
+from skewsleuth.report.json import write_json
+from skewsleuth.synth.scenario import SEED, write_evidence
+from skewsleuth.workers import ordered_map
+from conftest import one_line_error, run_cli
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+@pytest.fixture(scope="module")
+def evidence(tmp_path_factory, evtx_dir):
+    """The seed incident's text evidence plus the real EVTX samples (damaged ones
+    included) as a third host: every reader, and quarantined records, in one case."""
+    folder = write_evidence(SEED, tmp_path_factory.mktemp("scale") / "ev")
+    shutil.copytree(evtx_dir, folder / "win01")
+    return folder
+
+
+def _json(verdict, path) -> bytes:
+    write_json(verdict.to_dict(), str(path))
+    return path.read_bytes()
+
+
+@pytest.fixture(scope="module")
+def inline_json(evidence, tmp_path_factory):
+    return _json(investigate([evidence], workers=1), tmp_path_factory.mktemp("j") / "inline.json")
+
+
+def test_worker_processes_give_the_same_verdict_byte_for_byte(evidence, inline_json, tmp_path):
+    verdict = investigate([evidence], workers=2)
+    assert _json(verdict, tmp_path / "w2.json") == inline_json
+    d = json.loads(inline_json)
+    assert d["ingest"]["files"] > 20 and d["ingest"]["quarantined"] > 0   # the damaged samples were read too
+    assert d["incidents"][0]["root_causes"][0]["host"] == "srv-lyncedge01.domain.com"
+
+
+def _need_distributed():
+    try:
+        import distributed  # noqa: F401
+    except ImportError:
+        msg = "Dask distributed not installed (scripts/test-all.sh installs .[scale])"
+        if IN_CI:
+            pytest.fail(msg)
+        pytest.skip(msg)
+
+
+def test_a_dask_cluster_of_worker_processes_gives_the_same_verdict(evidence, inline_json, tmp_path):
+    _need_distributed()
+    from distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address=None) as cluster:
+        with Client(cluster) as client:
+            pids = set(client.run(os.getpid).values())
+        assert len(pids) == 2 and os.getpid() not in pids     # separate worker processes
+        r = run_cli("investigate", str(evidence), "--scheduler", cluster.scheduler_address, "-q",
+                    "--json", str(tmp_path / "dask.json"))
+    assert r.returncode == 1, r.stderr      # the damaged samples quarantine records
+    assert (tmp_path / "dask.json").read_bytes() == inline_json
+
+
+def test_an_unreachable_scheduler_is_one_line_and_exit_2(evidence):
+    line = one_line_error("investigate", str(evidence / "srv-lyncfe01"), "--scheduler", "tcp://127.0.0.1:9")
+    assert "cannot reach the Dask scheduler at tcp://127.0.0.1:9" in line
+
+
+@pytest.mark.parametrize("args, says", [(["--workers", "0"], "--workers must be 1 or more"),
+                                        (["--scheduler", "127.0.0.1:8786"], "tcp://HOST:8786")])
+def test_bad_reading_options_are_one_line_and_exit_2(evidence, args, says):
+    assert says in one_line_error("investigate", str(evidence), *args)
+
+
+def test_investigating_again_parses_only_the_files_that_changed(evidence, inline_json, tmp_path, monkeypatch):
+    import skewsleuth.ingest as ingest_module
+
+    ev = tmp_path / "ev"
+    shutil.copytree(evidence, ev)
+    fresh = _json(investigate([ev], workers=1), tmp_path / "fresh.json")
+    parsed: list[str] = []
+    real = ingest_module.read_file
+
+    def counting(task, sink=None):
+        parsed.append(os.path.basename(task.path))
+        return real(task, sink)
+
+    monkeypatch.setattr(ingest_module, "read_file", counting)
+    db = tmp_path / "case.duckdb"
+    first = _json(investigate([ev], db=db, workers=1), tmp_path / "first.json")
+    n_files = len(parsed)
+    assert n_files > 20 and first == fresh
+    assert (tmp_path / "case.duckdb.parsed").is_dir()
+
+    parsed.clear()
+    again = _json(investigate([ev], db=db, workers=1), tmp_path / "again.json")
+    assert parsed == [] and again == fresh          # nothing parsed, the same verdict
+
+    # One file changes: only it is parsed again, and the verdict follows the change.
+    trace = next((ev / "srv-lyncfe01").glob("*.log"))
+    text = trace.read_text(encoding="utf-8")
+    last = text.rindex("\n", 0, text.rindex("$$begin_record")) + 1
+    trace.write_text(text[:last], encoding="utf-8")     # its last record lost
+    os.utime(trace, ns=(time.time_ns(), time.time_ns() + 1_000_000))
+    parsed.clear()
+    changed = investigate([ev], db=db, workers=1)
+    assert parsed == [trace.name]
+    monkeypatch.setattr(ingest_module, "read_file", real)
+    assert _json(changed, tmp_path / "changed.json") == _json(investigate([ev], workers=1), tmp_path / "c2.json")
+    assert changed.ingest.records == json.loads(fresh)["ingest"]["records"] - 1
+
+
+def test_a_damaged_cache_entry_is_parsed_again_not_trusted(evidence, tmp_path):
+    ev = tmp_path / "ev"
+    shutil.copytree(evidence / "srv-lyncfe01", ev / "srv-lyncfe01")
+    db = tmp_path / "case.duckdb"
+    fresh = _json(investigate([ev], db=db, workers=1), tmp_path / "a.json")
+    for meta in (tmp_path / "case.duckdb.parsed").glob("*.json"):
+        meta.write_text("{not json", encoding="utf-8")
+    for events in (tmp_path / "case.duckdb.parsed").glob("*.events.parquet"):
+        events.unlink()
+    assert _json(investigate([ev], db=db, workers=1), tmp_path / "b.json") == fresh
+
+
+def _slow_square(x: int) -> int:
+    time.sleep(0.05 * (5 - x % 5))      # later tasks finish first
+    return x * x
+
+
+def test_results_come_in_task_order_whatever_finishes_first():
+    assert list(ordered_map(_slow_square, range(12), workers=2, window=4)) == [x * x for x in range(12)]
+    assert list(ordered_map(_slow_square, [], workers=2)) == []
