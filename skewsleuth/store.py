@@ -10,16 +10,23 @@ Tables (created here; written by the stage that owns them):
 ``symptoms``, ``incidents``                          (rules, incident finder)
 
 ``--db FILE`` keeps the database for later queries; by default it lives in memory.
+Either way DuckDB holds at most ``memory_limit`` (``SKEWSLEUTH_MEMORY_LIMIT``, default
+1 GB) and spills the rest to a temporary folder, so memory stays bounded however
+much evidence there is.
 """
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 
 from .schema import EVENTS, QUARANTINE
+
+DEFAULT_MEMORY_LIMIT = "1GB"
 
 _FILES_DDL = """
 CREATE TABLE IF NOT EXISTS files (
@@ -41,11 +48,17 @@ def _ddl(name: str, schema: pa.Schema) -> str:
 class Store:
     """A DuckDB connection with the case tables."""
 
-    def __init__(self, path: str | Path | None = None) -> None:
+    def __init__(self, path: str | Path | None = None, memory_limit: str | None = None) -> None:
         self.path = str(path) if path else ":memory:"
         if path and Path(path).exists():
             Path(path).unlink()  # an investigation rebuilds its case database
         self.con = duckdb.connect(self.path)
+        # Without a limit DuckDB takes up to 80% of the machine, and an in-memory
+        # database spills to ".tmp" in the working directory: neither is ours to take.
+        self._spill = tempfile.TemporaryDirectory(prefix="skewsleuth-spill-")
+        self.con.execute(f"SET temp_directory = '{self._spill.name}'")
+        self.con.execute("SET memory_limit = ?", [memory_limit or os.environ.get("SKEWSLEUTH_MEMORY_LIMIT") or
+                                                  DEFAULT_MEMORY_LIMIT])
         # How many times each derived table was written: what is built from one can
         # tell whether it is still current.
         self.versions: dict[str, int] = {}
@@ -91,3 +104,4 @@ class Store:
 
     def close(self) -> None:
         self.con.close()
+        self._spill.cleanup()
