@@ -58,6 +58,12 @@ LANE_HEIGHT = 86
 CHART_WIDTH = 980
 _NICE_BINS_S = (60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 7 * 86400)
 
+# Time labels in 24 hours, a date at midnight, a year on the 1st of January (Vega's own
+# multi-format writes 12-hour times).
+_TIME_LABEL = ("utchours(datum.value) == 0 && utcminutes(datum.value) == 0 ? "
+               "(utcmonth(datum.value) == 0 && utcdate(datum.value) == 1 ? utcFormat(datum.value, '%Y') "
+               ": utcFormat(datum.value, '%b %d')) : utcFormat(datum.value, '%H:%M')")
+
 RED, BLUE, GREY, ORANGE, PURPLE, BLACK = "#c62828", "#1565c0", "#9e9e9e", "#ef6c00", "#6a1b9a", "#212121"
 
 
@@ -240,7 +246,7 @@ def _findings(v: Verdict, recs: _Records) -> dict:
             "end": local(inc.end, zone) if inc.end else "still failing at the end of the evidence",
             "symptoms": inc.symptoms, "signatures": [(s, inc.signature_counts[s]) for s in inc.signatures],
             "tolerance": f"{inc.tolerance_s:g} s", "protocols": ", ".join(inc.protocols),
-            "records": recs.refs(sym), "more": max(0, count - len(sym)),
+            "records": recs.refs(sym), "more": max(0, count - len(sym)), "symptom_records": count,
             "causes": [_candidate(v, c, inc, recs) for c in dg.root_causes[:4]],
             "more_causes": max(0, len(dg.root_causes) - 4),
             "ruled_out": ruled,
@@ -347,6 +353,10 @@ def chart_data(v: Verdict, recs: _Records | None = None) -> tuple[list[dict], di
             add(host, "note", lo_t, label="no logs from this host: the case file names it", color=GREY)
             continue
         segs = [e for e in hc.segments if e.segment.events and e.offset_s is not None and e.true_from is not None]
+        for e in hc.segments:
+            if e.segment.events and e.offset_s is None:
+                add(host, "note", e.true_from or lo_t, color=GREY, anchor=f"seg-{e.segment.segment_id}",
+                    label=f"offset unknown: no clock evidence ({plural(e.segment.events, 'event')})")
         ests = [e.offset_s for e in segs] or [0.0]
         halves = [(e.interval.high - e.interval.low) / 2 for e in segs
                   if math.isfinite(e.interval.high - e.interval.low)]
@@ -405,7 +415,9 @@ def chart_data(v: Verdict, recs: _Records | None = None) -> tuple[list[dict], di
         add(c.host or "case file", "change", c.at, label=f"{'✗ ' if reason else ''}{c.what} ({status})",
             color=GREY if reason else ORANGE, anchor=f"case-{k + 1}",
             tip=f"{what} at {when(c.at)}: {status}" + (f"\n{reason}" if reason else ""))
-    facts = {"lanes": drawn, "hidden_lanes": lanes[MAX_LANES:], "bin": _bin_words(b), "zone": v.case.timezone_name}
+    days = sorted({t.astimezone(zone).strftime("%Y-%m-%d") for t in (lo_t, hi_t) if t is not None})
+    facts = {"lanes": drawn, "hidden_lanes": lanes[MAX_LANES:], "bin": _bin_words(b), "zone": v.case.timezone_name,
+             "days": " to ".join(days)}
     return rows, facts
 
 
@@ -414,8 +426,9 @@ def chart_spec(rows: list[dict], facts: dict) -> dict:
     import altair as alt
 
     data = alt.Data(values=rows)
-    x = alt.X("x:T", title=f"true time ({facts['zone']})", scale=alt.Scale(type="utc"),
-              axis=alt.Axis(format="%H:%M", formatType="time", labelOverlap=True, grid=False))
+    x = alt.X("x:T", title=f"true time, {facts['days']} ({facts['zone']})" if facts["days"] else
+              f"true time ({facts['zone']})", scale=alt.Scale(type="utc"),
+              axis=alt.Axis(labelOverlap=True, grid=False, labelExpr=_TIME_LABEL))
     x_utc = alt.X("x:T", scale=alt.Scale(type="utc"))
     tip = alt.Tooltip("tip:N")
     color = alt.Color("color:N", scale=None)
