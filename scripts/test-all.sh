@@ -10,8 +10,9 @@ cd "$(dirname "$0")/.."
 # certificate). fix: openssh-server (a real sshd on 127.0.0.1 that fix --apply runs
 # runbooks over; the tests start their own, never the package's service). watch:
 # prometheus (a real Prometheus server scrapes watch's metrics and is queried over its
-# HTTP API). Later suites (krb5; HTML report: chromium) add theirs here.
-APT_PACKAGES=(chrony faketime exim4-daemon-light openssl openssh-server prometheus)
+# HTTP API). HTML report: chromium (Playwright drives Debian's browser headless; the
+# tests never download one). Later suites (krb5) add theirs here.
+APT_PACKAGES=(chrony faketime exim4-daemon-light openssl openssh-server prometheus chromium)
 if [ ${#APT_PACKAGES[@]} -gt 0 ]; then
   if command -v apt-get >/dev/null 2>&1; then
     # The tests start their own servers on 127.0.0.1; the packages' services must not

@@ -39,7 +39,8 @@ def _fail(message: str, status: int = 2) -> None:
     raise typer.Exit(status)
 
 
-def _outputs(verdict: Verdict, json_out: Optional[str], md_out: Optional[str], quiet: bool) -> None:
+def _outputs(verdict: Verdict, json_out: Optional[str], md_out: Optional[str], quiet: bool,
+             html_out: Optional[str] = None, png_out: Optional[str] = None) -> None:
     from .report.json import write_json
     from .report.markdown import render_markdown
     from .report.text import render_text
@@ -52,6 +53,13 @@ def _outputs(verdict: Verdict, json_out: Optional[str], md_out: Optional[str], q
             sys.stdout.write(text)
         else:
             Path(md_out).write_text(text, encoding="utf-8")
+    if html_out or png_out:
+        from .report.html import write_html, write_png
+
+        if html_out:
+            write_html(verdict, html_out)
+        if png_out:
+            write_png(verdict, png_out)
     if not quiet and "-" not in (json_out, md_out):
         render_text(verdict, Console(highlight=False, soft_wrap=False))
 
@@ -88,9 +96,12 @@ def _root(version: bool = typer.Option(False, "--version", callback=_show_versio
     """Find the clock that lied."""
 
 
-def _check_outputs(*targets: Optional[str]) -> None:
+def _check_outputs(*targets: Optional[str], html: Optional[str] = None, png: Optional[str] = None) -> None:
     """Refuse unusable outputs before the work, not after it."""
-    named = [t for t in targets if t]
+    for flag, t in (("--html", html), ("--png", png)):
+        if t == "-":
+            _fail(f"{flag} writes a file: give FILE, not '-'")
+    named = [t for t in targets + (html, png) if t]
     if named.count("-") > 1:
         _fail("only one of --json and --md can go to stdout ('-')")
     for t in named:
@@ -104,6 +115,8 @@ def investigate_cmd(
     case: Optional[Path] = typer.Option(None, "--case", metavar="FILE", help="Case file (YAML): timezone, references, changes, observations."),
     json_out: Optional[str] = typer.Option(None, "--json", metavar="FILE", help="Write the verdict as JSON to FILE ('-' for stdout)."),
     md_out: Optional[str] = typer.Option(None, "--md", metavar="FILE", help="Write the verdict as Markdown to FILE ('-' for stdout)."),
+    html_out: Optional[str] = typer.Option(None, "--html", metavar="FILE", help="Write the verdict as one self-contained HTML page with the clocks drawn (works offline)."),
+    png_out: Optional[str] = typer.Option(None, "--png", metavar="FILE", help="Write the chart of the clocks as a PNG image (for a ticket)."),
     db: Optional[Path] = typer.Option(None, "--db", metavar="FILE", help="Keep the case database (DuckDB) in FILE, and every file as parsed in FILE.parsed/: investigating again parses only the files that changed."),
     host: Optional[str] = typer.Option(None, "--host", metavar="NAME", help="Host for records that name none, for files named directly."),
     rules: Optional[List[Path]] = typer.Option(None, "--rules", metavar="DIR", help="Extra rule folder (repeatable)."),
@@ -118,16 +131,17 @@ def investigate_cmd(
     Examples:
       skewsleuth investigate evidence/
       skewsleuth investigate evidence/ --case case.yml --json verdict.json --md ticket.md
+      skewsleuth investigate evidence/ --html report.html --png clocks.png
       skewsleuth investigate System.evtx --host srv-lyncedge01 --json - | jq '.hosts[].steps'
       skewsleuth investigate evidence/ --db case.duckdb     # again later: only changed files are parsed
       skewsleuth investigate evidence/ --scheduler tcp://127.0.0.1:8786
     """
-    _check_outputs(json_out, md_out, str(db) if db else None)
+    _check_outputs(json_out, md_out, str(db) if db else None, html=html_out, png=png_out)
     try:
         verdict = _run(paths, case, db, host, rules, timezone, workers, scheduler)
     except InputError as exc:
         _fail(str(exc))
-    _outputs(verdict, json_out, md_out, quiet)
+    _outputs(verdict, json_out, md_out, quiet, html_out, png_out)
     raise typer.Exit(verdict.exit_status)
 
 
@@ -175,6 +189,8 @@ def demo_cmd(
     out: Path = typer.Option(Path("skewsleuth-demo"), "--out", metavar="DIR", help="Folder to write the seed incident's evidence to."),
     json_out: Optional[str] = typer.Option(None, "--json", metavar="FILE", help="Also write the verdict as JSON to FILE ('-' for stdout)."),
     md_out: Optional[str] = typer.Option(None, "--md", metavar="FILE", help="Also write the verdict as Markdown to FILE ('-' for stdout)."),
+    html_out: Optional[str] = typer.Option(None, "--html", metavar="FILE", help="Also write the verdict as a self-contained HTML page with the clocks drawn."),
+    png_out: Optional[str] = typer.Option(None, "--png", metavar="FILE", help="Also write the chart of the clocks as a PNG image."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No verdict on the terminal."),
 ) -> None:
     """Write the seed incident's evidence (Lync Edge five hours behind) and investigate it.
@@ -182,18 +198,19 @@ def demo_cmd(
     \b
     Examples:
       skewsleuth demo
-      skewsleuth demo --out /tmp/seed --json /tmp/seed/verdict.json
+      skewsleuth demo --out /tmp/seed --json /tmp/seed-verdict.json
+      skewsleuth demo --html seed-report.html
     """
     from .synth.scenario import SEED, write_evidence
 
-    _check_outputs(json_out, md_out)
+    _check_outputs(json_out, md_out, html=html_out, png=png_out)
     evidence = write_evidence(SEED, out)
     err.print(f"evidence written to {evidence}/ (one folder per host, and case.yml)", markup=False, highlight=False)
     try:
         verdict = investigate([evidence], evidence / "case.yml")
     except InputError as exc:
         _fail(str(exc))
-    _outputs(verdict, json_out, md_out, quiet)
+    _outputs(verdict, json_out, md_out, quiet, html_out, png_out)
     raise typer.Exit(verdict.exit_status)
 
 

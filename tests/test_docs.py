@@ -39,6 +39,9 @@ def test_usage_examples_run_as_documented(tmp_path):
     assert (tmp_path / "ticket.md").read_text().startswith("# skewsleuth verdict")
     assert json.loads((tmp_path / "verdict.json").read_text())["incidents"]
     assert (tmp_path / "case.duckdb").exists()
+    assert "Content-Security-Policy" in (tmp_path / "report.html").read_text()
+    assert (tmp_path / "seed-report.html").exists()
+    assert (tmp_path / "clocks.png").read_bytes()[:4] == (tmp_path / "seed-clocks.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_python_example_runs(tmp_path):

@@ -20,3 +20,6 @@ def test_wheel_carries_the_rule_pack_and_the_entry_point(tmp_path):
     assert [n.rsplit("/", 1)[1] for n in builtin] == shipped and shipped
     entry = next(n for n in names if n.endswith("entry_points.txt"))
     assert "skewsleuth = skewsleuth.cli:main" in zipfile.ZipFile(wheel).read(entry).decode()
+    # The HTML report's template, script, style and the vendored CSP-safe Vega interpreter.
+    assets = {n.rsplit("/", 1)[1] for n in names if n.startswith("skewsleuth/report/assets/")}
+    assert {"report.html.j2", "report.js", "report.css", "vega-interpreter.js"} <= assets
