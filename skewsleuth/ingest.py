@@ -44,26 +44,25 @@ class IngestSummary:
 
 
 def discover(paths: Iterable[Path]) -> Iterator[tuple[Path, bool]]:
-    """Yield (file, named_directly) for every file under ``paths``, in a stable order,
-    each file once: a folder named with its parent (``ev/ ev/host1``) is not read twice."""
-    seen: set[Path] = set()
-
-    def first(p: Path) -> bool:
-        key = p.resolve()
-        if key in seen:
-            return False
-        seen.add(key)
-        return True
-
+    """Yield (file, named_directly) for every file under ``paths``, each file once (a
+    folder named with its parent, ``ev/ ev/host1``, is not read twice), in the order
+    of their real paths: the order the paths were named in changes nothing, not even
+    which of two copies of a record is kept."""
+    found: dict[Path, tuple[Path, bool]] = {}
     for path in paths:
         if path.is_dir():
             for root, dirs, files in os.walk(path):
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
                 for name in sorted(files):
-                    if not name.startswith(".") and first(Path(root) / name):
-                        yield Path(root) / name, False
-        elif first(path):
-            yield path, True
+                    if not name.startswith("."):
+                        found.setdefault((Path(root) / name).resolve(), (Path(root) / name, False))
+        else:
+            # Named directly wins over found in a folder: --host speaks of it.
+            key = path.resolve()
+            if key not in found or not found[key][1]:
+                found[key] = (path, True)
+    for key in sorted(found, key=str):
+        yield found[key]
 
 
 def _host_hint(path: Path) -> str:
@@ -156,6 +155,8 @@ def ingest(store: Store, paths: list[Path], case: Case, *, host: str | None = No
         if parse_cache is not None and key is not None and events is not None:
             parse_cache.put(key, result, events)
         _record(store, summary, task, result.ingested, result.quarantine, result.notes, result.failed)
+    if parse_cache is not None:
+        parse_cache.keep_only({k for k in keys if k})
     return summary
 
 

@@ -20,11 +20,13 @@ import hashlib
 import json
 import os
 from dataclasses import dataclass, field
-from datetime import tzinfo
+from datetime import datetime, timedelta, timezone, tzinfo
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from .schema import EVENTS, QUARANTINE
@@ -66,6 +68,7 @@ def read_file(task: FileTask, sink: Callable[[pa.RecordBatch], None] | None = No
     put = sink or batches.append
     try:
         for batch in READERS[task.format](ctx):
+            batch = _placeable(batch, ctx)
             put(batch)
             result.ingested += batch.num_rows
     except UnusableFile as exc:
@@ -88,6 +91,35 @@ def read_file(task: FileTask, sink: Callable[[pa.RecordBatch], None] | None = No
         "excerpt": pa.array([x.excerpt for x in q], pa.string()),
     }, schema=QUARANTINE)
     return result
+
+
+# What a timeline can hold: Python's datetimes end with 9999, and a true time is a
+# logged time less an offset of up to days. A clock that wrote a time outside these
+# years (a FILETIME near its maximum, 30828) is flagged and quarantined, not shifted.
+PLACEABLE_FROM = datetime(1900, 1, 1, tzinfo=timezone.utc)
+PLACEABLE_UNTIL = datetime(9000, 1, 1, tzinfo=timezone.utc)
+
+
+def _placeable(batch: pa.RecordBatch, ctx: FileContext) -> pa.RecordBatch:
+    logged = batch.column("logged")
+    lo = pa.scalar(PLACEABLE_FROM, logged.type)
+    hi = pa.scalar(PLACEABLE_UNTIL, logged.type)
+    outside = pc.or_kleene(pc.less(logged, lo), pc.greater_equal(logged, hi))
+    if not pc.any(outside).as_py():
+        return batch
+    bad = batch.filter(outside)
+    for no, us, message in zip(bad.column("record_no").to_pylist(),
+                               pc.cast(bad.column("logged"), pa.int64()).to_pylist(),
+                               bad.column("message").to_pylist()):
+        ctx.quarantine(no, f"logged time {_iso_us(us)} is outside the years {PLACEABLE_FROM.year}-"
+                           f"{PLACEABLE_UNTIL.year - 1} a timeline can hold", message or "")
+    return batch.filter(pc.invert(outside))
+
+
+def _iso_us(us: int) -> str:
+    """A microsecond count since 1970 as an ISO time, whatever its year (numpy's
+    datetime64 reaches far past Python's year 9999)."""
+    return str(np.datetime64(us, "us")).rstrip("0").rstrip(".") + "Z"
 
 
 def _sources_digest() -> str:
@@ -133,6 +165,13 @@ class ParseCache:
         if not (events.exists() and quarantine.exists()):
             return None
         return {**info, "events": str(events), "quarantine": str(quarantine)}
+
+    def keep_only(self, keys: set[str]) -> None:
+        """Forget every entry but ``keys`` (those of the last investigation): files
+        that changed or left the evidence do not pile up."""
+        for p in self.folder.iterdir():
+            if p.name.split(".", 1)[0] not in keys and p.suffix in (".parquet", ".json", ".tmp"):
+                p.unlink(missing_ok=True)
 
     def put(self, key: str, result: FileResult, events: pa.Table) -> None:
         paths = self._paths(key)

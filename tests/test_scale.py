@@ -118,6 +118,8 @@ def test_investigating_again_parses_only_the_files_that_changed(evidence, inline
     monkeypatch.setattr(ingest_module, "read_file", real)
     assert _json(changed, tmp_path / "changed.json") == _json(investigate([ev], workers=1), tmp_path / "c2.json")
     assert changed.ingest.records == json.loads(fresh)["ingest"]["records"] - 1
+    # The cache holds what the last investigation read: the changed file's old entry is gone.
+    assert len(list((tmp_path / "case.duckdb.parsed").glob("*.json"))) == n_files
 
 
 def test_a_damaged_cache_entry_is_parsed_again_not_trusted(evidence, tmp_path):

@@ -80,7 +80,9 @@ def read(ctx: FileContext) -> Iterator[pa.RecordBatch]:
             ordinal += 1
             continue
         nos.append(ordinal)
-        ids.append(record.get("event_record_id"))
+        rid = record.get("event_record_id")
+        # A damaged header can carry any 64-bit number; past int64 it is no record id.
+        ids.append(rid if isinstance(rid, int) and 0 <= rid < 2**63 else None)
         jsons.append(record["data"])
         ordinal += 1
         if len(nos) >= BATCH_ROWS:

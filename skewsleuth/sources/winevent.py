@@ -15,6 +15,7 @@ https://github.com/omerbenamram/evtx for the JSON rendering.
 
 from __future__ import annotations
 
+import json
 import threading
 
 import duckdb
@@ -102,6 +103,17 @@ def _connection() -> duckdb.DuckDBPyConnection:
     return con
 
 
+def _extract(record_nos: list[int], record_ids: list[int | None], jsons: list[str], ctx: FileContext) -> pa.Table:
+    raw = pa.table([pa.array(record_nos, pa.int64()), pa.array(record_ids, pa.int64()),
+                    pa.array(jsons, pa.string())], schema=RAW)
+    con = _connection()
+    con.register("raw", raw)
+    try:
+        return con.sql(_SQL, params={"default_host": ctx.default_host}).to_arrow_table()
+    finally:
+        con.unregister("raw")
+
+
 def normalize(record_nos: list[int], record_ids: list[int | None], jsons: list[str],
               ctx: FileContext, format: str) -> pa.RecordBatch | None:
     """Turn rendered Windows event records into one EVENTS batch.
@@ -110,14 +122,21 @@ def normalize(record_nos: list[int], record_ids: list[int | None], jsons: list[s
     """
     if not record_nos:
         return None
-    raw = pa.table([pa.array(record_nos, pa.int64()), pa.array(record_ids, pa.int64()),
-                    pa.array(jsons, pa.string())], schema=RAW)
-    con = _connection()
-    con.register("raw", raw)
     try:
-        out = con.sql(_SQL, params={"default_host": ctx.default_host}).to_arrow_table()
-    finally:
-        con.unregister("raw")
+        out = _extract(record_nos, record_ids, jsons, ctx)
+    except duckdb.InvalidInputException:
+        # A damaged record rendered as JSON that is not (a control character left raw
+        # in a string): find those one by one, off the hot path, and read the rest.
+        keep = []
+        for k, text in enumerate(jsons):
+            try:
+                json.loads(text)
+                keep.append(k)
+            except ValueError as exc:
+                ctx.quarantine(record_nos[k], f"record rendered as malformed JSON: {exc}", text)
+        if not keep:
+            return None
+        out = _extract([record_nos[k] for k in keep], [record_ids[k] for k in keep], [jsons[k] for k in keep], ctx)
     problem = out.column("problem")
     if problem.null_count != len(out):
         bad = out.filter(problem.is_valid())
