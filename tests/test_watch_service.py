@@ -14,6 +14,7 @@ import json
 import os
 import re
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -211,3 +212,82 @@ hosts:
     assert latest[edge_t].offset_s == pytest.approx(-18000, abs=0.05) and latest[edge_t].roles == ("lync-edge",)
     assert not latest[gone_t].ok and latest[gone_t].error
     assert [m.target for m in last_measurements(db, host="srv-lyncedge01")] == [edge_t]
+
+
+@contextmanager
+def ntp_responder(offset_s: float) -> Iterator[Any]:
+    """An SNTP responder on a loopback port in a thread of this process, its offset
+    changeable while it runs (a clock that jumps), its port kept."""
+    import asyncio
+
+    from skewsleuth.synth.ntp import Responder
+
+    loop = asyncio.new_event_loop()
+    responder = Responder(offset_s)
+    ready = threading.Event()
+
+    def serve() -> None:
+        asyncio.set_event_loop(loop)
+        transport, _ = loop.run_until_complete(
+            loop.create_datagram_endpoint(lambda: responder, local_addr=("127.0.0.1", 0)))
+        responder.port = transport.get_extra_info("sockname")[1]
+        ready.set()
+        loop.run_forever()
+        transport.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    assert ready.wait(5)
+    try:
+        yield responder
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
+
+
+def test_watch_killed_with_sigkill_loses_no_round_and_resumes(tmp_path):
+    """Every round logged before a SIGKILL is in the history; the next watch goes on
+    from it: the alert left firing is not raised again, a jump across the restart is."""
+    db, log1, log2 = tmp_path / "watch.duckdb", tmp_path / "w1.log", tmp_path / "w2.log"
+    receiver = Receiver()
+    with ntp_responder(-18000.0) as edge, ntp_responder(0.0) as dc:
+        targets = [f"ntp://127.0.0.1:{edge.port}", f"ntp://127.0.0.1:{dc.port}"]
+        cmd = [sys.executable, "-m", "skewsleuth", "watch", *targets, "--interval", "0.3", "--db", str(db),
+               "--no-metrics", "--webhook", receiver.url, "--timeout", "0.5", "--samples", "1"]
+        with open(log1, "w") as out:
+            first = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            wait_for("five rounds", lambda: log1.read_text().count('msg=round') >= 5, 30, log1)
+            os.killpg(first.pid, signal.SIGKILL)       # mid-run: no handler, no flush, no close
+            first.wait(10)
+        finally:
+            if first.poll() is None:
+                os.killpg(first.pid, signal.SIGKILL)
+        rounds = log1.read_text().count("msg=round")
+        con = duckdb.connect(str(db), read_only=True)
+        kept = con.execute("SELECT count(*) FROM measurements").fetchall()[0][0]
+        fired = con.execute("SELECT count(*) FROM alerts WHERE kind = 'tolerance' AND status = 'firing'"
+                            ).fetchall()[0][0]
+        con.close()
+        assert kept >= 2 * rounds and fired == 1, (rounds, kept, fired)
+        assert len(receiver.alerts("tolerance")) == 1
+
+        edge.offset_s = 0.0                            # the Edge was fixed while nothing watched
+        with open(log2, "w") as out:
+            second = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            wait_for("the jump back and the resolution", lambda: receiver.alerts("tolerance", status="resolved"),
+                     30, log2)
+            time.sleep(1.0)
+        finally:
+            os.killpg(second.pid, signal.SIGTERM)
+            second.wait(15)
+    receiver.close()
+    # Resumed: the firing alert was not raised again; it was resolved, with when it fired.
+    assert len(receiver.alerts("tolerance")) == 1
+    (resolved,) = receiver.alerts("tolerance", status="resolved")
+    assert resolved["startsAt"] == receiver.alerts("tolerance")[0]["startsAt"]
+    (jump,) = receiver.alerts("jump")
+    assert jump["skewsleuth"]["jump_s"] == pytest.approx(18000, abs=0.1)
+    assert abs(jump["skewsleuth"]["previous_offset_s"] + 18000) < 0.1
+    assert "Traceback" not in log1.read_text() + log2.read_text()

@@ -156,6 +156,20 @@ class Alerter:
                 out.append(("unreachable", target))
         return out
 
+    def resume(self, last_good: dict[str, Measurement], failures: dict[str, int],
+               firing: dict[str, dict[str, str]]) -> None:
+        """Go on from where an earlier watch stopped (its history): a jump is measured
+        from its last offset, and an alert it left firing is not raised again."""
+        for target in set(last_good) | set(failures) | set(firing):
+            s = self.states.setdefault(target, _TargetState())
+            s.last_good = last_good.get(target)
+            s.failures = failures.get(target, 0)
+            kinds = firing.get(target, {})
+            s.since.update(kinds)
+            s.unreachable = "unreachable" in kinds
+            levels = [k for k in ("tolerance", "near_tolerance") if k in kinds]
+            s.level = levels[0] if levels else None
+
     def evaluate(self, measurements: Iterable[Measurement]) -> list[Alert]:
         alerts: list[Alert] = []
         for m in measurements:

@@ -15,6 +15,7 @@ write a file *or* several read it, so a ``skewsleuth fix`` (``last_measurements`
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Sequence
@@ -137,6 +138,50 @@ class History:
                 con.close()
         except duckdb.Error as exc:
             raise HistoryError(f"cannot append to history {self.path}: {str(exc).splitlines()[0]}") from None
+
+
+@dataclass
+class ResumeState:
+    """What a watch killed mid-run left in its history, for the next one to go on from:
+    per target its last good measurement, the failed probes since, and the alerts
+    firing (kind -> when it fired)."""
+
+    last_good: dict[str, Measurement]
+    failures: dict[str, int]
+    firing: dict[str, dict[str, str]]
+
+
+def resume_state(db_path: str | Path) -> ResumeState:
+    """Read :class:`ResumeState` from an existing history (empty for a new one)."""
+    try:
+        con = _connect(Path(db_path), read_only=True)
+    except duckdb.Error as exc:
+        raise HistoryError(f"cannot read history {db_path}: {str(exc).splitlines()[0]}") from None
+    try:
+        good = con.execute(
+            "SELECT measured_at, target, host, protocol, offset_s, uncertainty_s, rtt_s, ok, error, tolerance_s, "
+            "roles FROM measurements WHERE ok QUALIFY row_number() OVER (PARTITION BY target "
+            "ORDER BY measured_at DESC) = 1").fetchall()
+        failed = con.execute(
+            """SELECT m.target, count(*) FROM measurements m
+               LEFT JOIN (SELECT target, max(measured_at) AS at FROM measurements WHERE ok GROUP BY target) g
+                 USING (target)
+               WHERE NOT m.ok AND (g.at IS NULL OR m.measured_at > g.at) GROUP BY m.target""").fetchall()
+        # The last word on each (kind, target): firing, unless resolved since. A jump
+        # is an event, never left firing.
+        firing = con.execute(
+            """SELECT target, kind, raised_at FROM alerts WHERE kind <> 'jump'
+               QUALIFY row_number() OVER (PARTITION BY target, kind ORDER BY raised_at DESC,
+                                          status = 'firing') = 1 AND status = 'firing'""").fetchall()
+    except duckdb.CatalogException:
+        return ResumeState({}, {}, {})
+    finally:
+        con.close()
+    state = ResumeState({r[1]: _from_row(r) for r in good}, dict(failed), {})
+    for target, kind, at in firing:
+        state.firing.setdefault(target, {})[kind] = (
+            at.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"))
+    return state
 
 
 def _from_row(row: tuple) -> Measurement:

@@ -21,7 +21,7 @@ from typing import Sequence, TextIO
 
 from ..probe import Measurement, Target, measure
 from .alerts import Alert, Alerter, AlertRules, Webhooks, log_alert, log_line
-from .history import History, HistoryError
+from .history import History, HistoryError, resume_state
 from .metrics import MetricsServer, WatchCollector
 
 DEFAULT_INTERVAL = 60.0
@@ -97,8 +97,15 @@ class Watch:
         """Open the history and bind the metrics address (WatchError if either fails)."""
         try:
             self.history.create()
+            # A watch killed mid-run (even by SIGKILL) lost no completed round: each is
+            # committed before it is logged. Go on from the state it left.
+            state = resume_state(self.history.path)
         except HistoryError as exc:
             raise WatchError(str(exc)) from None
+        watched = {t.url for t in self.targets}
+        self.alerter.resume({k: v for k, v in state.last_good.items() if k in watched},
+                            {k: v for k, v in state.failures.items() if k in watched},
+                            {k: v for k, v in state.firing.items() if k in watched})
         if self.server is not None:
             try:
                 self.server.start()
