@@ -235,14 +235,16 @@ def remedy(c: Candidate, model: ClockModel, case: Case, roles: set[str], inciden
     """The host's runbook (skewsleuth.fix.runbook, the one source of runbook steps) from the
     offset the evidence gives, as the verdict's remediation."""
     from .fix.runbook import Basis, build
-    from .fix.settings import FixSettings
+    from .fix.settings import FixSettings, is_name
 
     host = c.host or "?"
+    # A case file found among the evidence is evidence too: a reference that is not a
+    # plain host name never reaches a command line.
+    references = [r for r in case.references if is_name(r)]
     platform = model.hosts[host].platform if host in model.hosts else "unknown"
     # Only an unknown platform is taken for Windows: the skew-sensitive failures the rules
     # know (SIP federation, Kerberos) are mostly Windows servers'.
-    settings = FixSettings(peers=tuple(case.references[:1]), reference=None if case.references
-                           else "<your NTP server>")
+    settings = FixSettings(peers=tuple(references[:1]), reference=None if references else "<your NTP server>")
     runbook = build(host, "linux" if platform == "linux" else "windows", roles=roles,
                     basis=Basis(c.offset_s, source="investigation"), limit_s=incident.tolerance_s,
                     settings=settings, platform_from="evidence" if platform != "unknown" else "assumed")

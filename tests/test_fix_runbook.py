@@ -128,6 +128,7 @@ def test_inventory_platform_and_fix_key(tmp_path):
     ({"ssh": {"port": 0}}, "fix.ssh.port must be a port number"),
     ({"services": ["nginx; rm -rf /"]}, "is not a host or service name"),
     ({"peers": ["$(reboot)"]}, "is not a host or service name"),
+    ({"chronyc": "chronyc; reboot"}, "is not a program path"),
     ({"restart": "systemctl restart"}, "must contain {service}"),
     ({"daemon": "ntpd"}, "fix.daemon must be one of chrony, timesyncd"),
     ({"winrm": {"transport": "telnet"}}, "fix.winrm.transport must be one of"),

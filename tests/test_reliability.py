@@ -189,3 +189,36 @@ def test_the_order_evidence_is_named_in_changes_nothing(evtx_dir, tmp_path):
     assert len(outs) == 1
     d = json.loads(outs.pop())
     assert d["ingest"]["files_failed"] == 2 and d["ingest"]["duplicates"] > 0
+
+
+# --- what reaches a command line --------------------------------------------------------
+
+def test_a_hostile_reference_in_a_case_file_among_the_evidence_never_reaches_a_fix_command(tmp_path):
+    ev = write_evidence(SEED, tmp_path / "ev")
+    case = (ev / "case.yml").read_text()
+    hostile = 'srv-lyncfe01.domain.com" ; Restart-Computer -Force ; "'
+    (ev / "case.yml").write_text(case.replace("references: [srv-lyncfe01.domain.com]",
+                                              f"references: ['{hostile}']"))
+    assert hostile in (ev / "case.yml").read_text()
+    r = run_cli("investigate", str(ev), "--json", "-", "-q")
+    d = json.loads(r.stdout)
+    (fix,) = [x for x in d["incidents"][0]["remediation"] if x["host"] == "srv-lyncedge01.domain.com"]
+    commands = " ".join(fix["steps"]) + fix["verify"]
+    assert "Restart-Computer" not in commands and "<your NTP server>" in commands
+
+
+def test_fix_runs_commands_as_argument_free_strings_of_the_runbook_only(tmp_path):
+    """The inventory's strings that reach a command are names and program paths, checked
+    when the inventory is read; a host's name goes to the transport, never into a command."""
+    from skewsleuth.fix.runbook import Basis, build
+    from skewsleuth.fix.settings import parse_fix
+
+    settings = parse_fix({"peers": ["ntp1.corp"], "services": ["RTCSRV"], "chronyc": "/usr/bin/chronyc"})
+    evil_host = "edge01; reboot"
+    for platform in ("windows", "linux"):
+        rb = build(evil_host, platform, roles=("lync-edge",), basis=Basis(-18000.0), limit_s=300,
+                   settings=settings)
+        assert all(evil_host not in s.command for s in (*rb.steps, rb.verify))
+    for bad in ({"peers": ["a b"]}, {"services": ["x`id`"]}, {"chronyc": "$(id)"}, {"reference": ["a;b"]}):
+        with pytest.raises(ValueError):
+            parse_fix(bad)

@@ -85,6 +85,14 @@ def _strs(value: Any, key: str) -> tuple[str, ...]:
 
 # Host and service names go into commands unquoted: nothing a shell would read.
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:@-]*$")
+# A program's path: what a shell would read as one plain word.
+_PROGRAM = re.compile(r"^[A-Za-z0-9_./+-]+$")
+
+
+def is_name(text: str) -> bool:
+    """A host or service name that is safe in a command line (no quoting, no shell
+    syntax): what a runbook may put in one."""
+    return bool(_NAME.match(text))
 
 
 def _names(value: Any, key: str) -> tuple[str, ...]:
@@ -93,6 +101,13 @@ def _names(value: Any, key: str) -> tuple[str, ...]:
     if bad:
         raise ValueError(f"fix.{key}: {bad[0]!r} is not a host or service name (letters, digits, . _ : @ -)")
     return names
+
+
+def _program(value: Any, key: str) -> str:
+    text = _str(value, key)
+    if not _PROGRAM.match(text):
+        raise ValueError(f"fix.{key} {text!r} is not a program path (letters, digits and _ . / + - only)")
+    return text
 
 
 def _port(value: Any, key: str) -> int:
@@ -162,7 +177,7 @@ def parse_fix(raw: Any) -> FixSettings:
     return FixSettings(
         transport=_choice(raw["transport"], "transport", TRANSPORTS) if "transport" in raw else None,
         ssh=ssh, winrm=winrm,
-        chronyc=_str(raw["chronyc"], "chronyc") if "chronyc" in raw else "chronyc",
+        chronyc=_program(raw["chronyc"], "chronyc") if "chronyc" in raw else "chronyc",
         daemon=_choice(raw.get("daemon", "chrony"), "daemon", DAEMONS),
         sudo=raw.get("sudo", False),
         services=_names(raw["services"], "services") if "services" in raw else (),
