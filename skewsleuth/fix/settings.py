@@ -85,8 +85,9 @@ def _strs(value: Any, key: str) -> tuple[str, ...]:
 
 # Host and service names go into commands unquoted: nothing a shell would read.
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:@-]*$")
-# A program's path: what a shell would read as one plain word.
-_PROGRAM = re.compile(r"^[A-Za-z0-9_./+-]+$")
+# A program and its options ("chronyc -h /run/chrony/chronyd.sock"): plain words a
+# shell reads as they are, no quoting, expansion or separators.
+_PROGRAM = re.compile(r"^[A-Za-z0-9_./+=-]+(?: [A-Za-z0-9_./+=:@-]+)*$")
 
 
 def is_name(text: str) -> bool:
@@ -106,7 +107,8 @@ def _names(value: Any, key: str) -> tuple[str, ...]:
 def _program(value: Any, key: str) -> str:
     text = _str(value, key)
     if not _PROGRAM.match(text):
-        raise ValueError(f"fix.{key} {text!r} is not a program path (letters, digits and _ . / + - only)")
+        raise ValueError(f"fix.{key} {text!r} is not a program path with options (plain words: letters, digits "
+                         f"and _ . / + = - only)")
     return text
 
 
