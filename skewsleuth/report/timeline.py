@@ -50,7 +50,7 @@ FROM timeline t
 JOIN files f USING (file_id)
 LEFT JOIN (SELECT file_id, record_no, list(DISTINCT rule_id ORDER BY rule_id) AS rules
            FROM symptoms GROUP BY ALL) y USING (file_id, record_no)
-ORDER BY t.true_time, t.host, t.file_id, t.record_no
+ORDER BY t.true_time, t.host, t.channel NULLS FIRST, t.record_id NULLS FIRST, t.file_id, t.record_no
 """
 
 
