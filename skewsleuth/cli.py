@@ -211,6 +211,9 @@ def demo_cmd(
     except InputError as exc:
         _fail(str(exc))
     _outputs(verdict, json_out, md_out, quiet, html_out, png_out)
+    if not (html_out or quiet):
+        err.print(f"next: skewsleuth investigate {evidence} --html report.html   (every clock drawn, "
+                  f"offline in a browser)", markup=False, highlight=False, soft_wrap=True)
     raise typer.Exit(verdict.exit_status)
 
 
