@@ -215,16 +215,28 @@ def whole(args) -> dict:
         cmd_text = " ".join(cmd)
         print(f"    $ {cmd_text}", flush=True)
         start = time.perf_counter()
-        child = subprocess.Popen(cmd, stdout=subprocess.PIPE if not args.stages else None,
-                                 stderr=subprocess.PIPE, text=True)
+        child = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         sampler = _Sampler(child.pid, kill_above_mb=args.max_rss_mb)
         sampler.start()
+        lines: list[str] = []
+
+        def echo() -> None:
+            # the stages as they end, and whatever the child says on stderr
+            assert child.stderr is not None
+            for line in child.stderr:
+                lines.append(line)
+                if args.stages:
+                    print(line.rstrip(), flush=True)
+        reader = threading.Thread(target=echo, daemon=True)
+        reader.start()
         try:
-            out, err = child.communicate(timeout=args.timeout)
+            child.wait(timeout=args.timeout)
         except subprocess.TimeoutExpired:
             child.kill()
-            out, err = child.communicate()
+            child.wait()
             print(f"    stopped after --timeout {args.timeout:.0f} s")
+        reader.join()
+        err = "".join(lines)
         wall = time.perf_counter() - start
         if sampler.killed:
             print(f"    stopped at {sampler.killed[0]:.0f} s: RSS {sampler.killed[1]:,.0f} MB above "
@@ -236,7 +248,6 @@ def whole(args) -> dict:
         peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         peak = max([peak] + [mb for _, mb in sampler.samples])
         if args.stages and err:
-            print(err.rstrip())
             peak = max([peak] + [float(w.replace(",", "")) for line in err.splitlines() if "peak during" in line
                                  for w in [line.split("peak during")[1].split()[0]]])
         result = {"events": truth["events"], "hosts": len(truth["hosts"]), "seconds": wall,
