@@ -78,8 +78,9 @@ def test_every_rule_matches_its_examples_and_not_its_counter_examples(rule):
         assert bool(row[0]) is expected, (rule.signature, text)
 
 
-def test_a_rule_with_an_unknown_field_is_refused(tmp_path):
-    (tmp_path / "r.yml").write_text("title: t\nid: x1\ndetection:\n  selection:\n    Nope: 1\n  condition: selection\n")
+def test_a_rule_with_a_field_that_is_neither_a_column_nor_a_data_field_is_refused(tmp_path):
+    (tmp_path / "r.yml").write_text("title: t\nid: x1\nlogsource: {product: x}\ndetection:\n  selection:\n"
+                                    "    'Nope Nope': 1\n  condition: selection\n")
     with pytest.raises(RuleError, match="unknown field"):
         load_rules([tmp_path])
 
