@@ -216,7 +216,7 @@ def _unbounded_suspects(incident: Incident, model: ClockModel, case: Case, candi
         if hc is not None and any(e.interval.known and _in_window(e, start, stop) for e in hc.segments):
             continue
         judges = sorted(h for h in incident.reporters if h != host) or sorted(incident.reporters)
-        c = Candidate("clock_skew", host, None, beyond_s=tol)
+        c = Candidate("clock_skew", host, incident.onset, beyond_s=tol)   # accused from the first failure on
         c.evidence.append(f"{n} of {incident.symptoms} symptoms ({sig}) name {host}: each reports a timestamp "
                           f"more than {tol:.0f} s from the clock of {', '.join(judges[:3])}, so {host}'s clock was "
                           f"beyond the tolerance of {', '.join(incident.protocols)}")
