@@ -6,6 +6,8 @@ observations of the form "host X showed S when the time was T"::
 
     timezone: America/Chicago
     references: [srv-lyncfe01.domain.com]
+    hosts:                              # addresses (and other names) logs give hosts by
+      client01.corp: [10.0.0.5, "fe80::5"]
     correlation_keys:                   # fields naming one message in two hosts' logs
       - order_id
       - {key: job, direction: dir, phase: step}   # their direction / phase in other fields
@@ -30,6 +32,7 @@ from __future__ import annotations
 
 import csv
 import io
+import ipaddress
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone as dt_timezone, tzinfo
@@ -41,7 +44,8 @@ import yaml
 
 UTC = dt_timezone.utc
 
-CASE_KEYS = ("timezone", "references", "reference_accuracy_s", "correlation_keys", "changes", "observations")
+CASE_KEYS = ("timezone", "references", "reference_accuracy_s", "hosts", "correlation_keys", "changes",
+             "observations")
 # A correlation key names a top-level field of JSON application logs, a structured-data
 # parameter of RFC 5424 syslog, or a name=value word of a syslog or journal message.
 _KEY_NAME = re.compile(r"^[A-Za-z_@][A-Za-z0-9_.@-]{0,127}$")
@@ -111,6 +115,9 @@ class Case:
     correlation_keys: list[CorrelationKey] = field(default_factory=list)
     changes: list[Change] = field(default_factory=list)
     observations: list[Observation] = field(default_factory=list)
+    # Address (or other name) a log gives a host by -> the host: a KDC or a web server
+    # names its clients by address, and a symptom naming one accuses that host's clock.
+    addresses: dict[str, str] = field(default_factory=dict)
     sources: list[str] = field(default_factory=list)
     # Entries that could not be used, with the reason: (source, entry excerpt, reason).
     rejected: list[tuple[str, str, str]] = field(default_factory=list)
@@ -128,6 +135,10 @@ class Case:
         self.correlation_keys += [k for k in other.correlation_keys if k not in self.correlation_keys]
         self.changes += other.changes
         self.observations += other.observations
+        for addr, host in other.addresses.items():
+            if self.addresses.setdefault(addr, host) != host:
+                self.notes.append(f"{other.sources[0] if other.sources else 'a case file'} maps {addr} to {host}; "
+                                  f"{self.addresses[addr]} is kept")
         self.sources += other.sources
         self.rejected += other.rejected
         self.notes += other.notes
@@ -228,6 +239,7 @@ def load_case(path: Path, default_zone: str | None = None) -> Case:
                 raise ValueError
         except (TypeError, ValueError):
             raise CaseError(f"case file {path}: reference_accuracy_s must be a number of seconds >= 0") from None
+    _read_hosts(doc.get("hosts"), case, src)
     keys = doc.get("correlation_keys") or []
     for key in [keys] if isinstance(keys, (str, dict)) else keys if isinstance(keys, list) else [keys]:
         parsed = _correlation_key(key)
@@ -256,6 +268,47 @@ def load_case(path: Path, default_zone: str | None = None) -> Case:
         except (KeyError, ValueError, TypeError) as exc:
             case.rejected.append((src, repr(entry)[:120], _why(exc)))
     return case
+
+
+def normalize_address(text: str) -> str:
+    """An address as logs write it, in one spelling: lower case, without a port, brackets
+    or the ``::ffff:`` of an IPv4-mapped IPv6 address; IPv6 compressed."""
+    a = str(text).strip().strip('"').lower()
+    m = re.match(r"^\[([^\]]+)\](?::\d+)?$", a)
+    if m:
+        a = m.group(1)
+    elif re.match(r"^[^:]+:\d+$", a):
+        a = a.rsplit(":", 1)[0]
+    if a.startswith("::ffff:") and "." in a:
+        a = a[7:]
+    try:
+        return ipaddress.ip_address(a).compressed
+    except ValueError:
+        return a
+
+
+def _read_hosts(entry: Any, case: Case, src: str) -> None:
+    """``hosts: {client01.corp: [10.0.0.5, ...]}``: the addresses each host is named by."""
+    if entry is None:
+        return
+    if not isinstance(entry, dict):
+        case.rejected.append((src, "hosts", "'hosts' must map host names to lists of addresses"))
+        return
+    for host, addrs in entry.items():
+        host = str(host).strip()
+        addrs = [addrs] if isinstance(addrs, (str, int, float)) else addrs
+        if not host or not isinstance(addrs, list) or not addrs:
+            case.rejected.append((src, f"hosts: {str(host)[:60]}", "a host maps to a list of addresses"))
+            continue
+        for a in addrs:
+            norm = normalize_address(str(a))
+            if not norm:
+                continue
+            if case.addresses.get(norm, host) != host:
+                case.rejected.append((src, f"hosts: {host}: {a}",
+                                      f"{a} is already the address of {case.addresses[norm]}"))
+                continue
+            case.addresses[norm] = host
 
 
 def _why(exc: Exception) -> str:

@@ -443,6 +443,103 @@ def fix_cmd(
     raise typer.Exit(outcome.exit_status)
 
 
+RULES_EXIT = ("Exit status: 0 done (rules test: every rule passes its examples), 1 rules test: some fail, "
+              "2 unusable rules or arguments.")
+rules_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None, epilog=RULES_EXIT,
+                        help="The rule pack: the skew-sensitive failures skewsleuth recognises, as Sigma rules.")
+app.add_typer(rules_app, name="rules")
+RULES_DIRS_HELP = "Your own rule folder (repeatable), as investigate --rules takes it."
+NO_BUILTIN_HELP = "Leave the built-in pack out: only the --rules folders."
+
+
+def _load_pack(rules: Optional[List[Path]], no_builtin: bool) -> list:
+    from .rules import RuleError, load_rules
+
+    if no_builtin and not rules:
+        _fail("--no-builtin needs a --rules folder")
+    try:
+        return load_rules(rules, builtin=not no_builtin)
+    except (RuleError, OSError) as exc:
+        _fail(str(exc))
+    return []
+
+
+@rules_app.command("list", epilog=RULES_EXIT)
+def rules_list_cmd(
+    rules: Optional[List[Path]] = typer.Option(None, "--rules", metavar="DIR", help=RULES_DIRS_HELP),
+    no_builtin: bool = typer.Option(False, "--no-builtin", help=NO_BUILTIN_HELP),
+    json_out: Optional[str] = typer.Option(None, "--json", metavar="FILE", help="Write the rules as JSON to FILE ('-' for stdout)."),
+) -> None:
+    """List the rules: signature, protocol, tolerance, role and whose clock each accuses.
+
+    \b
+    Examples:
+      skewsleuth rules list
+      skewsleuth rules list --rules my-rules/ --json - | jq '.[] | select(.protocol == "kerberos")'
+    """
+    from .report.json import write_json
+    from .report.rules import render_rules, rule_row
+
+    pack = _load_pack(rules, no_builtin)
+    if json_out:
+        write_json([rule_row(r) for r in pack], json_out)
+    if json_out != "-":
+        render_rules(pack, Console(highlight=False))
+
+
+@rules_app.command("test", epilog=RULES_EXIT)
+def rules_test_cmd(
+    rules: Optional[List[Path]] = typer.Option(None, "--rules", metavar="DIR", help=RULES_DIRS_HELP),
+    no_builtin: bool = typer.Option(False, "--no-builtin", help=NO_BUILTIN_HELP),
+) -> None:
+    """Run every rule over its own examples (skewsleuth.tests: match / no_match), with the
+    SQL investigate uses. A rule with no example it must match fails.
+
+    \b
+    Examples:
+      skewsleuth rules test
+      skewsleuth rules test --rules my-rules/ --no-builtin
+    """
+    from .report.rules import render_results
+    from .rules.testing import test_rules
+
+    results = test_rules(_load_pack(rules, no_builtin))
+    render_results(results, Console(highlight=False))
+    raise typer.Exit(0 if all(r.passed for r in results) else 1)
+
+
+@rules_app.command("export", epilog=RULES_EXIT)
+def rules_export_cmd(
+    sigma: bool = typer.Option(False, "--sigma", help="As Sigma YAML (the only format), for sigma-cli / pySigma."),
+    out: Optional[Path] = typer.Option(None, "--out", metavar="DIR", help="Write one .yml per rule in DIR (default: one multi-document YAML stream on stdout)."),
+    rules: Optional[List[Path]] = typer.Option(None, "--rules", metavar="DIR", help=RULES_DIRS_HELP),
+    no_builtin: bool = typer.Option(False, "--no-builtin", help=NO_BUILTIN_HELP),
+) -> None:
+    """Export the rules for a SIEM: Sigma rules that sigma-cli converts
+    (sigma convert -t splunk DIR); their skewsleuth block is a custom attribute Sigma keeps.
+
+    \b
+    Examples:
+      skewsleuth rules export --sigma --out sigma-rules/
+      skewsleuth rules export --sigma > skew-rules.yml
+    """
+    from .rules.testing import export_sigma, sigma_texts
+
+    if not sigma:
+        _fail("say the format: --sigma (the only one)")
+    pack = _load_pack(rules, no_builtin)
+    if out is None:
+        sys.stdout.write("\n---\n".join(text.strip() + "\n" for _, text in sigma_texts(pack)))
+        return
+    if out.exists() and not out.is_dir():
+        _fail(f"--out {out} exists and is not a folder")
+    try:
+        paths = export_sigma(pack, out)
+    except OSError as exc:
+        _fail(f"cannot write {out}: {exc.strerror or exc}")
+    err.print(f"wrote {len(paths)} Sigma rules to {out}", markup=False, highlight=False)
+
+
 @app.command("version")
 def version_cmd() -> None:
     """Print the version."""

@@ -97,7 +97,7 @@ def verdict_dict(v: Verdict) -> dict:
             "root_causes": [{"rank": i + 1, "kind": c.kind, "host": c.host, "offset_s": _num(c.offset_s),
                              "offset_low_s": c.offset_low_s, "offset_high_s": c.offset_high_s,
                              "since": _iso(c.at), "until": _iso(c.until), "score": c.score,
-                             "what": c.what or None, "evidence": c.evidence}
+                             "what": c.what or None, "beyond_s": c.beyond_s, "evidence": c.evidence}
                             for i, c in enumerate(dg.root_causes)],
             "ruled_out": [{"what": r.what, "at": _iso(r.at), "reason": r.reason, "kind": r.kind, "host": r.host}
                           for r in dg.ruled_out],
@@ -128,6 +128,7 @@ def _canonicalise(store: Store, case: Case) -> None:
           SELECT regexp_extract(message, 'ms-ep-fqdn=([A-Za-z0-9_.-]+)', 1) FROM events WHERE format = 'sipstack')
         WHERE n IS NOT NULL AND n <> '' AND NOT regexp_matches(n, '^[0-9.:]+$')""").fetchall()]
     extra = case.references + [c.host for c in case.changes if c.host] + [o.host for o in case.observations]
+    extra += list(case.addresses.values())
     mapping = canonical_map(names + extra)
     store.con.execute("CREATE OR REPLACE TABLE host_names (name VARCHAR, host VARCHAR)")
     store.con.executemany("INSERT INTO host_names VALUES (?, ?)", list(mapping.items()))
@@ -137,6 +138,13 @@ def _canonicalise(store: Store, case: Case) -> None:
     case.changes = [type(c)(c.at, c.what, canonical(c.host, mapping), c.source, c.note) for c in case.changes]
     case.observations = [type(o)(canonical(o.host, mapping), o.at, o.shown, o.uncertainty_s, o.source)
                          for o in case.observations]
+    case.addresses = {a: canonical(h, mapping) for a, h in case.addresses.items()}
+    # The case's addresses, for the clock model (Kerberos requests a KDC logs by address).
+    store.con.execute("CREATE OR REPLACE TABLE host_addresses (address VARCHAR, host VARCHAR)")
+    if case.addresses:
+        store.con.execute("INSERT INTO host_addresses SELECT * FROM (VALUES " +
+                          ", ".join(["(?, ?)"] * len(case.addresses)) + ")",
+                          [x for pair in sorted(case.addresses.items()) for x in pair])
 
 
 def _drop_duplicates(store: Store) -> int:
@@ -249,7 +257,7 @@ def investigate(paths: list[str | Path], case: str | Path | Case | None = None, 
     _canonicalise(store, the_case)
     summary.duplicates = _drop_duplicates(store)
     model = build_clock_model(store, the_case)
-    match_rules(store, rule_pack)
+    match_rules(store, rule_pack, the_case.addresses)
     when = clockface(the_case.timezone)
     incidents = find_incidents(store, when=when)
     roles = _roles(store)

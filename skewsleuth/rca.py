@@ -45,6 +45,7 @@ class Candidate:
     evidence: list[str] = field(default_factory=list)
     what: str = ""
     segment: SegmentEstimate | None = None
+    beyond_s: float | None = None  # |offset| is known only to exceed this (no clock evidence)
 
 
 @dataclass
@@ -149,6 +150,7 @@ def diagnose(incident: Incident, model: ClockModel, case: Case, host_roles: dict
         c.score = round(0.25 * mechanism + 0.2 * precedence + 0.2 * size + 0.25 * min(1.0, named) + 0.1 * recovery, 3)
         candidates.append(c)
 
+    candidates += _unbounded_suspects(incident, model, case, candidates, ruled, start, stop)
     skewed = {c.host: c for c in candidates}
     for host, hc in model.hosts.items():
         for b in hc.boots:
@@ -192,6 +194,38 @@ def diagnose(incident: Incident, model: ClockModel, case: Case, host_roles: dict
     remediation = [remedy(c, model, case, host_roles.get(c.host or "", set()), incident)
                    for c in candidates if c.kind == "clock_skew"][:3]
     return Diagnosis(candidates, ruled, remediation)
+
+
+def _unbounded_suspects(incident: Incident, model: ClockModel, case: Case, candidates: list[Candidate],
+                        ruled: list[RuledOut], start: datetime, stop: datetime) -> list[Candidate]:
+    """Hosts the failures accuse whose clock no evidence bounds: a client a KDC names by
+    address and whose own logs are not at hand. A skew signature says the clock was
+    beyond the protocol's tolerance from the clock that judged it; by how much, and
+    which way, the evidence does not say."""
+    if not incident.skew_signatures:
+        return []
+    tol, total = incident.tolerance_s, max(incident.symptoms, 1)
+    sig = ", ".join(incident.skew_signatures)
+    seen = {c.host for c in candidates} | {r.host for r in ruled if r.kind == "clock"}
+    trusted = set(case.references)
+    out = []
+    for host, n in incident.suspects.most_common():
+        if host in seen or any(same_host(host, r) for r in trusted):
+            continue
+        hc = model.hosts.get(host)
+        if hc is not None and any(e.interval.known and _in_window(e, start, stop) for e in hc.segments):
+            continue
+        judges = sorted(h for h in incident.reporters if h != host) or sorted(incident.reporters)
+        c = Candidate("clock_skew", host, incident.onset, beyond_s=tol)   # accused from the first failure on
+        c.evidence.append(f"{n} of {incident.symptoms} symptoms ({sig}) name {host}: each reports a timestamp "
+                          f"more than {tol:.0f} s from the clock of {', '.join(judges[:3])}, so {host}'s clock was "
+                          f"beyond the tolerance of {', '.join(incident.protocols)}")
+        c.evidence.append(f"no log of {host} bounds by how much or which way: collect its logs (a Kerberos "
+                          "client's KRB5_TRACE, its system log) or probe it to measure the offset")
+        named = min(1.0, n / total)
+        c.score = round(0.25 + 0.2 * 0.5 + 0.2 * 0.5 + 0.25 * named, 3)
+        out.append(c)
+    return out
 
 
 def _hosts(incident: Incident) -> str:

@@ -253,7 +253,7 @@ def build_clock_model(store: Store, case: Case) -> ClockModel:
         estimates.append(est)
     platforms = dict(store.con.execute(
         """SELECT host, CASE WHEN bool_or(format IN ('evtx','eventxml','sipstack')) THEN 'windows'
-                             WHEN bool_or(format IN ('syslog','journald')) THEN 'linux' ELSE 'unknown' END
+                             WHEN bool_or(format IN ('syslog','journald','krb5trace')) THEN 'linux' ELSE 'unknown' END
            FROM events GROUP BY host""").fetchall())
     by_host: dict[str, list[SegmentEstimate]] = {}
     for est in estimates:

@@ -23,6 +23,7 @@ Matched:
   its phase (request / response);
 * syslog (RFC 5424 structured data, ``name=value`` words of the message) and journal
   messages with a direction, by the same keys;
+* Kerberos requests a client's trace and the KDC's log both hold (:mod:`.krb5`);
 * OpenTelemetry spans: a client (producer) span and the server (consumer) span whose
   parent it is, in the same trace: the server span starts after the client's and,
   for client and server, ends before it.
@@ -52,6 +53,7 @@ from ..sources.applog import DIRECTION_WORDS
 from ..sources.sipstack import peer_host_sql
 from ..store import Store
 from ..timefmt import UTC_FORMAT, Format
+from .krb5 import HOST_ADDRESSES, KRB5_MESSAGES
 
 def _peer_sql(expr: str) -> str:
     """The host a peer names, lower case: scheme and path stripped too
@@ -66,7 +68,7 @@ _RESOLUTION = """
 CREATE OR REPLACE TEMP TABLE _resolution AS
 SELECT file_id, CASE WHEN bool_and(epoch_us(logged) % 1000000 = 0) THEN 1000000
                      WHEN bool_and(epoch_us(logged) % 1000 = 0) THEN 1000 ELSE 1 END AS res_us
-FROM events WHERE format IN ('sipstack', 'applog', 'syslog', 'journald') GROUP BY file_id
+FROM events WHERE format IN ('sipstack', 'applog', 'syslog', 'journald', 'krb5trace') GROUP BY file_id
 """
 
 # Every record that sends or receives an identified message, once per model build:
@@ -235,6 +237,8 @@ def prepare_messages(store: Store, correlation_keys: Sequence[CorrelationKey | s
     text = [_text_messages("request_id", f"coalesce({_text_field('request_id')}, {_text_field('x-request-id')})"),
             _text_messages("traceparent", f"nullif({span} || '/' || {trace}, '/')", phase=None)]
     text += [_text_messages(k.name, _text_field(k.name), direction=k.direction, phase=k.phase) for k in keys]
+    store.con.execute(HOST_ADDRESSES)
+    text.append(f"SELECT * FROM ({KRB5_MESSAGES})")
     store.con.execute(_RESOLUTION)
     store.con.execute("CREATE OR REPLACE TEMP TABLE _drift (seg INTEGER, mid_us BIGINT, rate DOUBLE, err DOUBLE)")
     store.con.execute("CREATE OR REPLACE TEMP TABLE _messages AS " + " UNION ALL ".join([_SIP_MESSAGES] + app + text))

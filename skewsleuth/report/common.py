@@ -48,11 +48,12 @@ def code(text: object) -> str:
     return str(text).replace("~~~", "~ ~ ~").replace("\r", "")
 
 
-def bounded(estimate: float | None, low: float | None, high: float | None) -> str:
+def bounded(estimate: float | None, low: float | None, high: float | None, beyond: float | None = None) -> str:
     """An offset as the evidence bounds it: a value when the interval is narrow, the
-    interval when it is wide, one bound when only one is known."""
+    interval when it is wide, one bound when only one is known; ``beyond``: only its
+    size is known to exceed that (a host the failures accuse, with no log of its own)."""
     if low is None and high is None:
-        return "unknown"
+        return f"more than {beyond:g} s (either way)" if beyond is not None and estimate is None else "unknown"
     if low is None:
         return f"≤ {offset(high)}"
     if high is None:

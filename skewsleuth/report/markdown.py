@@ -31,6 +31,8 @@ def render_markdown(v: Verdict) -> str:
             if rc["kind"] == "clock_skew":
                 out += [f"**Root cause:** the clock of **{md(rc['host'])}** was {md(offset(rc['offset_s']))} off "
                         f"(interval {md(offset(rc['offset_low_s']))} .. {md(offset(rc['offset_high_s']))}) "
+                        if rc.get("beyond_s") is None else
+                        f"**Root cause:** the clock of **{md(rc['host'])}** was more than {rc['beyond_s']:g} s off "
                         f"from {_t(v, rc['since'])} until {_t(v, rc['until']) if rc['until'] else 'the end of the evidence'}.", ""]
             out += ["### Candidates", "", "| rank | kind | host | offset | since | score |", "|---|---|---|---|---|---|"]
             for c in inc["root_causes"]:

@@ -38,7 +38,7 @@ def _span(v: Verdict, start: str | None, end: str | None, open_end: str) -> str:
 
 def _candidate(c: dict) -> str:
     if c["kind"] == "clock_skew":
-        return f"clock of {c['host']} ({offset(c['offset_s'])})"
+        return f"clock of {c['host']} ({bounded(c['offset_s'], c['offset_low_s'], c['offset_high_s'], c.get('beyond_s'))})"
     return c.get("what") or f"{c['kind']} on {c['host']}"
 
 
@@ -70,7 +70,7 @@ def render_text(v: Verdict, console: Console) -> None:
             t = Text("Root cause: ", style="bold")
             if rc["kind"] == "clock_skew":
                 t.append(f"the clock of {rc['host']}", style="bold red")
-                t.append(f" was {bounded(rc['offset_s'], rc['offset_low_s'], rc['offset_high_s'])} off, "
+                t.append(f" was {bounded(rc['offset_s'], rc['offset_low_s'], rc['offset_high_s'], rc.get('beyond_s'))} off, "
                          f"from {_t(v, rc['since'])} until "
                          f"{_t(v, rc['until']) if rc['until'] else 'the end of the evidence'}")
             else:

@@ -1,7 +1,7 @@
 """Symptom rules: which records are skew-sensitive failures, and whose clock they accuse.
 
-Rules are Sigma-style YAML (``title``, ``id``, ``logsource``, ``detection`` with one
-``selection`` and ``condition: selection``) with skewsleuth's own block::
+Rules are Sigma YAML (https://sigmahq.io/docs/basics/rules.html), valid for pySigma so
+that ``sigma convert`` takes them to a SIEM, with skewsleuth's own block::
 
     skewsleuth:
       signature: SIP_E_CRYPT_REFERRER_DATE_SKEWED  # what the verdict calls it
@@ -10,16 +10,32 @@ Rules are Sigma-style YAML (``title``, ``id``, ``logsource``, ``detection`` with
       role: symptom | consequence | clock_evidence
       skew_signature: true     # the failure itself says a time was out of bounds
       suspect: ['ms-ep-fqdn=([^;]+)', peer, self]  # whose clock, first that applies
+      tests:                   # real messages it must (not) match
+        match: ['...']
+        no_match: ['...']
+        source: where the messages come from
 
-Selection fields map to event columns: ``Provider``, ``EventID``, ``Channel``,
-``Format`` and ``Message`` (the record's text and its structured data). Modifiers:
-``contains``, ``startswith``, ``endswith``, ``re``, and ``all`` (every value must
-match; otherwise any). Every rule is matched by one SQL statement over the whole
+``suspect`` entries: ``self`` (the host that logged the record: the receiver of a
+rejected request), ``peer`` (the host a SIP record names as its peer: the sender of an
+incoming message), or a regular expression whose first group captures a host name or
+address from the record's text (the client a KDC names, the Edge an ms-ep-fqdn names).
+An address is turned into its host by the case file's ``hosts:`` mapping.
+
+Detection: named search identifiers (a mapping: every field must match; a list of
+mappings: any; a list of strings: keywords anywhere in the message) and a Sigma
+``condition`` over them with ``and``, ``or``, ``not``, parentheses and ``1 of`` /
+``all of`` (``them`` or ``name*``). Fields: ``Provider``, ``EventID``, ``Channel``,
+``Format``, ``Host`` and ``Message`` (the record's text and its structured data); any
+other name is a field of the record's data (Windows EventData such as ``Status``, a
+JSON log's top-level field). Values match case-insensitively with Sigma's ``*`` / ``?``
+wildcards; modifiers ``contains``, ``startswith``, ``endswith``, ``re`` (with ``i``,
+``m``, ``s``), ``all``. Every rule is matched by one SQL statement over the whole
 ``timeline`` in DuckDB, never record by record in Python.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from dataclasses import dataclass, field
 from importlib import resources
@@ -33,18 +49,14 @@ FIELDS = {
     "eventid": "event_id",
     "channel": "channel",
     "format": "format",
+    "host": "host",
     "message": "(coalesce(message, '') || chr(10) || coalesce(data, ''))",
 }
+MESSAGE = FIELDS["message"]
 ROLES = ("symptom", "consequence", "clock_evidence")
-# Sigma modifiers as SQL over a column; comparisons are case-insensitive as in Sigma,
-# regular expressions are not (RE2 takes (?i) for that).
-_OPERATORS = {
-    "equals": "lower({col}) = lower(?)",
-    "contains": "contains(lower({col}), lower(?))",
-    "startswith": "starts_with(lower({col}), lower(?))",
-    "endswith": "ends_with(lower({col}), lower(?))",
-    "re": "regexp_matches({col}, ?)",
-}
+SUSPECTS = ("self", "peer")
+_DATA_FIELD = re.compile(r"^[A-Za-z_@][A-Za-z0-9_@-]{0,127}$")
+_MODIFIERS = {"contains", "startswith", "endswith", "re", "all", "i", "m", "s"}
 
 
 class RuleError(ValueError):
@@ -61,72 +73,230 @@ class Rule:
     role: str
     skew_signature: bool
     suspect: list[str]
-    selection: dict[str, Any]
+    detection: dict[str, Any]
+    condition: str
     path: str
-    tests: dict[str, list[str]] = field(default_factory=dict)
+    tests: dict[str, Any] = field(default_factory=dict)
     raw: dict[str, Any] = field(default_factory=dict)
+    builtin: bool = False
+
+    @property
+    def level(self) -> str:
+        return str(self.raw.get("level") or "")
 
     def where(self) -> tuple[str, list[Any]]:
-        """The rule's selection as a SQL condition with parameters."""
-        clauses, params = [], []
-        for key, values in self.selection.items():
-            name, *mods = key.split("|")
-            column = FIELDS.get(name.lower())
-            if column is None:
-                raise RuleError(f"{self.path}: unknown field {name!r} (known: {', '.join(FIELDS)})")
-            values = values if isinstance(values, list) else [values]
-            every = "all" in mods
-            op = next((m for m in mods if m != "all"), "equals")
-            if column == "event_id" and op == "equals":
-                parts = [f"{column} = ?"] * len(values)
-                params += [int(v) for v in values]
-            elif op in _OPERATORS:
-                parts = [_OPERATORS[op].format(col=column)] * len(values)
-                params += [str(v) for v in values]
-            else:
-                raise RuleError(f"{self.path}: unknown modifier {op!r}")
-            clauses.append("(" + (" AND " if every else " OR ").join(parts) + ")")
-        return " AND ".join(clauses) or "TRUE", params
+        """The rule's detection as a SQL condition with parameters."""
+        params: list[Any] = []
+        sql = _Condition(self, params).parse()
+        return sql, params
 
 
-def _load_file(path: Path, text: str) -> Rule:
-    doc = yaml.safe_load(text)
+# --- values and search identifiers -> SQL ---------------------------------------------
+
+def _like(value: str, op: str) -> str:
+    """A Sigma value (``*`` and ``?`` wildcards, ``\\`` escapes) as a LIKE pattern."""
+    out, i = [], 0
+    while i < len(value):
+        c = value[i]
+        if c == "\\" and i + 1 < len(value) and value[i + 1] in "*?\\":
+            out.append("\\" + value[i + 1] if value[i + 1] == "\\" else value[i + 1])
+            i += 2
+            continue
+        out.append({"*": "%", "?": "_", "%": "\\%", "_": "\\_", "\\": "\\\\"}.get(c, c))
+        i += 1
+    pat = "".join(out)
+    return {"contains": f"%{pat}%", "startswith": f"{pat}%", "endswith": f"%{pat}"}.get(op, pat)
+
+
+def _column(rule: Rule, name: str) -> str:
+    column = FIELDS.get(name.lower())
+    if column is not None:
+        return column
+    if not _DATA_FIELD.match(name):
+        raise RuleError(f"{rule.path}: unknown field {name!r} (known: {', '.join(FIELDS)}, or a data field name)")
+    return "json_extract_string(data, '$.\"" + name + "\"')"
+
+
+def _field_sql(rule: Rule, key: str, values: Any, params: list) -> str:
+    name, *mods = key.split("|")
+    bad = [m for m in mods if m not in _MODIFIERS]
+    if bad:
+        raise RuleError(f"{rule.path}: unknown modifier {bad[0]!r}")
+    column = _column(rule, name)
+    values = values if isinstance(values, list) else [values]
+    every = "all" in mods
+    op = next((m for m in mods if m in ("contains", "startswith", "endswith", "re")), "equals")
+    parts = []
+    for v in values:
+        if v is None:
+            parts.append(f"{column} IS NULL")
+        elif op == "re":
+            flags = "".join(f for f in "ims" if f in mods)
+            parts.append(f"regexp_matches({column}, ?)")
+            params.append((f"(?{flags})" if flags else "") + str(v))
+            try:
+                re.compile(str(v))
+            except re.error as exc:
+                raise RuleError(f"{rule.path}: bad regular expression {str(v)!r}: {exc}") from None
+        elif column == "event_id" and op == "equals" and not isinstance(v, bool) and str(v).isdigit():
+            parts.append(f"{column} = ?")
+            params.append(int(v))
+        else:
+            parts.append(f"lower(CAST({column} AS VARCHAR)) LIKE lower(?) ESCAPE '\\'")
+            params.append(_like(str(v), op))
+    if not parts:
+        raise RuleError(f"{rule.path}: field {name!r} has no values")
+    return "(" + (" AND " if every else " OR ").join(parts) + ")"
+
+
+def _identifier_sql(rule: Rule, name: str, params: list) -> str:
+    item = rule.detection[name]
+    if isinstance(item, dict):
+        if not item:
+            raise RuleError(f"{rule.path}: search identifier {name!r} is empty")
+        return "(" + " AND ".join(_field_sql(rule, k, v, params) for k, v in item.items()) + ")"
+    if isinstance(item, list) and item and all(isinstance(x, dict) for x in item):
+        return "(" + " OR ".join("(" + " AND ".join(_field_sql(rule, k, v, params) for k, v in x.items()) + ")"
+                                 for x in item) + ")"
+    if isinstance(item, (list, str, int)) and item != []:
+        # keywords: anywhere in the record's text
+        return _field_sql(rule, "Message|contains", item if isinstance(item, list) else [item], params)
+    raise RuleError(f"{rule.path}: search identifier {name!r} must be a mapping, a list of mappings or keywords")
+
+
+class _Condition:
+    """A Sigma condition -> SQL: ``or`` binds loosest, then ``and``, then ``not``."""
+
+    _TOKEN = re.compile(r"\s*(\(|\)|[A-Za-z0-9_*]+)")
+
+    def __init__(self, rule: Rule, params: list):
+        self.rule, self.params = rule, params
+        text = rule.condition
+        self.tokens, pos = [], 0
+        while pos < len(text):
+            m = self._TOKEN.match(text, pos)
+            if not m:
+                if text[pos:].strip() == "":
+                    break
+                raise RuleError(f"{rule.path}: cannot read condition {text!r} at {text[pos:pos + 10]!r}")
+            self.tokens.append(m.group(1))
+            pos = m.end()
+        self.i = 0
+
+    def parse(self) -> str:
+        sql = self._or()
+        if self.i != len(self.tokens):
+            raise RuleError(f"{self.rule.path}: unexpected {self.tokens[self.i]!r} in condition {self.rule.condition!r}")
+        return sql
+
+    def _peek(self) -> str | None:
+        return self.tokens[self.i].lower() if self.i < len(self.tokens) else None
+
+    def _take(self) -> str:
+        if self.i >= len(self.tokens):
+            raise RuleError(f"{self.rule.path}: condition {self.rule.condition!r} ends too early")
+        self.i += 1
+        return self.tokens[self.i - 1]
+
+    def _or(self) -> str:
+        parts = [self._and()]
+        while self._peek() == "or":
+            self._take()
+            parts.append(self._and())
+        return parts[0] if len(parts) == 1 else "(" + " OR ".join(parts) + ")"
+
+    def _and(self) -> str:
+        parts = [self._not()]
+        while self._peek() == "and":
+            self._take()
+            parts.append(self._not())
+        return parts[0] if len(parts) == 1 else "(" + " AND ".join(parts) + ")"
+
+    def _not(self) -> str:
+        if self._peek() == "not":
+            self._take()
+            return f"(NOT coalesce({self._not()}, FALSE))"
+        return self._atom()
+
+    def _atom(self) -> str:
+        tok = self._take()
+        if tok == "(":
+            sql = self._or()
+            if self._take() != ")":
+                raise RuleError(f"{self.rule.path}: unbalanced parentheses in {self.rule.condition!r}")
+            return sql
+        if tok.lower() in ("1", "all") and self._peek() == "of":
+            self._take()
+            pattern = self._take()
+            names = [n for n in self.rule.detection if n != "condition" and
+                     (pattern == "them" or fnmatch.fnmatchcase(n, pattern))]
+            if not names:
+                raise RuleError(f"{self.rule.path}: '{tok} of {pattern}' names no search identifier")
+            joiner = " OR " if tok == "1" else " AND "
+            return "(" + joiner.join(_identifier_sql(self.rule, n, self.params) for n in names) + ")"
+        if tok not in self.rule.detection or tok == "condition":
+            raise RuleError(f"{self.rule.path}: condition names {tok!r}, which the detection does not define")
+        return _identifier_sql(self.rule, tok, self.params)
+
+
+# --- loading ---------------------------------------------------------------------------
+
+def _load_file(path: Path, text: str, builtin: bool = False) -> Rule:
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise RuleError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
     if not isinstance(doc, dict):
         raise RuleError(f"{path}: a rule is a YAML mapping")
-    det = doc.get("detection") or {}
-    if det.get("condition", "selection") != "selection" or not isinstance(det.get("selection"), dict):
-        raise RuleError(f"{path}: detection must have one 'selection' and 'condition: selection'")
+    det = doc.get("detection")
+    if not isinstance(det, dict) or not isinstance(det.get("condition"), str):
+        raise RuleError(f"{path}: detection needs search identifiers and a 'condition'")
+    if not isinstance(doc.get("logsource"), dict):
+        raise RuleError(f"{path}: a Sigma rule needs a 'logsource' mapping")
     own = doc.get("skewsleuth") or {}
+    if not isinstance(own, dict):
+        raise RuleError(f"{path}: 'skewsleuth' must be a mapping")
     role = own.get("role", "symptom")
     if role not in ROLES:
         raise RuleError(f"{path}: role must be one of {', '.join(ROLES)}")
     suspect = own.get("suspect") or ["self"]
+    if isinstance(suspect, str):
+        suspect = [suspect]
     for s in suspect:
-        if s not in ("self", "peer"):
+        if s not in SUSPECTS:
             try:
                 if re.compile(s).groups < 1:
                     raise RuleError(f"{path}: suspect pattern {s!r} needs a capture group")
             except re.error as exc:
                 raise RuleError(f"{path}: bad suspect pattern {s!r}: {exc}") from None
     tol = own.get("tolerance_s")
+    tests = own.get("tests") or {}
+    if not isinstance(tests, dict):
+        raise RuleError(f"{path}: skewsleuth.tests must be a mapping (match / no_match lists)")
     rule = Rule(
         id=str(doc.get("id") or path.stem), title=str(doc.get("title") or path.stem),
         signature=str(own.get("signature") or path.stem.upper()), protocol=str(own.get("protocol") or "unknown"),
         tolerance_s=float(tol) if tol is not None else None, role=role,
         skew_signature=bool(own.get("skew_signature", False)), suspect=list(suspect),
-        selection=det["selection"], path=str(path), tests=own.get("tests") or {}, raw=doc)
-    rule.where()  # validate fields and modifiers now, not at match time
+        detection={k: v for k, v in det.items() if k != "condition"}, condition=det["condition"],
+        path=str(path), tests=tests, raw=doc, builtin=builtin)
+    rule.where()  # validate fields, modifiers and the condition now, not at match time
     return rule
 
 
-def load_rules(extra_dirs: list[Path] | None = None) -> list[Rule]:
-    """The built-in pack plus every ``*.yml`` / ``*.yaml`` in ``extra_dirs``."""
-    rules = []
+def builtin_files() -> list[tuple[str, str]]:
+    """(file name, text) of every rule of the built-in pack."""
     builtin = resources.files(__package__) / "builtin"
-    for entry in sorted(builtin.iterdir(), key=lambda e: e.name):
-        if entry.name.endswith((".yml", ".yaml")):
-            rules.append(_load_file(Path(entry.name), entry.read_text(encoding="utf-8")))
+    return [(e.name, e.read_text(encoding="utf-8")) for e in sorted(builtin.iterdir(), key=lambda e: e.name)
+            if e.name.endswith((".yml", ".yaml"))]
+
+
+def load_rules(extra_dirs: list[Path] | None = None, *, builtin: bool = True) -> list[Rule]:
+    """The built-in pack (unless ``builtin=False``) plus every ``*.yml`` / ``*.yaml`` in
+    ``extra_dirs``."""
+    rules = [_load_file(Path(name), text, builtin=True) for name, text in builtin_files()] if builtin else []
     for d in extra_dirs or []:
+        d = Path(d)
         if not d.is_dir():
             raise RuleError(f"rules folder {d} does not exist")
         files = sorted(list(d.glob("*.yml")) + list(d.glob("*.yaml")))

@@ -3,7 +3,9 @@
 A symptom keeps where it came from (file, record), who logged it, its logged and true
 time, the rule's protocol and tolerance, and the *suspect*: the host whose clock the
 record accuses, from the first of the rule's suspect sources that yields a name (a
-field pattern, the SIP ``peer``, or the logging host itself).
+field pattern, the SIP ``peer``, or the logging host itself). A suspect named by an
+address the case file's ``hosts:`` maps is replaced by its host; ``suspect_address``
+keeps the address it was named by.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ _COLUMNS = """
   file_id BIGINT, record_no BIGINT, host VARCHAR, logged TIMESTAMPTZ, true_time TIMESTAMPTZ,
   uncertainty_s DOUBLE, segment_id INTEGER, rule_id VARCHAR, title VARCHAR, signature VARCHAR,
   protocol VARCHAR, tolerance_s DOUBLE, role VARCHAR, skew_signature BOOLEAN, suspect_raw VARCHAR,
-  excerpt VARCHAR
+  excerpt VARCHAR, suspect_address VARCHAR
 """
 
 
@@ -43,7 +45,15 @@ def _suspect_sql(rule: Rule, params: list) -> str:
     return "coalesce(" + ", ".join(parts) + ")" if len(parts) > 1 else parts[0]
 
 
-def match_rules(store: Store, rules: list[Rule]) -> int:
+# A suspect as logs write an address: without port, brackets or ::ffff: (as
+# skewsleuth.case.normalize_address spells the case file's addresses).
+_ADDRESS = r"""regexp_replace(regexp_replace(regexp_replace(lower(trim(suspect_raw, ' "')),
+      '^\[([^\]]+)\](:[0-9]+)?$', '\1'), '^([^:]+):[0-9]+$', '\1'), '^::ffff:([0-9.]+)$', '\1')"""
+
+
+def match_rules(store: Store, rules: list[Rule], addresses: dict[str, str] | None = None) -> int:
+    """Write the ``symptoms`` table; ``addresses`` (normalised address -> host, the case
+    file's ``hosts:``) turns suspects named by address into their hosts."""
     store.con.execute(f"CREATE OR REPLACE TABLE symptoms ({_COLUMNS})")
     for rule in rules:
         where, wparams = rule.where()
@@ -53,8 +63,13 @@ def match_rules(store: Store, rules: list[Rule]) -> int:
             f"""INSERT INTO symptoms
                 SELECT file_id, record_no, host, logged, true_time, uncertainty_s, segment_id,
                        ?, ?, ?, ?, ?, ?, ?, {suspect},
-                       {_EXCERPT}
+                       {_EXCERPT}, NULL
                 FROM timeline WHERE {where}""",
             [rule.id, rule.title, rule.signature, rule.protocol, rule.tolerance_s, rule.role,
              rule.skew_signature] + sparams + wparams)
+    if addresses:
+        store.con.execute("CREATE OR REPLACE TEMP TABLE _addresses (address VARCHAR, host VARCHAR)")
+        store.con.executemany("INSERT INTO _addresses VALUES (?, ?)", sorted(addresses.items()))
+        store.con.execute(f"""UPDATE symptoms SET suspect_address = suspect_raw, suspect_raw = a.host
+                              FROM _addresses a WHERE {_ADDRESS} = a.address""")
     return store.con.execute("SELECT count(*) FROM symptoms").fetchall()[0][0]

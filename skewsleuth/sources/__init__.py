@@ -9,12 +9,12 @@ from typing import Callable, Iterator
 
 import pyarrow as pa
 
-from . import applog, eventxml, evtx, journald, sipstack, syslog
+from . import applog, eventxml, evtx, journald, krb5trace, sipstack, syslog
 from .base import FileContext
 
 # Most specific first: binary magic, then XML, then the text formats (JSON Lines
 # before syslog).
-MODULES = (evtx, eventxml, sipstack, journald, applog, syslog)
+MODULES = (evtx, eventxml, sipstack, journald, applog, krb5trace, syslog)
 READERS: dict[str, Callable[[FileContext], Iterator[pa.RecordBatch]]] = {m.FORMAT: m.read for m in MODULES}
 
 

@@ -1,0 +1,44 @@
+"""The rule pack on the terminal: ``skewsleuth rules list`` and ``rules test``."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from ..rules import Rule
+from ..rules.testing import RuleResult
+
+
+def rule_row(r: Rule) -> dict:
+    """A rule as ``rules list --json`` writes it."""
+    return {"id": r.id, "title": r.title, "signature": r.signature, "protocol": r.protocol,
+            "tolerance_s": r.tolerance_s, "role": r.role, "skew_signature": r.skew_signature,
+            "suspect": r.suspect, "level": r.level, "logsource": r.raw.get("logsource"),
+            "builtin": r.builtin, "path": r.path}
+
+
+def render_rules(rules: list[Rule], console: Console) -> None:
+    table = Table(title=f"{len(rules)} rules", title_justify="left")
+    for col in ("signature", "protocol", "tolerance", "role", "suspect", "title"):
+        table.add_column(col, overflow="fold")
+    for r in rules:
+        tol = "" if r.tolerance_s is None else f"{r.tolerance_s:g} s"
+        table.add_row(Text(r.signature), Text(r.protocol), Text(tol), Text(r.role),
+                      Text(", ".join(s if s in ("self", "peer") else "field" for s in r.suspect)),
+                      Text(r.title + ("" if r.builtin else f"  ({r.path})")))
+    console.print(table)
+
+
+def render_results(results: list[RuleResult], console: Console) -> None:
+    for res in results:
+        n = len(res.examples)
+        if res.passed:
+            console.print(Text(f"ok    {res.rule.signature}  {res.rule.title}  ({n} examples)"))
+        else:
+            console.print(Text(f"FAIL  {res.rule.signature}  {res.rule.title}  ({res.rule.path})", style="bold red"))
+            for p in res.problems:
+                console.print(Text(f"      {p}"))
+    failed = sum(not r.passed for r in results)
+    console.print(Text(f"{len(results) - failed} of {len(results)} rules pass their examples"
+                       + (f"; {failed} fail" if failed else ""), style="bold" if not failed else "bold red"))

@@ -1,0 +1,158 @@
+"""A rule pack's own examples, run through the same SQL the matcher uses, and its
+export as Sigma YAML files.
+
+A rule's examples sit in its ``skewsleuth.tests`` block: ``match`` (records it must
+mark) and ``no_match`` (records it must not), each a message text or a record::
+
+    tests:
+      source: what produced the messages (the real program, a public sample's address)
+      match:
+        - 'krb5kdc ... 10.0.0.5: PREAUTH_FAILED: alice@EXAMPLE.TEST for ..., Clock skew too great'
+        - {provider: Microsoft-Windows-Security-Auditing, event_id: 4771,
+           data: {Status: '0x25', IpAddress: '::ffff:10.0.0.5'}, suspect: 10.0.0.5}
+      no_match: ['...']
+
+A record's ``suspect`` is what the rule must name as the suspect (before the case
+file's ``hosts:`` turns an address into its host); ``host`` is the host that logged
+it (default ``logger``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from . import Rule, RuleError, builtin_files
+from .matcher import _suspect_sql
+
+_RECORD_KEYS = {"message", "provider", "event_id", "channel", "format", "host", "data", "suspect"}
+
+
+@dataclass
+class Example:
+    rule: Rule
+    expected: bool
+    record: dict[str, Any]
+    matched: bool | None = None
+    suspect: str | None = None
+    problem: str | None = None
+
+    @property
+    def passed(self) -> bool:
+        if self.problem or self.matched is not self.expected:
+            return False
+        want = self.record.get("suspect")
+        return want is None or not self.expected or (self.suspect or "").lower() == str(want).lower()
+
+    def describe(self) -> str:
+        text = self.record.get("message") or json.dumps(self.record.get("data"), ensure_ascii=False)
+        text = " ".join(str(text).split())
+        return text if len(text) <= 100 else text[:99] + "…"
+
+
+@dataclass
+class RuleResult:
+    rule: Rule
+    examples: list[Example]
+
+    @property
+    def problems(self) -> list[str]:
+        out = []
+        if not any(e.expected for e in self.examples):
+            out.append("no example it must match (skewsleuth.tests.match)")
+        for e in self.examples:
+            if e.problem:
+                out.append(e.problem)
+            elif e.matched is not e.expected:
+                out.append(f"{'did not match' if e.expected else 'matched'}: {e.describe()}")
+            elif not e.passed:
+                out.append(f"suspect {e.suspect!r}, expected {e.record.get('suspect')!r}: {e.describe()}")
+        return out
+
+    @property
+    def passed(self) -> bool:
+        return not self.problems
+
+
+def _record(value: Any) -> dict[str, Any]:
+    if isinstance(value, str):
+        return {"message": value}
+    if isinstance(value, dict) and set(value) <= _RECORD_KEYS:
+        return dict(value)
+    raise RuleError(f"an example is a message text or a mapping of {', '.join(sorted(_RECORD_KEYS))}")
+
+
+def test_rule(rule: Rule, con: duckdb.DuckDBPyConnection | None = None) -> RuleResult:
+    """Run the rule over its own examples, as the matcher would over the timeline."""
+    con = con or duckdb.connect()
+    examples = []
+    for key, expected in (("match", True), ("no_match", False)):
+        for value in rule.tests.get(key) or []:
+            try:
+                examples.append(Example(rule, expected, _record(value)))
+            except RuleError as exc:
+                examples.append(Example(rule, expected, {"message": str(value)}, problem=str(exc)))
+    where, wparams = rule.where()
+    sparams: list = []
+    suspect = _suspect_sql(rule, sparams)
+    for ex in examples:
+        if ex.problem:
+            continue
+        r = ex.record
+        data = r.get("data")
+        row = [r.get("message"), data if data is None or isinstance(data, str) else json.dumps(data),
+               r.get("provider"), r.get("event_id"), r.get("channel"), r.get("format"), r.get("host") or "logger"]
+        try:
+            got = con.execute(
+                f"""WITH timeline AS (SELECT ?::VARCHAR AS message, ?::VARCHAR AS data, ?::VARCHAR AS provider,
+                                             ?::INTEGER AS event_id, ?::VARCHAR AS channel, ?::VARCHAR AS format,
+                                             ?::VARCHAR AS host)
+                    SELECT coalesce(({where}), FALSE), {suspect} FROM timeline""",
+                row + wparams + sparams).fetchone()
+        except duckdb.Error as exc:
+            ex.problem = f"cannot run: {str(exc).splitlines()[0]}"
+            continue
+        ex.matched, ex.suspect = bool(got[0]), got[1]
+    return RuleResult(rule, examples)
+
+
+def test_rules(rules: list[Rule]) -> list[RuleResult]:
+    con = duckdb.connect()
+    return [test_rule(r, con) for r in rules]
+
+
+# pytest must not collect these as tests when a test module imports them.
+test_rule.__test__ = False  # type: ignore[attr-defined]
+test_rules.__test__ = False  # type: ignore[attr-defined]
+
+
+def sigma_texts(rules: list[Rule]) -> list[tuple[str, str]]:
+    """(file name, YAML text) of each rule as its file holds it: Sigma rules whose
+    ``skewsleuth`` block is a custom attribute that Sigma tools keep and ignore."""
+    builtin = dict(builtin_files())
+    out, names = [], set()
+    for r in rules:
+        name = Path(r.path).name
+        text = builtin[name] if r.builtin else Path(r.path).read_text(encoding="utf-8")
+        stem, n = Path(name).stem, 1
+        while name in names:   # user folders may reuse a built-in's file name
+            n += 1
+            name = f"{stem}-{n}.yml"
+        names.add(name)
+        out.append((name, text))
+    return out
+
+
+def export_sigma(rules: list[Rule], out_dir: Path) -> list[Path]:
+    """Write every rule as a Sigma YAML file in ``out_dir`` (made if missing)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, text in sigma_texts(rules):
+        p = out_dir / name
+        p.write_text(text, encoding="utf-8")
+        paths.append(p)
+    return paths

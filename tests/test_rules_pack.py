@@ -1,0 +1,145 @@
+"""The rule pack: every rule passes its own examples, loads and converts with pySigma
+(as sigma-cli would), and the rules commands keep their contract."""
+
+from __future__ import annotations
+
+import json
+
+import duckdb
+import pytest
+
+from conftest import one_line_error, run_cli
+from skewsleuth.case import load_case
+from skewsleuth.rules import Rule, RuleError, load_rules
+from skewsleuth.rules.testing import export_sigma, sigma_texts, test_rule
+
+PACK = load_rules()
+# pySigma's validators that need no download (the tag validators fetch MITRE data).
+OFFLINE_SKIP = {"attacktag", "d3_fendtag", "cartag", "stptag", "cvetag", "detection_tag"}
+
+
+@pytest.mark.parametrize("rule", PACK, ids=lambda r: r.path)
+def test_every_rule_passes_its_examples(rule):
+    result = test_rule(rule)
+    assert result.passed, result.problems
+    assert rule.tests.get("source"), f"{rule.path}: name where its examples come from (tests.source)"
+
+
+def test_the_pack_covers_the_protocols_of_the_issue():
+    protocols = {r.protocol for r in PACK}
+    assert {"kerberos", "tls", "oauth", "saml", "aws-sigv4", "totp", "ceph", "cockroachdb", "etcd", "cassandra",
+            "ntp", "sip-ms-identity"} <= protocols
+
+
+def test_every_rule_loads_and_converts_with_pysigma(tmp_path):
+    from sigma.backends.elasticsearch import LuceneBackend
+    from sigma.backends.splunk import SplunkBackend
+    from sigma.collection import SigmaCollection
+    from sigma.plugins import InstalledSigmaPlugins
+    from sigma.validation import SigmaValidator
+
+    paths = export_sigma(PACK, tmp_path / "sigma")
+    collection = SigmaCollection.load_ruleset([str(p) for p in paths])
+    assert len(collection.rules) == len(PACK)
+    for rule in collection:
+        assert not rule.errors, (rule.title, rule.errors)
+        assert "skewsleuth" in rule.custom_attributes        # kept, not refused
+    for backend in (SplunkBackend(), LuceneBackend()):
+        queries = backend.convert(collection)
+        assert len(queries) == len(PACK) and all(q for q in queries)
+    validators = InstalledSigmaPlugins.autodiscover().validators
+    issues = SigmaValidator([v for n, v in validators.items() if n not in OFFLINE_SKIP]).validate_rules(collection)
+    assert not issues, [(type(i).__name__, [r.title for r in i.rules]) for i in issues]
+
+
+def test_the_sql_and_pysigma_agree_on_a_condition_with_a_filter():
+    from sigma.backends.splunk import SplunkBackend
+    from sigma.collection import SigmaCollection
+
+    rule = next(r for r in PACK if r.path.endswith("kerberos-client-clock-skew.yml"))
+    text = dict(sigma_texts([rule]))["kerberos-client-clock-skew.yml"]
+    query = SplunkBackend().convert(SigmaCollection.from_yaml(text))[0]
+    assert "NOT" in query and "Clock skew too great" in query
+
+
+def _one(tmp_path, detection: str, **own) -> Rule:
+    d = tmp_path / f"r{len(list(tmp_path.iterdir()))}"
+    d.mkdir()
+    (d / "r.yml").write_text("title: t\nid: t-1\nlogsource: {product: x}\ndetection:\n" + detection +
+                             "skewsleuth: " + json.dumps(own) + "\n")
+    return load_rules([d], builtin=False)[0]
+
+
+def _matches(rule: Rule, **record) -> bool:
+    where, params = rule.where()
+    row = [record.get("message"), json.dumps(record["data"]) if "data" in record else None, record.get("provider"),
+           record.get("event_id")]
+    return duckdb.connect().execute(
+        f"WITH t AS (SELECT ?::VARCHAR AS message, ?::VARCHAR AS data, ?::VARCHAR AS provider, "
+        f"?::INTEGER AS event_id, NULL AS channel, NULL AS format, NULL AS host) "
+        f"SELECT coalesce(({where}), FALSE) FROM t", row + params).fetchone()[0]
+
+
+def test_sigma_conditions_wildcards_keywords_and_data_fields(tmp_path):
+    r = _one(tmp_path, "  a:\n    Message|contains: skew\n  b:\n    Message|contains: kdc\n"
+                       "  condition: a and not b\n")
+    assert _matches(r, message="clock skew") and not _matches(r, message="kdc clock skew")
+    r = _one(tmp_path, "  sel_1: {Provider: 'LS*'}\n  sel_2: {EventID: 14619}\n  condition: all of sel_*\n")
+    assert _matches(r, provider="LS Protocol Stack", event_id=14619) and not _matches(r, provider="X", event_id=14619)
+    r = _one(tmp_path, "  keywords: ['50%_done', 'a\\*b']\n  condition: keywords\n")
+    assert _matches(r, message="it is 50%_done") and not _matches(r, message="50x_done")
+    assert _matches(r, message="a*b") and not _matches(r, message="aXb")
+    r = _one(tmp_path, "  s: {EventID: 4771, Status: '0x25'}\n  condition: s\n")
+    assert _matches(r, event_id=4771, data={"Status": "0x25"}) and not _matches(r, event_id=4771, data={"Status": "0x18"})
+    r = _one(tmp_path, "  s: {Message|re|i: 'CLOCK skew'}\n  condition: 1 of them\n")
+    assert _matches(r, message="Clock skew too great")
+
+
+@pytest.mark.parametrize("detection, error", [
+    ("  s: {Message: x}\n  condition: s and nope\n", "does not define"),
+    ("  s: {Message: x}\n  condition: (s\n", "ends too early"),
+    ("  s: {Message|base64: x}\n  condition: s\n", "unknown modifier"),
+    ("  s: {Message|re: '(' }\n  condition: s\n", "bad regular expression"),
+    ("  s: {'Nope Nope': 1}\n  condition: s\n", "unknown field"),
+])
+def test_a_bad_rule_is_refused_with_the_reason(tmp_path, detection, error):
+    with pytest.raises(RuleError, match=error):
+        _one(tmp_path, detection)
+
+
+def test_case_file_hosts_map_addresses_to_hosts(tmp_path):
+    p = tmp_path / "case.yml"
+    p.write_text("hosts:\n  client01.corp: [10.0.0.5, '::ffff:10.0.0.6', '[fe80::1]:88']\n  web01: 10.0.0.9\n"
+                 "  bad: {x: 1}\n  dup.corp: [10.0.0.5]\n")
+    case = load_case(p)
+    assert case.addresses == {"10.0.0.5": "client01.corp", "10.0.0.6": "client01.corp", "fe80::1": "client01.corp",
+                              "10.0.0.9": "web01"}
+    assert [r[2] for r in case.rejected] == ["a host maps to a list of addresses",
+                                             "10.0.0.5 is already the address of client01.corp"]
+
+
+def test_rules_commands(tmp_path):
+    r = run_cli("rules", "list", "--json", "-")
+    assert r.returncode == 0, r.stderr
+    rows = json.loads(r.stdout)
+    assert len(rows) == len(PACK) and {"signature", "protocol", "tolerance_s", "suspect"} <= set(rows[0])
+    r = run_cli("rules", "test")
+    assert r.returncode == 0 and f"{len(PACK)} of {len(PACK)} rules pass" in r.stdout, r.stdout + r.stderr
+    r = run_cli("rules", "export", "--sigma", "--out", str(tmp_path / "out"))
+    assert r.returncode == 0 and len(list((tmp_path / "out").glob("*.yml"))) == len(PACK)
+    r = run_cli("rules", "export", "--sigma")
+    assert r.returncode == 0 and r.stdout.count("\n---\n") == len(PACK) - 1
+    # a user's folder: a failing example fails `rules test` (exit 1) and names the rule
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "skew.yml").write_text(
+        "title: My app clock skew\nid: my-1\nlogsource: {product: myapp}\n"
+        "detection:\n  s: {Message|contains: 'token from the future'}\n  condition: s\n"
+        "skewsleuth: {signature: MYAPP_SKEW, protocol: myapp, tolerance_s: 60,\n"
+        "  tests: {source: made up, match: ['a token from the past']}}\n")
+    r = run_cli("rules", "test", "--rules", str(mine), "--no-builtin")
+    assert r.returncode == 1 and "FAIL  MYAPP_SKEW" in r.stdout and "did not match" in r.stdout, r.stdout
+    assert "MYAPP_SKEW" in run_cli("rules", "list", "--rules", str(mine)).stdout
+    assert "does not exist" in one_line_error("rules", "test", "--rules", str(tmp_path / "out" / "nope"))
+    assert "--sigma" in one_line_error("rules", "export")
+    assert "--rules" in one_line_error("rules", "list", "--no-builtin")
