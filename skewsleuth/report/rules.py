@@ -19,13 +19,16 @@ def rule_row(r: Rule) -> dict:
 
 
 def render_rules(rules: list[Rule], console: Console) -> None:
-    table = Table(title=f"{len(rules)} rules", title_justify="left")
-    for col in ("signature", "protocol", "tolerance", "role", "suspect", "title"):
-        table.add_column(col, overflow="fold")
+    # Signatures, protocols and tolerances are what users grep for: whole on one line;
+    # the title takes the room left and wraps.
+    table = Table(title=f"{len(rules)} rules", title_justify="left", box=None, pad_edge=False)
+    for col in ("signature", "protocol", "tolerance", "role", "suspect"):
+        table.add_column(col, no_wrap=True, overflow="ellipsis")
+    table.add_column("title", ratio=1, overflow="fold", min_width=20)
     for r in rules:
         tol = "" if r.tolerance_s is None else f"{r.tolerance_s:g} s"
-        table.add_row(Text(r.signature), Text(r.protocol), Text(tol), Text(r.role),
-                      Text(", ".join(s if s in ("self", "peer") else "field" for s in r.suspect)),
+        suspects = list(dict.fromkeys(s if s in ("self", "peer") else "field" for s in r.suspect))
+        table.add_row(Text(r.signature), Text(r.protocol), Text(tol), Text(r.role), Text(", ".join(suspects)),
                       Text(r.title + ("" if r.builtin else f"  ({r.path})")))
     console.print(table)
 
