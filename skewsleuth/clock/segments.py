@@ -356,17 +356,25 @@ class WriteOrder:
 
     @classmethod
     def read(cls, store: Store) -> "WriteOrder":
-        t = store.con.sql(
-            f"""SELECT file_id, host, record_no, epoch_us(logged) AS us FROM events
-                ORDER BY file_id, host, {SEQ}, record_no""").to_arrow_table()
+        # Hosts come as codes from the database: ten million host names as Python-side
+        # strings cost more memory than the rest of the clock model.
+        names = [h for (h,) in store.con.execute(
+            "SELECT DISTINCT host FROM events WHERE host IS NOT NULL ORDER BY host").fetchall()]
+        store.con.register("_host_codes", pa.table({"host": pa.array(names, pa.string()),
+                                                   "code": pa.array(range(len(names)), pa.int32())}))
+        try:
+            t = store.con.sql(
+                f"""SELECT e.file_id, coalesce(c.code, -1) AS code, e.record_no, epoch_us(e.logged) AS us
+                    FROM events e LEFT JOIN _host_codes c USING (host)
+                    ORDER BY e.file_id, e.host, {SEQ}, e.record_no""").to_arrow_table()
+        finally:
+            store.con.unregister("_host_codes")
         file_id = t.column("file_id").to_numpy()
-        names = sorted(h for h in t.column("host").unique().to_pylist() if h is not None)
-        codes = pc.index_in(t.column("host"), value_set=pa.array(names, pa.string()))
-        host = codes.to_numpy(zero_copy_only=False).astype(np.int64)
+        host = t.column("code").to_numpy()
         starts = np.flatnonzero(np.r_[True, (file_id[1:] != file_id[:-1]) | (host[1:] != host[:-1])])
         starts = starts[starts < len(file_id)]
-        return cls(file_id, t.column("record_no").to_numpy().astype(np.int64),
-                   t.column("us").to_numpy().astype(np.int64), host, names, starts,
+        return cls(file_id, t.column("record_no").to_numpy().astype(np.int64, copy=False),
+                   t.column("us").to_numpy().astype(np.int64, copy=False), host, names, starts,
                    np.r_[starts[1:], len(file_id)].astype(np.int64))
 
 

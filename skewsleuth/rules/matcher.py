@@ -55,8 +55,16 @@ def match_rules(store: Store, rules: list[Rule], addresses: dict[str, str] | Non
     """Write the ``symptoms`` table; ``addresses`` (normalised address -> host, the case
     file's ``hosts:``) turns suspects named by address into their hosts."""
     store.con.execute(f"CREATE OR REPLACE TABLE symptoms ({_COLUMNS})")
-    for rule in rules:
-        where, wparams = rule.where()
+    # One scan of the events finds the records any rule matches (few, among millions);
+    # each rule then reads only those, not the whole timeline join again.
+    wheres = [rule.where() for rule in rules]
+    if wheres:
+        store.con.execute(
+            "CREATE OR REPLACE TEMP TABLE _rule_hits AS SELECT file_id, record_no FROM events WHERE "
+            + " OR ".join(f"({w})" for w, _ in wheres), [p for _, ps in wheres for p in ps])
+        store.con.execute("""CREATE OR REPLACE TEMP TABLE _rule_candidates AS
+                             SELECT t.* FROM timeline t SEMI JOIN _rule_hits USING (file_id, record_no)""")
+    for rule, (where, wparams) in zip(rules, wheres):
         sparams: list = []
         suspect = _suspect_sql(rule, sparams)
         store.con.execute(
@@ -64,7 +72,7 @@ def match_rules(store: Store, rules: list[Rule], addresses: dict[str, str] | Non
                 SELECT file_id, record_no, host, logged, true_time, uncertainty_s, segment_id,
                        ?, ?, ?, ?, ?, ?, ?, {suspect},
                        {_EXCERPT}, NULL
-                FROM timeline WHERE {where}""",
+                FROM _rule_candidates WHERE {where}""",
             [rule.id, rule.title, rule.signature, rule.protocol, rule.tolerance_s, rule.role,
              rule.skew_signature] + sparams + wparams)
     if addresses:
