@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import sys
 from collections import deque
 from concurrent.futures import ProcessPoolExecutor
 from typing import Callable, Iterable, Iterator, TypeVar
@@ -43,13 +44,21 @@ def ordered_map(fn: Callable[[T], R], tasks: Iterable[T], *, workers: int = 1, s
     wins over ``workers``; ``workers=1`` runs in this process."""
     if scheduler:
         yield from _dask(fn, tasks, scheduler, window)
-    elif workers <= 1:
+    elif workers <= 1 or not _spawnable():
         for task in tasks:
             yield fn(task)
     else:
         ctx = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
             yield from _windowed(lambda t: pool.submit(fn, t), tasks, window or 2 * workers, lambda f: f.result())
+
+
+def _spawnable() -> bool:
+    """A spawned worker re-imports the parent's ``__main__`` from its file: a program
+    read from standard input names a file that is not there (``<stdin>``), and every
+    worker would die. Such a parent reads in its own process."""
+    path = getattr(sys.modules.get("__main__"), "__file__", None)
+    return path is None or os.path.exists(path)
 
 
 def _windowed(submit, tasks: Iterable, window: int, result) -> Iterator:

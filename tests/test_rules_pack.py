@@ -10,7 +10,7 @@ import pytest
 
 from conftest import one_line_error, run_cli
 from skewsleuth.case import load_case
-from skewsleuth.rules import Rule, RuleError, load_rules
+from skewsleuth.rules import Rule, RuleError, load_rules, with_message_lower
 from skewsleuth.rules.testing import export_sigma, sigma_texts, test_rule
 
 PACK = load_rules()
@@ -77,7 +77,7 @@ def _matches(rule: Rule, **record) -> bool:
     return duckdb.connect().execute(
         f"WITH t AS (SELECT ?::VARCHAR AS message, ?::VARCHAR AS data, ?::VARCHAR AS provider, "
         f"?::INTEGER AS event_id, NULL AS channel, NULL AS format, NULL AS host) "
-        f"SELECT coalesce(({where}), FALSE) FROM t", row + params).fetchone()[0]
+        f"SELECT coalesce(({where}), FALSE) FROM {with_message_lower('t')}", row + params).fetchone()[0]
 
 
 def test_sigma_conditions_wildcards_keywords_and_data_fields(tmp_path):

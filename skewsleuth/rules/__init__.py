@@ -53,6 +53,15 @@ FIELDS = {
     "message": "(coalesce(message, '') || chr(10) || coalesce(data, ''))",
 }
 MESSAGE = FIELDS["message"]
+# Rules search the message text case-insensitively, many patterns per record: the
+# text is lowered once per record (a column every query running rules provides, see
+# ``with_message_lower``) rather than once per pattern.
+MESSAGE_LOWER = "_message_lower"
+
+
+def with_message_lower(relation: str) -> str:
+    """``relation`` (a table or view name) with the column rules' patterns read."""
+    return f"(SELECT *, lower({MESSAGE}) AS {MESSAGE_LOWER} FROM {relation})"
 ROLES = ("symptom", "consequence", "clock_evidence")
 SUSPECTS = ("self", "peer")
 _DATA_FIELD = re.compile(r"^[A-Za-z_@][A-Za-z0-9_@-]{0,127}$")
@@ -141,6 +150,9 @@ def _field_sql(rule: Rule, key: str, values: Any, params: list) -> str:
         elif column == "event_id" and op == "equals" and not isinstance(v, bool) and str(v).isdigit():
             parts.append(f"{column} = ?")
             params.append(int(v))
+        elif column == MESSAGE:
+            parts.append(f"{MESSAGE_LOWER} LIKE ? ESCAPE '\\'")
+            params.append(_like(str(v), op).lower())
         else:
             parts.append(f"lower(CAST({column} AS VARCHAR)) LIKE lower(?) ESCAPE '\\'")
             params.append(_like(str(v), op))

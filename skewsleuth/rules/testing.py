@@ -26,7 +26,7 @@ from typing import Any
 
 import duckdb
 
-from . import Rule, RuleError, builtin_files
+from . import Rule, RuleError, builtin_files, with_message_lower
 from .matcher import _suspect_sql
 
 _RECORD_KEYS = {"message", "provider", "event_id", "channel", "format", "host", "data", "suspect"}
@@ -111,7 +111,7 @@ def test_rule(rule: Rule, con: duckdb.DuckDBPyConnection | None = None) -> RuleR
                 f"""WITH timeline AS (SELECT ?::VARCHAR AS message, ?::VARCHAR AS data, ?::VARCHAR AS provider,
                                              ?::INTEGER AS event_id, ?::VARCHAR AS channel, ?::VARCHAR AS format,
                                              ?::VARCHAR AS host)
-                    SELECT coalesce(({where}), FALSE), {suspect} FROM timeline""",
+                    SELECT coalesce(({where}), FALSE), {suspect} FROM {with_message_lower('timeline')}""",
                 row + wparams + sparams).fetchone()
         except duckdb.Error as exc:
             ex.problem = f"cannot run: {str(exc).splitlines()[0]}"
