@@ -144,9 +144,13 @@ def _cli(corpus: Path) -> float:
 def _plaso(log2timeline: str, corpus: Path, tmp: Path) -> float:
     out = tmp / "plaso.plaso"
     start = time.perf_counter()
-    subprocess.run([log2timeline, "--quiet", "--status_view", "none", "--parsers", "winevtx",
-                    "--storage_file", str(out), str(corpus)], check=False, capture_output=True)
-    return time.perf_counter() - start
+    # In the temporary folder: log2timeline leaves its own log where it runs.
+    r = subprocess.run([log2timeline, "--quiet", "--status_view", "none", "--parsers", "winevtx",
+                        "--storage_file", str(out), str(corpus)], check=False, capture_output=True, cwd=tmp)
+    took = time.perf_counter() - start
+    if r.returncode != 0 or not out.exists():
+        sys.exit(f"log2timeline failed (exit {r.returncode}): {r.stderr.decode(errors='replace')[-500:]}")
+    return took
 
 
 if __name__ == "__main__":

@@ -107,6 +107,8 @@ def _check_outputs(*targets: Optional[str], html: Optional[str] = None, png: Opt
     for t in named:
         if t != "-" and not Path(t).expanduser().resolve().parent.is_dir():
             _fail(f"cannot write {t}: folder {Path(t).parent} does not exist")
+        if t != "-" and Path(t).expanduser().is_dir():
+            _fail(f"cannot write {t}: it is a folder; give a file name")
 
 
 @app.command("investigate", epilog=EXIT_STATUS)

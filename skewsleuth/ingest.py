@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 
+import duckdb
 import pyarrow as pa
 
 from .case import Case, CaseError, load_case, load_changes_csv, sniff_case, sniff_changes_csv
 from .reading import FileTask, ParseCache, read_file
-from .schema import EVENTS, QUARANTINE
+from .schema import QUARANTINE
 from .sources import sniff
 from .store import Store
 from .workers import default_workers, ordered_map
@@ -43,12 +44,13 @@ class IngestSummary:
                 "files_failed": self.files_failed, "duplicates": self.duplicates}
 
 
-def discover(paths: Iterable[Path]) -> Iterator[tuple[Path, bool]]:
+def discover(paths: Iterable[Path], exclude: Iterable[Path] = ()) -> Iterator[tuple[Path, bool]]:
     """Yield (file, named_directly) for every file under ``paths``, each file once (a
     folder named with its parent, ``ev/ ev/host1``, is not read twice), in the order
     of their real paths: the order the paths were named in changes nothing, not even
     which of two copies of a record is kept."""
     found: dict[Path, tuple[Path, bool]] = {}
+    skip = [p.resolve() for p in exclude]
     for path in paths:
         if path.is_dir():
             for root, dirs, files in os.walk(path):
@@ -62,7 +64,8 @@ def discover(paths: Iterable[Path]) -> Iterator[tuple[Path, bool]]:
             if key not in found or not found[key][1]:
                 found[key] = (path, True)
     for key in sorted(found, key=str):
-        yield found[key]
+        if not any(key == s or s in key.parents for s in skip):
+            yield found[key]
 
 
 def _host_hint(path: Path) -> str:
@@ -90,7 +93,7 @@ def find_case_files(paths: Iterable[Path]) -> list[Path]:
 
 def ingest(store: Store, paths: list[Path], case: Case, *, host: str | None = None,
            progress: Callable[[Path], None] | None = None, workers: int | None = None,
-           scheduler: str | None = None, cache: Path | None = None) -> IngestSummary:
+           scheduler: str | None = None, cache: Path | None = None, exclude: Iterable[Path] = ()) -> IngestSummary:
     """Read every evidence file under ``paths`` into ``store``; merge case files found into ``case``.
 
     Files are read in this process, by ``workers`` processes (default: every core
@@ -101,7 +104,7 @@ def ingest(store: Store, paths: list[Path], case: Case, *, host: str | None = No
     """
     summary = IngestSummary()
     tasks: list[FileTask] = []
-    for file_id, (path, direct) in enumerate(discover(paths), start=1):
+    for file_id, (path, direct) in enumerate(discover(paths, exclude), start=1):
         summary.files += 1
         hint = host if (host and direct) else _host_hint(path)
         try:
@@ -129,31 +132,32 @@ def ingest(store: Store, paths: list[Path], case: Case, *, host: str | None = No
     to_read = [t for t, c in zip(tasks, cached) if c is None]
     if workers is None:
         workers = default_workers(len(to_read), sum(_size(t.path) for t in to_read))
+    workers = min(workers, max(1, len(to_read)))     # never more processes than files
     inline = workers <= 1 and not scheduler
     results = ordered_map(read_file, to_read, workers=workers, scheduler=scheduler) if not inline else None
     for task, key, hit in zip(tasks, keys, cached):
         if progress:
             progress(Path(task.path))
-        if hit is not None:
-            _load_cached(store, summary, task, hit)
+        if hit is not None and _load_cached(store, summary, task, hit):
             continue
-        if inline:
-            # Batches go straight to the database: a large file is never held whole.
-            kept: list[pa.RecordBatch] = []
+        if inline or hit is not None:
+            # Batches go straight to the database (and the cache): a large file is
+            # never held whole. A cache entry that would not load is read here too.
+            writer = parse_cache.writer(key) if parse_cache is not None and key else None
 
             def sink(batch: pa.RecordBatch) -> None:
                 store.append_events(batch)
-                if parse_cache is not None:
-                    kept.append(batch)
+                if writer is not None:
+                    writer.write(batch)
             result = read_file(task, sink)
-            events = pa.Table.from_batches(kept, schema=EVENTS) if parse_cache is not None else None
+            if writer is not None:
+                writer.close(result)
         else:
             result = next(results)  # type: ignore[arg-type]
-            events = result.events
-            if events is not None and events.num_rows:
-                store.append_events(events)
-        if parse_cache is not None and key is not None and events is not None:
-            parse_cache.put(key, result, events)
+            if result.events is not None and result.events.num_rows:
+                store.append_events(result.events)
+            if parse_cache is not None and key:
+                parse_cache.put(key, result)
         _record(store, summary, task, result.ingested, result.quarantine, result.notes, result.failed)
     if parse_cache is not None:
         parse_cache.keep_only({k for k in keys if k})
@@ -167,14 +171,25 @@ def _size(path: str) -> int:
         return 0
 
 
-def _load_cached(store: Store, summary: IngestSummary, task: FileTask, hit: dict) -> None:
-    """A file parsed by an earlier run, unchanged since: its rows, renumbered."""
-    if hit["ingested"]:
-        store.con.execute("INSERT INTO events SELECT ?::INTEGER AS file_id, * EXCLUDE (file_id) FROM read_parquet(?)",
-                          [task.file_id, hit["events"]])
-    quarantine = store.con.sql("SELECT ?::INTEGER AS file_id, * EXCLUDE (file_id) FROM read_parquet(?)",
-                               params=[task.file_id, hit["quarantine"]]).to_arrow_table().cast(QUARANTINE)
+def _load_cached(store: Store, summary: IngestSummary, task: FileTask, hit: dict) -> bool:
+    """A file parsed by an earlier run, unchanged since: its rows, renumbered, in one
+    transaction. False when the entry will not load (the file is then read again)."""
+    try:
+        store.con.execute("BEGIN")
+        if hit["ingested"]:
+            store.con.execute("INSERT INTO events BY NAME SELECT * REPLACE (?::INTEGER AS file_id) "
+                              "FROM read_parquet(?)", [task.file_id, hit["events"]])
+        quarantine = store.con.sql("SELECT * REPLACE (?::INTEGER AS file_id) FROM read_parquet(?)",
+                                   params=[task.file_id, hit["quarantine"]]).to_arrow_table().cast(QUARANTINE)
+        got = store.con.execute("SELECT count(*) FROM events WHERE file_id = ?", [task.file_id]).fetchall()[0][0]
+        if got != hit["ingested"]:
+            raise ValueError(f"cache holds {got} of {hit['ingested']} records")
+        store.con.execute("COMMIT")
+    except (duckdb.Error, OSError, ValueError):
+        store.con.execute("ROLLBACK")
+        return False
     _record(store, summary, task, hit["ingested"], quarantine, hit["notes"], hit["failed"])
+    return True
 
 
 def _record(store: Store, summary: IngestSummary, task: FileTask, ingested: int, quarantine: pa.Table,

@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Callable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import duckdb
+
 from .case import Case, CaseError, load_case
 from .clock.model import ClockModel, build_clock_model
 from .hosts import canonical_map, canonical
@@ -22,7 +24,7 @@ from .rca import Diagnosis, diagnose
 from .rules import load_rules
 from .rules.matcher import match_rules
 from .sources.sipstack import peer_host_sql
-from .store import Store
+from .store import Store, StoreError
 from .workers import SchedulerError
 from .timefmt import clockface
 
@@ -244,22 +246,31 @@ def investigate(paths: list[str | Path], case: str | Path | Case | None = None, 
         rule_pack = load_rules(rules)
     except (ValueError, OSError) as exc:
         raise InputError(str(exc)) from None
-    store = Store(db)
+    try:
+        store = Store(db)
+    except StoreError as exc:
+        raise InputError(str(exc)) from None
     cache = Path(f"{db}.parsed") if db else None
+    # Our own outputs are not evidence, even when kept inside the evidence folder.
+    own = {Path(f"{db}{suffix}") for suffix in ("", ".wal", ".parsed")} if db else set()
     try:
         summary = ingest(store, files, the_case, host=host, progress=progress, workers=workers,
-                         scheduler=scheduler, cache=cache)
+                         scheduler=scheduler, cache=cache, exclude=own)
     except SchedulerError as exc:
         raise InputError(str(exc)) from None
     if summary.records - summary.quarantined == 0 and not the_case.changes:
         reasons = "; ".join(f"{p}: {r}" for p, r in summary.failures[:3])
         raise InputError("nothing could be read from the input" + (f" ({reasons})" if reasons else ""))
-    _canonicalise(store, the_case)
-    summary.duplicates = _drop_duplicates(store)
-    model = build_clock_model(store, the_case)
-    match_rules(store, rule_pack, the_case.addresses)
-    when = clockface(the_case.timezone)
-    incidents = find_incidents(store, when=when)
+    try:
+        _canonicalise(store, the_case)
+        summary.duplicates = _drop_duplicates(store)
+        model = build_clock_model(store, the_case)
+        match_rules(store, rule_pack, the_case.addresses)
+        when = clockface(the_case.timezone)
+        incidents = find_incidents(store, when=when)
+    except duckdb.OutOfMemoryException:
+        raise InputError(f"the case database needed more than its memory limit ({store.memory_limit}): set "
+                         f"SKEWSLEUTH_MEMORY_LIMIT higher (e.g. 4GB)") from None
     roles = _roles(store)
     diagnoses = [diagnose(inc, model, the_case, roles, when) for inc in incidents]
     notes = [f"observation of {o.host} not used: {why}" for o, why in model.unmatched_observations]

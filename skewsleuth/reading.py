@@ -17,6 +17,7 @@ being parsed again.
 from __future__ import annotations
 
 import hashlib
+from importlib import metadata
 import json
 import os
 from dataclasses import dataclass, field
@@ -77,6 +78,10 @@ def read_file(task: FileTask, sink: Callable[[pa.RecordBatch], None] | None = No
             return result
         ctx.quarantine(None, f"reading stopped: {exc}")
     except (OSError, MemoryError) as exc:
+        if not result.ingested and not ctx.quarantined:
+            # Nothing read at all (gone, unreadable, or not where a worker looks).
+            result.failed = f"cannot read: {exc}"
+            return result
         # The rest of the file cannot be read; what was read stays, and the stop
         # itself is quarantined so that the loss is visible.
         ctx.quarantine(None, f"reading stopped: {exc}")
@@ -126,6 +131,11 @@ def _sources_digest() -> str:
     """The source code that parses: a cached result is only as good as the code that
     made it."""
     h = hashlib.sha256()
+    for package in ("evtx", "pyarrow", "defusedxml"):      # parsers we do not write ourselves
+        try:
+            h.update(f"{package}=={metadata.version(package)}\0".encode())
+        except metadata.PackageNotFoundError:
+            pass
     here = Path(__file__).parent
     for p in sorted([here / "reading.py", here / "schema.py", here / "timefmt.py", *(here / "sources").glob("*.py")]):
         h.update(p.name.encode() + b"\0" + p.read_bytes())
@@ -173,11 +183,55 @@ class ParseCache:
             if p.name.split(".", 1)[0] not in keys and p.suffix in (".parquet", ".json", ".tmp"):
                 p.unlink(missing_ok=True)
 
-    def put(self, key: str, result: FileResult, events: pa.Table) -> None:
-        paths = self._paths(key)
-        pq.write_table(events, paths[0])
-        pq.write_table(result.quarantine, paths[1])
-        tmp = paths[2].with_suffix(".tmp")
-        tmp.write_text(json.dumps({"ingested": result.ingested, "notes": result.notes, "failed": result.failed}),
-                       encoding="utf-8")
-        tmp.replace(paths[2])
+    def put(self, key: str, result: FileResult) -> None:
+        """Keep a result read elsewhere (a worker process) whole."""
+        writer = self.writer(key)
+        if result.events is not None:
+            writer.write_table(result.events)
+        writer.close(result)
+
+    def writer(self, key: str) -> "_EntryWriter":
+        """Write an entry batch by batch, as a file is read in this process."""
+        return _EntryWriter(self, key)
+
+
+class _EntryWriter:
+    """One cache entry being written; a full disk or any other failure leaves no entry,
+    only an uncached file (never a failed investigation)."""
+
+    def __init__(self, cache: ParseCache, key: str) -> None:
+        self.paths = cache._paths(key)
+        self._writer: pq.ParquetWriter | None = None
+        self._ok = True
+        try:
+            self._writer = pq.ParquetWriter(self.paths[0], EVENTS)
+        except OSError:
+            self._ok = False
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        self._guard(lambda: self._writer.write_batch(batch))  # type: ignore[union-attr]
+
+    def write_table(self, table: pa.Table) -> None:
+        self._guard(lambda: self._writer.write_table(table))  # type: ignore[union-attr]
+
+    def _guard(self, do) -> None:
+        if self._ok:
+            try:
+                do()
+            except OSError:
+                self._ok = False
+
+    def close(self, result: FileResult) -> None:
+        if self._writer is not None:
+            self._guard(self._writer.close)
+        if self._ok and result.failed is None:
+            def finish() -> None:
+                pq.write_table(result.quarantine, self.paths[1])
+                tmp = self.paths[2].with_suffix(".tmp")
+                tmp.write_text(json.dumps({"ingested": result.ingested, "notes": result.notes,
+                                           "failed": result.failed}), encoding="utf-8")
+                tmp.replace(self.paths[2])
+            self._guard(finish)
+        if not self._ok or result.failed is not None:
+            for p in self.paths:
+                p.unlink(missing_ok=True)

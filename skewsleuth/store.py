@@ -11,8 +11,8 @@ Tables (created here; written by the stage that owns them):
 
 ``--db FILE`` keeps the database for later queries; by default it lives in memory.
 Either way DuckDB holds at most ``memory_limit`` (``SKEWSLEUTH_MEMORY_LIMIT``, default
-1 GB) and spills the rest to a temporary folder, so memory stays bounded however
-much evidence there is.
+1 GB) and spills the rest to a temporary folder, so the tables do not grow in RAM with
+the evidence (the clock model's own arrays, a few bytes an event, still do).
 """
 
 from __future__ import annotations
@@ -45,6 +45,10 @@ def _ddl(name: str, schema: pa.Schema) -> str:
     return f"CREATE TABLE IF NOT EXISTS {name} ({body})"
 
 
+class StoreError(Exception):
+    """The case database cannot be set up as asked (one-line reason)."""
+
+
 class Store:
     """A DuckDB connection with the case tables."""
 
@@ -56,9 +60,13 @@ class Store:
         # Without a limit DuckDB takes up to 80% of the machine, and an in-memory
         # database spills to ".tmp" in the working directory: neither is ours to take.
         self._spill = tempfile.TemporaryDirectory(prefix="skewsleuth-spill-")
-        self.con.execute(f"SET temp_directory = '{self._spill.name}'")
-        self.con.execute("SET memory_limit = ?", [memory_limit or os.environ.get("SKEWSLEUTH_MEMORY_LIMIT") or
-                                                  DEFAULT_MEMORY_LIMIT])
+        self.con.execute("SET temp_directory = ?", [self._spill.name])
+        limit = memory_limit or os.environ.get("SKEWSLEUTH_MEMORY_LIMIT") or DEFAULT_MEMORY_LIMIT
+        try:
+            self.con.execute("SET memory_limit = ?", [limit])
+        except duckdb.Error:
+            raise StoreError(f"memory limit {limit!r} is not a size DuckDB understands (e.g. 1GB, 512MB)") from None
+        self.memory_limit = limit
         # How many times each derived table was written: what is built from one can
         # tell whether it is still current.
         self.versions: dict[str, int] = {}

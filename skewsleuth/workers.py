@@ -35,7 +35,15 @@ def default_workers(n_tasks: int, total_bytes: int) -> int:
     """Every core for inputs large enough to pay for the workers' start, else one."""
     if n_tasks < 2 or total_bytes < PARALLEL_MIN_BYTES:
         return 1
-    return max(1, min(os.cpu_count() or 1, n_tasks))
+    return max(1, min(usable_cores(), n_tasks))
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (a container's CPU set), not the machine's."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
 
 
 def ordered_map(fn: Callable[[T], R], tasks: Iterable[T], *, workers: int = 1, scheduler: str | None = None,

@@ -12,6 +12,8 @@ import json
 import os
 import random
 import shutil
+import subprocess
+import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -25,7 +27,7 @@ from skewsleuth.sources import sniff
 from skewsleuth.synth.eventxml import event_stream, event_xml, events_document
 from skewsleuth.synth.scenario import SEED, case_yaml, write_evidence
 from skewsleuth.synth.syslog import rfc5424_line
-from conftest import EVTX_DIR, mutate, run_cli
+from conftest import mutate, one_line_error, run_cli
 
 UTC = timezone.utc
 EXAMPLES = int(os.environ.get("SKEWSLEUTH_FUZZ_EXAMPLES", "0"))
@@ -222,3 +224,63 @@ def test_fix_runs_commands_as_argument_free_strings_of_the_runbook_only(tmp_path
     for bad in ({"peers": ["a b"]}, {"services": ["x`id`"]}, {"chronyc": "$(id)"}, {"reference": ["a;b"]}):
         with pytest.raises(ValueError):
             parse_fix(bad)
+
+
+# --- what the first review found -----------------------------------------------------------
+
+def test_a_case_database_kept_inside_the_evidence_is_not_read_as_evidence(tmp_path):
+    ev = write_evidence(SEED, tmp_path / "ev")
+    outs = []
+    for k in range(2):      # the second run finds the database and its parse cache there
+        out = tmp_path / f"v{k}.json"
+        r = run_cli("investigate", str(ev), "--db", str(ev / "case.duckdb"), "--json", str(out), "-q")
+        assert r.returncode == 0, r.stderr
+        outs.append(out.read_bytes())
+    assert outs[0] == outs[1] and json.loads(outs[1])["ingest"]["files_failed"] == 0
+
+
+@pytest.mark.parametrize("fmt", ["evtx", "eventxml", "sipstack", "syslog", "journald", "applog"])
+def test_a_file_gone_before_it_is_read_is_a_failed_file_not_a_quarantined_record(tmp_path, fmt):
+    result = read_file(FileTask(str(tmp_path / "gone.log"), 1, fmt, "h", UTC, 2024))
+    assert result.failed and result.ingested == 0 and result.quarantined == 0
+
+
+def test_a_rule_python_takes_but_duckdb_does_not_is_refused_when_rules_load(tmp_path):
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "ahead.yml").write_text("title: look-ahead\nlogsource: {product: any}\ndetection:\n"
+                                     "  s: {Message|re: 'skew(?=ed)'}\n  condition: s\n"
+                                     "skewsleuth: {protocol: x, tolerance_s: 5}\n")
+    ev = write_evidence(SEED, tmp_path / "ev")
+    line = one_line_error("investigate", str(ev), "--rules", str(rules))
+    assert "bad regular expression 'skew(?=ed)'" in line
+
+
+def test_memory_limits_and_temporary_folders_that_would_fail_are_one_line_errors(tmp_path):
+    ev = write_evidence(SEED, tmp_path / "ev")
+    env = dict(os.environ, SKEWSLEUTH_MEMORY_LIMIT="lots")
+    r = subprocess.run([sys.executable, "-m", "skewsleuth", "investigate", str(ev), "-q"], env=env,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "memory limit 'lots'" in r.stderr
+    quoted = tmp_path / "it's here"
+    quoted.mkdir()
+    env = dict(os.environ, TMPDIR=str(quoted))
+    r = subprocess.run([sys.executable, "-m", "skewsleuth", "investigate", str(ev), "-q"], env=env,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+
+
+def test_an_output_that_is_a_folder_is_refused_before_the_work(tmp_path):
+    ev = write_evidence(SEED, tmp_path / "ev")
+    assert "it is a folder" in one_line_error("investigate", str(ev), "--html", str(tmp_path))
+
+
+def test_a_cache_entry_whose_parquet_is_damaged_is_read_again(tmp_path):
+    ev = write_evidence(SEED, tmp_path / "ev")
+    db = tmp_path / "c.duckdb"
+    first = run_cli("investigate", str(ev), "--db", str(db), "--json", str(tmp_path / "a.json"), "-q")
+    for p in (tmp_path / "c.duckdb.parsed").glob("*.events.parquet"):
+        p.write_bytes(p.read_bytes()[: len(p.read_bytes()) // 2])
+    again = run_cli("investigate", str(ev), "--db", str(db), "--json", str(tmp_path / "b.json"), "-q")
+    assert first.returncode == again.returncode == 0, again.stderr
+    assert (tmp_path / "a.json").read_bytes() == (tmp_path / "b.json").read_bytes()

@@ -364,8 +364,8 @@ class WriteOrder:
                                                    "code": pa.array(range(len(names)), pa.int32())}))
         try:
             t = store.con.sql(
-                f"""SELECT e.file_id, coalesce(c.code, -1) AS code, e.record_no, epoch_us(e.logged) AS us
-                    FROM events e LEFT JOIN _host_codes c USING (host)
+                f"""SELECT e.file_id, c.code, e.record_no, epoch_us(e.logged) AS us
+                    FROM events e JOIN _host_codes c USING (host)
                     ORDER BY e.file_id, e.host, {SEQ}, e.record_no""").to_arrow_table()
         finally:
             store.con.unregister("_host_codes")

@@ -64,6 +64,25 @@ def with_message_lower(relation: str) -> str:
     return f"(SELECT *, lower({MESSAGE}) AS {MESSAGE_LOWER} FROM {relation})"
 ROLES = ("symptom", "consequence", "clock_evidence")
 SUSPECTS = ("self", "peer")
+_RE2: "duckdb.DuckDBPyConnection | None" = None
+
+
+def _re2_problem(pattern: str) -> str | None:
+    """Why DuckDB's regular expressions (RE2, not Python's ``re``: no look-arounds or
+    back-references) refuse ``pattern``; None when they take it. Checked when rules
+    load, so that a bad user rule is a one-line error, not a failed investigation."""
+    global _RE2
+    if _RE2 is None:
+        import duckdb
+
+        _RE2 = duckdb.connect()
+    try:
+        _RE2.execute("SELECT regexp_matches('', ?)", [pattern])
+    except Exception as exc:  # noqa: BLE001 - DuckDB reports RE2's refusal as InvalidInputException
+        return str(exc).splitlines()[0]
+    return None
+
+
 _DATA_FIELD = re.compile(r"^[A-Za-z_@][A-Za-z0-9_@-]{0,127}$")
 _MODIFIERS = {"contains", "startswith", "endswith", "re", "all", "i", "m", "s"}
 
@@ -143,10 +162,9 @@ def _field_sql(rule: Rule, key: str, values: Any, params: list) -> str:
             flags = "".join(f for f in "ims" if f in mods)
             parts.append(f"regexp_matches({column}, ?)")
             params.append((f"(?{flags})" if flags else "") + str(v))
-            try:
-                re.compile(str(v))
-            except re.error as exc:
-                raise RuleError(f"{rule.path}: bad regular expression {str(v)!r}: {exc}") from None
+            problem = _re2_problem(params[-1])
+            if problem:
+                raise RuleError(f"{rule.path}: bad regular expression {str(v)!r}: {problem}")
         elif column == "event_id" and op == "equals" and not isinstance(v, bool) and str(v).isdigit():
             parts.append(f"{column} = ?")
             params.append(int(v))
@@ -275,13 +293,17 @@ def _load_file(path: Path, text: str, builtin: bool = False) -> Rule:
     if isinstance(suspect, str):
         suspect = [suspect]
     for s in suspect:
+        if not isinstance(s, str):
+            raise RuleError(f"{path}: suspect entries are self, peer or a pattern, not {s!r}")
         if s not in SUSPECTS:
-            try:
-                if re.compile(s).groups < 1:
-                    raise RuleError(f"{path}: suspect pattern {s!r} needs a capture group")
-            except re.error as exc:
-                raise RuleError(f"{path}: bad suspect pattern {s!r}: {exc}") from None
+            problem = _re2_problem(s)
+            if problem:
+                raise RuleError(f"{path}: bad suspect pattern {s!r}: {problem}")
+            if re.compile(s).groups < 1:
+                raise RuleError(f"{path}: suspect pattern {s!r} needs a capture group")
     tol = own.get("tolerance_s")
+    if tol is not None and (isinstance(tol, bool) or not isinstance(tol, (int, float)) or tol < 0):
+        raise RuleError(f"{path}: skewsleuth.tolerance_s must be a number of seconds, not {tol!r}")
     tests = own.get("tests") or {}
     if not isinstance(tests, dict):
         raise RuleError(f"{path}: skewsleuth.tests must be a mapping (match / no_match lists)")
