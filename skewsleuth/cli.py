@@ -69,7 +69,7 @@ def _run(paths: List[Path], case: Optional[Path], db: Optional[Path], host: Opti
          scheduler: Optional[str] = None) -> Verdict:
     if workers is not None and workers < 1:
         _fail("--workers must be 1 or more")
-    if scheduler and not scheduler.startswith(("tcp://", "tls://", "inproc://")):
+    if scheduler and "://" not in scheduler:
         _fail(f"--scheduler takes a Dask scheduler address like tcp://HOST:8786, not {scheduler!r}")
     reading = {"workers": workers, "scheduler": scheduler}
     show = sys.stderr.isatty()

@@ -19,11 +19,11 @@ import duckdb
 import pyarrow as pa
 
 from .case import Case, CaseError, load_case, load_changes_csv, sniff_case, sniff_changes_csv
-from .reading import FileTask, ParseCache, read_file
+from .reading import FileResult, FileTask, ParseCache, read_file
 from .schema import QUARANTINE
 from .sources import sniff
 from .store import Store
-from .workers import default_workers, ordered_map
+from .workers import WorkerDied, default_workers, ordered_map
 
 SNIFF_BYTES = 8192
 
@@ -154,9 +154,11 @@ def ingest(store: Store, paths: list[Path], case: Case, *, host: str | None = No
                 writer.close(result)
         else:
             result = next(results)  # type: ignore[arg-type]
-            if result.events is not None and result.events.num_rows:
+            if isinstance(result, WorkerDied):
+                result = FileResult(task, failed=str(result))
+            elif result.events is not None and result.events.num_rows:
                 store.append_events(result.events)
-            if parse_cache is not None and key:
+            if parse_cache is not None and key and result.failed is None:
                 parse_cache.put(key, result)
         _record(store, summary, task, result.ingested, result.quarantine, result.notes, result.failed)
     if parse_cache is not None:

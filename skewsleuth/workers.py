@@ -18,6 +18,7 @@ import os
 import sys
 from collections import deque
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Callable, Iterable, Iterator, TypeVar
 
 T = TypeVar("T")
@@ -49,16 +50,45 @@ def usable_cores() -> int:
 def ordered_map(fn: Callable[[T], R], tasks: Iterable[T], *, workers: int = 1, scheduler: str | None = None,
                 window: int | None = None) -> Iterator[R]:
     """``fn`` over ``tasks``, results in task order; ``scheduler`` (a Dask address)
-    wins over ``workers``; ``workers=1`` runs in this process."""
+    wins over ``workers``; ``workers=1`` runs in this process. In worker processes, a
+    task whose process died is a :class:`WorkerDied` in its place."""
     if scheduler:
         yield from _dask(fn, tasks, scheduler, window)
     elif workers <= 1 or not _spawnable():
         for task in tasks:
             yield fn(task)
     else:
-        ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-            yield from _windowed(lambda t: pool.submit(fn, t), tasks, window or 2 * workers, lambda f: f.result())
+        yield from _processes(fn, list(tasks), workers, window or 2 * workers)
+
+
+class WorkerDied(Exception):
+    """The worker process reading this task died (a crash in a parser, the kernel's
+    out-of-memory killer): yielded in the task's place, so the rest go on."""
+
+
+def _processes(fn, tasks: list, workers: int, window: int) -> Iterator:
+    """The task pool. A process that dies breaks the whole pool and every task in
+    flight with it, without saying which task killed it: each of those is run again
+    alone in a process of its own, the one that dies again is yielded as
+    :class:`WorkerDied`, and a new pool takes the rest."""
+    ctx = multiprocessing.get_context("spawn")
+    done = 0
+    while done < len(tasks):
+        try:
+            with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+                for result in _windowed(lambda t: pool.submit(fn, t), tasks[done:], window, lambda f: f.result()):
+                    yield result
+                    done += 1
+        except BrokenProcessPool:
+            # The head task and those after it in the window are suspects: alone, each
+            # either completes or shows itself the cause.
+            for task in tasks[done:done + window]:
+                try:
+                    with ProcessPoolExecutor(max_workers=1, mp_context=ctx) as alone:
+                        yield alone.submit(fn, task).result()
+                except BrokenProcessPool:
+                    yield WorkerDied("the reader process died reading it (a crash in a parser, or killed)")
+                done += 1
 
 
 def _spawnable() -> bool:
@@ -79,6 +109,16 @@ def _windowed(submit, tasks: Iterable, window: int, result) -> Iterator:
         yield result(pending.popleft())
 
 
+def _dask_result(future):
+    from distributed import KilledWorker
+
+    try:
+        return future.result()
+    except KilledWorker:
+        # Dask retried it on other workers and each died: the task is the cause.
+        return WorkerDied("every Dask worker that read it died (a crash in a parser, or killed)")
+
+
 def _dask(fn, tasks, scheduler: str, window: int | None) -> Iterator:
     try:
         from distributed import Client
@@ -92,7 +132,6 @@ def _dask(fn, tasks, scheduler: str, window: int | None) -> Iterator:
         n = max(1, sum(w.get("nthreads", 1) for w in client.scheduler_info().get("workers", {}).values()))
         # pure=False: two files may well have equal tasks (same name, other folder read
         # later); each is read on its own.
-        yield from _windowed(lambda t: client.submit(fn, t, pure=False), tasks, window or 2 * n,
-                             lambda f: f.result())
+        yield from _windowed(lambda t: client.submit(fn, t, pure=False), tasks, window or 2 * n, _dask_result)
     finally:
         client.close()

@@ -142,3 +142,17 @@ def _slow_square(x: int) -> int:
 def test_results_come_in_task_order_whatever_finishes_first():
     assert list(ordered_map(_slow_square, range(12), workers=2, window=4)) == [x * x for x in range(12)]
     assert list(ordered_map(_slow_square, [], workers=2)) == []
+
+
+def _dies_on_three(x: int) -> int:
+    if x == 3:
+        os._exit(70)            # as a segfault in a parser would: no exception, the process is gone
+    return x * 10
+
+
+def test_a_worker_process_that_dies_fails_its_task_and_the_rest_go_on():
+    from skewsleuth.workers import WorkerDied
+
+    out = list(ordered_map(_dies_on_three, range(8), workers=2, window=4))
+    assert [x for x in out if not isinstance(x, WorkerDied)] == [x * 10 for x in range(8) if x != 3]
+    assert isinstance(out[3], WorkerDied) and "died" in str(out[3])
