@@ -448,7 +448,9 @@ def fix_cmd(
 RULES_EXIT = ("Exit status: 0 done (rules test: every rule passes its examples), 1 rules test: some fail, "
               "2 unusable rules or arguments.")
 rules_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None, epilog=RULES_EXIT,
-                        help="The rule pack: the skew-sensitive failures skewsleuth recognises, as Sigma rules.")
+                        help="The rule pack: the skew-sensitive failures skewsleuth recognises, as Sigma rules.\n\n"
+                             "\b\nExamples:\n  skewsleuth rules list\n  skewsleuth rules test --rules my-rules/\n"
+                             "  skewsleuth rules export --sigma --out sigma-rules/")
 app.add_typer(rules_app, name="rules")
 RULES_DIRS_HELP = "Your own rule folder (repeatable), as investigate --rules takes it."
 NO_BUILTIN_HELP = "Leave the built-in pack out: only the --rules folders."

@@ -185,8 +185,9 @@ def _symptom_pairs(v: Verdict, start: datetime, stop: datetime, host: str | None
     params: list[Any] = [start, stop]
     if host:
         short = host.split(".")[0]
-        where += " AND (host = ? OR lower(suspect_raw) = ? OR lower(suspect_raw) LIKE ?)"
-        params += [host, short, short + ".%"]
+        # starts_with, not LIKE: a host name's "_" would be a wildcard there
+        where += " AND (host = ? OR lower(suspect_raw) = ? OR starts_with(lower(suspect_raw), ?))"
+        params += [host, short, short + "."]
     rows = v.store.con.execute(f"""
         SELECT file_id, record_no, count(*) OVER () AS n FROM (
           SELECT file_id, record_no, min(true_time) AS t, min(host) AS h FROM symptoms WHERE {where} GROUP BY ALL)
@@ -262,9 +263,9 @@ def _findings(v: Verdict, recs: _Records) -> dict:
                  "skewed": _skewed(v, e), "records": recs.refs(_segment_pairs(v, e))[:4]}
                 for e in hc.segments if e.segment.events]
         opens = {id(e.segment.opened_by): e.segment.segment_id for e in hc.segments if e.segment.opened_by}
-        steps = [{"id": f"step-{opens.get(id(b), 'x')}", "at": local(b.before or b.after, zone), "delta": _step_delta(b), "source": b.source,
-                  "inferred": b.inferred, "records": recs.refs(_boundary_pairs(b))[:4]} for b in hc.steps]
-        boots = [{"id": f"boot-{opens.get(id(b), 'x')}", "at": local(b.after, zone), "records": recs.refs(_boundary_pairs(b))[:4]} for b in hc.boots]
+        steps = [{"id": f"step-{opens.get(id(b), f'{name}-{k}')}", "at": local(b.before or b.after, zone), "delta": _step_delta(b), "source": b.source,
+                  "inferred": b.inferred, "records": recs.refs(_boundary_pairs(b))[:4]} for k, b in enumerate(hc.steps)]
+        boots = [{"id": f"boot-{opens.get(id(b), f'{name}-{k}')}", "at": local(b.after, zone), "records": recs.refs(_boundary_pairs(b))[:4]} for k, b in enumerate(hc.boots)]
         hosts.append({"host": name, "platform": hc.platform, "segments": segs, "steps": steps, "boots": boots})
     return {"incidents": incidents, "hosts": hosts, "ingest": d["ingest"], "notes": d["notes"],
             "contradictions": len(d["contradictions"])}
