@@ -37,7 +37,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone as dt_timezone, tzinfo
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -285,6 +285,17 @@ def normalize_address(text: str) -> str:
         return ipaddress.ip_address(a).compressed
     except ValueError:
         return a
+
+
+def address_rows(raws: Iterable[str], addresses: dict[str, str]) -> list[tuple[str, str, str | None]]:
+    """(as written, one spelling, host the case maps it to or None) for each address a
+    log wrote: the one definition of an address's spelling, in Python, applied to the
+    few distinct spellings logs use rather than re-written in SQL."""
+    out = []
+    for raw in sorted(set(raws)):
+        address = normalize_address(raw)
+        out.append((raw, address, addresses.get(address)))
+    return out
 
 
 def _read_hosts(entry: Any, case: Case, src: str) -> None:

@@ -15,7 +15,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import duckdb
 
-from .case import Case, CaseError, load_case
+from .case import Case, CaseError, address_rows, load_case
+from .clock.krb5 import HOST_ADDRESSES, KDC_ADDRESSES
 from .clock.model import ClockModel, build_clock_model
 from .hosts import canonical_map, canonical
 from .incident import Incident, find_incidents
@@ -141,12 +142,14 @@ def _canonicalise(store: Store, case: Case) -> None:
     case.observations = [type(o)(canonical(o.host, mapping), o.at, o.shown, o.uncertainty_s, o.source)
                          for o in case.observations]
     case.addresses = {a: canonical(h, mapping) for a, h in case.addresses.items()}
-    # The case's addresses, for the clock model (Kerberos requests a KDC logs by address).
-    store.con.execute("CREATE OR REPLACE TABLE host_addresses (address VARCHAR, host VARCHAR)")
-    if case.addresses:
-        store.con.execute("INSERT INTO host_addresses SELECT * FROM (VALUES " +
-                          ", ".join(["(?, ?)"] * len(case.addresses)) + ")",
-                          [x for pair in sorted(case.addresses.items()) for x in pair])
+    # The addresses KDC lines name, for the clock model (Kerberos requests a KDC logs by
+    # address): spelled one way by the same function as the case file's.
+    raws = [r for (r,) in store.con.execute(KDC_ADDRESSES).fetchall() if r]
+    store.con.execute("DROP TABLE IF EXISTS host_addresses")
+    store.con.execute(HOST_ADDRESSES)
+    rows = address_rows(raws, case.addresses)
+    if rows:
+        store.con.executemany("INSERT INTO host_addresses VALUES (?, ?, ?)", rows)
 
 
 def _drop_duplicates(store: Store) -> int:

@@ -111,3 +111,16 @@ def test_a_rules_folder_with_no_rules_is_an_error_on_the_command_line(tmp_path):
     assert r.returncode == 0, r.stderr
     r = run_cli("investigate", str(tmp_path / "d"), "--rules", str(tmp_path / "empty"), "-q")
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "holds no" in r.stderr, r.stderr
+
+
+def test_every_spelling_of_an_address_maps_to_its_host_in_one_definition():
+    """The case file's addresses and the logs' (KDC lines, rule suspects) are spelled one
+    way by one function: ports, brackets, ::ffff: and IPv6 zeros do not hide a host."""
+    from skewsleuth.case import address_rows, normalize_address
+
+    hosts = {normalize_address("2001:db8::5"): "client01.corp", normalize_address("10.0.0.5"): "client02.corp"}
+    raws = ["[2001:0db8:0000:0000:0000:0000:0000:0005]:88", "2001:DB8::5", "::ffff:10.0.0.5", "10.0.0.5:51234",
+            '"10.0.0.5"', "10.0.0.6"]
+    got = {raw: host for raw, _, host in address_rows(raws, hosts)}
+    assert got == {raws[0]: "client01.corp", raws[1]: "client01.corp", raws[2]: "client02.corp",
+                   raws[3]: "client02.corp", raws[4]: "client02.corp", raws[5]: None}

@@ -32,10 +32,9 @@ WITH kdc AS (
          regexp_extract(message, '{_KDC_LINE}', ['addr', 'status', 'principal', 'service', 'error']) AS m
   FROM events WHERE provider = 'krb5kdc' AND (message LIKE 'AS_REQ %' OR message LIKE 'TGS_REQ %')
 ), kdc_x AS (
-  SELECT k.*, coalesce(a.host, lower(regexp_replace(k.m.addr, '^::ffff:', ''))) AS client,
+  SELECT k.*, coalesce(a.host, a.address, lower(k.m.addr)) AS client,
          k.m.principal AS principal, trim(k.m.error) AS error
-  FROM kdc k LEFT JOIN host_addresses a
-    ON a.address = lower(regexp_replace(regexp_replace(k.m.addr, '^::ffff:', ''), '^([^:]+):[0-9]+$', '\1'))
+  FROM kdc k LEFT JOIN host_addresses a ON a.raw = k.m.addr
   WHERE k.m.status <> '' AND k.m.status <> 'ISSUE' AND k.m.principal <> ''
 ), kdc_n AS (
   SELECT *, row_number() OVER w AS n, count(*) OVER (PARTITION BY client, principal, error) AS total
@@ -72,5 +71,9 @@ UNION ALL
 SELECT c_file, c_rn, c_seq, c_host, c_us, 'incoming', key || chr(31) || 'response', label, '', 'Kerberos', TRUE FROM x
 """
 
-# The case's address -> host table, empty when the investigation made none.
-HOST_ADDRESSES = "CREATE TABLE IF NOT EXISTS host_addresses (address VARCHAR, host VARCHAR)"
+# Every address a KDC line names, as written (raw), in one spelling (address, as
+# skewsleuth.case.normalize_address writes it) and the host the case file maps it to;
+# empty when the investigation made none.
+HOST_ADDRESSES = "CREATE TABLE IF NOT EXISTS host_addresses (raw VARCHAR, address VARCHAR, host VARCHAR)"
+KDC_ADDRESSES = f"""SELECT DISTINCT regexp_extract(message, '{_KDC_LINE}', 1) AS raw FROM events
+                    WHERE provider = 'krb5kdc' AND (message LIKE 'AS_REQ %' OR message LIKE 'TGS_REQ %')"""

@@ -10,6 +10,7 @@ keeps the address it was named by.
 
 from __future__ import annotations
 
+from ..case import address_rows
 from ..sources.sipstack import peer_host_sql
 from ..store import Store
 from . import MESSAGE, MESSAGE_LOWER, Rule, with_message_lower
@@ -45,12 +46,6 @@ def _suspect_sql(rule: Rule, params: list) -> str:
     return "coalesce(" + ", ".join(parts) + ")" if len(parts) > 1 else parts[0]
 
 
-# A suspect as logs write an address: without port, brackets or ::ffff: (as
-# skewsleuth.case.normalize_address spells the case file's addresses).
-_ADDRESS = r"""regexp_replace(regexp_replace(regexp_replace(lower(trim(suspect_raw, ' "')),
-      '^\[([^\]]+)\](:[0-9]+)?$', '\1'), '^([^:]+):[0-9]+$', '\1'), '^::ffff:([0-9.]+)$', '\1')"""
-
-
 def match_rules(store: Store, rules: list[Rule], addresses: dict[str, str] | None = None) -> int:
     """Write the ``symptoms`` table; ``addresses`` (normalised address -> host, the case
     file's ``hosts:``) turns suspects named by address into their hosts."""
@@ -78,8 +73,12 @@ def match_rules(store: Store, rules: list[Rule], addresses: dict[str, str] | Non
             [rule.id, rule.title, rule.signature, rule.protocol, rule.tolerance_s, rule.role,
              rule.skew_signature] + sparams + wparams)
     if addresses:
-        store.con.execute("CREATE OR REPLACE TEMP TABLE _addresses (address VARCHAR, host VARCHAR)")
-        store.con.executemany("INSERT INTO _addresses VALUES (?, ?)", sorted(addresses.items()))
-        store.con.execute(f"""UPDATE symptoms SET suspect_address = suspect_raw, suspect_raw = a.host
-                              FROM _addresses a WHERE {_ADDRESS} = a.address""")
+        raws = [r for (r,) in store.con.execute(
+            "SELECT DISTINCT suspect_raw FROM symptoms WHERE suspect_raw IS NOT NULL").fetchall()]
+        rows = [(raw, host) for raw, _, host in address_rows(raws, addresses) if host]
+        if rows:
+            store.con.execute("CREATE OR REPLACE TEMP TABLE _addresses (raw VARCHAR, host VARCHAR)")
+            store.con.executemany("INSERT INTO _addresses VALUES (?, ?)", rows)
+            store.con.execute("""UPDATE symptoms SET suspect_address = suspect_raw, suspect_raw = a.host
+                                 FROM _addresses a WHERE symptoms.suspect_raw = a.raw""")
     return store.con.execute("SELECT count(*) FROM symptoms").fetchall()[0][0]
