@@ -67,6 +67,7 @@ WITH r AS (
     coalesce(d[1], d[2]) AS data,
     s[9] AS user_id,
     s[10] AS process_id,
+    TRY_CAST(s[10] AS BIGINT) AS pid,
     json
   FROM r
 )
@@ -74,8 +75,14 @@ SELECT record_no, record_id, coalesce(host, $default_host) AS host, logged, chan
        rendered AS message,
        -- Who wrote the record (System/Security/@UserID, Execution/@ProcessID) tells who
        -- changed a clock; it rides along in data under names EventData cannot use.
-       CASE WHEN user_id IS NULL AND process_id IS NULL AND data IS NOT NULL AND json_type(data) = 'OBJECT'
-            THEN data::VARCHAR
+       -- (For an object, appended as text: json_merge_patch cost more than the rest of
+       -- this query, and EventData names never start with '@'.)
+       CASE WHEN data IS NOT NULL AND json_type(data) = 'OBJECT'
+            THEN CASE WHEN user_id IS NULL AND pid IS NULL THEN data::VARCHAR
+                      ELSE left(data::VARCHAR, length(data::VARCHAR) - 1)
+                           || CASE WHEN data::VARCHAR = '{{}}' THEN '' ELSE ',' END
+                           || concat_ws(',', '"@UserID":' || to_json(user_id), '"@ProcessID":' || to_json(pid))
+                           || '}}' END
             ELSE json_merge_patch(
               CASE WHEN data IS NULL OR json_type(data) <> 'OBJECT' THEN json_object('value', data) ELSE data END,
               CASE WHEN user_id IS NULL AND process_id IS NULL THEN '{{}}'::JSON
@@ -87,7 +94,6 @@ SELECT record_no, record_id, coalesce(host, $default_host) AS host, logged, chan
        END AS problem,
        CASE WHEN logged IS NULL OR logged = TIMESTAMPTZ '1601-01-01 00:00:00+00' THEN left(json, 200) END AS excerpt
 FROM f
-ORDER BY record_no
 """
 
 _local = threading.local()
