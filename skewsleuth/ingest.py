@@ -20,7 +20,7 @@ import pyarrow as pa
 
 from .case import Case, CaseError, load_case, load_changes_csv, sniff_case, sniff_changes_csv
 from .reading import FileResult, FileTask, ParseCache, read_file
-from .schema import QUARANTINE
+from .schema import QUARANTINE, quarantine_table
 from .sources import sniff
 from .store import Store
 from .workers import WorkerDied, default_workers, ordered_map
@@ -244,11 +244,6 @@ def _read_case(store: Store, summary: IngestSummary, case: Case, file_id: int, p
     bad = [(e, r) for s, e, r in case.rejected if s == src]
     # Case entries count as records: every change and observation is used or quarantined.
     store.add_file(file_id, str(path), fmt, None, n_ok + len(bad), n_ok, len(bad), "case", None)
-    store.append_quarantine(pa.table({
-        "file_id": pa.array([file_id] * len(bad), pa.int32()),
-        "record_no": pa.array([None] * len(bad), pa.int64()),
-        "reason": pa.array([r for _, r in bad], pa.string()),
-        "excerpt": pa.array([e for e, _ in bad], pa.string()),
-    }, schema=QUARANTINE))
+    store.append_quarantine(quarantine_table(file_id, [None] * len(bad), [r for _, r in bad], [e for e, _ in bad]))
     summary.records += n_ok + len(bad)
     summary.quarantined += len(bad)

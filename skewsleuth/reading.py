@@ -30,7 +30,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from .schema import EVENTS, QUARANTINE
+from .schema import EVENTS, QUARANTINE, quarantine_table
 from .sources import READERS
 from .sources.base import FileContext, UnusableFile
 
@@ -89,12 +89,8 @@ def read_file(task: FileTask, sink: Callable[[pa.RecordBatch], None] | None = No
     if sink is None:
         result.events = pa.Table.from_batches(batches, schema=EVENTS)
     q = ctx.quarantined
-    result.quarantine = pa.table({
-        "file_id": pa.array([task.file_id] * len(q), pa.int32()),
-        "record_no": pa.array([x.record_no for x in q], pa.int64()),
-        "reason": pa.array([x.reason for x in q], pa.string()),
-        "excerpt": pa.array([x.excerpt for x in q], pa.string()),
-    }, schema=QUARANTINE)
+    result.quarantine = quarantine_table(task.file_id, [x.record_no for x in q], [x.reason for x in q],
+                                         [x.excerpt for x in q])
     return result
 
 

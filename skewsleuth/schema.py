@@ -50,3 +50,13 @@ QUARANTINE = pa.schema(
         pa.field("excerpt", pa.string()),
     ]
 )
+
+
+def quarantine_table(file_id: int, record_nos: list, reasons: list[str], excerpts: list[str]) -> pa.Table:
+    """Quarantined records of one file as a QUARANTINE table."""
+    return pa.table({
+        "file_id": pa.array([file_id] * len(reasons), pa.int32()),
+        "record_no": pa.array(record_nos, pa.int64()),
+        "reason": pa.array(reasons, pa.string()),
+        "excerpt": pa.array(excerpts, pa.string()),
+    }, schema=QUARANTINE)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from ..case import address_rows
 from ..sources.sipstack import peer_host_sql
 from ..store import Store
-from . import MESSAGE, MESSAGE_LOWER, Rule, with_message_lower
+from . import Rule, with_message_lower
 
 _COLUMNS = """
   file_id BIGINT, record_no BIGINT, host VARCHAR, logged TIMESTAMPTZ, true_time TIMESTAMPTZ,
@@ -58,9 +58,8 @@ def match_rules(store: Store, rules: list[Rule], addresses: dict[str, str] | Non
             f"CREATE OR REPLACE TEMP TABLE _rule_hits AS SELECT file_id, record_no FROM {with_message_lower('events')} "
             "WHERE "
             + " OR ".join(f"({w})" for w, _ in wheres), [p for _, ps in wheres for p in ps])
-        store.con.execute(f"""CREATE OR REPLACE TEMP TABLE _rule_candidates AS
-                             SELECT t.*, lower({MESSAGE}) AS {MESSAGE_LOWER}
-                             FROM timeline t SEMI JOIN _rule_hits USING (file_id, record_no)""")
+        hits = "(SELECT t.* FROM timeline t SEMI JOIN _rule_hits USING (file_id, record_no))"
+        store.con.execute(f"CREATE OR REPLACE TEMP TABLE _rule_candidates AS SELECT * FROM {with_message_lower(hits)}")
     for rule, (where, wparams) in zip(rules, wheres):
         sparams: list = []
         suspect = _suspect_sql(rule, sparams)

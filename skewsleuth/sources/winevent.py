@@ -66,7 +66,6 @@ WITH r AS (
     s[8] AS rendered,
     coalesce(d[1], d[2]) AS data,
     s[9] AS user_id,
-    s[10] AS process_id,
     TRY_CAST(s[10] AS BIGINT) AS pid,
     json
   FROM r
@@ -85,8 +84,8 @@ SELECT record_no, record_id, coalesce(host, $default_host) AS host, logged, chan
                            || '}}' END
             ELSE json_merge_patch(
               CASE WHEN data IS NULL OR json_type(data) <> 'OBJECT' THEN json_object('value', data) ELSE data END,
-              CASE WHEN user_id IS NULL AND process_id IS NULL THEN '{{}}'::JSON
-                   ELSE json_object('@UserID', user_id, '@ProcessID', TRY_CAST(process_id AS BIGINT)) END
+              CASE WHEN user_id IS NULL AND pid IS NULL THEN '{{}}'::JSON
+                   ELSE json_object('@UserID', user_id, '@ProcessID', pid) END
             )::VARCHAR END AS data,
        CASE WHEN logged IS NULL THEN 'no readable TimeCreated/@SystemTime'
             -- FILETIME 0: the writer had no time to give, which is not a logged time

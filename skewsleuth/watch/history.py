@@ -159,9 +159,8 @@ def resume_state(db_path: str | Path) -> ResumeState:
         raise HistoryError(f"cannot read history {db_path}: {str(exc).splitlines()[0]}") from None
     try:
         good = con.execute(
-            "SELECT measured_at, target, host, protocol, offset_s, uncertainty_s, rtt_s, ok, error, tolerance_s, "
-            "roles FROM measurements WHERE ok QUALIFY row_number() OVER (PARTITION BY target "
-            "ORDER BY measured_at DESC) = 1").fetchall()
+            f"SELECT {_ROW} FROM measurements WHERE ok "
+            "QUALIFY row_number() OVER (PARTITION BY target ORDER BY measured_at DESC) = 1").fetchall()
         failed = con.execute(
             """SELECT m.target, count(*) FROM measurements m
                LEFT JOIN (SELECT target, max(measured_at) AS at FROM measurements WHERE ok GROUP BY target) g
@@ -179,14 +178,21 @@ def resume_state(db_path: str | Path) -> ResumeState:
         con.close()
     state = ResumeState({r[1]: _from_row(r) for r in good}, dict(failed), {})
     for target, kind, at in firing:
-        state.firing.setdefault(target, {})[kind] = (
-            at.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"))
+        state.firing.setdefault(target, {})[kind] = _iso(at)
     return state
+
+
+# The columns _from_row reads, in its order.
+_ROW = "measured_at, target, host, protocol, offset_s, uncertainty_s, rtt_s, ok, error, tolerance_s, roles"
+
+
+def _iso(at: datetime) -> str:
+    return at.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _from_row(row: tuple) -> Measurement:
     at, target, host, protocol, offset, unc, rtt, ok, error, tol, roles = row
-    iso = at.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z") if at else ""
+    iso = _iso(at) if at else ""
     return Measurement(target=target, protocol=protocol, host=host, offset_s=offset, uncertainty_s=unc,
                        rtt_s=rtt, ok=bool(ok), error=error, measured_at=iso, roles=tuple(roles or ()),
                        tolerance_s=tol)
@@ -212,8 +218,7 @@ def last_measurements(db_path: str | Path, host: str | None = None) -> list[Meas
             where = "WHERE lower(host) = ? OR (? NOT LIKE '%.%' AND split_part(lower(host), '.', 1) = ?)"
             params = [name, name, name]
         rows = con.execute(
-            "SELECT measured_at, target, host, protocol, offset_s, uncertainty_s, rtt_s, ok, error, "
-            f"tolerance_s, roles FROM measurements {where} "
+            f"SELECT {_ROW} FROM measurements {where} "
             "QUALIFY row_number() OVER (PARTITION BY target ORDER BY measured_at DESC) = 1 "
             "ORDER BY lower(host), target", params).fetchall()
     except duckdb.CatalogException:
