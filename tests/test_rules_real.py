@@ -141,7 +141,15 @@ def test_chronyd_reports_a_clock_ten_minutes_ahead(tmp_path):
         conf.write_text(f"server 127.0.0.1 port {port} iburst maxpoll 4\ncmdport 0\nbindcmdaddress /\n"
                         f"pidfile {tmp_path}/client.pid\n")
         user = ["-u", "root"] if os.geteuid() == 0 else []
-        out = _run("faketime", "-f", "+10m", "chronyd", "-Q", *user, "-f", str(conf))
-    line = next(ln for ln in out.splitlines() if "System clock wrong by" in ln)
+        # chronyd -Q gives up when its first exchanges go unanswered (once, in a full
+        # run on a busy machine): up to three tries, and what it said if none worked.
+        outs = []
+        for _ in range(3):
+            outs.append(_run("faketime", "-f", "+10m", "chronyd", "-Q", *user, "-f", str(conf)))
+            if "System clock wrong by" in outs[-1]:
+                break
+    lines = [ln for ln in outs[-1].splitlines() if "System clock wrong by" in ln]
+    assert lines, "\n---\n".join(outs)
+    line = lines[0]
     assert "-59" in line or "-60" in line, line
     assert signatures(line.split("Z ", 1)[-1]) == {"TIME_DAEMON_CLOCK_WRONG"}
