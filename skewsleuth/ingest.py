@@ -19,8 +19,8 @@ import duckdb
 import pyarrow as pa
 
 from .case import Case, CaseError, load_case, load_changes_csv, sniff_case, sniff_changes_csv
-from .reading import FileResult, FileTask, ParseCache, read_file
-from .schema import QUARANTINE, quarantine_table
+from .reading import FileResult, FileTask, ParseCache, CacheEntryWriter, read_bundle, read_files
+from .schema import EVENTS, QUARANTINE, quarantine_table
 from .sources import sniff
 from .store import Store
 from .workers import WorkerDied, default_workers, ordered_map
@@ -103,6 +103,7 @@ def ingest(store: Store, paths: list[Path], case: Case, *, host: str | None = No
     loaded from it instead of being parsed again.
     """
     summary = IngestSummary()
+    loader = _Loader(store)
     tasks: list[FileTask] = []
     for file_id, (path, direct) in enumerate(discover(paths, exclude), start=1):
         summary.files += 1
@@ -110,17 +111,17 @@ def ingest(store: Store, paths: list[Path], case: Case, *, host: str | None = No
         try:
             head = _head(path)
         except OSError as exc:
-            _fail(store, summary, file_id, path, None, hint, f"cannot read: {exc.strerror}")
+            _fail(loader, summary, file_id, path, None, hint, f"cannot read: {exc.strerror}")
             continue
         if not head:
-            _fail(store, summary, file_id, path, None, hint, "empty file (0 bytes)")
+            _fail(loader, summary, file_id, path, None, hint, "empty file (0 bytes)")
             continue
         if sniff_case(head) or sniff_changes_csv(head):
-            _read_case(store, summary, case, file_id, path, head)
+            _read_case(loader, summary, case, file_id, path, head)
             continue
         fmt = sniff(head)
         if fmt is None:
-            _fail(store, summary, file_id, path, None, hint, "unrecognised format (not EVTX, event XML, "
+            _fail(loader, summary, file_id, path, None, hint, "unrecognised format (not EVTX, event XML, "
                   "SIPStack trace, syslog, journald JSON, JSON application log or OTLP spans, case file "
                   "or change log)")
             continue
@@ -134,36 +135,142 @@ def ingest(store: Store, paths: list[Path], case: Case, *, host: str | None = No
         workers = default_workers(len(to_read), sum(_size(t.path) for t in to_read))
     workers = min(workers, max(1, len(to_read)))     # never more processes than files
     inline = workers <= 1 and not scheduler
-    results = ordered_map(read_file, to_read, workers=workers, scheduler=scheduler) if not inline else None
-    for task, key, hit in zip(tasks, keys, cached):
-        if progress:
-            progress(Path(task.path))
-        if hit is not None and _load_cached(store, summary, task, hit):
-            continue
-        if inline or hit is not None:
-            # Batches go straight to the database (and the cache): a large file is
-            # never held whole. A cache entry that would not load is read here too.
-            writer = parse_cache.writer(key) if parse_cache is not None and key else None
+    writers: dict[int, CacheEntryWriter] = {}
+    cache_keys = {t.file_id: k for t, k in zip(tasks, keys) if k}
 
-            def sink(batch: pa.RecordBatch) -> None:
-                store.append_events(batch)
-                if writer is not None:
-                    writer.write(batch)
-            result = read_file(task, sink)
+    def writer_of(task: FileTask) -> CacheEntryWriter | None:
+        if parse_cache is None or task.file_id not in cache_keys:
+            return None
+        if task.file_id not in writers:
+            writers[task.file_id] = parse_cache.writer(cache_keys[task.file_id])
+        return writers[task.file_id]
+
+    def sink(task: FileTask, batch: pa.RecordBatch) -> None:
+        # Batches go straight to the database (and the cache): a large file is never
+        # held whole.
+        loader.events(batch)
+        writer = writer_of(task)
+        if writer is not None:
+            writer.write(batch)
+
+    def read_here(run: list[FileTask]) -> Iterator[FileResult]:
+        for result in read_files(run, sink):
+            writer = writer_of(result.task)
             if writer is not None:
                 writer.close(result)
+                del writers[result.task.file_id]
+            yield result
+
+    if inline:
+        results: Iterator[FileResult] = iter(())
+    else:
+        bundles = list(_bundles(to_read))
+        results = _results_of_bundles(zip(bundles, ordered_map(read_bundle, bundles, workers=workers,
+                                                               scheduler=scheduler)), workers)
+    def done(result: FileResult) -> None:
+        if progress:
+            progress(Path(result.task.path))
+        _record(loader, summary, result)
+
+    run: list[FileTask] = []      # files to read here, up to the next one read from the cache
+    for i, (task, key, hit) in enumerate(zip(tasks, keys, cached)):
+        if hit is not None:
+            loader.flush()   # the files before it are in the database first
+            loaded = _load_cached(store, loader, task, hit)
+            # An entry that would not load: the file is read here.
+            for result in [loaded] if loaded else read_here([task]):
+                done(result)
+        elif inline:
+            run.append(task)
+            if i + 1 == len(tasks) or cached[i + 1] is not None:
+                for result in read_here(run):
+                    done(result)
+                run = []
         else:
-            result = next(results)  # type: ignore[arg-type]
-            if isinstance(result, WorkerDied):
-                result = FileResult(task, failed=str(result))
-            elif result.events is not None and result.events.num_rows:
-                store.append_events(result.events)
+            result = next(results)
+            if result.events is not None and result.events.num_rows:
+                loader.events(result.events)
             if parse_cache is not None and key and result.failed is None:
                 parse_cache.put(key, result)
-        _record(store, summary, task, result.ingested, result.quarantine, result.notes, result.failed)
+            done(result)
+    loader.flush()
     if parse_cache is not None:
         parse_cache.keep_only({k for k in keys if k})
     return summary
+
+
+# A worker process is given several small files at once: one task per file cost more
+# in hand-over than reading a small file does.
+BUNDLE_BYTES = 8 * 1024 * 1024
+BUNDLE_FILES = 64
+
+
+def _bundles(tasks: list[FileTask]) -> Iterator[list[FileTask]]:
+    bundle: list[FileTask] = []
+    size = 0
+    for task in tasks:
+        n = _size(task.path)
+        if bundle and (size + n > BUNDLE_BYTES or len(bundle) >= BUNDLE_FILES):
+            yield bundle
+            bundle, size = [], 0
+        bundle.append(task)
+        size += n
+    if bundle:
+        yield bundle
+
+
+def _results_of_bundles(bundles: Iterator, workers: int) -> Iterator[FileResult]:
+    """One file's result after another. A bundle whose process died is read again
+    file by file, each in a process of its own, so that only the file that kills its
+    reader fails."""
+    for bundle, results in bundles:
+        if not isinstance(results, WorkerDied):
+            yield from results
+        elif len(bundle) == 1:
+            yield FileResult(bundle[0], failed=str(results))
+        else:
+            again = ordered_map(read_bundle, [[t] for t in bundle], workers=max(2, workers))
+            yield from _results_of_bundles(zip([[t] for t in bundle], again), workers)
+
+
+class _Loader:
+    """Rows for the case database, written many files at a time: an INSERT per small
+    file cost more than its rows (measured: 1-5 ms each)."""
+
+    ROWS = 65_536
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._events: list[pa.RecordBatch | pa.Table] = []
+        self._rows = 0
+        self._files: list[tuple] = []
+        self._quarantine: list[pa.Table] = []
+
+    def events(self, rows: pa.RecordBatch | pa.Table) -> None:
+        self._events.append(rows)
+        self._rows += rows.num_rows
+        if self._rows >= self.ROWS:
+            self.flush()
+
+    def file(self, *row) -> None:
+        self._files.append(row)
+
+    def quarantine(self, table: pa.Table) -> None:
+        if table.num_rows:
+            self._quarantine.append(table)
+
+    def flush(self) -> None:
+        if self._events:
+            self.store.append_events(pa.Table.from_batches(
+                [b for x in self._events for b in (x.to_batches() if isinstance(x, pa.Table) else [x])],
+                schema=EVENTS))
+            self._events, self._rows = [], 0
+        if self._quarantine:
+            self.store.append_quarantine(pa.concat_tables(self._quarantine))
+            self._quarantine = []
+        if self._files:
+            self.store.add_files(self._files)
+            self._files = []
 
 
 def _size(path: str) -> int:
@@ -173,9 +280,9 @@ def _size(path: str) -> int:
         return 0
 
 
-def _load_cached(store: Store, summary: IngestSummary, task: FileTask, hit: dict) -> bool:
+def _load_cached(store: Store, loader: _Loader, task: FileTask, hit: dict) -> FileResult | None:
     """A file parsed by an earlier run, unchanged since: its rows, renumbered, in one
-    transaction. False when the entry will not load (the file is then read again)."""
+    transaction. None when the entry will not load (the file is then read again)."""
     try:
         store.con.execute("BEGIN")
         if hit["ingested"]:
@@ -189,22 +296,22 @@ def _load_cached(store: Store, summary: IngestSummary, task: FileTask, hit: dict
         store.con.execute("COMMIT")
     except (duckdb.Error, OSError, ValueError):
         store.con.execute("ROLLBACK")
-        return False
-    _record(store, summary, task, hit["ingested"], quarantine, hit["notes"], hit["failed"])
-    return True
+        return None
+    return FileResult(task, hit["ingested"], hit["failed"], hit["notes"], None, quarantine)
 
 
-def _record(store: Store, summary: IngestSummary, task: FileTask, ingested: int, quarantine: pa.Table,
-            notes: list[str], failed: str | None) -> None:
+def _record(loader: _Loader, summary: IngestSummary, result: FileResult) -> None:
+    task = result.task
     path = Path(task.path)
-    if failed is not None:
-        _fail(store, summary, task.file_id, path, task.format, task.host_hint, failed)
+    if result.failed is not None:
+        _fail(loader, summary, task.file_id, path, task.format, task.host_hint, result.failed)
         return
-    summary.notes += notes
-    q = quarantine.num_rows
-    store.append_quarantine(quarantine)
-    store.add_file(task.file_id, task.path, task.format, task.host_hint, ingested + q, ingested, q, "ok", None)
-    summary.records += ingested + q
+    summary.notes += result.notes
+    q = result.quarantine.num_rows
+    loader.quarantine(result.quarantine)
+    loader.file(task.file_id, task.path, task.format, task.host_hint, result.ingested + q, result.ingested, q,
+                "ok", None)
+    summary.records += result.ingested + q
     summary.quarantined += q
 
 
@@ -215,14 +322,14 @@ def _year(path: Path) -> int:
         return datetime.now(dt_timezone.utc).year
 
 
-def _fail(store: Store, summary: IngestSummary, file_id: int, path: Path, fmt: str | None,
+def _fail(loader: _Loader, summary: IngestSummary, file_id: int, path: Path, fmt: str | None,
           hint: str, reason: str) -> None:
     summary.files_failed += 1
     summary.failures.append((str(path), reason))
-    store.add_file(file_id, str(path), fmt, hint, 0, 0, 0, "failed", reason)
+    loader.file(file_id, str(path), fmt, hint, 0, 0, 0, "failed", reason)
 
 
-def _read_case(store: Store, summary: IngestSummary, case: Case, file_id: int, path: Path, head: bytes) -> None:
+def _read_case(loader: _Loader, summary: IngestSummary, case: Case, file_id: int, path: Path, head: bytes) -> None:
     src = str(path)
     if not any(Path(s).resolve() == path.resolve() for s in case.sources):
         try:
@@ -231,7 +338,7 @@ def _read_case(store: Store, summary: IngestSummary, case: Case, file_id: int, p
             else:
                 found = load_changes_csv(path, case.timezone, case.timezone_name)
         except (CaseError, OSError) as exc:
-            _fail(store, summary, file_id, path, "case", "", str(exc))
+            _fail(loader, summary, file_id, path, "case", "", str(exc))
             return
         src = found.sources[0]
         case.merge(found)
@@ -243,7 +350,7 @@ def _read_case(store: Store, summary: IngestSummary, case: Case, file_id: int, p
     n_ok = sum(c.source == src for c in case.changes) + sum(o.source == src for o in case.observations)
     bad = [(e, r) for s, e, r in case.rejected if s == src]
     # Case entries count as records: every change and observation is used or quarantined.
-    store.add_file(file_id, str(path), fmt, None, n_ok + len(bad), n_ok, len(bad), "case", None)
-    store.append_quarantine(quarantine_table(file_id, [None] * len(bad), [r for _, r in bad], [e for e, _ in bad]))
+    loader.file(file_id, str(path), fmt, None, n_ok + len(bad), n_ok, len(bad), "case", None)
+    loader.quarantine(quarantine_table(file_id, [None] * len(bad), [r for _, r in bad], [e for e, _ in bad]))
     summary.records += n_ok + len(bad)
     summary.quarantined += len(bad)

@@ -1,12 +1,13 @@
 """Reading one evidence file, wherever that runs: in this process, in a worker process
 of this machine, or on a Dask worker (:mod:`.workers`).
 
-:func:`read_file` takes a :class:`FileTask` (everything a source needs, picklable) and
-returns a :class:`FileResult`: the file's events and quarantined records as Arrow
-tables, its counts, its notes. It never touches the case database, so that files can
-be read anywhere and loaded in the order they were found: the same case database
-whatever read them. In this process it can hand each batch to a ``sink`` instead, so
-that a large file is never held whole.
+:func:`read_files` takes :class:`FileTask` s (everything a source needs, picklable) and
+yields a :class:`FileResult` for each, in order: the file's events and quarantined
+records as Arrow tables, its counts, its notes (:func:`read_file` for one,
+:func:`read_bundle` for the several small files a worker process is given at once). It
+never touches the case database, so that files can be read anywhere and loaded in the
+order they were found: the same case database whatever read them. In this process it
+can hand each batch to a ``sink`` instead, so that a large file is never held whole.
 
 The parse cache (:class:`ParseCache`) keeps each file's result as Parquet beside a
 kept case database (``--db``): a file whose path, size, modification time and reading
@@ -23,7 +24,7 @@ import os
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone, tzinfo
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 import pyarrow as pa
@@ -31,8 +32,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from .schema import EVENTS, QUARANTINE, quarantine_table
-from .sources import READERS
-from .sources.base import FileContext, UnusableFile
+from .sources import RAW_READERS, READERS
+from .sources.base import BATCH_ROWS, FileContext, UnusableFile
+from .sources.winevent import Pending
 
 
 @dataclass(frozen=True)
@@ -62,36 +64,126 @@ class FileResult:
 def read_file(task: FileTask, sink: Callable[[pa.RecordBatch], None] | None = None) -> FileResult:
     """Read one file with the source for its format: every record ingested or
     quarantined with a reason; damage stops nothing but the damaged part."""
-    ctx = FileContext(path=Path(task.path), file_id=task.file_id, default_host=task.host_hint,
-                      timezone=task.timezone, reference_year=task.reference_year)
-    result = FileResult(task)
-    batches: list[pa.RecordBatch] = []
-    put = sink or batches.append
-    try:
-        for batch in READERS[task.format](ctx):
-            batch = _placeable(batch, ctx)
-            put(batch)
-            result.ingested += batch.num_rows
-    except UnusableFile as exc:
-        if not result.ingested and not ctx.quarantined:
-            result.failed = str(exc)
+    return next(read_files([task], None if sink is None else lambda _task, batch: sink(batch)))
+
+
+def read_bundle(tasks: list[FileTask]) -> list[FileResult]:
+    """Several files read in one go (the unit a worker process is given)."""
+    return list(read_files(tasks))
+
+
+# Rendered Windows records wait until this many are pending before they are normalised:
+# the query's fixed cost is then spread over thousands of records, not one small file.
+PENDING_ROWS = 16_384
+
+
+def read_files(tasks: Iterable[FileTask],
+               sink: Callable[[FileTask, pa.RecordBatch], None] | None = None) -> Iterator[FileResult]:
+    """Read files in order, yielding each one's result once all its records are in;
+    with a ``sink``, batches go there (in file order) instead of into the results.
+
+    Windows records of consecutive files are normalised together
+    (:class:`.sources.winevent.Pending`); a file's batches, quarantined records and
+    their order are the same as when it is read alone.
+    """
+    pending = Pending()
+    waiting: dict[int, _Reading] = {}   # files read whose records may still be pending, in order
+    for task in tasks:
+        reading = _Reading(task, sink)
+        raw = RAW_READERS.get(task.format)
+        if raw is None:
+            # Earlier files' records first: the case database is loaded in file order.
+            yield from _drain(pending, waiting)
+            reading.run(lambda: _each(READERS[task.format](reading.ctx), reading.deliver))
+            yield reading.finish()
+            continue
+        waiting[id(reading.ctx)] = reading
+
+        def handover(reading: _Reading = reading, raw=raw) -> None:
+            for nos, ids, jsons in raw(reading.ctx):
+                pending.add(reading.ctx, task.format, nos, ids, jsons)
+                reading.handed += len(nos)
+                if len(nos) >= BATCH_ROWS:
+                    # As when the file is read alone: a full chunk is normalised at once.
+                    _deliver(pending, waiting)
+        reading.run(handover)
+        if reading.result.failed is not None:
+            del waiting[id(reading.ctx)]
+            yield from _drain(pending, waiting)
+            yield reading.result
+        elif pending.rows >= PENDING_ROWS:
+            yield from _drain(pending, waiting)
+    yield from _drain(pending, waiting)
+
+
+def _each(batches: Iterable[pa.RecordBatch], deliver: Callable[[pa.RecordBatch], None]) -> None:
+    for batch in batches:
+        deliver(batch)
+
+
+def _deliver(pending: Pending, waiting: dict[int, "_Reading"]) -> None:
+    for ctx, batch in pending.flush():
+        waiting[id(ctx)].deliver(batch)
+
+
+def _drain(pending: Pending, waiting: dict[int, "_Reading"]) -> Iterator[FileResult]:
+    _deliver(pending, waiting)
+    for reading in waiting.values():
+        yield reading.finish()
+    waiting.clear()
+
+
+class _Reading:
+    """One file being read: its context, its result so far, where its batches go."""
+
+    def __init__(self, task: FileTask, sink: Callable[[FileTask, pa.RecordBatch], None] | None) -> None:
+        self.task = task
+        self.ctx = FileContext(path=Path(task.path), file_id=task.file_id, default_host=task.host_hint,
+                               timezone=task.timezone, reference_year=task.reference_year)
+        self.result = FileResult(task)
+        self.sink = sink
+        self.batches: list[pa.RecordBatch] = []
+        self.handed = 0      # records handed to be normalised later, not yet counted as ingested
+
+    def deliver(self, batch: pa.RecordBatch) -> None:
+        batch = _placeable(batch, self.ctx)
+        if self.sink is not None:
+            self.sink(self.task, batch)
+        else:
+            self.batches.append(batch)
+        self.result.ingested += batch.num_rows
+
+    def run(self, read: Callable[[], None]) -> None:
+        """``read`` the file; damage stops nothing but the damaged part, and a file
+        nothing could be read from is failed with the reason."""
+        ctx, result = self.ctx, self.result
+        try:
+            read()
+        except UnusableFile as exc:
+            if not (result.ingested or self.handed or ctx.quarantined):
+                result.failed = str(exc)
+                return
+            ctx.quarantine(None, f"reading stopped: {exc}")
+        except (OSError, MemoryError) as exc:
+            if not (result.ingested or self.handed or ctx.quarantined):
+                # Nothing read at all (gone, unreadable, or not where a worker looks).
+                result.failed = f"cannot read: {exc}"
+                return
+            # The rest of the file cannot be read; what was read stays, and the stop
+            # itself is quarantined so that the loss is visible.
+            ctx.quarantine(None, f"reading stopped: {exc}")
+
+    def finish(self) -> FileResult:
+        result, ctx = self.result, self.ctx
+        if result.failed is not None:
             return result
-        ctx.quarantine(None, f"reading stopped: {exc}")
-    except (OSError, MemoryError) as exc:
-        if not result.ingested and not ctx.quarantined:
-            # Nothing read at all (gone, unreadable, or not where a worker looks).
-            result.failed = f"cannot read: {exc}"
-            return result
-        # The rest of the file cannot be read; what was read stays, and the stop
-        # itself is quarantined so that the loss is visible.
-        ctx.quarantine(None, f"reading stopped: {exc}")
-    result.notes = ctx.notes
-    if sink is None:
-        result.events = pa.Table.from_batches(batches, schema=EVENTS)
-    q = ctx.quarantined
-    result.quarantine = quarantine_table(task.file_id, [x.record_no for x in q], [x.reason for x in q],
-                                         [x.excerpt for x in q])
-    return result
+        result.notes = ctx.notes
+        if self.sink is None:
+            result.events = pa.Table.from_batches(self.batches, schema=EVENTS)
+        q = ctx.quarantined
+        result.quarantine = quarantine_table(self.task.file_id, [x.record_no for x in q], [x.reason for x in q],
+                                             [x.excerpt for x in q])
+        return result
 
 
 # What a timeline can hold: Python's datetimes end with 9999, and a true time is a
@@ -186,12 +278,12 @@ class ParseCache:
             writer.write_table(result.events)
         writer.close(result)
 
-    def writer(self, key: str) -> "_EntryWriter":
+    def writer(self, key: str) -> "CacheEntryWriter":
         """Write an entry batch by batch, as a file is read in this process."""
-        return _EntryWriter(self, key)
+        return CacheEntryWriter(self, key)
 
 
-class _EntryWriter:
+class CacheEntryWriter:
     """One cache entry being written; a full disk or any other failure leaves no entry,
     only an uncached file (never a failed investigation)."""
 

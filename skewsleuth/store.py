@@ -17,6 +17,7 @@ the evidence (the clock model's own arrays, a few bytes an event, still do).
 
 from __future__ import annotations
 
+import functools
 import os
 import tempfile
 from pathlib import Path
@@ -36,7 +37,9 @@ CREATE TABLE IF NOT EXISTS files (
 """
 
 
+@functools.cache
 def _ddl(name: str, schema: pa.Schema) -> str:
+    # Asked of a connection of its own once per process: opening one costs ~10 ms.
     con = duckdb.connect()
     empty = schema.empty_table()  # noqa: F841 - referenced by the query below
     cols = con.sql("DESCRIBE SELECT * FROM empty").fetchall()
@@ -79,6 +82,18 @@ class Store:
                  records: int, ingested: int, quarantined: int, status: str, error: str | None) -> None:
         self.con.execute("INSERT INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                          [file_id, path, format, host_hint, records, ingested, quarantined, status, error])
+
+    def add_files(self, rows: list[tuple]) -> None:
+        """Several rows of ``files`` (as :meth:`add_file` takes them) in one statement."""
+        cols = list(zip(*rows))
+        names = ["file_id", "path", "format", "host_hint", "records", "ingested", "quarantined", "status", "error"]
+        types = [pa.int32(), pa.string(), pa.string(), pa.string(), pa.int64(), pa.int64(), pa.int64(),
+                 pa.string(), pa.string()]
+        self.con.register("_files", pa.table([pa.array(c, t) for c, t in zip(cols, types)], names=names))
+        try:
+            self.con.execute("INSERT INTO files SELECT * FROM _files")
+        finally:
+            self.con.unregister("_files")
 
     def append_events(self, batch: pa.RecordBatch) -> None:
         self.con.register("_batch", batch)

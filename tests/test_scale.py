@@ -89,13 +89,14 @@ def test_investigating_again_parses_only_the_files_that_changed(evidence, inline
     shutil.copytree(evidence, ev)
     fresh = _json(investigate([ev], workers=1), tmp_path / "fresh.json")
     parsed: list[str] = []
-    real = ingest_module.read_file
+    real = ingest_module.read_files
 
-    def counting(task, sink=None):
-        parsed.append(os.path.basename(task.path))
-        return real(task, sink)
+    def counting(tasks, sink=None):
+        tasks = list(tasks)
+        parsed.extend(os.path.basename(t.path) for t in tasks)
+        return real(tasks, sink)
 
-    monkeypatch.setattr(ingest_module, "read_file", counting)
+    monkeypatch.setattr(ingest_module, "read_files", counting)
     db = tmp_path / "case.duckdb"
     first = _json(investigate([ev], db=db, workers=1), tmp_path / "first.json")
     n_files = len(parsed)
@@ -115,7 +116,7 @@ def test_investigating_again_parses_only_the_files_that_changed(evidence, inline
     parsed.clear()
     changed = investigate([ev], db=db, workers=1)
     assert parsed == [trace.name]
-    monkeypatch.setattr(ingest_module, "read_file", real)
+    monkeypatch.setattr(ingest_module, "read_files", real)
     assert _json(changed, tmp_path / "changed.json") == _json(investigate([ev], workers=1), tmp_path / "c2.json")
     assert changed.ingest.records == json.loads(fresh)["ingest"]["records"] - 1
     # The cache holds what the last investigation read: the changed file's old entry is gone.
@@ -156,3 +157,54 @@ def test_a_worker_process_that_dies_fails_its_task_and_the_rest_go_on():
     out = list(ordered_map(_dies_on_three, range(8), workers=2, window=4))
     assert [x for x in out if not isinstance(x, WorkerDied)] == [x * 10 for x in range(8) if x != 3]
     assert isinstance(out[3], WorkerDied) and "died" in str(out[3])
+
+
+def _evtx_tasks(evtx_dir):
+    from datetime import timezone
+
+    from skewsleuth.reading import FileTask
+
+    return [FileTask(str(f), i, "evtx", f"folder{i}", timezone.utc, 2024)
+            for i, f in enumerate(sorted(evtx_dir.glob("*.evtx")), start=1)]
+
+
+def test_windows_records_of_many_files_normalised_together_are_each_files_own(evtx_dir, tmp_path, monkeypatch):
+    """Records of consecutive files share a normalisation query (its fixed cost is more
+    than a small file's parse); each file gets back exactly what it gets read alone,
+    an unreadable file among them included."""
+    from dataclasses import replace
+
+    from skewsleuth.reading import read_bundle, read_file
+    from skewsleuth.sources import winevent
+
+    tasks = _evtx_tasks(evtx_dir)
+    unreadable = tmp_path / "header.evtx"
+    unreadable.write_bytes(b"ElfFile\x00" + bytes(30))        # a header cut short: nothing to read
+    tasks.insert(5, replace(tasks[0], path=str(unreadable), file_id=99))
+    alone = [read_file(t) for t in tasks]
+    queries = []
+    real = winevent._extract
+    monkeypatch.setattr(winevent, "_extract", lambda raw: queries.append(raw.num_rows) or real(raw))
+    together = read_bundle(tasks)
+    assert [r.task for r in together] == tasks
+    for a, b in zip(alone, together):
+        assert (a.failed, a.ingested, a.notes) == (b.failed, b.ingested, b.notes), a.task.path
+        if a.failed is None:
+            assert a.events.equals(b.events) and a.quarantine.equals(b.quarantine), a.task.path
+    assert sum(r.quarantined for r in together) > 0 and sum(r.failed is not None for r in together) > 0
+    # 23 files, 18,000 records: a few queries (one per 16,384 records or so), not one per file.
+    assert len(queries) <= 3 and sum(queries) >= sum(r.ingested for r in alone) > 18_000
+
+
+def test_a_bundle_whose_reader_died_is_read_again_file_by_file(evtx_dir):
+    """A worker is given several files at once; when its process dies, each of them is
+    read again alone, so that only a file that kills its reader fails."""
+    from skewsleuth.ingest import _results_of_bundles
+    from skewsleuth.reading import read_file
+    from skewsleuth.workers import WorkerDied
+
+    tasks = [t for t in _evtx_tasks(evtx_dir) if read_file(t).failed is None][:3]
+    out = list(_results_of_bundles(iter([(tasks, WorkerDied("gone"))]), workers=2))
+    assert [r.task for r in out] == tasks and all(r.failed is None and r.ingested > 0 for r in out)
+    lone = list(_results_of_bundles(iter([(tasks[:1], WorkerDied("the reader process died"))]), workers=2))
+    assert [(r.task, r.failed) for r in lone] == [(tasks[0], "the reader process died")]

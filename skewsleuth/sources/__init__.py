@@ -16,6 +16,9 @@ from .base import FileContext
 # before syslog).
 MODULES = (evtx, eventxml, sipstack, journald, applog, krb5trace, syslog)
 READERS: dict[str, Callable[[FileContext], Iterator[pa.RecordBatch]]] = {m.FORMAT: m.read for m in MODULES}
+# Formats whose rendered records a reader of many files can normalise together
+# (:class:`.winevent.Pending`): ``read_raw(ctx)`` yields (record_nos, record_ids, jsons).
+RAW_READERS = {evtx.FORMAT: evtx.read_raw}
 
 
 def sniff(head: bytes) -> str | None:

@@ -56,7 +56,10 @@ def _check_size(ctx: FileContext) -> None:
                              + (" and a partial one" if partial else "") + " (the file was cut short)")
 
 
-def read(ctx: FileContext) -> Iterator[pa.RecordBatch]:
+def read_raw(ctx: FileContext) -> Iterator[tuple[list[int], list[int | None], list[str]]]:
+    """The file's records as the parser renders them (record numbers, record ids, JSON),
+    in chunks of at most ``BATCH_ROWS``, for :class:`.winevent.Pending`; damage is
+    quarantined here."""
     import evtx  # imported here so that the rest of the package loads without it
 
     _check_size(ctx)
@@ -86,10 +89,14 @@ def read(ctx: FileContext) -> Iterator[pa.RecordBatch]:
         jsons.append(record["data"])
         ordinal += 1
         if len(nos) >= BATCH_ROWS:
-            batch = normalize(nos, ids, jsons, ctx, FORMAT)
+            yield nos, ids, jsons
             nos, ids, jsons = [], [], []
-            if batch is not None:
-                yield batch
-    batch = normalize(nos, ids, jsons, ctx, FORMAT)
-    if batch is not None:
-        yield batch
+    if nos:
+        yield nos, ids, jsons
+
+
+def read(ctx: FileContext) -> Iterator[pa.RecordBatch]:
+    for nos, ids, jsons in read_raw(ctx):
+        batch = normalize(nos, ids, jsons, ctx, FORMAT)
+        if batch is not None:
+            yield batch
