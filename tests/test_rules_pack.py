@@ -95,6 +95,52 @@ def test_sigma_conditions_wildcards_keywords_and_data_fields(tmp_path):
     assert _matches(r, message="Clock skew too great")
 
 
+@pytest.mark.parametrize("detection, needles", [
+    ("  s: {Message|contains: [Clock Skew, KRB_AP_ERR]}\n  condition: s\n", {"clock skew", "krb_ap_err"}),
+    ("  s: {Message|contains|all: [skew, too great]}\n  condition: s\n", {"too great"}),
+    ("  a: {Message|contains: skew}\n  b: {EventID: 4}\n  condition: a and b\n", {"skew"}),
+    ("  a: {Message|contains: skew}\n  b: {EventID: 4}\n  condition: a or b\n", None),
+    ("  a: {Message|contains: skew}\n  b: {Message|contains: kdc}\n  condition: a and not b\n", {"skew"}),
+    ("  a: {Message|contains: skew}\n  condition: not a\n", None),
+    ("  s_1: {Message|contains: x1}\n  s_2: {Message|startswith: 'y*zz'}\n  condition: 1 of s_*\n", {"x1", "zz"}),
+    ("  keywords: ['50%_done', 'a\\*b', 'wild*cards']\n  condition: keywords\n", {"50%_done", "a*b", "cards"}),
+    ("  s: {Message|contains: '*'}\n  condition: s\n", None),
+    ("  s: {Message|re: 'clock skew'}\n  condition: s\n", None),
+    ("  s: {Status: '0x25'}\n  condition: s\n", None),
+    ("  s: [{Message|contains: a1, EventID: 1}, {Message|contains: b2}]\n  condition: s\n", {"a1", "b2"}),
+])
+def test_a_rule_names_the_texts_a_record_it_matches_must_contain(tmp_path, detection, needles):
+    """The matcher tests these first, with one regular expression for all the rules:
+    a text named that a match may lack would hide records from the rule."""
+    r = _one(tmp_path, detection)
+    assert r.needles() == (None if needles is None else frozenset(needles))
+
+
+def test_the_matchers_first_test_hides_no_record_from_any_rule(tmp_path, monkeypatch):
+    """The symptoms are the same with the texts tested first as with every rule's own
+    condition over every record."""
+    from skewsleuth import investigate
+    from skewsleuth.report.json import write_json
+    from skewsleuth.synth.scenario import SEED, write_evidence
+
+    ev = write_evidence(SEED, tmp_path / "ev")
+    with_first = investigate([ev])
+    assert with_first.to_dict()["incidents"]
+    monkeypatch.setattr(Rule, "needles", lambda self: None)
+    without = investigate([ev])
+    write_json(with_first.to_dict(), str(tmp_path / "a.json"))
+    write_json(without.to_dict(), str(tmp_path / "b.json"))
+    assert (tmp_path / "a.json").read_bytes() == (tmp_path / "b.json").read_bytes()
+
+
+def test_rules_test_says_when_a_match_lacks_the_texts_the_matcher_looks_for(tmp_path, monkeypatch):
+    r = _one(tmp_path, "  s: {Message|contains: skew}\n  condition: s\n")
+    r.tests = {"match": ["clock skew"]}
+    assert test_rule(r).passed
+    monkeypatch.setattr(Rule, "needles", lambda self: frozenset({"something else"}))
+    assert "looks for first" in test_rule(r).examples[0].problem
+
+
 @pytest.mark.parametrize("detection, error", [
     ("  s: {Message: x}\n  condition: s and nope\n", "does not define"),
     ("  s: {Message: x}\n  condition: (s\n", "ends too early"),

@@ -13,7 +13,7 @@ from __future__ import annotations
 from ..case import address_rows
 from ..sources.sipstack import peer_host_sql
 from ..store import Store
-from . import Rule, with_message_lower
+from . import MESSAGE_LOWER, Rule, with_message_lower
 
 _COLUMNS = """
   file_id BIGINT, record_no BIGINT, host VARCHAR, logged TIMESTAMPTZ, true_time TIMESTAMPTZ,
@@ -46,6 +46,32 @@ def _suspect_sql(rule: Rule, params: list) -> str:
     return "coalesce(" + ", ".join(parts) + ")" if len(parts) > 1 else parts[0]
 
 
+def _prefilter(rules: list[Rule], wheres: list[tuple[str, list]]) -> tuple[str, list]:
+    """A condition every record some rule matches meets, cheap enough to test first:
+    one regular expression (RE2 reads each text once, for all the rules' texts at
+    once) where each rule's LIKE patterns read it again, many times over; rules that
+    test other fields join it as they are."""
+    needles: set[str] = set()
+    others: list[tuple[str, list]] = []
+    for rule, where in zip(rules, wheres):
+        found = rule.needles()
+        if found is None:
+            others.append(where)
+        else:
+            needles |= found
+    parts = [w for w, _ in others]
+    params = [p for _, ps in others for p in ps]
+    if needles:
+        parts.insert(0, f"regexp_matches({MESSAGE_LOWER}, ?)")
+        params.insert(0, "|".join(_literal(n) for n in sorted(needles)))
+    return " OR ".join(f"({p})" for p in parts) or "FALSE", params
+
+
+def _literal(text: str) -> str:
+    """``text`` as an RE2 pattern that matches only itself."""
+    return "".join(c if c.isalnum() or c == " " else f"\\x{{{ord(c):x}}}" for c in text)
+
+
 def match_rules(store: Store, rules: list[Rule], addresses: dict[str, str] | None = None) -> int:
     """Write the ``symptoms`` table; ``addresses`` (normalised address -> host, the case
     file's ``hosts:``) turns suspects named by address into their hosts."""
@@ -53,14 +79,23 @@ def match_rules(store: Store, rules: list[Rule], addresses: dict[str, str] | Non
     # One scan of the events finds the records any rule matches (few, among millions);
     # each rule then reads only those, not the whole timeline join again.
     wheres = [rule.where() for rule in rules]
+    matched = [False] * len(rules)
     if wheres:
+        first, first_params = _prefilter(rules, wheres)
         store.con.execute(
             f"CREATE OR REPLACE TEMP TABLE _rule_hits AS SELECT file_id, record_no FROM {with_message_lower('events')} "
-            "WHERE "
-            + " OR ".join(f"({w})" for w, _ in wheres), [p for _, ps in wheres for p in ps])
+            f"WHERE ({first}) AND (" + " OR ".join(f"({w})" for w, _ in wheres) + ")",
+            first_params + [p for _, ps in wheres for p in ps])
         hits = "(SELECT t.* FROM timeline t SEMI JOIN _rule_hits USING (file_id, record_no))"
         store.con.execute(f"CREATE OR REPLACE TEMP TABLE _rule_candidates AS SELECT * FROM {with_message_lower(hits)}")
-    for rule, (where, wparams) in zip(rules, wheres):
+        # Which rules matched anything, asked in one query: most match nothing, and a
+        # statement per rule costs milliseconds even over no rows.
+        matched = list(store.con.execute(
+            "SELECT " + ", ".join(f"coalesce(bool_or({w}), false)" for w, _ in wheres) + " FROM _rule_candidates",
+            [p for _, ps in wheres for p in ps]).fetchall()[0])
+    for rule, (where, wparams), hit in zip(rules, wheres, matched):
+        if not hit:
+            continue
         sparams: list = []
         suspect = _suspect_sql(rule, sparams)
         store.con.execute(

@@ -26,7 +26,7 @@ from typing import Any
 
 import duckdb
 
-from . import Rule, RuleError, builtin_files, with_message_lower
+from . import MESSAGE_LOWER, Rule, RuleError, builtin_files, with_message_lower
 from .matcher import _suspect_sql
 
 _RECORD_KEYS = {"message", "provider", "event_id", "channel", "format", "host", "data", "suspect"}
@@ -97,6 +97,7 @@ def test_rule(rule: Rule, con: duckdb.DuckDBPyConnection | None = None) -> RuleR
             except RuleError as exc:
                 examples.append(Example(rule, expected, {"message": str(value)}, problem=str(exc)))
     where, wparams = rule.where()
+    needles = rule.needles()
     sparams: list = []
     suspect = _suspect_sql(rule, sparams)
     for ex in examples:
@@ -111,12 +112,16 @@ def test_rule(rule: Rule, con: duckdb.DuckDBPyConnection | None = None) -> RuleR
                 f"""WITH timeline AS (SELECT ?::VARCHAR AS message, ?::VARCHAR AS data, ?::VARCHAR AS provider,
                                              ?::INTEGER AS event_id, ?::VARCHAR AS channel, ?::VARCHAR AS format,
                                              ?::VARCHAR AS host)
-                    SELECT coalesce(({where}), FALSE), {suspect} FROM {with_message_lower('timeline')}""",
+                    SELECT coalesce(({where}), FALSE), {suspect}, {MESSAGE_LOWER}
+                    FROM {with_message_lower('timeline')}""",
                 row + wparams + sparams).fetchone()
         except duckdb.Error as exc:
             ex.problem = f"cannot run: {str(exc).splitlines()[0]}"
             continue
         ex.matched, ex.suspect = bool(got[0]), got[1]
+        if ex.matched and needles is not None and not any(n in got[2] for n in needles):
+            # The matcher would never have shown the rule this record (see Rule.needles).
+            ex.problem = "matched without any of the texts the matcher looks for first: " + ", ".join(sorted(needles))
     return RuleResult(rule, examples)
 
 
