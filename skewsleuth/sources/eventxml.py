@@ -7,7 +7,9 @@ Reads the two shapes Windows produces:
 * ``wevtutil qe /f:xml`` / ``/f:RenderedXml`` and ``Get-WinEvent ... | ToXml()``
   output: a bare stream of ``<Event>`` elements with no root.
 
-Each ``<Event>`` element is parsed on its own, so one damaged record costs only itself.
+Each ``<Event>`` element is read on its own, so one damaged record costs only itself:
+events of a shape already seen are filled into that shape's JSON template without a
+parse (see "The fast path" below), every other one goes through the parser.
 DTDs and entity declarations are refused (defusedxml) and the region that carries them
 is quarantined: an event log has no business declaring entities, and expanding them is
 how XML bombs and external-entity reads work. Events are rendered into the JSON shape
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import json
 import re
+from operator import itemgetter
 from typing import Any, Iterator
 from xml.etree.ElementTree import Element
 
@@ -137,6 +140,260 @@ def read(ctx: FileContext) -> Iterator[pa.RecordBatch]:
         yield from _read_stream(reader, ctx)
 
 
+def _render_json(text: str) -> str:
+    """One ``<Event>`` element -> its JSON text, through the guarded parser (the reference)."""
+    root = fromstring(text, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    return json.dumps(_render(root), ensure_ascii=False)
+
+
+# ---------------------------------------------------------------------------------
+# The fast path: events of one shape share one template.
+#
+# Exports repeat a few shapes (one per provider and event id) with other values. An
+# event's *skeleton* is its text with every value (attribute values but names, and
+# element text with no white space at either end) replaced by a placeholder of its
+# kind. The first event of a skeleton is rendered by the guarded parser with a numeric
+# marker in place of each value; the JSON that comes out, with the markers cut out, is
+# the skeleton's template, and a regular expression made from the skeleton matches the
+# later events of that shape and hands over their values, which are JSON-escaped into
+# the template's holes: one C-level match and a %-format per event, no parse, no tree.
+# This is exact because a value, as matched, cannot change how the rest is parsed (no
+# '<', no raw '&', no quote that ends it, no white space a parser folds or strips, no
+# character XML cannot carry); what depends on a value itself is done here as the
+# parser does it: entity and character references decoded, digits read as a number
+# (_scalar), names that become keys checked not to collide. Anything else (a skeleton
+# with comments, CDATA, processing instructions or a DTD, "]]>", a reserved namespace,
+# a reference this decoder does not know) takes the guarded parser, which also decides
+# what is malformed. tests/test_sources_eventxml_equivalence.py holds it to the parser.
+
+# Values, by kind; each pass runs on what the passes before it left, with the values
+# they took replaced by their placeholder ("\x01".."\x04"), so none can match across one.
+_PASSES = (
+    # element text that reads as a number (_scalar): written in the JSON as it is
+    (re.compile(r">(0|[1-9][0-9]{0,17})(?=<)"), ">\x01"),
+    # other element text, without white space at either end (the parser strips it)
+    (re.compile(">([^<\\s\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff](?:[^<\r\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]*[^<\\s\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff])?)(?=<)"), ">\x02"),
+    # attribute values; the parser folds tabs and line ends in them, so those stay out.
+    # Names (Provider/@Name, Data/@Name) stay in the skeleton: they tell events apart
+    # early, and a Data name is a key of the JSON, whose collisions the parser resolves.
+    (re.compile("(?<!Name)='([^'<&\t\n\r\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]+)(?=')"), "='\x03"),
+    (re.compile('(?<!Name)="([^"<&\t\n\r\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]+)(?=")'), '="\x04'),
+)
+_HOLE = re.compile("[\x01-\x04]")
+_REF = re.compile(r"&(?:(lt|gt|amp|apos|quot)|#([0-9]+)|#x([0-9a-fA-F]+));")
+_NAMED = {"lt": "<", "gt": ">", "amp": "&", "apos": "'", "quot": '"'}
+_MARK = "7{:09d}3"
+_MARKS = re.compile(r"7\d{9}3")
+_JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"(: )?|\b7\d{9}3\b')
+_CACHE_LIMIT = 4096
+_RECENT = 8
+_encode = json.encoder.encode_basestring  # what json.dumps(ensure_ascii=False) writes for a str
+
+
+def _unref(value: str) -> str | None:
+    """Entity and character references decoded as expat does; None if it would refuse one."""
+    if "&" in _REF.sub("", value):
+        return None
+    out = _REF.sub(_one_ref, value)
+    return None if "\x00" in out else out
+
+
+def _one_ref(m: re.Match) -> str:
+    if m.group(1):
+        return _NAMED[m.group(1)]
+    code = int(m.group(2)) if m.group(2) else int(m.group(3), 16)
+    if code in (9, 10, 13) or 0x20 <= code <= 0xD7FF or 0xE000 <= code <= 0xFFFD or 0x10000 <= code <= 0x10FFFF:
+        return chr(code)
+    return "\x00"  # not an XML character: the parser refuses it
+
+
+# How each kind of hole is matched when an event is checked against a template: the
+# same patterns as the passes, so a template matches exactly the events the passes give
+# its skeleton (element text is a number only if the number pattern takes it first).
+_GROUPS = {
+    "\x01": "(0|[1-9][0-9]{0,17})(?=<)",
+    "\x02": "(?!(?:0|[1-9][0-9]{0,17})<)(" + _PASSES[1][0].pattern[2:],
+    "\x03": "(" + _PASSES[2][0].pattern[12:],
+    "\x04": "(" + _PASSES[3][0].pattern[12:],
+}
+
+
+def _getter(indexes: list[int]):
+    """itemgetter that always returns a tuple."""
+    if not indexes:
+        return lambda values: ()
+    if len(indexes) == 1:
+        i = indexes[0]
+        return lambda values: (values[i],)
+    return itemgetter(*indexes)
+
+
+class _Template:
+    """The JSON of one skeleton: a %-format with a hole for each value it shows, and
+    the regular expression that matches exactly the events of that skeleton."""
+
+    __slots__ = ("regex", "fmt", "plain", "take", "order", "texts", "holes", "names", "literal_keys", "scalars", "simple")
+
+    def __init__(self, skeleton: str, pieces: list[str], holes: list[tuple[int, int]], keys: list[int],
+                 literal_keys: set[str]):
+        kinds = _HOLE.findall(skeleton)
+        parts = _HOLE.split(skeleton)
+        self.regex = re.compile("".join(re.escape(p) + (_GROUPS[k] if n < len(kinds) else "")
+                                        for n, (p, k) in enumerate(zip(parts, kinds + [""]))), re.S)
+        self.fmt = "%s".join(p.replace("%", "%%") for p in pieces)
+        # when no value needs JSON escaping: strings' quotes are the template's
+        quoted = [how == 0 or (how == 2 and kinds[i] != "\x01") for i, how in holes]
+        self.plain = "%s".join(('"' if n and quoted[n - 1] else "") + p.replace("%", "%%")
+                               + ('"' if n < len(holes) and quoted[n] else "") for n, p in enumerate(pieces))
+        self.holes = holes            # (value index, how): 0 a whole JSON string, 1 inside one, 2 a _scalar
+        # Values are handed over as given, then JSON-encoded: numbers are taken as given
+        # (as _scalar writes them, or inside a string whose quotes the template holds).
+        n = len(kinds)
+        self.take = _getter([i if kinds[i] == "\x01" else n + i for i, _ in holes])
+        self.order = _getter([i for i, _ in holes])
+        self.texts = [i for i, k in enumerate(kinds) if k == "\x02"]
+        self.names = _getter(keys) if keys else None   # values that become object keys
+        self.literal_keys = literal_keys
+        # text that _scalar reads, and that could be a number _scalar rewrites ("007")
+        self.scalars = _getter([i for i, how in holes if how == 2 and kinds[i] != "\x01"])
+        # The usual case: numbers written as they are, every other value a whole string.
+        self.simple = all(how != 1 or kinds[i] == "\x01" for i, how in holes)
+
+    def fill(self, values: tuple[str, ...], text: str) -> str | None:
+        if self.names is not None:
+            names = self.names(values)
+            if len(set(names)) != len(names) or not self.literal_keys.isdisjoint(names):
+                return None  # two names collide: the parser's dict would keep one
+        plain = not ("\\" in text or '"' in text or "\n" in text or "\t" in text)
+        if "&" in text:
+            # only element text may hold references (attribute values with one are skeleton)
+            decoded = list(values)
+            for i in self.texts:
+                v = decoded[i]
+                if "&" in v:
+                    v = decoded[i] = _unref(v)
+                    if v is None:
+                        return None
+                    plain = False
+            values = tuple(decoded)
+            for v in self.scalars(values):
+                if not v or v.strip() != v:
+                    return None  # a reference to white space: the parser strips it
+        if self.simple and not any(map(str.isdigit, self.scalars(values))):
+            if plain:
+                return self.plain % self.order(values)
+            return self.fmt % self.take(values + tuple(map(_encode, values)))
+        out = []
+        for i, how in self.holes:
+            v = values[i]
+            if how == 2 and v.isdigit() and len(v) < 19:
+                try:
+                    out.append(str(int(v)))
+                except ValueError:
+                    return None  # a digit int() cannot read: the parser's error
+            elif how == 1:
+                out.append(_encode(v)[1:-1])
+            else:
+                out.append(_encode(v))
+        return self.fmt % tuple(out)
+
+
+def _skeleton(text: str) -> str:
+    for pattern, hole in _PASSES:
+        parts = pattern.split(text)
+        if len(parts) > 1:
+            text = hole.join(parts[::2])
+    return text
+
+
+def _compile(skeleton: str) -> _Template | None:
+    if "<!" in skeleton or "<?" in skeleton or _MARKS.search(skeleton):
+        return None  # comments, CDATA, DTD, processing instructions: the parser's business
+    parts = _HOLE.split(skeleton)
+    marks = [_MARK.format(k) for k in range(len(parts) - 1)]
+    marked = "".join(p + m for p, m in zip(parts, marks + [""]))
+    try:
+        rendered = _render_json(marked)
+    except Exception:
+        return None
+    kinds = _HOLE.findall(skeleton)
+    index = {m: k for k, m in enumerate(marks)}
+    pieces: list[str] = []
+    holes: list[tuple[int, int]] = []
+    keys: list[int] = []
+    literal_keys: set[str] = set()
+    last = 0
+    for tok in _JSON_TOKEN.finditer(rendered):
+        text = tok.group(0)
+        if text[0] != '"':
+            pieces.append(rendered[last:tok.start()])
+            holes.append((index[text], 2))
+            last = tok.end()
+            continue
+        is_key = tok.group(1) is not None
+        body = text[:-2] if is_key else text
+        found = [m for m in _MARKS.findall(body) if m in index]
+        if not found:
+            if is_key:
+                literal_keys.add(json.loads(body))
+            continue
+        if len(found) == 1 and body == '"' + found[0] + '"' and kinds[index[found[0]]] != "\x01":
+            pieces.append(rendered[last:tok.start()])
+            holes.append((index[found[0]], 0))
+            last = tok.start() + len(body)
+            if is_key:
+                keys.append(index[found[0]])
+            continue
+        if is_key:
+            return None  # a name made of a number, or of a value and more: left to the parser
+        for m in _MARKS.finditer(body):
+            if m.group(0) in index:
+                pieces.append(rendered[last:tok.start() + m.start()])
+                holes.append((index[m.group(0)], 1))
+                last = tok.start() + m.end()
+    pieces.append(rendered[last:])
+    return _Template(skeleton, pieces, holes, keys, literal_keys)
+
+
+class _FastRenderer:
+    """Event text -> JSON by template, None when the guarded parser must decide."""
+
+    def __init__(self) -> None:
+        self.cache: dict[str, _Template | None] = {}
+        # Templates last used, most recent first, by the event's number of tags: the
+        # templates an event is tried against before its skeleton is worked out.
+        self.recent: dict[int, list[_Template]] = {}
+
+    def __call__(self, text: str) -> str | None:
+        if "]]>" in text or "www.w3.org/" in text:
+            return None
+        tags = text.count("<")
+        recent = self.recent.get(tags)
+        if recent is None:
+            recent = self.recent[tags] = []
+        for n, tmpl in enumerate(recent):
+            m = tmpl.regex.fullmatch(text)
+            if m is not None:
+                if n:
+                    recent.insert(0, recent.pop(n))
+                return tmpl.fill(m.groups(), text)
+        skeleton = _skeleton(text)
+        tmpl = self.cache.get(skeleton, False)
+        if tmpl is False:
+            if len(self.cache) >= _CACHE_LIMIT:
+                self.cache.clear()
+                self.recent.clear()
+            tmpl = self.cache[skeleton] = _compile(skeleton)
+        if tmpl is None:
+            return None
+        m = tmpl.regex.fullmatch(text)
+        if m is None:
+            return None
+        recent.insert(0, tmpl)
+        del recent[_RECENT:]
+        return tmpl.fill(m.groups(), text)
+
+
 def _read_stream(reader: Any, ctx: FileContext) -> Iterator[pa.RecordBatch]:
     nos: list[int] = []
     ids: list[int | None] = []
@@ -144,6 +401,7 @@ def _read_stream(reader: Any, ctx: FileContext) -> Iterator[pa.RecordBatch]:
     ordinal = 0
     buf = ""
     eof = False
+    fast = _FastRenderer()
 
     def between(text: str) -> None:
         nonlocal ordinal
@@ -181,15 +439,17 @@ def _read_stream(reader: Any, ctx: FileContext) -> Iterator[pa.RecordBatch]:
                 continue
             text = buf[m.start():end + len(_EVENT_CLOSE)]
             pos = end + len(_EVENT_CLOSE)
-            try:
-                rendered = _render(fromstring(text, forbid_dtd=True, forbid_entities=True, forbid_external=True))
-            except (ParseError, DefusedXmlException, ValueError) as exc:
-                ctx.quarantine(ordinal, f"malformed event XML: {exc}", text)
-                ordinal += 1
-                continue
+            rendered = fast(text)
+            if rendered is None:
+                try:
+                    rendered = _render_json(text)
+                except (ParseError, DefusedXmlException, ValueError) as exc:
+                    ctx.quarantine(ordinal, f"malformed event XML: {exc}", text)
+                    ordinal += 1
+                    continue
             nos.append(ordinal)
             ids.append(None)
-            jsons.append(json.dumps(rendered, ensure_ascii=False))
+            jsons.append(rendered)
             ordinal += 1
             if len(nos) >= BATCH_ROWS:
                 batch = normalize(nos, ids, jsons, ctx, FORMAT)

@@ -1,0 +1,150 @@
+"""The journald reader as it was before its encoder change (commit 87f351c), kept as the
+reference the reader must equal.
+
+systemd journal exports (``journalctl -o json``) as events.
+
+Yields one event per JSON line, ``format="journald"``, ``channel="journal"``:
+
+* ``logged`` = ``__REALTIME_TIMESTAMP`` (microseconds since the Unix epoch, as a
+  decimal string: when journald received the entry, by the host's clock);
+* ``host`` = ``_HOSTNAME`` (the file's default host when absent);
+* ``provider`` = ``SYSLOG_IDENTIFIER``, else ``_COMM``;
+* ``message`` = ``MESSAGE``. journalctl writes a field that is not valid UTF-8 as an
+  array of byte values; it is decoded with replacement characters. A field with
+  several values is an array of values (joined with newlines here); a field over
+  journalctl's size limit is ``null``.
+* ``data`` = the fields that matter to clock reconstruction, those present only:
+  ``pid`` (int), ``severity`` and ``facility`` (syslog keyword names from
+  ``PRIORITY`` / ``SYSLOG_FACILITY``), ``boot_id`` (``_BOOT_ID``), ``monotonic_us``
+  (``__MONOTONIC_TIMESTAMP``: with ``boot_id`` it shows clock steps directly, since
+  realtime - monotonic jumps when the clock is set), ``source_realtime_us``
+  (``_SOURCE_REALTIME_TIMESTAMP``), ``message_id`` (``MESSAGE_ID``, e.g.
+  ``c7a787079b354eaaa9e77b371893cd27`` "Time has been changed"), ``unit``
+  (``_SYSTEMD_UNIT``) and ``transport`` (``_TRANSPORT``).
+
+Blank lines are skipped. A line that is not a JSON object, or has no usable
+``__REALTIME_TIMESTAMP``, is quarantined with a reason and reading carries on.
+
+References: systemd.journal-fields(7); journalctl(1) ``--output=json``; "Journal
+Export Formats" (https://systemd.io/JOURNAL_EXPORT_FORMATS/, "Journal JSON Format").
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime, timedelta, timezone
+from typing import Any, Iterator
+
+import pyarrow as pa
+
+from skewsleuth.sources.base import EventBatchBuilder, FileContext, UnusableFile
+from skewsleuth.sources.syslog import CUT_SHORT, FACILITIES, SEVERITIES, first_json_line, json_line, line_blocks
+
+FORMAT = "journald"
+CHANNEL = "journal"
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_KEY_HINT = re.compile(r'"(?:__REALTIME_TIMESTAMP|MESSAGE)"\s*:')
+_MAX_TEXT = 64 * 1024
+_TEXT_FIELDS = (("_BOOT_ID", "boot_id"), ("MESSAGE_ID", "message_id"), ("_SYSTEMD_UNIT", "unit"),
+                ("_TRANSPORT", "transport"))
+_INT_FIELDS = (("__MONOTONIC_TIMESTAMP", "monotonic_us"), ("_SOURCE_REALTIME_TIMESTAMP", "source_realtime_us"))
+_loads = json.loads
+
+
+def sniff(head: bytes) -> bool:
+    first = first_json_line(head)
+    if first is None:
+        return False
+    line, terminated, obj = first
+    if obj is CUT_SHORT:
+        # A first entry longer than the head is cut short: judge it by its keys.
+        return not terminated and _KEY_HINT.search(line) is not None
+    return isinstance(obj, dict) and ("__REALTIME_TIMESTAMP" in obj or "MESSAGE" in obj)
+
+
+def _text(value: Any) -> str | None:
+    """A journal field value as text: str, byte array, or array of values."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        if value and all(type(b) is int and 0 <= b < 256 for b in value):
+            return bytes(value).decode("utf-8", "replace")
+        parts = [_text(v) for v in value]
+        return "\n".join(p for p in parts if p is not None)
+    return json.dumps(value, ensure_ascii=False)[:_MAX_TEXT]
+
+
+def _int(value: Any) -> int | None:
+    if value.__class__ is str:
+        return int(value) if value.isdigit() and value.isascii() and len(value) <= 20 else None
+    return value if value.__class__ is int else None
+
+
+def read(ctx: FileContext) -> Iterator[pa.RecordBatch]:
+    builder = EventBatchBuilder(ctx.file_id)
+    add = builder.add
+    default_host = ctx.default_host
+    quarantine = ctx.quarantine
+    loads = _loads
+    no = 0
+
+    for lines in line_blocks(ctx):
+        for line in lines:
+            if not line or line.isspace():
+                continue
+            record_no = no
+            no += 1
+            try:
+                obj = json_line(line, loads)
+            except (ValueError, RecursionError) as exc:
+                quarantine(record_no, f"not JSON: {str(exc)[:120]}", line)
+                continue
+            if type(obj) is not dict:
+                quarantine(record_no, "JSON line is not an object", line)
+                continue
+            get = obj.get
+            us = _int(get("__REALTIME_TIMESTAMP"))
+            if us is None:
+                quarantine(record_no, "no usable __REALTIME_TIMESTAMP", line)
+                continue
+            try:
+                logged = _EPOCH + timedelta(microseconds=us)
+            except OverflowError:
+                quarantine(record_no, f"__REALTIME_TIMESTAMP out of range: {us}", line)
+                continue
+
+            data: dict[str, Any] = {}
+            # Fields are looked up once and converted only when present: most are absent.
+            v = get("_PID")
+            if v is not None:
+                pid = _int(v)
+                data["pid"] = pid if pid is not None else _text(v)
+            v = get("PRIORITY")
+            if v is not None and (n := _int(v)) is not None and 0 <= n < 8:
+                data["severity"] = SEVERITIES[n]
+            v = get("SYSLOG_FACILITY")
+            if v is not None and (n := _int(v)) is not None and 0 <= n < len(FACILITIES):
+                data["facility"] = FACILITIES[n]
+            for field, key in _TEXT_FIELDS:
+                v = get(field)
+                if v is not None:
+                    data[key] = v if v.__class__ is str else _text(v)
+            for field, key in _INT_FIELDS:
+                v = get(field)
+                if v is not None and (n := _int(v)) is not None:
+                    data[key] = n
+
+            host = _text(get("_HOSTNAME")) or default_host
+            provider = _text(get("SYSLOG_IDENTIFIER")) or _text(get("_COMM"))
+            add(record_no=record_no, host=host, logged=logged, format=FORMAT, channel=CHANNEL,
+                provider=provider, message=_text(get("MESSAGE")), data=data or None)
+            if builder.full():
+                yield builder.flush()  # type: ignore[misc]
+
+    if no == 0:
+        raise UnusableFile("no journal entries (blank file)")
+    batch = builder.flush()
+    if batch is not None:
+        yield batch
