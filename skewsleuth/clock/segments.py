@@ -139,20 +139,33 @@ def explicit_boundaries(facts: list[ClockFact], when: Format = UTC_FORMAT) -> di
 
 def _boot_befores(store: Store, explicit: dict[str, list[Boundary]]) -> None:
     """A boot's ``before``: the last record its log wrote before it, when no shutdown
-    record says more (syslog has none). True time only moves forward across a reboot."""
-    for bounds in explicit.values():
-        for b in bounds:
-            if b.kind != "boot":
-                continue
-            first = min(b.facts, key=lambda f: (f.file_id != b.file_id, f.seq, f.record_no))
-            rows = store.con.execute(
-                f"""SELECT logged FROM events WHERE file_id = ? AND host = ?
-                      AND ({SEQ} < ? OR ({SEQ} = ? AND record_no < ?))
-                   ORDER BY {SEQ} DESC, record_no DESC LIMIT 1""",
-                [first.file_id, b.host, first.seq, first.seq, first.record_no]).fetchall()
-            row = rows[0] if rows else None   # fetchall: a result left open blocks the connection
-            if row is not None and row[0] is not None and (b.before is None or row[0] > b.before):
-                b.before = row[0]
+    record says more (syslog has none). True time only moves forward across a reboot.
+
+    Asked for every boot in one query (a query per boot cost more than the rest of a
+    small investigation): each record's predecessor in its log's write order, read at
+    the boot's first record."""
+    boots = [b for bounds in explicit.values() for b in bounds if b.kind == "boot"]
+    if not boots:
+        return
+    firsts = [min(b.facts, key=lambda f: (f.file_id != b.file_id, f.seq, f.record_no)) for b in boots]
+    store.con.register("_boots", pa.table({
+        "i": pa.array(range(len(boots)), pa.int64()),
+        "file_id": pa.array([f.file_id for f in firsts], pa.int32()),
+        "host": pa.array([b.host for b in boots], pa.string()),
+        "record_no": pa.array([f.record_no for f in firsts], pa.int64())}))
+    try:
+        rows = store.con.execute(f"""
+            WITH e AS (
+              SELECT file_id, host, record_no,
+                     lag(logged) OVER (PARTITION BY file_id, host ORDER BY {SEQ}, record_no) AS prev
+              FROM events SEMI JOIN _boots USING (file_id, host))
+            SELECT q.i, e.prev FROM _boots q JOIN e USING (file_id, host, record_no)""").fetchall()
+    finally:
+        store.con.unregister("_boots")
+    for i, prev in rows:
+        b = boots[i]
+        if prev is not None and (b.before is None or prev > b.before):
+            b.before = prev
 
 
 def inferred_boundaries(store: Store, explicit: dict[str, list[Boundary]],
