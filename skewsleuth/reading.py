@@ -24,12 +24,12 @@ import os
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone, tzinfo
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
+import pyarrow.ipc  # noqa: F401 - pa.ipc
 
 from .schema import EVENTS, QUARANTINE, quarantine_table
 from .sources import RAW_READERS, READERS
@@ -59,6 +59,28 @@ class FileResult:
     @property
     def quarantined(self) -> int:
         return self.quarantine.num_rows
+
+    # Sent from a worker process as Arrow IPC: pickling a table pickles the whole buffers
+    # under it, and a file's events are a slice of a batch normalised with other files'
+    # (measured: 181 MB pickled for 9 MB of events, and 2 s of 4 spent sending them).
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state["events"] = None if self.events is None else _ipc(self.events)
+        state["quarantine"] = _ipc(self.quarantine)
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        for name in ("events", "quarantine"):
+            if state[name] is not None:
+                state[name] = pa.ipc.open_stream(state[name]).read_all()
+        self.__dict__.update(state)
+
+
+def _ipc(table: pa.Table) -> bytes:
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue().to_pybytes()
 
 
 def read_file(task: FileTask, sink: Callable[[pa.RecordBatch], None] | None = None) -> FileResult:
@@ -283,16 +305,22 @@ class ParseCache:
         return CacheEntryWriter(self, key)
 
 
+def _parquet():
+    import pyarrow.parquet  # imported when first needed: only a kept case database has a cache (20 ms)
+
+    return pyarrow.parquet
+
+
 class CacheEntryWriter:
     """One cache entry being written; a full disk or any other failure leaves no entry,
     only an uncached file (never a failed investigation)."""
 
     def __init__(self, cache: ParseCache, key: str) -> None:
         self.paths = cache._paths(key)
-        self._writer: pq.ParquetWriter | None = None
+        self._writer: Any = None
         self._ok = True
         try:
-            self._writer = pq.ParquetWriter(self.paths[0], EVENTS)
+            self._writer = _parquet().ParquetWriter(self.paths[0], EVENTS)
         except OSError:
             self._ok = False
 
@@ -314,7 +342,7 @@ class CacheEntryWriter:
             self._guard(self._writer.close)
         if self._ok and result.failed is None:
             def finish() -> None:
-                pq.write_table(result.quarantine, self.paths[1])
+                _parquet().write_table(result.quarantine, self.paths[1])
                 tmp = self.paths[2].with_suffix(".tmp")
                 tmp.write_text(json.dumps({"ingested": result.ingested, "notes": result.notes,
                                            "failed": result.failed}), encoding="utf-8")
