@@ -208,3 +208,19 @@ def test_a_bundle_whose_reader_died_is_read_again_file_by_file(evtx_dir):
     assert [r.task for r in out] == tasks and all(r.failed is None and r.ingested > 0 for r in out)
     lone = list(_results_of_bundles(iter([(tasks[:1], WorkerDied("the reader process died"))]), workers=2))
     assert [(r.task, r.failed) for r in lone] == [(tasks[0], "the reader process died")]
+
+
+def test_a_files_result_is_sent_as_its_own_rows_not_the_batch_they_were_cut_from(evtx_dir):
+    """Files normalised together are slices of one batch; what a worker sends back of
+    each is its own rows (Arrow IPC), not the batch under them, and arrives the same."""
+    import pickle
+
+    from skewsleuth.reading import read_bundle
+
+    results = read_bundle(_evtx_tasks(evtx_dir))
+    small = min((r for r in results if r.failed is None and r.ingested), key=lambda r: r.ingested)
+    sent = pickle.dumps(small)
+    assert len(sent) < 2 * small.events.nbytes + 100_000
+    back = pickle.loads(sent)
+    assert back.events.equals(small.events) and back.quarantine.equals(small.quarantine)
+    assert (back.task, back.ingested, back.notes, back.failed) == (small.task, small.ingested, small.notes, small.failed)
