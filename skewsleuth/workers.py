@@ -16,6 +16,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import sys
+import warnings
 from collections import deque
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -66,11 +67,18 @@ class WorkerDied(Exception):
     out-of-memory killer): yielded in the task's place, so the rest go on."""
 
 
+# Set once a worker process with nothing to do could not start: from then on this
+# process reads files itself.
+_cannot_spawn = False
+
+
 def _processes(fn, tasks: list, workers: int, window: int) -> Iterator:
     """The task pool. A process that dies breaks the whole pool and every task in
     flight with it, without saying which task killed it: each of those is run again
     alone in a process of its own, the one that dies again is yielded as
-    :class:`WorkerDied`, and a new pool takes the rest."""
+    :class:`WorkerDied`, and a new pool takes the rest. When not even a process given
+    nothing to do survives its start, no task is to blame: the rest run here."""
+    global _cannot_spawn
     ctx = multiprocessing.get_context("spawn")
     done = 0
     while done < len(tasks):
@@ -80,6 +88,14 @@ def _processes(fn, tasks: list, workers: int, window: int) -> Iterator:
                     yield result
                     done += 1
         except BrokenProcessPool:
+            if not _starts(ctx):
+                _cannot_spawn = True
+                warnings.warn("worker processes die as they start, so files are read in this process; "
+                              "a script that calls skewsleuth must do so under "
+                              "`if __name__ == \"__main__\":` (or pass workers=1)", RuntimeWarning, stacklevel=2)
+                for task in tasks[done:]:
+                    yield fn(task)
+                return
             # The head task and those after it in the window are suspects: alone, each
             # either completes or shows itself the cause.
             for task in tasks[done:done + window]:
@@ -94,9 +110,24 @@ def _processes(fn, tasks: list, workers: int, window: int) -> Iterator:
 def _spawnable() -> bool:
     """A spawned worker re-imports the parent's ``__main__`` from its file: a program
     read from standard input names a file that is not there (``<stdin>``), and every
-    worker would die. Such a parent reads in its own process."""
+    worker would die. Such a parent reads in its own process, as does one whose
+    workers could not start before (a script calling skewsleuth outside its
+    ``if __name__ == "__main__":`` block starts it again in each worker)."""
     path = getattr(sys.modules.get("__main__"), "__file__", None)
-    return path is None or os.path.exists(path)
+    return not _cannot_spawn and (path is None or os.path.exists(path))
+
+
+def _idle() -> bool:
+    return True
+
+
+def _starts(ctx) -> bool:
+    """Whether a worker process given nothing to do starts and answers."""
+    try:
+        with ProcessPoolExecutor(max_workers=1, mp_context=ctx) as pool:
+            return pool.submit(_idle).result()
+    except BrokenProcessPool:
+        return False
 
 
 def _windowed(submit, tasks: Iterable, window: int, result) -> Iterator:

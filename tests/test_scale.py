@@ -224,3 +224,25 @@ def test_a_files_result_is_sent_as_its_own_rows_not_the_batch_they_were_cut_from
     back = pickle.loads(sent)
     assert back.events.equals(small.events) and back.quarantine.equals(small.quarantine)
     assert (back.task, back.ingested, back.notes, back.failed) == (small.task, small.ingested, small.notes, small.failed)
+
+
+def test_a_script_that_calls_investigate_without_a_main_guard_still_gets_its_verdict(evtx_dir, tmp_path):
+    """Worker processes re-import the calling script; one that calls investigate() at
+    its top level starts again in each, and they die. Not a parser's fault: the files
+    are read in the script's process instead, with a warning that says why."""
+    import subprocess
+    import sys
+
+    ev = tmp_path / "ev"
+    for k in range(2):      # 42 MB: past the size from which files are read in workers
+        shutil.copytree(evtx_dir, ev / f"win{k}")
+    script = tmp_path / "unguarded.py"
+    script.write_text("import json, skewsleuth\n"
+                      f"v = skewsleuth.investigate([{str(ev)!r}])\n"
+                      "print(json.dumps(v.ingest.as_dict()))\n")
+    r = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    counts = json.loads(r.stdout.strip().splitlines()[-1])
+    assert counts["files"] == 2 * len(list(evtx_dir.glob("*.evtx"))) and counts["files_failed"] == 0
+    assert "if __name__ == \"__main__\":" in r.stderr and "read in this process" in r.stderr
+    assert r.stderr.count("Traceback") <= 4      # the workers that died showing it, no more
