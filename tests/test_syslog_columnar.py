@@ -253,10 +253,28 @@ _BSD_LINE = st.builds(
     st.sampled_from(["Jan", "Mar", "Oct", "Dec", "Feb"]), st.integers(0, 31), st.sampled_from([0, 1, 2, 3, 23, 24]),
     st.integers(0, 60), st.sampled_from(["h", "h.example", "-", "x:"]),
     st.sampled_from(["app", "app[1]", "app[1](info)", "krb5kdc[9](err)", "a b"]), _LINE)
+_GOOD_TOKEN = st.sampled_from(["-", "h", "host.example", "app", "0", "007", "123", "1234567890", "p-1", 'q"x',
+                               "b\\s", "ID47"])
+_TOKEN = st.one_of(_GOOD_TOKEN, _GOOD_TOKEN, _GOOD_TOKEN, st.sampled_from(["é", "a\tb", ""]))
+_VALUE = st.one_of(st.sampled_from(["", "a", "a b=c] [d", "é€😀\x7f\u2028", "x" * 90]),
+                   st.lists(st.sampled_from(["a", " ", "]", "[", "=", '\\"', "\\\\", "\\]", "é", "\x01", "\x7f",
+                                             "\u2028", "x" * 90]), max_size=5).map("".join))
+_SD = st.one_of(st.just("-"), st.lists(st.builds(
+    lambda sd_id, params: f"[{sd_id}" + "".join(f' {k}="{v}"' for k, v in params) + "]",
+    st.sampled_from(["req@1", "sd", "x=y", "a b", "é"]),
+    st.lists(st.tuples(st.sampled_from(["k", "id", "peer", "k"]), _VALUE), max_size=4)), min_size=1, max_size=2)
+    .map("".join))
+_5424_LINE = st.builds(
+    lambda pri, ts, fields, sd, sep, msg: f"<{pri}>1 {ts} {' '.join(fields)}{sep}{sd}{sep}{msg}",
+    st.sampled_from([0, 13, 165, 191, 192]),
+    st.sampled_from(["2014-10-20T18:19:05.003Z", "2014-10-26T01:30:00+02:00", "2014-10-20t18:19:60.123456789z",
+                     "2014-02-29T00:00:00Z", "2014-10-20T18:19:05", "-", "1970-01-01T00:00:00-23:59"]),
+    st.lists(_TOKEN, min_size=4, max_size=4), _SD, st.sampled_from([" ", " ", " ", "", "  "]), _LINE)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
-@given(st.lists(st.one_of(_LINE, _BSD_LINE, _BSD_LINE), max_size=40), st.sampled_from([UTC, BERLIN, CHICAGO]),
+@settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.lists(st.one_of(_LINE, _BSD_LINE, _BSD_LINE, _5424_LINE, _5424_LINE), max_size=40),
+       st.sampled_from([UTC, BERLIN, CHICAGO]),
        st.sampled_from([b"", b"\xff\xfe\x00", b"\xc3"]))
 def test_hostile_lines_same(tmp_path_factory, lines, tz, junk):
     path = tmp_path_factory.mktemp("h") / "syslog"
@@ -273,3 +291,26 @@ def test_kdc_and_5424_writers(tmp_path):
                                   msgid=("-", "ID47")[i % 2], pri=i % 200,
                                   structured_data=({"req@1": {"id": str(i), "peer": "a b=c]"}} if i % 4 else None)))
     assert_same(write(tmp_path, lines), tz=CHICAGO)
+
+
+# Mostly well-formed 5424 lines with structured data, so that most take the
+# column-wise path: values with any character but escapes and controls, often.
+_PARAMS = st.lists(st.tuples(st.sampled_from(["id", "peer", "a", "b.c", "x-y", "k@1", "i", "p", "z"]), st.one_of(
+    st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters='"\\\x00\n\r'), max_size=30),
+    _VALUE)), max_size=5)
+_GOOD_5424 = st.builds(
+    lambda pri, ts, fields, sd_id, params, extra, msg: (
+        f"<{pri}>1 {ts} {' '.join(fields)} [{sd_id}" + "".join(f' {k}="{v}"' for k, v in params) + "]"
+        + extra + (" " + msg if msg else "")),
+    st.integers(0, 191), st.sampled_from(["2014-10-20T18:19:05.003Z", "2014-10-26T01:30:00.5+02:00",
+                                         "2016-12-31T23:59:60Z", "2014-10-20T18:19:05.123456789-05:30"]),
+    st.lists(_GOOD_TOKEN, min_size=4, max_size=4), st.sampled_from(["req@1", "sd", "origin"]), _PARAMS,
+    st.sampled_from(["", "", "", '[meta seq="1"]', "x"]), st.text(max_size=20))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.lists(st.one_of(_GOOD_5424, _GOOD_5424, _5424_LINE), min_size=1, max_size=40))
+def test_structured_data_same(tmp_path_factory, lines):
+    path = tmp_path_factory.mktemp("sd") / "messages.log"
+    path.write_bytes("\n".join(lines).encode("utf-8", "surrogatepass"))
+    assert_same(path)

@@ -627,7 +627,9 @@ class _Reader:
             year[stepping] = _step_years(self.years, p[stepping])
 
         fast3 = self._bsd_fast(blk, head, year)
-        fast = fast3.mask
+        fast5 = _Rfc5424Cols(blk, (blk.at(blk.starts) == 60) & ~fast3.mask, self.default_host)
+        fast = fast3.mask.copy()
+        fast[fast5.idx] = True
         slow = (blk.starts < blk.ends) & ~fast
         no0 = self.no
         consumed = fast.copy()
@@ -670,9 +672,12 @@ class _Reader:
         record_no = (no0 + np.cumsum(consumed) - 1)
         parts = []
         lines = []
-        if len(fast_idx):
-            parts.append(fast3.batch(blk, record_no[fast_idx], self.ctx.file_id))
-            lines.append(fast_idx)
+        if len(fast3.idx):
+            parts.append(fast3.batch(blk, record_no[fast3.idx], self.ctx.file_id))
+            lines.append(fast3.idx)
+        if len(fast5.idx):
+            parts.append(fast5.batch(blk, record_no[fast5.idx], self.ctx.file_id))
+            lines.append(fast5.idx)
         if rows:
             parts.append(self._rows_batch(rows))
             lines.append(np.array([r[0] for r in rows], np.int64))
@@ -682,7 +687,7 @@ class _Reader:
         else:
             order = np.concatenate(lines)
             sort = np.argsort(order, kind="stable")
-            batch = pa.Table.from_batches([parts[0], parts[1]]).take(sort).combine_chunks().to_batches()[0]
+            batch = pa.Table.from_batches(parts).take(sort).combine_chunks().to_batches()[0]
             order = order[sort]
         if conts:
             batch = _extend(batch, {int(np.searchsorted(order, i)): texts for i, texts in conts.items()})
@@ -977,6 +982,311 @@ class _BsdCols:
                 data["severity"] = level.lower()
             texts.append(_to_json(data, cache))
         return pa.array(texts, pa.string()).take(pa.array(inv.astype(np.int64)))
+
+
+# -- RFC 5424, column-wise ----------------------------------------------------------
+
+_SD_WIDTH = 256   # an SD-ELEMENT longer than this is read per line
+_FIELDS_WIDTH = 128   # HOSTNAME to MSGID longer than this: per line
+_MAX_PARAMS = 16
+
+# The end of a 5424 line's data JSON (json.dumps of its dict, whose last keys are
+# these two), per PRI.
+_PRI_TAILS = pa.array([f'"facility": "{FACILITIES[p >> 3]}", "severity": "{SEVERITIES[p & 7]}"}}'
+                       for p in range(192)], pa.string())
+# Literal pieces of the "structured_data" item, after the block's bytes in _assemble's source.
+_SD_LITS = ('"structured_data": {"', '": {', '"', ', "', '": ', '}}, ')
+
+
+class _RowSearch:
+    """Searches along the rows of a window matrix: for each (row, column), the first
+    column at or after it where a byte class occurs (the width when none does)."""
+
+    __slots__ = ("width",)
+
+    def __init__(self, w: np.ndarray) -> None:
+        self.width = w.shape[1]
+
+    def where(self, mask: np.ndarray) -> np.ndarray:
+        return np.append(np.flatnonzero(mask), mask.size)
+
+    def next(self, flat: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        width = self.width
+        base = rows * width
+        p = flat[np.searchsorted(flat, base + np.minimum(cols, width))]
+        return np.minimum(p - base, width)
+
+
+class _Rfc5424Cols:
+    """The RFC 5424 lines of a block the column-wise path reads exactly as the
+    per-line grammar would: header fields of printable ASCII separated by single
+    spaces, an RFC 3339 time, PRI up to 191, and STRUCTURED-DATA that is ``-`` or
+    one element, without escapes, control characters or repeated parameter names,
+    followed by a space or the line's end."""
+
+    def __init__(self, blk: Block, cand: np.ndarray, default_host: str) -> None:
+        self.default_host = default_host
+        idx = np.flatnonzero(cand)
+        starts, ends = blk.starts[idx], blk.ends[idx]
+        m = len(idx)
+        r = np.arange(m)
+        w = blk.window(starts, 8)
+        dig = _DIGIT[w]
+        # <PRI>VERSION SP
+        pl = np.where(dig[:, 1] & (w[:, 2] == 62), 3,
+                      np.where(dig[:, 1] & dig[:, 2] & (w[:, 3] == 62), 4,
+                               np.where(dig[:, 1] & dig[:, 2] & dig[:, 3] & (w[:, 4] == 62), 5, 0)))
+        ok = pl > 0
+        wi = w.astype(np.int64) - 48
+        pri = np.where(pl == 3, wi[:, 1], np.where(pl == 4, wi[:, 1] * 10 + wi[:, 2],
+                                                   wi[:, 1] * 100 + wi[:, 2] * 10 + wi[:, 3]))
+        ok &= pri <= 191
+        v1 = dig[r, pl] & (w[r, np.minimum(pl + 1, 7)] == 32)
+        v2 = dig[r, pl] & dig[r, np.minimum(pl + 1, 7)] & (w[r, np.minimum(pl + 2, 7)] == 32)
+        ok &= v1 | v2
+        ts = starts + pl + np.where(v1, 2, 3)
+        # TIMESTAMP: YYYY-MM-DDTHH:MM:SS[.frac](Z|+hh:mm), then a space
+        t = blk.window(ts, 40)
+        td = _DIGIT[t]
+        ok &= td[:, [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18]].all(axis=1)
+        ok &= (t[:, 4] == 45) & (t[:, 7] == 45) & ((t[:, 10] | 0x20) == 116) & (t[:, 13] == 58) & (t[:, 16] == 58)
+        fl = np.argmin(np.concatenate((td[:, 20:30], np.zeros((m, 1), bool)), axis=1), axis=1)
+        dot = t[:, 19] == 46
+        ok &= ~dot | ((fl >= 1) & (fl <= 9))
+        z = np.where(dot, 20 + fl, 19)
+        zc = t[r, z]
+        zulu = (zc | 0x20) == 122
+        sign = np.where(zc == 43, 1, np.where(zc == 45, -1, 0))
+        zoff = (sign != 0) & td[r, z + 1] & td[r, z + 2] & (t[r, z + 3] == 58) & td[r, z + 4] & td[r, z + 5]
+        ok &= zulu | zoff
+        ze = z + np.where(zulu, 1, 6)
+        ok &= t[r, np.minimum(ze, 39)] == 32
+        ti = t.astype(np.int64) - 48
+        y = ((ti[:, 0] * 10 + ti[:, 1]) * 10 + ti[:, 2]) * 10 + ti[:, 3]
+        mo, d = ti[:, 5] * 10 + ti[:, 6], ti[:, 8] * 10 + ti[:, 9]
+        hh, mi, ss = ti[:, 11] * 10 + ti[:, 12], ti[:, 14] * 10 + ti[:, 15], ti[:, 17] * 10 + ti[:, 18]
+        ok &= (y >= 2) & (y <= 9998) & (mo >= 1) & (mo <= 12)
+        mo = np.where(ok, mo, 1)
+        ok &= _valid_dates(y, mo, d) & (hh < 24) & (mi < 60) & (ss <= 60)
+        us = np.zeros(m, np.int64)
+        for j in range(6):
+            us = us * 10 + np.where(dot & (fl > j), ti[:, 20 + j], 0)
+        leap = ss == 60   # a leap second: the clock's own way of saying 59.999999
+        ss = np.where(leap, 59, ss)
+        us = np.where(leap, 999_999, us)
+        zh = ti[r, np.minimum(z + 1, 39)] * 10 + ti[r, np.minimum(z + 2, 39)]
+        zm = ti[r, np.minimum(z + 4, 39)] * 10 + ti[r, np.minimum(z + 5, 39)]
+        off = np.where(zoff, sign * (zh * 60 + zm), 0) * _US_MIN
+        self.logged = (_days_from_civil(y, mo, d) * _US_DAY + hh * _US_HOUR + mi * _US_MIN + ss * 1_000_000 + us
+                       - off)
+        # HOSTNAME APP-NAME PROCID MSGID
+        f0 = ts + ze + 1
+        h = blk.window(f0, _FIELDS_WIDTH)
+        rows = _RowSearch(h)
+        bad = rows.where((h <= 32) | (h >= 127))
+        b = []
+        prev = np.full(m, -1)
+        for k in range(4):
+            nxt = rows.next(bad, r, prev + 1)
+            ok &= (nxt < _FIELDS_WIDTH) & (nxt > prev + 1)
+            nxt = np.minimum(nxt, _FIELDS_WIDTH - 1)
+            b.append(nxt)
+            prev = nxt
+        for k in range(3):
+            ok &= h[r, b[k]] == 32
+        last = h[r, b[3]]
+        ok &= (last == 32) | (f0 + b[3] == ends)
+        self.host = (f0, f0 + b[0])
+        self.app = (f0 + b[0] + 1, f0 + b[1])
+        self.ids = (f0 + b[1] + 1, f0 + b[3])      # "PROCID MSGID"
+        # STRUCTURED-DATA and MSG
+        t0 = np.where(last == 32, f0 + b[3] + 1, ends)
+        c0 = blk.at(t0)
+        empty = t0 >= ends
+        nil = ~empty & (c0 == 45)
+        elem = ~empty & (c0 == 91)
+        ok &= empty | nil | elem
+        ms = np.where(nil, t0 + 1, ends)
+        ms = np.where(nil & (blk.at(ms) == 32), ms + 1, ms)
+        sd_ok, sd_end = self._sd(blk, t0, ends, elem & ok)
+        ok &= ~elem | sd_ok
+        ms = np.where(elem, sd_end, ms)
+        bom = (blk.at(ms) == 0xEF) & (blk.at(ms + 1) == 0xBB) & (blk.at(ms + 2) == 0xBF)
+        self.ms = np.where(bom, ms + 3, ms)
+        self.ends = ends
+        self.pri = pri
+        self.has_sd = elem
+        keep = np.flatnonzero(ok)
+        self.idx = idx[keep]
+        self.keep = keep
+
+    def _sd(self, blk: Block, t0: np.ndarray, ends: np.ndarray, rows_in: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """One SD-ELEMENT at ``t0`` in the rows ``rows_in``: whether it reads
+        column-wise, where the message after it starts; its pieces (offsets of the
+        SD-ID, of each parameter's name and value) are kept for ``_data``."""
+        m = len(t0)
+        ok_out = np.zeros(m, bool)
+        end_out = np.zeros(m, np.int64)
+        sel = np.flatnonzero(rows_in)
+        self.sd_sel = sel
+        self.sd_pieces: list[tuple[np.ndarray, np.ndarray]] = []
+        if not len(sel):
+            return ok_out, end_out
+        base = t0[sel]
+        s = blk.window(base, _SD_WIDTH)
+        k = len(sel)
+        r = np.arange(k)
+        rs = _RowSearch(s)
+        last = _SD_WIDTH - 1
+        name_stop = rs.where((s <= 32) | (s >= 127) | (s == 93) | (s == 61) | (s == 34) | (s == 92))
+        value_stop = rs.where((s == 34) | (s == 92) | (s < 32))
+        e = rs.next(name_stop, r, np.ones(k, np.int64))
+        ok = (e > 1) & (e < last)
+        e = np.minimum(e, last)
+        pieces = [(base + 1, base + e)]
+        pos = e
+        names = []
+        for j in range(_MAX_PARAMS + 1):
+            more = ok & (s[r, pos] == 32)
+            if not more.any():
+                break
+            if j == _MAX_PARAMS:
+                ok &= ~more
+                break
+            k0 = pos + 1
+            ke = rs.next(name_stop, r, k0)
+            good = (ke > k0) & (ke < last - 1)
+            ke = np.minimum(ke, last - 1)
+            good &= (s[r, ke] == 61) & (s[r, ke + 1] == 34)
+            ve = rs.next(value_stop, r, ke + 2)
+            good &= ve < last
+            ve = np.minimum(ve, last)
+            good &= s[r, ve] == 34
+            ok &= ~more | good
+            here = more & good
+            names.append((here, base + k0, base + ke))
+            # name, and value with its quotes
+            pieces.append((np.where(here, base + k0, 0), np.where(here, base + ke, 0)))
+            pieces.append((np.where(here, base + ke + 1, 0), np.where(here, base + ve + 1, 0)))
+            pos = np.where(here, ve + 1, pos)
+        ok &= s[r, np.minimum(pos, last)] == 93
+        after = base + pos + 1
+        ok &= (blk.at(after) == 32) | (after == ends[sel])
+        if len(names) > 1:
+            ok &= ~_repeated_names(blk, names, ok)
+        self.sd_pieces = pieces
+        ok_out[sel] = ok
+        end_out[sel] = np.where(blk.at(after) == 32, after + 1, after)
+        return ok_out, end_out
+
+    def batch(self, blk: Block, record_no: np.ndarray, file_id: int) -> pa.RecordBatch:
+        keep = self.keep
+        m = len(keep)
+        hs, he = self.host[0][keep], self.host[1][keep]
+        host = blk.strings(hs, he)
+        nil = (he - hs == 1) & (blk.at(hs) == 45)
+        if nil.any():   # HOSTNAME "-": the file's default host
+            host = pc.if_else(pa.array(nil), pa.scalar(self.default_host, pa.string()), host)
+        a0, a1 = self.app[0][keep], self.app[1][keep]
+        app = blk.strings(a0, a1)
+        nil = (a1 - a0 == 1) & (blk.at(a0) == 45)
+        if nil.any():
+            app = pc.if_else(pa.array(nil), pa.scalar(None, pa.string()), app)
+        message = blk.strings(self.ms[keep], self.ends[keep])
+        arrays = [pa.array(np.full(m, file_id, np.int32)), pa.array(record_no.astype(np.int64)),
+                  pa.nulls(m, pa.int64()), host, pa.array(self.logged[keep]).cast(TIMESTAMP),
+                  repeat(FORMAT, m), repeat(CHANNEL, m), app, pa.nulls(m, pa.int32()), message, self._data(blk)]
+        return pa.RecordBatch.from_arrays(arrays, schema=EVENTS)
+
+    def _data(self, blk: Block) -> pa.Array:
+        """The data JSON of the kept lines: json.dumps of the per-line code's dict,
+        written as its head ("pid", "msgid": from the few distinct PROCID MSGID of
+        the block, encoded by json.dumps), its "structured_data" item (pieces of the
+        line between literals) and its tail (per PRI)."""
+        keep = self.keep
+        m = len(keep)
+        ids = pc.dictionary_encode(blk.strings(self.ids[0][keep], self.ids[1][keep]))
+        heads = []
+        for text in ids.dictionary.to_pylist():
+            procid, msgid = text.split(" ")
+            data: dict[str, Any] = {}
+            if procid != "-":
+                data["pid"] = _pid(procid)
+            if msgid != "-":
+                data["msgid"] = msgid
+            heads.append(json.dumps(data, ensure_ascii=False)[:-1] + (", " if data else ""))
+        head = pa.array(heads, pa.string()).take(ids.indices)
+        tail = _PRI_TAILS.take(pa.array(self.pri[keep]))
+        sd_rows = self.has_sd[keep]
+        if not sd_rows.any():
+            return pc.binary_join_element_wise(head, tail, "")
+        # rows of self.sd_sel that are kept, in kept order
+        where = np.searchsorted(self.sd_sel, keep[sd_rows])
+        base = len(blk.buf)
+        lit_at, lit_len, lits = {}, {}, b""
+        for text in _SD_LITS:
+            lit_at[text], lit_len[text] = base + len(lits), len(text.encode())
+            lits += text.encode()
+        src = np.concatenate((blk.buf, np.frombuffer(lits, np.uint8)))
+        k = len(where)
+        slots: list[tuple[np.ndarray, np.ndarray]] = []
+
+        def lit(text: str, present: np.ndarray | None = None) -> None:
+            slots.append((np.full(k, lit_at[text], np.int64),
+                          np.full(k, lit_len[text], np.int64) if present is None
+                          else np.where(present, lit_len[text], 0)))
+
+        pieces = [(a[where], b[where]) for a, b in self.sd_pieces]
+        lit('"structured_data": {"')
+        slots.append((pieces[0][0], pieces[0][1] - pieces[0][0]))
+        lit('": {')
+        for j in range(1, len(pieces), 2):
+            (k0, ke), (v0, v1) = pieces[j], pieces[j + 1]
+            present = ke > k0
+            lit('"' if j == 1 else ', "', present)
+            slots.append((k0, ke - k0))
+            lit('": ', present)
+            slots.append((v0, v1 - v0))
+        lit("}}, ")
+        starts = np.stack([a for a, _ in slots], axis=1)
+        lens = np.stack([n for _, n in slots], axis=1)
+        sd = pa.concat_arrays([_assemble(src, starts, lens), pa.array([""], pa.string())])
+        pick = np.full(m, k, np.int64)
+        pick[sd_rows] = np.arange(k)
+        return pc.binary_join_element_wise(head, sd.take(pa.array(pick)), tail, "")
+
+
+def _repeated_names(blk: Block, names: list[tuple[np.ndarray, np.ndarray, np.ndarray]], ok: np.ndarray) -> np.ndarray:
+    """Rows whose element repeats a parameter name (a dict keeps the last value at
+    the first place: the per-line code decides those)."""
+    row, start, end = [], [], []
+    for here, k0, ke in names:
+        sel = np.flatnonzero(here & ok)
+        row.append(sel)
+        start.append(k0[sel])
+        end.append(ke[sel])
+    row_a = np.concatenate(row)
+    start_a, end_a = np.concatenate(start), np.concatenate(end)
+    order = np.argsort(start_a, kind="stable")
+    table = pa.table({"row": pa.array(row_a[order]), "key": blk.strings(start_a[order], end_a[order])})
+    counts = table.group_by(["row", "key"]).aggregate([("row", "count")])
+    rep = np.zeros(len(ok), bool)
+    many = counts.filter(pc.greater(counts["row_count"], 1))
+    rep[np.asarray(many["row"], dtype=np.int64)] = True
+    return rep
+
+
+def _assemble(src: np.ndarray, starts: np.ndarray, lens: np.ndarray) -> pa.Array:
+    """Row ``i`` = the concatenation of ``src[starts[i, j]:starts[i, j] + lens[i, j]]``
+    over ``j``, as a string array."""
+    s, n = starts.ravel(), lens.ravel()
+    total = int(n.sum())
+    out_start = np.cumsum(n) - n
+    idx = np.repeat(s - out_start, n) + np.arange(total)
+    data = src[idx]
+    offsets = np.zeros(len(starts) + 1, np.int32)
+    np.cumsum(lens.sum(axis=1), out=offsets[1:])
+    return pa.Array.from_buffers(pa.string(), len(starts), [None, pa.py_buffer(offsets), pa.py_buffer(data)])
 
 
 def _extend(batch: pa.RecordBatch, conts: dict[int, list[str]]) -> pa.RecordBatch:
