@@ -68,7 +68,7 @@ import pyarrow.compute as pc
 from ..schema import EVENTS, TIMESTAMP
 from . import base
 from .base import FileContext, UnusableFile
-from .textcols import Block, lut, repeat
+from .textcols import Block, assemble, lut, repeat
 
 FORMAT = "syslog"
 CHANNEL = "syslog"
@@ -443,13 +443,11 @@ def _step_years(tracker: _YearTracker, p: np.ndarray) -> np.ndarray:
     return out
 
 
-# Byte classes for the column-wise parsers. "Bad" bytes end a token: ASCII whitespace
-# and controls, DEL and every non-ASCII byte (whose characters may be Unicode
-# whitespace to Python's \s, or not: lines where that matters take the per-line path).
-_BAD = lut(ranges=((0, 0x20), (0x7F, 0xFF)))
+# Byte classes for the column-wise parsers. Header fields are taken column-wise only
+# when they are printable ASCII: a token ends at the first byte that is not (ASCII
+# whitespace or control, DEL, or any non-ASCII byte, whose character may or may not
+# be whitespace to Python's \s: lines where that matters take the per-line path).
 _PYWS = lut(b"\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f ")       # ASCII characters Python's \s matches
-_TAGSTOP = _BAD | lut(b"[]():")
-_LBRACKET = lut(b"[")
 _DIGIT = lut(ranges=((0x30, 0x39),))
 _ALPHA = lut(ranges=((0x41, 0x5A), (0x61, 0x7A)))
 _MONTH_KEYS = np.array(sorted((ord(m[0].lower()) << 16) | (ord(m[1]) << 8) | ord(m[2]) for m in MONTHS))
@@ -461,14 +459,6 @@ _US_MIN = 60_000_000
 _US_HOUR = 3_600_000_000
 _US_DAY = 86_400_000_000
 _EPOCH_NAIVE = datetime(1970, 1, 1)
-
-
-def _num(cols: np.ndarray) -> np.ndarray:
-    """The decimal number written by the digit bytes in the columns of ``cols``."""
-    v = np.zeros(len(cols), np.int64)
-    for j in range(cols.shape[1]):
-        v = v * 10 + (cols[:, j].astype(np.int64) - 48)
-    return v
 
 
 def _days_from_civil(y: np.ndarray, m: np.ndarray, d: np.ndarray) -> np.ndarray:
@@ -500,19 +490,21 @@ class _BsdHead:
     def __init__(self, blk: Block, strip_bom: bool) -> None:
         w = blk.window(blk.starts, 6)
         lt = w[:, 0] == 60
-        dig = _DIGIT[w]
+        dig = (w >= 48) & (w <= 57)
         p1 = lt & dig[:, 1] & (w[:, 2] == 62)
         p2 = lt & dig[:, 1] & dig[:, 2] & (w[:, 3] == 62)
         p3 = lt & dig[:, 1] & dig[:, 2] & dig[:, 3] & (w[:, 4] == 62)
         has_pri = p1 | p2 | p3
         off = np.where(p1, 3, np.where(p2, 4, np.where(p3, 5, 0)))
         h = blk.window(blk.starts + off, 17)
-        alpha = _ALPHA[h[:, :3]].all(axis=1)
-        low = h[:, :3].astype(np.int64) | 0x20
+        low = h[:, :3] | 0x20
+        alpha = (low >= 97) & (low <= 122)
+        alpha = alpha[:, 0] & alpha[:, 1] & alpha[:, 2]
+        low = low.astype(np.int64)
         key = (low[:, 0] << 16) | (low[:, 1] << 8) | low[:, 2]
         k = np.minimum(np.searchsorted(_MONTH_KEYS, key), 11)
         cand = (~lt | has_pri) & alpha & (_MONTH_KEYS[k] == key) & (h[:, 3] == 32)
-        d = _DIGIT[h]
+        d = (h >= 48) & (h <= 57)
         day2 = d[:, 4]
         shape = (cand & (day2 | (h[:, 4] == 32)) & d[:, 5] & (h[:, 6] == 32) & d[:, 7] & d[:, 8] & (h[:, 9] == 58)
                  & d[:, 10] & d[:, 11] & (h[:, 12] == 58) & d[:, 13] & d[:, 14] & (h[:, 15] == 32)
@@ -593,15 +585,26 @@ class _Reader:
         self.hour_offsets: dict[int, int | None] = {}
 
     def batches(self) -> Iterator[pa.RecordBatch]:
-        held: pa.RecordBatch | None = None   # the last batch, which a continuation may still extend
+        # Blocks give a few thousand rows each: they are gathered into batches of
+        # base.BATCH_ROWS (a database takes large batches much faster). The last
+        # block's rows wait apart: a continuation line may still extend its last row.
+        done: list[pa.RecordBatch] = []
+        rows = 0
+        held: pa.RecordBatch | None = None
         for text in text_blocks(self.ctx):
             batch, conts = self._block(Block(text))
             if conts:
                 assert held is not None
-                held = _extend_last(held, conts)
+                held = _extend(held, {held.num_rows - 1: conts})
             if batch is not None:
                 if held is not None:
-                    yield from _split(held)
+                    done.append(held)
+                    rows += held.num_rows
+                    if rows >= base.BATCH_ROWS:
+                        done = list(_rebatch(done, final=False))
+                        yield from done[:-1]
+                        done = done[-1:]
+                        rows = done[0].num_rows
                 held = batch
         if self.no == 0:
             raise UnusableFile("no syslog lines (blank file)")
@@ -611,7 +614,9 @@ class _Reader:
                 f"{self.ctx.path.name}: RFC 3164 times carry no year; the file's newest line was taken to be "
                 f"in {self.ctx.reference_year} (the file's modification year) and years counted back from it")
         if held is not None:
-            yield from _split(held)
+            done.append(held)
+        if done:
+            yield from _rebatch(done, final=True)
 
     # -- one block ------------------------------------------------------------------
 
@@ -714,23 +719,23 @@ class _Reader:
         m = len(idx)
         ends = blk.ends[idx]
         hs = head.host[idx]
-        # Host and tag within _HEAD_WIDTH bytes of the host's start (longer ones: per line).
+        # Host within _HEAD_WIDTH bytes of its start, tag within _HEAD_WIDTH of its own
+        # (longer ones: per line).
         w = blk.window(hs, _HEAD_WIDTH)
         r = np.arange(m)
-        col = np.arange(_HEAD_WIDTH)
-        bad = (w <= 32) | (w >= 127)
-        he_rel = np.argmax(bad, axis=1)
-        ok = bad[r, he_rel]
+        he_rel = np.argmax((w <= 32) | (w >= 127), axis=1)
         hc = w[r, he_rel]
+        ok = (hc <= 32) | (hc >= 127)
         ok &= (hc == 32) | (hs + he_rel == ends)
-        ok &= ~((w == 91) & (col < he_rel[:, None])).any(axis=1) & (w[r, he_rel - 1] != 58)
-        rs_rel = he_rel + (hc == 32)
-        stop = bad | (w == 91) | (w == 93) | (w == 40) | (w == 41) | (w == 58)
-        stop &= col >= rs_rel[:, None]
-        te_rel = np.argmax(stop, axis=1)
-        ok &= stop[r, te_rel]
+        lb = np.argmax(w == 91, axis=1)
+        ok &= ((w[r, lb] != 91) | (lb > he_rel)) & (w[r, he_rel - 1] != 58)
+        he = hs + he_rel
+        rs = np.where(hc == 32, he + 1, he)
+        w = blk.window(rs, _HEAD_WIDTH)
+        te_rel = np.argmax((w <= 32) | (w >= 127) | (w == 91) | (w == 93) | (w == 40) | (w == 41) | (w == 58), axis=1)
         tc = w[r, te_rel]
-        he, rs, te = hs + he_rel, hs + rs_rel, hs + te_rel
+        ok &= (tc <= 32) | (tc >= 127) | (tc == 91) | (tc == 93) | (tc == 40) | (tc == 41) | (tc == 58)
+        te = rs + te_rel
         buf_at = blk.at
         tagged = te > rs
         # Without a tag: the rest is the message (Python's TAG cannot match).
@@ -741,15 +746,14 @@ class _Reader:
         ms = np.where(colon, te + 1, ms)
         # app[pid] then ':' or '(level):'
         pw = blk.window(te + 1, 12)
-        pd = _DIGIT[pw]
-        plen = np.argmin(np.concatenate((pd, np.zeros((len(pd), 1), bool)), axis=1), axis=1)
+        plen = np.argmax((pw < 48) | (pw > 57), axis=1)   # all 12 digits: 0, and no "]" after
         bracket = tagged & (tc == 91) & (plen <= 9) & (pw[np.arange(len(pw)), np.minimum(plen, 11)] == 93)
         after = buf_at(te + plen + 2)
         ms = np.where(bracket & (after == 58), te + plen + 3, ms)
         lp = np.where(bracket & (after == 40), te + plen + 3, np.where(tagged & (tc == 40), te + 1, -1))
         lw = blk.window(np.maximum(lp, 0), 18)
-        la = _ALPHA[lw]
-        llen = np.argmin(np.concatenate((la, np.zeros((len(la), 1), bool)), axis=1), axis=1)
+        low = lw | 0x20
+        llen = np.argmax((low < 97) | (low > 122), axis=1)
         r = np.arange(len(lw))
         level = (lp >= 0) & (llen >= 1) & (llen <= 16) & (lw[r, np.minimum(llen, 17)] == 41) \
             & (lw[r, np.minimum(llen + 1, 17)] == 58)
@@ -763,8 +767,10 @@ class _Reader:
             & (head.ss[idx] < 60)
         wall = (_days_from_civil(y, mo, d) * _US_DAY + head.hh[idx] * _US_HOUR + head.mm[idx] * _US_MIN
                 + head.ss[idx] * 1_000_000)
-        off, known = self._zone_offsets(np.where(ok, wall, 0))
-        ok &= known
+        sel = np.flatnonzero(ok)
+        off = np.zeros(m, np.int64)
+        off[sel], known = self._zone_offsets(wall[sel])
+        ok[sel] &= known
         keep = np.flatnonzero(ok)
         cols.idx = idx[keep]
         cols.mask = np.zeros(blk.n, bool)
@@ -786,7 +792,16 @@ class _Reader:
         (an hour whose two agree has no change inside: zones change at most once an
         hour). Hours with a change, or ambiguous or non-existent, are not known."""
         hours = wall // _US_HOUR
-        uh, inv = np.unique(hours, return_inverse=True)
+        if not len(hours):
+            return np.zeros(0, np.int64), np.zeros(0, bool)
+        lo, hi = int(hours.min()), int(hours.max())
+        if hi - lo < 1 << 16:
+            present = np.zeros(hi - lo + 1, bool)
+            present[hours - lo] = True
+            uh = np.flatnonzero(present) + lo
+            inv = np.searchsorted(uh, hours)
+        else:
+            uh, inv = np.unique(hours, return_inverse=True)
         off = np.zeros(len(uh), np.int64)
         known = np.zeros(len(uh), bool)
         cache = self.hour_offsets
@@ -914,7 +929,7 @@ class _Reader:
 
 
 _US_TD = timedelta(microseconds=1)
-_HEAD_WIDTH = 96
+_HEAD_WIDTH = 64
 
 
 def _num_window(w: np.ndarray, lens: np.ndarray) -> np.ndarray:
@@ -986,8 +1001,10 @@ class _BsdCols:
 
 # -- RFC 5424, column-wise ----------------------------------------------------------
 
-_SD_WIDTH = 256   # an SD-ELEMENT longer than this is read per line
-_FIELDS_WIDTH = 128   # HOSTNAME to MSGID longer than this: per line
+# Longer header fields, SD-NAMEs and PARAM-VALUEs than these are read per line.
+_FIELD_WIDTHS = (64, 48, 24, 48)   # HOSTNAME, APP-NAME, PROCID, MSGID and the byte after each
+_NAME_WIDTH = 40
+_VALUE_WIDTH = 200
 _MAX_PARAMS = 16
 
 # The end of a 5424 line's data JSON (json.dumps of its dict, whose last keys are
@@ -996,25 +1013,6 @@ _PRI_TAILS = pa.array([f'"facility": "{FACILITIES[p >> 3]}", "severity": "{SEVER
                        for p in range(192)], pa.string())
 # Literal pieces of the "structured_data" item, after the block's bytes in _assemble's source.
 _SD_LITS = ('"structured_data": {"', '": {', '"', ', "', '": ', '}}, ')
-
-
-class _RowSearch:
-    """Searches along the rows of a window matrix: for each (row, column), the first
-    column at or after it where a byte class occurs (the width when none does)."""
-
-    __slots__ = ("width",)
-
-    def __init__(self, w: np.ndarray) -> None:
-        self.width = w.shape[1]
-
-    def where(self, mask: np.ndarray) -> np.ndarray:
-        return np.append(np.flatnonzero(mask), mask.size)
-
-    def next(self, flat: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-        width = self.width
-        base = rows * width
-        p = flat[np.searchsorted(flat, base + np.minimum(cols, width))]
-        return np.minimum(p - base, width)
 
 
 class _Rfc5424Cols:
@@ -1031,7 +1029,7 @@ class _Rfc5424Cols:
         m = len(idx)
         r = np.arange(m)
         w = blk.window(starts, 8)
-        dig = _DIGIT[w]
+        dig = (w >= 48) & (w <= 57)
         # <PRI>VERSION SP
         pl = np.where(dig[:, 1] & (w[:, 2] == 62), 3,
                       np.where(dig[:, 1] & dig[:, 2] & (w[:, 3] == 62), 4,
@@ -1047,7 +1045,7 @@ class _Rfc5424Cols:
         ts = starts + pl + np.where(v1, 2, 3)
         # TIMESTAMP: YYYY-MM-DDTHH:MM:SS[.frac](Z|+hh:mm), then a space
         t = blk.window(ts, 40)
-        td = _DIGIT[t]
+        td = (t >= 48) & (t <= 57)
         ok &= td[:, [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18]].all(axis=1)
         ok &= (t[:, 4] == 45) & (t[:, 7] == 45) & ((t[:, 10] | 0x20) == 116) & (t[:, 13] == 58) & (t[:, 16] == 58)
         fl = np.argmin(np.concatenate((td[:, 20:30], np.zeros((m, 1), bool)), axis=1), axis=1)
@@ -1079,23 +1077,23 @@ class _Rfc5424Cols:
         off = np.where(zoff, sign * (zh * 60 + zm), 0) * _US_MIN
         self.logged = (_days_from_civil(y, mo, d) * _US_DAY + hh * _US_HOUR + mi * _US_MIN + ss * 1_000_000 + us
                        - off)
-        # HOSTNAME APP-NAME PROCID MSGID
+        # HOSTNAME APP-NAME PROCID MSGID: each within its _FIELD_WIDTHS, ended by a space
+        # (the last one by a space or the line's end)
         f0 = ts + ze + 1
-        h = blk.window(f0, _FIELDS_WIDTH)
-        rows = _RowSearch(h)
-        bad = rows.where((h <= 32) | (h >= 127))
         b = []
-        prev = np.full(m, -1)
-        for k in range(4):
-            nxt = rows.next(bad, r, prev + 1)
-            ok &= (nxt < _FIELDS_WIDTH) & (nxt > prev + 1)
-            nxt = np.minimum(nxt, _FIELDS_WIDTH - 1)
-            b.append(nxt)
-            prev = nxt
+        pos = f0
+        for width in _FIELD_WIDTHS:
+            h = blk.window(pos, width)
+            e = np.argmax((h <= 32) | (h >= 127), axis=1)
+            c = h[r, e]
+            ok &= (e > 0) & ((c <= 32) | (c >= 127))
+            b.append(pos + e)
+            last = c
+            pos = pos + e + 1
         for k in range(3):
-            ok &= h[r, b[k]] == 32
-        last = h[r, b[3]]
-        ok &= (last == 32) | (f0 + b[3] == ends)
+            ok &= blk.at(b[k]) == 32
+        ok &= (last == 32) | (b[3] == ends)
+        b = [x - f0 for x in b]
         self.host = (f0, f0 + b[0])
         self.app = (f0 + b[0] + 1, f0 + b[1])
         self.ids = (f0 + b[1] + 1, f0 + b[3])      # "PROCID MSGID"
@@ -1133,44 +1131,43 @@ class _Rfc5424Cols:
         if not len(sel):
             return ok_out, end_out
         base = t0[sel]
-        s = blk.window(base, _SD_WIDTH)
         k = len(sel)
         r = np.arange(k)
-        rs = _RowSearch(s)
-        last = _SD_WIDTH - 1
-        name_stop = rs.where((s <= 32) | (s >= 127) | (s == 93) | (s == 61) | (s == 34) | (s == 92))
-        value_stop = rs.where((s == 34) | (s == 92) | (s < 32))
-        e = rs.next(name_stop, r, np.ones(k, np.int64))
-        ok = (e > 1) & (e < last)
-        e = np.minimum(e, last)
-        pieces = [(base + 1, base + e)]
+
+        def name_end(at: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            """End of an SD-NAME at ``at`` (within _NAME_WIDTH) and the byte there."""
+            w = blk.window(at, _NAME_WIDTH)
+            e = np.argmax((w <= 32) | (w >= 127) | (w == 93) | (w == 61) | (w == 34) | (w == 92), axis=1)
+            return at + e, w[r, e]
+
+        e, c = name_end(base + 1)
+        ok = (e > base + 1) & ((c == 32) | (c == 93))
+        pieces = [(base + 1, e)]
         pos = e
-        names = []
+        names: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         for j in range(_MAX_PARAMS + 1):
-            more = ok & (s[r, pos] == 32)
+            more = ok & (blk.at(pos) == 32)
             if not more.any():
                 break
             if j == _MAX_PARAMS:
                 ok &= ~more
                 break
             k0 = pos + 1
-            ke = rs.next(name_stop, r, k0)
-            good = (ke > k0) & (ke < last - 1)
-            ke = np.minimum(ke, last - 1)
-            good &= (s[r, ke] == 61) & (s[r, ke + 1] == 34)
-            ve = rs.next(value_stop, r, ke + 2)
-            good &= ve < last
-            ve = np.minimum(ve, last)
-            good &= s[r, ve] == 34
+            ke, c = name_end(k0)
+            good = (ke > k0) & (c == 61) & (blk.at(ke + 1) == 34)
+            w = blk.window(ke + 2, _VALUE_WIDTH)
+            v = np.argmax((w == 34) | (w == 92) | (w < 32), axis=1)
+            good &= w[r, v] == 34
+            ve = ke + 2 + v
             ok &= ~more | good
             here = more & good
-            names.append((here, base + k0, base + ke))
+            names.append((here, k0, ke))
             # name, and value with its quotes
-            pieces.append((np.where(here, base + k0, 0), np.where(here, base + ke, 0)))
-            pieces.append((np.where(here, base + ke + 1, 0), np.where(here, base + ve + 1, 0)))
+            pieces.append((np.where(here, k0, 0), np.where(here, ke, 0)))
+            pieces.append((np.where(here, ke + 1, 0), np.where(here, ve + 1, 0)))
             pos = np.where(here, ve + 1, pos)
-        ok &= s[r, np.minimum(pos, last)] == 93
-        after = base + pos + 1
+        ok &= blk.at(pos) == 93
+        after = pos + 1
         ok &= (blk.at(after) == 32) | (after == ends[sel])
         if len(names) > 1:
             ok &= ~_repeated_names(blk, names, ok)
@@ -1250,43 +1247,30 @@ class _Rfc5424Cols:
         lit("}}, ")
         starts = np.stack([a for a, _ in slots], axis=1)
         lens = np.stack([n for _, n in slots], axis=1)
-        sd = pa.concat_arrays([_assemble(src, starts, lens), pa.array([""], pa.string())])
+        sd = pa.concat_arrays([assemble(src, starts, lens), pa.array([""], pa.string())])
         pick = np.full(m, k, np.int64)
         pick[sd_rows] = np.arange(k)
         return pc.binary_join_element_wise(head, sd.take(pa.array(pick)), tail, "")
 
 
 def _repeated_names(blk: Block, names: list[tuple[np.ndarray, np.ndarray, np.ndarray]], ok: np.ndarray) -> np.ndarray:
-    """Rows whose element repeats a parameter name (a dict keeps the last value at
-    the first place: the per-line code decides those)."""
-    row, start, end = [], [], []
+    """Rows whose element may repeat a parameter name (a dict keeps the last value at
+    the first place: the per-line code decides those). Names are compared by length
+    and first and last eight bytes: equal names always match, and distinct names
+    that match too (long names alike at both ends) only cost a per-line read."""
+    prints = []
     for here, k0, ke in names:
-        sel = np.flatnonzero(here & ok)
-        row.append(sel)
-        start.append(k0[sel])
-        end.append(ke[sel])
-    row_a = np.concatenate(row)
-    start_a, end_a = np.concatenate(start), np.concatenate(end)
-    order = np.argsort(start_a, kind="stable")
-    table = pa.table({"row": pa.array(row_a[order]), "key": blk.strings(start_a[order], end_a[order])})
-    counts = table.group_by(["row", "key"]).aggregate([("row", "count")])
+        n = ke - k0
+        head = blk.window(k0, 8) * (np.arange(8) < n[:, None])
+        tail = blk.window(np.maximum(ke - 8, 0), 8) * (np.arange(8) >= 8 - n[:, None])
+        prints.append((here & ok, n, head.copy().view(np.uint64)[:, 0], tail.copy().view(np.uint64)[:, 0]))
     rep = np.zeros(len(ok), bool)
-    many = counts.filter(pc.greater(counts["row_count"], 1))
-    rep[np.asarray(many["row"], dtype=np.int64)] = True
+    for i in range(len(prints)):
+        hi, ni, ai, bi = prints[i]
+        for j in range(i + 1, len(prints)):
+            hj, nj, aj, bj = prints[j]
+            rep |= hi & hj & (ni == nj) & (ai == aj) & (bi == bj)
     return rep
-
-
-def _assemble(src: np.ndarray, starts: np.ndarray, lens: np.ndarray) -> pa.Array:
-    """Row ``i`` = the concatenation of ``src[starts[i, j]:starts[i, j] + lens[i, j]]``
-    over ``j``, as a string array."""
-    s, n = starts.ravel(), lens.ravel()
-    total = int(n.sum())
-    out_start = np.cumsum(n) - n
-    idx = np.repeat(s - out_start, n) + np.arange(total)
-    data = src[idx]
-    offsets = np.zeros(len(starts) + 1, np.int32)
-    np.cumsum(lens.sum(axis=1), out=offsets[1:])
-    return pa.Array.from_buffers(pa.string(), len(starts), [None, pa.py_buffer(offsets), pa.py_buffer(data)])
 
 
 def _extend(batch: pa.RecordBatch, conts: dict[int, list[str]]) -> pa.RecordBatch:
@@ -1307,15 +1291,15 @@ def _extend(batch: pa.RecordBatch, conts: dict[int, list[str]]) -> pa.RecordBatc
     return batch.set_column(col, "message", new)
 
 
-def _split(batch: pa.RecordBatch) -> Iterator[pa.RecordBatch]:
-    """``batch`` in batches of at most ``base.BATCH_ROWS`` rows."""
+def _rebatch(batches: list[pa.RecordBatch], final: bool) -> list[pa.RecordBatch]:
+    """``batches`` as batches of ``base.BATCH_ROWS`` rows; unless ``final``, the last
+    one (maybe shorter) is for more rows to join."""
     size = base.BATCH_ROWS
-    for start in range(0, batch.num_rows, size):
-        yield batch.slice(start, size) if batch.num_rows > size else batch
-
-
-def _extend_last(batch: pa.RecordBatch, texts: list[str]) -> pa.RecordBatch:
-    return _extend(batch, {batch.num_rows - 1: texts})
+    table = pa.Table.from_batches(batches).combine_chunks()
+    out = [b for b in table.to_batches(max_chunksize=size) if b.num_rows]
+    if not final and out[-1].num_rows == size:
+        out.append(out[-1].slice(size))
+    return out
 
 
 def read(ctx: FileContext) -> Iterator[pa.RecordBatch]:

@@ -3,10 +3,9 @@
 A decoded block of lines (``syslog.text_blocks``) becomes a :class:`Block`: its UTF-8
 bytes in a numpy array, padded with newlines so that fixed-width windows read past
 the last line stay in bounds, and the start and end offset of every line. Parsers
-then work on whole columns: windows of bytes at per-line offsets, the next byte of a
-class after an offset (``next_at``), and strings cut out of the block or assembled
-from pieces as Arrow arrays (``strings``, ``assemble``), with no Python object per
-line.
+then work on whole columns: windows of bytes at per-line offsets (``window``,
+``at``), and strings cut out of the block or assembled from pieces as Arrow arrays
+(``strings``, ``assemble``), with no Python object per line.
 """
 
 from __future__ import annotations
@@ -16,13 +15,12 @@ import pyarrow as pa
 from numpy.lib.stride_tricks import sliding_window_view
 
 PAD = 256      # newlines after the block: windows of up to PAD bytes never leave the buffer
-_INLINE = 12   # Arrow string views hold strings of up to 12 bytes inline
 
 
 class Block:
     """One decoded block of lines (joined by ``\\n``) as bytes and line offsets."""
 
-    __slots__ = ("raw", "size", "buf", "starts", "ends", "n", "_cols", "_windows")
+    __slots__ = ("raw", "size", "buf", "starts", "ends", "n", "_windows")
 
     def __init__(self, text: str) -> None:
         raw = text.encode("utf-8")
@@ -33,7 +31,6 @@ class Block:
         self.starts = np.concatenate((np.zeros(1, np.int64), nl + 1))
         self.ends = np.concatenate((nl, np.array([self.size], np.int64)))
         self.n = len(self.starts)
-        self._cols: dict[bytes, np.ndarray] = {}
         self._windows: dict[int, np.ndarray] = {}
 
     def line(self, i: int) -> str:
@@ -49,21 +46,6 @@ class Block:
 
     def at(self, pos: np.ndarray) -> np.ndarray:
         return self.buf[np.minimum(pos, len(self.buf) - 1)]
-
-    def positions(self, lut: np.ndarray) -> np.ndarray:
-        """Sorted offsets of the bytes whose ``lut`` entry is true, ending with a
-        sentinel past the padding (for ``next_at``)."""
-        key = lut.tobytes()
-        pos = self._cols.get(key)
-        if pos is None:
-            pos = np.append(np.flatnonzero(lut[self.buf]), len(self.buf))
-            self._cols[key] = pos
-        return pos
-
-    def next_at(self, lut: np.ndarray, pos: np.ndarray) -> np.ndarray:
-        """For each offset, the offset of the first byte at or after it in class ``lut``."""
-        p = self.positions(lut)
-        return p[np.searchsorted(p, pos)]
 
     def strings(self, starts: np.ndarray, ends: np.ndarray) -> pa.Array:
         """The byte ranges ``[starts[i], ends[i])`` of the block as a string array. The
@@ -90,34 +72,17 @@ def lut(chars: bytes = b"", ranges: tuple[tuple[int, int], ...] = ()) -> np.ndar
     return t
 
 
-def _views(src: np.ndarray, starts: np.ndarray, lens: np.ndarray) -> pa.Array:
-    """A string_view array of the byte ranges ``[starts[i], starts[i]+lens[i])`` of
-    ``src``, in any order (the array holds a reference to ``src``)."""
-    m = len(starts)
-    starts = starts.astype(np.int64, copy=False)
-    lens = lens.astype(np.int64, copy=False)
-    views = np.zeros((m, 4), np.int32)
-    views[:, 0] = lens
-    head = src[np.minimum(starts[:, None] + np.arange(_INLINE), len(src) - 1)]
-    short = lens <= _INLINE
-    raw = views.view(np.uint8).reshape(m, 16)
-    head[short] = np.where(np.arange(_INLINE) < lens[short, None], head[short], 0)
-    raw[short, 4:16] = head[short]
-    long_ = ~short
-    raw[long_, 4:8] = head[long_, :4]
-    views[long_, 3] = starts[long_]
-    return pa.Array.from_buffers(pa.string_view(), m, [None, pa.py_buffer(views), pa.py_buffer(src)])
-
-
-def assemble(src: np.ndarray, starts: np.ndarray, lens: np.ndarray, row_first: np.ndarray) -> pa.Array:
-    """Strings made of pieces of ``src``: piece ``k`` is ``src[starts[k]:starts[k]+lens[k]]``,
-    pieces laid out row after row; row ``r`` is the concatenation of pieces
-    ``row_first[r]`` to ``row_first[r+1]`` (``row_first`` has one entry more than
-    there are rows)."""
-    pieces = _views(src, starts, lens).cast(pa.string())
-    offsets = np.frombuffer(pieces.buffers()[1], np.int32, len(pieces) + 1)[row_first]
-    return pa.Array.from_buffers(pa.string(), len(row_first) - 1,
-                                 [None, pa.py_buffer(np.ascontiguousarray(offsets)), pieces.buffers()[2]])
+def assemble(src: np.ndarray, starts: np.ndarray, lens: np.ndarray) -> pa.Array:
+    """Row ``i`` = the concatenation of ``src[starts[i, j]:starts[i, j] + lens[i, j]]``
+    over ``j``, as a string array."""
+    s, n = starts.ravel(), lens.ravel()
+    total = int(n.sum())
+    out_start = np.cumsum(n) - n
+    idx = np.repeat(s - out_start, n) + np.arange(total)
+    data = src[idx]
+    offsets = np.zeros(len(starts) + 1, np.int32)
+    np.cumsum(lens.sum(axis=1), out=offsets[1:])
+    return pa.Array.from_buffers(pa.string(), len(starts), [None, pa.py_buffer(offsets), pa.py_buffer(data)])
 
 
 def repeat(value: str, n: int) -> pa.Array:
