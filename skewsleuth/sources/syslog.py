@@ -461,6 +461,19 @@ _US_DAY = 86_400_000_000
 _EPOCH_NAIVE = datetime(1970, 1, 1)
 
 
+def _unique(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(keys, return_inverse=True)``, by a table instead of a sort when the
+    keys span a short range (hours of a block, combinations of a few fields)."""
+    lo, hi = int(keys.min()), int(keys.max())
+    if hi - lo >= 1 << 16:
+        return np.unique(keys, return_inverse=True)
+    present = np.zeros(hi - lo + 1, bool)
+    present[keys - lo] = True
+    uniq = np.flatnonzero(present) + lo
+    rank = np.cumsum(present) - 1
+    return uniq, rank[keys - lo]
+
+
 def _days_from_civil(y: np.ndarray, m: np.ndarray, d: np.ndarray) -> np.ndarray:
     """Days since 1970-01-01 of proleptic Gregorian dates (H. Hinnant's algorithm)."""
     y = y - (m <= 2)
@@ -496,34 +509,42 @@ class _BsdHead:
         p3 = lt & dig[:, 1] & dig[:, 2] & dig[:, 3] & (w[:, 4] == 62)
         has_pri = p1 | p2 | p3
         off = np.where(p1, 3, np.where(p2, 4, np.where(p3, 5, 0)))
-        h = blk.window(blk.starts + off, 17)
+        n = blk.n
+        # Only lines with a letter where the month would start are looked at further.
+        first = blk.at(blk.starts + off) | 0x20
+        sub = np.flatnonzero((first >= 97) & (first <= 122) & (~lt | has_pri))
+        h = blk.window(blk.starts[sub] + off[sub], 17)
         low = h[:, :3] | 0x20
         alpha = (low >= 97) & (low <= 122)
         alpha = alpha[:, 0] & alpha[:, 1] & alpha[:, 2]
         low = low.astype(np.int64)
         key = (low[:, 0] << 16) | (low[:, 1] << 8) | low[:, 2]
         k = np.minimum(np.searchsorted(_MONTH_KEYS, key), 11)
-        cand = (~lt | has_pri) & alpha & (_MONTH_KEYS[k] == key) & (h[:, 3] == 32)
+        cand = alpha & (_MONTH_KEYS[k] == key) & (h[:, 3] == 32)
         d = (h >= 48) & (h <= 57)
         day2 = d[:, 4]
         shape = (cand & (day2 | (h[:, 4] == 32)) & d[:, 5] & (h[:, 6] == 32) & d[:, 7] & d[:, 8] & (h[:, 9] == 58)
                  & d[:, 10] & d[:, 11] & (h[:, 12] == 58) & d[:, 13] & d[:, 14] & (h[:, 15] == 32)
                  & (h[:, 16] > 0x20) & (h[:, 16] < 0x7F))
-        self.sure = shape
-        unsure = (cand & ~shape) | (lt & ~has_pri)
+        self.sure = np.zeros(n, bool)
+        self.sure[sub] = shape
+        unsure = lt & ~has_pri
+        unsure[sub] |= cand & ~shape
         if strip_bom:
             unsure |= (w[:, 0] == 0xEF) & (w[:, 1] == 0xBB) & (w[:, 2] == 0xBF)
         self.unsure = unsure
         hi = h.astype(np.int64) - 48
-        self.month = _MONTH_OF_KEY[k]
-        self.day = np.where(day2, hi[:, 4] * 10, 0) + hi[:, 5]
-        self.hh = hi[:, 7] * 10 + hi[:, 8]
-        self.mm = hi[:, 10] * 10 + hi[:, 11]
-        self.ss = hi[:, 13] * 10 + hi[:, 14]
+        self.month, self.day, self.hh, self.mm, self.ss, self.p = (np.zeros(n, np.int64) for _ in range(6))
+        self.month[sub] = _MONTH_OF_KEY[k]
+        self.day[sub] = np.where(day2, hi[:, 4] * 10, 0) + hi[:, 5]
+        self.hh[sub] = hi[:, 7] * 10 + hi[:, 8]
+        self.mm[sub] = hi[:, 10] * 10 + hi[:, 11]
+        self.ss[sub] = hi[:, 13] * 10 + hi[:, 14]
+        self.p[:] = -1
+        self.p[sub] = np.where(shape, _CUM_A[self.month[sub]] + self.day[sub], -1)
         wi = w.astype(np.int64) - 48
         self.pri = np.where(p1, wi[:, 1], np.where(p2, wi[:, 1] * 10 + wi[:, 2],
                                                    np.where(p3, wi[:, 1] * 100 + wi[:, 2] * 10 + wi[:, 3], -1)))
-        self.p = np.where(shape, _CUM_A[self.month] + self.day, -1)
         self.host = blk.starts + off + 16
 
     def days(self, blk: Block, strip_bom: bool) -> np.ndarray:
@@ -794,14 +815,7 @@ class _Reader:
         hours = wall // _US_HOUR
         if not len(hours):
             return np.zeros(0, np.int64), np.zeros(0, bool)
-        lo, hi = int(hours.min()), int(hours.max())
-        if hi - lo < 1 << 16:
-            present = np.zeros(hi - lo + 1, bool)
-            present[hours - lo] = True
-            uh = np.flatnonzero(present) + lo
-            inv = np.searchsorted(uh, hours)
-        else:
-            uh, inv = np.unique(hours, return_inverse=True)
+        uh, inv = _unique(hours)
         off = np.zeros(len(uh), np.int64)
         known = np.zeros(len(uh), bool)
         cache = self.hour_offsets
@@ -1002,7 +1016,7 @@ class _BsdCols:
 # -- RFC 5424, column-wise ----------------------------------------------------------
 
 # Longer header fields, SD-NAMEs and PARAM-VALUEs than these are read per line.
-_FIELD_WIDTHS = (64, 48, 24, 48)   # HOSTNAME, APP-NAME, PROCID, MSGID and the byte after each
+_FIELDS_WIDTH = 112   # HOSTNAME, APP-NAME, PROCID, MSGID and the byte after them
 _NAME_WIDTH = 40
 _VALUE_WIDTH = 200
 _MAX_PARAMS = 16
@@ -1077,23 +1091,21 @@ class _Rfc5424Cols:
         off = np.where(zoff, sign * (zh * 60 + zm), 0) * _US_MIN
         self.logged = (_days_from_civil(y, mo, d) * _US_DAY + hh * _US_HOUR + mi * _US_MIN + ss * 1_000_000 + us
                        - off)
-        # HOSTNAME APP-NAME PROCID MSGID: each within its _FIELD_WIDTHS, ended by a space
-        # (the last one by a space or the line's end)
+        # HOSTNAME APP-NAME PROCID MSGID: within _FIELDS_WIDTH bytes, separated by single
+        # spaces, the last one ended by a space or the line's end
         f0 = ts + ze + 1
+        h = blk.window(f0, _FIELDS_WIDTH)
+        bad = (h <= 32) | (h >= 127)
         b = []
-        pos = f0
-        for width in _FIELD_WIDTHS:
-            h = blk.window(pos, width)
-            e = np.argmax((h <= 32) | (h >= 127), axis=1)
-            c = h[r, e]
-            ok &= (e > 0) & ((c <= 32) | (c >= 127))
-            b.append(pos + e)
-            last = c
-            pos = pos + e + 1
+        for k in range(4):
+            e = np.argmax(bad, axis=1)
+            ok &= bad[r, e] & (e > (b[-1] + 1 if b else 0))
+            bad[r, e] = False
+            b.append(e)
         for k in range(3):
-            ok &= blk.at(b[k]) == 32
-        ok &= (last == 32) | (b[3] == ends)
-        b = [x - f0 for x in b]
+            ok &= h[r, b[k]] == 32
+        last = h[r, b[3]]
+        ok &= (last == 32) | (f0 + b[3] == ends)
         self.host = (f0, f0 + b[0])
         self.app = (f0 + b[0] + 1, f0 + b[1])
         self.ids = (f0 + b[1] + 1, f0 + b[3])      # "PROCID MSGID"
@@ -1155,10 +1167,8 @@ class _Rfc5424Cols:
             k0 = pos + 1
             ke, c = name_end(k0)
             good = (ke > k0) & (c == 61) & (blk.at(ke + 1) == 34)
-            w = blk.window(ke + 2, _VALUE_WIDTH)
-            v = np.argmax((w == 34) | (w == 92) | (w < 32), axis=1)
-            good &= w[r, v] == 34
-            ve = ke + 2 + v
+            ve = _value_end(blk, ke + 2)
+            good &= blk.at(ve) == 34
             ok &= ~more | good
             here = more & good
             names.append((here, k0, ke))
@@ -1196,43 +1206,56 @@ class _Rfc5424Cols:
         return pa.RecordBatch.from_arrays(arrays, schema=EVENTS)
 
     def _data(self, blk: Block) -> pa.Array:
-        """The data JSON of the kept lines: json.dumps of the per-line code's dict,
-        written as its head ("pid", "msgid": from the few distinct PROCID MSGID of
-        the block, encoded by json.dumps), its "structured_data" item (pieces of the
-        line between literals) and its tail (per PRI)."""
+        """The data JSON of the kept lines: json.dumps of the per-line code's dict.
+        Without structured data it depends on PROCID, MSGID and PRI only, of which a
+        block holds a few combinations: each is encoded once by json.dumps. With it,
+        the "structured_data" item is assembled from pieces of the line between
+        literals, after the head of its combination's JSON and before the tail."""
         keep = self.keep
         m = len(keep)
         ids = pc.dictionary_encode(blk.strings(self.ids[0][keep], self.ids[1][keep]))
-        heads = []
-        for text in ids.dictionary.to_pylist():
-            procid, msgid = text.split(" ")
+        combo = np.asarray(ids.indices, dtype=np.int64) * 192 + self.pri[keep]
+        uniq, inv = _unique(combo)
+        names = ids.dictionary.to_pylist()
+        heads, tails, texts = [], [], []
+        for c in uniq.tolist():
+            procid, msgid = names[c // 192].split(" ")
             data: dict[str, Any] = {}
             if procid != "-":
                 data["pid"] = _pid(procid)
             if msgid != "-":
                 data["msgid"] = msgid
-            heads.append(json.dumps(data, ensure_ascii=False)[:-1] + (", " if data else ""))
-        head = pa.array(heads, pa.string()).take(ids.indices)
-        tail = _PRI_TAILS.take(pa.array(self.pri[keep]))
+            head = json.dumps(data, ensure_ascii=False)[:-1] + (", " if data else "")
+            _add_pri(data, str(c % 192))
+            text = json.dumps(data, ensure_ascii=False)
+            heads.append(head)
+            tails.append(text[len(head):])   # '"facility": ...}'
+            texts.append(text)
+        whole = pa.array(texts, pa.string())
         sd_rows = self.has_sd[keep]
         if not sd_rows.any():
-            return pc.binary_join_element_wise(head, tail, "")
+            return whole.take(pa.array(inv))
         # rows of self.sd_sel that are kept, in kept order
         where = np.searchsorted(self.sd_sel, keep[sd_rows])
-        base = len(blk.buf)
-        lit_at, lit_len, lits = {}, {}, b""
-        for text in _SD_LITS:
-            lit_at[text], lit_len[text] = base + len(lits), len(text.encode())
-            lits += text.encode()
-        src = np.concatenate((blk.buf, np.frombuffer(lits, np.uint8)))
         k = len(where)
+        base = len(blk.buf)
+        lits = [t.encode() for t in _SD_LITS]
+        combo_lits = [h.encode() for h in heads] + [t.encode() for t in tails]
+        at = np.cumsum([0] + [len(t) for t in lits + combo_lits]) + base
+        src = np.concatenate((blk.buf, np.frombuffer(b"".join(lits + combo_lits), np.uint8)))
+        lit_at = {t: (at[i], len(lits[i])) for i, t in enumerate(_SD_LITS)}
+        nu = len(uniq)
+        combo_at = at[len(lits):len(lits) + 2 * nu]
+        combo_len = np.array([len(t) for t in combo_lits], np.int64)
+        sd_combo = inv[sd_rows]
         slots: list[tuple[np.ndarray, np.ndarray]] = []
 
         def lit(text: str, present: np.ndarray | None = None) -> None:
-            slots.append((np.full(k, lit_at[text], np.int64),
-                          np.full(k, lit_len[text], np.int64) if present is None
-                          else np.where(present, lit_len[text], 0)))
+            start, n = lit_at[text]
+            slots.append((np.full(k, start, np.int64),
+                          np.full(k, n, np.int64) if present is None else np.where(present, n, 0)))
 
+        slots.append((combo_at[sd_combo], combo_len[sd_combo]))
         pieces = [(a[where], b[where]) for a, b in self.sd_pieces]
         lit('"structured_data": {"')
         slots.append((pieces[0][0], pieces[0][1] - pieces[0][0]))
@@ -1245,12 +1268,28 @@ class _Rfc5424Cols:
             lit('": ', present)
             slots.append((v0, v1 - v0))
         lit("}}, ")
+        slots.append((combo_at[nu + sd_combo], combo_len[nu + sd_combo]))
         starts = np.stack([a for a, _ in slots], axis=1)
         lens = np.stack([n for _, n in slots], axis=1)
-        sd = pa.concat_arrays([assemble(src, starts, lens), pa.array([""], pa.string())])
-        pick = np.full(m, k, np.int64)
-        pick[sd_rows] = np.arange(k)
-        return pc.binary_join_element_wise(head, sd.take(pa.array(pick)), tail, "")
+        pick = inv.copy()
+        pick[sd_rows] = nu + np.arange(k)
+        return pa.concat_arrays([whole, assemble(src, starts, lens)]).take(pa.array(pick))
+
+
+def _value_end(blk: Block, at: np.ndarray) -> np.ndarray:
+    """Where each PARAM-VALUE starting at ``at`` ends: its first quote, backslash or
+    control byte, looked for within 48 bytes and then, for the rows without one
+    there, within _VALUE_WIDTH (``at`` where there is none)."""
+    r = np.arange(len(at))
+    w = blk.window(at, 48)
+    v = np.argmax((w == 34) | (w == 92) | (w < 32), axis=1)
+    c = w[r, v]
+    end = at + v
+    far = np.flatnonzero((c != 34) & (c != 92) & (c >= 32))
+    if len(far):
+        w = blk.window(at[far], _VALUE_WIDTH)
+        end[far] = at[far] + np.argmax((w == 34) | (w == 92) | (w < 32), axis=1)
+    return end
 
 
 def _repeated_names(blk: Block, names: list[tuple[np.ndarray, np.ndarray, np.ndarray]], ok: np.ndarray) -> np.ndarray:
