@@ -45,12 +45,27 @@ times carry neither year nor zone:
   bounded). A clock set back by more than half a year (a CMOS reset) reads as a
   New Year crossing: the text alone cannot tell them apart.
 
+Reading. Each block of lines (``text_blocks``) is read column-wise (numpy over the
+block's UTF-8 bytes, Arrow strings cut from it; :mod:`.textcols`) for the lines of
+the common shapes: RFC 3164 / krb5kdc lines with two-digit time fields, a host and
+tag of printable ASCII and a numeric pid, in a local hour without a zone change;
+RFC 5424 lines with printable ASCII header fields, an RFC 3339 time and
+STRUCTURED-DATA that is ``-`` or one element without escapes, control characters or
+repeated names. Every other line (continuations, damaged lines, DST hours, ISO
+lines, escapes, non-ASCII headers, ...) is read by the per-line grammar, in file
+order with the column-wise ones, so that record numbers, quarantine, year and fold
+state and continuations come out as a line-by-line reading gives them: the output
+is the same either way (``tests/test_syslog_columnar.py`` holds both to it). Zone
+offsets are looked up per local hour, from its first and last minute: an hour whose
+two agree is taken to have no change inside (tz data has no zone that changes twice
+within an hour).
+
 References: RFC 3164 "The BSD syslog Protocol"; RFC 5424 "The Syslog Protocol"
 (sections 6.2 HEADER, 6.3 STRUCTURED-DATA); RFC 3339; rsyslog "RSYSLOG_FileFormat"
 template; MIT Kerberos ``kdc.conf`` [logging]; PEP 495 (local time disambiguation).
 
-The helpers ``detect_encoding``, ``decode_head`` and ``line_blocks`` are shared with
-the other text sources (SIPStack, journald).
+The helpers ``detect_encoding``, ``decode_head``, ``line_blocks`` and ``text_blocks`` are
+shared with the other text sources (SIPStack, journald).
 """
 
 from __future__ import annotations

@@ -74,14 +74,22 @@ def lut(chars: bytes = b"", ranges: tuple[tuple[int, int], ...] = ()) -> np.ndar
 
 def assemble(src: np.ndarray, starts: np.ndarray, lens: np.ndarray) -> pa.Array:
     """Row ``i`` = the concatenation of ``src[starts[i, j]:starts[i, j] + lens[i, j]]``
-    over ``j``, as a string array."""
-    s, n = starts.ravel(), lens.ravel()
-    total = int(n.sum())
-    out_start = np.cumsum(n) - n
-    idx = np.repeat(s - out_start, n) + np.arange(total)
-    data = src[idx]
+    over ``j``, as a string array. The byte offsets into ``src`` are one running sum:
+    +1 within a piece, a jump at the start of each."""
+    s = starts.ravel().astype(np.int32)
+    n = lens.ravel().astype(np.int32)
+    use = n > 0
+    s, n = s[use], n[use]
     offsets = np.zeros(len(starts) + 1, np.int32)
     np.cumsum(lens.sum(axis=1), out=offsets[1:])
+    total = int(offsets[-1])
+    if not total:
+        return pa.array([""] * len(starts), pa.string())
+    out_start = np.cumsum(n) - n
+    step = np.ones(total, np.int32)
+    step[out_start[1:]] = s[1:] - (s[:-1] + n[:-1] - 1)
+    step[0] = s[0]
+    data = src[np.cumsum(step, dtype=np.int32)]
     return pa.Array.from_buffers(pa.string(), len(starts), [None, pa.py_buffer(offsets), pa.py_buffer(data)])
 
 
