@@ -753,6 +753,10 @@ class _Reader:
         cols = _BsdCols()
         idx = np.flatnonzero(head.sure & (head.pri <= 191))
         m = len(idx)
+        if not m:
+            cols.idx = idx
+            cols.mask = np.zeros(blk.n, bool)
+            return cols
         ends = blk.ends[idx]
         hs = head.host[idx]
         # Host within _HEAD_WIDTH bytes of its start, tag within _HEAD_WIDTH of its own
@@ -1054,6 +1058,9 @@ class _Rfc5424Cols:
     def __init__(self, blk: Block, cand: np.ndarray, default_host: str) -> None:
         self.default_host = default_host
         idx = np.flatnonzero(cand)
+        self.idx = self.keep = idx
+        if not len(idx):
+            return
         starts, ends = blk.starts[idx], blk.ends[idx]
         m = len(idx)
         r = np.arange(m)
