@@ -246,8 +246,6 @@ SEVERITIES = ("emerg", "alert", "crit", "err", "warning", "notice", "info", "deb
 
 _PRI = re.compile(r"<(\d{1,3})>")
 _BSD = re.compile(r"(?:<(\d{1,3})>)?([A-Za-z]{3}) +(\d{1,2}) (\d{1,2}):(\d\d):(\d\d)(?:\.(\d{1,6}))? +(\S+) ?(.*)", re.S)
-# _BSD's head, for whole blocks: the same acceptance, line by line (see _count_crossings).
-_BSD_DAY = re.compile(r"^(?:<\d{1,3}>)?([A-Za-z]{3}) +(\d{1,2}) \d{1,2}:\d\d:\d\d(?:\.\d{1,6})? +\S", re.M)
 _ISO = re.compile(r"(?:<(\d{1,3})>)?(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:[.,](\d{1,9}))?(Z|z|[+-]\d\d:?\d\d)?"
                   r" +(\S+) ?(.*)", re.S)
 _5424 = re.compile(r"<(\d{1,3})>(\d{1,2}) (\S+) (\S+) (\S+) (\S+) (\S+)(?: |$)")
@@ -463,8 +461,6 @@ def _step_years(tracker: _YearTracker, p: np.ndarray) -> np.ndarray:
 # whitespace or control, DEL, or any non-ASCII byte, whose character may or may not
 # be whitespace to Python's \s: lines where that matters take the per-line path).
 _PYWS = lut(b"\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f ")       # ASCII characters Python's \s matches
-_DIGIT = lut(ranges=((0x30, 0x39),))
-_ALPHA = lut(ranges=((0x41, 0x5A), (0x61, 0x7A)))
 _MONTH_KEYS = np.array(sorted((ord(m[0].lower()) << 16) | (ord(m[1]) << 8) | ord(m[2]) for m in MONTHS))
 _MONTH_OF_KEY = np.array([MONTHS[m] for m in sorted(MONTHS, key=lambda m: (ord(m[0].lower()) << 16)
                                                      | (ord(m[1]) << 8) | ord(m[2]))])
