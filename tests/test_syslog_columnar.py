@@ -1,6 +1,6 @@
 """The column-wise syslog reader equals the per-line reader it replaced, exactly.
 
-``syslog_reference`` is a frozen copy of ``skewsleuth.sources.syslog`` as it was
+``tests/reference/syslog.py`` is a frozen copy of ``skewsleuth.sources.syslog`` as it was
 before the column-wise reader (one Python loop per line). Both read the same files;
 their EVENTS tables (every column, every row, in order), their quarantine (record
 number, reason, excerpt, in order), their notes and their UnusableFile must be equal.
@@ -23,7 +23,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import syslog_reference as reference
+from reference import syslog as reference
 from skewsleuth.schema import EVENTS
 from skewsleuth.sources import base, syslog
 from skewsleuth.sources.base import FileContext, UnusableFile
