@@ -7,7 +7,20 @@
 Data flows one way: sources -> store -> clock -> incident -> rca -> report.
 """
 
-from .investigation import InputError, Verdict, investigate
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .investigation import InputError, Verdict, investigate
 
 __all__ = ["InputError", "Verdict", "investigate", "__version__"]
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    # The pipeline is imported when first asked for: a worker process that only reads
+    # files (skewsleuth.reading), and `skewsleuth --version`, need none of it.
+    if name in ("InputError", "Verdict", "investigate"):
+        from . import investigation
+
+        return getattr(investigation, name)
+    raise AttributeError(f"module 'skewsleuth' has no attribute {name!r}")
