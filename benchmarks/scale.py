@@ -166,13 +166,41 @@ def _timed(fn):
 # (b) the whole investigation
 
 
+def _tree(pid: int) -> list[int]:
+    """``pid`` and every process below it (its worker processes)."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        try:
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/children") as fh:
+                    todo += [int(c) for c in fh.read().split()]
+        except OSError:
+            pass
+    return out
+
+
+def _rss_of(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            for line in fh:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
 class _Sampler(threading.Thread):
-    """The child's RSS every ``every`` seconds, from /proc/PID/status."""
+    """The child's RSS every ``every`` seconds, from /proc/PID/status, and the sum over
+    it and its worker processes (``tree``; shared pages counted in each)."""
 
     def __init__(self, pid: int, every: float = 0.5, kill_above_mb: float | None = None) -> None:
         super().__init__(daemon=True)
         self.pid, self.every, self.kill_above_mb = pid, every, kill_above_mb
         self.samples: list[tuple[float, float]] = []
+        self.tree: list[float] = []
         self.killed: tuple[float, float] | None = None
         self.stop = threading.Event()
 
@@ -184,6 +212,7 @@ class _Sampler(threading.Thread):
                     for line in fh:
                         if line.startswith("VmRSS:"):
                             self.samples.append((time.perf_counter() - start, int(line.split()[1]) / 1024))
+                self.tree.append(sum(_rss_of(p) for p in _tree(self.pid)))
                 if self.kill_above_mb and self.samples and self.samples[-1][1] > self.kill_above_mb:
                     self.killed = self.samples[-1]
                     os.kill(self.pid, 9)
@@ -250,10 +279,12 @@ def whole(args) -> dict:
         if args.stages and err:
             peak = max([peak] + [float(w.replace(",", "")) for line in err.splitlines() if "peak during" in line
                                  for w in [line.split("peak during")[1].split()[0]]])
+        tree = max(sampler.tree, default=0.0)
         result = {"events": truth["events"], "hosts": len(truth["hosts"]), "seconds": wall,
-                  "peak_rss_mb": peak, "exit": child.returncode}
+                  "peak_rss_mb": peak, "peak_tree_rss_mb": tree, "exit": child.returncode}
         print(f"    exit {child.returncode} in {wall:.1f} s, peak RSS {peak:,.0f} MB "
-              f"(target 2,048 MB), {truth['events'] / wall:,.0f} events/s")
+              f"(target 2,048 MB), with its worker processes {tree:,.0f} MB (sampled), "
+              f"{truth['events'] / wall:,.0f} events/s")
         if child.returncode not in (0, 1):
             print("    stderr: " + (err or "")[-2000:])
             return result
