@@ -19,7 +19,7 @@ import duckdb
 import pyarrow as pa
 
 from .case import Case, CaseError, load_case, load_changes_csv, sniff_case, sniff_changes_csv
-from .reading import FileResult, FileTask, ParseCache, CacheEntryWriter, read_bundle, read_files
+from .reading import CacheEntryWriter, FileResult, FileTask, ParseCache, read_bundle, read_files
 from .schema import EVENTS, QUARANTINE, quarantine_table
 from .sources import sniff
 from .store import Store
@@ -167,6 +167,7 @@ def ingest(store: Store, paths: list[Path], case: Case, *, host: str | None = No
         bundles = list(_bundles(to_read))
         results = _results_of_bundles(zip(bundles, ordered_map(read_bundle, bundles, workers=workers,
                                                                scheduler=scheduler)), workers)
+
     def done(result: FileResult) -> None:
         if progress:
             progress(Path(result.task.path))
@@ -176,7 +177,7 @@ def ingest(store: Store, paths: list[Path], case: Case, *, host: str | None = No
     for i, (task, key, hit) in enumerate(zip(tasks, keys, cached)):
         if hit is not None:
             loader.flush()   # the files before it are in the database first
-            loaded = _load_cached(store, loader, task, hit)
+            loaded = _load_cached(store, task, hit)
             # An entry that would not load: the file is read here.
             for result in [loaded] if loaded else read_here([task]):
                 done(result)
@@ -280,7 +281,7 @@ def _size(path: str) -> int:
         return 0
 
 
-def _load_cached(store: Store, loader: _Loader, task: FileTask, hit: dict) -> FileResult | None:
+def _load_cached(store: Store, task: FileTask, hit: dict) -> FileResult | None:
     """A file parsed by an earlier run, unchanged since: its rows, renumbered, in one
     transaction. None when the entry will not load (the file is then read again)."""
     try:

@@ -78,13 +78,9 @@ class Store:
         self.con.execute(_ddl("events", EVENTS))
         self.con.execute(_ddl("quarantine", QUARANTINE))
 
-    def add_file(self, file_id: int, path: str, format: str | None, host_hint: str | None,
-                 records: int, ingested: int, quarantined: int, status: str, error: str | None) -> None:
-        self.con.execute("INSERT INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                         [file_id, path, format, host_hint, records, ingested, quarantined, status, error])
-
     def add_files(self, rows: list[tuple]) -> None:
-        """Several rows of ``files`` (as :meth:`add_file` takes them) in one statement."""
+        """Rows of ``files`` in one statement, each (file_id, path, format, host_hint,
+        records, ingested, quarantined, status, error)."""
         cols = list(zip(*rows))
         names = ["file_id", "path", "format", "host_hint", "records", "ingested", "quarantined", "status", "error"]
         types = [pa.int32(), pa.string(), pa.string(), pa.string(), pa.int64(), pa.int64(), pa.int64(),
