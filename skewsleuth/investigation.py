@@ -14,6 +14,7 @@ from typing import Callable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import duckdb
+import pyarrow as pa
 
 from .case import Case, CaseError, address_rows, load_case
 from .clock.krb5 import HOST_ADDRESSES, KDC_ADDRESSES
@@ -120,7 +121,8 @@ def verdict_dict(v: Verdict) -> dict:
 
 
 def _canonicalise(store: Store, case: Case) -> None:
-    names = [h for (h,) in store.con.execute("SELECT DISTINCT host FROM events").fetchall()]
+    spellings = [h for (h,) in store.con.execute("SELECT DISTINCT host FROM events").fetchall()]
+    names = list(spellings)
     # Names hosts give each other: SIP peers and the Edge an ms-ep-fqdn names. They
     # let a trace that only knows its folder's short name find its FQDN.
     names += [n for (n,) in store.con.execute(f"""
@@ -133,10 +135,19 @@ def _canonicalise(store: Store, case: Case) -> None:
     extra = case.references + [c.host for c in case.changes if c.host] + [o.host for o in case.observations]
     extra += list(case.addresses.values())
     mapping = canonical_map(names + extra)
+    # Each spelling the events use, with the name the same function gives every other
+    # name (case, references, rules' suspects), matched as it is: lowered again in SQL,
+    # a name written with a trailing dot or a tab kept its spelling.
+    renamed = [(h, c) for h in spellings if (c := canonical(h, mapping))]
     store.con.execute("CREATE OR REPLACE TABLE host_names (name VARCHAR, host VARCHAR)")
-    store.con.executemany("INSERT INTO host_names VALUES (?, ?)", list(mapping.items()))
+    store.con.register("_spellings", pa.table({"name": [h for h, _ in renamed], "host": [c for _, c in renamed]},
+                                              schema=pa.schema([("name", pa.string()), ("host", pa.string())])))
+    try:
+        store.con.execute("INSERT INTO host_names SELECT * FROM _spellings")
+    finally:
+        store.con.unregister("_spellings")
     store.con.execute("""UPDATE events SET host = m.host FROM host_names m
-                         WHERE lower(trim(events.host)) = m.name AND events.host <> m.host""")
+                         WHERE events.host = m.name AND events.host <> m.host""")
     case.references = [canonical(r, mapping) for r in case.references]
     case.changes = [type(c)(c.at, c.what, canonical(c.host, mapping), c.source, c.note) for c in case.changes]
     case.observations = [type(o)(canonical(o.host, mapping), o.at, o.shown, o.uncertainty_s, o.source)
