@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from skewsleuth import investigate
 from skewsleuth.case import CaseError, load_case
-from skewsleuth.reading import FileTask, read_file
+from skewsleuth.reading import FileTask, read_bundle, read_file
 from skewsleuth.sources import sniff
 from skewsleuth.synth.eventxml import event_stream, event_xml, events_document
 from skewsleuth.synth.scenario import SEED, case_yaml, write_evidence
@@ -74,6 +74,14 @@ def test_a_mutated_real_evtx_file_is_read_as_far_as_it_can_be(tmp_path, evtx_dir
     result = _read(p, "evtx")
     if result is not None and result.failed is None:
         assert result.ingested + result.quarantined > 0
+    # Between two good files, normalised with theirs, it reads the same as alone.
+    good = [FileTask(str(evtx_dir / name), i, "evtx", "folder", UTC, 2024)
+            for i, name in ((2, "security.evtx"), (3, "system.evtx"))]
+    together = read_bundle([good[0], FileTask(str(p), 1, "evtx", "folder", UTC, 2024), good[1]])
+    for alone, mixed in zip([read_file(good[0]), result, read_file(good[1])], together):
+        assert (mixed.failed, mixed.ingested, mixed.notes) == (alone.failed, alone.ingested, alone.notes)
+        if alone.failed is None:
+            assert mixed.events.equals(alone.events) and mixed.quarantine.equals(alone.quarantine)
 
 
 def test_every_damaged_sample_next_to_good_evidence_gives_a_verdict(evtx_dir, tmp_path):
