@@ -105,6 +105,8 @@ def test_sigma_conditions_wildcards_keywords_and_data_fields(tmp_path):
     ("  s_1: {Message|contains: x1}\n  s_2: {Message|startswith: 'y*zz'}\n  condition: 1 of s_*\n", {"x1", "zz"}),
     ("  keywords: ['50%_done', 'a\\*b', 'wild*cards']\n  condition: keywords\n", {"50%_done", "a*b", "cards"}),
     ("  s: {Message|contains: '*'}\n  condition: s\n", None),
+    # an escaped backslash before a wildcard: the backslash is text, the * is not
+    ("  s: {Message|contains: 'ab\\\\*z'}\n  condition: s\n", {"ab\\"}),
     ("  s: {Message|re: 'clock skew'}\n  condition: s\n", None),
     ("  s: {Status: '0x25'}\n  condition: s\n", None),
     ("  s: [{Message|contains: a1, EventID: 1}, {Message|contains: b2}]\n  condition: s\n", {"a1", "b2"}),

@@ -190,6 +190,24 @@ def _field_sql(rule: Rule, key: str, values: Any, params: list) -> str:
     return "(" + (" AND " if every else " OR ").join(parts) + ")"
 
 
+def _literal_runs(pattern: str) -> list[str]:
+    """A LIKE pattern (``\\`` escapes) cut at its wildcards, escapes undone."""
+    runs, run, i = [], [], 0
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\" and i + 1 < len(pattern):
+            run.append(pattern[i + 1])
+            i += 2
+            continue
+        if c in "%_":
+            runs.append("".join(run))
+            run = []
+        else:
+            run.append(c)
+        i += 1
+    return runs + ["".join(run)]
+
+
 def _field_needles(rule: Rule, key: str, values: Any) -> frozenset[str] | None:
     """What ``_field_sql`` tests, as texts the lowered message must contain: for the
     message field, each value's longest run without wildcards."""
@@ -198,8 +216,7 @@ def _field_needles(rule: Rule, key: str, values: Any) -> frozenset[str] | None:
     values = values if isinstance(values, list) else [values]
     if _column(rule, name) != MESSAGE or op == "re" or not values or any(v is None for v in values):
         return None
-    runs = [max(re.split(r"(?<!\\)[%_]", _like(str(v), op).lower()), key=len) for v in values]
-    runs = [re.sub(r"\\(.)", r"\1", r) for r in runs]
+    runs = [max(_literal_runs(_like(str(v), op).lower()), key=len) for v in values]
     if "all" in mods:
         runs = [max(runs, key=len)]
     return None if not all(runs) else frozenset(runs)
