@@ -186,7 +186,8 @@ def _tree(pid: int) -> list[int]:
     return out
 
 
-def _rss_of(pid: int) -> float:
+def _rss_of(pid: int) -> float | None:
+    """A process's RSS in MB; None when it is gone."""
     try:
         with open(f"/proc/{pid}/status") as fh:
             for line in fh:
@@ -194,7 +195,7 @@ def _rss_of(pid: int) -> float:
                     return int(line.split()[1]) / 1024
     except OSError:
         pass
-    return 0.0
+    return None
 
 
 class _Sampler(threading.Thread):
@@ -213,11 +214,10 @@ class _Sampler(threading.Thread):
         start = time.perf_counter()
         while not self.stop.is_set():
             try:
-                with open(f"/proc/{self.pid}/status") as fh:
-                    for line in fh:
-                        if line.startswith("VmRSS:"):
-                            self.samples.append((time.perf_counter() - start, int(line.split()[1]) / 1024))
-                self.tree.append(sum(_rss_of(p) for p in _tree(self.pid)))
+                rss = _rss_of(self.pid)
+                if rss is not None:
+                    self.samples.append((time.perf_counter() - start, rss))
+                self.tree.append(sum(_rss_of(p) or 0.0 for p in _tree(self.pid)))
                 if self.kill_above_mb and self.samples and self.samples[-1][1] > self.kill_above_mb:
                     self.killed = self.samples[-1]
                     os.kill(self.pid, 9)

@@ -139,13 +139,8 @@ def _canonicalise(store: Store, case: Case) -> None:
     # name (case, references, rules' suspects), matched as it is: lowered again in SQL,
     # a name written with a trailing dot or a tab kept its spelling.
     renamed = [(h, c) for h in spellings if (c := canonical(h, mapping))]
-    store.con.execute("CREATE OR REPLACE TABLE host_names (name VARCHAR, host VARCHAR)")
-    store.con.register("_spellings", pa.table({"name": [h for h, _ in renamed], "host": [c for _, c in renamed]},
-                                              schema=pa.schema([("name", pa.string()), ("host", pa.string())])))
-    try:
-        store.con.execute("INSERT INTO host_names SELECT * FROM _spellings")
-    finally:
-        store.con.unregister("_spellings")
+    store.put_table("host_names", pa.table({"name": [h for h, _ in renamed], "host": [c for _, c in renamed]},
+                                           schema=pa.schema([("name", pa.string()), ("host", pa.string())])))
     store.con.execute("""UPDATE events SET host = m.host FROM host_names m
                          WHERE events.host = m.name AND events.host <> m.host""")
     case.references = [canonical(r, mapping) for r in case.references]

@@ -123,7 +123,7 @@ def read_files(tasks: Iterable[FileTask],
 
         def handover(reading: _Reading = reading, raw=raw) -> None:
             for nos, ids, jsons in raw(reading.ctx):
-                pending.add(reading.ctx, task.format, nos, ids, jsons)
+                pending.add(reading.ctx, reading.task.format, nos, ids, jsons)
                 reading.handed += len(nos)
                 if len(nos) >= BATCH_ROWS:
                     # As when the file is read alone: a full chunk is normalised at once.

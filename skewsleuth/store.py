@@ -85,31 +85,28 @@ class Store:
         names = ["file_id", "path", "format", "host_hint", "records", "ingested", "quarantined", "status", "error"]
         types = [pa.int32(), pa.string(), pa.string(), pa.string(), pa.int64(), pa.int64(), pa.int64(),
                  pa.string(), pa.string()]
-        self.con.register("_files", pa.table([pa.array(c, t) for c, t in zip(cols, types)], names=names))
-        try:
-            self.con.execute("INSERT INTO files SELECT * FROM _files")
-        finally:
-            self.con.unregister("_files")
+        self._append("files", pa.table([pa.array(c, t) for c, t in zip(cols, types)], names=names))
 
     def append_events(self, batch: pa.RecordBatch | pa.Table) -> None:
-        self.con.register("_batch", batch)
         # One thread: appending Arrow rows in order is quicker alone (0.7 us a row
         # against 1.1 us with two threads, more while worker processes read files).
         threads = self.con.execute("SELECT current_setting('threads')").fetchall()[0][0]
         self.con.execute("SET threads = 1")
         try:
-            self.con.execute("INSERT INTO events SELECT * FROM _batch")
+            self._append("events", batch)
         finally:
             self.con.execute(f"SET threads = {int(threads)}")
-            self.con.unregister("_batch")
 
     def append_quarantine(self, table: pa.Table) -> None:
         if len(table):
-            self.con.register("_q", table)
-            try:
-                self.con.execute("INSERT INTO quarantine SELECT * FROM _q")
-            finally:
-                self.con.unregister("_q")
+            self._append("quarantine", table)
+
+    def _append(self, name: str, rows: pa.RecordBatch | pa.Table) -> None:
+        self.con.register("_rows", rows)
+        try:
+            self.con.execute(f"INSERT INTO {name} SELECT * FROM _rows")
+        finally:
+            self.con.unregister("_rows")
 
     def put_table(self, name: str, table: pa.Table) -> None:
         """Replace a derived table (steps, segments, ...) with ``table``."""

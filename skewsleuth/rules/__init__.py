@@ -41,7 +41,7 @@ import re
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import yaml
 
@@ -313,18 +313,17 @@ class _Condition:
         return self.tokens[self.i - 1]
 
     def _or(self) -> Any:
-        parts = [self._and()]
-        while self._peek() == "or":
-            self._take()
-            parts.append(self._and())
-        return self.algebra.any(parts)
+        return self._joined("or", self._and, self.algebra.any)
 
     def _and(self) -> Any:
-        parts = [self._not()]
-        while self._peek() == "and":
+        return self._joined("and", self._not, self.algebra.all)
+
+    def _joined(self, word: str, operand: Callable[[], Any], combine: Callable[[list], Any]) -> Any:
+        parts = [operand()]
+        while self._peek() == word:
             self._take()
-            parts.append(self._not())
-        return self.algebra.all(parts)
+            parts.append(operand())
+        return combine(parts)
 
     def _not(self) -> Any:
         if self._peek() == "not":

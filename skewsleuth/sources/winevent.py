@@ -177,14 +177,13 @@ class Pending:
 
 
 def _raw(parts: list[_Part]) -> pa.Table:
-    sizes = [len(p.record_nos) for p in parts]
+    part = pa.array(np.repeat(np.arange(len(parts), dtype=np.int32), [len(p.record_nos) for p in parts]))
     return pa.table([
-        pa.array(np.repeat(np.arange(len(parts), dtype=np.int32), sizes)),
+        part,
         pa.array([n for p in parts for n in p.record_nos], pa.int64()),
         pa.array([i for p in parts for i in p.record_ids], pa.int64()),
         pa.array([j for p in parts for j in p.jsons], pa.string()),
-        pa.DictionaryArray.from_arrays(pa.array(np.repeat(np.arange(len(parts), dtype=np.int32), sizes)),
-                                       pa.array([p.ctx.default_host for p in parts], pa.string())),
+        pa.DictionaryArray.from_arrays(part, pa.array([p.ctx.default_host for p in parts], pa.string())),
     ], names=RAW.names)
 
 
