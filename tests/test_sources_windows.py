@@ -100,3 +100,36 @@ def test_empty_xml_file_is_unusable(tmp_path):
     p.write_bytes(b"")
     with pytest.raises(UnusableFile):
         list(eventxml.read(FileContext(path=p, file_id=1, default_host="x", timezone=ZoneInfo("UTC"))))
+
+
+
+def _rendered(event_data: str) -> str:
+    """A record as the evtx parser renders it, with ``event_data`` as its EventData member."""
+    return ('{"Event":{"System":{"Provider":{"#attributes":{"Name":"P"}},"EventID":1,'
+            '"TimeCreated":{"#attributes":{"SystemTime":"2014-10-21T02:33:25.1234567Z"}},"EventRecordID":9,'
+            '"Execution":{"#attributes":{"ProcessID":1308}},"Computer":"h",'
+            '"Security":{"#attributes":{"UserID":"S-1-5-19"}}}' + event_data + '}}')
+
+
+WHO = {"@UserID": "S-1-5-19", "@ProcessID": 1308}
+
+
+@pytest.mark.parametrize("event_data, expected", [
+    (',"EventData":{"Reason":1,"Name":"a\\"b"}', {"Reason": 1, "Name": 'a"b'} | WHO),
+    (',"EventData":{}', WHO),
+    ("", {"value": None} | WHO),
+    (',"EventData":null', {"value": None} | WHO),
+    (',"UserData":{"Log":{"x":1}}', {"Log": {"x": 1}} | WHO),
+    (',"EventData":[1,2]', {"value": [1, 2]} | WHO),
+    # EventData as text that reads as a JSON object is text all the same: its members
+    # must not pass for fields of the record
+    (',"EventData":"{\\"TargetUserName\\":\\"evil\\",\\"@UserID\\":\\"S-1-5-18\\"}"',
+     {"value": '{"TargetUserName":"evil","@UserID":"S-1-5-18"}'} | WHO),
+])
+def test_event_data_and_who_wrote_it(tmp_path, event_data, expected):
+    from skewsleuth.sources.winevent import normalize
+
+    ctx = FileContext(path=tmp_path / "x.evtx", file_id=1, default_host="folder", timezone=ZoneInfo("UTC"))
+    batch = normalize([0], [9], [_rendered(event_data)], ctx, "evtx")
+    assert ctx.quarantined == [] and batch.num_rows == 1
+    assert json.loads(batch.column("data")[0].as_py()) == expected

@@ -16,12 +16,14 @@ https://github.com/omerbenamram/evtx for the JSON rendering.
 from __future__ import annotations
 
 import json
+import multiprocessing
 import threading
 from dataclasses import dataclass
 
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..schema import EVENTS
 from .base import FileContext
@@ -50,17 +52,17 @@ _PATHS = [
 ]
 
 # One multi-path extraction per record parses its JSON once; a json_extract call per
-# field would parse it once per field (measured: 15x slower). The CTEs are
-# materialised: inlined, the record's data would be extracted and serialised again
-# for each of its uses below (measured: 1.4x slower).
+# field would parse it once per field (measured: 15x slower). The first CTE is
+# materialised: inlined, the record's data would be extracted and serialised again for
+# each of its uses below (measured: 1.4x slower). The record's JSON itself is not
+# carried through them: copying every record twice more cost a sixth of the query.
 _SQL = f"""
 WITH r AS MATERIALIZED (
   SELECT part, record_no, record_id, default_host,
          json_extract_string(json, {_PATHS!r}) AS s,
-         json_extract(json, ['$.Event.EventData', '$.Event.UserData']) AS d,
-         json
+         json_extract(json, ['$.Event.EventData', '$.Event.UserData']) AS d
   FROM raw
-), f AS MATERIALIZED (
+), f AS (
   SELECT
     part, record_no, default_host,
     coalesce(TRY_CAST(s[1] AS BIGINT), record_id) AS record_id,
@@ -71,25 +73,24 @@ WITH r AS MATERIALIZED (
     coalesce(TRY_CAST(s[6] AS INTEGER), TRY_CAST(s[7] AS INTEGER)) AS event_id,
     s[8] AS rendered,
     coalesce(d[1], d[2]) AS data,
-    json_type(coalesce(d[1], d[2])) = 'OBJECT' AS is_object,
+    -- serialised JSON: an object, and only an object, starts with a brace
+    starts_with(coalesce(d[1], d[2])::VARCHAR, '{{') AS is_object,
     coalesce(d[1], d[2])::VARCHAR AS text,
     s[9] AS user_id,
-    TRY_CAST(s[10] AS BIGINT) AS pid,
-    json
+    TRY_CAST(s[10] AS BIGINT) AS pid
   FROM r
 )
 SELECT part, record_no, record_id, coalesce(host, default_host) AS host, logged, channel, provider, event_id,
        rendered AS message,
        -- Who wrote the record (System/Security/@UserID, Execution/@ProcessID) tells who
        -- changed a clock; it rides along in data under names EventData cannot use.
-       -- (For an object, appended as text: json_merge_patch cost more than the rest of
-       -- this query, and EventData names never start with '@'.)
-       CASE WHEN is_object
-            THEN CASE WHEN user_id IS NULL AND pid IS NULL THEN text
-                      ELSE left(text, length(text) - 1)
-                           || CASE WHEN text = '{{}}' THEN '' ELSE ',' END
-                           || concat_ws(',', '"@UserID":' || to_json(user_id), '"@ProcessID":' || to_json(pid))
-                           || '}}' END
+       -- (For an object, written in front of its members as text, one string built per
+       -- record: json_merge_patch cost more than the rest of this query, and EventData
+       -- names never start with '@'.)
+       CASE WHEN is_object AND user_id IS NULL AND pid IS NULL THEN text
+            WHEN is_object
+            THEN concat('{{', concat_ws(',', '"@UserID":' || to_json(user_id), '"@ProcessID":' || pid),
+                        CASE WHEN text = '{{}}' THEN '}}' ELSE ',' || substr(text, 2) END)
             ELSE json_merge_patch(
               CASE WHEN data IS NULL OR NOT is_object THEN json_object('value', data) ELSE data END,
               CASE WHEN user_id IS NULL AND pid IS NULL THEN '{{}}'::JSON
@@ -98,8 +99,7 @@ SELECT part, record_no, record_id, coalesce(host, default_host) AS host, logged,
        CASE WHEN logged IS NULL THEN 'no readable TimeCreated/@SystemTime'
             -- FILETIME 0: the writer had no time to give, which is not a logged time
             WHEN logged = TIMESTAMPTZ '1601-01-01 00:00:00+00' THEN 'TimeCreated is FILETIME 0 (1601-01-01): no time recorded'
-       END AS problem,
-       CASE WHEN logged IS NULL OR logged = TIMESTAMPTZ '1601-01-01 00:00:00+00' THEN left(json, 200) END AS excerpt
+       END AS problem
 FROM f
 """
 
@@ -112,6 +112,10 @@ def _connection() -> duckdb.DuckDBPyConnection:
     if con is None:
         con = duckdb.connect()
         con.execute("SET TimeZone = 'UTC'")
+        if multiprocessing.parent_process() is not None:
+            # In a worker process, files are read in parallel across processes: a second
+            # thread per query only competes with the other workers for the same cores.
+            con.execute("SET threads = 1")
         _local.con = con
     return con
 
@@ -159,18 +163,23 @@ class Pending:
         parts, self._parts, self.rows = self._parts, [], 0
         if not parts:
             return []
+        raw = _raw(parts)
         try:
-            out = _extract(_raw(parts))
+            out = _extract(raw)
         except duckdb.InvalidInputException:
             # A damaged record rendered as JSON that is not (a control character left raw
             # in a string): find those one by one, off the hot path, and read the rest.
             parts = [_valid_json_only(p) for p in parts]
-            out = _extract(_raw(parts))
+            raw = _raw(parts)
+            out = _extract(raw)
         problem = out.column("problem")
         if problem.null_count != len(out):
-            bad = out.filter(problem.is_valid())
+            # The query keeps its rows in the order and number it read them.
+            rows = pc.indices_nonzero(problem.is_valid())
+            excerpts = pc.utf8_slice_codeunits(raw.column("json").take(rows), 0, 200)
+            bad = out.take(rows)
             for part, no, reason, ex in zip(bad.column("part").to_pylist(), bad.column("record_no").to_pylist(),
-                                            bad.column("problem").to_pylist(), bad.column("excerpt").to_pylist()):
+                                            bad.column("problem").to_pylist(), excerpts.to_pylist()):
                 parts[part].ctx.quarantine(no, reason, ex)
             out = out.filter(problem.is_null())
         return [(parts[k].ctx, _events(rows, parts[k])) for k, rows in _split(out, len(parts))]
