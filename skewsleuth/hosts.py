@@ -9,9 +9,40 @@ from __future__ import annotations
 
 from typing import Iterable
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
+
+def host_key(name: str) -> str:
+    """A name as hosts are compared: lower case, without blanks around it or dots after
+    it. Keying a key changes nothing (``"a. ."`` is ``"a"``, not ``"a. "``)."""
+    while True:
+        key = name.strip().lower().rstrip(".")
+        if key == name:
+            return key
+        name = key
+
+
+def host_keys(names: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Each name of a column keyed, or kept as written when nothing of it would be left.
+
+    Applied as events are stored, so that naming each host by :func:`canonical` later
+    rewrites only the records of names that change again (a short name for its FQDN),
+    not every record of a fleet whose logs spell hosts in upper case. Once per distinct
+    name, not per record."""
+    chunks = []
+    for chunk in pc.dictionary_encode(names).chunks:
+        spellings = chunk.dictionary.to_pylist()
+        keyed = [(host_key(n) or n) if n is not None else None for n in spellings]
+        if keyed == spellings:
+            chunks.append(chunk.dictionary.take(chunk.indices))
+        else:
+            chunks.append(pa.array(keyed, pa.string()).take(chunk.indices))
+    return pa.chunked_array(chunks, pa.string())
+
 
 def canonical_map(names: Iterable[str]) -> dict[str, str]:
-    lowered = {n.strip().lower().rstrip(".") for n in names if n and n.strip()}
+    lowered = {host_key(n) for n in names if n and n.strip()}
     fqdns: dict[str, list[str]] = {}
     for n in lowered:
         if "." in n and not _is_address(n):
@@ -32,7 +63,7 @@ def _is_address(name: str) -> bool:
 def canonical(name: str | None, mapping: dict[str, str]) -> str | None:
     if not name:
         return name
-    key = name.strip().lower().rstrip(".")
+    key = host_key(name)
     return mapping.get(key, key)
 
 

@@ -19,6 +19,7 @@ import duckdb
 import pyarrow as pa
 
 from .case import Case, CaseError, load_case, load_changes_csv, sniff_case, sniff_changes_csv
+from .hosts import host_keys
 from .reading import CacheEntryWriter, FileResult, FileTask, ParseCache, read_bundle, read_files
 from .schema import EVENTS, QUARANTINE, quarantine_table
 from .sources import sniff
@@ -234,6 +235,9 @@ def _results_of_bundles(bundles: Iterator, workers: int) -> Iterator[FileResult]
             yield from _results_of_bundles(zip([[t] for t in bundle], again), workers)
 
 
+HOST = EVENTS.get_field_index("host")
+
+
 class _Loader:
     """Rows for the case database, written many files at a time: an INSERT per small
     file cost more than its rows (measured: 1-5 ms each)."""
@@ -262,9 +266,10 @@ class _Loader:
 
     def flush(self) -> None:
         if self._events:
-            self.store.append_events(pa.Table.from_batches(
+            rows = pa.Table.from_batches(
                 [b for x in self._events for b in (x.to_batches() if isinstance(x, pa.Table) else [x])],
-                schema=EVENTS))
+                schema=EVENTS)
+            self.store.append_events(rows.set_column(HOST, "host", host_keys(rows.column(HOST))))
             self._events, self._rows = [], 0
         if self._quarantine:
             self.store.append_quarantine(pa.concat_tables(self._quarantine))

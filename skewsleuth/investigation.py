@@ -137,12 +137,13 @@ def _canonicalise(store: Store, case: Case) -> None:
     mapping = canonical_map(names + extra)
     # Each spelling the events use, with the name the same function gives every other
     # name (case, references, rules' suspects), matched as it is: lowered again in SQL,
-    # a name written with a trailing dot or a tab kept its spelling.
-    renamed = [(h, c) for h in spellings if (c := canonical(h, mapping))]
+    # a name written with a trailing dot or a tab kept its spelling. Events are stored
+    # with their names keyed (hosts.host_keys): only those that change again are here.
+    renamed = [(h, c) for h in spellings if (c := canonical(h, mapping)) and c != h]
     store.put_table("host_names", pa.table({"name": [h for h, _ in renamed], "host": [c for _, c in renamed]},
                                            schema=pa.schema([("name", pa.string()), ("host", pa.string())])))
-    store.con.execute("""UPDATE events SET host = m.host FROM host_names m
-                         WHERE events.host = m.name AND events.host <> m.host""")
+    if renamed:
+        store.con.execute("UPDATE events SET host = m.host FROM host_names m WHERE events.host = m.name")
     case.references = [canonical(r, mapping) for r in case.references]
     case.changes = [type(c)(c.at, c.what, canonical(c.host, mapping), c.source, c.note) for c in case.changes]
     case.observations = [type(o)(canonical(o.host, mapping), o.at, o.shown, o.uncertainty_s, o.source)

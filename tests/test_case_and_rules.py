@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
+from hypothesis import given, settings, strategies as st
+import pyarrow as pa
 import pytest
 
 from skewsleuth.case import CaseError, CorrelationKey, load_case, load_changes_csv, parse_time
-from skewsleuth.hosts import canonical_map
+from skewsleuth.hosts import canonical, canonical_map, host_key, host_keys
 from skewsleuth.rules import RuleError, load_rules
 
 CHICAGO = ZoneInfo("America/Chicago")
@@ -64,6 +66,19 @@ def test_host_names_join_short_names_to_their_fqdn():
     assert m["srv-lyncedge01"] == "srv-lyncedge01.domain.com"
     assert m["web"] == "web"          # ambiguous: stays short
     assert m["10.0.0.5"] == "10.0.0.5"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from("aZİß. \t\n.Ab"), max_size=12))
+def test_a_host_key_keyed_again_is_the_same(name):
+    assert host_key(host_key(name)) == host_key(name)
+    assert canonical(host_key(name) or name, {}) == canonical(name, {})
+
+
+def test_names_are_keyed_as_stored_once_per_name_and_a_blank_one_kept():
+    column = pa.chunked_array([["SRV01.Domain.COM.", None, " ", "srv01.domain.com"], ["a. .", "SRV01.Domain.COM."]])
+    assert host_keys(column).to_pylist() == ["srv01.domain.com", None, " ", "srv01.domain.com", "a",
+                                             "srv01.domain.com"]
 
 
 def test_a_rule_with_a_field_that_is_neither_a_column_nor_a_data_field_is_refused(tmp_path):
