@@ -46,9 +46,9 @@ def certs(tmp_path_factory) -> Path:
     for name, fake, days in (("future", "+2d", "30"), ("expired", "-3d", "1")):
         _run("openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{d}/{name}.key", "-out", f"{d}/{name}.csr",
              "-subj", "/CN=localhost")
-        _run("faketime", "-f", fake, "openssl", "x509", "-req", "-in", f"{d}/{name}.csr", "-CA", f"{d}/ca.pem",
-             "-CAkey", f"{d}/ca.key", "-CAcreateserial", "-out", f"{d}/{name}.pem", "-days", days)
-        assert (d / f"{name}.pem").exists()
+        said = _run("faketime", "-f", fake, "openssl", "x509", "-req", "-in", f"{d}/{name}.csr", "-CA", f"{d}/ca.pem",
+                    "-CAkey", f"{d}/ca.key", "-CAcreateserial", "-out", f"{d}/{name}.pem", "-days", days)
+        assert (d / f"{name}.pem").exists(), said
     return d
 
 
