@@ -159,6 +159,11 @@ def _canonicalise(store: Store, case: Case) -> None:
         store.con.executemany("INSERT INTO host_addresses VALUES (?, ?, ?)", rows)
 
 
+# What makes two records the same record, and the hash that finds the likely ones.
+_RECORD = ("host", "format", "logged", "provider", "event_id", "record_id", "channel", "message", "data")
+_RECORD_HASH = f"hash({', '.join(_RECORD)})"
+
+
 def _drop_duplicates(store: Store) -> int:
     """Records collected twice (the same log copied, overlapping rotations, rsyslog
     writing one line to two files) are one record: the copy in the first file stays.
@@ -167,24 +172,35 @@ def _drop_duplicates(store: Store) -> int:
     channel and text all agree; within one file nothing is dropped.
     """
     # Partitioning every record by all its text held the whole table in memory twice
-    # over: first a hash of the record, and only the records whose hash turns up in
-    # two files (few, usually none) are compared in full, so a hash collision merges
-    # nothing.
-    store.con.execute("""
+    # over and cost 0.3 s on 368,000 records: a hash of each record is taken first, and
+    # a record of a later file whose hash is that of a record of an earlier file is
+    # compared in full with the first such record. A hash whose records are not all
+    # the same as that one (a collision, few or none) has its records compared in full
+    # with each other, as all were before: a collision merges nothing.
+    same = " AND ".join(f"e.{c} IS NOT DISTINCT FROM f.{c}" for c in _RECORD)
+    store.con.execute(f"""
         CREATE OR REPLACE TABLE duplicates AS
-        WITH h AS (
-          SELECT file_id, record_no,
-                 hash(host, format, logged, provider, event_id, record_id, channel, message, data) AS k
-          FROM events
-        ), shared AS (
-          SELECT k FROM h GROUP BY k HAVING min(file_id) <> max(file_id)
+        WITH h AS MATERIALIZED (
+          SELECT file_id, record_no, {_RECORD_HASH} AS k FROM events
+        ), firsts AS (
+          SELECT k, min(file_id) AS first_file, arg_min(record_no, (file_id, record_no)) AS first_no
+          FROM h GROUP BY k HAVING min(file_id) <> max(file_id)
+        ), compared AS MATERIALIZED (
+          SELECT l.file_id, l.record_no, l.k, {same} AS same
+          FROM (SELECT h.*, first_file, first_no FROM h JOIN firsts USING (k) WHERE h.file_id <> first_file) l
+               JOIN events e USING (file_id, record_no)
+               JOIN events f ON f.file_id = l.first_file AND f.record_no = l.first_no
+        ), unsure AS (
+          SELECT DISTINCT k FROM compared WHERE NOT same
         ), candidates AS (
-          SELECT e.* FROM events e JOIN h USING (file_id, record_no) SEMI JOIN shared USING (k)
+          SELECT e.* FROM events e SEMI JOIN (SELECT file_id, record_no FROM h SEMI JOIN unsure USING (k)) u
+                                   USING (file_id, record_no)
         )
+        -- a hash not in unsure: every later record of it is the same as its first
+        SELECT file_id, record_no FROM compared WHERE k NOT IN (SELECT k FROM unsure)
+        UNION ALL
         SELECT file_id, record_no FROM (
-          SELECT file_id, record_no,
-                 min(file_id) OVER (PARTITION BY host, format, logged, provider, event_id, record_id, channel,
-                                    message, data) AS first_file
+          SELECT file_id, record_no, min(file_id) OVER (PARTITION BY {', '.join(_RECORD)}) AS first_file
           FROM candidates)
         WHERE file_id <> first_file""")
     n = store.con.execute("SELECT count(*) FROM duplicates").fetchall()[0][0]
