@@ -171,42 +171,50 @@ def _drop_duplicates(store: Store) -> int:
     A record is the same when host, format, time, provider, event id, record id,
     channel and text all agree; within one file nothing is dropped.
     """
-    # Partitioning every record by all its text held the whole table in memory twice
-    # over and cost 0.3 s on 368,000 records: a hash of each record is taken first, and
-    # a record of a later file whose hash is that of a record of an earlier file is
-    # compared in full with the first such record. A hash whose records are not all
-    # the same as that one (a collision, few or none) has its records compared in full
-    # with each other, as all were before: a collision merges nothing.
-    same = " AND ".join(f"e.{c} IS NOT DISTINCT FROM f.{c}" for c in _RECORD)
-    store.con.execute(f"""
-        CREATE OR REPLACE TABLE duplicates AS
+    # A hash of each record first: a record of a later file whose hash is that of a
+    # record of an earlier file is compared in full with the first record of that hash.
+    # The hashes whose records are not all that record (a collision, few or none) have
+    # their records compared in full with each other: a collision merges nothing.
+    # Each step is a table of its own, so that the joins that read records' text know
+    # how few rows they are given (as CTEs, DuckDB hashed all ten million events' text
+    # to join none), and none runs when no hash is shared.
+    con = store.con
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE dup_later AS
         WITH h AS MATERIALIZED (
           SELECT file_id, record_no, {_RECORD_HASH} AS k FROM events
+        ), shared AS (
+          SELECT k, min(file_id) AS first_file FROM h GROUP BY k HAVING min(file_id) <> max(file_id)
         ), firsts AS (
-          SELECT k, min(file_id) AS first_file, arg_min(record_no, (file_id, record_no)) AS first_no
-          FROM h GROUP BY k HAVING min(file_id) <> max(file_id)
-        ), compared AS MATERIALIZED (
-          SELECT l.file_id, l.record_no, l.k, {same} AS same
-          FROM (SELECT h.*, first_file, first_no FROM h JOIN firsts USING (k) WHERE h.file_id <> first_file) l
-               JOIN events e USING (file_id, record_no)
-               JOIN events f ON f.file_id = l.first_file AND f.record_no = l.first_no
-        ), unsure AS (
-          SELECT DISTINCT k FROM compared WHERE NOT same
-        ), candidates AS (
-          SELECT e.* FROM events e SEMI JOIN (SELECT file_id, record_no FROM h SEMI JOIN unsure USING (k)) u
-                                   USING (file_id, record_no)
+          SELECT k, first_file, min(record_no) AS first_no FROM h JOIN shared USING (k)
+          WHERE h.file_id = first_file GROUP BY k, first_file
         )
-        -- a hash not in unsure: every later record of it is the same as its first
-        SELECT file_id, record_no FROM compared WHERE k NOT IN (SELECT k FROM unsure)
-        UNION ALL
-        SELECT file_id, record_no FROM (
-          SELECT file_id, record_no, min(file_id) OVER (PARTITION BY {', '.join(_RECORD)}) AS first_file
-          FROM candidates)
-        WHERE file_id <> first_file""")
-    n = store.con.execute("SELECT count(*) FROM duplicates").fetchall()[0][0]
+        SELECT h.file_id, h.record_no, h.k, first_file, first_no FROM h JOIN firsts USING (k)
+        WHERE h.file_id <> first_file""")
+    con.execute("CREATE OR REPLACE TABLE duplicates (file_id INTEGER, record_no BIGINT)")
+    if con.execute("SELECT count(*) FROM dup_later").fetchall()[0][0]:
+        same = " AND ".join(f"e.{c} IS NOT DISTINCT FROM f.{c}" for c in _RECORD)
+        con.execute(f"""
+            CREATE OR REPLACE TEMP TABLE dup_compared AS
+            SELECT l.file_id, l.record_no, l.k, {same} AS same
+            FROM dup_later l JOIN events e USING (file_id, record_no)
+                 JOIN events f ON f.file_id = l.first_file AND f.record_no = l.first_no""")
+        con.execute("""INSERT INTO duplicates SELECT file_id, record_no FROM dup_compared
+                       WHERE k NOT IN (SELECT k FROM dup_compared WHERE NOT same)""")
+        if con.execute("SELECT count(*) FROM dup_compared WHERE NOT same").fetchall()[0][0]:
+            con.execute(f"""
+                INSERT INTO duplicates
+                SELECT file_id, record_no FROM (
+                  SELECT file_id, record_no, min(file_id) OVER (PARTITION BY {', '.join(_RECORD)}) AS first_file
+                  FROM events e
+                  WHERE {_RECORD_HASH} IN (SELECT k FROM dup_compared WHERE NOT same))
+                WHERE file_id <> first_file""")
+        con.execute("DROP TABLE dup_compared")
+    con.execute("DROP TABLE dup_later")
+    n = con.execute("SELECT count(*) FROM duplicates").fetchall()[0][0]
     if n:
-        store.con.execute("""DELETE FROM events USING duplicates d
-                             WHERE events.file_id = d.file_id AND events.record_no = d.record_no""")
+        con.execute("""DELETE FROM events USING duplicates d
+                       WHERE events.file_id = d.file_id AND events.record_no = d.record_no""")
     return n
 
 
