@@ -2,7 +2,8 @@
 
     python benchmarks/scale.py text  [--lines 1000000] [--formats sipstack,rfc3164,...] [--profile]
     python benchmarks/scale.py whole [--hosts 1000] [--events 10000000] [--keep DIR] [--stages]
-    python benchmarks/scale.py all   (both, default sizes)
+    python benchmarks/scale.py duplicates [--events 10000000]
+    python benchmarks/scale.py all   (text and whole, default sizes)
 
 ``text`` writes, for each text format alone, a corpus of about ``--lines`` lines
 (skewsleuth.synth.corpus) and times skewsleuth's ingest of it on one core
@@ -18,6 +19,12 @@ whether the verdict names the culprits of the truth. Target (issue 6): 10 millio
 events from 1,000 hosts under 2 GB. ``--stages`` runs the investigation in a child
 that times each stage of the pipeline and reads its RSS and high-water mark after it
 (VmHWM is reset before each stage through /proc/self/clear_refs).
+
+``duplicates`` times the duplicate check alone on case databases filled in SQL (under
+the same 1 GB memory limit, about 300 bytes of text a record): ``--events`` records
+with no copies, then as many with a third of them copied into other files, then one
+third of them copied 20 times. Where it joins records' text matters more than anything
+at this size: a plan that built a join on the events spilled all their text to disk.
 
 Corpora are written under ``--tmp`` (default: the system's temporary folder) and
 deleted afterwards unless ``--keep`` names where to write them. Prints the machine it
@@ -380,19 +387,52 @@ def _duckdb_mb(args) -> float:
     return float("nan")
 
 
+def duplicates(args) -> None:
+    from skewsleuth.investigation import _drop_duplicates
+    from skewsleuth.store import Store
+
+    n = args.events
+    for label, copies, share in (("no copies", 0, 0.0), ("a third copied once", 1, 1 / 3),
+                                 ("a twentieth copied 20 times", 20, 1 / 20)):
+        store = Store()
+        try:
+            # Records of 10,000 per file; the copies go to files of their own, as a log
+            # collected twice would.
+            originals = n if not copies else int(n / (1 + copies * share))
+            store.con.execute(f"""
+                INSERT INTO events BY NAME
+                SELECT (i // 10000)::INTEGER AS file_id, i % 10000 AS record_no, NULL AS record_id,
+                       'host' || (i // 10000) AS host, TIMESTAMPTZ '2024-01-01' + to_microseconds(i) AS logged,
+                       'syslog' AS format, 'app' AS channel, NULL AS provider, NULL AS event_id,
+                       'message number ' || i || repeat(' padding', 12) AS message,
+                       '{{"k":' || i || ',"pad":"' || repeat('y', 180) || '"}}' AS data
+                FROM range({originals}) t(i)""")
+            for c in range(1, copies + 1):
+                store.con.execute(f"""INSERT INTO events BY NAME SELECT * REPLACE (file_id + {c * 1_000_000} AS file_id)
+                                      FROM events WHERE file_id < 1000000 AND hash(file_id) % 1000 < {share * 1000}""")
+            total = store.con.execute("SELECT count(*) FROM events").fetchall()[0][0]
+            _reset_hwm()
+            took, dropped = _timed(lambda: _drop_duplicates(store))
+            print(f"    {label:28s} {total:>12,} records: {dropped:>11,} dropped in {took:6.2f} s, "
+                  f"peak RSS during it {_rss_mb()[1]:,.0f} MB", flush=True)
+        finally:
+            store.close()
+
+
 def main() -> None:
     if len(sys.argv) == 4 and sys.argv[1] == "_stages":
         _stages(sys.argv[2], sys.argv[3])
         return
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("what", choices=("text", "whole", "all"), nargs="?", default="all")
+    p.add_argument("what", choices=("text", "whole", "duplicates", "all"), nargs="?", default="all")
     p.add_argument("--lines", type=int, default=1_000_000, help="(text) lines per format (default 1,000,000)")
     p.add_argument("--formats", default=",".join(FORMATS), help="(text) comma-separated formats")
     p.add_argument("--text-hosts", type=int, default=10, help="(text) hosts per format corpus (default 10)")
     p.add_argument("--repeat", type=int, default=1, help="(text) runs per format, best kept (default 1)")
     p.add_argument("--profile", type=int, default=0, metavar="N", help="(text) print the N costliest functions")
     p.add_argument("--hosts", type=int, default=1_000, help="(whole) hosts (default 1,000)")
-    p.add_argument("--events", type=int, default=10_000_000, help="(whole) records in all (default 10,000,000)")
+    p.add_argument("--events", type=int, default=10_000_000,
+                   help="(whole, duplicates) records in all (default 10,000,000)")
     p.add_argument("--faults", type=float, default=0.1, help="share of hosts with a wrong clock (default 0.1)")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--stages", action="store_true", help="(whole) time and measure each pipeline stage")
@@ -406,6 +446,8 @@ def main() -> None:
         text_throughput(args)
     if args.what in ("whole", "all"):
         whole(args)
+    if args.what == "duplicates":
+        duplicates(args)
 
 
 if __name__ == "__main__":
