@@ -133,3 +133,31 @@ def test_a_log_collected_twice_counts_once(evtx_dir, tmp_path):
     assert v.store.rows("SELECT count(*) AS n FROM events")[0]["n"] == 2261
     host = next(h for h in d["hosts"] if h["host"] == "win-03dliiofrra")
     assert len([s for s in host["steps"] if s["source"] == "Security 4616"]) == 8   # not 16
+
+
+@pytest.mark.parametrize("name", ["sample-with-zero-data-size-event.evtx", "sample_with_a_bad_chunk_magic.evtx",
+                                  "2-vss_0-Microsoft-Windows-RemoteDesktopServices-RdpCoreTS%4Operational.evtx",
+                                  "2-vss_0-Microsoft-Windows-TerminalServices-RemoteConnectionManager%4Operational.evtx"])
+def test_records_after_a_damaged_one_keep_their_place(evtx_dir, name):
+    """Each record keeps the number of its place in the parser's sequence, whatever was
+    damaged before it: held to a plain next() loop over the same parser."""
+    import evtx
+
+    from skewsleuth.sources.base import FileContext
+    from skewsleuth.sources.evtx import read_raw
+
+    expected, damaged, it = {}, [], evtx.PyEvtxParser(str(evtx_dir / name)).records_json()
+    while True:
+        try:
+            record = next(it)
+        except StopIteration:
+            break
+        except Exception:  # noqa: BLE001 - the parser's damage
+            damaged.append(len(expected) + len(damaged))
+            continue
+        expected[len(expected) + len(damaged)] = record["event_record_id"]
+    ctx = FileContext(path=evtx_dir / name, file_id=1, default_host="h", timezone=timezone.utc)
+    got = {no: rid for nos, ids, _ in read_raw(ctx) for no, rid in zip(nos, ids)}
+    assert damaged and max(expected) > damaged[0]   # records follow the damage
+    assert got == expected
+    assert [q.record_no for q in ctx.quarantined if q.record_no is not None] == damaged

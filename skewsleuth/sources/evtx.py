@@ -87,6 +87,8 @@ def read_raw(ctx: FileContext) -> Iterator[tuple[list[int], list[int | None], li
                     yield nos, _record_ids(ids), jsons
                     nos, ids, jsons = [], [], []
             break
+        except MemoryError:
+            raise   # not damage: the reader stops here, with what it read kept
         except Exception as exc:  # noqa: BLE001 - the parser signals damage with plain exceptions
             ctx.quarantine(ordinal, f"EVTX parser: {exc}".split("\n")[0][:300])
             ordinal += 1
