@@ -199,17 +199,19 @@ def _drop_duplicates(store: Store) -> int:
             SELECT l.file_id, l.record_no, l.k, {same} AS same
             FROM dup_later l JOIN events e USING (file_id, record_no)
                  JOIN events f ON f.file_id = l.first_file AND f.record_no = l.first_no""")
+        con.execute("CREATE OR REPLACE TEMP TABLE dup_unsure AS SELECT DISTINCT k FROM dup_compared WHERE NOT same")
         con.execute("""INSERT INTO duplicates SELECT file_id, record_no FROM dup_compared
-                       WHERE k NOT IN (SELECT k FROM dup_compared WHERE NOT same)""")
-        if con.execute("SELECT count(*) FROM dup_compared WHERE NOT same").fetchall()[0][0]:
+                       WHERE k NOT IN (SELECT k FROM dup_unsure)""")
+        if con.execute("SELECT count(*) FROM dup_unsure").fetchall()[0][0]:
             con.execute(f"""
                 INSERT INTO duplicates
                 SELECT file_id, record_no FROM (
                   SELECT file_id, record_no, min(file_id) OVER (PARTITION BY {', '.join(_RECORD)}) AS first_file
                   FROM events e
-                  WHERE {_RECORD_HASH} IN (SELECT k FROM dup_compared WHERE NOT same))
+                  WHERE {_RECORD_HASH} IN (SELECT k FROM dup_unsure))
                 WHERE file_id <> first_file""")
         con.execute("DROP TABLE dup_compared")
+        con.execute("DROP TABLE dup_unsure")
     con.execute("DROP TABLE dup_later")
     n = con.execute("SELECT count(*) FROM duplicates").fetchall()[0][0]
     if n:
