@@ -6,7 +6,7 @@ plaso's log2timeline when installed.
     python benchmarks/evtx_ingest.py [EVTX_DIR] [--copies N] [--repeat N]
                                      [--plaso PATH_TO_log2timeline.py]
 
-Defaults to ../shared/data/evtx. ``--copies N`` lays the files out N times, one
+Defaults to tests/data/evtx. ``--copies N`` lays the files out N times, one
 folder per host (as collected from N machines), so that fixed costs are spread as on
 a real collection. Prints one line per stage and the machine it ran on; copy the
 output into docs/benchmarks.md.
@@ -79,7 +79,7 @@ def best_of(repeat: int, fn):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("evtx_dir", nargs="?", default=str(ROOT.parent / "shared" / "data" / "evtx"))
+    parser.add_argument("evtx_dir", nargs="?", default=str(ROOT / "tests" / "data" / "evtx"))
     parser.add_argument("--copies", type=int, default=1, help="lay the files out N times, one folder per host")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--python-evtx-records", type=int, default=200,

@@ -1,4 +1,4 @@
-"""The real EVTX samples in shared/data/evtx: steps found, damage survived, counts add up."""
+"""The real EVTX samples in tests/data/evtx: steps found, damage survived, counts add up."""
 
 from __future__ import annotations
 
