@@ -95,7 +95,7 @@ def main() -> None:
 
     import skewsleuth
     from skewsleuth.case import Case
-    from skewsleuth.ingest import ingest
+    from skewsleuth.reading.ingest import ingest
     from skewsleuth.store import Store
 
     with tempfile.TemporaryDirectory(prefix="evtx-bench-") as tmp:

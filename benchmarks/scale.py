@@ -7,7 +7,7 @@
 
 ``text`` writes, for each text format alone, a corpus of about ``--lines`` lines
 (skewsleuth.synth.corpus) and times skewsleuth's ingest of it on one core
-(``skewsleuth.ingest.ingest`` into a fresh in-memory ``Store`` with ``workers=1``),
+(``skewsleuth.reading.ingest.ingest`` into a fresh in-memory ``Store`` with ``workers=1``),
 next to the time Python takes only to read the same files line by line (the floor of
 any pure-Python reader). Target (issue 6): 500,000 lines/s per core.
 
@@ -112,7 +112,7 @@ def read_lines(folder: Path) -> int:
 
 def text_throughput(args) -> list[dict]:
     from skewsleuth.case import Case
-    from skewsleuth.ingest import ingest
+    from skewsleuth.reading.ingest import ingest
     from skewsleuth.store import Store
 
     formats = [f.strip() for f in args.formats.split(",") if f.strip()]

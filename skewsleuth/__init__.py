@@ -18,7 +18,7 @@ __version__ = "0.1.0"
 
 def __getattr__(name: str) -> Any:
     # The pipeline is imported when first asked for: a worker process that only reads
-    # files (skewsleuth.reading), and `skewsleuth --version`, need none of it.
+    # files (skewsleuth.reading.files), and `skewsleuth --version`, need none of it.
     if name in ("InputError", "Verdict", "investigate"):
         from . import investigation
 

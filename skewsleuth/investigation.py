@@ -21,13 +21,14 @@ from .clock.krb5 import HOST_ADDRESSES, KDC_ADDRESSES
 from .clock.model import ClockModel, build_clock_model
 from .hosts import canonical_map, canonical
 from .incident import Incident, find_incidents
-from .ingest import IngestSummary, find_case_files, ingest
+from .reading.discovery import find_case_files
+from .reading.ingest import IngestSummary, ingest
 from .rca import Diagnosis, diagnose
 from .rules import load_rules
 from .rules.matcher import match_rules
 from .sources.sipstack import peer_host_sql
 from .store import Store, StoreError
-from .workers import SchedulerError
+from .reading.workers import SchedulerError
 from .timefmt import clockface
 
 

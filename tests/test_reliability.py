@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from skewsleuth import investigate
 from skewsleuth.case import CaseError, load_case
-from skewsleuth.reading import FileTask, read_bundle, read_file
+from skewsleuth.reading.files import FileTask, read_bundle, read_file
 from skewsleuth.sources import sniff
 from skewsleuth.synth.eventxml import event_stream, event_xml, events_document
 from skewsleuth.synth.scenario import SEED, case_yaml, write_evidence

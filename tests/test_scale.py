@@ -13,7 +13,7 @@ import pytest
 from skewsleuth import investigate
 from skewsleuth.report.json import write_json
 from skewsleuth.synth.scenario import SEED, write_evidence
-from skewsleuth.workers import ordered_map
+from skewsleuth.reading.workers import ordered_map
 from conftest import one_line_error, run_cli
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -83,7 +83,7 @@ def test_bad_reading_options_are_one_line_and_exit_2(evidence, args, says):
 
 
 def test_investigating_again_parses_only_the_files_that_changed(evidence, inline_json, tmp_path, monkeypatch):
-    import skewsleuth.ingest as ingest_module
+    import skewsleuth.reading.ingest as ingest_module
 
     ev = tmp_path / "ev"
     shutil.copytree(evidence, ev)
@@ -152,7 +152,7 @@ def _dies_on_three(x: int) -> int:
 
 
 def test_a_worker_process_that_dies_fails_its_task_and_the_rest_go_on():
-    from skewsleuth.workers import WorkerDied
+    from skewsleuth.reading.workers import WorkerDied
 
     out = list(ordered_map(_dies_on_three, range(8), workers=2, window=4))
     assert [x for x in out if not isinstance(x, WorkerDied)] == [x * 10 for x in range(8) if x != 3]
@@ -162,7 +162,7 @@ def test_a_worker_process_that_dies_fails_its_task_and_the_rest_go_on():
 def _evtx_tasks(evtx_dir):
     from datetime import timezone
 
-    from skewsleuth.reading import FileTask
+    from skewsleuth.reading.files import FileTask
 
     return [FileTask(str(f), i, "evtx", f"folder{i}", timezone.utc, 2024)
             for i, f in enumerate(sorted(evtx_dir.glob("*.evtx")), start=1)]
@@ -174,7 +174,7 @@ def test_windows_records_of_many_files_normalised_together_are_each_files_own(ev
     an unreadable file among them included."""
     from dataclasses import replace
 
-    from skewsleuth.reading import read_bundle, read_file
+    from skewsleuth.reading.files import read_bundle, read_file
     from skewsleuth.sources import winevent
 
     tasks = _evtx_tasks(evtx_dir)
@@ -199,9 +199,9 @@ def test_windows_records_of_many_files_normalised_together_are_each_files_own(ev
 def test_a_bundle_whose_reader_died_is_read_again_file_by_file(evtx_dir):
     """A worker is given several files at once; when its process dies, each of them is
     read again alone, so that only a file that kills its reader fails."""
-    from skewsleuth.ingest import _results_of_bundles
-    from skewsleuth.reading import read_file
-    from skewsleuth.workers import WorkerDied
+    from skewsleuth.reading.ingest import _results_of_bundles
+    from skewsleuth.reading.files import read_file
+    from skewsleuth.reading.workers import WorkerDied
 
     tasks = [t for t in _evtx_tasks(evtx_dir) if read_file(t).failed is None][:3]
     out = list(_results_of_bundles(iter([(tasks, WorkerDied("gone"))]), workers=2))
@@ -215,7 +215,7 @@ def test_a_files_result_is_sent_as_its_own_rows_not_the_batch_they_were_cut_from
     each is its own rows (Arrow IPC), not the batch under them, and arrives the same."""
     import pickle
 
-    from skewsleuth.reading import read_bundle
+    from skewsleuth.reading.files import read_bundle
 
     results = read_bundle(_evtx_tasks(evtx_dir))
     small = min((r for r in results if r.failed is None and r.ingested), key=lambda r: r.ingested)

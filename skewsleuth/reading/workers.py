@@ -116,7 +116,7 @@ def _start_method():
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
     ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["skewsleuth.reading"])
+    ctx.set_forkserver_preload(["skewsleuth.reading.files"])
     return ctx
 
 

@@ -1,4 +1,4 @@
-"""From paths on disk to the case database: find files, sniff formats, read, count.
+"""From paths on disk to the case database: read, count, load.
 
 Formats are sniffed from content, never trusted from file names. Every record of every
 file is either ingested into ``events`` or quarantined with a reason; a file nothing
@@ -18,16 +18,15 @@ from typing import Callable, Iterable, Iterator
 import duckdb
 import pyarrow as pa
 
-from .case import Case, CaseError, load_case, load_changes_csv, sniff_case, sniff_changes_csv
-from .hosts import host_keys
-from .reading import CacheEntryWriter, FileResult, FileTask, ParseCache, read_bundle, read_files
-from .schema import EVENTS, QUARANTINE, quarantine_table
-from .sources import sniff
-from .store import Store
+from ..case import Case, CaseError, load_case, load_changes_csv, sniff_case, sniff_changes_csv
+from ..hosts import host_keys
+from ..schema import EVENTS, QUARANTINE, quarantine_table
+from ..sources import sniff
+from ..store import Store
+from .cache import CacheEntryWriter, ParseCache
+from .discovery import discover, head_of, host_hint
+from .files import FileResult, FileTask, read_bundle, read_files
 from .workers import WorkerDied, default_workers, ordered_map
-
-SNIFF_BYTES = 8192
-
 
 @dataclass
 class IngestSummary:
@@ -43,53 +42,6 @@ class IngestSummary:
     def as_dict(self) -> dict:
         return {"files": self.files, "records": self.records, "quarantined": self.quarantined,
                 "files_failed": self.files_failed, "duplicates": self.duplicates}
-
-
-def discover(paths: Iterable[Path], exclude: Iterable[Path] = ()) -> Iterator[tuple[Path, bool]]:
-    """Yield (file, named_directly) for every file under ``paths``, each file once (a
-    folder named with its parent, ``ev/ ev/host1``, is not read twice), in the order
-    of their real paths: the order the paths were named in changes nothing, not even
-    which of two copies of a record is kept."""
-    found: dict[Path, tuple[Path, bool]] = {}
-    skip = [p.resolve() for p in exclude]
-    for path in paths:
-        if path.is_dir():
-            for root, dirs, files in os.walk(path):
-                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-                for name in sorted(files):
-                    if not name.startswith("."):
-                        found.setdefault((Path(root) / name).resolve(), (Path(root) / name, False))
-        else:
-            # Named directly wins over found in a folder: --host speaks of it.
-            key = path.resolve()
-            if key not in found or not found[key][1]:
-                found[key] = (path, True)
-    for key in sorted(found, key=str):
-        if not any(key == s or s in key.parents for s in skip):
-            yield found[key]
-
-
-def _host_hint(path: Path) -> str:
-    # Collection tools lay evidence out one folder per host.
-    parent = path.resolve().parent.name
-    return parent or "unknown"
-
-
-def _head(path: Path) -> bytes:
-    with open(path, "rb") as fh:
-        return fh.read(SNIFF_BYTES)
-
-
-def find_case_files(paths: Iterable[Path]) -> list[Path]:
-    found = []
-    for path, _ in discover(paths):
-        try:
-            head = _head(path)
-        except OSError:
-            continue
-        if sniff_case(head):
-            found.append(path)
-    return found
 
 
 def ingest(store: Store, paths: list[Path], case: Case, *, host: str | None = None,
@@ -108,9 +60,9 @@ def ingest(store: Store, paths: list[Path], case: Case, *, host: str | None = No
     tasks: list[FileTask] = []
     for file_id, (path, direct) in enumerate(discover(paths, exclude), start=1):
         summary.files += 1
-        hint = host if (host and direct) else _host_hint(path)
+        hint = host if (host and direct) else host_hint(path)
         try:
-            head = _head(path)
+            head = head_of(path)
         except OSError as exc:
             _fail(loader, summary, file_id, path, None, hint, f"cannot read: {exc.strerror}")
             continue
