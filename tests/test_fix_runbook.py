@@ -11,7 +11,7 @@ import pytest
 from conftest import run_cli
 from probe_helpers import IN_CI, free_port
 from skewsleuth.fix import Basis, FixSettings, build, for_host, transport_for
-from skewsleuth.fix.settings import WinrmSettings
+from skewsleuth.remediation import WinrmSettings
 from skewsleuth.probe import Inventory, InventoryError
 
 
@@ -90,7 +90,7 @@ def test_timesyncd_sudo_services_and_restart_template():
 
 
 def test_investigation_remediation_is_the_same_runbook():
-    """rca renders skewsleuth.fix.runbook: one source of truth for the steps."""
+    """rca renders skewsleuth.remediation: one source of truth for the steps."""
     import pathlib
     import tempfile
 

@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from ..probe import InventoryHost, Measurement, probe
+from ..remediation import Basis, Runbook, for_host
 from .audit import AuditLog
 from .execute import StepResult, Transport, Unreachable, execute
-from .runbook import Basis, Runbook, for_host
 
 CONFIRMATIONS = ("interactive", "--yes")
 

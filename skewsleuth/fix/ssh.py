@@ -18,8 +18,8 @@ import time
 
 import asyncssh
 
+from ..remediation import SshSettings
 from .execute import Output, Unreachable
-from .settings import SshSettings
 
 MAX_OUTPUT = 64 * 1024
 CONNECT_TIMEOUT = 10.0

@@ -22,8 +22,8 @@ import os
 import time
 from typing import Any, Mapping
 
+from ..remediation import WinrmSettings
 from .execute import Output, Unreachable
-from .settings import WinrmSettings
 
 INSTALL_HINT = "pywinrm is not installed: pip install 'skewsleuth[winrm]' (or pip install pywinrm)"
 
