@@ -187,7 +187,7 @@ def test_windows_apply_without_pywinrm_says_how_to_install(monkeypatch):
 
 def test_winrm_session_construction():
     need_pywinrm()
-    from skewsleuth.fix.execute import Unreachable
+    from skewsleuth.errors import Unreachable
     from skewsleuth.fix.winrm import WinrmSession, endpoint
 
     s = WinrmSettings(user="DOMAIN\\ops", transport="kerberos")
@@ -204,7 +204,7 @@ def test_winrm_session_construction():
 
 def test_winrm_refused_on_loopback_is_unreachable_before_any_command():
     need_pywinrm()
-    from skewsleuth.fix.execute import Unreachable
+    from skewsleuth.errors import Unreachable
     from skewsleuth.fix.winrm import WinrmSession
 
     s = WinrmSettings(user="ops", address="127.0.0.1", port=free_port(), scheme="http", transport="ntlm")

@@ -13,11 +13,12 @@ without an inventory (the investigation's remediation uses it). SSH runs through
 (ssh.py); WinRM through pywinrm when it is installed (winrm.py).
 """
 
+from ..errors import Unreachable
 from ..remediation import (Basis, FixSettings, Runbook, SshSettings, Step, WinrmSettings, build, for_host, parse_fix,
                            platform_of)
 from .apply import FixOutcome, apply, measure_host, plan, transport_for
 from .audit import DEFAULT_AUDIT, AuditLog, read_audit
-from .execute import StepResult, Unreachable, execute
+from .execute import StepResult, execute
 
 __all__ = ["DEFAULT_AUDIT", "AuditLog", "Basis", "FixOutcome", "FixSettings", "Runbook", "SshSettings", "Step",
            "StepResult", "Unreachable", "WinrmSettings", "apply", "build", "execute", "for_host", "measure_host",

@@ -17,10 +17,6 @@ from ..remediation import Runbook, Step
 from .audit import AuditLog, escaped
 
 
-class Unreachable(Exception):
-    """The transport could not connect or log in (one line)."""
-
-
 @dataclass(frozen=True)
 class Output:
     """What one command gave back: exit status (None: it did not finish), raw output."""

@@ -37,8 +37,9 @@ from typing import Any
 
 import yaml
 
+from ..errors import InventoryError, TargetError
 from ..remediation.settings import FixSettings, parse_fix, parse_platform
-from .base import PROTOCOLS, Target, TargetError, parse_target
+from .base import PROTOCOLS, Target, parse_target
 
 # Tolerances (seconds) of protocols the rule pack has no symptom rule for yet (none
 # today: TOTP, SAML, OAuth, AWS SigV4, Ceph and CockroachDB have rules of their own,
@@ -64,10 +65,6 @@ BUILTIN_ROLES: dict[str, tuple[str, ...]] = {
     "ceph-mon": ("ceph",),
     "cockroachdb": ("cockroachdb",),
 }
-
-
-class InventoryError(ValueError):
-    """An inventory that cannot be used as written, with a one-line reason."""
 
 
 @lru_cache(maxsize=1)
