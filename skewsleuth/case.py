@@ -42,6 +42,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
+from .errors import CaseError
+
 UTC = dt_timezone.utc
 
 CASE_KEYS = ("timezone", "references", "reference_accuracy_s", "hosts", "correlation_keys", "changes",
@@ -54,10 +56,6 @@ _CSV_HEAD = re.compile(rb"^\s*(?:\xef\xbb\xbf)?\s*time\s*,\s*host\s*,\s*change\s
 _TIME = re.compile(
     r"^\s*(\d{4})-(\d{2})-(\d{2})[T ](\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?\s*"
     r"(Z|[+-]\d{2}:?\d{2}|UTC)?\s*$", re.I)
-
-
-class CaseError(ValueError):
-    """The case file cannot be used at all."""
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,9 @@ import typer
 from rich.console import Console
 
 from . import __version__
-from .investigation import InputError, Verdict, investigate
+from .errors import (FixHistoryError, InputError, InventoryError, MissingPywinrm, RuleError, TargetError,
+                     WatchError)
+from .investigation import Verdict, investigate
 
 EXIT_STATUS = ("Exit status: 0 a verdict was reached (even 'no incident'), 1 the inputs were readable but "
                "something was quarantined, 2 unusable input or arguments.")
@@ -245,7 +247,7 @@ def probe_cmd(
       skewsleuth probe --inventory hosts.yml --json - | jq '.[] | select(.ok | not)'
       skewsleuth probe ntp://127.0.0.1:11123 --samples 8 --interval 0 --timeout 2
     """
-    from .probe import Inventory, InventoryError, Measurement, TargetError, probe
+    from .probe import Inventory, Measurement, probe
     from .probe.fleet import Progress, as_targets
     from .report.json import write_json
     from .report.probe import render_probe
@@ -318,9 +320,9 @@ def watch_cmd(
       skewsleuth watch ntp://dc01.domain.com ntp://srv-lyncedge01.domain.com --listen 127.0.0.1:9394
       skewsleuth watch --inventory hosts.yml --once --db /var/lib/skewsleuth/watch.duckdb
     """
-    from .probe import Inventory, InventoryError, TargetError
+    from .probe import Inventory
     from .probe.fleet import as_targets
-    from .watch import AlertRules, WatchError, WatchOptions, parse_listen, run_watch
+    from .watch import AlertRules, WatchOptions, parse_listen, run_watch
     from .watch.service import DEFAULT_LISTEN
 
     if not targets and inventory is None:
@@ -378,9 +380,7 @@ def fix_cmd(
       skewsleuth fix web01 --inventory hosts.yml --apply --yes --audit /var/log/skewsleuth-audit.jsonl
     """
     from .fix import AuditLog, apply, plan, transport_for
-    from .fix.history import HistoryError
-    from .fix.winrm import MissingPywinrm
-    from .probe import Inventory, InventoryError
+    from .probe import Inventory
     from .report.fix import render_outcome, render_runbook
     from .report.json import write_json
 
@@ -398,7 +398,7 @@ def fix_cmd(
         _fail(f"host {host!r} is not in inventory {inventory} (or matches several hosts)")
     try:
         runbook = plan(target, history=history, max_offset_s=max_offset, timeout=timeout)
-    except HistoryError as exc:
+    except FixHistoryError as exc:
         _fail(str(exc))
     # With --json - stdout carries the JSON alone; the runbook text goes to stderr.
     out = Console(stderr=json_out == "-", highlight=False, soft_wrap=False)
@@ -457,7 +457,7 @@ NO_BUILTIN_HELP = "Leave the built-in pack out: only the --rules folders."
 
 
 def _load_pack(rules: Optional[List[Path]], no_builtin: bool) -> list:
-    from .rules import RuleError, load_rules
+    from .rules import load_rules
 
     if no_builtin and not rules:
         _fail("--no-builtin needs a --rules folder")

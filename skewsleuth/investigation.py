@@ -19,6 +19,7 @@ import pyarrow as pa
 from .case import Case, CaseError, address_rows, load_case
 from .clock.krb5 import HOST_ADDRESSES, KDC_ADDRESSES
 from .clock.model import ClockModel, build_clock_model
+from .errors import InputError
 from .hosts import canonical_map, canonical
 from .incident import Incident, find_incidents
 from .reading.discovery import find_case_files
@@ -30,10 +31,6 @@ from .sources.sipstack import peer_host_sql
 from .store import Store, StoreError
 from .reading.workers import SchedulerError
 from .timefmt import clockface
-
-
-class InputError(Exception):
-    """Unusable input or arguments (exit status 2)."""
 
 
 @dataclass

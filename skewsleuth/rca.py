@@ -25,6 +25,7 @@ from .clock.model import ClockModel, SegmentEstimate
 from .clock.segments import Boundary
 from .hosts import same_host
 from .incident import Incident
+from .remediation import Basis, FixSettings, build, is_name
 from .timefmt import UTC_FORMAT, Format
 
 LOOKBACK = timedelta(hours=24)
@@ -266,11 +267,8 @@ def _change_reasons(ch: Change, incident: Incident, has_mechanism: bool, sig: st
 
 
 def remedy(c: Candidate, model: ClockModel, case: Case, roles: set[str], incident: Incident) -> Remediation:
-    """The host's runbook (skewsleuth.fix.runbook, the one source of runbook steps) from the
+    """The host's runbook (skewsleuth.remediation, the one source of runbook steps) from the
     offset the evidence gives, as the verdict's remediation."""
-    from .fix.runbook import Basis, build
-    from .fix.settings import FixSettings, is_name
-
     host = c.host or "?"
     # A case file found among the evidence is evidence too: a reference that is not a
     # plain host name never reaches a command line.

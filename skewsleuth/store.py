@@ -25,6 +25,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from .errors import StoreError
 from .schema import EVENTS, QUARANTINE
 
 DEFAULT_MEMORY_LIMIT = "1GB"
@@ -46,10 +47,6 @@ def _ddl(name: str, schema: pa.Schema) -> str:
     con.close()
     body = ", ".join(f'"{c[0]}" {c[1]}' for c in cols)
     return f"CREATE TABLE IF NOT EXISTS {name} ({body})"
-
-
-class StoreError(Exception):
-    """The case database cannot be set up as asked (one-line reason)."""
 
 
 class Store:

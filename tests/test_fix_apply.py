@@ -289,8 +289,8 @@ def test_host_keys_are_checked_even_without_a_known_hosts_setting(tmp_path, ssh,
     list is refused (never trusted on first use)."""
     import asyncio
 
-    from skewsleuth.fix.execute import Unreachable
-    from skewsleuth.fix.settings import SshSettings
+    from skewsleuth.errors import Unreachable
+    from skewsleuth.remediation.settings import SshSettings
     from skewsleuth.fix.ssh import SshSession
 
     monkeypatch.setenv("HOME", str(tmp_path))              # an empty home: no known_hosts

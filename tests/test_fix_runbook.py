@@ -11,7 +11,7 @@ import pytest
 from conftest import run_cli
 from probe_helpers import IN_CI, free_port
 from skewsleuth.fix import Basis, FixSettings, build, for_host, transport_for
-from skewsleuth.fix.settings import WinrmSettings
+from skewsleuth.remediation import WinrmSettings
 from skewsleuth.probe import Inventory, InventoryError
 
 
@@ -90,7 +90,7 @@ def test_timesyncd_sudo_services_and_restart_template():
 
 
 def test_investigation_remediation_is_the_same_runbook():
-    """rca renders skewsleuth.fix.runbook: one source of truth for the steps."""
+    """rca renders skewsleuth.remediation: one source of truth for the steps."""
     import pathlib
     import tempfile
 
@@ -187,7 +187,7 @@ def test_windows_apply_without_pywinrm_says_how_to_install(monkeypatch):
 
 def test_winrm_session_construction():
     need_pywinrm()
-    from skewsleuth.fix.execute import Unreachable
+    from skewsleuth.errors import Unreachable
     from skewsleuth.fix.winrm import WinrmSession, endpoint
 
     s = WinrmSettings(user="DOMAIN\\ops", transport="kerberos")
@@ -204,7 +204,7 @@ def test_winrm_session_construction():
 
 def test_winrm_refused_on_loopback_is_unreachable_before_any_command():
     need_pywinrm()
-    from skewsleuth.fix.execute import Unreachable
+    from skewsleuth.errors import Unreachable
     from skewsleuth.fix.winrm import WinrmSession
 
     s = WinrmSettings(user="ops", address="127.0.0.1", port=free_port(), scheme="http", transport="ntlm")

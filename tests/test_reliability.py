@@ -220,8 +220,8 @@ def test_a_hostile_reference_in_a_case_file_among_the_evidence_never_reaches_a_f
 def test_fix_runs_commands_as_argument_free_strings_of_the_runbook_only(tmp_path):
     """The inventory's strings that reach a command are names and program paths, checked
     when the inventory is read; a host's name goes to the transport, never into a command."""
-    from skewsleuth.fix.runbook import Basis, build
-    from skewsleuth.fix.settings import parse_fix
+    from skewsleuth.remediation.runbook import Basis, build
+    from skewsleuth.remediation.settings import parse_fix
 
     settings = parse_fix({"peers": ["ntp1.corp"], "services": ["RTCSRV"], "chronyc": "/usr/bin/chronyc"})
     evil_host = "edge01; reboot"

@@ -8,16 +8,17 @@
     >>> outcome = apply(runbook, host, AuditLog("skewsleuth-audit.jsonl", host.name), confirmation="--yes")
     >>> outcome.verified, outcome.exit_status
 
-``runbook.build(host, platform, roles=..., basis=...)`` is the runbook without an
-inventory (the investigation's remediation uses it). SSH runs through asyncssh
+``build(host, platform, roles=..., basis=...)`` (skewsleuth.remediation) is the runbook
+without an inventory (the investigation's remediation uses it). SSH runs through asyncssh
 (ssh.py); WinRM through pywinrm when it is installed (winrm.py).
 """
 
+from ..errors import Unreachable
+from ..remediation import (Basis, FixSettings, Runbook, SshSettings, Step, WinrmSettings, build, for_host, parse_fix,
+                           platform_of)
 from .apply import FixOutcome, apply, measure_host, plan, transport_for
 from .audit import DEFAULT_AUDIT, AuditLog, read_audit
-from .execute import StepResult, Unreachable, execute
-from .runbook import Basis, Runbook, Step, build, for_host, platform_of
-from .settings import FixSettings, SshSettings, WinrmSettings, parse_fix
+from .execute import StepResult, execute
 
 __all__ = ["DEFAULT_AUDIT", "AuditLog", "Basis", "FixOutcome", "FixSettings", "Runbook", "SshSettings", "Step",
            "StepResult", "Unreachable", "WinrmSettings", "apply", "build", "execute", "for_host", "measure_host",

@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..errors import Unreachable
 from ..probe import InventoryHost, Measurement, probe
+from ..remediation import Basis, Runbook, for_host
 from .audit import AuditLog
-from .execute import StepResult, Transport, Unreachable, execute
-from .runbook import Basis, Runbook, for_host
+from .execute import StepResult, Transport, execute
 
 CONFIRMATIONS = ("interactive", "--yes")
 

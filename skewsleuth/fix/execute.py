@@ -13,12 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from ..remediation import Runbook, Step
 from .audit import AuditLog, escaped
-from .runbook import Runbook, Step
-
-
-class Unreachable(Exception):
-    """The transport could not connect or log in (one line)."""
 
 
 @dataclass(frozen=True)

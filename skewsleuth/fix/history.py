@@ -16,12 +16,9 @@ from __future__ import annotations
 from datetime import timezone
 from pathlib import Path
 
+from ..errors import FixHistoryError
 from ..hosts import same_host
 from ..probe import Measurement
-
-
-class HistoryError(ValueError):
-    """A history file that cannot be read (one line)."""
 
 
 def last_measurement(db: str | Path, host: str) -> Measurement | None:
@@ -30,11 +27,11 @@ def last_measurement(db: str | Path, host: str) -> Measurement | None:
 
     path = Path(db)
     if not path.is_file():
-        raise HistoryError(f"cannot read history {path}: no such file")
+        raise FixHistoryError(f"cannot read history {path}: no such file")
     try:
         con = duckdb.connect(str(path), read_only=True)
     except duckdb.Error as exc:
-        raise HistoryError(f"cannot read history {path}: {' '.join(str(exc).split())[:200]}") from None
+        raise FixHistoryError(f"cannot read history {path}: {' '.join(str(exc).split())[:200]}") from None
     try:
         names = [r[0] for r in con.execute("SELECT DISTINCT host FROM measurements WHERE host IS NOT NULL").fetchall()]
         matches = [n for n in names if n.lower() == host.lower()] or [n for n in names if same_host(n, host)]
@@ -45,7 +42,7 @@ def last_measurement(db: str | Path, host: str) -> Measurement | None:
             "roles FROM measurements WHERE host IN (SELECT unnest(?::VARCHAR[])) "
             "ORDER BY coalesce(ok, false) DESC, measured_at DESC LIMIT 1", [matches]).fetchone()
     except duckdb.Error as exc:
-        raise HistoryError(f"history {path} is not a skewsleuth watch history: "
+        raise FixHistoryError(f"history {path} is not a skewsleuth watch history: "
                            f"{' '.join(str(exc).split())[:200]}") from None
     finally:
         con.close()

@@ -18,8 +18,9 @@ import time
 
 import asyncssh
 
-from .execute import Output, Unreachable
-from .settings import SshSettings
+from ..errors import Unreachable
+from ..remediation import SshSettings
+from .execute import Output
 
 MAX_OUTPUT = 64 * 1024
 CONNECT_TIMEOUT = 10.0

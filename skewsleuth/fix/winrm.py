@@ -22,14 +22,11 @@ import os
 import time
 from typing import Any, Mapping
 
-from .execute import Output, Unreachable
-from .settings import WinrmSettings
+from ..errors import MissingPywinrm, Unreachable
+from ..remediation import WinrmSettings
+from .execute import Output
 
 INSTALL_HINT = "pywinrm is not installed: pip install 'skewsleuth[winrm]' (or pip install pywinrm)"
-
-
-class MissingPywinrm(Exception):
-    """pywinrm is not installed (one line saying how to install it)."""
 
 
 def _pywinrm() -> Any:

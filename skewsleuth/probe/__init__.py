@@ -10,9 +10,10 @@ the true offset lies within ``offset_s ± uncertainty_s``. ``measure`` is the as
 form, for callers with a loop of their own (``watch``).
 """
 
-from .base import Measurement, Target, TargetError, parse_target
+from ..errors import InventoryError, TargetError
+from .base import Measurement, Target, parse_target
 from .fleet import measure, probe
-from .inventory import Inventory, InventoryError, InventoryHost, Role
+from .inventory import Inventory, InventoryHost, Role
 
 __all__ = ["Inventory", "InventoryError", "InventoryHost", "Measurement", "Role", "Target", "TargetError",
            "measure", "parse_target", "probe"]

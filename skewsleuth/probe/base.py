@@ -19,13 +19,11 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import urlsplit
 
+from ..errors import TargetError
+
 PROTOCOLS = {"ntp": 123, "http": 80, "https": 443, "smtp": 25}
 # The keys the BRIEF promises, first in every JSON row.
 CONTRACT_KEYS = ("target", "protocol", "offset_s", "uncertainty_s", "rtt_s", "ok", "error")
-
-
-class TargetError(ValueError):
-    """A target that cannot be probed as written (bad scheme, port or host)."""
 
 
 def now() -> float:

@@ -28,7 +28,8 @@ from datetime import timezone
 from email.utils import parsedate_to_datetime
 
 from .base import Measurement, Target, now
-from .seconds import Reading, ReadingError, connect, conversation, measure_seconds
+from ..errors import ReadingError
+from .seconds import Reading, connect, conversation, measure_seconds
 
 MAX_HEADER_LINES = 200
 USER_AGENT = "skewsleuth-probe"

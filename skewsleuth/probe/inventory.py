@@ -16,7 +16,7 @@ A YAML file::
         tolerance_s: 60                      # a host may set its own too
       - name: web01.domain.com
         platform: linux                      # windows | linux (skewsleuth fix; default from roles)
-        fix: {ssh: {user: ops}}              # how `skewsleuth fix` reaches it (skewsleuth/fix/settings.py)
+        fix: {ssh: {user: ops}}              # how `skewsleuth fix` reaches it (skewsleuth/remediation/settings.py)
 
 A role stands for the time-checking protocols a host serves; its tolerance is the
 tightest of theirs. Protocol tolerances come from the rule pack (``rules/builtin``:
@@ -33,14 +33,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import yaml
 
-from .base import PROTOCOLS, Target, TargetError, parse_target
-
-if TYPE_CHECKING:
-    from ..fix.settings import FixSettings
+from ..errors import InventoryError, TargetError
+from ..remediation.settings import FixSettings, parse_fix, parse_platform
+from .base import PROTOCOLS, Target, parse_target
 
 # Tolerances (seconds) of protocols the rule pack has no symptom rule for yet (none
 # today: TOTP, SAML, OAuth, AWS SigV4, Ceph and CockroachDB have rules of their own,
@@ -66,10 +65,6 @@ BUILTIN_ROLES: dict[str, tuple[str, ...]] = {
     "ceph-mon": ("ceph",),
     "cockroachdb": ("cockroachdb",),
 }
-
-
-class InventoryError(ValueError):
-    """An inventory that cannot be used as written, with a one-line reason."""
 
 
 @lru_cache(maxsize=1)
@@ -101,7 +96,7 @@ class InventoryHost:
     roles: tuple[str, ...]
     tolerance_s: float | None     # tightest of its roles' (None: no role, --max-offset alone)
     platform: str | None = None   # windows | linux, when the inventory says (skewsleuth fix)
-    fix: "FixSettings | None" = None   # the host's `fix:` key: how to reach it, runbook overrides
+    fix: FixSettings | None = None     # the host's `fix:` key: how to reach it, runbook overrides
 
 
 @dataclass(frozen=True)
@@ -217,8 +212,7 @@ def _host(entry: Any, roles: dict[str, Role], where: str) -> InventoryHost:
             raise InventoryError(f"{where}: {exc}") from None
     platform, fix = None, None
     if "platform" in entry or "fix" in entry:
-        # Only `skewsleuth fix` reads these; its module validates them.
-        from ..fix.settings import parse_fix, parse_platform
+        # Only `skewsleuth fix` reads these; remediation/settings.py validates them.
         try:
             platform = parse_platform(entry["platform"]) if "platform" in entry else None
             fix = parse_fix(entry["fix"]) if "fix" in entry else None

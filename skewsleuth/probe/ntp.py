@@ -56,6 +56,7 @@ import struct
 from dataclasses import dataclass
 from typing import Any
 
+from ..errors import ReplyError
 from .base import Measurement, Target, failed, measured, now
 
 NTP_UNIX_DELTA = 2_208_988_800     # seconds from 1900-01-01 to 1970-01-01
@@ -136,17 +137,6 @@ class Packet:
         if self.stratum <= 1:
             return self.refid.rstrip(b"\0").decode("ascii", "replace")
         return socket.inet_ntoa(self.refid)
-
-
-class ReplyError(ValueError):
-    """A reply that must not be used, with the reason. ``genuine`` when it answers our
-    request (its origin matches): the server's own word, final for that request; a
-    reply that is not genuine is ignored and the real one still awaited. ``kiss`` is
-    the kiss-o'-death code when the server sent one."""
-
-    def __init__(self, message: str, *, genuine: bool = True, kiss: str | None = None):
-        super().__init__(message)
-        self.genuine, self.kiss = genuine, kiss
 
 
 def request(transmit: int) -> bytes:

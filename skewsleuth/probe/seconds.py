@@ -30,11 +30,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Awaitable, Callable, Iterator
 
+from ..errors import ReadingError
 from .base import Measurement, Target, failed, measured, now
-
-
-class ReadingError(Exception):
-    """A clock reading that failed, with a one-line reason."""
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,8 @@ from dataclasses import replace
 from email.utils import parsedate_to_datetime
 
 from .base import Measurement, Target, now
-from .seconds import Reading, ReadingError, connect, conversation, measure_seconds
+from ..errors import ReadingError
+from .seconds import Reading, connect, conversation, measure_seconds
 
 MAX_BANNER_LINES = 20
 _MONTHS = "Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec"

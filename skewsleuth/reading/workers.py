@@ -23,15 +23,13 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Callable, Iterable, Iterator, TypeVar
 
+from .errors import SchedulerError, WorkerDied
+
 T = TypeVar("T")
 R = TypeVar("R")
 
 # Below this much input, starting worker processes costs more than it saves.
 PARALLEL_MIN_BYTES = 32 * 1024 * 1024
-
-
-class SchedulerError(Exception):
-    """The Dask scheduler cannot be used (not installed, not reachable)."""
 
 
 def default_workers(n_tasks: int, total_bytes: int) -> int:
@@ -61,11 +59,6 @@ def ordered_map(fn: Callable[[T], R], tasks: Iterable[T], *, workers: int = 1, s
             yield fn(task)
     else:
         yield from _processes(fn, list(tasks), workers, window or 2 * workers)
-
-
-class WorkerDied(Exception):
-    """The worker process reading this task died (a crash in a parser, the kernel's
-    out-of-memory killer): yielded in the task's place, so the rest go on."""
 
 
 # Set once a worker process with nothing to do could not start: from then on this

@@ -9,8 +9,9 @@ from __future__ import annotations
 from rich.console import Console
 from rich.text import Text
 
-from ..fix import FixOutcome, Runbook
+from ..fix import FixOutcome
 from ..fix.audit import escaped
+from ..remediation import Runbook
 from .probe import seconds
 
 

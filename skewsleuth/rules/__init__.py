@@ -45,6 +45,8 @@ from typing import Any, Callable
 
 import yaml
 
+from ..errors import RuleError
+
 FIELDS = {
     "provider": "provider",
     "eventid": "event_id",
@@ -89,10 +91,6 @@ def _re2_problem(pattern: str) -> str | None:
 
 _DATA_FIELD = re.compile(r"^[A-Za-z_@][A-Za-z0-9_@-]{0,127}$")
 _MODIFIERS = {"contains", "startswith", "endswith", "re", "all", "i", "m", "s"}
-
-
-class RuleError(ValueError):
-    pass
 
 
 @dataclass

@@ -22,14 +22,11 @@ from typing import Any
 
 import pyarrow as pa
 
+from ..errors import UnusableFile as UnusableFile  # the readers import it from here
 from ..schema import EVENTS
 
 BATCH_ROWS = 65_536
 EXCERPT_CHARS = 200
-
-
-class UnusableFile(Exception):
-    """Nothing in the file can be read (empty, not the format it claimed, unreadable)."""
 
 
 def excerpt(raw: str | bytes, limit: int = EXCERPT_CHARS) -> str:

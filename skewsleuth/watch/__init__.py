@@ -10,9 +10,10 @@
 file only while it appends a round).
 """
 
+from ..errors import HistoryError, WatchError
 from .alerts import Alert, Alerter, AlertRules
-from .history import History, HistoryError, last_measurements
-from .service import Watch, WatchError, WatchOptions, parse_listen, run_watch
+from .history import History, last_measurements
+from .service import Watch, WatchOptions, parse_listen, run_watch
 
 __all__ = ["Alert", "AlertRules", "Alerter", "History", "HistoryError", "Watch", "WatchError", "WatchOptions",
            "last_measurements", "parse_listen", "run_watch"]

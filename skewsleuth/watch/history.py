@@ -23,6 +23,7 @@ from typing import Sequence
 import duckdb
 import pyarrow as pa
 
+from ..errors import HistoryError
 from ..probe import Measurement
 from .alerts import Alert
 
@@ -53,10 +54,6 @@ ALERTS = pa.schema([
 # How long a reader waits for a round's append to finish (the writer holds the file
 # for milliseconds).
 LOCK_WAIT_S = 5.0
-
-
-class HistoryError(RuntimeError):
-    """The history file cannot be opened or written, with a one-line reason."""
 
 
 def _instant(iso: str) -> datetime:

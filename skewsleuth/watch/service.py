@@ -19,9 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence, TextIO
 
+from ..errors import HistoryError, WatchError
 from ..probe import Measurement, Target, measure
 from .alerts import Alert, Alerter, AlertRules, Webhooks, log_alert, log_line
-from .history import History, HistoryError, resume_state
+from .history import History, resume_state
 from .metrics import MetricsServer, WatchCollector
 
 DEFAULT_INTERVAL = 60.0
@@ -29,10 +30,6 @@ DEFAULT_LISTEN = "127.0.0.1:9393"
 DEFAULT_DB = "skewsleuth-watch.duckdb"
 # Rows kept in memory while the history cannot be written, before the oldest go.
 MAX_PENDING_ROWS = 1_000_000
-
-
-class WatchError(ValueError):
-    """A watch that cannot start as asked (address in use, history unwritable), one line."""
 
 
 def parse_listen(text: str) -> tuple[str, int]:

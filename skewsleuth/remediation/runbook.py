@@ -29,12 +29,9 @@ tickets on Linux; and the inventory's own ``fix.services``.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from .settings import FixSettings
-
-if TYPE_CHECKING:
-    from ..probe import InventoryHost, Measurement
 
 # chrony's Debian default (`makestep 1 3`): offsets beyond 1 s are stepped.
 STEP_THRESHOLD_S = 1.0
@@ -51,6 +48,37 @@ KERBEROS_ROLES = frozenset({"kerberos-client", "lync-frontend", "sfb-frontend", 
 EDGE_ROLES = frozenset({"lync-edge", "sfb-edge"})
 
 _PS = 'powershell -NoProfile -NonInteractive -Command "{}"'
+
+
+# What a runbook reads of a measurement and of an inventory host (skewsleuth.probe's
+# Measurement and InventoryHost), stated here so that the offline verdict, which
+# renders runbooks too, never imports the online tools.
+class MeasurementLike(Protocol):
+    @property
+    def ok(self) -> bool: ...
+    @property
+    def offset_s(self) -> float | None: ...
+    @property
+    def uncertainty_s(self) -> float | None: ...
+    @property
+    def measured_at(self) -> str: ...
+    @property
+    def target(self) -> str: ...
+    @property
+    def error(self) -> str | None: ...
+
+
+class HostLike(Protocol):
+    @property
+    def name(self) -> str: ...
+    @property
+    def roles(self) -> tuple[str, ...]: ...
+    @property
+    def tolerance_s(self) -> float | None: ...
+    @property
+    def platform(self) -> str | None: ...
+    @property
+    def fix(self) -> FixSettings | None: ...
 
 
 @dataclass(frozen=True)
@@ -75,7 +103,7 @@ class Basis:
     error: str | None = None         # why there is no offset
 
     @classmethod
-    def of(cls, m: "Measurement", source: str = "probe") -> "Basis":
+    def of(cls, m: MeasurementLike, source: str = "probe") -> "Basis":
         return cls(m.offset_s if m.ok else None, m.uncertainty_s, m.measured_at or None, m.target, source,
                    None if m.ok else m.error)
 
@@ -114,7 +142,7 @@ class Runbook:
                 "notes": list(self.notes)}
 
 
-def platform_of(host: "InventoryHost") -> tuple[str, str]:
+def platform_of(host: HostLike) -> tuple[str, str]:
     """(platform, where it came from): the inventory's ``platform:``, else a Windows-only
     role, else linux, assumed (and then ``fix --apply`` refuses)."""
     if host.platform:
@@ -124,7 +152,7 @@ def platform_of(host: "InventoryHost") -> tuple[str, str]:
     return "linux", "assumed"
 
 
-def for_host(host: "InventoryHost", basis: Basis | None, *, max_offset_s: float = DEFAULT_LIMIT_S) -> Runbook:
+def for_host(host: HostLike, basis: Basis | None, *, max_offset_s: float = DEFAULT_LIMIT_S) -> Runbook:
     """The runbook of an inventory host, from its last measurement."""
     platform, source = platform_of(host)
     limit = max_offset_s if host.tolerance_s is None else min(max_offset_s, host.tolerance_s)
