@@ -23,7 +23,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Callable, Iterable, Iterator, TypeVar
 
-from .errors import SchedulerError, WorkerDied
+from ..errors import SchedulerError, WorkerDied
 
 T = TypeVar("T")
 R = TypeVar("R")
