@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 import skewsleuth
-from skewsleuth.synth.scenario import SEED, two_edges_scenario, write_evidence
+from skewsleuth.demo.scenario import SEED, two_edges_scenario, write_evidence
 from conftest import run_cli
 
 CHICAGO = ZoneInfo("America/Chicago")

@@ -14,8 +14,8 @@ import skewsleuth
 from skewsleuth.case import Case
 from skewsleuth.clock.model import build_clock_model
 from skewsleuth.store import Store
-from skewsleuth.synth.fleet import load_fleet, make_fleet
-from skewsleuth.synth.scenario import SEED, two_edges_scenario, write_evidence
+from synth.fleet import load_fleet, make_fleet
+from skewsleuth.demo.scenario import SEED, two_edges_scenario, write_evidence
 from conftest import run_cli
 
 CHICAGO = ZoneInfo("America/Chicago")

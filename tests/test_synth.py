@@ -12,8 +12,8 @@ import pytest
 from skewsleuth.case import load_case, sniff_case
 from skewsleuth.sources import READERS, sniff
 from skewsleuth.sources.base import FileContext
-from skewsleuth.synth.eventxml import event_stream, event_xml, events_document
-from skewsleuth.synth.scenario import (SEED, ClockFault, EdgeSpec, Scenario, build, two_edges_scenario,
+from skewsleuth.demo.eventxml import event_stream, event_xml, events_document
+from skewsleuth.demo.scenario import (SEED, ClockFault, EdgeSpec, Scenario, build, two_edges_scenario,
                                        write_evidence)
 
 UTC = timezone.utc

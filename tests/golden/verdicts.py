@@ -36,7 +36,7 @@ def _verdict(paths: list[Path], root: Path, case: Path | None = None) -> str:
 
 def _scenario(name: str, sip_only: str | None = None) -> Callable[[Path], str]:
     def run(tmp: Path) -> str:
-        from skewsleuth.synth import scenario
+        from skewsleuth.demo import scenario
         sc = scenario.SEED if name == "seed" else scenario.two_edges_scenario()
         evidence = scenario.write_evidence(sc, tmp / "evidence")
         if sip_only:
@@ -50,7 +50,7 @@ def _scenario(name: str, sip_only: str | None = None) -> Callable[[Path], str]:
 
 def _corpus(hosts: int, events: int, **kw) -> Callable[[Path], str]:
     def run(tmp: Path) -> str:
-        from skewsleuth.synth.corpus import write_corpus
+        from synth.corpus import write_corpus
         if kw.pop("with_evtx", False):
             kw["evtx"] = EVTX_DIR
         write_corpus(tmp / "fleet", hosts, events, **kw)
@@ -75,7 +75,7 @@ def _fleet(n_hosts: int, round_trips: int, **kw) -> Callable[[Path], str]:
         from skewsleuth.case import Case
         from skewsleuth.clock.model import build_clock_model
         from skewsleuth.store import Store
-        from skewsleuth.synth.fleet import load_fleet, make_fleet
+        from synth.fleet import load_fleet, make_fleet
         fleet, events, _ = make_fleet(n_hosts, round_trips, **kw)
         store = Store()
         load_fleet(store, events)

@@ -38,16 +38,17 @@ What is in the logs, in true time, with logged = true + offset:
   record says so: its trace just jumps back) refuses the Front End's voicemail
   INVITEs with ``429`` ``SIP_E_CRYPT_REFERRER_DATE_SKEWED`` from then on.
 
-The lines come from the writers of this package (:mod:`.syslog`, :mod:`.sipstack`,
-:mod:`.eventxml`, :mod:`.applog`): each distinct routine line is rendered once by its
-writer with placeholder values, and the placeholders are then filled in per record
-(time, record number), so that millions of lines cost a ``str.format`` each.
+The lines come from the writers (:mod:`.syslog`, :mod:`.applog` here, and the demo's
+:mod:`skewsleuth.demo.sipstack` and :mod:`skewsleuth.demo.eventxml`): each distinct
+routine line is rendered once by its writer with placeholder values, and the
+placeholders are then filled in per record (time, record number), so that millions of
+lines cost a ``str.format`` each.
 Messages between hosts and clock facts are rendered by the writers directly.
 
 The truth (:class:`CorpusTruth`) gives every host's offsets over true time. Output is
 a pure function of the arguments.
 
-    python -m skewsleuth.synth.corpus OUT --hosts 1000 --events 10000000
+    PYTHONPATH=tests python -m synth.corpus OUT --hosts 1000 --events 10000000
 """
 
 from __future__ import annotations
@@ -69,8 +70,8 @@ from typing import Callable, Sequence
 import numpy as np
 
 from .applog import python_json_logger_line, structlog_line
-from .eventxml import event_xml, filetime_text
-from .sipstack import format_diag_record, format_protocol_record
+from skewsleuth.demo.eventxml import event_xml, filetime_text
+from skewsleuth.demo.sipstack import format_diag_record, format_protocol_record
 from .syslog import journald_line, krb5kdc_line, krb5kdc_skew_message, rfc3164_line, rfc5424_line
 
 __all__ = ["FORMATS", "HostTruth", "CorpusTruth", "write_corpus", "main"]
@@ -1086,7 +1087,7 @@ def write_corpus(out: Path | str, hosts: int, events: int, *, seed: int = 1, fau
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
-        prog="python -m skewsleuth.synth.corpus",
+        prog="python -m synth.corpus",
         description="Write a synthetic fleet's logs (one folder per host, every text format skewsleuth reads, "
                     "clock faults and two skew incidents) for scale runs, and print the truth.")
     p.add_argument("out", type=Path, help="folder to write (must not exist or be empty)")
