@@ -30,9 +30,8 @@ Per host:
   Exchange UM, benign events otherwise; on any host, a change the case names for
   that host leaves an MsiInstaller 11707 record there.
 
-:data:`SEED` is the incident of ``shared/seed/incident-report.txt``;
-:func:`two_edges_scenario` is a different layout (two Edges, one two hours ahead, a
-red-herring change on the healthy one) for tests that must not fit the seed alone.
+:data:`SEED` is the incident of ``shared/seed/incident-report.txt``, what ``skewsleuth
+demo`` writes; the tests' ``synth.scenarios`` holds other layouts built the same way.
 
 Output is a pure function of the scenario (``random.Random(seed)``), and small: a
 few thousand records for an eight-hour window.
@@ -50,11 +49,12 @@ from pathlib import Path
 from typing import Callable
 from zoneinfo import ZoneInfo
 
+from ..case import Change, Observation
 from .eventxml import event_stream, event_xml, events_document, filetime_text
 from .sipstack import format_diag_record, format_protocol_record
 
-__all__ = ["ClockFault", "EdgeSpec", "Change", "Observation", "Scenario", "write_evidence", "build", "case_yaml",
-           "SEED", "two_edges_scenario", "EXUM_PEER", "hosts_of", "short_name"]
+__all__ = ["ClockFault", "EdgeSpec", "Scenario", "write_evidence", "build", "case_yaml", "SEED", "EXUM_PEER",
+           "hosts_of", "short_name", "local_time"]
 
 UTC = timezone.utc
 EXUM_PEER = "exap.um.outlook.com"
@@ -155,20 +155,6 @@ class EdgeSpec:
     fault: ClockFault | None = None
 
 
-@dataclass(frozen=True)
-class Change:
-    at: datetime          # true time
-    what: str
-    host: str | None = None
-
-
-@dataclass(frozen=True)
-class Observation:
-    host: str
-    at: datetime          # true time
-    shown: datetime       # what the host's clock displayed then (as an instant)
-
-
 @dataclass
 class Scenario:
     timezone: str                 # IANA zone of the case file
@@ -177,6 +163,7 @@ class Scenario:
     frontend: str                 # FQDN; the reference clock (offset 0)
     edges: list[EdgeSpec]
     tenant: str                   # e.g. domain.onmicrosoft.com
+    # The case file's own records: the scenario writes them in case.yml, to the minute.
     changes: list[Change] = field(default_factory=list)
     observations: list[Observation] = field(default_factory=list)
     references: list[str] = field(default_factory=list)
@@ -754,74 +741,37 @@ def write_evidence(scenario: Scenario, out: Path) -> Path:
 # Scenarios
 
 
-def _at(zone: str, *fields: int) -> datetime:
+def local_time(zone: str, *fields: int) -> datetime:
     """A local wall time in ``zone`` as UTC."""
     return datetime(*fields, tzinfo=ZoneInfo(zone)).astimezone(UTC)  # type: ignore[misc]
 
 
 _CHICAGO = "America/Chicago"
+#: An observation's uncertainty as the case file states it: both times to the minute.
+OBSERVED_TO_THE_MINUTE_S = 120.0
 
 #: The incident of the seed report: srv-lyncedge01 reboots at 6:19:10 PM CDT onto a
 #: clock five hours behind; its log stops at 4:21:04 PM (shown) and resumes at
 #: 9:33:25 PM when the admin resyncs; Access Edge is restarted a minute later.
 SEED = Scenario(
     timezone=_CHICAGO,
-    start=_at(_CHICAGO, 2014, 10, 20, 15, 0),
-    end=_at(_CHICAGO, 2014, 10, 20, 23, 0),
+    start=local_time(_CHICAGO, 2014, 10, 20, 15, 0),
+    end=local_time(_CHICAGO, 2014, 10, 20, 23, 0),
     frontend="srv-lyncfe01.domain.com",
     edges=[EdgeSpec("srv-lyncedge01.domain.com", ClockFault(
-        reboot_at=_at(_CHICAGO, 2014, 10, 20, 18, 19, 10),
+        reboot_at=local_time(_CHICAGO, 2014, 10, 20, 18, 19, 10),
         offset_s=-18000.0,
-        fixed_at=_at(_CHICAGO, 2014, 10, 20, 21, 33, 25),
-        service_restart_at=_at(_CHICAGO, 2014, 10, 20, 21, 34, 27),
+        fixed_at=local_time(_CHICAGO, 2014, 10, 20, 21, 33, 25),
+        service_restart_at=local_time(_CHICAGO, 2014, 10, 20, 21, 34, 27),
         # Shown 4:21:04 PM CDT on a clock five hours behind is 9:21:04 PM true.
-        quiet_from=_at(_CHICAGO, 2014, 10, 20, 21, 21, 4),
+        quiet_from=local_time(_CHICAGO, 2014, 10, 20, 21, 21, 4),
     ))],
     tenant="domain.onmicrosoft.com",
-    changes=[Change(_at(_CHICAGO, 2014, 10, 20, 18, 30), "Password Sync re-enabled", "dirsync01.domain.com")],
-    observations=[Observation("srv-lyncedge01.domain.com", _at(_CHICAGO, 2014, 10, 20, 21, 31),
-                              _at(_CHICAGO, 2014, 10, 20, 16, 31))],
+    changes=[Change(local_time(_CHICAGO, 2014, 10, 20, 18, 30), "Password Sync re-enabled",
+                    "dirsync01.domain.com")],
+    observations=[Observation("srv-lyncedge01.domain.com", local_time(_CHICAGO, 2014, 10, 20, 21, 31),
+                              local_time(_CHICAGO, 2014, 10, 20, 16, 31), OBSERVED_TO_THE_MINUTE_S)],
     references=["srv-lyncfe01.domain.com"],
     call_every_s=90.0,
     seed=1,
 )
-
-_BERLIN = "Europe/Berlin"
-
-
-def two_edges_scenario() -> Scenario:
-    """Two Edges in Berlin; only sfb-edge02 goes wrong, two hours *ahead*.
-
-    sfb-edge02 reboots at 10:42:30 CEST onto +7200 s, is resynced at 13:05:40 and its
-    Access Edge restarted at 13:06:55; calls alternate between the Edges, so half of
-    them fail meanwhile. A cumulative update is installed on the healthy sfb-edge01 at
-    10:55 (after the onset: the red herring, traced in its Application log), and a
-    firewall rule changed at 09:30 (before the onset, on a host without evidence).
-    """
-    z = _BERLIN
-    return Scenario(
-        timezone=z,
-        start=_at(z, 2021, 6, 15, 8, 0),
-        end=_at(z, 2021, 6, 15, 16, 0),
-        frontend="sfb-fe01.contoso.de",
-        edges=[
-            EdgeSpec("sfb-edge01.contoso.de"),
-            EdgeSpec("sfb-edge02.contoso.de", ClockFault(
-                reboot_at=_at(z, 2021, 6, 15, 10, 42, 30),
-                offset_s=7200.0,
-                fixed_at=_at(z, 2021, 6, 15, 13, 5, 40),
-                service_restart_at=_at(z, 2021, 6, 15, 13, 6, 55),
-            )),
-        ],
-        tenant="contoso.onmicrosoft.com",
-        changes=[
-            Change(_at(z, 2021, 6, 15, 9, 30), "Perimeter firewall rule for TCP 5061 updated", "fw01.contoso.de"),
-            Change(_at(z, 2021, 6, 15, 10, 55), "Skype for Business Server 2015 cumulative update KB3061064",
-                   "sfb-edge01.contoso.de"),
-        ],
-        observations=[Observation("sfb-edge02.contoso.de", _at(z, 2021, 6, 15, 12, 50),
-                                  _at(z, 2021, 6, 15, 14, 50))],
-        references=["sfb-fe01.contoso.de"],
-        call_every_s=90.0,
-        seed=7,
-    )

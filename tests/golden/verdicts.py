@@ -36,9 +36,10 @@ def _verdict(paths: list[Path], root: Path, case: Path | None = None) -> str:
 
 def _scenario(name: str, sip_only: str | None = None) -> Callable[[Path], str]:
     def run(tmp: Path) -> str:
-        from skewsleuth.demo import scenario
-        sc = scenario.SEED if name == "seed" else scenario.two_edges_scenario()
-        evidence = scenario.write_evidence(sc, tmp / "evidence")
+        from skewsleuth.demo.scenario import SEED, write_evidence
+        from synth.scenarios import two_edges_scenario
+        sc = SEED if name == "seed" else two_edges_scenario()
+        evidence = write_evidence(sc, tmp / "evidence")
         if sip_only:
             for f in ("System.xml", "Lync Server.xml", "Application.xml"):
                 (evidence / sip_only / f).unlink(missing_ok=True)
