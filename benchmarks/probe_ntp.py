@@ -2,7 +2,7 @@
 
     python benchmarks/probe_ntp.py [--targets 10000] [--samples 4] [--concurrency 256]
 
-The targets are not 10,000 chronyds: one process (``python -m skewsleuth.synth.ntp``)
+The targets are not 10,000 chronyds: one process (``python -m synth.ntp`` from tests/)
 answers SNTP on as many loopback ports, each a server whose clock is ``--offset``
 seconds off, from a separate process so that the prober and the servers do not share a
 core. Each target is probed as ``skewsleuth probe`` would (several samples per target,
@@ -52,8 +52,10 @@ def main() -> None:
 
     print(f"machine: {platform.machine()}, nproc {os.cpu_count()}, {cpu_model()}, Python {platform.python_version()}, "
           f"{platform.system()} {platform.release()}")
-    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    servers = subprocess.Popen([sys.executable, "-m", "skewsleuth.synth.ntp", "--count", str(args.targets),
+    # synth.ntp is a test-data generator: it lives in tests/, not in the package.
+    path = [str(ROOT / "tests"), str(ROOT), os.environ.get("PYTHONPATH", "")]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in path if p))
+    servers = subprocess.Popen([sys.executable, "-m", "synth.ntp", "--count", str(args.targets),
                                 "--offset", str(args.offset)], stdout=subprocess.PIPE, text=True, env=env)
     try:
         t0 = time.perf_counter()

@@ -6,7 +6,7 @@
     python benchmarks/scale.py all   (text and whole, default sizes)
 
 ``text`` writes, for each text format alone, a corpus of about ``--lines`` lines
-(skewsleuth.synth.corpus) and times skewsleuth's ingest of it on one core
+(tests/synth/corpus.py) and times skewsleuth's ingest of it on one core
 (``skewsleuth.reading.ingest.ingest`` into a fresh in-memory ``Store`` with ``workers=1``),
 next to the time Python takes only to read the same files line by line (the floor of
 any pure-Python reader). Target (issue 6): 500,000 lines/s per core.
@@ -48,8 +48,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
 
-from skewsleuth.synth.corpus import FORMATS, SNIFFED, write_corpus  # noqa: E402
+from synth.corpus import FORMATS, SNIFFED, write_corpus  # noqa: E402
 
 
 def machine() -> str:

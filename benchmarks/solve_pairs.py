@@ -2,7 +2,7 @@
 
     python benchmarks/solve_pairs.py [--hosts 2000] [--round-trips 500000] [--steps 4]
 
-A synthetic fleet (skewsleuth.synth.fleet) with known clocks is loaded into a case
+A synthetic fleet (tests/synth/fleet.py) with known clocks is loaded into a case
 database; the benchmark times the clock model (segments, pair matching and reduction,
 the cuts where pairs disagree, the difference-constraint solve), reports peak memory,
 and checks every interval against the truth. Targets: 10,000 segments and 1,000,000
@@ -21,6 +21,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
 
 
 def main() -> None:
@@ -34,7 +35,7 @@ def main() -> None:
     from skewsleuth.case import Case
     from skewsleuth.clock.model import build_clock_model
     from skewsleuth.store import Store
-    from skewsleuth.synth.fleet import load_fleet, make_fleet
+    from synth.fleet import load_fleet, make_fleet
 
     t0 = time.perf_counter()
     fleet, events, truth = make_fleet(args.hosts, args.round_trips, steps_per_host=args.steps, seed=args.seed)

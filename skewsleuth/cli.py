@@ -205,7 +205,7 @@ def demo_cmd(
       skewsleuth demo --out /tmp/seed --json /tmp/seed-verdict.json
       skewsleuth demo --html seed-report.html
     """
-    from .synth.scenario import SEED, write_evidence
+    from .demo.scenario import SEED, write_evidence
 
     _check_outputs(json_out, md_out, html=html_out, png=png_out)
     evidence = write_evidence(SEED, out)

@@ -14,8 +14,8 @@ from hypothesis import given, settings, strategies as st
 
 import skewsleuth
 from skewsleuth.clock.solve import KINDS, Constraint, solve
-from skewsleuth.synth.eventxml import event_xml, event_stream
-from skewsleuth.synth.syslog import krb5kdc_line, krb5kdc_skew_message, rfc3164_line
+from skewsleuth.demo.eventxml import event_xml, event_stream
+from synth.syslog import krb5kdc_line, krb5kdc_skew_message, rfc3164_line
 from conftest import run_cli
 
 UTC = timezone.utc

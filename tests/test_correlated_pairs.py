@@ -1,7 +1,7 @@
 """Clocks from application logs: request ids, W3C traceparent, OpenTelemetry spans and
 the case file's own correlation keys pair the same call across hosts.
 
-The evidence is written in the shapes real libraries write (skewsleuth.synth.applog)
+The evidence is written in the shapes real libraries write (synth.applog)
 with a known skew on one host, and the whole CLI is run on it.
 """
 
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from skewsleuth.synth.applog import otlp_line, otlp_span, python_json_logger_line, structlog_line, traceparent
+from synth.applog import otlp_line, otlp_span, python_json_logger_line, structlog_line, traceparent
 from conftest import run_cli
 
 UTC = timezone.utc
@@ -126,7 +126,7 @@ def test_a_key_the_case_file_declares_pairs_the_records_that_share_it(tmp_path):
 def test_syslog_structured_data_pairs_by_request_id(tmp_path):
     """RFC 5424 structured data carrying a request id and its direction: paired like
     JSON logs, with no case file key needed."""
-    from skewsleuth.synth.syslog import rfc5424_line
+    from synth.syslog import rfc5424_line
 
     web, api = [], []
     skew = timedelta(seconds=SKEW_S)
@@ -146,7 +146,7 @@ def test_syslog_structured_data_pairs_by_request_id(tmp_path):
 def test_a_case_key_pairs_words_of_plain_syslog_and_journal_messages(tmp_path):
     """RFC 3164 lines on one side, a journal export on the other; the case file names
     the key and the word that gives the direction."""
-    from skewsleuth.synth.syslog import journald_line, rfc3164_line
+    from synth.syslog import journald_line, rfc3164_line
 
     shop, ware = [], []
     skew = timedelta(seconds=SKEW_S)

@@ -95,7 +95,7 @@ def test_investigation_remediation_is_the_same_runbook():
     import tempfile
 
     import skewsleuth
-    from skewsleuth.synth.scenario import SEED, write_evidence
+    from skewsleuth.demo.scenario import SEED, write_evidence
 
     with tempfile.TemporaryDirectory() as d:
         ev = write_evidence(SEED, pathlib.Path(d) / "seed")

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from conftest import run_cli
-from skewsleuth.synth.syslog import rfc5424_line
+from synth.syslog import rfc5424_line
 from probe_helpers import need
 
 UTC = timezone.utc

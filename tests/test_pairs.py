@@ -14,8 +14,9 @@ import skewsleuth
 from skewsleuth.case import Case
 from skewsleuth.clock.model import build_clock_model
 from skewsleuth.store import Store
-from skewsleuth.synth.fleet import load_fleet, make_fleet
-from skewsleuth.synth.scenario import SEED, two_edges_scenario, write_evidence
+from skewsleuth.demo.scenario import SEED, write_evidence
+from synth.fleet import load_fleet, make_fleet
+from synth.scenarios import two_edges_scenario
 from conftest import run_cli
 
 CHICAGO = ZoneInfo("America/Chicago")

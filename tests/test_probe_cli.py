@@ -141,7 +141,7 @@ def test_documented_json_keys_are_the_ones_written():
     import json
     import re
     from skewsleuth.probe import measure
-    from skewsleuth.synth.ntp import serve
+    from synth.ntp import serve
 
     async def run():
         (port,) = await serve(1, -18000.0)

@@ -24,9 +24,9 @@ from skewsleuth import investigate
 from skewsleuth.case import CaseError, load_case
 from skewsleuth.reading.files import FileTask, read_bundle, read_file
 from skewsleuth.sources import sniff
-from skewsleuth.synth.eventxml import event_stream, event_xml, events_document
-from skewsleuth.synth.scenario import SEED, case_yaml, write_evidence
-from skewsleuth.synth.syslog import rfc5424_line
+from skewsleuth.demo.eventxml import event_stream, event_xml, events_document
+from skewsleuth.demo.scenario import SEED, case_yaml, write_evidence
+from synth.syslog import rfc5424_line
 from conftest import mutate, one_line_error, run_cli
 
 UTC = timezone.utc

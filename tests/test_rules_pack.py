@@ -123,7 +123,7 @@ def test_the_matchers_first_test_hides_no_record_from_any_rule(tmp_path, monkeyp
     condition over every record."""
     from skewsleuth import investigate
     from skewsleuth.report.json import write_json
-    from skewsleuth.synth.scenario import SEED, write_evidence
+    from skewsleuth.demo.scenario import SEED, write_evidence
 
     ev = write_evidence(SEED, tmp_path / "ev")
     with_first = investigate([ev])

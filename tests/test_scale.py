@@ -12,7 +12,7 @@ import pytest
 
 from skewsleuth import investigate
 from skewsleuth.report.json import write_json
-from skewsleuth.synth.scenario import SEED, write_evidence
+from skewsleuth.demo.scenario import SEED, write_evidence
 from skewsleuth.reading.workers import ordered_map
 from conftest import one_line_error, run_cli
 

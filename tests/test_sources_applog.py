@@ -1,7 +1,7 @@
 """Structured application logs (JSON Lines) and OpenTelemetry file-exporter spans.
 
 Lines are written by hand in the exact shapes each library emits (named in each
-test), and by skewsleuth.synth.applog. Checked: the columns and the ``corr`` /
+test), and by synth.applog. Checked: the columns and the ``corr`` /
 ``fields`` objects, W3C traceparent validation, OTLP spans as records, damaged input
 (every record ingested or quarantined, counts adding up), the sniffer against every
 other format, property tests (random and mutated input never raises anything but
@@ -28,8 +28,8 @@ from skewsleuth import sources
 from skewsleuth.schema import EVENTS
 from skewsleuth.sources import applog, base
 from skewsleuth.sources.base import FileContext, UnusableFile
-from skewsleuth.synth.applog import otlp_line, otlp_span, python_json_logger_line, structlog_line, traceparent
-from skewsleuth.synth.syslog import journald_line, rfc3164_line, rfc5424_line
+from synth.applog import otlp_line, otlp_span, python_json_logger_line, structlog_line, traceparent
+from synth.syslog import journald_line, rfc3164_line, rfc5424_line
 from conftest import mutate
 
 UTC = timezone.utc

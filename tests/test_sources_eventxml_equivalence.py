@@ -109,7 +109,7 @@ def test_real_evtx_records_as_xml_read_the_same(evtx_xml):
 
 
 def test_synthetic_corpus_reads_the_same(tmp_path):
-    from skewsleuth.synth.corpus import write_corpus
+    from synth.corpus import write_corpus
 
     truth = write_corpus(tmp_path / "c", 6, 6_000, formats=["eventxml"], incident=False, faults=0.5, seed=5)
     files = sorted(Path(truth.root).rglob("*.xml"))

@@ -1,7 +1,7 @@
 """Text sources: SIPStack traces, syslog (RFC 3164 / 5424 / krb5kdc), journald JSON.
 
-Each parser is checked on realistic evidence (written by skewsleuth.synth and by
-hand in the shapes real tools write), on damaged input (read as far as possible,
+Each parser is checked on realistic evidence (written by tests/synth, skewsleuth.demo and
+by hand in the shapes real tools write), on damaged input (read as far as possible,
 every record either ingested or quarantined), on its sniffer, and by property tests
 (random and mutated input never raises anything but UnusableFile).
 """
@@ -22,8 +22,8 @@ from hypothesis import strategies as st
 from skewsleuth.schema import EVENTS
 from skewsleuth.sources import base, journald, sipstack, syslog
 from skewsleuth.sources.base import FileContext, UnusableFile
-from skewsleuth.synth.sipstack import format_diag_record, format_protocol_record
-from skewsleuth.synth.syslog import (journald_line, krb5kdc_line, krb5kdc_skew_message, rfc3164_line,
+from skewsleuth.demo.sipstack import format_diag_record, format_protocol_record
+from synth.syslog import (journald_line, krb5kdc_line, krb5kdc_skew_message, rfc3164_line,
                                      rfc5424_line)
 from conftest import mutate
 

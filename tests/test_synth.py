@@ -12,9 +12,9 @@ import pytest
 from skewsleuth.case import load_case, sniff_case
 from skewsleuth.sources import READERS, sniff
 from skewsleuth.sources.base import FileContext
-from skewsleuth.synth.eventxml import event_stream, event_xml, events_document
-from skewsleuth.synth.scenario import (SEED, ClockFault, EdgeSpec, Scenario, build, two_edges_scenario,
-                                       write_evidence)
+from skewsleuth.demo.eventxml import event_stream, event_xml, events_document
+from skewsleuth.demo.scenario import SEED, ClockFault, EdgeSpec, Scenario, build, write_evidence
+from synth.scenarios import two_edges_scenario
 
 UTC = timezone.utc
 

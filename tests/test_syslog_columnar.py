@@ -27,8 +27,8 @@ from reference import syslog as reference
 from skewsleuth.schema import EVENTS
 from skewsleuth.sources import base, syslog
 from skewsleuth.sources.base import FileContext, UnusableFile
-from skewsleuth.synth.corpus import write_corpus
-from skewsleuth.synth.syslog import krb5kdc_line, rfc3164_line, rfc5424_line
+from synth.corpus import write_corpus
+from synth.syslog import krb5kdc_line, rfc3164_line, rfc5424_line
 
 UTC = timezone.utc
 BERLIN = ZoneInfo("Europe/Berlin")

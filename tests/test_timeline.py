@@ -15,8 +15,8 @@ import pytest
 
 from skewsleuth import investigate
 from skewsleuth.report.timeline import FORMATS, export_timeline
-from skewsleuth.synth.scenario import SEED, write_evidence
-from skewsleuth.synth.syslog import rfc5424_line
+from skewsleuth.demo.scenario import SEED, write_evidence
+from synth.syslog import rfc5424_line
 from conftest import ROOT, run_cli
 
 UTC = timezone.utc

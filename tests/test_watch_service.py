@@ -220,7 +220,7 @@ def ntp_responder(offset_s: float) -> Iterator[Any]:
     changeable while it runs (a clock that jumps), its port kept."""
     import asyncio
 
-    from skewsleuth.synth.ntp import Responder
+    from synth.ntp import Responder
 
     loop = asyncio.new_event_loop()
     responder = Responder(offset_s)

@@ -36,9 +36,10 @@ def _verdict(paths: list[Path], root: Path, case: Path | None = None) -> str:
 
 def _scenario(name: str, sip_only: str | None = None) -> Callable[[Path], str]:
     def run(tmp: Path) -> str:
-        from skewsleuth.synth import scenario
-        sc = scenario.SEED if name == "seed" else scenario.two_edges_scenario()
-        evidence = scenario.write_evidence(sc, tmp / "evidence")
+        from skewsleuth.demo.scenario import SEED, write_evidence
+        from synth.scenarios import two_edges_scenario
+        sc = SEED if name == "seed" else two_edges_scenario()
+        evidence = write_evidence(sc, tmp / "evidence")
         if sip_only:
             for f in ("System.xml", "Lync Server.xml", "Application.xml"):
                 (evidence / sip_only / f).unlink(missing_ok=True)
@@ -50,7 +51,7 @@ def _scenario(name: str, sip_only: str | None = None) -> Callable[[Path], str]:
 
 def _corpus(hosts: int, events: int, **kw) -> Callable[[Path], str]:
     def run(tmp: Path) -> str:
-        from skewsleuth.synth.corpus import write_corpus
+        from synth.corpus import write_corpus
         if kw.pop("with_evtx", False):
             kw["evtx"] = EVTX_DIR
         write_corpus(tmp / "fleet", hosts, events, **kw)
@@ -75,7 +76,7 @@ def _fleet(n_hosts: int, round_trips: int, **kw) -> Callable[[Path], str]:
         from skewsleuth.case import Case
         from skewsleuth.clock.model import build_clock_model
         from skewsleuth.store import Store
-        from skewsleuth.synth.fleet import load_fleet, make_fleet
+        from synth.fleet import load_fleet, make_fleet
         fleet, events, _ = make_fleet(n_hosts, round_trips, **kw)
         store = Store()
         load_fleet(store, events)

@@ -38,16 +38,17 @@ What is in the logs, in true time, with logged = true + offset:
   record says so: its trace just jumps back) refuses the Front End's voicemail
   INVITEs with ``429`` ``SIP_E_CRYPT_REFERRER_DATE_SKEWED`` from then on.
 
-The lines come from the writers of this package (:mod:`.syslog`, :mod:`.sipstack`,
-:mod:`.eventxml`, :mod:`.applog`): each distinct routine line is rendered once by its
-writer with placeholder values, and the placeholders are then filled in per record
-(time, record number), so that millions of lines cost a ``str.format`` each.
+The lines come from the writers (:mod:`.syslog`, :mod:`.applog` here, and the demo's
+:mod:`skewsleuth.demo.sipstack` and :mod:`skewsleuth.demo.eventxml`): each distinct
+routine line is rendered once by its writer with placeholder values, and the
+placeholders are then filled in per record (time, record number), so that millions of
+lines cost a ``str.format`` each.
 Messages between hosts and clock facts are rendered by the writers directly.
 
 The truth (:class:`CorpusTruth`) gives every host's offsets over true time. Output is
 a pure function of the arguments.
 
-    python -m skewsleuth.synth.corpus OUT --hosts 1000 --events 10000000
+    PYTHONPATH=tests python -m synth.corpus OUT --hosts 1000 --events 10000000
 """
 
 from __future__ import annotations
@@ -68,9 +69,14 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from skewsleuth.demo.eventxml import event_xml, filetime_text
+from skewsleuth.demo.lync import (EXUM_PEER, REFUSED, UNAVAILABLE, exum_routing_failed, referrer_skew_headers,
+                                  rfc1123, routing_error)
+from skewsleuth.demo.sipstack import format_protocol_record
+from skewsleuth.demo.winevents import (PROVIDER_GUIDS, SYSTEM_SID, dns_timeout, group_policy_processed,
+                                       service_state, time_changed, time_synced)
+
 from .applog import python_json_logger_line, structlog_line
-from .eventxml import event_xml, filetime_text
-from .sipstack import format_diag_record, format_protocol_record
 from .syslog import journald_line, krb5kdc_line, krb5kdc_skew_message, rfc3164_line, rfc5424_line
 
 __all__ = ["FORMATS", "HostTruth", "CorpusTruth", "write_corpus", "main"]
@@ -84,7 +90,6 @@ STEP_FORMATS = ("rfc3164", "rfc5424", "journald", "eventxml")   # formats whose 
 REQUEST_FORMATS = ("rfc3164", "rfc5424", "journald", "applog")  # exchange requests with request ids
 DOMAIN = "fleet.test"
 REALM = "FLEET.TEST"
-EXUM_PEER = "exap.um.outlook.com"
 DEFAULT_START = datetime(2024, 3, 4, 6, 0, tzinfo=UTC)
 
 KRB_CLIENT_OFFSET_S = 600.0
@@ -103,10 +108,6 @@ _P_SENT = "qzpeerqz.invalid"  # {p}: peer host
 
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _BSD_DAY = {f"{m:02d}-{d:02d}": f"{_MONTHS[m - 1]} {d:2d}" for m in range(1, 13) for d in range(1, 32)}
-_LOCAL_SERVICE_SID = "S-1-5-19"
-_SYSTEM_SID = "S-1-5-18"
-_KG_GUID = "{A68CA8B7-004F-D7B6-A698-07E2DE0F1F5D}"
-_TS_GUID = "{06EDCFEB-0FD0-4E53-ACCA-A6F8BBF81BCB}"
 _SEC_GUID = "{54849625-5478-4994-A5BA-3E3B0328C30D}"
 _USERS = ("amy.jones", "bob.smith", "carol.nguyen", "dave.patel", "erin.lopez", "frank.meyer", "grace.kim")
 
@@ -476,10 +477,6 @@ class _JsonLogger(_AppLog):
         return [f"{s[:10]} {s[11:19]},{s[20:23]}" for s in _iso_us(logged_us)]
 
 
-def _binary_service(key: str, state: str) -> bytes:
-    return (f"{key}/{4 if state == 'running' else 1}\0").encode("utf-16-le")
-
-
 class _EventXml(_Style):
     """Windows event XML; record ids count up from a per-host base ({n})."""
 
@@ -512,38 +509,18 @@ class _WevtutilSystem(_EventXml):
         for key, display in (("BITS", "Background Intelligent Transfer Service"), ("wuauserv", "Windows Update"),
                              ("TrustedInstaller", "Windows Modules Installer"), ("sppsvc", "Software Protection")):
             for state in ("running", "stopped"):
-                self.add(1.0, provider="Service Control Manager", event_id=7036, qualifiers=16384,
-                         data={"param1": display, "param2": state}, binary=_binary_service(key, state),
-                         process_id=self.pid, keywords="0x8080000000000000",
-                         message=f"The {display} service entered the {state} state.")
-        name = f"wpad.{DOMAIN}"
-        self.add(1.5, provider="Microsoft-Windows-DNS-Client", event_id=1014, level=3,
-                 data={"QueryName": name, "AddressLength": "128", "Address": "0.0.0.0"}, user_sid="S-1-5-20",
-                 process_id=self.pid + 400, task=1014,
-                 message=f"Name resolution for the name {name} timed out after none of the configured DNS "
-                         f"servers responded.")
-        self.add(1.0, provider="Microsoft-Windows-GroupPolicy", event_id=1502,
-                 data={"SupportInfo1": "1", "SupportInfo2": "5115", "ProcessingMode": "0",
-                       "ProcessingTimeInMilliseconds": "934", "NumberOfGroupPolicyObjects": "3"},
-                 user_sid=_SYSTEM_SID, process_id=self.pid + 800,
-                 message="The Group Policy settings for the computer were processed successfully. There were "
-                         "no changes detected since the last successful processing of Group Policy.")
+                self.add(1.0, **service_state(key, display, state), process_id=self.pid)
+        self.add(1.5, **dns_timeout(f"wpad.{DOMAIN}"), process_id=self.pid + 400)
+        self.add(1.0, **group_policy_processed(934), process_id=self.pid + 800)
 
     def synced(self, logged: datetime, n: int) -> str:
         source = f"dc01.{DOMAIN},0x9 (ntp.d|{self.h.ip}:123->10.0.0.10:123)"
-        return self.event(logged, n, provider="Microsoft-Windows-Time-Service", event_id=37,
-                          provider_guid=_TS_GUID, data={"TimeSource": source}, user_sid=_LOCAL_SERVICE_SID,
-                          process_id=self.pid + 1200, keywords="0x8000000000000000",
-                          message=f"The time provider NtpClient is currently receiving valid time data from "
-                                  f"{source}.")
+        kw = time_synced(source)
+        return self.event(logged, n, **kw, provider_guid=PROVIDER_GUIDS[kw["provider"]], process_id=self.pid + 1200)
 
     def stepped(self, logged: datetime, n: int, old: datetime, new: datetime) -> str:
-        return self.event(logged, n, provider="Microsoft-Windows-Kernel-General", event_id=1, provider_guid=_KG_GUID,
-                          data={"NewTime": filetime_text(new), "OldTime": filetime_text(old), "Reason": "1"},
-                          user_sid=_LOCAL_SERVICE_SID, process_id=self.pid + 1200, task=1,
-                          keywords="0x8000000000000010",
-                          message=f"The system time has changed to {filetime_text(new)} from {filetime_text(old)}."
-                                  f"\n\nChange Reason: An application or system component changed the time.")
+        kw = time_changed(new, old)
+        return self.event(logged, n, **kw, provider_guid=PROVIDER_GUIDS[kw["provider"]], process_id=self.pid + 1200)
 
 
 class _SecurityDocument(_EventXml):
@@ -557,7 +534,7 @@ class _SecurityDocument(_EventXml):
     def __init__(self, h: _Host, rng: random.Random) -> None:
         super().__init__(h, rng)
         short = h.folder.upper()
-        subject = {"SubjectUserSid": _SYSTEM_SID, "SubjectUserName": f"{short}$", "SubjectDomainName": "FLEET",
+        subject = {"SubjectUserSid": SYSTEM_SID, "SubjectUserName": f"{short}$", "SubjectDomainName": "FLEET",
                    "SubjectLogonId": "0x3e7"}
         for user in _USERS[:4]:
             self.add(2.0, provider="Microsoft-Windows-Security-Auditing", provider_guid=_SEC_GUID, event_id=4624,
@@ -574,7 +551,7 @@ class _SecurityDocument(_EventXml):
                      message="An account was logged off.")
         self.add(1.0, provider="Microsoft-Windows-Security-Auditing", provider_guid=_SEC_GUID, event_id=4672,
                  task=12548, keywords="0x8020000000000000", process_id=self.pid,
-                 data={"SubjectUserSid": _SYSTEM_SID, "SubjectUserName": "SYSTEM", "SubjectDomainName": "NT AUTHORITY",
+                 data={"SubjectUserSid": SYSTEM_SID, "SubjectUserName": "SYSTEM", "SubjectDomainName": "NT AUTHORITY",
                        "SubjectLogonId": "0x3e7", "PrivilegeList": "SeAssignPrimaryTokenPrivilege"},
                  message="Special privileges assigned to new logon.")
         self.subject = subject
@@ -808,10 +785,6 @@ def _kerberos(kdc: _Host, style: _Style, client: _Host, start_us: int, end_us: i
         t += 300 * _US
 
 
-def _rfc1123(us: int) -> str:
-    return _dt(us).strftime("%a, %d %b %Y %H:%M:%S GMT")
-
-
 def _voicemail(fe: _Host, edge: _Host, start_us: int, end_us: int, rng: random.Random, tenant: str) -> int | None:
     """The Front End routes voicemail calls through the Edge every minute (less often
     when the hosts log little: the calls take at most half their records); while the
@@ -832,7 +805,7 @@ def _voicemail(fe: _Host, edge: _Host, start_us: int, end_us: int, rng: random.R
         invite = {"From": f"<sip:{caller}@{DOMAIN}>;tag={rng.getrandbits(32):08x}", "To": f"<sip:{callee}@{EXUM_PEER}>",
                   "CSeq": "1 INVITE", "Call-ID": call_id,
                   "Referred-By": f'<sip:{referrer}>;ms-identity="{rng.getrandbits(128):032x}";'
-                                 f'ms-identity-date="{_rfc1123(t)}"',
+                                 f'ms-identity-date="{rfc1123(_dt(t))}"',
                   "ms-exchange-command": "VoiceMail", "Content-Length": "0"}
 
         def resp(extra: dict[str, str], invite=invite) -> dict[str, str]:
@@ -850,25 +823,14 @@ def _voicemail(fe: _Host, edge: _Host, start_us: int, end_us: int, rng: random.R
         edge.specials.append((t + 3_000, rec("incoming", fe_peer, "request", invite_line, invite)))
         if abs(edge.offset_at(t)) > 300 * _US:
             first_refused = t if first_refused is None else first_refused
-            refused = "SIP/2.0 429 Provide Referrer Identity"
-            skewed = resp({
-                "ms-diagnostics": f'1020;reason="Identity of the referrer could not be verified with the ms-identity '
-                                  f'parameter";ErrorType="Invalid signature";Referrer="{referrer}";'
-                                  f'HRESULT="0xC3E93EE0(SIP_E_CRYPT_REFERRER_DATE_SKEWED)";cause="Invalid signature";'
-                                  f'signer="{fe.fqdn}"',
-                "ms-edge-proxy-message-trust": f"ms-source-type=EdgeProxyGenerated;ms-ep-fqdn={edge.fqdn};"
-                                               f"ms-source-verified-user=verified"})
-            edge.specials.append((t + 8_000, rec("outgoing", fe_peer, "response", refused, skewed)))
-            fe.specials.append((t + 11_000, rec("incoming", edge_peer, "response", refused, skewed)))
-            fe.specials.append((t + 12_000, lambda lg, tr, n, call_id=call_id, refused=refused: format_diag_record(
-                _dt(lg), text="Routing error occurred; check Result-Code field for more information",
-                result_code="0xc3e93ee0 SIP_E_CRYPT_REFERRER_DATE_SKEWED", peer=edge_peer, sip_start_line=refused,
-                call_id=call_id, cseq="1 INVITE", data=f'destination="{EXUM_PEER}"')[:-1]))
-            failed = resp({"ms-diagnostics": f'15030;reason="Failed to route to Exchange Server";'
-                                             f'source="{fe.fqdn.upper()}";dialplan="Hosted__{EXUM_PEER}__{tenant}";'
-                                             f'appName="ExumRouting"'})
+            skewed = resp(referrer_skew_headers(referrer, fe.fqdn, edge.fqdn))
+            edge.specials.append((t + 8_000, rec("outgoing", fe_peer, "response", REFUSED, skewed)))
+            fe.specials.append((t + 11_000, rec("incoming", edge_peer, "response", REFUSED, skewed)))
+            fe.specials.append((t + 12_000, lambda lg, tr, n, call_id=call_id: routing_error(
+                _dt(lg), peer=edge_peer, call_id=call_id, cseq="1 INVITE")[:-1]))
+            failed = resp({"ms-diagnostics": exum_routing_failed(fe.fqdn, tenant)})
             fe.specials.append((t + 14_000, rec("outgoing", f"10.30.1.{call % 200 + 10}:50123", "response",
-                                                "SIP/2.0 480 Temporarily Unavailable", failed)))
+                                                UNAVAILABLE, failed)))
         else:
             ok = "SIP/2.0 200 OK"
             answered = resp({"ms-edge-proxy-message-trust": f"ms-source-type=AuthorizedServer;ms-ep-fqdn={edge.fqdn};"
@@ -1086,7 +1048,7 @@ def write_corpus(out: Path | str, hosts: int, events: int, *, seed: int = 1, fau
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
-        prog="python -m skewsleuth.synth.corpus",
+        prog="python -m synth.corpus",
         description="Write a synthetic fleet's logs (one folder per host, every text format skewsleuth reads, "
                     "clock faults and two skew incidents) for scale runs, and print the truth.")
     p.add_argument("out", type=Path, help="folder to write (must not exist or be empty)")

@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 import numpy as np
 import pyarrow as pa
 
-from ..store import Store
+from skewsleuth.store import Store
 
 EPOCH_US = int(datetime(2024, 3, 1, tzinfo=timezone.utc).timestamp() * 1e6)
 

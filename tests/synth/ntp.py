@@ -7,7 +7,7 @@ the request's transmit timestamp, receive and transmit = its clock (RFC 5905 §8
 socket per port, all in one asyncio loop; the ports are chosen by the kernel and
 written on stdout as one JSON list, then it serves until killed::
 
-    python -m skewsleuth.synth.ntp --count 10000 --offset -18000
+    PYTHONPATH=tests python -m synth.ntp --count 10000 --offset -18000
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ import resource
 import sys
 from typing import Any
 
-from ..probe.ntp import MODE_CLIENT, MODE_SERVER, PACKET_LEN, Packet, to_ntp
-from ..probe.base import now
+from skewsleuth.probe.ntp import MODE_CLIENT, MODE_SERVER, PACKET_LEN, Packet, to_ntp
+from skewsleuth.probe.base import now
 
 REFID = bytes([127, 0, 0, 1])
 
@@ -56,7 +56,7 @@ async def serve(count: int, offset_s: float, host: str = "127.0.0.1") -> list[in
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(prog="python -m skewsleuth.synth.ntp", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m synth.ntp", description=__doc__.split("\n\n")[0])
     ap.add_argument("--count", type=int, default=1, help="how many servers (ports)")
     ap.add_argument("--offset", type=float, default=0.0, help="their clock offset, seconds (logged - true)")
     args = ap.parse_args(argv)
