@@ -25,7 +25,7 @@ from .ingest import IngestSummary, find_case_files, ingest
 from .rca import Diagnosis, diagnose
 from .rules import load_rules
 from .rules.matcher import match_rules
-from .sources.sipstack import peer_host_sql
+from .sources import host_names_sql
 from .store import Store, StoreError
 from .workers import SchedulerError
 from .timefmt import clockface
@@ -123,15 +123,13 @@ def verdict_dict(v: Verdict) -> dict:
 def _canonicalise(store: Store, case: Case) -> None:
     spellings = [h for (h,) in store.con.execute("SELECT DISTINCT host FROM events").fetchall()]
     names = list(spellings)
-    # Names hosts give each other: SIP peers and the Edge an ms-ep-fqdn names. They
-    # let a trace that only knows its folder's short name find its FQDN.
-    names += [n for (n,) in store.con.execute(f"""
-        SELECT DISTINCT n FROM (
-          SELECT {peer_host_sql("json_extract_string(data, '$.peer')")} AS n
-          FROM events WHERE format = 'sipstack'
-          UNION ALL
-          SELECT regexp_extract(message, 'ms-ep-fqdn=([A-Za-z0-9_.-]+)', 1) FROM events WHERE format = 'sipstack')
-        WHERE n IS NOT NULL AND n <> '' AND NOT regexp_matches(n, '^[0-9.:]+$')""").fetchall()]
+    # Names hosts give each other (SIP peers, the Edge an ms-ep-fqdn names): they let
+    # a trace that only knows its folder's short name find its FQDN.
+    given = host_names_sql()
+    if given is not None:
+        names += [n for (n,) in store.con.execute(f"""
+            SELECT DISTINCT n FROM ({given})
+            WHERE n IS NOT NULL AND n <> '' AND NOT regexp_matches(n, '^[0-9.:]+$')""").fetchall()]
     extra = case.references + [c.host for c in case.changes if c.host] + [o.host for o in case.observations]
     extra += list(case.addresses.values())
     mapping = canonical_map(names + extra)

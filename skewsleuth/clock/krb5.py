@@ -23,6 +23,8 @@ reply, the client before it sends and after it receives, so both bounds hold.
 
 from __future__ import annotations
 
+from ..sources import format_in
+
 # The KDC's error lines: address, status, client principal, service principal, error.
 _KDC_LINE = r"^(?:AS_REQ|TGS_REQ) \(.*\) (\S+): ([A-Z_]+): ([^\s,]+) for ([^\s,]+), (.+)$"
 
@@ -42,7 +44,7 @@ WITH kdc AS (
 ), trace AS (
   SELECT file_id, record_no, coalesce(record_id, record_no) AS seq, host, epoch_us(logged) AS us,
          json_extract_string(data, ['$.pid', '$.exchange', '$.step', '$.principal', '$.error']) AS f
-  FROM events WHERE format = 'krb5trace' AND json_extract_string(data, '$.step') IS NOT NULL
+  FROM events WHERE {format_in(lambda s: s.messages == "kerberos")} AND json_extract_string(data, '$.step') IS NOT NULL
 ), client_x AS (
   SELECT e.file_id, e.record_no, e.seq, e.host, e.us, e.f[4] AS principal, trim(e.f[5]) AS error,
          r.file_id AS q_file, r.record_no AS q_rn, r.seq AS q_seq, r.us AS q_us
