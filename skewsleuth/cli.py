@@ -19,7 +19,8 @@ import typer
 from rich.console import Console
 
 from . import __version__
-from .investigation import InputError, Verdict, investigate
+from .investigation import InputError, investigate
+from .verdict import Verdict
 
 EXIT_STATUS = ("Exit status: 0 a verdict was reached (even 'no incident'), 1 the inputs were readable but "
                "something was quarantined, 2 unusable input or arguments.")
