@@ -362,7 +362,7 @@ def _stages(corpus: str, verdict_path: str) -> None:
                       f"peak during {hwm:8,.0f} MB   DuckDB {marks[-1][4]:8,.0f} MB", file=sys.stderr, flush=True)
         setattr(inv, name, timed)
 
-    for name in ("ingest", "_canonicalise", "_drop_duplicates", "build_clock_model", "match_rules",
+    for name in ("ingest", "canonicalise", "drop_duplicates", "build_clock_model", "match_rules",
                  "find_incidents", "diagnose"):
         if hasattr(inv, name):
             wrap(name)
@@ -389,7 +389,7 @@ def _duckdb_mb(args) -> float:
 
 
 def duplicates(args) -> None:
-    from skewsleuth.investigation import _drop_duplicates
+    from skewsleuth.normalise import drop_duplicates
     from skewsleuth.store import Store
 
     n = args.events
@@ -413,7 +413,7 @@ def duplicates(args) -> None:
                                       FROM events WHERE file_id < 1000000 AND hash(file_id) % 1000 < {share * 1000}""")
             total = store.con.execute("SELECT count(*) FROM events").fetchall()[0][0]
             _reset_hwm()
-            took, dropped = _timed(lambda: _drop_duplicates(store))
+            took, dropped = _timed(lambda: drop_duplicates(store))
             print(f"    {label:28s} {total:>12,} records: {dropped:>11,} dropped in {took:6.2f} s, "
                   f"peak RSS during it {_rss_mb()[1]:,.0f} MB", flush=True)
         finally:

@@ -21,7 +21,8 @@ from rich.console import Console
 from . import __version__
 from .errors import (FixHistoryError, InputError, InventoryError, MissingPywinrm, RuleError, TargetError,
                      WatchError)
-from .investigation import Verdict, investigate
+from .investigation import investigate
+from .verdict import Verdict
 
 EXIT_STATUS = ("Exit status: 0 a verdict was reached (even 'no incident'), 1 the inputs were readable but "
                "something was quarantined, 2 unusable input or arguments.")

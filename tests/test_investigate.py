@@ -304,11 +304,11 @@ def test_a_record_is_dropped_as_a_copy_exactly_when_an_earlier_file_holds_it(wea
     within one file stay."""
     from hypothesis import given, settings, strategies as st
 
-    from skewsleuth import investigation
+    from skewsleuth import normalise
     from skewsleuth.store import Store
 
     if weak_hash:
-        monkeypatch.setattr(investigation, "_RECORD_HASH", weak_hash)
+        monkeypatch.setattr(normalise, "_RECORD_HASH", weak_hash)
     row = st.tuples(st.integers(1, 4), st.sampled_from(["a", "b"]), st.sampled_from(["x", "y", None]),
                     st.sampled_from(["{}", '{"k":1}', None]))
 
@@ -319,16 +319,16 @@ def test_a_record_is_dropped_as_a_copy_exactly_when_an_earlier_file_holds_it(wea
         store = Store()
         try:
             store.append_events(table)
-            dropped = investigation._drop_duplicates(store)
+            dropped = normalise.drop_duplicates(store)
             kept = set(store.con.execute("SELECT file_id, record_no FROM events").fetchall())
         finally:
             store.close()
         first_file: dict[tuple, int] = {}
         for r in table.to_pylist():
-            key = tuple(r[c] for c in investigation._RECORD)
+            key = tuple(r[c] for c in normalise._RECORD)
             first_file[key] = min(first_file.get(key, r["file_id"]), r["file_id"])
         expected = {(r["file_id"], r["record_no"]) for r in table.to_pylist()
-                    if r["file_id"] == first_file[tuple(r[c] for c in investigation._RECORD)]}
+                    if r["file_id"] == first_file[tuple(r[c] for c in normalise._RECORD)]}
         assert kept == expected and dropped == len(table) - len(expected)
 
     check()

@@ -27,6 +27,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from ..sources import formats
 from ..store import Store
 from ..timefmt import UTC_FORMAT, Format
 
@@ -84,6 +85,8 @@ _TEXT_FACTS = [
     ("boot", "kernel", re.compile(r"Linux version \d|Booting Linux|Command line: ")),
 ]
 _TEXT_PROVIDERS = sorted({p for _, p, _ in _TEXT_FACTS})
+# The records whose data are a Windows event's fields, read by _windows_fact.
+_WINDOWS_EVENTS = frozenset(formats(lambda s: s.windows_events))
 
 
 @dataclass
@@ -149,7 +152,7 @@ def read_facts(store: Store, when: Format = UTC_FORMAT) -> list[ClockFact]:
             ORDER BY host, file_id, seq, record_no""", params).fetchall()
     facts: list[ClockFact] = []
     for host, file_id, record_no, seq, logged, fmt, provider, event_id, message, data in rows:
-        if fmt in ("evtx", "eventxml"):
+        if fmt in _WINDOWS_EVENTS:
             fact = _windows_fact(host, file_id, (record_no, seq), logged, provider, event_id, data, when)
         else:
             fact = _text_fact(host, file_id, (record_no, seq), logged, provider, message or "")

@@ -23,6 +23,10 @@ reply, the client before it sends and after it receives, so both bounds hold.
 
 from __future__ import annotations
 
+from ..case import address_rows
+from ..sources import format_in
+from ..store import Store
+
 # The KDC's error lines: address, status, client principal, service principal, error.
 _KDC_LINE = r"^(?:AS_REQ|TGS_REQ) \(.*\) (\S+): ([A-Z_]+): ([^\s,]+) for ([^\s,]+), (.+)$"
 
@@ -42,7 +46,7 @@ WITH kdc AS (
 ), trace AS (
   SELECT file_id, record_no, coalesce(record_id, record_no) AS seq, host, epoch_us(logged) AS us,
          json_extract_string(data, ['$.pid', '$.exchange', '$.step', '$.principal', '$.error']) AS f
-  FROM events WHERE format = 'krb5trace' AND json_extract_string(data, '$.step') IS NOT NULL
+  FROM events WHERE {format_in(lambda s: s.messages == "kerberos")} AND json_extract_string(data, '$.step') IS NOT NULL
 ), client_x AS (
   SELECT e.file_id, e.record_no, e.seq, e.host, e.us, e.f[4] AS principal, trim(e.f[5]) AS error,
          r.file_id AS q_file, r.record_no AS q_rn, r.seq AS q_seq, r.us AS q_us
@@ -75,5 +79,17 @@ SELECT c_file, c_rn, c_seq, c_host, c_us, 'incoming', key || chr(31) || 'respons
 # skewsleuth.case.normalize_address writes it) and the host the case file maps it to;
 # empty when the investigation made none.
 HOST_ADDRESSES = "CREATE TABLE IF NOT EXISTS host_addresses (raw VARCHAR, address VARCHAR, host VARCHAR)"
-KDC_ADDRESSES = f"""SELECT DISTINCT regexp_extract(message, '{_KDC_LINE}', 1) AS raw FROM events
-                    WHERE provider = 'krb5kdc' AND (message LIKE 'AS_REQ %' OR message LIKE 'TGS_REQ %')"""
+_KDC_ADDRESSES = f"""SELECT DISTINCT regexp_extract(message, '{_KDC_LINE}', 1) AS raw FROM events
+                     WHERE provider = 'krb5kdc' AND (message LIKE 'AS_REQ %' OR message LIKE 'TGS_REQ %')"""
+
+
+def map_kdc_addresses(store: Store, addresses: dict[str, str]) -> None:
+    """``host_addresses``: every address a KDC line names (it logs Kerberos requests by
+    address) in the spelling the case file's addresses have, with the host
+    ``addresses`` (the case file's ``hosts:``) maps it to."""
+    raws = [r for (r,) in store.con.execute(_KDC_ADDRESSES).fetchall() if r]
+    store.con.execute("DROP TABLE IF EXISTS host_addresses")
+    store.con.execute(HOST_ADDRESSES)
+    rows = address_rows(raws, addresses)
+    if rows:
+        store.con.executemany("INSERT INTO host_addresses VALUES (?, ?, ?)", rows)

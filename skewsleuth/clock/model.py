@@ -22,6 +22,7 @@ import numpy as np
 import pyarrow as pa
 
 from ..case import Case, Observation
+from ..sources import platform_sql
 from ..store import Store
 from ..timefmt import Format, clockface
 from .drift import Drift, estimate_drift, register as register_drift
@@ -250,9 +251,7 @@ def build_clock_model(store: Store, case: Case) -> ClockModel:
             est.notes.append(f"opened by a clock change made by {who}: set to whatever it was given")
         estimates.append(est)
     platforms = dict(store.con.execute(
-        """SELECT host, CASE WHEN bool_or(format IN ('evtx','eventxml','sipstack')) THEN 'windows'
-                             WHEN bool_or(format IN ('syslog','journald','krb5trace')) THEN 'linux' ELSE 'unknown' END
-           FROM events GROUP BY host""").fetchall())
+        f"SELECT host, {platform_sql()} FROM events GROUP BY host").fetchall())
     by_host: dict[str, list[SegmentEstimate]] = {}
     for est in estimates:
         by_host.setdefault(est.segment.host, []).append(est)

@@ -49,11 +49,16 @@ import numpy as np
 import pyarrow as pa
 
 from ..case import CorrelationKey
-from ..sources.applog import DIRECTION_WORDS
-from ..sources.sipstack import peer_host_sql
+from ..sources import DIRECTION_WORDS, format_in
+from ..sources.contract import peer_host_sql
 from ..store import Store
 from ..timefmt import UTC_FORMAT, Format
 from .krb5 import HOST_ADDRESSES, KRB5_MESSAGES
+
+# The records that name messages, by the shape of their keys (sources.contract).
+_SIP = format_in(lambda s: s.messages == "sip")
+_CORRELATED = format_in(lambda s: s.messages == "correlated")
+_TEXT = format_in(lambda s: s.messages == "text")
 
 def _peer_sql(expr: str) -> str:
     """The host a peer names, lower case: scheme and path stripped too
@@ -64,23 +69,23 @@ def _peer_sql(expr: str) -> str:
 
 # A logged time is read up to one tick early: the tick of a file is the coarsest its
 # times show (whole seconds, milliseconds, else microseconds).
-_RESOLUTION = """
+_RESOLUTION = f"""
 CREATE OR REPLACE TEMP TABLE _resolution AS
 SELECT file_id, CASE WHEN bool_and(epoch_us(logged) % 1000000 = 0) THEN 1000000
                      WHEN bool_and(epoch_us(logged) % 1000 = 0) THEN 1000 ELSE 1 END AS res_us
-FROM events WHERE format IN ('sipstack', 'applog', 'syslog', 'journald', 'krb5trace') GROUP BY file_id
+FROM events WHERE {format_in(lambda s: s.messages is not None)} GROUP BY file_id
 """
 
 # Every record that sends or receives an identified message, once per model build:
 # SIP by Call-ID, CSeq and start line; application logs by request id, by a
 # traceparent's span (the sender logs it as its span, the receiver as its parent),
 # and by the case's correlation keys, each with the phase (request / response).
-_SIP_MESSAGES = rf"""
+_SIP_MESSAGES = f"""
 SELECT file_id, record_no, coalesce(record_id, record_no) AS seq, host, epoch_us(logged) AS us, f[1] AS direction,
        'sip' || chr(31) || f[2] || chr(31) || f[3] || chr(31) || f[4] AS key, f[4] AS label,
        f[5] AS peer, 'SIP' AS via, TRUE AS sure
 FROM (SELECT *, json_extract_string(data, ['$.direction', '$.call_id', '$.cseq', '$.start_line', '$.peer']) AS f
-      FROM events WHERE format = 'sipstack')
+      FROM events WHERE {_SIP})
 WHERE f[1] IN ('incoming', 'outgoing') AND f[2] IS NOT NULL AND f[3] IS NOT NULL AND f[4] IS NOT NULL
 """
 
@@ -91,17 +96,17 @@ SELECT file_id, record_no, coalesce(record_id, record_no) AS seq, host, epoch_us
 FROM (SELECT *, {{key}} AS k, {{direction}} AS d, {{phase}} AS ph
       FROM (SELECT *, json_extract_string(data, ['$.corr.direction', '$.corr.phase', '$.corr.peer',
                                                  '$.corr.kind']) AS f
-            FROM events WHERE format = 'applog'))
+            FROM events WHERE {_CORRELATED}))
 WHERE d IN ('incoming', 'outgoing') AND k IS NOT NULL AND k <> ''
 """
 
 # syslog (RFC 5424 structured data, or name=value words of the message) and journal
 # messages: the same keys, where the records say their direction.
-_TEXT_MESSAGES = """
+_TEXT_MESSAGES = f"""
 SELECT file_id, record_no, coalesce(record_id, record_no) AS seq, host, epoch_us(logged) AS us, d AS direction,
        $name || chr(31) || k || chr(31) || coalesce(ph, '') AS key, $name || ' ' || k AS label,
        '' AS peer, 'correlated' AS via, TRUE AS sure
-FROM (SELECT *, {key} AS k, {direction} AS d, {phase} AS ph FROM events WHERE format IN ('syslog', 'journald'))
+FROM (SELECT *, {{key}} AS k, {{direction}} AS d, {{phase}} AS ph FROM events WHERE {_TEXT})
 WHERE d IN ('incoming', 'outgoing') AND k IS NOT NULL AND k <> ''
 """
 
@@ -126,7 +131,7 @@ FROM (SELECT *, json_extract_string(data, '$.corr.span_id') || '/'
                 || coalesce(json_extract_string(data, '$.corr.trace_id'), '') AS k
       FROM (SELECT *, json_extract_string(data, ['$.corr.direction', '$.corr.phase', '$.corr.peer',
                                                  '$.corr.kind']) AS f
-            FROM events WHERE format = 'applog'))
+            FROM events WHERE {_CORRELATED}))
 WHERE f[1] = 'incoming' AND k IS NOT NULL AND NOT {_TRACE_SKIP}
 """
 
@@ -166,14 +171,14 @@ WHERE s.senders = 1 OR h.hosts = 2
 # server started after the client and ended before it, so the pair bounds the two
 # clocks from both sides, as NTP's four timestamps do. Producer and consumer: only
 # the start.
-_SPAN_PAIRS = """
+_SPAN_PAIRS = f"""
 WITH sp AS (
   SELECT file_id, record_no, coalesce(record_id, record_no) AS seq, host, epoch_us(logged) AS us, res_us,
          TRY_CAST(f[1] AS BIGINT) AS end_us, f[2] AS kind, f[3] AS trace_id, f[4] AS span_id,
          f[5] AS parent_span_id, message
   FROM (SELECT *, json_extract_string(data, ['$.corr.end_us', '$.corr.kind', '$.corr.trace_id', '$.corr.span_id',
                                              '$.corr.parent_span_id']) AS f
-        FROM events WHERE format = 'applog') JOIN _resolution USING (file_id)
+        FROM events WHERE {_CORRELATED}) JOIN _resolution USING (file_id)
   WHERE f[2] IN ('client', 'server', 'producer', 'consumer')
 ), calls AS (
   SELECT p.file_id AS p_file, p.record_no AS p_rn, p.seq AS p_seq, p.host AS p_host, p.us AS p_us,
@@ -265,7 +270,7 @@ def _text_messages(name: str, key: str, *, direction: str = "direction", phase: 
 
 
 def _direction_sql(expr: str) -> str:
-    """'outgoing' / 'incoming' from the words logs use for them (those applog reads)."""
+    """'outgoing' / 'incoming' from the words logs use for them (those the sources read)."""
     words = lambda side: ", ".join(_literal(w) for w, d in DIRECTION_WORDS.items() if d == side)  # noqa: E731
     return (f"CASE WHEN lower({expr}) IN ({words('outgoing')}) THEN 'outgoing' "
             f"WHEN lower({expr}) IN ({words('incoming')}) THEN 'incoming' END")

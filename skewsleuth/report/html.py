@@ -45,7 +45,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from ..investigation import Verdict
+from ..verdict import Verdict
 from ..rca import Candidate
 from .common import bounded, local, offset, plural
 

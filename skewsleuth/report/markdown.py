@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from ..investigation import Verdict
+from ..verdict import Verdict
 from .common import code, code_span, local, md, offset
 
 

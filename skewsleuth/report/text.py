@@ -9,7 +9,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from ..investigation import Verdict
+from ..verdict import Verdict
 from .common import bounded, local, offset, plural
 
 MAX_ROWS_PER_HOST = 8

@@ -11,7 +11,7 @@ keeps the address it was named by.
 from __future__ import annotations
 
 from ..case import address_rows
-from ..sources.sipstack import peer_host_sql
+from ..sources import per_source_sql
 from ..store import Store
 from . import MESSAGE_LOWER, Rule, with_message_lower
 
@@ -23,14 +23,12 @@ _COLUMNS = """
 """
 
 
-# What a person needs to see of a symptom: for a SIP record its start line and
-# diagnostics rather than its first header line.
-_EXCERPT = """left(CASE WHEN format = 'sipstack' THEN concat_ws(' | ',
-                      json_extract_string(data, '$.start_line'),
-                      json_extract_string(data, '$.headers."ms-diagnostics"'),
-                      json_extract_string(data, '$.result_code'),
-                      json_extract_string(data, '$.headers.text'))
-                 ELSE coalesce(message, data, '') END, 600)"""
+# What a person needs to see of a symptom: what its source shows of a record (a SIP
+# record's start line and diagnostics), else its text.
+_TEXT = "coalesce(message, data, '')"
+_EXCERPT = f"left({per_source_sql(lambda src: src.excerpt_sql, default=_TEXT)}, 600)"
+# The host a record names as its peer, where its source says how it does.
+_PEER = per_source_sql(lambda src: src.peer_sql)
 
 
 def _suspect_sql(rule: Rule, params: list) -> str:
@@ -39,7 +37,7 @@ def _suspect_sql(rule: Rule, params: list) -> str:
         if s == "self":
             parts.append("host")
         elif s == "peer":
-            parts.append(peer_host_sql("json_extract_string(data, '$.peer')"))
+            parts.append(_PEER)
         else:
             parts.append("nullif(regexp_extract(coalesce(message, '') || chr(10) || coalesce(data, ''), ?, 1), '')")
             params.append(s)

@@ -802,3 +802,11 @@ def _otlp(obj: dict[str, Any], line: str, no: int, builder: EventBatchBuilder, q
         quarantine(no, "OTLP line holds no spans", line)
         no += 1
     return no
+
+
+# --- what later stages need of these records (see .contract) ---------------------------------
+
+from .contract import Source  # noqa: E402  (the declaration closes the module)
+
+# JSON lines and spans come from any platform.
+SOURCE = Source(FORMAT, messages="correlated", direction_words=tuple(DIRECTION_WORDS.items()))

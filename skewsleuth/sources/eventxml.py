@@ -464,3 +464,10 @@ def _read_stream(reader: Any, ctx: FileContext) -> Iterator[pa.RecordBatch]:
     batch = normalize(nos, ids, jsons, ctx, FORMAT)
     if batch is not None:
         yield batch
+
+
+# --- what later stages need of these records (see .contract) ---------------------------------
+
+from .contract import Source  # noqa: E402  (the declaration closes the module)
+
+SOURCE = Source(FORMAT, platform="windows", windows_events=True)

@@ -85,3 +85,10 @@ def read(ctx: FileContext) -> Iterator[pa.RecordBatch]:
     batch = builder.flush()
     if batch is not None:
         yield batch
+
+
+# --- what later stages need of these records (see .contract) ---------------------------------
+
+from .contract import Source  # noqa: E402  (the declaration closes the module)
+
+SOURCE = Source(FORMAT, platform="linux", messages="kerberos")

@@ -64,12 +64,6 @@ from .base import EventBatchBuilder, FileContext, UnusableFile
 from .syslog import EVTX_MAGIC, XML_STARTS, decode_head, first_line, line_blocks, looks_like_syslog
 
 FORMAT = "sipstack"
-
-
-def peer_host_sql(expr: str) -> str:
-    """SQL for the host a ``Peer`` value names: brackets and port stripped
-    (``[fe80::1]:5061``, ``fe01.corp:5061``), NULL when nothing is left."""
-    return rf"nullif(regexp_replace({expr}, '^\[?([^\]]*?)\]?(:\d+)?$', '\1'), '')"
 CHANNEL = "SIPStack"
 
 BODY_LIMIT = 4096
@@ -328,3 +322,23 @@ def read(ctx: FileContext) -> Iterator[pa.RecordBatch]:
     batch = builder.flush()
     if batch is not None:
         yield batch
+
+
+# --- what later stages need of these records (see .contract) ---------------------------------
+
+from .contract import Source, peer_host_sql  # noqa: E402  (the declaration closes the module)
+
+_PEER = peer_host_sql("json_extract_string(data, '$.peer')")
+SOURCE = Source(
+    FORMAT, platform="windows", messages="sip", peer_sql=_PEER,
+    # The names Lync servers give each other, their peers and the Edge an ms-ep-fqdn
+    # names, let a trace that only knows its folder's short name find its FQDN.
+    host_names_sql=(_PEER, "regexp_extract(message, 'ms-ep-fqdn=([A-Za-z0-9_.-]+)', 1)"),
+    # What a person needs to see of a SIP record: its start line and diagnostics rather
+    # than its first header line.
+    excerpt_sql="""concat_ws(' | ',
+                      json_extract_string(data, '$.start_line'),
+                      json_extract_string(data, '$.headers."ms-diagnostics"'),
+                      json_extract_string(data, '$.result_code'),
+                      json_extract_string(data, '$.headers.text'))""",
+)

@@ -1397,3 +1397,10 @@ def _aware(groups: tuple[str | None, ...]) -> datetime:
         sec, us = 59, 999_999
     wall = datetime(int(y), int(mo), int(d), int(hh), int(mm), sec, us, tzinfo=UTC)  # type: ignore[arg-type]
     return wall - _offset(zone)
+
+
+# --- what later stages need of these records (see .contract) ---------------------------------
+
+from .contract import Source  # noqa: E402  (the declaration closes the module)
+
+SOURCE = Source(FORMAT, platform="linux", messages="text")

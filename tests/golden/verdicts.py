@@ -25,7 +25,7 @@ if str(ROOT / "tests") not in sys.path:
 
 def _verdict(paths: list[Path], root: Path, case: Path | None = None) -> str:
     import skewsleuth
-    from skewsleuth.investigation import InputError
+    from skewsleuth.errors import InputError
     try:
         data: dict | list = skewsleuth.investigate(paths, case=case).to_dict()
     except InputError as exc:

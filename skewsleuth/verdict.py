@@ -1,0 +1,104 @@
+"""The verdict: what an investigation found, and its JSON shape.
+
+:func:`verdict_dict` is the contract the JSON report, the CLI's ``--json`` and callers of
+``Verdict.to_dict()`` read (``tests/golden/`` holds it byte for byte): times in ISO 8601,
+UTC as ``Z``; offsets rounded to the millisecond, a number that is not finite as null.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from .case import Case
+from .clock.model import ClockModel
+from .incident import Incident
+from .reading.ingest import IngestSummary
+from .rca import Diagnosis
+from .store import Store
+
+
+@dataclass
+class Verdict:
+    ingest: IngestSummary
+    model: ClockModel
+    incidents: list[Incident]
+    diagnoses: list[Diagnosis]
+    case: Case
+    store: Store
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def exit_status(self) -> int:
+        return 1 if (self.ingest.quarantined or self.ingest.files_failed) else 0
+
+    def to_dict(self) -> dict:
+        return verdict_dict(self)
+
+
+def _iso(dt: datetime | None) -> str | None:
+    return None if dt is None else dt.isoformat().replace("+00:00", "Z")
+
+
+def _num(x: float | None) -> float | None:
+    if x is None or not math.isfinite(x):
+        return None
+    return round(x, 3)
+
+
+def _drift(e) -> dict:
+    """A segment's clock rate in ppm (positive: it gains), where pairs span hours."""
+    if e.drift is None:
+        return {}
+    return {"drift_ppm": round(e.drift.rate * 1e6, 2), "drift_low_ppm": round(e.drift.low * 1e6, 2),
+            "drift_high_ppm": round(e.drift.high * 1e6, 2)}
+
+
+def verdict_dict(v: Verdict) -> dict:
+    hosts = []
+    for name in sorted(v.model.hosts):
+        hc = v.model.hosts[name]
+        hosts.append({
+            "host": name,
+            "platform": hc.platform,
+            "boots": [_iso(b.after) for b in hc.boots],
+            "steps": [{"at": _iso(b.before or b.after), "delta_s": _num(next((d for d in (b.delta_s, b.measured_s, b.delta_max_s)
+                                                                         if d is not None), None)),
+                       "source": b.source, "inferred": b.inferred, "set_by": b.setter,
+                       "to": _iso(b.after)} for b in hc.steps],
+            "segments": [{"from": _iso(e.segment.logged_from), "to": _iso(e.segment.logged_to),
+                          "offset_s": _num(e.offset_s), "offset_low_s": _num(e.interval.low),
+                          "offset_high_s": _num(e.interval.high),
+                          "basis": e.interval.basis or ["no clock evidence"],
+                          "evidence": e.interval.evidence[:5], "events": e.segment.events,
+                          **_drift(e),
+                          "suspect": e.suspect} for e in hc.segments if e.segment.events],
+        })
+    incidents = []
+    for inc, dg in zip(v.incidents, v.diagnoses):
+        incidents.append({
+            "onset": _iso(inc.onset), "end": _iso(inc.end), "symptoms": inc.symptoms,
+            "signatures": inc.signatures, "signature_counts": inc.signature_counts,
+            "protocols": inc.protocols, "tolerance_s": inc.tolerance_s,
+            "hosts": sorted(inc.involved),
+            "root_causes": [{"rank": i + 1, "kind": c.kind, "host": c.host, "offset_s": _num(c.offset_s),
+                             "offset_low_s": c.offset_low_s, "offset_high_s": c.offset_high_s,
+                             "since": _iso(c.at), "until": _iso(c.until), "score": c.score,
+                             "what": c.what or None, "beyond_s": c.beyond_s, "evidence": c.evidence}
+                            for i, c in enumerate(dg.root_causes)],
+            "ruled_out": [{"what": r.what, "at": _iso(r.at), "reason": r.reason, "kind": r.kind, "host": r.host}
+                          for r in dg.ruled_out],
+            "remediation": [{"host": r.host, "steps": r.steps, "verify": r.verify, "notes": r.notes}
+                            for r in dg.remediation],
+            "first_symptoms": inc.first_records,
+        })
+    failures = [{"path": p, "reason": r} for p, r in v.ingest.failures]
+    return {
+        "ingest": {**v.ingest.as_dict(), "failures": failures},
+        "case": {"timezone": v.case.timezone_name, "references": v.case.references, "files": v.case.sources},
+        "hosts": hosts,
+        "incidents": incidents,
+        "contradictions": [{k: x for k, x in c.items() if not k.startswith("_")} for c in v.model.contradictions],
+        "notes": v.notes,
+    }
