@@ -16,8 +16,8 @@ from skewsleuth.sources import MODULES, SOURCES
 from skewsleuth.sources.applog import OTLP_CHANNEL
 
 PACKAGE = Path(skewsleuth.__file__).parent
-# sources/ is where formats are known; synth/ writes test data in each format.
-EXEMPT = ("sources", "synth")
+# sources/ is where formats are known; demo/ writes the seed evidence in its formats.
+EXEMPT = ("sources", "demo")
 FORMATS = sorted({m.FORMAT for m in MODULES} | {OTLP_CHANNEL})
 # A name quoted inside a string: SQL ('evtx'), JSON or Python in text ("evtx").
 QUOTED = re.compile(r"""(['"])(%s)\1""" % "|".join(map(re.escape, FORMATS)))
