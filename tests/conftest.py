@@ -2,11 +2,14 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from skewsleuth.demo.scenario import SEED, write_evidence
 
 ROOT = Path(__file__).resolve().parent.parent
 # The real EVTX samples live in the repository (tests/data/evtx, with their licence), so
@@ -20,6 +23,28 @@ def evtx_dir() -> Path:
         # The real sample files are part of the test contract: never skip them in CI.
         pytest.fail(f"real EVTX samples not found at {EVTX_DIR}")
     return EVTX_DIR
+
+
+@pytest.fixture(scope="session")
+def seed_evidence(tmp_path_factory) -> Path:
+    """The seed incident's evidence (what ``skewsleuth demo`` writes), written once for
+    the session. Read it only: a test that changes evidence takes ``seed_copy``."""
+    return write_evidence(SEED, tmp_path_factory.mktemp("seed") / "evidence")
+
+
+@pytest.fixture
+def seed_copy(seed_evidence: Path, tmp_path: Path) -> Path:
+    """A copy of the seed's evidence of the test's own (file times kept: a syslog year
+    can come from them)."""
+    return Path(shutil.copytree(seed_evidence, tmp_path / "ev"))
+
+
+@pytest.fixture(scope="session")
+def seed_verdict(seed_evidence: Path):
+    """The seed investigated once for the session, in this process."""
+    import skewsleuth
+
+    return skewsleuth.investigate([seed_evidence])
 
 
 def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:

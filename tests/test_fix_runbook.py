@@ -89,17 +89,9 @@ def test_timesyncd_sudo_services_and_restart_template():
     assert changing(own) == ["chronyc -h /run/chrony/chronyd.sock makestep", "service app restart"]
 
 
-def test_investigation_remediation_is_the_same_runbook():
+def test_investigation_remediation_is_the_same_runbook(seed_verdict):
     """rca renders skewsleuth.remediation: one source of truth for the steps."""
-    import pathlib
-    import tempfile
-
-    import skewsleuth
-    from skewsleuth.demo.scenario import SEED, write_evidence
-
-    with tempfile.TemporaryDirectory() as d:
-        ev = write_evidence(SEED, pathlib.Path(d) / "seed")
-        fix = skewsleuth.investigate([ev], ev / "case.yml").to_dict()["incidents"][0]["remediation"][0]
+    fix = seed_verdict.to_dict()["incidents"][0]["remediation"][0]
     rb = build(fix["host"], "windows", roles=["lync-edge"], basis=Basis(-18000.0),
                settings=FixSettings(peers=("srv-lyncfe01.domain.com",)))
     assert [s.split("   # ")[0] for s in fix["steps"]] == [s.command for s in rb.steps]

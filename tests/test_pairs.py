@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -14,7 +15,7 @@ import skewsleuth
 from skewsleuth.case import Case
 from skewsleuth.clock.model import build_clock_model
 from skewsleuth.store import Store
-from skewsleuth.demo.scenario import SEED, write_evidence
+from skewsleuth.demo.scenario import write_evidence
 from synth.fleet import load_fleet, make_fleet
 from synth.scenarios import two_edges_scenario
 from conftest import run_cli
@@ -31,9 +32,9 @@ def _only_sip_traces(evidence, edge_folder):
 
 
 @pytest.fixture(scope="module")
-def sip_only(tmp_path_factory):
+def sip_only(tmp_path_factory, seed_evidence):
     out = tmp_path_factory.mktemp("siponly")
-    evidence = write_evidence(SEED, out / "evidence")
+    evidence = Path(shutil.copytree(seed_evidence, out / "evidence"))
     _only_sip_traces(evidence, "srv-lyncedge01")
     r = run_cli("investigate", str(evidence), "--json", str(out / "v.json"), "-q")
     return r, json.loads((out / "v.json").read_text())

@@ -84,8 +84,8 @@ def test_a_mutated_real_evtx_file_is_read_as_far_as_it_can_be(tmp_path, evtx_dir
             assert mixed.events.equals(alone.events) and mixed.quarantine.equals(alone.quarantine)
 
 
-def test_every_damaged_sample_next_to_good_evidence_gives_a_verdict(evtx_dir, tmp_path):
-    ev = write_evidence(SEED, tmp_path / "ev")
+def test_every_damaged_sample_next_to_good_evidence_gives_a_verdict(evtx_dir, tmp_path, seed_copy):
+    ev = seed_copy
     win = ev / "win01"
     win.mkdir()
     for name in ("sample_with_a_bad_chunk_magic.evtx", "Application_no_crc32.evtx",
@@ -183,9 +183,9 @@ def test_far_future_and_ancient_times_are_quarantined_with_the_reason(tmp_path):
 
 # --- determinism ----------------------------------------------------------------------------
 
-def test_the_order_evidence_is_named_in_changes_nothing(evtx_dir, tmp_path):
+def test_the_order_evidence_is_named_in_changes_nothing(evtx_dir, tmp_path, seed_copy):
     """Failed files, duplicates (the copy kept) and case files in any order: the same bytes."""
-    ev = write_evidence(SEED, tmp_path / "ev")
+    ev = seed_copy
     (ev / "srv-lyncedge01" / "junk.bin").write_bytes(b"\x01\x02 not a log")
     (ev / "srv-lyncfe01" / "empty.log").write_bytes(b"")
     shutil.copy(ev / "srv-lyncfe01" / "SIPStack.log", ev / "srv-lyncfe01" / "SIPStack-copy.log")
@@ -203,8 +203,8 @@ def test_the_order_evidence_is_named_in_changes_nothing(evtx_dir, tmp_path):
 
 # --- what reaches a command line --------------------------------------------------------
 
-def test_a_hostile_reference_in_a_case_file_among_the_evidence_never_reaches_a_fix_command(tmp_path):
-    ev = write_evidence(SEED, tmp_path / "ev")
+def test_a_hostile_reference_in_a_case_file_among_the_evidence_never_reaches_a_fix_command(tmp_path, seed_copy):
+    ev = seed_copy
     case = (ev / "case.yml").read_text()
     hostile = 'srv-lyncfe01.domain.com" ; Restart-Computer -Force ; "'
     (ev / "case.yml").write_text(case.replace("references: [srv-lyncfe01.domain.com]",
@@ -236,8 +236,8 @@ def test_fix_runs_commands_as_argument_free_strings_of_the_runbook_only(tmp_path
 
 # --- what the first review found -----------------------------------------------------------
 
-def test_a_case_database_kept_inside_the_evidence_is_not_read_as_evidence(tmp_path):
-    ev = write_evidence(SEED, tmp_path / "ev")
+def test_a_case_database_kept_inside_the_evidence_is_not_read_as_evidence(tmp_path, seed_copy):
+    ev = seed_copy
     outs = []
     for k in range(2):      # the second run finds the database and its parse cache there
         out = tmp_path / f"v{k}.json"
@@ -253,19 +253,19 @@ def test_a_file_gone_before_it_is_read_is_a_failed_file_not_a_quarantined_record
     assert result.failed and result.ingested == 0 and result.quarantined == 0
 
 
-def test_a_rule_python_takes_but_duckdb_does_not_is_refused_when_rules_load(tmp_path):
+def test_a_rule_python_takes_but_duckdb_does_not_is_refused_when_rules_load(tmp_path, seed_copy):
     rules = tmp_path / "rules"
     rules.mkdir()
     (rules / "ahead.yml").write_text("title: look-ahead\nlogsource: {product: any}\ndetection:\n"
                                      "  s: {Message|re: 'skew(?=ed)'}\n  condition: s\n"
                                      "skewsleuth: {protocol: x, tolerance_s: 5}\n")
-    ev = write_evidence(SEED, tmp_path / "ev")
+    ev = seed_copy
     line = one_line_error("investigate", str(ev), "--rules", str(rules))
     assert "bad regular expression 'skew(?=ed)'" in line
 
 
-def test_memory_limits_and_temporary_folders_that_would_fail_are_one_line_errors(tmp_path):
-    ev = write_evidence(SEED, tmp_path / "ev")
+def test_memory_limits_and_temporary_folders_that_would_fail_are_one_line_errors(tmp_path, seed_copy):
+    ev = seed_copy
     env = dict(os.environ, SKEWSLEUTH_MEMORY_LIMIT="lots")
     r = subprocess.run([sys.executable, "-m", "skewsleuth", "investigate", str(ev), "-q"], env=env,
                        capture_output=True, text=True, timeout=120)
@@ -278,13 +278,13 @@ def test_memory_limits_and_temporary_folders_that_would_fail_are_one_line_errors
     assert r.returncode == 0, r.stderr
 
 
-def test_an_output_that_is_a_folder_is_refused_before_the_work(tmp_path):
-    ev = write_evidence(SEED, tmp_path / "ev")
+def test_an_output_that_is_a_folder_is_refused_before_the_work(tmp_path, seed_copy):
+    ev = seed_copy
     assert "it is a folder" in one_line_error("investigate", str(ev), "--html", str(tmp_path))
 
 
-def test_a_cache_entry_whose_parquet_is_damaged_is_read_again(tmp_path):
-    ev = write_evidence(SEED, tmp_path / "ev")
+def test_a_cache_entry_whose_parquet_is_damaged_is_read_again(tmp_path, seed_copy):
+    ev = seed_copy
     db = tmp_path / "c.duckdb"
     first = run_cli("investigate", str(ev), "--db", str(db), "--json", str(tmp_path / "a.json"), "-q")
     for p in (tmp_path / "c.duckdb.parsed").glob("*.events.parquet"):

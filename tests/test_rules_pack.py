@@ -118,14 +118,13 @@ def test_a_rule_names_the_texts_a_record_it_matches_must_contain(tmp_path, detec
     assert r.needles() == (None if needles is None else frozenset(needles))
 
 
-def test_the_matchers_first_test_hides_no_record_from_any_rule(tmp_path, monkeypatch):
+def test_the_matchers_first_test_hides_no_record_from_any_rule(tmp_path, monkeypatch, seed_copy):
     """The symptoms are the same with the texts tested first as with every rule's own
     condition over every record."""
     from skewsleuth import investigate
     from skewsleuth.report.json import write_json
-    from skewsleuth.demo.scenario import SEED, write_evidence
 
-    ev = write_evidence(SEED, tmp_path / "ev")
+    ev = seed_copy
     with_first = investigate([ev])
     assert with_first.to_dict()["incidents"]
     monkeypatch.setattr(Rule, "needles", lambda self: None)

@@ -6,13 +6,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from pathlib import Path
 import time
 
 import pytest
 
 from skewsleuth import investigate
 from skewsleuth.report.json import write_json
-from skewsleuth.demo.scenario import SEED, write_evidence
 from skewsleuth.reading.workers import ordered_map
 from conftest import one_line_error, run_cli
 
@@ -20,10 +20,10 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
 @pytest.fixture(scope="module")
-def evidence(tmp_path_factory, evtx_dir):
+def evidence(tmp_path_factory, evtx_dir, seed_evidence):
     """The seed incident's text evidence plus the real EVTX samples (damaged ones
     included) as a third host: every reader, and quarantined records, in one case."""
-    folder = write_evidence(SEED, tmp_path_factory.mktemp("scale") / "ev")
+    folder = Path(shutil.copytree(seed_evidence, tmp_path_factory.mktemp("scale") / "ev"))
     shutil.copytree(evtx_dir, folder / "win01")
     return folder
 

@@ -4,6 +4,8 @@ Timesketch imports, written from the case database."""
 from __future__ import annotations
 
 import csv
+import shutil
+from pathlib import Path
 import io
 import json
 import subprocess
@@ -15,7 +17,6 @@ import pytest
 
 from skewsleuth import investigate
 from skewsleuth.report.timeline import FORMATS, export_timeline
-from skewsleuth.demo.scenario import SEED, write_evidence
 from synth.syslog import rfc5424_line
 from conftest import ROOT, run_cli
 
@@ -25,8 +26,8 @@ HOSTILE = ["=HYPERLINK(\"http://evil.example\",\"click\")", "+cmd|' /C calc'!A0"
 
 
 @pytest.fixture(scope="module")
-def evidence(tmp_path_factory):
-    folder = write_evidence(SEED, tmp_path_factory.mktemp("seed") / "ev")
+def evidence(tmp_path_factory, seed_evidence):
+    folder = Path(shutil.copytree(seed_evidence, tmp_path_factory.mktemp("seed") / "ev"))
     web = folder / "web01"
     web.mkdir()
     t0 = datetime(2014, 10, 20, 22, 0, tzinfo=UTC)
