@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 
 from reference import syslog as reference
 from skewsleuth.schema import EVENTS
-from skewsleuth.sources import base, syslog
+from skewsleuth.sources import base, syslog, textinput
 from skewsleuth.sources.base import FileContext, UnusableFile
 from skewsleuth.synth.corpus import write_corpus
 from skewsleuth.synth.syslog import krb5kdc_line, rfc3164_line, rfc5424_line
@@ -202,7 +202,7 @@ def test_encodings_and_line_ends(tmp_path):
 
 
 def test_long_lines_and_block_edges(tmp_path, monkeypatch):
-    monkeypatch.setattr(syslog, "BLOCK", 4096)
+    monkeypatch.setattr(textinput, "BLOCK", 4096)
     monkeypatch.setattr(reference, "BLOCK", 4096)
     monkeypatch.setattr(base, "BATCH_ROWS", 7)
     lines = []

@@ -124,7 +124,8 @@ from typing import Any, Iterator
 import pyarrow as pa
 
 from .base import EventBatchBuilder, FileContext, UnusableFile
-from .syslog import CUT_SHORT, MONTHS, _Localizer, first_json_line, json_line, line_blocks
+from .syslog import MONTHS, _Localizer
+from .textinput import CUT_SHORT, first_json_line, json_line, line_blocks
 
 FORMAT = "applog"
 CHANNEL = "applog"

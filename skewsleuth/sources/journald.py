@@ -36,7 +36,8 @@ from typing import Any, Iterator
 import pyarrow as pa
 
 from .base import EventBatchBuilder, FileContext, UnusableFile
-from .syslog import CUT_SHORT, FACILITIES, SEVERITIES, first_json_line, json_line, line_blocks
+from .syslog import FACILITIES, SEVERITIES
+from .textinput import CUT_SHORT, first_json_line, json_line, line_blocks
 
 FORMAT = "journald"
 CHANNEL = "journal"

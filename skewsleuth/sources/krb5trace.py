@@ -27,7 +27,7 @@ from typing import Iterator
 import pyarrow as pa
 
 from .base import EventBatchBuilder, FileContext
-from .syslog import decode_head, line_blocks
+from .textinput import decode_head, line_blocks
 
 FORMAT = "krb5trace"
 CHANNEL = "krb5trace"

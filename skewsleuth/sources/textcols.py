@@ -1,6 +1,6 @@
 """Column-wise helpers for line-oriented text sources.
 
-A decoded block of lines (``syslog.text_blocks``) becomes a :class:`Block`: its UTF-8
+A decoded block of lines (``textinput.text_blocks``) becomes a :class:`Block`: its UTF-8
 bytes in a numpy array, padded with newlines so that fixed-width windows read past
 the last line stay in bounds, and the start and end offset of every line. Parsers
 then work on whole columns: windows of bytes at per-line offsets (``window``,
