@@ -69,7 +69,6 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timedelta, timezone, tzinfo
 from typing import Any, Iterator
 
 import numpy as np
@@ -79,27 +78,25 @@ import pyarrow.compute as pc
 from ..schema import EVENTS, TIMESTAMP
 from . import base
 from .base import FileContext, UnusableFile
-from .textcols import Block, assemble, lut, repeat
+from .textcols import Block, assemble, lut, repeat, unique
 from .textinput import EVTX_MAGIC, XML_STARTS, decode_head, first_line, text_blocks
+from .timeparse import (MONTHS, US_DAY, US_HOUR, US_MIN, Localizer, days_from_civil, leap_columns, micros,
+                        micros_columns, note_zone, rfc3339_utc, valid_dates)
 
 FORMAT = "syslog"
 CHANNEL = "syslog"
 
-UTC = timezone.utc
 # Continuations appended to one message stop growing it beyond this.
 MAX_MESSAGE = 64 * 1024
 
 
 # --- syslog grammar --------------------------------------------------------------------
 
-MONTHS = {m: i for i, m in enumerate(("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
-                                      "Nov", "Dec"), 1)}
 FACILITIES = ("kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron", "authpriv",
               "ftp", "ntp", "security", "console", "solaris-cron", "local0", "local1", "local2", "local3",
               "local4", "local5", "local6", "local7")
 SEVERITIES = ("emerg", "alert", "crit", "err", "warning", "notice", "info", "debug")
 
-_PRI = re.compile(r"<(\d{1,3})>")
 _BSD = re.compile(r"(?:<(\d{1,3})>)?([A-Za-z]{3}) +(\d{1,2}) (\d{1,2}):(\d\d):(\d\d)(?:\.(\d{1,6}))? +(\S+) ?(.*)", re.S)
 _ISO = re.compile(r"(?:<(\d{1,3})>)?(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:[.,](\d{1,9}))?(Z|z|[+-]\d\d:?\d\d)?"
                   r" +(\S+) ?(.*)", re.S)
@@ -112,27 +109,6 @@ _TAG = re.compile(r"([^\s\[\]():]+)(?:\[([^\]\s]*)\])?(?:\(([A-Za-z]+)\))?: ?(.*
 _SD_ELEMENT = re.compile(r'\[([^\s\]="]+)((?: [^\s\]="]+="(?:[^"\\]|\\.)*")*)\]', re.S)
 _SD_PARAM = re.compile(r' ([^\s\]="]+)="((?:[^"\\]|\\.)*)"', re.S)
 _SD_UNESCAPE = re.compile(r'\\(["\\\]])')
-
-_OFFSETS: dict[str, timedelta] = {}
-
-
-def _offset(text: str | None) -> timedelta:
-    if not text or text in "Zz":
-        return timedelta(0)
-    off = _OFFSETS.get(text)
-    if off is None:
-        digits = text[1:].replace(":", "")
-        off = timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
-        if text[0] == "-":
-            off = -off
-        if len(_OFFSETS) < 256:
-            _OFFSETS[text] = off
-    return off
-
-
-def _micros(frac: str | None) -> int:
-    return int((frac + "00000")[:6]) if frac else 0
-
 
 def _pid(text: str) -> int | str:
     return int(text) if text.isascii() and text.isdigit() and len(text) < 10 else text
@@ -204,66 +180,6 @@ class _YearTracker:
         return self.year
 
 
-class _Localizer:
-    """Local wall time in ``tz`` -> UTC, with explicit DST disambiguation.
-
-    Offsets are cached per local minute: zone transitions fall on whole minutes.
-    """
-
-    __slots__ = ("tz", "cache", "pytz", "prev_ambiguous", "fold")
-
-    def __init__(self, tz: tzinfo) -> None:
-        self.tz = tz
-        self.cache: dict[tuple[int, int, int, int, int], tuple[timedelta, timedelta, str | None]] = {}
-        self.pytz = hasattr(tz, "localize")
-        self.prev_ambiguous: datetime | None = None
-        self.fold = 0
-
-    def _offsets(self, key: tuple[int, int, int, int, int]) -> tuple[timedelta, timedelta, str | None]:
-        naive = datetime(*key)
-        tz = self.tz
-        if self.pytz:  # pytz ignores fold; its localize() reports the two cases itself
-            try:
-                off = tz.localize(naive, is_dst=None).utcoffset()  # type: ignore[attr-defined]
-                return off, off, None
-            except Exception as exc:  # noqa: BLE001 - pytz's AmbiguousTimeError / NonExistentTimeError
-                first = tz.localize(naive, is_dst=True).utcoffset()  # type: ignore[attr-defined]
-                second = tz.localize(naive, is_dst=False).utcoffset()  # type: ignore[attr-defined]
-                if "Ambiguous" in type(exc).__name__:
-                    return first, second, "ambiguous"
-                return second, second, "nonexistent"
-        off0 = naive.replace(tzinfo=tz, fold=0).utcoffset() or timedelta(0)
-        off1 = naive.replace(tzinfo=tz, fold=1).utcoffset() or timedelta(0)
-        if off0 == off1:
-            return off0, off0, None
-        # PEP 495: in a fall-back overlap fold=0 is the earlier (larger) offset; in a
-        # spring-forward gap fold=0 is the offset before the change (the smaller one).
-        return (off0, off1, "ambiguous") if off0 > off1 else (off0, off0, "nonexistent")
-
-    def offsets(self, key: tuple[int, int, int, int, int]) -> tuple[timedelta, timedelta, str | None]:
-        """(offset of the first occurrence, of the second, resolution) of a local minute."""
-        hit = self.cache.get(key)
-        if hit is None:
-            hit = self._offsets(key)
-            if len(self.cache) >= 4096:
-                self.cache.clear()
-            self.cache[key] = hit
-        return hit
-
-    def to_utc(self, y: int, mo: int, d: int, h: int, mi: int, s: int, us: int) -> tuple[datetime, str | None, int]:
-        off0, off1, resolution = self.offsets((y, mo, d, h, mi))
-        wall = datetime(y, mo, d, h, mi, s, us, tzinfo=UTC)
-        if resolution != "ambiguous":
-            return wall - off0, resolution, 0
-        prev = self.prev_ambiguous
-        if prev is None or abs(wall - prev) > timedelta(hours=3):
-            self.fold = 0  # a new overlap (or the first one): start with the first occurrence
-        elif wall < prev - timedelta(minutes=10):
-            self.fold = 1  # local time went back inside the overlap: the repeated hour
-        self.prev_ambiguous = wall
-        return wall - (off1 if self.fold else off0), resolution, self.fold
-
-
 # --- reader ----------------------------------------------------------------------------
 
 
@@ -320,39 +236,6 @@ _MONTH_KEYS = np.array(sorted((ord(m[0].lower()) << 16) | (ord(m[1]) << 8) | ord
 _MONTH_OF_KEY = np.array([MONTHS[m] for m in sorted(MONTHS, key=lambda m: (ord(m[0].lower()) << 16)
                                                      | (ord(m[1]) << 8) | ord(m[2]))])
 _CUM_A = np.array(_CUM, np.int64)
-_MDAYS = np.array((0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31), np.int64)
-_US_MIN = 60_000_000
-_US_HOUR = 3_600_000_000
-_US_DAY = 86_400_000_000
-_EPOCH_NAIVE = datetime(1970, 1, 1)
-
-
-def _unique(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``np.unique(keys, return_inverse=True)``, by a table instead of a sort when the
-    keys span a short range (hours of a block, combinations of a few fields)."""
-    lo, hi = int(keys.min()), int(keys.max())
-    if hi - lo >= 1 << 16:
-        return np.unique(keys, return_inverse=True)
-    present = np.zeros(hi - lo + 1, bool)
-    present[keys - lo] = True
-    uniq = np.flatnonzero(present) + lo
-    rank = np.cumsum(present) - 1
-    return uniq, rank[keys - lo]
-
-
-def _days_from_civil(y: np.ndarray, m: np.ndarray, d: np.ndarray) -> np.ndarray:
-    """Days since 1970-01-01 of proleptic Gregorian dates (H. Hinnant's algorithm)."""
-    y = y - (m <= 2)
-    era = np.floor_divide(y, 400)
-    yoe = y - era * 400
-    doy = (153 * (m + np.where(m > 2, -3, 9)) + 2) // 5 + d - 1
-    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
-    return era * 146097 + doe - 719468
-
-
-def _valid_dates(y: np.ndarray, m: np.ndarray, d: np.ndarray) -> np.ndarray:
-    leap = ((y % 4 == 0) & (y % 100 != 0)) | (y % 400 == 0)
-    return (d >= 1) & (d <= _MDAYS[m] + ((m == 2) & leap))
 
 
 class _BsdHead:
@@ -464,12 +347,11 @@ class _Reader:
     def __init__(self, ctx: FileContext) -> None:
         self.ctx = ctx
         self.default_host = ctx.default_host
-        self.localizer = _Localizer(ctx.timezone)
+        self.localizer = Localizer(ctx.timezone)
         self.years: _YearTracker | None = None
         self.no = 0
         self.last_event = False  # may a continuation line extend the last event read?
         self.json_cache: dict[tuple[Any, ...], str] = {}
-        self.hour_offsets: dict[int, int | None] = {}
 
     def batches(self) -> Iterator[pa.RecordBatch]:
         # Blocks give a few thousand rows each: they are gathered into batches of
@@ -654,13 +536,13 @@ class _Reader:
         # time
         y = year[idx]
         mo, d = head.month[idx], head.day[idx]
-        ok &= (y >= 2) & (y <= 9998) & _valid_dates(y, mo, d) & (head.hh[idx] < 24) & (head.mm[idx] < 60) \
+        ok &= (y >= 2) & (y <= 9998) & valid_dates(y, mo, d) & (head.hh[idx] < 24) & (head.mm[idx] < 60) \
             & (head.ss[idx] < 60)
-        wall = (_days_from_civil(y, mo, d) * _US_DAY + head.hh[idx] * _US_HOUR + head.mm[idx] * _US_MIN
+        wall = (days_from_civil(y, mo, d) * US_DAY + head.hh[idx] * US_HOUR + head.mm[idx] * US_MIN
                 + head.ss[idx] * 1_000_000)
         sel = np.flatnonzero(ok)
         off = np.zeros(m, np.int64)
-        off[sel], known = self._zone_offsets(wall[sel])
+        off[sel], known = self.localizer.hour_offsets(wall[sel])
         ok[sel] &= known
         keep = np.flatnonzero(ok)
         cols.idx = idx[keep]
@@ -676,34 +558,6 @@ class _Reader:
         cols.lp, cols.llen = np.where(level, lp, -1)[keep], llen[keep]
         cols.reader = self
         return cols
-
-    def _zone_offsets(self, wall: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """UTC offset (micros) of each local wall time, and whether it is unambiguous:
-        per local hour, from the localizer's offsets at its first and last minute
-        (an hour whose two agree has no change inside: zones change at most once an
-        hour). Hours with a change, or ambiguous or non-existent, are not known."""
-        hours = wall // _US_HOUR
-        if not len(hours):
-            return np.zeros(0, np.int64), np.zeros(0, bool)
-        uh, inv = _unique(hours)
-        off = np.zeros(len(uh), np.int64)
-        known = np.zeros(len(uh), bool)
-        cache = self.hour_offsets
-        for j, h in enumerate(uh.tolist()):
-            hit = cache.get(h, False)
-            if hit is False:
-                t = _EPOCH_NAIVE + timedelta(hours=h)
-                key = (t.year, t.month, t.day, t.hour)
-                a = self.localizer.offsets(key + (0,))
-                b = self.localizer.offsets(key + (59,))
-                hit = a[0] // _US_TD if a == b and a[2] is None else None
-                if len(cache) >= 4096:
-                    cache.clear()
-                cache[h] = hit
-            if hit is not None:
-                off[j] = hit
-                known[j] = True
-        return off[inv], known[inv]
 
     # -- one line, the per-line way ---------------------------------------------------
 
@@ -738,11 +592,8 @@ class _Reader:
                 month, day = MONTHS[mon.title()], int(day_s)
                 assert year >= 0, "an RFC 3164 line the column-wise pass did not count"
                 logged, resolution, fold = localizer.to_utc(year, month, day, int(hh), int(mm), int(ss),
-                                                            _micros(frac))
-                if resolution is not None:
-                    data["tz_resolution"] = resolution
-                    if resolution == "ambiguous":
-                        data["tz_fold"] = fold
+                                                            micros(frac))
+                note_zone(data, resolution, fold)
             elif c == "<" and (m := _5424.match(line)) is not None:
                 pri_s, _version, ts, host, app, procid, msgid = m.groups()
                 if ts == "-":
@@ -752,7 +603,7 @@ class _Reader:
                 if t is None:
                     quarantine(record_no, f"RFC 5424 TIMESTAMP not RFC 3339: {ts[:40]!r}", line)
                     return _QUAR, None
-                logged = _aware(t.groups())
+                logged = rfc3339_utc(*t.groups())
                 tail = line[m.end():]
                 sd, end = _parse_sd(tail) if tail else ({}, 0)
                 if sd is None:
@@ -778,13 +629,10 @@ class _Reader:
                 pri_s, y, mo, d, hh, mm, ss, frac, zone, host, rest = m.groups()
                 if zone is None:
                     logged, resolution, fold = localizer.to_utc(int(y), int(mo), int(d), int(hh), int(mm),
-                                                                int(ss), _micros(frac))
-                    if resolution is not None:
-                        data["tz_resolution"] = resolution
-                        if resolution == "ambiguous":
-                            data["tz_fold"] = fold
+                                                                int(ss), micros(frac))
+                    note_zone(data, resolution, fold)
                 else:
-                    logged = _aware((y, mo, d, hh, mm, ss, frac, zone))
+                    logged = rfc3339_utc(y, mo, d, hh, mm, ss, frac, zone)
             else:
                 quarantine(record_no, "not a syslog line (RFC 3164, RFC 5424 or ISO timestamp)", line)
                 return _QUAR, None
@@ -812,7 +660,6 @@ class _Reader:
         return _EVENT, (self.default_host if host == "-" else host, logged, app, msg, _to_json(data, self.json_cache))
 
 
-_US_TD = timedelta(microseconds=1)
 _HEAD_WIDTH = 64
 
 
@@ -891,10 +738,6 @@ _NAME_WIDTH = 40
 _VALUE_WIDTH = 200
 _MAX_PARAMS = 16
 
-# The end of a 5424 line's data JSON (json.dumps of its dict, whose last keys are
-# these two), per PRI.
-_PRI_TAILS = pa.array([f'"facility": "{FACILITIES[p >> 3]}", "severity": "{SEVERITIES[p & 7]}"}}'
-                       for p in range(192)], pa.string())
 # Literal pieces of the "structured_data" item, after the block's bytes in _assemble's source.
 _SD_LITS = ('"structured_data": {"', '": {', '"', ', "', '": ', '}}, ')
 
@@ -952,17 +795,12 @@ class _Rfc5424Cols:
         hh, mi, ss = ti[:, 11] * 10 + ti[:, 12], ti[:, 14] * 10 + ti[:, 15], ti[:, 17] * 10 + ti[:, 18]
         ok &= (y >= 2) & (y <= 9998) & (mo >= 1) & (mo <= 12)
         mo = np.where(ok, mo, 1)
-        ok &= _valid_dates(y, mo, d) & (hh < 24) & (mi < 60) & (ss <= 60)
-        us = np.zeros(m, np.int64)
-        for j in range(6):
-            us = us * 10 + np.where(dot & (fl > j), ti[:, 20 + j], 0)
-        leap = ss == 60   # a leap second: the clock's own way of saying 59.999999
-        ss = np.where(leap, 59, ss)
-        us = np.where(leap, 999_999, us)
+        ok &= valid_dates(y, mo, d) & (hh < 24) & (mi < 60) & (ss <= 60)
+        ss, us = leap_columns(ss, micros_columns(ti[:, 20:26], np.where(dot, fl, 0)))
         zh = ti[r, np.minimum(z + 1, 39)] * 10 + ti[r, np.minimum(z + 2, 39)]
         zm = ti[r, np.minimum(z + 4, 39)] * 10 + ti[r, np.minimum(z + 5, 39)]
-        off = np.where(zoff, sign * (zh * 60 + zm), 0) * _US_MIN
-        self.logged = (_days_from_civil(y, mo, d) * _US_DAY + hh * _US_HOUR + mi * _US_MIN + ss * 1_000_000 + us
+        off = np.where(zoff, sign * (zh * 60 + zm), 0) * US_MIN
+        self.logged = (days_from_civil(y, mo, d) * US_DAY + hh * US_HOUR + mi * US_MIN + ss * 1_000_000 + us
                        - off)
         # HOSTNAME APP-NAME PROCID MSGID: within _FIELDS_WIDTH bytes, separated by single
         # spaces, the last one ended by a space or the line's end
@@ -1088,7 +926,7 @@ class _Rfc5424Cols:
         m = len(keep)
         ids = pc.dictionary_encode(blk.strings(self.ids[0][keep], self.ids[1][keep]))
         combo = np.asarray(ids.indices, dtype=np.int64) * 192 + self.pri[keep]
-        uniq, inv = _unique(combo)
+        uniq, inv = unique(combo)
         names = ids.dictionary.to_pylist()
         heads, tails, texts = [], [], []
         for c in uniq.tolist():
@@ -1242,13 +1080,3 @@ def _add_pri(data: dict[str, Any], pri_s: str | None) -> bool:
     data["facility"] = FACILITIES[pri >> 3]
     data["severity"] = SEVERITIES[pri & 7]
     return True
-
-
-def _aware(groups: tuple[str | None, ...]) -> datetime:
-    y, mo, d, hh, mm, ss, frac, zone = groups
-    sec = int(ss)  # type: ignore[arg-type]
-    us = _micros(frac)
-    if sec == 60:  # a leap second: the clock's own way of saying 59.999999
-        sec, us = 59, 999_999
-    wall = datetime(int(y), int(mo), int(d), int(hh), int(mm), sec, us, tzinfo=UTC)  # type: ignore[arg-type]
-    return wall - _offset(zone)

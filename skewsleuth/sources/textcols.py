@@ -93,6 +93,19 @@ def assemble(src: np.ndarray, starts: np.ndarray, lens: np.ndarray) -> pa.Array:
     return pa.Array.from_buffers(pa.string(), len(starts), [None, pa.py_buffer(offsets), pa.py_buffer(data)])
 
 
+def unique(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(keys, return_inverse=True)``, by a table instead of a sort when the
+    keys span a short range (hours of a block, combinations of a few fields)."""
+    lo, hi = int(keys.min()), int(keys.max())
+    if hi - lo >= 1 << 16:
+        return np.unique(keys, return_inverse=True)
+    present = np.zeros(hi - lo + 1, bool)
+    present[keys - lo] = True
+    uniq = np.flatnonzero(present) + lo
+    rank = np.cumsum(present) - 1
+    return uniq, rank[keys - lo]
+
+
 def repeat(value: str, n: int) -> pa.Array:
     """``n`` copies of ``value`` as a string array."""
     b = value.encode("utf-8")
