@@ -36,7 +36,7 @@ from typing import Any, Iterator
 import pyarrow as pa
 
 from .base import EventBatchBuilder, FileContext, UnusableFile
-from .syslog import FACILITIES, SEVERITIES
+from .syslog_lines import FACILITIES, SEVERITIES
 from .textinput import CUT_SHORT, first_json_line, json_line, line_blocks
 from .timeparse import EPOCH
 

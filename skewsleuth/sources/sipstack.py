@@ -61,7 +61,7 @@ from typing import Any, Iterator
 import pyarrow as pa
 
 from .base import EventBatchBuilder, FileContext, UnusableFile
-from .syslog import looks_like_syslog
+from .syslog_lines import looks_like_syslog
 from .textinput import EVTX_MAGIC, XML_STARTS, decode_head, first_line, line_blocks
 from .timeparse import UTC, micros
 
