@@ -64,7 +64,7 @@ import pyarrow as pa
 from .base import FileContext
 from .syslog_columns import read_columns
 # FORMAT and CHANNEL live with the grammar, which writes them into every event.
-from .syslog_lines import CHANNEL, FORMAT, looks_like_syslog  # noqa: F401
+from .syslog_lines import CHANNEL, FORMAT, looks_like_syslog, read_lines  # noqa: F401
 from .textinput import EVTX_MAGIC, XML_STARTS, decode_head, first_line
 
 
@@ -77,5 +77,7 @@ def sniff(head: bytes) -> bool:
     return looks_like_syslog(line)
 
 
-def read(ctx: FileContext) -> Iterator[pa.RecordBatch]:
-    return read_columns(ctx)
+def read(ctx: FileContext, *, columnar: bool = True) -> Iterator[pa.RecordBatch]:
+    """The file's events. ``columnar=False``: every line through the per-line grammar
+    (``syslog_lines.read_lines``), the reference the column-wise reader must equal."""
+    return read_columns(ctx) if columnar else read_lines(ctx)

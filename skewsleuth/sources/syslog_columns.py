@@ -27,9 +27,10 @@ import pyarrow.compute as pc
 
 from ..schema import EVENTS, TIMESTAMP
 from . import base
-from .base import FileContext, UnusableFile
-from .syslog_lines import (CHANNEL, CONT, CUM, EVENT, FORMAT, HALF_YEAR, MAX_MESSAGE, QUAR, SKIP, STRAGGLE,
-                           LineGrammar, YearTracker, add_pri, as_pid, bsd_match, to_json)
+from .base import FileContext
+from .syslog_lines import (CHANNEL, CONT, CUM, EVENT, FORMAT, HALF_YEAR, QUAR, SKIP, STRAGGLE, LineGrammar,
+                           YearTracker, add_pri, as_pid, bsd_match, continued, count_crossings, end_of_file,
+                           to_json)
 from .textcols import Block, assemble, lut, repeat, unique
 from .textinput import text_blocks
 from .timeparse import (MONTHS, US_DAY, US_HOUR, US_MIN, days_from_civil, leap_columns, micros_columns,
@@ -149,24 +150,13 @@ class _BsdHead:
         return p
 
 
-def _count_crossings(ctx: FileContext) -> int:
-    """New Year crossings in the file: the first pass of the year inference.
-
-    Steps the tracker over the lines ``bsd_match`` accepts as they stand (a line
-    starting with a BOM is not one here, unlike in ``read``), decided column-wise for
-    the common shape and line by line for the others.
-    """
-    tracker = YearTracker(0)
-    probe = FileContext(path=ctx.path, file_id=ctx.file_id, default_host=ctx.default_host,
-                        timezone=ctx.timezone, reference_year=ctx.reference_year)
-    try:
-        for text in text_blocks(probe):
-            blk = Block(text)
-            p = _BsdHead(blk, False).days(blk, False)
-            _step_years(tracker, p[p >= 0])
-    except UnusableFile:
-        pass
-    return tracker.year
+def _step_blocks(tracker: YearTracker, texts: Iterator[str]) -> None:
+    """``count_crossings``' steps: the lines of the common shape column-wise, the
+    others one by one."""
+    for text in texts:
+        blk = Block(text)
+        p = _BsdHead(blk, False).days(blk, False)
+        _step_years(tracker, p[p >= 0])
 
 
 class _Reader:
@@ -208,13 +198,7 @@ class _Reader:
                         done = done[-1:]
                         rows = done[0].num_rows
                 held = batch
-        if self.no == 0:
-            raise UnusableFile("no syslog lines (blank file)")
-        if self.years is not None:
-            # A guess that shapes every time of the file: the verdict must say so.
-            self.ctx.notes.append(
-                f"{self.ctx.path.name}: RFC 3164 times carry no year; the file's newest line was taken to be "
-                f"in {self.ctx.reference_year} (the file's modification year) and years counted back from it")
+        end_of_file(self.ctx, self.no, self.years is not None)
         if held is not None:
             done.append(held)
         if done:
@@ -230,7 +214,7 @@ class _Reader:
         stepping = np.flatnonzero(p >= 0)
         if len(stepping):
             if self.years is None:
-                self.years = YearTracker(self.ctx.reference_year - _count_crossings(self.ctx))
+                self.years = YearTracker(self.ctx.reference_year - count_crossings(self.ctx, _step_blocks))
             year[stepping] = _step_years(self.years, p[stepping])
 
         fast3 = self._bsd_fast(blk, head, year)
@@ -766,8 +750,7 @@ def _extend(batch: pa.RecordBatch, conts: dict[int, list[str]]) -> pa.RecordBatc
     for row in sorted(conts):
         msg = messages[row].as_py() or ""
         for text in conts[row]:
-            if len(msg) < MAX_MESSAGE:
-                msg = (msg + "\n" + text)[:MAX_MESSAGE]
+            msg = continued(msg, text)
         mask[row] = True
         values.append(msg)
     new = pc.replace_with_mask(messages, pa.array(mask), pa.array(values, pa.string()))

@@ -3,16 +3,21 @@
 It decides every line's shape, fields, time and quarantine reason (the format is
 described in :mod:`.syslog`). The column-wise reader (:mod:`.syslog_columns`) reads
 the lines of the common shapes itself and hands every other line to
-:class:`LineGrammar`, and its output must equal what the grammar alone gives.
+:class:`LineGrammar`. :func:`read_lines` reads a whole file with the grammar alone,
+one line at a time (``syslog.read(ctx, columnar=False)``): the reference whose
+output the column-wise reader must equal exactly (tests/test_syslog_columnar.py).
 """
 
 from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import Any, Callable, Iterator
 
-from .base import FileContext
+import pyarrow as pa
+
+from .base import EventBatchBuilder, FileContext, UnusableFile
+from .textinput import line_blocks, text_blocks
 from .timeparse import MONTHS, Localizer, micros, note_zone, rfc3339_utc
 
 FORMAT = "syslog"
@@ -101,6 +106,32 @@ class YearTracker:
         return self.year
 
 
+def _step_lines(tracker: YearTracker, texts: Iterator[str]) -> None:
+    for text in texts:
+        for line in text.split("\n"):
+            m = bsd_match(line)
+            if m is not None:
+                tracker.step(MONTHS[m.group(2).title()], int(m.group(3)))
+
+
+def count_crossings(ctx: FileContext,
+                    step_blocks: Callable[[YearTracker, Iterator[str]], None] = _step_lines) -> int:
+    """New Year crossings in the file: the first pass of the year inference.
+
+    ``step_blocks`` steps the tracker over the file's blocks of lines (``text_blocks``):
+    over the lines ``bsd_match`` accepts as they stand (a line starting with a BOM is
+    not one here, unlike in the reading pass), in file order.
+    """
+    tracker = YearTracker(0)
+    probe = FileContext(path=ctx.path, file_id=ctx.file_id, default_host=ctx.default_host,
+                        timezone=ctx.timezone, reference_year=ctx.reference_year)
+    try:
+        step_blocks(tracker, text_blocks(probe))
+    except UnusableFile:
+        pass
+    return tracker.year
+
+
 # --- one line --------------------------------------------------------------------------
 
 
@@ -151,21 +182,47 @@ def add_pri(data: dict[str, Any], pri_s: str | None) -> bool:
 SKIP, CONT, QCONT, QUAR, EVENT = range(5)
 
 
+def continued(message: str, text: str) -> str:
+    """``message`` with a continuation line's text appended, while it is shorter than
+    ``MAX_MESSAGE`` (and cut to it)."""
+    return (message + "\n" + text)[:MAX_MESSAGE] if len(message) < MAX_MESSAGE else message
+
+
+def end_of_file(ctx: FileContext, records: int, year_guessed: bool) -> None:
+    """Raise UnusableFile when no line was a record; note the year guess."""
+    if records == 0:
+        raise UnusableFile("no syslog lines (blank file)")
+    if year_guessed:
+        # A guess that shapes every time of the file: the verdict must say so.
+        ctx.notes.append(
+            f"{ctx.path.name}: RFC 3164 times carry no year; the file's newest line was taken to be "
+            f"in {ctx.reference_year} (the file's modification year) and years counted back from it")
+
+
 class LineGrammar:
     """Reads lines one at a time as the grammar says, with the state they share in
-    file order: the localizer's fold and the cache of data JSON texts."""
+    file order: the localizer's fold, the year tracker (when the grammar counts the
+    years itself) and the cache of data JSON texts."""
 
     def __init__(self, ctx: FileContext) -> None:
         self.ctx = ctx
         self.default_host = ctx.default_host
         self.localizer = Localizer(ctx.timezone)
+        self.years: YearTracker | None = None
         self.json_cache: dict[tuple[Any, ...], str] = {}
 
-    def parse(self, line: str, no: int, can_continue: bool, year: int) -> tuple[int, Any]:
+    def year(self, month: int, day: int) -> int:
+        """The year of an RFC 3164 line, lines taken one at a time in file order; the
+        tracker starts at the first such line, after a first pass over the file."""
+        if self.years is None:
+            self.years = YearTracker(self.ctx.reference_year - count_crossings(self.ctx))
+        return self.years.step(month, day)
+
+    def parse(self, line: str, no: int, can_continue: bool, year: int | None = None) -> tuple[int, Any]:
         """One non-empty line read as the per-line grammar says: skipped, a
         continuation (its text), quarantined, or an event (host, logged, provider,
-        message, data). ``year``: the tracker's year for a line ``bsd_match``
-        accepts (after a leading BOM)."""
+        message, data). ``year``: the year of a line ``bsd_match`` accepts (after a
+        leading BOM) when the caller tracks them; None to have ``self.year`` count."""
         quarantine = self.ctx.quarantine
         c = line[0]
         if c == "\ufeff":  # a BOM where files were concatenated
@@ -190,6 +247,8 @@ class LineGrammar:
             if m is not None:
                 pri_s, mon, day_s, hh, mm, ss, frac, host, rest = m.groups()
                 month, day = MONTHS[mon.title()], int(day_s)
+                if year is None:
+                    year = self.year(month, day)
                 assert year >= 0, "an RFC 3164 line the column-wise pass did not count"
                 logged, resolution, fold = localizer.to_utc(year, month, day, int(hh), int(mm), int(ss),
                                                             micros(frac))
@@ -258,3 +317,38 @@ class LineGrammar:
         if level and "severity" not in data:
             data["severity"] = level.lower()
         return EVENT, (self.default_host if host == "-" else host, logged, app, msg, to_json(data, self.json_cache))
+
+
+def read_lines(ctx: FileContext) -> Iterator[pa.RecordBatch]:
+    """The file's events, every line read by the grammar, one at a time."""
+    grammar = LineGrammar(ctx)
+    builder = EventBatchBuilder(ctx.file_id)
+    messages = builder.cols["message"]
+    no = 0
+    last_event = False  # may a continuation line extend the last message?
+    for lines in line_blocks(ctx):
+        for line in lines:
+            if not line:
+                continue
+            kind, value = grammar.parse(line, no, last_event)
+            if kind == SKIP:
+                continue
+            if kind == CONT:
+                messages[-1] = continued(messages[-1] or "", value)
+                continue
+            record_no = no
+            no += 1
+            last_event = kind == EVENT
+            if not last_event:
+                continue
+            if builder.full():
+                # Flushed before an event is added, never after: a continuation line
+                # may still extend the last message.
+                yield builder.flush()  # type: ignore[misc]
+            host, logged, app, msg, data = value
+            builder.add(record_no=record_no, host=host, logged=logged, format=FORMAT, channel=CHANNEL,
+                        provider=app, message=msg, data=data)
+    end_of_file(ctx, no, grammar.years is not None)
+    batch = builder.flush()
+    if batch is not None:
+        yield batch
