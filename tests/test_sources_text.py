@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from skewsleuth.schema import EVENTS
-from skewsleuth.sources import base, journald, sipstack, syslog
+from skewsleuth.sources import base, journald, sipstack, syslog, syslog_lines
 from skewsleuth.sources.base import FileContext, UnusableFile
 from skewsleuth.demo.sipstack import format_diag_record, format_protocol_record
 from synth.syslog import (journald_line, krb5kdc_line, krb5kdc_skew_message, rfc3164_line,
@@ -583,7 +583,7 @@ def test_rfc3164_round_trip(tmp_path, local, host, app, pid, msg, pri):
     assert (row["host"], row["provider"], row["message"]) == (host, app, msg)
     assert (row["data"] or {}).get("pid") == pid
     if pri is not None:
-        assert row["data"]["facility"] == syslog.FACILITIES[pri >> 3]
+        assert row["data"]["facility"] == syslog_lines.FACILITIES[pri >> 3]
 
 
 sd_name = st.text(st.sampled_from("abcdefghijklmnopqrstuvwxyz0123456789@.-_"), min_size=1, max_size=12)

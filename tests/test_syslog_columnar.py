@@ -1,9 +1,10 @@
-"""The column-wise syslog reader equals the per-line reader it replaced, exactly.
+"""The column-wise syslog reader equals the per-line grammar, exactly.
 
-``tests/reference/syslog.py`` is a frozen copy of ``skewsleuth.sources.syslog`` as it was
-before the column-wise reader (one Python loop per line). Both read the same files;
-their EVENTS tables (every column, every row, in order), their quarantine (record
-number, reason, excerpt, in order), their notes and their UnusableFile must be equal.
+``syslog.read(ctx, columnar=False)`` reads every line with the per-line grammar
+(``syslog_lines.read_lines``, one Python loop per line); the default reads the common
+shapes column-wise. Both read the same files; their EVENTS tables (every column,
+every row, in order), their quarantine (record number, reason, excerpt, in order),
+their notes and their UnusableFile must be equal.
 Inputs: synthetic corpora (RFC 3164 with krb5kdc lines, RFC 5424 with structured
 data), hand-written files of every shape the reader knows, and generated files of
 hostile lines (controls, quotes, backslashes, non-UTF-8, NUL, long lines, DST
@@ -23,9 +24,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reference import syslog as reference
 from skewsleuth.schema import EVENTS
-from skewsleuth.sources import base, syslog
+from skewsleuth.sources import base, syslog, textinput
 from skewsleuth.sources.base import FileContext, UnusableFile
 from synth.corpus import write_corpus
 from synth.syslog import krb5kdc_line, rfc3164_line, rfc5424_line
@@ -35,12 +35,12 @@ BERLIN = ZoneInfo("Europe/Berlin")
 CHICAGO = ZoneInfo("America/Chicago")
 
 
-def outcome(module, path: Path, tz=UTC, year: int = 2014):
+def outcome(columnar: bool, path: Path, tz=UTC, year: int = 2014):
     ctx = FileContext(path=path, file_id=3, default_host="dflt", timezone=tz, reference_year=year)
     error = None
     batches = []
     try:
-        for batch in module.read(ctx):
+        for batch in syslog.read(ctx, columnar=columnar):
             assert batch.schema.equals(EVENTS)
             batches.append(batch)
     except UnusableFile as exc:
@@ -51,8 +51,8 @@ def outcome(module, path: Path, tz=UTC, year: int = 2014):
 
 
 def assert_same(path: Path, tz=UTC, year: int = 2014) -> int:
-    want = outcome(reference, path, tz, year)
-    got = outcome(syslog, path, tz, year)
+    want = outcome(False, path, tz, year)
+    got = outcome(True, path, tz, year)
     if not got[0].equals(want[0]):
         for i, (a, b) in enumerate(zip(want[0].to_pylist(), got[0].to_pylist())):
             assert b == a, f"row {i}"
@@ -202,8 +202,7 @@ def test_encodings_and_line_ends(tmp_path):
 
 
 def test_long_lines_and_block_edges(tmp_path, monkeypatch):
-    monkeypatch.setattr(syslog, "BLOCK", 4096)
-    monkeypatch.setattr(reference, "BLOCK", 4096)
+    monkeypatch.setattr(textinput, "BLOCK", 4096)
     monkeypatch.setattr(base, "BATCH_ROWS", 7)
     lines = []
     for i in range(300):

@@ -118,13 +118,15 @@ import base64
 import binascii
 import json
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any, Iterator
 
 import pyarrow as pa
 
 from .base import EventBatchBuilder, FileContext, UnusableFile
-from .syslog import CUT_SHORT, MONTHS, _Localizer, first_json_line, json_line, line_blocks
+from .contract import Source
+from .textinput import CUT_SHORT, first_json_line, json_line, line_blocks
+from .timeparse import EPOCH, MONTHS, US, UTC, Localizer, leap_second, micros, note_zone, utc_offset
 
 FORMAT = "applog"
 CHANNEL = "applog"
@@ -133,13 +135,10 @@ OTLP_CHANNEL = "otlp"
 # (OTLP/HTTP servers accept 20 MiB bodies). Longer "lines" are cut and quarantined.
 MAX_LINE = 32 << 20
 
-UTC = timezone.utc
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MAX_US = 253_402_300_800 * 1_000_000  # 10000-01-01T00:00:00Z
 _MAX_TEXT = 64 * 1024
 _U64 = 1 << 64
 _DAY = timedelta(days=1)
-_US = timedelta(microseconds=1)
 
 Group = tuple[tuple[str, ...], frozenset[str]]
 
@@ -251,18 +250,6 @@ def _cut(text: str) -> str:
 # --- time ----------------------------------------------------------------------------------
 
 
-def _offset(text: str | None) -> timedelta | None:
-    """``Z`` / ``±hh[[:]mm]`` as a timedelta; None when out of range."""
-    if not text or text in "Zz":
-        return timedelta(0)
-    digits = text[1:].replace(":", "")
-    hh, mm = int(digits[:2]), int(digits[2:] or 0)
-    if hh > 23 or mm > 59:
-        return None
-    off = timedelta(hours=hh, minutes=mm)
-    return -off if text[0] == "-" else off
-
-
 def _epoch_us(v: int | float) -> int:
     """Epoch seconds / millis / micros / nanos, by magnitude, as microseconds."""
     a = abs(v)
@@ -277,7 +264,7 @@ def _epoch_us(v: int | float) -> int:
     return us if us.__class__ is int else int(round(us))
 
 
-def _when(v: Any, localizer: _Localizer, data: dict[str, Any] | None) -> datetime | str:
+def _when(v: Any, localizer: Localizer, data: dict[str, Any] | None) -> datetime | str:
     """A timestamp field's value as UTC, or why it is not usable (a str). Notes on a
     local time (``tz_assumed``, ``tz_resolution``, ``tz_fold``) go into ``data``."""
     cls = v.__class__
@@ -286,21 +273,15 @@ def _when(v: Any, localizer: _Localizer, data: dict[str, Any] | None) -> datetim
         m = _ISO.match(s)
         if m is not None:
             y, mo, d, hh, mi, ss, frac, zone = m.groups()
-            sec = int(ss)
-            us = int((frac + "00000")[:6]) if frac else 0
-            if sec == 60:  # a leap second: the clock's own way of saying 59.999999
-                sec, us = 59, 999_999
+            sec, us = leap_second(int(ss), micros(frac))
             try:
                 if zone is None:
                     logged, resolution, fold = localizer.to_utc(int(y), int(mo), int(d), int(hh), int(mi), sec, us)
                     if data is not None:
                         data["tz_assumed"] = True
-                        if resolution is not None:
-                            data["tz_resolution"] = resolution
-                            if resolution == "ambiguous":
-                                data["tz_fold"] = fold
+                        note_zone(data, resolution, fold)
                 else:
-                    off = _offset(zone)
+                    off = utc_offset(zone, checked=True)
                     if off is None:
                         return f"invalid UTC offset {zone!r}"
                     logged = datetime(int(y), int(mo), int(d), int(hh), int(mi), sec, us, tzinfo=UTC) - off
@@ -308,22 +289,23 @@ def _when(v: Any, localizer: _Localizer, data: dict[str, Any] | None) -> datetim
                 return "out of range (after 9999)"
             except ValueError as exc:
                 return f"invalid date or time: {exc}"
-            if logged < _EPOCH:
+            if logged < EPOCH:
                 return "out of range (before 1970)"
             return logged
         m = _CLF.match(s)
         if m is not None:
             d, mon, y, hh, mi, ss, frac, zone = m.groups()
             month = MONTHS.get(mon.title())
-            off = _offset(zone)
+            off = utc_offset(zone, checked=True)
             if month is None or off is None:
                 return "invalid date or UTC offset"
             try:
-                logged = datetime(int(y), month, int(d), int(hh), int(mi), min(int(ss), 59),
-                                  int((frac + "00000")[:6]) if frac else 0, tzinfo=UTC) - off
+                # Not a leap second: any second past 59 reads as 59, the fraction kept.
+                logged = datetime(int(y), month, int(d), int(hh), int(mi), min(int(ss), 59), micros(frac),
+                                  tzinfo=UTC) - off
             except (ValueError, OverflowError) as exc:
                 return f"invalid date or time: {exc}"
-            return logged if logged >= _EPOCH else "out of range (before 1970)"
+            return logged if logged >= EPOCH else "out of range (before 1970)"
         if _EPOCH_TEXT.match(s) is None:
             return "not an ISO 8601 time or epoch number"
         v = float(s) if "." in s else int(s)
@@ -337,7 +319,7 @@ def _when(v: Any, localizer: _Localizer, data: dict[str, Any] | None) -> datetim
         v = sec * 1_000_000 + nanos // 1000
         if not 0 <= v < _MAX_US:
             return "out of range (before 1970 or after 9999)"
-        return _EPOCH + timedelta(microseconds=v)
+        return EPOCH + timedelta(microseconds=v)
     elif cls is not int and cls is not float:
         return f"not a time ({cls.__name__})"
     us = _epoch_us(v)
@@ -345,10 +327,10 @@ def _when(v: Any, localizer: _Localizer, data: dict[str, Any] | None) -> datetim
         return "out of range (before 1970)"
     if us >= _MAX_US:
         return "out of range (after 9999)"
-    return _EPOCH + timedelta(microseconds=us)
+    return EPOCH + timedelta(microseconds=us)
 
 
-def _timestamp(obj: dict[str, Any], localizer: _Localizer,
+def _timestamp(obj: dict[str, Any], localizer: Localizer,
                data: dict[str, Any] | None) -> tuple[datetime | str, str | None]:
     """(logged, key) from the first timestamp field that holds a usable time, else
     (reason, None) naming the first one present."""
@@ -470,7 +452,7 @@ def _request_id(obj: dict[str, Any]) -> str | None:
     return None
 
 
-def _correlate(obj: dict[str, Any], logged: datetime, localizer: _Localizer, data: dict[str, Any]) -> dict[str, Any]:
+def _correlate(obj: dict[str, Any], logged: datetime, localizer: Localizer, data: dict[str, Any]) -> dict[str, Any]:
     """The ``corr`` object of a structured log line logged at ``logged``."""
     corr: dict[str, Any] = {}
     v = _request_id(obj)
@@ -515,7 +497,7 @@ def _correlate(obj: dict[str, Any], logged: datetime, localizer: _Localizer, dat
             end = _when(v, localizer, None)
             # Within a day of the start, or it is some other "end" (a byte range, ...).
             if end.__class__ is not str and abs(end - logged) <= _DAY:  # type: ignore[operator]
-                corr["end_us"] = (end - _EPOCH) // _US  # type: ignore[operator]
+                corr["end_us"] = (end - EPOCH) // US  # type: ignore[operator]
                 break
     peer = _peer(obj, direction)
     if peer is not None:
@@ -558,7 +540,7 @@ def sniff(head: bytes) -> bool:
         return False
     if _is_otlp(obj):
         return obj["resourceSpans"].__class__ is list
-    logged, _ = _timestamp(obj, _Localizer(UTC), None)
+    logged, _ = _timestamp(obj, Localizer(UTC), None)
     return logged.__class__ is not str
 
 
@@ -570,7 +552,7 @@ def read(ctx: FileContext) -> Iterator[pa.RecordBatch]:
     add = builder.add
     default_host = ctx.default_host
     quarantine = ctx.quarantine
-    localizer = _Localizer(ctx.timezone)
+    localizer = Localizer(ctx.timezone)
     parse = _parse
     no = 0
 
@@ -793,7 +775,7 @@ def _otlp(obj: dict[str, Any], line: str, no: int, builder: EventBatchBuilder, q
                     data["host_assumed"] = True
                 name = span.get("name")
                 add(record_no=record_no, host=_cut(host) if host else default_host,
-                    logged=_EPOCH + timedelta(microseconds=us), format=FORMAT, channel=OTLP_CHANNEL,
+                    logged=EPOCH + timedelta(microseconds=us), format=FORMAT, channel=OTLP_CHANNEL,
                     provider=_cut(service) if service else None,
                     message=_cut(name) if name.__class__ is str and name else None, data=data)
                 if builder.full():
@@ -805,8 +787,6 @@ def _otlp(obj: dict[str, Any], line: str, no: int, builder: EventBatchBuilder, q
 
 
 # --- what later stages need of these records (see .contract) ---------------------------------
-
-from .contract import Source  # noqa: E402  (the declaration closes the module)
 
 # JSON lines and spans come from any platform.
 SOURCE = Source(FORMAT, messages="correlated", direction_words=tuple(DIRECTION_WORDS.items()))

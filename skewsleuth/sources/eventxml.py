@@ -10,6 +10,8 @@ Reads the two shapes Windows produces:
 Each ``<Event>`` element is read on its own, so one damaged record costs only itself:
 events of a shape already seen are filled into that shape's JSON template without a
 parse (see "The fast path" below), every other one goes through the parser.
+``read(ctx, templates=False)`` puts every event through the parser: the reference
+the fast path must equal.
 DTDs and entity declarations are refused (defusedxml) and the region that carries them
 is quarantined: an event log has no business declaring entities, and expanding them is
 how XML bombs and external-entity reads work. Events are rendered into the JSON shape
@@ -33,6 +35,7 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import ParseError, fromstring
 
 from .base import BATCH_ROWS, FileContext, UnusableFile
+from .contract import Source
 from .winevent import normalize
 
 FORMAT = "eventxml"
@@ -127,7 +130,9 @@ def _decode(head: bytes) -> str:
     return "utf-8"
 
 
-def read(ctx: FileContext) -> Iterator[pa.RecordBatch]:
+def read(ctx: FileContext, *, templates: bool = True) -> Iterator[pa.RecordBatch]:
+    """The file's events. ``templates=False``: every event through the guarded parser,
+    none filled into a template."""
     with open(ctx.path, "rb") as fh:
         head = fh.read(4)
         if not head:
@@ -137,7 +142,7 @@ def read(ctx: FileContext) -> Iterator[pa.RecordBatch]:
         import codecs
 
         reader = codecs.getreader(encoding)(fh, errors="replace")
-        yield from _read_stream(reader, ctx)
+        yield from _read_stream(reader, ctx, _FastRenderer() if templates else None)
 
 
 def _render_json(text: str) -> str:
@@ -164,7 +169,8 @@ def _render_json(text: str) -> str:
 # (_scalar), names that become keys checked not to collide. Anything else (a skeleton
 # with comments, CDATA, processing instructions or a DTD, "]]>", a reserved namespace,
 # a reference this decoder does not know) takes the guarded parser, which also decides
-# what is malformed. tests/test_sources_eventxml_equivalence.py holds it to the parser.
+# what is malformed. tests/test_sources_eventxml_equivalence.py holds it to the parser
+# (``read(ctx, templates=False)``).
 
 # Values, by kind; each pass runs on what the passes before it left, with the values
 # they took replaced by their placeholder ("\x01".."\x04"), so none can match across one.
@@ -394,14 +400,13 @@ class _FastRenderer:
         return tmpl.fill(m.groups(), text)
 
 
-def _read_stream(reader: Any, ctx: FileContext) -> Iterator[pa.RecordBatch]:
+def _read_stream(reader: Any, ctx: FileContext, fast: _FastRenderer | None) -> Iterator[pa.RecordBatch]:
     nos: list[int] = []
     ids: list[int | None] = []
     jsons: list[str] = []
     ordinal = 0
     buf = ""
     eof = False
-    fast = _FastRenderer()
 
     def between(text: str) -> None:
         nonlocal ordinal
@@ -439,7 +444,7 @@ def _read_stream(reader: Any, ctx: FileContext) -> Iterator[pa.RecordBatch]:
                 continue
             text = buf[m.start():end + len(_EVENT_CLOSE)]
             pos = end + len(_EVENT_CLOSE)
-            rendered = fast(text)
+            rendered = fast(text) if fast is not None else None
             if rendered is None:
                 try:
                     rendered = _render_json(text)
@@ -467,7 +472,5 @@ def _read_stream(reader: Any, ctx: FileContext) -> Iterator[pa.RecordBatch]:
 
 
 # --- what later stages need of these records (see .contract) ---------------------------------
-
-from .contract import Source  # noqa: E402  (the declaration closes the module)
 
 SOURCE = Source(FORMAT, platform="windows", windows_events=True)

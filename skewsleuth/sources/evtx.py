@@ -18,6 +18,7 @@ from typing import Iterator
 import pyarrow as pa
 
 from .base import BATCH_ROWS, FileContext, UnusableFile
+from .contract import Source
 from .winevent import normalize
 
 FORMAT = "evtx"
@@ -111,7 +112,5 @@ def read(ctx: FileContext) -> Iterator[pa.RecordBatch]:
 
 
 # --- what later stages need of these records (see .contract) ---------------------------------
-
-from .contract import Source  # noqa: E402  (the declaration closes the module)
 
 SOURCE = Source(FORMAT, platform="windows", windows_events=True)

@@ -30,18 +30,20 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from typing import Any, Iterator
 
 import pyarrow as pa
 
 from .base import EventBatchBuilder, FileContext, UnusableFile
-from .syslog import CUT_SHORT, FACILITIES, SEVERITIES, first_json_line, json_line, line_blocks
+from .contract import Source
+from .syslog_lines import FACILITIES, SEVERITIES
+from .textinput import CUT_SHORT, first_json_line, json_line, line_blocks
+from .timeparse import EPOCH
 
 FORMAT = "journald"
 CHANNEL = "journal"
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _KEY_HINT = re.compile(r'"(?:__REALTIME_TIMESTAMP|MESSAGE)"\s*:')
 _MAX_TEXT = 64 * 1024
 _TEXT_FIELDS = (("_BOOT_ID", "boot_id"), ("MESSAGE_ID", "message_id"), ("_SYSTEMD_UNIT", "unit"),
@@ -111,7 +113,7 @@ def read(ctx: FileContext) -> Iterator[pa.RecordBatch]:
                 quarantine(record_no, "no usable __REALTIME_TIMESTAMP", line)
                 continue
             try:
-                logged = _EPOCH + timedelta(microseconds=us)
+                logged = EPOCH + timedelta(microseconds=us)
             except OverflowError:
                 quarantine(record_no, f"__REALTIME_TIMESTAMP out of range: {us}", line)
                 continue
@@ -152,7 +154,5 @@ def read(ctx: FileContext) -> Iterator[pa.RecordBatch]:
 
 
 # --- what later stages need of these records (see .contract) ---------------------------------
-
-from .contract import Source  # noqa: E402  (the declaration closes the module)
 
 SOURCE = Source(FORMAT, platform="linux", messages="text")

@@ -21,13 +21,15 @@ Reference: MIT Kerberos documentation, "Trace logging" (KRB5_TRACE).
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from typing import Iterator
 
 import pyarrow as pa
 
 from .base import EventBatchBuilder, FileContext
-from .syslog import decode_head, line_blocks
+from .contract import Source
+from .textinput import decode_head, line_blocks
+from .timeparse import EPOCH, micros
 
 FORMAT = "krb5trace"
 CHANNEL = "krb5trace"
@@ -38,7 +40,6 @@ _HEAD = re.compile(r"^\[\d{1,10}\] \d{9,12}\.\d{1,6}: \S")
 _PRINCIPAL = re.compile(r"^Getting (?:initial credentials for|credentials) (\S+)")
 _REQUEST = re.compile(r"^Sending request \(\d+ bytes\) to ")
 _ERROR = re.compile(r"^Received error from KDC: (-?\d+)/(.*)$")
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 def sniff(head: bytes) -> bool:
@@ -64,7 +65,7 @@ def read(ctx: FileContext) -> Iterator[pa.RecordBatch]:
                 continue
             pid, secs, frac, text = m.groups()
             try:
-                logged = _EPOCH + timedelta(seconds=int(secs), microseconds=int(frac.ljust(6, "0")))
+                logged = EPOCH + timedelta(seconds=int(secs), microseconds=micros(frac))
             except OverflowError:
                 ctx.quarantine(record_no, f"time out of range: {secs}", line)
                 continue
@@ -88,7 +89,5 @@ def read(ctx: FileContext) -> Iterator[pa.RecordBatch]:
 
 
 # --- what later stages need of these records (see .contract) ---------------------------------
-
-from .contract import Source  # noqa: E402  (the declaration closes the module)
 
 SOURCE = Source(FORMAT, platform="linux", messages="kerberos")

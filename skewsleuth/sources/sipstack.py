@@ -55,13 +55,16 @@ Server" and "Using the Lync Server 2013 Logging Tool" (OCSLogger / Snooper);
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Iterator
 
 import pyarrow as pa
 
 from .base import EventBatchBuilder, FileContext, UnusableFile
-from .syslog import EVTX_MAGIC, XML_STARTS, decode_head, first_line, line_blocks, looks_like_syslog
+from .contract import Source, peer_host_sql
+from .syslog_lines import looks_like_syslog
+from .textinput import EVTX_MAGIC, XML_STARTS, decode_head, first_line, line_blocks
+from .timeparse import UTC, micros
 
 FORMAT = "sipstack"
 CHANNEL = "SIPStack"
@@ -72,7 +75,6 @@ BODY_LIMIT = 4096
 MAX_RECORD_LINES = 1000
 MAX_VALUE = 16 * 1024
 
-UTC = timezone.utc
 _BEGIN = "$$begin_record"
 _END = "$$end_record"
 _TL = re.compile(r"[ \t]*(TL_[A-Z]+)[ \t]*\([ \t]*(TF_[A-Z_]+)[ \t]*\)")
@@ -164,10 +166,6 @@ class _Record:
         return self.prefix + _BEGIN + "\n" + "\n".join(self.lines[:4])
 
 
-def _micros(frac: str | None) -> int:
-    return int((frac + "00000")[:6]) if frac else 0
-
-
 def _head(line: str) -> tuple[datetime | None, str, dict[str, Any], str | None, int]:
     """Parse a record's first line: (logged or None, reason, data, provider, end)."""
     m = _TS.search(line)
@@ -175,7 +173,7 @@ def _head(line: str) -> tuple[datetime | None, str, dict[str, Any], str | None, 
         return None, "no MM/DD/YYYY-HH:MM:SS time on the record's first line", {}, None, 0
     mo, d, y, hh, mi, ss, frac = m.groups()
     try:
-        logged = datetime(int(y), int(mo), int(d), int(hh), int(mi), int(ss), _micros(frac), tzinfo=UTC)
+        logged = datetime(int(y), int(mo), int(d), int(hh), int(mi), int(ss), micros(frac), tzinfo=UTC)
     except ValueError as exc:
         return None, f"invalid time {m.group(0)!r}: {exc}", {}, None, 0
     data: dict[str, Any] = {}
@@ -325,8 +323,6 @@ def read(ctx: FileContext) -> Iterator[pa.RecordBatch]:
 
 
 # --- what later stages need of these records (see .contract) ---------------------------------
-
-from .contract import Source, peer_host_sql  # noqa: E402  (the declaration closes the module)
 
 _PEER = peer_host_sql("json_extract_string(data, '$.peer')")
 SOURCE = Source(

@@ -1,6 +1,6 @@
 """Column-wise helpers for line-oriented text sources.
 
-A decoded block of lines (``syslog.text_blocks``) becomes a :class:`Block`: its UTF-8
+A decoded block of lines (``textinput.text_blocks``) becomes a :class:`Block`: its UTF-8
 bytes in a numpy array, padded with newlines so that fixed-width windows read past
 the last line stay in bounds, and the start and end offset of every line. Parsers
 then work on whole columns: windows of bytes at per-line offsets (``window``,
@@ -91,6 +91,19 @@ def assemble(src: np.ndarray, starts: np.ndarray, lens: np.ndarray) -> pa.Array:
     step[0] = s[0]
     data = src[np.cumsum(step, dtype=np.int32)]
     return pa.Array.from_buffers(pa.string(), len(starts), [None, pa.py_buffer(offsets), pa.py_buffer(data)])
+
+
+def unique(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(keys, return_inverse=True)``, by a table instead of a sort when the
+    keys span a short range (hours of a block, combinations of a few fields)."""
+    lo, hi = int(keys.min()), int(keys.max())
+    if hi - lo >= 1 << 16:
+        return np.unique(keys, return_inverse=True)
+    present = np.zeros(hi - lo + 1, bool)
+    present[keys - lo] = True
+    uniq = np.flatnonzero(present) + lo
+    rank = np.cumsum(present) - 1
+    return uniq, rank[keys - lo]
 
 
 def repeat(value: str, n: int) -> pa.Array:
