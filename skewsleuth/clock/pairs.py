@@ -148,9 +148,11 @@ _KEYED_PAIRS = f"""
 WITH m AS (SELECT * FROM _messages JOIN _resolution USING (file_id)),
 hosts AS (SELECT key, count(DISTINCT host) AS hosts FROM m GROUP BY key),
 sent AS (
-  SELECT key, host, arg_min(file_id, (NOT sure, us)) AS file_id, arg_min(record_no, (NOT sure, us)) AS record_no,
-         arg_min(seq, (NOT sure, us)) AS seq, arg_min(us, (NOT sure, us)) AS us,
-         arg_min(res_us, (NOT sure, us)) AS res_us, arg_min(peer, (NOT sure, us)) AS peer,
+  SELECT key, host, arg_min(file_id, (NOT sure, us, file_id, record_no)) AS file_id,
+         arg_min(record_no, (NOT sure, us, file_id, record_no)) AS record_no,
+         arg_min(seq, (NOT sure, us, file_id, record_no)) AS seq, arg_min(us, (NOT sure, us, file_id, record_no)) AS us,
+         arg_min(res_us, (NOT sure, us, file_id, record_no)) AS res_us,
+         arg_min(peer, (NOT sure, us, file_id, record_no)) AS peer,
          any_value(label) AS label, any_value(via) AS via,
          count(*) OVER (PARTITION BY key) AS senders
   FROM m WHERE direction = 'outgoing' GROUP BY key, host
@@ -219,8 +221,9 @@ WITH p AS (
   FROM _pairs p LEFT JOIN _drift dr ON dr.seg = p.r_seg LEFT JOIN _drift ds ON ds.seg = p.s_seg
 )
 SELECT s_seg AS seg_send, r_seg AS seg_recv, any_value(s_host) AS host_send, any_value(r_host) AS host_recv,
-       min(b_us) / 1e6 AS bound_s, count(*) AS messages, arg_min(via, b_us) AS via,
-       arg_min(label, b_us) AS example
+       min(b_us) / 1e6 AS bound_s, count(*) AS messages,
+       -- of the messages as quick as the quickest, the first logged is the example, every run
+       arg_min(via, (b_us, s_us, s_file, s_rn)) AS via, arg_min(label, (b_us, s_us, s_file, s_rn)) AS example
 FROM p GROUP BY s_seg, r_seg ORDER BY s_seg, r_seg
 """
 
