@@ -1,3 +1,6 @@
+"""Fixtures for both tiers: tests/unit (mirrors the package, no daemon, browser or CLI
+subprocess; `python -m pytest tests/unit`) and tests/integration (marked `integration`)."""
+
 from __future__ import annotations
 
 import os
@@ -15,6 +18,15 @@ ROOT = Path(__file__).resolve().parent.parent
 # The real EVTX samples live in the repository (tests/data/evtx, with their licence), so
 # that a clone alone passes its tests.
 EVTX_DIR = ROOT / "tests" / "data" / "evtx"
+
+
+def pytest_collection_modifyitems(config, items):
+    # The integration tier is a folder; the marker lets `-m "not integration"` select
+    # the unit tier from anywhere.
+    integration = ROOT / "tests" / "integration"
+    for item in items:
+        if integration in Path(item.fspath).parents:
+            item.add_marker(pytest.mark.integration)
 
 
 @pytest.fixture(scope="session")

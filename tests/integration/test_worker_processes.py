@@ -1,0 +1,114 @@
+"""Reading spread over processes and a Dask cluster, and re-investigation from the parse
+cache: the same verdict, byte for byte, however the files were read."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+
+import pytest
+
+from skewsleuth import investigate
+from skewsleuth.report.json import write_json
+from skewsleuth.reading.workers import ordered_map
+from support.scale import evidence  # noqa: F401
+from support.worker_processes import _evtx_tasks  # noqa: F401
+
+
+def _json(verdict, path) -> bytes:
+    write_json(verdict.to_dict(), str(path))
+    return path.read_bytes()
+
+
+@pytest.fixture(scope="module")
+def inline_json(evidence, tmp_path_factory):
+    return _json(investigate([evidence], workers=1), tmp_path_factory.mktemp("j") / "inline.json")
+
+
+def test_worker_processes_give_the_same_verdict_byte_for_byte(evidence, inline_json, tmp_path):
+    verdict = investigate([evidence], workers=2)
+    assert _json(verdict, tmp_path / "w2.json") == inline_json
+    d = json.loads(inline_json)
+    assert d["ingest"]["files"] > 20 and d["ingest"]["quarantined"] > 0   # the damaged samples were read too
+    assert d["incidents"][0]["root_causes"][0]["host"] == "srv-lyncedge01.domain.com"
+
+
+def test_investigating_again_parses_only_the_files_that_changed(evidence, inline_json, tmp_path, monkeypatch):
+    import skewsleuth.reading.ingest as ingest_module
+
+    ev = tmp_path / "ev"
+    shutil.copytree(evidence, ev)
+    fresh = _json(investigate([ev], workers=1), tmp_path / "fresh.json")
+    parsed: list[str] = []
+    real = ingest_module.read_files
+
+    def counting(tasks, sink=None):
+        tasks = list(tasks)
+        parsed.extend(os.path.basename(t.path) for t in tasks)
+        return real(tasks, sink)
+
+    monkeypatch.setattr(ingest_module, "read_files", counting)
+    db = tmp_path / "case.duckdb"
+    first = _json(investigate([ev], db=db, workers=1), tmp_path / "first.json")
+    n_files = len(parsed)
+    assert n_files > 20 and first == fresh
+    assert (tmp_path / "case.duckdb.parsed").is_dir()
+
+    parsed.clear()
+    again = _json(investigate([ev], db=db, workers=1), tmp_path / "again.json")
+    assert parsed == [] and again == fresh          # nothing parsed, the same verdict
+
+    # One file changes: only it is parsed again, and the verdict follows the change.
+    trace = next((ev / "srv-lyncfe01").glob("*.log"))
+    text = trace.read_text(encoding="utf-8")
+    last = text.rindex("\n", 0, text.rindex("$$begin_record")) + 1
+    trace.write_text(text[:last], encoding="utf-8")     # its last record lost
+    os.utime(trace, ns=(time.time_ns(), time.time_ns() + 1_000_000))
+    parsed.clear()
+    changed = investigate([ev], db=db, workers=1)
+    assert parsed == [trace.name]
+    monkeypatch.setattr(ingest_module, "read_files", real)
+    assert _json(changed, tmp_path / "changed.json") == _json(investigate([ev], workers=1), tmp_path / "c2.json")
+    assert changed.ingest.records == json.loads(fresh)["ingest"]["records"] - 1
+    # The cache holds what the last investigation read: the changed file's old entry is gone.
+    assert len(list((tmp_path / "case.duckdb.parsed").glob("*.json"))) == n_files
+
+
+def _slow_square(x: int) -> int:
+    time.sleep(0.05 * (5 - x % 5))      # later tasks finish first
+    return x * x
+
+
+def test_results_come_in_task_order_whatever_finishes_first():
+    assert list(ordered_map(_slow_square, range(12), workers=2, window=4)) == [x * x for x in range(12)]
+    assert list(ordered_map(_slow_square, [], workers=2)) == []
+
+
+def _dies_on_three(x: int) -> int:
+    if x == 3:
+        os._exit(70)            # as a segfault in a parser would: no exception, the process is gone
+    return x * 10
+
+
+def test_a_worker_process_that_dies_fails_its_task_and_the_rest_go_on():
+    from skewsleuth.reading.workers import WorkerDied
+
+    out = list(ordered_map(_dies_on_three, range(8), workers=2, window=4))
+    assert [x for x in out if not isinstance(x, WorkerDied)] == [x * 10 for x in range(8) if x != 3]
+    assert isinstance(out[3], WorkerDied) and "died" in str(out[3])
+
+
+def test_a_bundle_whose_reader_died_is_read_again_file_by_file(evtx_dir):
+    """A worker is given several files at once; when its process dies, each of them is
+    read again alone, so that only a file that kills its reader fails."""
+    from skewsleuth.reading.ingest import _results_of_bundles
+    from skewsleuth.reading.files import read_file
+    from skewsleuth.reading.workers import WorkerDied
+
+    tasks = [t for t in _evtx_tasks(evtx_dir) if read_file(t).failed is None][:3]
+    out = list(_results_of_bundles(iter([(tasks, WorkerDied("gone"))]), workers=2))
+    assert [r.task for r in out] == tasks and all(r.failed is None and r.ingested > 0 for r in out)
+    lone = list(_results_of_bundles(iter([(tasks[:1], WorkerDied("the reader process died"))]), workers=2))
+    assert [(r.task, r.failed) for r in lone] == [(tasks[0], "the reader process died")]
