@@ -1,0 +1,68 @@
+"""Clock facts and segments on the seed: the Edge's boot and its one resync, read from
+its own records, cut its log into the segments the model solves."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import numpy as np
+import pytest
+from hypothesis import given, strategies as st
+
+from skewsleuth.clock.drift import _rate
+from skewsleuth.clock.facts import classify_setter, read_facts
+from skewsleuth.clock.segments import order_chain
+
+EDGE, FE = "srv-lyncedge01.domain.com", "srv-lyncfe01.domain.com"
+UTC = timezone.utc
+
+
+@pytest.fixture(scope="module")
+def facts(seed_verdict):
+    return read_facts(seed_verdict.store)
+
+
+def test_the_edge_resync_is_read_from_kernel_general_1_with_its_size_and_setter(facts):
+    (step,) = [f for f in facts if f.kind == "step"]
+    assert (step.host, step.source, step.delta_s) == (EDGE, "Kernel-General 1", 18000.0)
+    assert step.before == datetime(2014, 10, 20, 21, 33, 25, tzinfo=UTC)      # 4:33:25 PM CDT, as logged
+    assert step.process == "W32Time" and step.setter == "time_service"
+
+
+def test_the_edge_boot_and_the_shutdown_before_it_are_facts_the_frontend_has_none(facts):
+    kinds = {(f.host, f.kind) for f in facts}
+    assert {(EDGE, "boot"), (EDGE, "shutdown")} <= kinds
+    assert not any(h == FE and k in ("boot", "shutdown", "step") for h, k in kinds)
+
+
+def test_who_set_the_clock_is_named_from_the_process():
+    assert classify_setter(r"C:\Windows\System32\svchost.exe") == "time_service"
+    assert classify_setter(None) == "unknown"
+
+
+def test_the_edge_chain_is_its_boot_then_its_resync(seed_verdict):
+    chain = seed_verdict.model.chains[EDGE]
+    assert [(b.kind, b.source, b.inferred) for b in chain] == [("boot", "Kernel-General 12", False),
+                                                               ("step", "Kernel-General 1", False)]
+    assert order_chain(list(reversed(chain))) == chain
+    assert seed_verdict.model.chains.get(FE, []) == []
+
+
+def test_segments_hold_every_event_once(seed_verdict):
+    con = seed_verdict.store.con
+    events, placed, distinct = con.execute("""
+        SELECT (SELECT count(*) FROM events), count(*), count(DISTINCT (file_id, record_no))
+        FROM event_segments""").fetchone()
+    assert events == placed == distinct
+
+
+@given(rate=st.floats(-50e-6, 50e-6), c=st.floats(-100, 100), n=st.integers(3, 30))
+def test_a_drift_rate_interval_holds_the_true_rate(rate, c, n):
+    """Readings of o_b - o_a = c + rate * t bounded from above and below by 1-50 ms
+    around it, over eight hours: the feasible rates hold the true one."""
+    rng = np.random.default_rng(n)
+    ux, lx = np.sort(rng.uniform(0, 8 * 3600e6, n)), np.sort(rng.uniform(0, 8 * 3600e6, n))
+    u = c + rate * ux / 1e6 + rng.uniform(0.001, 0.05, n)
+    lo = c + rate * lx / 1e6 - rng.uniform(0.001, 0.05, n)
+    got = _rate(ux, u, lx, lo)
+    assert got is not None and got[0] - 1e-12 <= rate <= got[1] + 1e-12
