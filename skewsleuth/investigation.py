@@ -13,21 +13,20 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import duckdb
 
-from .case import Case, CaseError, load_case
+from .case import Case, load_case
 from .clock.krb5 import map_kdc_addresses
 from .clock.model import build_clock_model
-from .errors import InputError
+from .errors import CaseError, InputError, SchedulerError, StoreError
 from .incident import find_incidents
-from .reading.discovery import find_case_files
-from .reading.ingest import ingest
 from .normalise import canonicalise, drop_duplicates, host_roles
 from .rca import diagnose
+from .reading.discovery import find_case_files
+from .reading.ingest import ingest
 from .rules import load_rules
 from .rules.matcher import match_rules
-from .store import Store, StoreError
+from .store import Store
 from .timefmt import clockface
 from .verdict import Verdict
-from .reading.workers import SchedulerError
 
 
 def investigate(paths: list[str | Path], case: str | Path | Case | None = None, *, db: str | Path | None = None,

@@ -22,9 +22,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.ipc  # noqa: F401 - pa.ipc
 
+from ..errors import UnusableFile
 from ..schema import EVENTS, QUARANTINE, quarantine_table
 from ..sources import RAW_READERS, READERS
-from ..sources.base import BATCH_ROWS, FileContext, UnusableFile
+from ..sources.base import BATCH_ROWS, FileContext
 from ..sources.winevent import Pending
 
 

@@ -18,7 +18,8 @@ from typing import Callable, Iterable, Iterator
 import duckdb
 import pyarrow as pa
 
-from ..case import Case, CaseError, load_case, load_changes_csv, sniff_case, sniff_changes_csv
+from ..errors import CaseError, WorkerDied
+from ..case import Case, load_case, load_changes_csv, sniff_case, sniff_changes_csv
 from ..hosts import host_keys
 from ..schema import EVENTS, QUARANTINE, quarantine_table
 from ..sources import sniff
@@ -26,7 +27,7 @@ from ..store import Store
 from .cache import CacheEntryWriter, ParseCache
 from .discovery import discover, head_of, host_hint
 from .files import FileResult, FileTask, read_bundle, read_files
-from .workers import WorkerDied, default_workers, ordered_map
+from .workers import default_workers, ordered_map
 
 @dataclass
 class IngestSummary:

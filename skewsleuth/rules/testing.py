@@ -26,7 +26,8 @@ from typing import Any
 
 import duckdb
 
-from . import MESSAGE_LOWER, Rule, RuleError, builtin_files, with_message_lower
+from ..errors import RuleError
+from . import MESSAGE_LOWER, Rule, builtin_files, with_message_lower
 from .matcher import _suspect_sql
 
 _RECORD_KEYS = {"message", "provider", "event_id", "channel", "format", "host", "data", "suspect"}

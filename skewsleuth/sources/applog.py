@@ -123,7 +123,8 @@ from typing import Any, Iterator
 
 import pyarrow as pa
 
-from .base import EventBatchBuilder, FileContext, UnusableFile
+from ..errors import UnusableFile
+from .base import EventBatchBuilder, FileContext
 from .contract import Source
 from .textinput import CUT_SHORT, first_json_line, json_line, line_blocks
 from .timeparse import EPOCH, MONTHS, US, UTC, Localizer, leap_second, micros, note_zone, utc_offset

@@ -22,7 +22,6 @@ from typing import Any
 
 import pyarrow as pa
 
-from ..errors import UnusableFile as UnusableFile  # the readers import it from here
 from ..schema import EVENTS
 
 BATCH_ROWS = 65_536

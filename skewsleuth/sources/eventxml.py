@@ -34,7 +34,8 @@ import pyarrow as pa
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import ParseError, fromstring
 
-from .base import BATCH_ROWS, FileContext, UnusableFile
+from ..errors import UnusableFile
+from .base import BATCH_ROWS, FileContext
 from .contract import Source
 from .winevent import normalize
 

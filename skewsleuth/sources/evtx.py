@@ -17,7 +17,8 @@ from typing import Iterator
 
 import pyarrow as pa
 
-from .base import BATCH_ROWS, FileContext, UnusableFile
+from ..errors import UnusableFile
+from .base import BATCH_ROWS, FileContext
 from .contract import Source
 from .winevent import normalize
 

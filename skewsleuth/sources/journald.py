@@ -35,7 +35,8 @@ from typing import Any, Iterator
 
 import pyarrow as pa
 
-from .base import EventBatchBuilder, FileContext, UnusableFile
+from ..errors import UnusableFile
+from .base import EventBatchBuilder, FileContext
 from .contract import Source
 from .syslog_lines import FACILITIES, SEVERITIES
 from .textinput import CUT_SHORT, first_json_line, json_line, line_blocks

@@ -60,7 +60,8 @@ from typing import Any, Iterator
 
 import pyarrow as pa
 
-from .base import EventBatchBuilder, FileContext, UnusableFile
+from ..errors import UnusableFile
+from .base import EventBatchBuilder, FileContext
 from .contract import Source, peer_host_sql
 from .syslog_lines import looks_like_syslog
 from .textinput import EVTX_MAGIC, XML_STARTS, decode_head, first_line, line_blocks

@@ -16,7 +16,8 @@ from typing import Any, Callable, Iterator
 
 import pyarrow as pa
 
-from .base import EventBatchBuilder, FileContext, UnusableFile
+from ..errors import UnusableFile
+from .base import EventBatchBuilder, FileContext
 from .textinput import line_blocks, text_blocks
 from .timeparse import MONTHS, Localizer, micros, note_zone, rfc3339_utc
 

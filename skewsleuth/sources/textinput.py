@@ -14,7 +14,8 @@ import json
 import re
 from typing import Any, Iterator
 
-from .base import FileContext, UnusableFile
+from ..errors import UnusableFile
+from .base import FileContext
 
 BLOCK = 1 << 20
 # A "line" longer than this is cut: binary junk without newlines must not be held

@@ -19,7 +19,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from skewsleuth.sources import eventxml
-from skewsleuth.sources.base import FileContext, UnusableFile
+from skewsleuth.errors import UnusableFile
+from skewsleuth.sources.base import FileContext
 
 sys.path.insert(0, str(Path(__file__).parent))
 from conftest import mutate  # noqa: E402

@@ -26,7 +26,8 @@ from hypothesis import strategies as st
 from skewsleuth import sources
 from skewsleuth.schema import EVENTS
 from skewsleuth.sources import applog, base
-from skewsleuth.sources.base import FileContext, UnusableFile
+from skewsleuth.errors import UnusableFile
+from skewsleuth.sources.base import FileContext
 from synth.applog import otlp_line, otlp_span, python_json_logger_line, structlog_line, traceparent
 from synth.syslog import journald_line, rfc3164_line, rfc5424_line
 from conftest import mutate

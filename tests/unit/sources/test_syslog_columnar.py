@@ -26,7 +26,8 @@ from hypothesis import strategies as st
 
 from skewsleuth.schema import EVENTS
 from skewsleuth.sources import base, syslog, textinput
-from skewsleuth.sources.base import FileContext, UnusableFile
+from skewsleuth.errors import UnusableFile
+from skewsleuth.sources.base import FileContext
 from synth.corpus import write_corpus
 from synth.syslog import krb5kdc_line, rfc3164_line, rfc5424_line
 

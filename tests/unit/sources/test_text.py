@@ -21,7 +21,8 @@ from hypothesis import strategies as st
 
 from skewsleuth.schema import EVENTS
 from skewsleuth.sources import base, journald, sipstack, syslog, syslog_lines
-from skewsleuth.sources.base import FileContext, UnusableFile
+from skewsleuth.errors import UnusableFile
+from skewsleuth.sources.base import FileContext
 from skewsleuth.demo.sipstack import format_diag_record, format_protocol_record
 from synth.syslog import (journald_line, krb5kdc_line, krb5kdc_skew_message, rfc3164_line,
                                      rfc5424_line)

@@ -9,7 +9,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from skewsleuth.sources import READERS, sniff
-from skewsleuth.sources.base import FileContext, UnusableFile
+from skewsleuth.errors import UnusableFile
+from skewsleuth.sources.base import FileContext
 
 NS = "http://schemas.microsoft.com/win/2004/08/events/event"
 EVENT = ("<Event xmlns='" + NS + "'><System><Provider Name='Microsoft-Windows-Kernel-General' "
