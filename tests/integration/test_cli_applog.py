@@ -1,11 +1,6 @@
-"""Structured application logs (JSON Lines) and OpenTelemetry file-exporter spans.
-
-Lines are written by hand in the exact shapes each library emits (named in each
-test), and by synth.applog. Checked: the columns and the ``corr`` /
-``fields`` objects, W3C traceparent validation, OTLP spans as records, damaged input
-(every record ingested or quarantined, counts adding up), the sniffer against every
-other format, property tests (random and mutated input never raises anything but
-UnusableFile), and the real CLI ingesting a folder of application logs.
+"""Structured application logs (JSON Lines) and OpenTelemetry file-exporter spans: the part
+that runs the command line, a real daemon or another process (the rest is in
+tests/unit/sources/test_applog.py).
 """
 
 from __future__ import annotations

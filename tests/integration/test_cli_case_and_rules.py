@@ -1,4 +1,7 @@
-"""The case file's times and the rule pack's own examples."""
+"""The case file's times and the rule pack's own examples: the part that runs the command
+line, a real daemon or another process (the rest is in
+tests/unit/test_case_and_rules.py).
+"""
 
 from __future__ import annotations
 

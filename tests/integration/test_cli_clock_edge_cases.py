@@ -1,5 +1,8 @@
-"""The clock model on Linux evidence (chronyd, kernel, krb5kdc) and on harder cases:
-a clock set by hand, an offset known only from an observation, contradictions."""
+"""The clock model on Linux evidence (chronyd, kernel, krb5kdc) and on harder cases: a
+clock set by hand, an offset known only from an observation, contradictions: the part
+that runs the command line, a real daemon or another process (the rest is in
+tests/unit/clock/test_model_edge_cases.py).
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""The real EVTX samples in tests/data/evtx: steps found, damage survived, counts add up."""
+"""The real EVTX samples in tests/data/evtx: steps found, damage survived, counts add up:
+the part that runs the command line, a real daemon or another process (the rest is in
+tests/unit/sources/test_evtx_real.py).
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,8 @@
-"""Runbook content per platform, role and offset; the inventory's fix: key; the WinRM
-guard and session construction (no Windows host here: see test names)."""
+"""Runbook content per platform, role and offset; the inventory's fix: key; the WinRM guard
+and session construction (no Windows host here: see test names): the part that runs the
+command line, a real daemon or another process (the rest is in
+tests/unit/remediation/test_runbook.py).
+"""
 
 from __future__ import annotations
 

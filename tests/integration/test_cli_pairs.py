@@ -1,4 +1,7 @@
-"""Clocks reconstructed from the messages hosts exchange (SIP transactions)."""
+"""Clocks reconstructed from the messages hosts exchange (SIP transactions): the part that
+runs the command line, a real daemon or another process (the rest is in
+tests/unit/clock/test_pairs.py).
+"""
 
 from __future__ import annotations
 

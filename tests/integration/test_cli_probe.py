@@ -1,4 +1,7 @@
-"""probe's arguments and inventory: every mistake is exit 2 with one line on stderr."""
+"""probe's arguments and inventory: every mistake is exit 2 with one line on stderr: the
+part that runs the command line, a real daemon or another process (the rest is in
+tests/unit/probe/test_inventory.py).
+"""
 
 from __future__ import annotations
 

@@ -1,9 +1,7 @@
 """Hostile and damaged input (issue 7): real EVTX files mutated, event XML and case files
 mutated, whole damaged collections investigated, times no timeline can hold, and the
-verdict the same whatever order the evidence is named in.
-
-Every fuzz test here is bounded for the suite; ``SKEWSLEUTH_FUZZ_EXAMPLES=N`` runs N
-examples each (docs/reliability.md records a long run).
+verdict the same whatever order the evidence is named in: the part that runs the command
+line, a real daemon or another process (the rest is in tests/unit/test_reliability.py).
 """
 
 from __future__ import annotations

@@ -1,5 +1,8 @@
-"""The rule pack: every rule passes its own examples, loads and converts with pySigma
-(as sigma-cli would), and the rules commands keep their contract."""
+"""The rule pack: every rule passes its own examples, loads and converts with pySigma (as
+sigma-cli would), and the rules commands keep their contract: the part that runs the
+command line, a real daemon or another process (the rest is in
+tests/unit/rules/test_pack.py).
+"""
 
 from __future__ import annotations
 

@@ -1,9 +1,6 @@
-"""Text sources: SIPStack traces, syslog (RFC 3164 / 5424 / krb5kdc), journald JSON.
-
-Each parser is checked on realistic evidence (written by tests/synth, skewsleuth.demo and
-by hand in the shapes real tools write), on damaged input (read as far as possible,
-every record either ingested or quarantined), on its sniffer, and by property tests
-(random and mutated input never raises anything but UnusableFile).
+"""Text sources: SIPStack traces, syslog (RFC 3164 / 5424 / krb5kdc), journald JSON: the
+part that runs the command line, a real daemon or another process (the rest is in
+tests/unit/sources/test_text.py).
 """
 
 from __future__ import annotations

@@ -1,5 +1,7 @@
 """`skewsleuth timeline`: the corrected timeline as JSON Lines, CSV, Parquet and the CSV
-Timesketch imports, written from the case database."""
+Timesketch imports, written from the case database: the part that runs the command line,
+a real daemon or another process (the rest is in tests/unit/report/test_timeline.py).
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,8 @@
 """watch's history (DuckDB), metrics (scraped over HTTP and parsed as Prometheus does) and
-command line (arguments, --once against real chronyd servers)."""
+command line (arguments, --once against real chronyd servers): the part that runs the
+command line, a real daemon or another process (the rest is in
+tests/unit/watch/test_parts.py).
+"""
 
 from __future__ import annotations
 

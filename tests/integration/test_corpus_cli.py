@@ -1,5 +1,8 @@
-"""The synthetic fleet corpus (tests/synth/corpus.py): written in every text format,
-read back record for record, and investigated to the clocks and incidents it holds."""
+"""The synthetic fleet corpus (tests/synth/corpus.py): written in every text format, read
+back record for record, and investigated to the clocks and incidents it holds: the part
+that runs the command line, a real daemon or another process (the rest is in
+tests/unit/synth/test_corpus.py).
+"""
 
 from __future__ import annotations
 

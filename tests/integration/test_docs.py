@@ -1,4 +1,7 @@
-"""The examples in docs/usage.md run, in order, and do what the page says."""
+"""The examples in docs/usage.md run, in order, and do what the page says: the part that
+runs the command line, a real daemon or another process (the rest is in
+tests/unit/docs/test_docs_unit.py).
+"""
 
 from __future__ import annotations
 

@@ -1,6 +1,8 @@
 """HTTP Date and SMTP banner probes: a real HTTP server and a real exim ten minutes ahead
 under faketime, servers that give no date or refuse, and the one-second arithmetic as a
-property (every interval holds the true offset)."""
+property (every interval holds the true offset): the part that runs the command line, a
+real daemon or another process (the rest is in tests/unit/probe/test_http_smtp.py).
+"""
 
 from __future__ import annotations
 

@@ -1,6 +1,8 @@
 """NTP probe: real chronyd servers (one five hours behind under faketime, like the seed's
 Edge), hostile servers whose every bad reply must be rejected with a reason, and the
-packet and era arithmetic as properties."""
+packet and era arithmetic as properties: the part that runs the command line, a real
+daemon or another process (the rest is in tests/unit/probe/test_ntp.py).
+"""
 
 from __future__ import annotations
 

@@ -1,31 +1,17 @@
-"""Hostile and damaged input (issue 7): real EVTX files mutated, event XML and case files
-mutated, whole damaged collections investigated, times no timeline can hold, and the
-verdict the same whatever order the evidence is named in.
+"""Hostile and damaged input, at length: real EVTX files mutated at random and read as
+far as they can be (the rest of the reliability tests are in tests/unit/test_reliability.py).
 
-Every fuzz test here is bounded for the suite; ``SKEWSLEUTH_FUZZ_EXAMPLES=N`` runs N
-examples each (docs/reliability.md records a long run).
+``SKEWSLEUTH_FUZZ_EXAMPLES=N`` runs N examples (docs/reliability.md records a long run).
 """
 
 from __future__ import annotations
 
-import os
 import random
-from datetime import timedelta, timezone
 
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import given, strategies as st
 
 from skewsleuth.reading.files import FileTask, read_bundle, read_file
-from support.reliability import _read  # noqa: F401
-
-
-UTC = timezone.utc
-
-
-EXAMPLES = int(os.environ.get("SKEWSLEUTH_FUZZ_EXAMPLES", "0"))
-
-
-FUZZ = settings(max_examples=EXAMPLES or 40, deadline=timedelta(seconds=20), derandomize=not EXAMPLES,
-                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+from support.reliability import EXAMPLES, FUZZ, UTC, _read  # noqa: F401
 
 
 @FUZZ

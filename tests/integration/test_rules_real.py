@@ -1,8 +1,10 @@
 """The rule pack against messages real software produces here: openssl s_client, curl,
-Python's ssl and Java against an openssl s_server whose certificate is not yet valid
-or expired (signed under faketime); PyJWT decoding tokens from a clock ten minutes
-off; pyotp showing the TOTP window; chronyd -Q under faketime against a chronyd
-server. (krb5kdc and kinit: tests/test_kerberos_real.py.)"""
+Python's ssl and Java against an openssl s_server whose certificate is not yet valid or
+expired (signed under faketime); PyJWT decoding tokens from a clock ten minutes off;
+pyotp showing the TOTP window; chronyd -Q under faketime against a chronyd server.
+(krb5kdc and kinit: tests/test_kerberos_real.py.): the part that runs the command line,
+a real daemon or another process (the rest is in tests/unit/rules/test_real_unit.py).
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,8 @@
 """Reading spread over processes and a Dask cluster, and re-investigation from the parse
-cache: the same verdict, byte for byte, however the files were read."""
+cache: the same verdict, byte for byte, however the files were read: the part that runs
+the command line, a real daemon or another process (the rest is in
+tests/unit/reading/test_cache_and_normalising.py).
+"""
 
 from __future__ import annotations
 
@@ -9,23 +12,11 @@ import shutil
 
 import pytest
 
-from skewsleuth import investigate
-from skewsleuth.report.json import write_json
 from conftest import one_line_error, run_cli
-from support.scale import evidence  # noqa: F401
+from support.scale import _json, evidence, inline_json  # noqa: F401
 
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
-
-
-def _json(verdict, path) -> bytes:
-    write_json(verdict.to_dict(), str(path))
-    return path.read_bytes()
-
-
-@pytest.fixture(scope="module")
-def inline_json(evidence, tmp_path_factory):
-    return _json(investigate([evidence], workers=1), tmp_path_factory.mktemp("j") / "inline.json")
 
 
 def _need_distributed():

@@ -7,6 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from skewsleuth import investigate
+from skewsleuth.report.json import write_json
+
 
 @pytest.fixture(scope="module")
 def evidence(tmp_path_factory, evtx_dir, seed_evidence):
@@ -15,3 +18,13 @@ def evidence(tmp_path_factory, evtx_dir, seed_evidence):
     folder = Path(shutil.copytree(seed_evidence, tmp_path_factory.mktemp("scale") / "ev"))
     shutil.copytree(evtx_dir, folder / "win01")
     return folder
+
+
+def _json(verdict, path) -> bytes:
+    write_json(verdict.to_dict(), str(path))
+    return path.read_bytes()
+
+
+@pytest.fixture(scope="module")
+def inline_json(evidence, tmp_path_factory):
+    return _json(investigate([evidence], workers=1), tmp_path_factory.mktemp("j") / "inline.json")

@@ -8,29 +8,18 @@ examples each (docs/reliability.md records a long run).
 
 from __future__ import annotations
 
-import os
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import given, strategies as st
 
 from skewsleuth.case import CaseError, load_case
 from skewsleuth.reading.files import FileTask, read_file
 from skewsleuth.demo.eventxml import event_stream, event_xml, events_document
 from skewsleuth.demo.scenario import SEED, case_yaml
 from conftest import mutate
-from support.reliability import _read  # noqa: F401
-
-
-UTC = timezone.utc
-
-
-EXAMPLES = int(os.environ.get("SKEWSLEUTH_FUZZ_EXAMPLES", "0"))
-
-
-FUZZ = settings(max_examples=EXAMPLES or 40, deadline=timedelta(seconds=20), derandomize=not EXAMPLES,
-                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+from support.reliability import EXAMPLES, FUZZ, UTC, _read  # noqa: F401
 
 
 _T = datetime(2014, 10, 20, 23, 19, 47, tzinfo=UTC)
