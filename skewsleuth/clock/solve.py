@@ -263,11 +263,17 @@ def _set_aside_contradictions(n: int, cs: ConstraintSet, src: np.ndarray, dst: n
                 # on the most blamed segment of the cycle, all of it, and say so.
                 weakest_kind = min((kind[k] for k in rows), key=lambda c: STRENGTH[KINDS[c]])
                 hit = (kind == weakest_kind) & ((ci == most) | (cj == most)) & ~dropped
+                where = "one segment"
                 if not hit.any():
-                    hit = (kind == weakest_kind) & ~dropped
+                    where = "the contradicting cycle"
+                    # The blamed segment holds none of that kind: what contradicts is
+                    # in this cycle, so only the cycle's own constraints of that kind
+                    # go (another host's sync reports are no part of it).
+                    hit = np.zeros(len(kind), bool)
+                    hit[[k for k in rows if kind[k] == weakest_kind]] = True
                 dropped |= hit
                 contradictions.append({"dropped": f"all {int(hit.sum())} '{KINDS[weakest_kind]}' constraints on "
-                                                  f"one segment, e.g. {cs.evidence(int(np.flatnonzero(hit)[0]))}: "
+                                                  f"{where}, e.g. {cs.evidence(int(np.flatnonzero(hit)[0]))}: "
                                                   f"too many contradictions", "kind": KINDS[weakest_kind],
                                        "cycle": [cs.evidence(k) for k in rows], "_segments": segs})
         live = np.flatnonzero(~dropped[row])

@@ -151,3 +151,22 @@ def test_cycles_found_in_one_round_that_share_what_was_set_aside():
         n, cons = _contradictory_constraints(rng, pick)
         sol = solve(n, cons)
         assert all(iv.low <= iv.high + 1e-6 for iv in sol.intervals)
+
+
+def test_many_contradictions_set_aside_only_what_is_in_them():
+    """Issue 17, case 6: past SEGMENT_CONTRADICTIONS on one segment, the weakest kind is
+    set aside wholesale on that segment; when the segment holds none of it, only the
+    cycle's own constraints of that kind go, never every host's sync reports."""
+    hub, healthy = 1, 9
+    cons = [Constraint(0, hub, -1, 1, "reference", "hub is a reference")]
+    for k in range(2, 9):
+        cons += [Constraint(hub, k, 99.5, 100.5, "step", f"segment {k} is 100 s ahead of the hub"),
+                 Constraint(0, k, -2, 2, "sync", f"segment {k} reports sync")]
+    cons.append(Constraint(0, healthy, -2, 2, "sync", "a healthy host reports sync"))
+    sol = solve(healthy, cons)
+    assert sol.contradictions, "the seven sync reports contradict the steps"
+    assert not any("healthy" in c["dropped"] for c in sol.contradictions)
+    iv = sol.intervals[healthy - 1]
+    assert (iv.low, iv.high) == (-2, 2) and iv.basis == ["sync"]
+    for k in range(2, 9):   # the contradicted ones lose their sync, keep the step
+        assert sol.intervals[k - 1].low == pytest.approx(98.5) and sol.intervals[k - 1].high == pytest.approx(101.5)
