@@ -35,6 +35,7 @@ BOOT_MERGE_S = 600.0      # boot records of one boot (6009, 6005, Kernel-General
 OUTLIER_RECORDS = 3       # delayed writes: at most this many records out of order
 LEAP_MIN_S = 60.0         # a leap of a log smaller than this is not worth testing
 LEAP_SPACING = 8          # ... nor one less than this many times the log's usual pauses
+SAME_STEP_S = 900.0       # jumps in two logs of a host this close on both clocks: one step
 
 
 @dataclass
@@ -186,8 +187,33 @@ def inferred_boundaries(store: Store, explicit: dict[str, list[Boundary]],
                      source="record order")
         b.evidence.append(f"records written in sequence on {host} go back in logged time by {-back:.0f} s "
                           f"({when(prev)} -> {when(logged)})")
-        out.setdefault(host, []).append(b)
+        same = next((x for x in out.get(host, []) if _same_step(x, b)), None)
+        if same is None:
+            out.setdefault(host, []).append(b)
+        else:
+            _merge_jump(same, b)
     return out
+
+
+def _same_step(a: Boundary, b: Boundary) -> bool:
+    """Jumps back in two logs of one host that are one step of its one clock: each
+    log's last record before and first record after are within ``SAME_STEP_S`` of the
+    other's. A step of the clock shows in every log that wrote around it, one record
+    earlier or later in each."""
+    return (a.file_id != b.file_id and a.before is not None and b.before is not None
+            and abs((a.before - b.before).total_seconds()) <= SAME_STEP_S
+            and abs((a.after - b.after).total_seconds()) <= SAME_STEP_S)
+
+
+def _merge_jump(into: Boundary, b: Boundary) -> None:
+    """One step seen in another log: it happened after the latest record any log wrote
+    before it and before the earliest any wrote after, which bounds it tighter."""
+    assert into.before is not None and b.before is not None
+    if b.after < into.after:   # the boundary is the record that shows the new clock first
+        into.file_id, into.record_no, into.seq, into.after = b.file_id, b.record_no, b.seq, b.after
+    into.before = max(into.before, b.before)
+    into.delta_max_s = (into.after - into.before).total_seconds()
+    into.evidence += b.evidence
 
 
 def backward_jumps(store: Store) -> list[tuple]:
