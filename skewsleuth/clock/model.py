@@ -34,6 +34,7 @@ from .solve import Constraint, ConstraintSet, Interval, Solution, solve
 STEP_EPS_S = 0.5        # a logged step's size is exact but for write latency
 TIME_SERVICE_ACC_S = 2.0  # after a time service sets the clock it is this close to true
 SYNC_ACC_S = 2.0        # a time service reporting sync holds the clock this close
+SYNC_SETTLE_S = 60.0    # a step or a "wrong by" this soon after a sync report: not yet true
 ORDER_EPS_S = 1.0       # write-order bounds: records written in sequence
 MAX_PAIR_PASSES = 8     # rounds of cutting segments where message pairs disagree
 
@@ -130,12 +131,15 @@ def _base_constraints(chains: dict[str, list[Boundary]], segments: list[Segment]
                                        f"{ev}; last logged before it {when(b.before)}, and true time "
                                        f"only moves forward across a reboot"))
     locate = _locator(store, facts)
+    settles = _settling(facts)
     for f in facts:
         routine = (f.kind == "step" and f.delta_s is not None and abs(f.delta_s) < STEP_MIN_S
                    and f.setter == "time_service")
         if f.kind == "sync" or routine:
             # A time service's routine sub-second correction says as much as a sync report.
             seg = locate(f.file_id, f.host, f.record_no)
+            if seg is not None and f.kind == "sync" and id(f) in settles:
+                seg = _after_settling(segments[seg], by_host, chains, settles[id(f)])
             if seg is not None:
                 cons.append(Constraint(0, seg + 1, -SYNC_ACC_S, SYNC_ACC_S, "sync",
                                        f"{f.source} on {f.host} at {when(f.logged)} (logged): "
@@ -159,6 +163,44 @@ def _base_constraints(chains: dict[str, list[Boundary]], segments: list[Segment]
     out.add_columns(pairs.seg_send + 1, pairs.seg_recv + 1, np.full(len(pairs), -math.inf), pairs.bound_s,
                     "pairs", pairs.describe)
     return out
+
+
+def _settling(facts: list[ClockFact]) -> dict[int, ClockFact | None]:
+    """Sync reports the clock was not true at yet: the time service stepped the clock
+    (a step follows within ``SYNC_SETTLE_S``: the report holds after the step) or said
+    it is wrong by more than a sync's accuracy (None: it holds once the slew is over,
+    which no record says). chronyd logs "Selected source" milliseconds before it steps.
+    Keyed by id() of the sync fact."""
+    out: dict[int, ClockFact | None] = {}
+    by_host: dict[str, list[ClockFact]] = {}
+    for f in facts:
+        by_host.setdefault(f.host, []).append(f)
+    for host_facts in by_host.values():
+        fixes = [f for f in host_facts if (f.kind == "step" and f.delta_s is not None and abs(f.delta_s) >= STEP_MIN_S
+                                           and f.before is not None)
+                 or (f.kind == "hint" and f.correction_s is not None and abs(f.correction_s) > SYNC_ACC_S)]
+        for f in host_facts:
+            if f.kind != "sync":
+                continue
+            for fix in fixes:
+                at = fix.before if fix.kind == "step" else fix.logged
+                if 0 <= (at - f.logged).total_seconds() <= SYNC_SETTLE_S:  # type: ignore[operator]
+                    out[id(f)] = fix if fix.kind == "step" else None
+                    break
+    return out
+
+
+def _after_settling(seg: Segment, by_host: dict[str, list[Segment]], chains: dict[str, list[Boundary]],
+                    fix: ClockFact | None) -> int | None:
+    """The segment a settling sync report holds for: the one the step it came with
+    opened; None while the clock is still being slewed."""
+    if fix is None:
+        return None
+    segs, chain = by_host[seg.host], chains.get(seg.host, [])
+    for k in range(seg.index, len(chain)):
+        if any(x is fix for x in chain[k].facts):
+            return segs[k + 1].segment_id
+    return seg.segment_id   # the step opened an earlier segment: the report is already after it
 
 
 def _locator(store: Store, facts: list[ClockFact]):
