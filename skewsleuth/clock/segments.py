@@ -35,6 +35,9 @@ BOOT_MERGE_S = 600.0      # boot records of one boot (6009, 6005, Kernel-General
 OUTLIER_RECORDS = 3       # delayed writes: at most this many records out of order
 LEAP_MIN_S = 60.0         # a leap of a log smaller than this is not worth testing
 LEAP_SPACING = 8          # ... nor one less than this many times the log's usual pauses
+# Loggers that write their own start lines before the kernel's at boot (rsyslog's
+# "[origin software=...] start", syslog-ng's "syslog-ng starting up", journald's).
+BOOT_LOGGERS = ("rsyslogd", "syslogd", "syslog-ng", "systemd-journald")
 SAME_STEP_S = 900.0       # jumps in two logs of a host this close on both clocks: one step
 
 
@@ -142,6 +145,11 @@ def _boot_befores(store: Store, explicit: dict[str, list[Boundary]]) -> None:
     """A boot's ``before``: the last record its log wrote before it, when no shutdown
     record says more (syslog has none). True time only moves forward across a reboot.
 
+    The logging daemon's own lines are no record before a boot: it starts before it
+    reads the kernel's ring buffer, so on Debian and Ubuntu the new boot's
+    ``rsyslogd: [origin ...] start`` comes before the ``Linux version`` line, stamped
+    on the new boot's clock. Passing over them elsewhere only loosens a bound.
+
     Asked for every boot in one query (a query per boot cost more than the rest of a
     small investigation): each record's predecessor in its log's write order, read at
     the boot's first record."""
@@ -154,11 +162,13 @@ def _boot_befores(store: Store, explicit: dict[str, list[Boundary]]) -> None:
         "file_id": pa.array([f.file_id for f in firsts], pa.int32()),
         "host": pa.array([b.host for b in boots], pa.string()),
         "record_no": pa.array([f.record_no for f in firsts], pa.int64())}))
+    loggers = ", ".join(f"'{p}'" for p in BOOT_LOGGERS)
     try:
         rows = store.con.execute(f"""
             WITH e AS (
               SELECT file_id, host, record_no,
-                     lag(logged) OVER (PARTITION BY file_id, host ORDER BY {SEQ}, record_no) AS prev
+                     lag(CASE WHEN provider IN ({loggers}) THEN NULL ELSE logged END IGNORE NULLS)
+                       OVER (PARTITION BY file_id, host ORDER BY {SEQ}, record_no) AS prev
               FROM events SEMI JOIN _boots USING (file_id, host))
             SELECT q.i, e.prev FROM _boots q JOIN e USING (file_id, host, record_no)""").fetchall()
     finally:

@@ -77,3 +77,39 @@ def test_a_sync_report_logged_just_before_a_step_bounds_only_what_follows(tmp_pa
     # nothing to set aside: the report is read as holding after the step, not before
     assert v["contradictions"] == []
     assert "sync" in after["basis"] and "sync" not in before["basis"]
+
+
+def test_the_new_boots_rsyslogd_start_line_is_not_the_old_boots_last(tmp_path):
+    """Issue 17, case 5: rsyslog starts before it reads the kernel's ring buffer, so the
+    new boot's ``[origin ...] start`` line comes before ``Linux version``; the kernel
+    lines carry the kernel's (earlier) time. Taken as the old boot's last record, it put
+    the old clock half a minute ahead of the new one. Texts: rsyslog's start banner
+    (tools/rsyslogd.c), the kernel's linux_banner (init/version.c)."""
+    host = "db02.corp.test"
+    lines, t = [], T0
+    while t < T0 + timedelta(hours=2):
+        lines.append(rfc5424_line(t, host, "CRON", 733, "(root) CMD (command -v debian-sa1 > /dev/null && debian-sa1 1 1)"))
+        t += timedelta(seconds=60)
+    boot = t + timedelta(seconds=120)
+    lines.append(rfc5424_line(boot + timedelta(seconds=29), host, "rsyslogd", 512,
+                              '[origin software="rsyslogd" swVersion="8.2102.0" x-pid="512" '
+                              'x-info="https://www.rsyslog.com"] start'))
+    lines.append(rfc5424_line(boot, host, "kernel", None,
+                              "Linux version 5.10.0-21-amd64 (debian-kernel@lists.debian.org) (gcc-10 (Debian "
+                              "10.2.1-6) 10.2.1 20210110, GNU ld (GNU Binutils for Debian) 2.35.2) #1 SMP Debian "
+                              "5.10.162-1 (2023-01-21)"))
+    lines.append(rfc5424_line(boot, host, "kernel", None, "Command line: BOOT_IMAGE=/boot/vmlinuz-5.10.0-21-amd64 ro quiet"))
+    t = boot + timedelta(seconds=40)
+    lines.append(rfc5424_line(t, host, "chronyd", 640, "Selected source 192.0.2.10 (ntp1.corp.test)"))
+    while t < boot + timedelta(hours=2):
+        t += timedelta(seconds=60)
+        lines.append(rfc5424_line(t, host, "CRON", 901, "(root) CMD (command -v debian-sa1 > /dev/null && debian-sa1 1 1)"))
+    _write(tmp_path / "db02" / "syslog", lines)
+    v = skewsleuth.investigate([tmp_path]).to_dict()
+    h = _host(v, host)
+    assert h["boots"] == ["2024-05-06T10:02:00Z"]
+    assert len(h["segments"]) == 2
+    for seg in h["segments"]:      # the clock was right all along
+        low, high = seg["offset_low_s"], seg["offset_high_s"]
+        assert (low is None or low <= 0) and (high is None or high >= 0), seg
+    assert v["contradictions"] == []
