@@ -12,9 +12,11 @@ A *fact* is one record that says something about the host's clock:
 * hint: the time service says the clock is wrong by an amount (chronyd "System clock
   wrong by", Time-Service 52 TimeOffsetSeconds) without stepping it.
 
-Who set the clock matters: a time service (W32Time in svchost, chronyd, ntpd,
-VMware Tools) sets true time; a person or script (powershell.exe, cmd.exe, date)
-sets whatever it was given, and the segment after such a step is suspect.
+Who set the clock is a fact about the step, not a verdict on the clock: a time
+service (W32Time in svchost, chronyd, ntpd) sets its source's time, which the model
+presumes true until a measurement disagrees; a hypervisor's agent (VMware Tools)
+copies the host's clock, right or wrong; a person or script (powershell.exe, cmd.exe,
+date) sets whatever it was given, and the segment after such a step is suspect.
 
 References: Microsoft, "4616(S): The system time was changed"; Kernel-General event 1
 (TimeChange); chrony and ntpd source (log messages); systemd-timesyncd.
@@ -62,10 +64,15 @@ WINDOWS_FACTS = {
 LOCAL_SERVICE_SID = "S-1-5-19"
 SYSTEM_SID = "S-1-5-18"
 
-# Processes whose clock changes bring true time (they take it from a time source).
+# Processes that set the clock from a time source they measured against (the source
+# may be wrong: the time they set is a presumption, see clock.model).
 TIME_SERVICE_PROCESSES = re.compile(
-    r"(?:^|[\\/])(svchost\.exe|w32tm\.exe|vmtoolsd\.exe|vmware ?tools|VBoxService\.exe|"
+    r"(?:^|[\\/])(svchost\.exe|w32tm\.exe|"
     r"chronyd|ntpd|ntpdate|systemd-timesyncd|sntp|openntpd|timesyncd)$", re.I)
+# Agents that copy the hypervisor's clock into the guest: after a snapshot restore or
+# a host with a wrong clock they set a wrong time, and measure nothing.
+AGENT_PROCESSES = re.compile(r"(?:^|[\\/])(vmtoolsd\.exe|vmware ?tools|VBoxService\.exe|VBoxService|"
+                             r"vmtoolsd|qemu-ga(?:\.exe)?|hv_utils)$", re.I)
 USER_PROCESSES = re.compile(r"(?:^|[\\/])(powershell\.exe|pwsh\.exe|cmd\.exe|rundll32\.exe|"
                             r"explorer\.exe|date|hwclock|timedatectl)$", re.I)
 
@@ -134,6 +141,8 @@ def classify_setter(process: str | None) -> str:
     name = process.strip().strip('"')
     if TIME_SERVICE_PROCESSES.search(name):
         return "time_service"
+    if AGENT_PROCESSES.search(name):
+        return "agent"
     if USER_PROCESSES.search(name):
         return "user"
     return "unknown"
@@ -183,8 +192,6 @@ def _windows_fact(host, file_id, at, logged, provider, event_id, data, when: For
             before, after = _parse_ts(fields.get("PreviousTime")), _parse_ts(fields.get("NewTime"))
             fact.process = fields.get("ProcessName") or None
             fact.setter = classify_setter(fact.process)
-            if fact.setter == "time_service" and fact.process and re.search(r"vmtoolsd|vmware|VBoxService", fact.process, re.I):
-                fact.setter = "agent"
         else:
             before, after = _parse_ts(fields.get("OldTime")), _parse_ts(fields.get("NewTime"))
             reason = str(fields.get("Reason"))

@@ -118,11 +118,15 @@ def _base_constraints(chains: dict[str, list[Boundary]], segments: list[Segment]
                                            ev + "; catches up after a pause"))
                 else:
                     cons.append(Constraint(prev, nxt, b.delta_s - STEP_EPS_S, b.delta_s + STEP_EPS_S, "step", ev))
-                if b.setter in ("time_service", "agent"):
+                if b.setter == "time_service":
+                    # A presumption, the weakest kind but write order: a time service
+                    # sets the time of its source, which may be wrong itself. Any
+                    # measurement that disagrees wins (solve.STRENGTH). A hypervisor's
+                    # agent or a person sets whatever they were given: no presumption.
                     who = next((f.process for f in b.facts if f.process), None) or "a time service"
                     cons.append(Constraint(0, nxt, -TIME_SERVICE_ACC_S, TIME_SERVICE_ACC_S, "time_service",
                                            f"{b.source} on {host} at {when(b.after)} (logged) was made by {who}, "
-                                           f"which sets true time"))
+                                           f"presumed to set its source's time"))
             elif b.kind == "step" and b.inferred and b.delta_max_s is not None:
                 cons.append(Constraint(prev, nxt, -math.inf, b.delta_max_s + ORDER_EPS_S, "inferred", ev))
             elif b.kind == "boot" and b.before is not None:

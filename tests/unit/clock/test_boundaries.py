@@ -76,7 +76,7 @@ def test_a_sync_report_logged_just_before_a_step_bounds_only_what_follows(tmp_pa
     assert after["offset_low_s"] <= 0 <= after["offset_high_s"], after
     # nothing to set aside: the report is read as holding after the step, not before
     assert v["contradictions"] == []
-    assert "sync" in after["basis"] and "sync" not in before["basis"]
+    assert "sync" in after["basis"] and before["offset_low_s"] > 590
 
 
 def test_the_new_boots_rsyslogd_start_line_is_not_the_old_boots_last(tmp_path):
@@ -113,3 +113,70 @@ def test_the_new_boots_rsyslogd_start_line_is_not_the_old_boots_last(tmp_path):
         low, high = seg["offset_low_s"], seg["offset_high_s"]
         assert (low is None or low <= 0) and (high is None or high >= 0), seg
     assert v["contradictions"] == []
+
+
+def _dc_restored_from_snapshot(root) -> str:
+    """A domain controller whose clock VMware Tools sets 3 h back when it is restored
+    from a snapshot (Security 4616 by vmtoolsd.exe), seen wrong by a person (case
+    file), then set right by an administrator (4616 by powershell.exe). Fields of 4616
+    from Microsoft's "4616(S): The system time was changed"."""
+    from skewsleuth.demo.eventxml import event_stream, event_xml
+
+    host = "dc01.corp.test"
+    restore, fix = T0 + timedelta(hours=1), T0 + timedelta(hours=3)
+    back = timedelta(hours=-3)
+    ev, rid = [], 1
+
+    def add(logged, provider, event_id, channel, data, sid=None):
+        nonlocal rid
+        ev.append(event_xml(provider=provider, event_id=event_id, logged=logged, computer=host, channel=channel,
+                            record_id=rid, data=data, user_sid=sid))
+        rid += 1
+
+    def change(true_at, old, new, process):
+        add(new, "Microsoft-Windows-Security-Auditing", 4616, "Security", {
+            "SubjectUserSid": "S-1-5-18", "SubjectUserName": "DC01$", "PreviousTime": old.isoformat()
+            .replace("+00:00", "Z"), "NewTime": new.isoformat().replace("+00:00", "Z"), "ProcessName": process})
+
+    t = T0
+    while t < T0 + timedelta(hours=5):
+        offset = back if restore <= t < fix else timedelta(0)
+        if t == restore:
+            change(t, t, t + back, r"C:\Program Files\VMware\VMware Tools\vmtoolsd.exe")
+        if t == fix:
+            change(t, t + back, t, r"C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe")
+        if t < restore and t.minute == 0:
+            add(t, "Microsoft-Windows-Time-Service", 37, "System", {"TimeSource": "ntp1.corp.test,0x8"}, "S-1-5-19")
+        add(t + offset, "Service Control Manager", 7036, "System", ["Windows Update", "running"])
+        t += timedelta(minutes=5)
+    (root / "dc01").mkdir(parents=True)
+    (root / "dc01" / "system-and-security.xml").write_text(event_stream(ev), encoding="utf-8")
+    seen = T0 + timedelta(hours=2)
+    (root / "case.yaml").write_text(
+        "timezone: UTC\nobservations:\n"
+        f"  - host: {host}\n    at: {seen:%Y-%m-%d %H:%M:%S}\n    shown: {seen + back:%Y-%m-%d %H:%M:%S}\n"
+        "    uncertainty_s: 60\n", encoding="utf-8")
+    return host
+
+
+def test_a_hypervisor_agent_setting_the_clock_is_no_proof_of_true_time(tmp_path):
+    """Issue 17, case 3: the time VMware Tools set is what the observation says (3 h
+    behind), the administrator's fix brings it back to 0, and nothing is set aside."""
+    host = _dc_restored_from_snapshot(tmp_path)
+    v = skewsleuth.investigate([tmp_path]).to_dict()
+    h = _host(v, host)
+    assert [s["set_by"] for s in h["steps"]] == ["agent", "user"]
+    first, restored, fixed = h["segments"]
+    assert first["offset_low_s"] <= 0 <= first["offset_high_s"]
+    assert restored["offset_low_s"] <= -10800 <= restored["offset_high_s"] and restored["offset_high_s"] < -10000
+    assert "observation" in restored["basis"]
+    assert fixed["offset_low_s"] <= 0 <= fixed["offset_high_s"] and fixed["offset_high_s"] - fixed["offset_low_s"] < 200
+    assert v["contradictions"] == []
+
+
+def test_who_set_the_clock_is_a_fact_about_the_step():
+    from skewsleuth.clock.facts import classify_setter
+
+    assert classify_setter(r"C:\Program Files\VMware\VMware Tools\vmtoolsd.exe") == "agent"
+    assert classify_setter(r"C:\Windows\System32\svchost.exe") == "time_service"
+    assert classify_setter(r"C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe") == "user"
