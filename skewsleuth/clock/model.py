@@ -28,7 +28,7 @@ from ..timefmt import Format, clockface
 from .drift import Drift, estimate_drift, register as register_drift
 from .facts import ClockFact, read_facts
 from .pairs import STEP_FROM_PAIRS_S, pair_bounds, prepare_messages, step_boundaries
-from .segments import STEP_MIN_S, Boundary, Segment, Segmenter, leap_boundaries
+from .segments import STEP_MIN_S, Boundary, Segment, Segmenter, leap_boundaries, sync_boundaries
 from .solve import Constraint, ConstraintSet, Interval, Solution, solve
 
 STEP_EPS_S = 0.5        # a logged step's size is exact but for write latency
@@ -364,26 +364,34 @@ def _add_new(found: dict[str, list[Boundary]], chains: dict[str, list[Boundary]]
 
 def _proven_leaps(store: Store, case: Case, facts: list[ClockFact], segments: list[Segment],
                   when: Format, segmenter: Segmenter) -> dict[str, list[Boundary]] | None:
-    """The leaps of logs (see ``leap_boundaries``) at which the message pairs prove
-    the clock moved.
+    """The forward steps no record names that the evidence proves: at the leaps of
+    logs (see ``leap_boundaries``) and before a time service's first sync report
+    after a quiet spell (``sync_boundaries``).
 
-    Every leap of a host that exchanged messages is cut tentatively and the whole
-    system solved once: a cut is kept where the offsets on its two sides cannot be
-    equal (their intervals are apart by more than ``STEP_FROM_PAIRS_S``). Cutting more
-    than needed only widens intervals, never makes them wrong, so the test is sound;
-    and it weighs every partner's messages at once, where a host exchanges only a few
-    with each. Components with no tie to true time are pinned at one of their
-    segments for the test, which compares offsets only within a component.
+    Every candidate is cut tentatively and the whole system solved once: a cut is
+    kept where the offsets on its two sides cannot be equal (their intervals are
+    apart by more than ``STEP_FROM_PAIRS_S``). Cutting more than needed only widens
+    intervals, never makes them wrong, so the test is sound; and it weighs all the
+    evidence at once (message pairs with every partner, sync reports, boots, hints,
+    observations' neighbours), where each alone says little. Components with no tie
+    to true time are pinned at one of their segments for the test, which compares
+    offsets only within a component.
     """
-    hosts = [h for (h,) in store.con.execute(
-        "SELECT s_host FROM _message_pairs UNION SELECT r_host FROM _message_pairs ORDER BY 1").fetchall()]
+    paired = {h for (h,) in store.con.execute(
+        "SELECT s_host FROM _message_pairs UNION SELECT r_host FROM _message_pairs").fetchall()}
+    hosts = [h for (h,) in store.con.execute("SELECT DISTINCT host FROM events ORDER BY 1").fetchall()]
     candidates = leap_boundaries(store, hosts, segments)
+    for host, bs in sync_boundaries(store, facts, segments).items():
+        have = {(x.file_id, x.record_no) for x in candidates.get(host, [])}
+        candidates.setdefault(host, []).extend(b for b in bs if (b.file_id, b.record_no) not in have)
     if not candidates:
         return None
     segs, trial_chains = segmenter.build(candidates)
     cons = _base_constraints(trial_chains, segs, facts, store, case, when)
-    # Imported here: scipy takes ~0.15 s to import, and only leaps in logs whose
-    # hosts exchanged messages come this far.
+    if case.observations:   # a person's reading is evidence like any other
+        cons = cons + _observation_constraints(case, segs, solve(len(segs), cons, describe=False), when)[0]
+    # Imported here: scipy takes ~0.15 s to import, and only logs with leaps or sync
+    # reports come this far.
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
@@ -402,7 +410,7 @@ def _proven_leaps(store: Store, case: Case, facts: list[ClockFact], segments: li
     proven: dict[str, list[Boundary]] = {}
     for host, chain in trial_chains.items():
         for k, b in enumerate(chain):
-            if b.source != "log leap":
+            if b.source not in ("log leap", "sync report"):
                 continue
             prev, nxt = by_host[host][k].segment_id, by_host[host][k + 1].segment_id
             if comp[prev + 1] != comp[nxt + 1]:
@@ -411,11 +419,13 @@ def _proven_leaps(store: Store, case: Case, facts: list[ClockFact], segments: li
             least, most = after.low - before.high, after.high - before.low
             if not (least > STEP_FROM_PAIRS_S or most < -STEP_FROM_PAIRS_S):
                 continue
-            b.source = "message pairs"
             leap = (b.after - b.before).total_seconds()
-            b.evidence.append(f"messages {host} exchanged put its clock {least:+.3f} s to {most:+.3f} s "
-                              f"further ahead after {when(b.before)} -> {when(b.after)} (as logged), "
-                              f"where its log leaps {leap:+.0f} s")
+            where = (f"where its log leaps {leap:+.0f} s" if b.source == "log leap"
+                     else f"where a time service reports sync after {leap:.0f} s without records")
+            b.source = "message pairs" if host in paired else "clock evidence"
+            b.evidence.append(f"the evidence on {host}'s clock ({'messages it exchanged, ' if host in paired else ''}"
+                              f"sync reports, steps, boots) puts it {least:+.3f} s to {most:+.3f} s further ahead "
+                              f"after {when(b.before)} -> {when(b.after)} (as logged), {where}")
             proven.setdefault(host, []).append(b)
     return proven
 

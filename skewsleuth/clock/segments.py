@@ -38,6 +38,7 @@ LEAP_SPACING = 8          # ... nor one less than this many times the log's usua
 # Loggers that write their own start lines before the kernel's at boot (rsyslog's
 # "[origin software=...] start", syslog-ng's "syslog-ng starting up", journald's).
 BOOT_LOGGERS = ("rsyslogd", "syslogd", "syslog-ng", "systemd-journald")
+SYNC_RUN_S = 3600.0       # sync reports closer than this are one run (see sync_boundaries)
 SAME_STEP_S = 900.0       # jumps in two logs of a host this close on both clocks: one step
 
 
@@ -282,6 +283,56 @@ def leap_boundaries(store: Store, hosts: list[str], segments: list[Segment]) -> 
         b = Boundary(host, "step", file_id, record_no, seq, prev, logged, None, inferred=True, source="log leap",
                      within=None if opener is None else (opener.file_id, opener.record_no), placed_within=True)
         out.setdefault(host, []).append(b)
+    return out
+
+
+def sync_boundaries(store: Store, facts: list[ClockFact], segments: list[Segment]) -> dict[str, list[Boundary]]:
+    """Candidate steps right before a time service's first sync report after a quiet
+    spell (none of the host's reports in the ``SYNC_RUN_S`` before): a service that
+    has just set the clock reports sync at once, often without logging the step
+    (a clock 400 s behind set right leaves no jump back in any log, and a forward
+    step may leave no leap worth the name). Like the leaps, a candidate is kept only
+    where the evidence on its two sides proves the clock moved.
+    """
+    by_host: dict[str, list[ClockFact]] = {}
+    for f in facts:
+        if f.kind == "sync":
+            by_host.setdefault(f.host, []).append(f)
+    firsts = []
+    for host_facts in by_host.values():
+        last = None
+        for f in sorted(host_facts, key=lambda f: f.logged):
+            if last is None or (f.logged - last).total_seconds() > SYNC_RUN_S:
+                firsts.append(f)
+            last = f.logged
+    if not firsts:
+        return {}
+    store.con.register("_sync_firsts", pa.table({
+        "i": pa.array(range(len(firsts)), pa.int64()),
+        "file_id": pa.array([f.file_id for f in firsts], pa.int32()),
+        "host": pa.array([f.host for f in firsts], pa.string()),
+        "record_no": pa.array([f.record_no for f in firsts], pa.int64())}))
+    try:
+        rows = store.con.execute(f"""
+            WITH e AS (
+              SELECT file_id, host, record_no,
+                     lag(logged) OVER (PARTITION BY file_id, host ORDER BY {SEQ}, record_no) AS prev
+              FROM events SEMI JOIN _sync_firsts USING (file_id, host))
+            SELECT q.i, e.prev, s.segment_id FROM _sync_firsts q JOIN e USING (file_id, host, record_no)
+            JOIN event_segments s USING (file_id, record_no)
+            ORDER BY q.i""").fetchall()
+    finally:
+        store.con.unregister("_sync_firsts")
+    out: dict[str, list[Boundary]] = {}
+    for i, prev, seg_id in rows:
+        f = firsts[i]
+        if prev is None or prev > f.logged:
+            continue   # the first record of its log, or after a jump back: nothing to cut
+        opener = segments[seg_id].opened_by
+        b = Boundary(f.host, "step", f.file_id, f.record_no, f.seq, prev, f.logged, None, inferred=True,
+                     source="sync report", within=None if opener is None else (opener.file_id, opener.record_no),
+                     placed_within=True)
+        out.setdefault(f.host, []).append(b)
     return out
 
 

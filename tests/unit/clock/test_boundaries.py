@@ -180,3 +180,53 @@ def test_who_set_the_clock_is_a_fact_about_the_step():
     assert classify_setter(r"C:\Program Files\VMware\VMware Tools\vmtoolsd.exe") == "agent"
     assert classify_setter(r"C:\Windows\System32\svchost.exe") == "time_service"
     assert classify_setter(r"C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe") == "user"
+
+
+def _behind_then_set_right(root, *, behind_s: float) -> str:
+    """A Windows server ``behind_s`` behind until its clock is set right without a
+    record of the step; W32Time reports sync from then on (Time-Service 37, "The time
+    provider NtpClient is currently receiving valid time data from ..."), and a person
+    saw the clock behind before the fix (case file)."""
+    from skewsleuth.demo.eventxml import event_stream, event_xml
+
+    host = "app02.corp.test"
+    fix = T0 + timedelta(hours=2)
+    ev, rid, t = [], 1, T0
+    while t < T0 + timedelta(hours=5):
+        offset = timedelta(seconds=-behind_s if t < fix else 0)
+        if fix <= t and (t - fix) % timedelta(hours=1) == timedelta(0):
+            ev.append(event_xml(provider="Microsoft-Windows-Time-Service", event_id=37, logged=t, computer=host,
+                                channel="System", record_id=rid, user_sid="S-1-5-19",
+                                data={"TimeSource": "dc01.corp.test (ntp.d|10.0.0.1:123->10.0.0.7:123)"}))
+            rid += 1
+        ev.append(event_xml(provider="Service Control Manager", event_id=7036, logged=t + offset, computer=host,
+                            channel="System", record_id=rid, data=["Background Intelligent Transfer Service",
+                                                                   "running" if rid % 2 else "stopped"]))
+        rid += 1
+        t += timedelta(minutes=2)
+    (root / "app02").mkdir(parents=True)
+    (root / "app02" / "System.xml").write_text(event_stream(ev), encoding="utf-8")
+    seen = T0 + timedelta(hours=1)
+    (root / "case.yaml").write_text(
+        "timezone: UTC\nobservations:\n"
+        f"  - host: {host}\n    at: {seen:%Y-%m-%d %H:%M:%S}\n"
+        f"    shown: {seen - timedelta(seconds=behind_s):%Y-%m-%d %H:%M:%S}\n", encoding="utf-8")
+    return host
+
+
+def test_a_clock_set_forward_without_a_record_is_found_from_the_sync_after_it(tmp_path):
+    """Issue 17, case 2: no jump back in any log, a forward leap no bigger than the
+    log's pauses, sync reports only after the fix: the stretch before is 400 s behind,
+    the one after right, and the step lies between the last record before the first
+    sync report and that report."""
+    host = _behind_then_set_right(tmp_path, behind_s=400)
+    v = skewsleuth.investigate([tmp_path]).to_dict()
+    h = _host(v, host)
+    assert len(h["segments"]) == 2, h["segments"]
+    before, after = h["segments"]
+    assert before["offset_low_s"] <= -400 <= before["offset_high_s"] and before["offset_high_s"] < -300
+    assert after["offset_low_s"] <= 0 <= after["offset_high_s"]
+    (step,) = h["steps"]
+    assert step["source"] == "clock evidence" and step["inferred"]
+    assert step["to"] == "2024-05-06T10:00:00Z"
+    assert v["contradictions"] == []
