@@ -255,8 +255,10 @@ def leap_boundaries(store: Store, hosts: list[str], segments: list[Segment]) -> 
     log's usual long pause (the 90th percentile of its gaps): a quiet hour in a busy
     log, not the pauses of a sparse one. Cutting at every pause would leave pieces too
     small for their messages to bound.
-    A candidate carries no bound of its own (``delta_max_s`` is None): were it
-    delayed writes, write order would say nothing about true time.
+    A backward candidate carries no bound of its own (``delta_max_s`` is None): were
+    it delayed writes, write order would say nothing about true time. A forward one
+    does: the record after it was written later in true time, so the clock moved
+    ahead by at most the leap.
     """
     if not hosts:
         return {}
@@ -280,7 +282,9 @@ def leap_boundaries(store: Store, hosts: list[str], segments: list[Segment]) -> 
     out: dict[str, list[Boundary]] = {}
     for host, seg_id, file_id, record_no, seq, prev, logged, _ in rows:
         opener = segments[seg_id].opened_by
+        leap = (logged - prev).total_seconds()
         b = Boundary(host, "step", file_id, record_no, seq, prev, logged, None, inferred=True, source="log leap",
+                     delta_max_s=leap if leap > 0 else None,
                      within=None if opener is None else (opener.file_id, opener.record_no), placed_within=True)
         out.setdefault(host, []).append(b)
     return out
@@ -330,7 +334,7 @@ def sync_boundaries(store: Store, facts: list[ClockFact], segments: list[Segment
             continue   # the first record of its log, or after a jump back: nothing to cut
         opener = segments[seg_id].opened_by
         b = Boundary(f.host, "step", f.file_id, f.record_no, f.seq, prev, f.logged, None, inferred=True,
-                     source="sync report", within=None if opener is None else (opener.file_id, opener.record_no),
+                     delta_max_s=(f.logged - prev).total_seconds(), source="sync report", within=None if opener is None else (opener.file_id, opener.record_no),
                      placed_within=True)
         out.setdefault(f.host, []).append(b)
     return out
