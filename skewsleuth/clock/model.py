@@ -28,7 +28,7 @@ from ..timefmt import Format, clockface
 from .drift import Drift, estimate_drift, register as register_drift
 from .facts import ClockFact, read_facts
 from .pairs import STEP_FROM_PAIRS_S, pair_bounds, prepare_messages, step_boundaries
-from .segments import STEP_MIN_S, Boundary, Segment, Segmenter, leap_boundaries, sync_boundaries
+from .segments import STEP_MIN_S, Boundary, Segment, Segmenter, add_step, leap_boundaries, sync_boundaries
 from .solve import Constraint, ConstraintSet, Interval, Solution, solve
 
 STEP_EPS_S = 0.5        # a logged step's size is exact but for write latency
@@ -383,7 +383,9 @@ def _proven_leaps(store: Store, case: Case, facts: list[ClockFact], segments: li
     candidates = leap_boundaries(store, hosts, segments)
     for host, bs in sync_boundaries(store, facts, segments).items():
         have = {(x.file_id, x.record_no) for x in candidates.get(host, [])}
-        candidates.setdefault(host, []).extend(b for b in bs if (b.file_id, b.record_no) not in have)
+        for b in bs:
+            if (b.file_id, b.record_no) not in have:
+                add_step(candidates.setdefault(host, []), b)
     if not candidates:
         return None
     segs, trial_chains = segmenter.build(candidates)

@@ -198,20 +198,29 @@ def inferred_boundaries(store: Store, explicit: dict[str, list[Boundary]],
                      source="record order")
         b.evidence.append(f"records written in sequence on {host} go back in logged time by {-back:.0f} s "
                           f"({when(prev)} -> {when(logged)})")
-        same = next((x for x in out.get(host, []) if _same_step(x, b)), None)
-        if same is None:
-            out.setdefault(host, []).append(b)
-        else:
-            _merge_jump(same, b)
+        add_step(out.setdefault(host, []), b)
     return out
 
 
+def add_step(bounds: list[Boundary], b: Boundary) -> None:
+    """Add ``b`` to one host's inferred steps, or merge it into the one it is: a step
+    of the host's one clock shows in every log that wrote around it."""
+    same = next((x for x in bounds if _same_step(x, b)), None)
+    if same is None:
+        bounds.append(b)
+    else:
+        _merge_jump(same, b)
+
+
 def _same_step(a: Boundary, b: Boundary) -> bool:
-    """Jumps back in two logs of one host that are one step of its one clock: each
-    log's last record before and first record after are within ``SAME_STEP_S`` of the
-    other's. A step of the clock shows in every log that wrote around it, one record
-    earlier or later in each."""
-    return (a.file_id != b.file_id and a.before is not None and b.before is not None
+    """Jumps (back or ahead, both the same way) in two logs of one host that are one
+    step of its one clock: each log's last record before and first record after are
+    within ``SAME_STEP_S`` of the other's. A step of the clock shows in every log that
+    wrote around it, one record earlier or later in each."""
+    return (a.file_id != b.file_id and a.before is not None and b.before is not None and a.within == b.within
+            and (a.after > a.before) == (b.after > b.before)
+            # ahead: every log's first record after comes after every log's last before
+            and (a.after < a.before or min(a.after, b.after) > max(a.before, b.before))
             and abs((a.before - b.before).total_seconds()) <= SAME_STEP_S
             and abs((a.after - b.after).total_seconds()) <= SAME_STEP_S)
 
@@ -223,7 +232,10 @@ def _merge_jump(into: Boundary, b: Boundary) -> None:
     if b.after < into.after:   # the boundary is the record that shows the new clock first
         into.file_id, into.record_no, into.seq, into.after = b.file_id, b.record_no, b.seq, b.after
     into.before = max(into.before, b.before)
-    into.delta_max_s = (into.after - into.before).total_seconds()
+    # A bound only where both logs give one: a jump back that may be delayed writes
+    # gives none (leap_boundaries), and lends none to the merged step.
+    bounded = into.delta_max_s is not None and b.delta_max_s is not None
+    into.delta_max_s = (into.after - into.before).total_seconds() if bounded else None
     into.evidence += b.evidence
 
 
@@ -286,7 +298,7 @@ def leap_boundaries(store: Store, hosts: list[str], segments: list[Segment]) -> 
         b = Boundary(host, "step", file_id, record_no, seq, prev, logged, None, inferred=True, source="log leap",
                      delta_max_s=leap if leap > 0 else None,
                      within=None if opener is None else (opener.file_id, opener.record_no), placed_within=True)
-        out.setdefault(host, []).append(b)
+        add_step(out.setdefault(host, []), b)
     return out
 
 
