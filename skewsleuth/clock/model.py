@@ -117,7 +117,19 @@ def _base_constraints(chains: dict[str, list[Boundary]], segments: list[Segment]
                     cons.append(Constraint(prev, nxt, -math.inf, b.delta_s + STEP_EPS_S, "step",
                                            ev + "; catches up after a pause"))
                 else:
-                    cons.append(Constraint(prev, nxt, b.delta_s - STEP_EPS_S, b.delta_s + STEP_EPS_S, "step", ev))
+                    # The size is exact for the change the record names. That nothing
+                    # moved the clock unseen between the last record before it and the
+                    # step (a snapshot revert or a pause leaves no record, and the clock
+                    # stands still meanwhile) is a presumption, weaker than any
+                    # measurement. Unseen, the clock could only have gone back, or
+                    # ahead by less than the quiet time before the step.
+                    quiet = _quiet_before(segs[k], b)
+                    cons.append(Constraint(prev, nxt, -math.inf, b.delta_s + quiet + STEP_EPS_S, "step",
+                                           ev if quiet < 1 else f"{ev}; the logs were quiet for {quiet:.0f} s "
+                                                                f"before it"))
+                    cons.append(Constraint(prev, nxt, b.delta_s - STEP_EPS_S, b.delta_s + STEP_EPS_S, "continuity",
+                                           f"{b.source} on {host}: presumed the only change of its clock since the "
+                                           f"last record before it"))
                 if b.setter == "time_service":
                     # A presumption, the weakest kind but write order: a time service
                     # sets the time of its source, which may be wrong itself. Any
@@ -167,6 +179,14 @@ def _base_constraints(chains: dict[str, list[Boundary]], segments: list[Segment]
     out.add_columns(pairs.seg_send + 1, pairs.seg_recv + 1, np.full(len(pairs), -math.inf), pairs.bound_s,
                     "pairs", pairs.describe)
     return out
+
+
+def _quiet_before(seg: Segment, b: Boundary) -> float:
+    """Seconds the clock ran, as read at the step, since the last record of any log of
+    the host placed before it."""
+    if b.before is None or seg.last_logged is None:
+        return 0.0
+    return max((b.before - seg.last_logged).total_seconds(), 0.0)
 
 
 def _settling(facts: list[ClockFact]) -> dict[int, ClockFact | None]:

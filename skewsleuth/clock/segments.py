@@ -188,18 +188,29 @@ def inferred_boundaries(store: Store, explicit: dict[str, list[Boundary]],
     for host, file_id, record_no, seq, prev, logged in backward_jumps(store) if jumps is None else jumps:
         # Only a record that says so explains a jump; two jumps of the log are two steps.
         known = explicit.get(host, [])
+        back = (logged - prev).total_seconds()
         if any(abs((b.after - logged).total_seconds()) <= SLACK_S
                or (b.before is not None and abs((b.before - prev).total_seconds()) <= SLACK_S
                    and (b.delta_s is None or b.delta_s < 0))
+               or _explains(b, prev, logged, back)
                for b in known):
             continue
-        back = (logged - prev).total_seconds()
         b = Boundary(host, "step", file_id, record_no, seq, prev, logged, None, inferred=True, delta_max_s=back,
                      source="record order")
         b.evidence.append(f"records written in sequence on {host} go back in logged time by {-back:.0f} s "
                           f"({when(prev)} -> {when(logged)})")
         add_step(out.setdefault(host, []), b)
     return out
+
+
+def _explains(b: Boundary, prev: datetime, logged: datetime, back: float) -> bool:
+    """A logged step back explains a log's jump back around it in a sparse log: it
+    lies between the two records on both clocks (the old clock read ``b.before`` after
+    ``prev``, the new one ``b.after`` before ``logged``), and the jump is no bigger than
+    the step (the true time between the records only makes it smaller)."""
+    return (b.kind == "step" and b.delta_s is not None and b.delta_s < 0 and b.before is not None
+            and b.before >= prev - _td(SLACK_S) and b.after <= logged + _td(SLACK_S)
+            and back >= b.delta_s - SLACK_S)
 
 
 def add_step(bounds: list[Boundary], b: Boundary) -> None:

@@ -40,7 +40,7 @@ import numpy as np
 
 EPS = 1e-9
 # Priority when contradictions force a constraint out: weakest first.
-STRENGTH = {"inferred": 0, "boot": 1, "time_service": 1.5, "sync": 2, "pairs": 3, "hint": 3, "observation": 4,
+STRENGTH = {"inferred": 0, "boot": 1, "continuity": 1.2, "time_service": 1.5, "sync": 2, "pairs": 3, "hint": 3, "observation": 4,
             "step": 5, "reference": 6}
 KINDS = tuple(STRENGTH)
 MAX_EVIDENCE = 12       # descriptions kept per interval (the bounding ones come first)
