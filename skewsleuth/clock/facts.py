@@ -167,6 +167,8 @@ def read_facts(store: Store, when: Format = UTC_FORMAT) -> list[ClockFact]:
             fact = _text_fact(host, file_id, (record_no, seq), logged, provider, message or "")
         if fact is not None:
             facts.append(fact)
+    from .monotonic import monotonic_facts  # deferred: it imports this module
+    facts += monotonic_facts(store, when)
     _attribute_kernel_steps(facts)
     return facts
 

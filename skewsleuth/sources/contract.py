@@ -62,6 +62,14 @@ class Source:
     (NULL or '' when a record gives none): with them a short host name finds its FQDN."""
     excerpt_sql: str | None = None
     """What a person is shown of a record; None: its message, else its data."""
+    boot_sql: str | None = None
+    """The boot a record was written in (an id the host gives each boot), NULL when the
+    record does not say; None: its records never say."""
+    monotonic_us_sql: str | None = None
+    """The host's monotonic clock when the record was written, in microseconds since
+    that boot (:attr:`boot_sql`), NULL when the record does not say; None: its records
+    carry none. It does not count suspend and is never set: within one boot, logged
+    time minus it changes only where the clock was stepped or the host slept."""
 
 
 def peer_host_sql(expr: str) -> str:

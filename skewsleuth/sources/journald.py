@@ -156,4 +156,6 @@ def read(ctx: FileContext) -> Iterator[pa.RecordBatch]:
 
 # --- what later stages need of these records (see .contract) ---------------------------------
 
-SOURCE = Source(FORMAT, platform="linux", messages="text")
+SOURCE = Source(FORMAT, platform="linux", messages="text",
+                boot_sql="json_extract_string(data, '$.boot_id')",
+                monotonic_us_sql="TRY_CAST(json_extract_string(data, '$.monotonic_us') AS BIGINT)")
