@@ -63,6 +63,7 @@ def verdict_dict(v: Verdict) -> dict:
             "host": name,
             "platform": hc.platform,
             "boots": [_iso(b.after) for b in hc.boots],
+            "resumes": [_iso(b.after) for b in hc.resumes],
             "steps": [{"at": _iso(b.before or b.after), "delta_s": _num(next((d for d in (b.delta_s, b.measured_s, b.delta_max_s)
                                                                          if d is not None), None)),
                        "source": b.source, "inferred": b.inferred, "set_by": b.setter,

@@ -80,6 +80,7 @@ class HostClock:
     steps: list[Boundary]
     segments: list[SegmentEstimate]
     platform: str = "unknown"   # windows | linux | unknown
+    resumes: list[Boundary] = field(default_factory=list)
 
 
 @dataclass
@@ -141,11 +142,12 @@ def _base_constraints(chains: dict[str, list[Boundary]], segments: list[Segment]
                                            f"presumed to set its source's time"))
             elif b.kind == "step" and b.inferred and b.delta_max_s is not None:
                 cons.append(Constraint(prev, nxt, -math.inf, b.delta_max_s + ORDER_EPS_S, "inferred", ev))
-            elif b.kind == "boot" and b.before is not None:
+            elif b.kind in ("boot", "resume") and b.before is not None:
                 gap = (b.after - b.before).total_seconds()
+                across = "a reboot" if b.kind == "boot" else "a sleep"
                 cons.append(Constraint(prev, nxt, -math.inf, gap + ORDER_EPS_S, "boot",
                                        f"{ev}; last logged before it {when(b.before)}, and true time "
-                                       f"only moves forward across a reboot"))
+                                       f"only moves forward across {across}"))
     locate = _locator(store, facts)
     settles = _settling(facts)
     for f in facts:
@@ -332,7 +334,7 @@ def build_clock_model(store: Store, case: Case) -> ClockModel:
         if h not in hosts:
             chain = chains.get(h, [])
             hosts[h] = HostClock(h, [b for b in chain if b.kind == "boot"], [b for b in chain if b.kind == "step"],
-                                 [], platforms.get(h, "unknown"))
+                                 [], platforms.get(h, "unknown"), [b for b in chain if b.kind == "resume"])
         hosts[h].segments.append(est)
     _write_segments(store, estimates)
     return ClockModel(hosts, estimates, facts, solution.contradictions, unmatched, chains)

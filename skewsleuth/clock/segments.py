@@ -1,6 +1,6 @@
 """Cut each host's log into segments between clock discontinuities.
 
-A *boundary* is a boot or a step of a host's clock. Explicit ones come from clock
+A *boundary* is a boot, a resume from sleep or a step of a host's clock. Explicit ones come from clock
 facts; inferred ones from the records themselves: when records a log wrote one after
 another go back in logged time by more than ``INFER_BACK_S``, the clock was set back
 in between (by at least that much), whether or not any record says so.
@@ -38,6 +38,8 @@ LEAP_SPACING = 8          # ... nor one less than this many times the log's usua
 # Loggers that write their own start lines before the kernel's at boot (rsyslog's
 # "[origin software=...] start", syslog-ng's "syslog-ng starting up", journald's).
 BOOT_LOGGERS = ("rsyslogd", "syslogd", "syslog-ng", "systemd-journald")
+# ... their start lines, not the "exiting on signal 15" they end the old boot with.
+LOGGER_START_RX = r"\] start$|starting up|Journal started|Runtime Journal|System Journal|restart$"
 SYNC_RUN_S = 3600.0       # sync reports closer than this are one run (see sync_boundaries)
 SAME_STEP_S = 900.0       # jumps in two logs of a host this close on both clocks: one step
 
@@ -45,7 +47,7 @@ SAME_STEP_S = 900.0       # jumps in two logs of a host this close on both clock
 @dataclass
 class Boundary:
     host: str
-    kind: str                     # boot | step
+    kind: str                     # boot | resume | step
     file_id: int
     record_no: int
     seq: int                      # place in the file's write order
@@ -111,19 +113,21 @@ def explicit_boundaries(facts: list[ClockFact], when: Format = UTC_FORMAT) -> di
         bounds: list[Boundary] = []
         last_down: dict[int, datetime] = {}
         for f in hfacts:  # in (file, record) order
-            if f.kind in ("shutdown", "crash", "restart_requested"):
+            if f.kind in ("shutdown", "crash", "restart_requested", "sleep"):
                 last_down[f.file_id] = max(f.logged, last_down.get(f.file_id, f.logged))
-            elif f.kind == "boot":
-                same = next((b for b in bounds if b.kind == "boot"
+            elif f.kind in ("boot", "resume"):
+                # A resume from sleep or hibernation opens a segment like a boot: the
+                # clock stood still or was re-read from the hardware clock meanwhile.
+                same = next((b for b in bounds if b.kind == f.kind
                              and abs((b.after - f.logged).total_seconds()) <= BOOT_MERGE_S), None)
                 if same:
                     same.facts.append(f)
                     if f.logged < same.after:
                         same.after = f.logged
                     continue
-                b = Boundary(host, "boot", f.file_id, f.record_no, f.seq, last_down.pop(f.file_id, None), f.logged,
+                b = Boundary(host, f.kind, f.file_id, f.record_no, f.seq, last_down.pop(f.file_id, None), f.logged,
                              None, source=f.source, facts=[f])
-                b.evidence.append(f"{f.source} on {host}: boot logged at {when(f.logged)}")
+                b.evidence.append(f"{f.source} on {host}: {f.kind} logged at {when(f.logged)}")
                 bounds.append(b)
             elif f.kind == "step" and f.delta_s is not None and abs(f.delta_s) >= STEP_MIN_S:
                 same = next((b for b in bounds if b.kind == "step" and b.delta_s is not None
@@ -146,15 +150,16 @@ def _boot_befores(store: Store, explicit: dict[str, list[Boundary]]) -> None:
     """A boot's ``before``: the last record its log wrote before it, when no shutdown
     record says more (syslog has none). True time only moves forward across a reboot.
 
-    The logging daemon's own lines are no record before a boot: it starts before it
+    The logging daemon's start lines are no record before a boot: it starts before it
     reads the kernel's ring buffer, so on Debian and Ubuntu the new boot's
     ``rsyslogd: [origin ...] start`` comes before the ``Linux version`` line, stamped
-    on the new boot's clock. Passing over them elsewhere only loosens a bound.
+    on the new boot's clock. The boot's segment opens at them. Passing over such a
+    line elsewhere (a restart of the daemon) only loosens a bound.
 
     Asked for every boot in one query (a query per boot cost more than the rest of a
     small investigation): each record's predecessor in its log's write order, read at
     the boot's first record."""
-    boots = [b for bounds in explicit.values() for b in bounds if b.kind == "boot"]
+    boots = [b for bounds in explicit.values() for b in bounds if b.kind in ("boot", "resume")]
     if not boots:
         return
     firsts = [min(b.facts, key=lambda f: (f.file_id != b.file_id, f.seq, f.record_no)) for b in boots]
@@ -164,20 +169,34 @@ def _boot_befores(store: Store, explicit: dict[str, list[Boundary]]) -> None:
         "host": pa.array([b.host for b in boots], pa.string()),
         "record_no": pa.array([f.record_no for f in firsts], pa.int64())}))
     loggers = ", ".join(f"'{p}'" for p in BOOT_LOGGERS)
+    prelude = f"(provider IN ({loggers}) AND regexp_matches(coalesce(message, ''), '{LOGGER_START_RX}'))"
     try:
         rows = store.con.execute(f"""
             WITH e AS (
-              SELECT file_id, host, record_no,
-                     lag(CASE WHEN provider IN ({loggers}) THEN NULL ELSE logged END IGNORE NULLS)
-                       OVER (PARTITION BY file_id, host ORDER BY {SEQ}, record_no) AS prev
-              FROM events SEMI JOIN _boots USING (file_id, host))
-            SELECT q.i, e.prev FROM _boots q JOIN e USING (file_id, host, record_no)""").fetchall()
+              SELECT file_id, host, record_no, {SEQ} AS seq, logged,
+                     lag(CASE WHEN {prelude} THEN NULL ELSE logged END IGNORE NULLS) OVER w AS prev,
+                     lag(CASE WHEN {prelude} THEN NULL ELSE record_no END IGNORE NULLS) OVER w AS prev_rn,
+                     lead(record_no) OVER w AS next_rn, lead({SEQ}) OVER w AS next_seq,
+                     lead(logged) OVER w AS next_logged,
+                     first_value(record_no) OVER w AS first_rn, first_value({SEQ}) OVER w AS first_seq,
+                     first_value(logged) OVER w AS first_logged
+              FROM events SEMI JOIN _boots USING (file_id, host)
+              WINDOW w AS (PARTITION BY file_id, host ORDER BY {SEQ}, record_no))
+            SELECT q.i, e.prev, coalesce(p.next_rn, e.first_rn), coalesce(p.next_seq, e.first_seq),
+                   coalesce(p.next_logged, e.first_logged)
+            FROM _boots q JOIN e USING (file_id, host, record_no)
+            LEFT JOIN e p ON p.file_id = e.file_id AND p.host = e.host AND p.record_no = e.prev_rn""").fetchall()
     finally:
         store.con.unregister("_boots")
-    for i, prev in rows:
+    for i, prev, opener_rn, opener_seq, opener_logged in rows:
         b = boots[i]
         if prev is not None and (b.before is None or prev > b.before):
             b.before = prev
+        first = firsts[i]
+        if b.file_id == first.file_id and opener_rn is not None and opener_seq < first.seq:
+            # The logger's start lines belong to the new boot: its segment opens there.
+            b.record_no, b.seq = int(opener_rn), int(opener_seq)
+            b.after = min(b.after, opener_logged)
 
 
 def inferred_boundaries(store: Store, explicit: dict[str, list[Boundary]],
@@ -636,6 +655,11 @@ def _assign_runs(us: np.ndarray, runs: list[tuple[int, int, bool]], segs: list[S
             forced = np.full(S, np.inf)
             forced[pinned[a]] = 0.0
             cost[r] = forced
+        elif pinned:
+            # Written before the record that opens a later segment: on an older clock.
+            later = [pinned[q] for q in pinned if q > a]
+            if later:
+                cost[r, min(later):] = np.inf
     dp = np.full((R, S), np.inf)
     back = np.zeros((R, S), dtype=np.int64)
     dp[0] = cost[0]
