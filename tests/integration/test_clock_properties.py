@@ -1,0 +1,396 @@
+"""Properties of the clock model over random fleets with known clocks (issue 17, "Done when").
+
+Each fleet comes from :func:`synth.clockfleet.make_clock_fleet` (4-8 hosts, three hours,
+real log formats) with some of its phenomena enabled, and is investigated whole by
+:func:`skewsleuth.investigate`. Each record the tool read is matched to the record the
+generator wrote (same file, same write order), so its true time and its host's true
+offset are known. The properties, one test each:
+
+1. every segment's [offset_low_s, offset_high_s] holds the host's true offset at every
+   record placed on it (an unbounded side bounds nothing, and the verdict says so: null);
+2. each segment's since/until (true time) lies within what the evidence allows of the
+   true boundary that opened/closed it: after the host's last record before that
+   boundary, before its first record after it; and so for the culprit's since/until;
+3. no incident is reported where none happened: no symptoms, no incident; otherwise each
+   incident's onset lies in a burst of true symptoms;
+4. a host whose clock is always true is never the culprit.
+
+Each property runs over every phenomenon of :data:`PASSING` alone, and over all of them
+mixed. ``PASSING`` is every phenomenon today, so these tests show what the clock model
+still gets wrong; narrow it while the model is being fixed, and widen it back to
+``ALL`` when it holds. Seeds are drawn by hypothesis (derandomized, so that the four
+properties see the same fleets and the investigations are shared), and the first
+failing seed (the simplest first) is what it reports. Budget: CLOCKFLEET_EXAMPLES (default 4 per phenomenon
+alone, 4x that mixed) keeps the file within about three minutes on two cores.
+"""
+
+from __future__ import annotations
+
+import atexit
+import math
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, Phase, given, settings, strategies as st
+
+import skewsleuth
+from synth.clockfleet import ALL, FAULTS, FleetTruth, make_clock_fleet
+
+# The phenomena the property tests enable (see the module's docstring).
+PASSING: frozenset[str] = ALL
+
+TOL_S = 2.0              # logged times to the second (RFC 3164), write latency, step records' lag
+BURST_SLACK_S = 900.0    # an incident's onset may stray this far from its burst of true symptoms
+EXAMPLES = int(os.environ.get("CLOCKFLEET_EXAMPLES", "4"))
+
+_US = 1_000_000
+_ROOT = Path(tempfile.mkdtemp(prefix="clockfleet-"))
+atexit.register(shutil.rmtree, _ROOT, True)
+
+CASES = [pytest.param(frozenset({p}), id=p) for p in sorted(PASSING)] + [pytest.param(PASSING, id="mixed")]
+
+
+def _prop_settings(phen: frozenset[str]):
+    n = EXAMPLES * (4 if len(phen) > 1 else 1)
+    # No shrinking phase: each seed is a fresh investigation (1-3 s), and hypothesis tries
+    # the simplest seeds first (0 before the others), so the seed reported is small already.
+    return settings(max_examples=n, deadline=None, derandomize=True, database=None,
+                    phases=(Phase.explicit, Phase.generate),
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+
+
+# ----------------------------------------------------------------------------------
+# A fleet, investigated, and every record matched to its truth
+
+
+@dataclass
+class Rec:
+    host: str
+    path: str
+    logged_us: int
+    true_us: int
+    offset_s: float          # the host's true offset at the record
+    segment_id: int | None
+
+
+@dataclass
+class Seg:
+    segment_id: int
+    host: str
+    low: float               # -inf / inf where the verdict gives null
+    high: float
+    offset_s: float | None
+    since_us: int | None     # true time the verdict says the segment began / ended
+    until_us: int | None
+    recs: list[Rec]
+
+
+@dataclass
+class Case:
+    truth: FleetTruth
+    verdict: dict
+    recs: list[Rec]
+    segs: dict[int, Seg]
+
+    def describe(self) -> str:
+        return f"seed {self.truth.seed}, phenomena {sorted(self.truth.phenomena)}, fleet at {self.truth.root}"
+
+
+def _us(t: datetime | None) -> int | None:
+    return None if t is None else int(round(t.timestamp() * _US))
+
+
+def _iso(us: int | None) -> str:
+    return "-" if us is None else datetime.utcfromtimestamp(us / _US).isoformat() + "Z"
+
+
+def _since_until(est) -> tuple[int | None, int | None]:
+    """The true instants the verdict gives a segment's start and end: its own since/until
+    where the model has them, else its first and last logged time corrected."""
+    since = getattr(est, "since", None)
+    until = getattr(est, "until", None)
+    if since is None and until is None:
+        since, until = est.true_from, est.true_to
+    return _us(since), _us(until)
+
+
+@lru_cache(maxsize=None)
+def investigated(seed: int, phen: frozenset[str]) -> Case:
+    root = _ROOT / f"{'-'.join(sorted(phen))[:80]}-{seed}"
+    if root.exists():
+        shutil.rmtree(root)
+    truth = make_clock_fleet(seed, root, phenomena=phen)
+    v = skewsleuth.investigate([root])
+    con = v.store.con
+    rows = con.execute("""
+        SELECT f.path, e.record_no, epoch_us(e.logged), es.segment_id
+        FROM events e JOIN files f USING (file_id)
+             LEFT JOIN event_segments es USING (file_id, record_no)
+        ORDER BY f.path, e.record_no""").fetchall()
+    by_path: dict[str, list[tuple]] = {}
+    for path, _no, logged, sid in rows:
+        rel = os.path.relpath(os.path.realpath(path), os.path.realpath(root)).replace(os.sep, "/")
+        by_path.setdefault(rel, []).append((logged, sid))
+    recs: list[Rec] = []
+    for h in truth.hosts:
+        for f in h.files:
+            got = by_path.get(f.path, [])
+            assert len(got) == len(f.records), (
+                f"{f.path}: the generator wrote {len(f.records)} records, skewsleuth read {len(got)} "
+                f"({truth.root})")
+            for (true_us, logged_us), (read_us, sid) in zip(f.records, got):
+                assert abs(read_us - logged_us) <= _US, (
+                    f"{f.path}: record written at {_iso(logged_us)} read as {_iso(read_us)} ({truth.root})")
+                recs.append(Rec(h.host, f.path, logged_us, true_us, h.offset_at(true_us), sid))
+    segs: dict[int, Seg] = {}
+    for sid, host, off, low, high in con.execute(
+            "SELECT segment_id, host, offset_s, offset_low_s, offset_high_s FROM segments").fetchall():
+        est = v.model.segments[sid] if sid < len(v.model.segments) else None
+        since, until = _since_until(est) if est is not None else (None, None)
+        segs[sid] = Seg(sid, host, -math.inf if low is None else low, math.inf if high is None else high,
+                        off, since, until, [])
+    for r in recs:
+        if r.segment_id is not None:
+            segs[r.segment_id].recs.append(r)
+    return Case(truth, v.to_dict(), recs, segs)
+
+
+# ----------------------------------------------------------------------------------
+# The properties, each returning what breaks it (empty: it holds)
+
+
+def intervals_hold_truth(c: Case) -> list[str]:
+    out = []
+    unplaced = [r for r in c.recs if r.segment_id is None]
+    if unplaced:
+        out.append(f"{len(unplaced)} records on no segment, e.g. {unplaced[0].path} at {_iso(unplaced[0].logged_us)}")
+    for s in c.segs.values():
+        bad = [r for r in s.recs if not (s.low - TOL_S <= r.offset_s <= s.high + TOL_S)]
+        if bad:
+            truths = sorted({round(r.offset_s, 3) for r in bad})
+            out.append(f"{s.host} segment {s.segment_id} [{s.low:+.3f}, {s.high:+.3f}] (offset_s {s.offset_s}) "
+                       f"excludes the true offset {truths[:4]} at {len(bad)}/{len(s.recs)} of its records, first "
+                       f"{bad[0].path} logged {_iso(bad[0].logged_us)} (true {_iso(bad[0].true_us)})")
+    return out
+
+
+def _window(times: list[int], changes: list[int], first: int, last: int) -> tuple[float, float, float, float]:
+    """What the evidence allows of a segment holding records first..last (true µs):
+    since in [lo_since, hi_since], until in [lo_until, hi_until]."""
+    opening = max((b for b in changes if b <= first), default=None)
+    closing = min((b for b in changes if b > last), default=None)
+    lo_since = -math.inf if opening is None else max((t for t in times if t < opening), default=-math.inf)
+    hi_until = math.inf if closing is None else min((t for t in times if t >= closing), default=math.inf)
+    return lo_since, first, last, hi_until
+
+
+def since_until_within_evidence(c: Case) -> list[str]:
+    out = []
+    for s in c.segs.values():
+        if not s.recs or not (math.isfinite(s.low) and math.isfinite(s.high)):
+            continue          # unknown offset: the segment's true span is unknown too, and says so
+        h = c.truth.host(s.host)
+        times = h.record_times()
+        changes = _boundaries(h)
+        lo_s, hi_s, lo_u, hi_u = _window(times, changes, min(r.true_us for r in s.recs), max(r.true_us for r in s.recs))
+        slack = (TOL_S + (s.high - s.low)) * _US
+        if s.since_us is not None and not (lo_s - slack <= s.since_us <= hi_s + slack):
+            out.append(f"{s.host} segment {s.segment_id}: since {_iso(s.since_us)}, the evidence allows "
+                       f"{_iso(None if lo_s == -math.inf else int(lo_s))} .. {_iso(int(hi_s))}")
+        if s.until_us is not None and not (lo_u - slack <= s.until_us <= hi_u + slack):
+            out.append(f"{s.host} segment {s.segment_id}: until {_iso(s.until_us)}, the evidence allows "
+                       f"{_iso(int(lo_u))} .. {_iso(None if hi_u == math.inf else int(hi_u))}")
+    for inc in c.verdict["incidents"]:
+        for rc in inc["root_causes"][:1]:
+            if rc["kind"] != "clock_skew" or not rc.get("since"):
+                continue
+            try:
+                h = c.truth.host(rc["host"])
+            except KeyError:
+                continue
+            if h.healthy:
+                continue      # property 4's business
+            since = _us(datetime.fromisoformat(rc["since"].replace("Z", "+00:00")))
+            until = _us(datetime.fromisoformat(rc["until"].replace("Z", "+00:00"))) if rc.get("until") else None
+            times = h.record_times()
+            changes = _boundaries(h)
+            wrong = _wrong_stretches(h, times)
+            width = 0.0
+            if rc.get("offset_low_s") is not None and rc.get("offset_high_s") is not None:
+                width = rc["offset_high_s"] - rc["offset_low_s"]
+            slack = (120.0 + width) * _US
+            fits = []
+            for first, last in wrong:
+                lo_s, hi_s, lo_u, hi_u = _window(times, changes, first, last)
+                ok_since = lo_s - slack <= since <= hi_s + slack
+                ok_until = (until is None and hi_u == math.inf) or (
+                    until is not None and lo_u - slack <= until <= hi_u + slack)
+                fits.append((ok_since, ok_until, lo_s, hi_s, lo_u, hi_u))
+            if not any(a and b for a, b, *_ in fits):
+                allowed = "; ".join(f"since {_iso(None if lo == -math.inf else int(lo))}..{_iso(int(hi))} until "
+                                    f"{_iso(int(lu))}..{'end' if hu == math.inf else _iso(int(hu))}"
+                                    for _, _, lo, hi, lu, hu in fits) or "no stretch beyond the tolerance"
+                out.append(f"culprit {h.host} since {rc['since']} until {rc.get('until')}; the truth allows {allowed}")
+    return out
+
+
+def _boundaries(h) -> list[int]:
+    """Where a segment may begin or end: every boot, shutdown, sleep, resume and step,
+    and every change of the offset (true µs)."""
+    return sorted({b.true_us for b in h.boundaries} | {at for at, _, _ in h.changes()})
+
+
+def _wrong_stretches(h, times: list[int], tolerance_s: float = 300.0) -> list[tuple[int, int]]:
+    """First and last record (true µs) of each stretch the host's clock was off by more
+    than ``tolerance_s``."""
+    out: list[list[int]] = []
+    prev_wrong = False
+    for t in times:
+        w = abs(h.offset_at(t)) > tolerance_s
+        if w and prev_wrong and out and abs(h.offset_at(out[-1][1]) - h.offset_at(t)) < 1e-6:
+            out[-1][1] = t
+        elif w:
+            out.append([t, t])
+        prev_wrong = w
+    return [(a, b) for a, b in out]
+
+
+def no_incident_where_none_happened(c: Case) -> list[str]:
+    bursts = c.truth.symptom_bursts()
+    out = []
+    for inc in c.verdict["incidents"]:
+        onset = _us(datetime.fromisoformat(inc["onset"].replace("Z", "+00:00")))
+        slack = BURST_SLACK_S * _US
+        if not any(a - slack <= onset <= b + slack for a, b in bursts):
+            accused = [rc["host"] for rc in inc["root_causes"][:1]]
+            out.append(f"incident at {inc['onset']} ({inc['symptoms']} symptoms, accusing {accused}) where no "
+                       f"symptom happened; true bursts: "
+                       f"{[(_iso(a), _iso(b)) for a, b in bursts] or 'none'}")
+    return out
+
+
+def healthy_never_culprit(c: Case) -> list[str]:
+    healthy = set(c.truth.healthy())
+    out = []
+    for inc in c.verdict["incidents"]:
+        for rc in inc["root_causes"][:1]:
+            host = (rc.get("host") or "").lower()
+            if rc["kind"] == "clock_skew" and host in healthy:
+                out.append(f"incident at {inc['onset']}: healthy {host} accused (offset_s {rc['offset_s']}, "
+                           f"since {rc['since']}): {rc['evidence'][:2]}")
+    return out
+
+
+PROPERTIES = {"intervals": intervals_hold_truth, "since_until": since_until_within_evidence,
+              "no_phantom_incident": no_incident_where_none_happened, "healthy_not_culprit": healthy_never_culprit}
+
+
+def check(prop, seed: int, phen: frozenset[str]) -> None:
+    c = investigated(seed, phen)
+    broken = prop(c)
+    assert not broken, f"{prop.__name__} ({c.describe()}):\n  " + "\n  ".join(broken[:6])
+
+
+# A small range of seeds: hypothesis shrinks toward 0 in a few steps, and the seeds the
+# four properties and the fixed tests try are mostly the same fleets (investigated once).
+seeds = st.integers(min_value=0, max_value=63)
+
+
+# ----------------------------------------------------------------------------------
+# Property tests: each phenomenon alone, and all mixed
+
+
+@pytest.mark.parametrize("phen", CASES)
+def test_every_segment_interval_holds_the_true_offset(phen):
+    @_prop_settings(phen)
+    @given(seed=seeds)
+    def run(seed):
+        check(intervals_hold_truth, seed, phen)
+    run()
+
+
+@pytest.mark.parametrize("phen", CASES)
+def test_since_and_until_lie_within_what_the_evidence_allows(phen):
+    @_prop_settings(phen)
+    @given(seed=seeds)
+    def run(seed):
+        check(since_until_within_evidence, seed, phen)
+    run()
+
+
+@pytest.mark.parametrize("phen", CASES)
+def test_no_incident_is_reported_where_none_happened(phen):
+    @_prop_settings(phen)
+    @given(seed=seeds)
+    def run(seed):
+        check(no_incident_where_none_happened, seed, phen)
+    run()
+
+
+@pytest.mark.parametrize("phen", CASES)
+def test_a_host_whose_clock_is_always_true_is_never_the_culprit(phen):
+    @_prop_settings(phen)
+    @given(seed=seeds)
+    def run(seed):
+        check(healthy_never_culprit, seed, phen)
+    run()
+
+
+def test_a_fleet_without_faults_has_no_incident_and_no_culprit():
+    for seed in range(3):
+        c = investigated(seed, ALL - FAULTS)
+        assert all(h.healthy for h in c.truth.hosts) and not c.truth.symptoms
+        assert c.verdict["incidents"] == [], c.describe()
+
+
+# ----------------------------------------------------------------------------------
+# One fixed seed per phenomenon: the fleet shows it, and every property holds
+
+# A seed whose fleet shows the phenomenon (checked below), per phenomenon.
+FIXED_SEEDS = {p: 1 for p in ALL}
+
+
+def _shows(truth: FleetTruth, p: str) -> bool:
+    bs = [b for h in truth.hosts for b in h.boundaries]
+    eps = [e for h in truth.hosts for e in h.episodes]
+    if p == "boots":
+        return any(b.kind == "boot" for b in bs)
+    if p == "syncs":
+        return any("Selected source" in (truth.root / f.path).read_text() or "Time-Service" in
+                   (truth.root / f.path).read_text() for h in truth.hosts for f in h.files)
+    if p == "pairs":
+        return any("request_id=" in (truth.root / f.path).read_text() or "INVITE" in (truth.root / f.path).read_text()
+                   for h in truth.hosts for f in h.files)
+    if p == "resume":
+        return any(b.kind == "resume" for b in bs)
+    if p == "rtc_reset":
+        return any(b.setter == "rtc" for b in bs)
+    if p in ("step_back", "step_forward"):
+        return any(b.kind == "step" and b.logged and (b.delta_s < 0) == (p == "step_back") for b in bs)
+    return p in eps
+
+
+@pytest.mark.parametrize("p", sorted(ALL))
+def test_fixed_seed(p):
+    phen = frozenset({p})
+    c = investigated(FIXED_SEEDS[p], phen)
+    assert _shows(c.truth, p), f"seed {FIXED_SEEDS[p]} does not show {p}: pick another"
+    broken = {name: prop(c) for name, prop in PROPERTIES.items()}
+    broken = {k: v for k, v in broken.items() if v}
+    assert not broken, c.describe() + "".join(f"\n{k}:\n  " + "\n  ".join(v[:4]) for k, v in broken.items())
+
+
+def test_the_generator_writes_what_skewsleuth_reads():
+    """Every record of a mixed fleet is read, with the logged time written (checked in
+    ``investigated``), nothing is quarantined, and the truth is a function of the seed."""
+    c = investigated(11, ALL)
+    assert c.verdict["ingest"]["quarantined"] == 0 and c.verdict["ingest"]["files_failed"] == 0
+    assert 300 <= c.truth.records <= 8000 and 4 <= len(c.truth.hosts) <= 8
+    other = make_clock_fleet(11, _ROOT / "again-11", phenomena=ALL)
+    assert other.to_dict() | {"root": None} == c.truth.to_dict() | {"root": None}
