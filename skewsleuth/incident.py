@@ -46,27 +46,42 @@ def find_incidents(store: Store, gap_s: float = DEFAULT_GAP_S, when: Format = UT
     raw_suspects = [s for (s,) in store.con.execute(
         "SELECT DISTINCT suspect_raw FROM symptoms WHERE suspect_raw IS NOT NULL").fetchall()]
     mapping = canonical_map(hosts + raw_suspects)
+    # A symptom on a clock whose offset nothing bounds happened at an unknown true time:
+    # it opens no incident of its own (its logged time would place it anywhere), but
+    # joins one its host is part of, when there is one.
     rows = store.con.execute(f"""
-        WITH s AS (
+        WITH sym AS (
+          SELECT s.*, g.offset_s IS NULL AS unknown_time
+          FROM symptoms s LEFT JOIN segments g USING (segment_id)
+          WHERE s.role IN ('symptom', 'consequence')),
+        s AS (
           SELECT *, CASE WHEN epoch_us(true_time) - epoch_us(lag(true_time) OVER w) > {gap_s * 1e6}
                          THEN 1 ELSE 0 END AS starts
-          FROM symptoms WHERE role IN ('symptom', 'consequence')
+          FROM sym WHERE NOT unknown_time
           WINDOW w AS (ORDER BY true_time, host, file_id, record_no))
         SELECT sum(starts) OVER (ORDER BY true_time, host, file_id, record_no) AS incident,
                true_time, host, suspect_raw, signature, protocol, tolerance_s, role, skew_signature,
                logged, excerpt
         FROM s ORDER BY true_time, host, file_id, record_no""").fetchall()
+    unplaced = store.con.execute(f"""
+        SELECT NULL, s.true_time, s.host, s.suspect_raw, s.signature, s.protocol, s.tolerance_s, s.role,
+               s.skew_signature, s.logged, s.excerpt
+        FROM symptoms s LEFT JOIN segments g USING (segment_id)
+        WHERE s.role IN ('symptom', 'consequence') AND g.offset_s IS NULL
+        ORDER BY s.true_time, s.host, s.file_id, s.record_no""").fetchall()
     evidence_end = store.con.execute("SELECT max(true_time) FROM timeline").fetchall()[0][0]
     groups: dict[int, list[tuple]] = {}
     for row in rows:
         groups.setdefault(int(row[0]), []).append(row)
+    _attach_unplaced(groups, unplaced, mapping, gap_s)
     incidents = []
     for k in sorted(groups):
         g = groups[k]
         sig = Counter(r[4] for r in g)
         skew = sorted({r[4] for r in g if r[8]})
         tols = [r[6] for r in g if r[6] is not None and (r[8] or not skew)]
-        last = g[-1][1]
+        timed = [r for r in g if r[0] is not None] or g
+        last = timed[-1][1]
         end = last if evidence_end is None or (evidence_end - last) > timedelta(seconds=gap_s) else None
         reporters = Counter(canonical(r[2], mapping) for r in g)
         suspects = Counter(canonical(_strip_port(r[3]), mapping) for r in g if r[3] and r[7] == "symptom")
@@ -76,11 +91,39 @@ def find_incidents(store: Store, gap_s: float = DEFAULT_GAP_S, when: Format = UT
             text = text if len(text) <= EXCERPT_CHARS else text[:EXCERPT_CHARS - 1] + "…"
             firsts.append(f"{r[4]} logged by {r[2]} at {when(r[9])} (true {when(r[1])}): {text}")
         incidents.append(Incident(
-            incident_id=len(incidents) + 1, onset=g[0][1], last=last, end=end, symptoms=len(g),
+            incident_id=len(incidents) + 1, onset=timed[0][1], last=last, end=end, symptoms=len(g),
             signatures=[s for s, _ in sig.most_common()], signature_counts=dict(sig), skew_signatures=skew,
             protocols=sorted({r[5] for r in g}), tolerance_s=min(tols) if tols else DEFAULT_TOLERANCE_S,
             reporters=reporters, suspects=suspects, first_records=firsts))
     return incidents
+
+
+def _attach_unplaced(groups: dict[int, list[tuple]], unplaced: list[tuple], mapping: dict, gap_s: float) -> None:
+    """Symptoms of unknown true time into the incident their host is most part of (as
+    reporter or suspect); a host in none gets incidents of its own, in logged order,
+    as before (nothing better is known)."""
+    if not unplaced:
+        return
+    involved: dict[str, Counter] = {}
+    for k, g in groups.items():
+        for r in g:
+            involved.setdefault(canonical(r[2], mapping), Counter())[k] += 1
+            if r[3] and r[7] == "symptom":
+                involved.setdefault(canonical(_strip_port(r[3]), mapping), Counter())[k] += 1
+    alone: list[tuple] = []
+    for r in unplaced:
+        best = involved.get(canonical(r[2], mapping))
+        if best:
+            groups[best.most_common(1)[0][0]].append(r)
+        else:
+            alone.append(r)
+    k = max(groups, default=0) + 1
+    for i, r in enumerate(alone):
+        if i and (r[1] - alone[i - 1][1]).total_seconds() > gap_s:
+            k += 1
+        groups.setdefault(k, []).append(r)
+    for g in groups.values():   # onset and end from the symptoms whose time is known
+        g.sort(key=lambda r: (r[0] is None, r[1]))
 
 
 def _strip_port(name: str) -> str:

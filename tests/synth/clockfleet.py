@@ -450,7 +450,10 @@ def _chronyd_step(h: _Host, t: int, new: float, syncs: bool = False) -> Boundary
     if syncs:
         # issue 17 case 4: "Selected source" 2 ms before the step, on the wrong clock
         h.both(t - 2_000, "chronyd", 611, _SELECTED)
-    h.both(t - 1_500, "chronyd", 611, f"System clock wrong by {old - new:.6f} seconds")
+    # chrony's reference.c logs -offset, where offset > 0 is a clock that is fast: the
+    # number is the correction to apply ("If offset < 0 the local clock is slow, so we are
+    # applying a positive change to it"), as is the step's.
+    h.both(t - 1_500, "chronyd", 611, f"System clock wrong by {new - old:.6f} seconds")
     delta = h.change(t, new)
     h.both(t + 500, "chronyd", 611, f"System clock was stepped by {delta:.6f} seconds")
     if syncs and abs(new) < 1e-6:
