@@ -35,6 +35,7 @@ STEP_EPS_S = 0.5        # a logged step's size is exact but for write latency
 TIME_SERVICE_ACC_S = 2.0  # after a time service sets the clock it is this close to true
 SYNC_ACC_S = 2.0        # a time service reporting sync holds the clock this close
 SYNC_SETTLE_S = 60.0    # a step or a "wrong by" this soon after a sync report: not yet true
+SETTLE_RECORDS = 3      # ... or this few records later in the report's log
 ORDER_EPS_S = 1.0       # write-order bounds: records written in sequence
 MAX_PAIR_PASSES = 8     # rounds of cutting segments where message pairs disagree
 
@@ -202,15 +203,20 @@ def _settling(facts: list[ClockFact]) -> dict[int, ClockFact | None]:
     for f in facts:
         by_host.setdefault(f.host, []).append(f)
     for host_facts in by_host.values():
+        # A person's or an agent's change right after a report does not make the report
+        # premature: the clock was right until they changed it.
         fixes = [f for f in host_facts if (f.kind == "step" and f.delta_s is not None and abs(f.delta_s) >= STEP_MIN_S
-                                           and f.before is not None)
+                                           and f.before is not None and f.setter not in ("user", "agent"))
                  or (f.kind == "hint" and f.correction_s is not None and abs(f.correction_s) > SYNC_ACC_S)]
         for f in host_facts:
             if f.kind != "sync":
                 continue
             for fix in fixes:
                 at = fix.before if fix.kind == "step" else fix.logged
-                if 0 <= (at - f.logged).total_seconds() <= SYNC_SETTLE_S:  # type: ignore[operator]
+                # ... or the step's first record comes next in the report's log (a step
+                # found from journald's monotonic clock is read at the record after it)
+                if 0 <= (at - f.logged).total_seconds() <= SYNC_SETTLE_S or (  # type: ignore[operator]
+                        fix.file_id == f.file_id and 0 < fix.seq - f.seq <= SETTLE_RECORDS):
                     out[id(f)] = fix if fix.kind == "step" else None
                     break
     return out
