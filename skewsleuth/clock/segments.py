@@ -68,6 +68,13 @@ class Boundary:
     source: str = ""
     facts: list[ClockFact] = field(default_factory=list)
     evidence: list[str] = field(default_factory=list)
+    # The record that opens the new clock in each other log that shows the boundary
+    # (file_id -> record_no): one boundary of the host's one clock, cut in every log.
+    openers: dict[int, int] = field(default_factory=dict)
+
+    def opened_in(self) -> dict[int, int]:
+        """file_id -> the record each log's part of the new segment starts with."""
+        return {**self.openers, self.file_id: self.record_no}
 
 
 @dataclass
@@ -124,6 +131,7 @@ def explicit_boundaries(facts: list[ClockFact], when: Format = UTC_FORMAT) -> di
                     same.facts.append(f)
                     if f.logged < same.after:
                         same.after = f.logged
+                    _also_opens(same, f)
                     continue
                 b = Boundary(host, f.kind, f.file_id, f.record_no, f.seq, last_down.pop(f.file_id, None), f.logged,
                              None, source=f.source, facts=[f])
@@ -138,12 +146,21 @@ def explicit_boundaries(facts: list[ClockFact], when: Format = UTC_FORMAT) -> di
                     same.evidence += f.evidence
                     if same.setter == "unknown":
                         same.setter = f.setter
+                    _also_opens(same, f)
                     continue
                 bounds.append(Boundary(host, "step", f.file_id, f.record_no, f.seq, f.before, f.after, f.delta_s,
                                        setter=f.setter, resume=f.resume, source=f.source, facts=[f],
                                        evidence=list(f.evidence)))
         out[host] = bounds
     return out
+
+
+def _also_opens(b: Boundary, f: ClockFact) -> None:
+    """``f``, a record of the same boundary, opens the new clock in its own log (its
+    first such record there)."""
+    if f.file_id != b.file_id:
+        first = min((x for x in b.facts if x.file_id == f.file_id), key=lambda x: (x.seq, x.record_no))
+        b.openers[f.file_id] = first.record_no
 
 
 def _boot_befores(store: Store, explicit: dict[str, list[Boundary]]) -> None:
@@ -158,16 +175,24 @@ def _boot_befores(store: Store, explicit: dict[str, list[Boundary]]) -> None:
 
     Asked for every boot in one query (a query per boot cost more than the rest of a
     small investigation): each record's predecessor in its log's write order, read at
-    the boot's first record."""
+    the boot's first record in each log that shows it."""
     boots = [b for bounds in explicit.values() for b in bounds if b.kind in ("boot", "resume")]
     if not boots:
         return
-    firsts = [min(b.facts, key=lambda f: (f.file_id != b.file_id, f.seq, f.record_no)) for b in boots]
+    # Each log's first record of the boot: (boot, fact) per log that shows it.
+    firsts: list[tuple[Boundary, ClockFact]] = []
+    for b in boots:
+        per_file: dict[int, ClockFact] = {}
+        for f in b.facts:
+            if f.file_id not in per_file or (f.seq, f.record_no) < (per_file[f.file_id].seq,
+                                                                    per_file[f.file_id].record_no):
+                per_file[f.file_id] = f
+        firsts += [(b, f) for f in per_file.values()]
     store.con.register("_boots", pa.table({
-        "i": pa.array(range(len(boots)), pa.int64()),
-        "file_id": pa.array([f.file_id for f in firsts], pa.int32()),
-        "host": pa.array([b.host for b in boots], pa.string()),
-        "record_no": pa.array([f.record_no for f in firsts], pa.int64())}))
+        "i": pa.array(range(len(firsts)), pa.int64()),
+        "file_id": pa.array([f.file_id for _, f in firsts], pa.int32()),
+        "host": pa.array([b.host for b, _ in firsts], pa.string()),
+        "record_no": pa.array([f.record_no for _, f in firsts], pa.int64())}))
     loggers = ", ".join(f"'{p}'" for p in BOOT_LOGGERS)
     prelude = f"(provider IN ({loggers}) AND regexp_matches(coalesce(message, ''), '{LOGGER_START_RX}'))"
     try:
@@ -189,13 +214,15 @@ def _boot_befores(store: Store, explicit: dict[str, list[Boundary]]) -> None:
     finally:
         store.con.unregister("_boots")
     for i, prev, opener_rn, opener_seq, opener_logged in rows:
-        b = boots[i]
+        b, first = firsts[i]
         if prev is not None and (b.before is None or prev > b.before):
             b.before = prev
-        first = firsts[i]
-        if b.file_id == first.file_id and opener_rn is not None and opener_seq < first.seq:
+        if opener_rn is not None and opener_seq < first.seq:
             # The logger's start lines belong to the new boot: its segment opens there.
-            b.record_no, b.seq = int(opener_rn), int(opener_seq)
+            if b.file_id == first.file_id:
+                b.record_no, b.seq = int(opener_rn), int(opener_seq)
+            else:
+                b.openers[first.file_id] = int(opener_rn)
             b.after = min(b.after, opener_logged)
 
 
@@ -260,7 +287,11 @@ def _merge_jump(into: Boundary, b: Boundary) -> None:
     before it and before the earliest any wrote after, which bounds it tighter."""
     assert into.before is not None and b.before is not None
     if b.after < into.after:   # the boundary is the record that shows the new clock first
+        into.openers[into.file_id] = into.record_no
         into.file_id, into.record_no, into.seq, into.after = b.file_id, b.record_no, b.seq, b.after
+        into.openers.pop(b.file_id, None)
+    else:
+        into.openers.setdefault(b.file_id, b.record_no)
     into.before = max(into.before, b.before)
     # A bound only where both logs give one: a jump back that may be delayed writes
     # gives none (leap_boundaries), and lends none to the merged step.
@@ -548,8 +579,8 @@ def _place_events(store: Store, segments: list[Segment], order: WriteOrder,
             continue
         # The records that are themselves boundaries (a boot, a step) open their
         # segment: cut the file there and pin the run that starts there.
-        opens = {seg.opened_by.record_no: seg.index for seg in segs
-                 if seg.opened_by is not None and seg.opened_by.file_id == file_id}
+        opens = {seg.opened_by.opened_in()[file_id]: seg.index for seg in segs
+                 if seg.opened_by is not None and file_id in seg.opened_by.opened_in()}
         # The placement depends on nothing else: a log whose host was not cut anew
         # since the last build keeps it.
         key = (a, tuple((seg.window_from, seg.window_to) for seg in segs), tuple(sorted(opens.items())))
@@ -559,7 +590,10 @@ def _place_events(store: Store, segments: list[Segment], order: WriteOrder,
             if opens:
                 keys = np.fromiter(opens, dtype=np.int64)
                 for pos in np.flatnonzero(np.isin(rn, keys)):
-                    pinned[int(pos)] = opens[int(rn[pos])]
+                    # in write order the segments a log opens only go forward; a pin
+                    # that would go back (boundaries ordered from other logs) is dropped
+                    if not pinned or opens[int(rn[pos])] >= max(pinned.values()):
+                        pinned[int(pos)] = opens[int(rn[pos])]
             runs = _runs(us, sorted(pinned))
             assignment = _assign_runs(us, runs, segs, pinned)
             lengths = np.array([stop - start for start, stop, _ in runs], dtype=np.int64)
