@@ -4,6 +4,9 @@ A *fact* is one record that says something about the host's clock:
 
 * boot / shutdown: EventLog 6005/6006/6008/6009/6013, Kernel-General 12 (StartTime)
   and 13 (StopTime), Kernel-Boot 20, User32 1074; Linux kernel banners.
+* sleep / resume: Kernel-Power 42 / 107, Power-Troubleshooter 1; the kernel's "PM:
+  suspend entry/exit", systemd-sleep's "Entering sleep state" / "System returned from
+  sleep state".
 * step: Kernel-General 1 (OldTime/NewTime), Security 4616 (PreviousTime/NewTime,
   ProcessName), chronyd "System clock was stepped by", ntpd "step time server ...
   offset" / "time reset", with their sizes.
@@ -90,6 +93,13 @@ _TEXT_FACTS = [
     ("sync", "systemd-timesyncd", re.compile(r"(?:Initial s|S)ynchroni[sz]ed to time server")),
     # kernel boot banners in syslog / journald
     ("boot", "kernel", re.compile(r"Linux version \d|Booting Linux|Command line: ")),
+    # suspend and resume: the kernel's PM core (kernel/power/suspend.c, hibernate.c) and
+    # systemd-sleep (src/sleep/sleep.c: "Entering sleep state", "System returned from
+    # sleep state.")
+    ("sleep", "kernel", re.compile(r"PM: (?:suspend|hibernation) entry")),
+    ("resume", "kernel", re.compile(r"PM: (?:suspend|hibernation) exit")),
+    ("sleep", "systemd-sleep", re.compile(r"Entering sleep state|Suspending system\.\.\.")),
+    ("resume", "systemd-sleep", re.compile(r"System returned from sleep state|System resumed")),
 ]
 _TEXT_PROVIDERS = sorted({p for _, p, _ in _TEXT_FACTS})
 # The records whose data are a Windows event's fields, read by _windows_fact.
@@ -249,8 +259,8 @@ def _text_fact(host, file_id, at, logged, provider, message) -> ClockFact | None
             fact.evidence.append(f"{provider} on {host}: {m.group(0)}")
         elif kind == "hint":
             fact.correction_s = float(m.group(1))
-        elif kind == "boot":
-            fact.setter = "unknown"
+        elif kind in ("boot", "sleep", "resume"):
+            fact.setter, fact.process = "unknown", None
         return fact
     return None
 
