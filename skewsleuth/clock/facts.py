@@ -117,6 +117,10 @@ class ClockFact:
     source: str               # e.g. "Kernel-General 1", "Security 4616", "chronyd"
     # For steps: the clock read ``before`` and then ``after``; delta = after - before.
     before: datetime | None = None
+    # For a step seen only between two records (journald's monotonic clock): the old
+    # clock read at least this when it happened (the record before); ``before`` is the
+    # latest it can have read.
+    earliest: datetime | None = None
     after: datetime | None = None
     delta_s: float | None = None
     # For hints: the correction the time service wanted (true - logged).

@@ -171,6 +171,7 @@ def monotonic_facts(store: Store, when: Format = UTC_FORMAT) -> list[ClockFact]:
             fact.delta_s = delta
             fact.after = logged
             fact.before = logged - timedelta(microseconds=delta_us)
+            fact.earliest = min(prev_logged, fact.before)
             if setter_provider is not None:
                 fact.process = setter_provider
                 fact.setter = classify_setter(setter_provider)

@@ -59,6 +59,9 @@ class Boundary:
     delta_max_s: float | None = None
     # For steps no record measured: the offsets' difference across it, once solved.
     measured_s: float | None = None
+    # For a step seen only between two records: the earliest the old clock can have
+    # read when it happened (see ClockFact.earliest); None: at ``before``.
+    earliest: datetime | None = None
     setter: str = "unknown"
     resume: bool = False
     # Found inside one segment (a leap of its log): goes in the chain right after the
@@ -146,11 +149,13 @@ def explicit_boundaries(facts: list[ClockFact], when: Format = UTC_FORMAT) -> di
                     same.evidence += f.evidence
                     if same.setter == "unknown":
                         same.setter = f.setter
+                    if f.earliest is None:   # a record that read both clocks at the step
+                        same.earliest = None
                     _also_opens(same, f)
                     continue
                 bounds.append(Boundary(host, "step", f.file_id, f.record_no, f.seq, f.before, f.after, f.delta_s,
                                        setter=f.setter, resume=f.resume, source=f.source, facts=[f],
-                                       evidence=list(f.evidence)))
+                                       evidence=list(f.evidence), earliest=f.earliest))
         out[host] = bounds
     return out
 
@@ -238,8 +243,11 @@ def inferred_boundaries(store: Store, explicit: dict[str, list[Boundary]],
         if any(abs((b.after - logged).total_seconds()) <= SLACK_S
                or (b.before is not None and abs((b.before - prev).total_seconds()) <= SLACK_S
                    and (b.delta_s is None or b.delta_s < 0))
-               or _explains(b, prev, logged, back)
                for b in known):
+            continue
+        explained = next((b for b in known if _explains(b, prev, logged, back)), None)
+        if explained is not None:
+            _narrow(explained, file_id, record_no, prev, logged)
             continue
         b = Boundary(host, "step", file_id, record_no, seq, prev, logged, None, inferred=True, delta_max_s=back,
                      source="record order")
@@ -251,12 +259,30 @@ def inferred_boundaries(store: Store, explicit: dict[str, list[Boundary]],
 
 def _explains(b: Boundary, prev: datetime, logged: datetime, back: float) -> bool:
     """A logged step back explains a log's jump back around it in a sparse log: it
-    lies between the two records on both clocks (the old clock read ``b.before`` after
-    ``prev``, the new one ``b.after`` before ``logged``), and the jump is no bigger than
-    the step (the true time between the records only makes it smaller)."""
-    return (b.kind == "step" and b.delta_s is not None and b.delta_s < 0 and b.before is not None
-            and b.before >= prev - _td(SLACK_S) and b.after <= logged + _td(SLACK_S)
-            and back >= b.delta_s - SLACK_S)
+    can lie between the two records on both clocks (the old clock read at least
+    ``prev`` when it happened, the new one at most ``logged``), and the jump is no
+    bigger than the step (the true time between the records only makes it smaller)."""
+    if not (b.kind == "step" and b.delta_s is not None and b.delta_s < 0 and b.before is not None
+            and back >= b.delta_s - SLACK_S):
+        return False
+    # the old clock's reading at the step, as the records around both allow it
+    lo = max(b.earliest or b.before, prev - _td(SLACK_S))
+    hi = min(b.before, logged + _td(SLACK_S) - _td(b.delta_s))
+    return lo <= hi
+
+
+def _narrow(b: Boundary, file_id: int, record_no: int, prev: datetime, logged: datetime) -> None:
+    """Another log's jump around a step seen only between two records says more about
+    when it happened: after that log's last record before, before its first after. The
+    jump's first record opens the new clock in its log."""
+    if file_id != b.file_id:
+        b.openers.setdefault(file_id, record_no)
+    if b.earliest is None or b.before is None or b.delta_s is None:
+        return
+    b.earliest = max(b.earliest, prev)
+    latest = min(b.before, logged - _td(b.delta_s))
+    if latest >= b.earliest:
+        b.before, b.after = latest, latest + _td(b.delta_s)
 
 
 def add_step(bounds: list[Boundary], b: Boundary) -> None:
