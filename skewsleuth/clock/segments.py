@@ -616,10 +616,7 @@ def _place_events(store: Store, segments: list[Segment], order: WriteOrder,
             if opens:
                 keys = np.fromiter(opens, dtype=np.int64)
                 for pos in np.flatnonzero(np.isin(rn, keys)):
-                    # in write order the segments a log opens only go forward; a pin
-                    # that would go back (boundaries ordered from other logs) is dropped
-                    if not pinned or opens[int(rn[pos])] >= max(pinned.values()):
-                        pinned[int(pos)] = opens[int(rn[pos])]
+                    pinned[int(pos)] = opens[int(rn[pos])]
             runs = _runs(us, sorted(pinned))
             assignment = _assign_runs(us, runs, segs, pinned)
             lengths = np.array([stop - start for start, stop, _ in runs], dtype=np.int64)
