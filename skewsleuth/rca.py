@@ -151,7 +151,7 @@ def diagnose(incident: Incident, model: ClockModel, case: Case, host_roles: dict
         c.score = round(0.25 * mechanism + 0.2 * precedence + 0.2 * size + 0.25 * min(1.0, named) + 0.1 * recovery, 3)
         candidates.append(c)
 
-    candidates += _unbounded_suspects(incident, model, case, candidates, ruled, start, stop)
+    candidates += _unbounded_suspects(incident, model, case, candidates, ruled, start, stop, when)
     skewed = {c.host: c for c in candidates}
     for host, hc in model.hosts.items():
         for b in hc.boots:
@@ -198,7 +198,8 @@ def diagnose(incident: Incident, model: ClockModel, case: Case, host_roles: dict
 
 
 def _unbounded_suspects(incident: Incident, model: ClockModel, case: Case, candidates: list[Candidate],
-                        ruled: list[RuledOut], start: datetime, stop: datetime) -> list[Candidate]:
+                        ruled: list[RuledOut], start: datetime, stop: datetime,
+                        when: Format = UTC_FORMAT) -> list[Candidate]:
     """Hosts the failures accuse whose clock no evidence bounds: a client a KDC names by
     address and whose own logs are not at hand. A skew signature says the clock was
     beyond the protocol's tolerance from the clock that judged it; by how much, and
@@ -217,10 +218,13 @@ def _unbounded_suspects(incident: Incident, model: ClockModel, case: Case, candi
         if hc is not None and any(e.interval.known and _in_window(e, start, stop) for e in hc.segments):
             continue
         judges = sorted(h for h in incident.reporters if h != host) or sorted(incident.reporters)
-        c = Candidate("clock_skew", host, incident.onset, beyond_s=tol)   # accused from the first failure on
+        # Since when is unknown: the first failure says only that the clock was already
+        # beyond the tolerance then.
+        c = Candidate("clock_skew", host, None, beyond_s=tol)
         c.evidence.append(f"{n} of {incident.symptoms} symptoms ({sig}) name {host}: each reports a timestamp "
                           f"more than {tol:.0f} s from the clock of {', '.join(judges[:3])}, so {host}'s clock was "
-                          f"beyond the tolerance of {', '.join(incident.protocols)}")
+                          f"beyond the tolerance of {', '.join(incident.protocols)} by {when(incident.onset)} "
+                          f"at the latest")
         c.evidence.append(f"no log of {host} bounds by how much or which way: collect its logs (a Kerberos "
                           "client's KRB5_TRACE, its system log) or probe it to measure the offset")
         named = min(1.0, n / total)
