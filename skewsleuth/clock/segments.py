@@ -240,14 +240,13 @@ def inferred_boundaries(store: Store, explicit: dict[str, list[Boundary]],
         # Only a record that says so explains a jump; two jumps of the log are two steps.
         known = explicit.get(host, [])
         back = (logged - prev).total_seconds()
-        if any(abs((b.after - logged).total_seconds()) <= SLACK_S
-               or (b.before is not None and abs((b.before - prev).total_seconds()) <= SLACK_S
-                   and (b.delta_s is None or b.delta_s < 0))
-               for b in known):
-            continue
-        explained = next((b for b in known if _explains(b, prev, logged, back)), None)
+        explained = next((b for b in known if abs((b.after - logged).total_seconds()) <= SLACK_S
+                          or (b.before is not None and abs((b.before - prev).total_seconds()) <= SLACK_S
+                              and (b.delta_s is None or b.delta_s < 0))), None) \
+            or next((b for b in known if _explains(b, prev, logged, back)), None)
         if explained is not None:
-            _narrow(explained, file_id, record_no, prev, logged)
+            if explained.kind == "step":
+                _narrow(explained, file_id, record_no, prev, logged)
             continue
         b = Boundary(host, "step", file_id, record_no, seq, prev, logged, None, inferred=True, delta_max_s=back,
                      source="record order")
