@@ -488,13 +488,18 @@ def _spine_order(bounds: list[Boundary]) -> list[Boundary]:
     chain = sorted((b for b in bounds if b.file_id == spine_file), key=lambda b: (b.seq, b.record_no))
     for b in sorted((b for b in bounds if b.file_id != spine_file), key=lambda b: (b.file_id, b.seq, b.record_no)):
         ref = b.before or b.after
-        pos = len(chain)
+        # where it fits best: the first position whose window holds it, else the one
+        # it misses by least, within SLACK_S (writes lag); else at the end
+        pos, least = len(chain), SLACK_S
         for k in range(len(chain) + 1):
             lo = chain[k - 1].after if k > 0 else None
             hi = chain[k].before if k < len(chain) else None
-            if (lo is None or ref >= lo - _td(SLACK_S)) and (hi is None or ref <= hi + _td(SLACK_S)):
-                pos = k
-                break
+            miss = max((lo - ref).total_seconds() if lo is not None else 0.0,
+                       (ref - hi).total_seconds() if hi is not None else 0.0, 0.0)
+            if miss < least or (miss == 0.0 and least > 0.0):
+                pos, least = k, miss
+                if miss == 0.0:
+                    break
         chain.insert(pos, b)
     return chain
 
