@@ -32,6 +32,8 @@ INFER_BACK_S = 120.0      # Windows writes records out of order by seconds aroun
 RUN_GAP_S = 600.0         # a forward leap this big may be a step: start a new run
 SLACK_S = 300.0           # how far outside a window a run may start (writes lag)
 BOOT_MERGE_S = 600.0      # boot records of one boot (6009, 6005, Kernel-General 12)
+BOOT_RECORDS = 200        # ... and at most this many records apart in one log (5 if the
+                          # same record kind: a second kernel banner is a second boot)
 OUTLIER_RECORDS = 3       # delayed writes: at most this many records out of order
 LEAP_MIN_S = 60.0         # a leap of a log smaller than this is not worth testing
 LEAP_SPACING = 8          # ... nor one less than this many times the log's usual pauses
@@ -128,8 +130,13 @@ def explicit_boundaries(facts: list[ClockFact], when: Format = UTC_FORMAT) -> di
             elif f.kind in ("boot", "resume"):
                 # A resume from sleep or hibernation opens a segment like a boot: the
                 # clock stood still or was re-read from the hardware clock meanwhile.
+                # ... within a few records of each other in one log: a clock reset to a
+                # default date gives every boot the same logged time
                 same = next((b for b in bounds if b.kind == f.kind
-                             and abs((b.after - f.logged).total_seconds()) <= BOOT_MERGE_S), None)
+                             and abs((b.after - f.logged).total_seconds()) <= BOOT_MERGE_S
+                             and all(abs(x.seq - f.seq) <= (BOOT_RECORDS if x.source != f.source else 5)
+                                     for x in b.facts if x.file_id == f.file_id)),
+                            None)
                 if same:
                     same.facts.append(f)
                     if f.logged < same.after:
