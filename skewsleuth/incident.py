@@ -46,12 +46,13 @@ def find_incidents(store: Store, gap_s: float = DEFAULT_GAP_S, when: Format = UT
     raw_suspects = [s for (s,) in store.con.execute(
         "SELECT DISTINCT suspect_raw FROM symptoms WHERE suspect_raw IS NOT NULL").fetchall()]
     mapping = canonical_map(hosts + raw_suspects)
-    # A symptom on a clock whose offset nothing bounds happened at an unknown true time:
-    # it opens no incident of its own (its logged time would place it anywhere), but
-    # joins one its host is part of, when there is one.
+    # A symptom on a clock whose offset is not bounded on both sides happened at an
+    # unknown true time (the estimate of a one-sided interval is only the least skew it
+    # admits): it opens no incident of its own, but joins one its host is part of, when
+    # there is one.
     rows = store.con.execute(f"""
         WITH sym AS (
-          SELECT s.*, g.offset_s IS NULL AS unknown_time
+          SELECT s.*, (g.offset_low_s IS NULL OR g.offset_high_s IS NULL) AS unknown_time
           FROM symptoms s LEFT JOIN segments g USING (segment_id)
           WHERE s.role IN ('symptom', 'consequence')),
         s AS (
@@ -67,7 +68,7 @@ def find_incidents(store: Store, gap_s: float = DEFAULT_GAP_S, when: Format = UT
         SELECT NULL, s.true_time, s.host, s.suspect_raw, s.signature, s.protocol, s.tolerance_s, s.role,
                s.skew_signature, s.logged, s.excerpt
         FROM symptoms s LEFT JOIN segments g USING (segment_id)
-        WHERE s.role IN ('symptom', 'consequence') AND g.offset_s IS NULL
+        WHERE s.role IN ('symptom', 'consequence') AND (g.offset_low_s IS NULL OR g.offset_high_s IS NULL)
         ORDER BY s.true_time, s.host, s.file_id, s.record_no""").fetchall()
     evidence_end = store.con.execute("SELECT max(true_time) FROM timeline").fetchall()[0][0]
     groups: dict[int, list[tuple]] = {}
