@@ -140,7 +140,15 @@ def explicit_boundaries(facts: list[ClockFact], when: Format = UTC_FORMAT) -> di
                 if same:
                     same.facts.append(f)
                     if f.logged < same.after:
+                        # the earliest record of the boot is its first: its log's record
+                        # before it is the old boot's last (other logs may write a few
+                        # of the new boot's records before theirs, logons before a 4608)
                         same.after = f.logged
+                        if f.file_id != same.file_id:
+                            same.openers[same.file_id] = same.record_no
+                            same.openers.pop(f.file_id, None)
+                            same.file_id, same.record_no, same.seq = f.file_id, f.record_no, f.seq
+                            same.before = last_down.pop(f.file_id, same.before)
                     _also_opens(same, f)
                     continue
                 b = Boundary(host, f.kind, f.file_id, f.record_no, f.seq, last_down.pop(f.file_id, None), f.logged,
@@ -187,7 +195,8 @@ def _boot_befores(store: Store, explicit: dict[str, list[Boundary]]) -> None:
 
     Asked for every boot in one query (a query per boot cost more than the rest of a
     small investigation): each record's predecessor in its log's write order, read at
-    the boot's first record in each log that shows it."""
+    the boot's first record in each log that shows it (where its segment opens there;
+    its ``before`` comes from the log of its first record)."""
     boots = [b for bounds in explicit.values() for b in bounds if b.kind in ("boot", "resume")]
     if not boots:
         return
@@ -227,7 +236,10 @@ def _boot_befores(store: Store, explicit: dict[str, list[Boundary]]) -> None:
         store.con.unregister("_boots")
     for i, prev, opener_rn, opener_seq, opener_logged in rows:
         b, first = firsts[i]
-        if prev is not None and (b.before is None or prev > b.before):
+        # Only the log of the boot's first record: another log's record just before its
+        # boot record may already be of the new boot (a Security log writes logons
+        # before its 4608), which would bound the boot by nonsense.
+        if prev is not None and first.file_id == b.file_id and (b.before is None or prev > b.before):
             b.before = prev
         if opener_rn is not None and opener_seq < first.seq:
             # The logger's start lines belong to the new boot: its segment opens there.
