@@ -640,7 +640,13 @@ def _place_events(store: Store, segments: list[Segment], order: WriteOrder,
                 keys = np.fromiter(opens, dtype=np.int64)
                 for pos in np.flatnonzero(np.isin(rn, keys)):
                     pinned[int(pos)] = opens[int(rn[pos])]
-            runs = _runs(us, sorted(pinned))
+            # Also cut where the log passes the time a boundary's old clock read: a
+            # log that does not show the boundary (no record of it, no jump worth the
+            # name) changes clocks there all the same.
+            passes = [int(np.argmax(us > _us(seg.closed_by.before, 0)))
+                      for seg in segs if seg.closed_by is not None and seg.closed_by.before is not None
+                      and file_id not in seg.closed_by.opened_in() and (us > _us(seg.closed_by.before, 0)).any()]
+            runs = _runs(us, sorted(set(pinned) | set(passes)))
             assignment = _assign_runs(us, runs, segs, pinned)
             lengths = np.array([stop - start for start, stop, _ in runs], dtype=np.int64)
             index = np.repeat(np.array([seg.index for seg in assignment], dtype=np.int32), lengths)
