@@ -91,6 +91,22 @@ def _magnitude(e: SegmentEstimate) -> float:
     return 0.0
 
 
+def _skew_until(e: SegmentEstimate, model: ClockModel) -> datetime | None:
+    """When the skew of ``e`` ended: at the end of its segment, or of the last of the
+    segments after it that keep the same offset (a reboot or a resume that left the
+    clock as wrong as it was); None while it lasts to the end of the evidence."""
+    low, high = e.interval.low, e.interval.high
+    last = e
+    for nxt in model.hosts[e.segment.host].segments[e.segment.index + 1:]:
+        if not nxt.segment.events:
+            continue
+        lo, hi = max(low, nxt.interval.low), min(high, nxt.interval.high)
+        if lo > hi or nxt.segment.opened_by is None or nxt.segment.opened_by.kind == "step":
+            break
+        low, high, last = lo, hi, nxt
+    return last.true_to if last.segment.closed_by else None
+
+
 def _in_window(e: SegmentEstimate, start: datetime, stop: datetime) -> bool:
     a, b = e.true_from, e.true_to
     return (a is None or a <= stop) and (b is None or b >= start)
@@ -123,7 +139,7 @@ def diagnose(incident: Incident, model: ClockModel, case: Case, host_roles: dict
                                       f"{_fmt_s(e.interval.high)}) is within the {tol:.0f} s tolerance of "
                                       f"{', '.join(incident.protocols)}", "clock", host))
             continue
-        c = Candidate("clock_skew", host, at, e.true_to if e.segment.closed_by else None, e.offset_s,
+        c = Candidate("clock_skew", host, at, _skew_until(e, model), e.offset_s,
                       _finite(e.interval.low), _finite(e.interval.high), segment=e)
         c.evidence.append(f"{host} logged {_fmt_s(e.offset_s)} off true time "
                           f"(interval {_fmt_s(e.interval.low)} .. {_fmt_s(e.interval.high)}), "
