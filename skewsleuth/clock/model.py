@@ -29,7 +29,7 @@ from .drift import Drift, estimate_drift, register as register_drift
 from .facts import ClockFact, read_facts
 from .pairs import STEP_FROM_PAIRS_S, pair_bounds, prepare_messages, step_boundaries
 from .segments import STEP_MIN_S, Boundary, Segment, Segmenter, add_step, leap_boundaries, sync_boundaries
-from .solve import Constraint, ConstraintSet, Interval, Solution, solve
+from .solve import Constraint, ConstraintSet, Contradiction, Interval, Solution, solve
 
 STEP_EPS_S = 0.5        # a logged step's size is exact but for write latency
 TIME_SERVICE_ACC_S = 2.0  # after a time service sets the clock it is this close to true
@@ -89,7 +89,7 @@ class ClockModel:
     hosts: dict[str, HostClock]
     segments: list[SegmentEstimate]
     facts: list[ClockFact]
-    contradictions: list[dict]
+    contradictions: list[Contradiction]
     unmatched_observations: list[tuple[Observation, str]] = field(default_factory=list)
     chains: dict[str, list[Boundary]] = field(default_factory=dict)   # per host, boundaries in order
 
@@ -284,14 +284,47 @@ def _holds(s: Segment, t: datetime) -> bool:
     return (lo is None or t >= lo - timedelta(minutes=5)) and (hi is None or t <= hi + timedelta(minutes=5))
 
 
+@dataclass
+class Cut:
+    """Every host's log cut into segments at the boundaries known so far."""
+    segments: list[Segment]
+    chains: dict[str, list[Boundary]]            # per host, its boundaries in order
+    extra: dict[str, list[Boundary]]             # the boundaries no record names, proven
+
+
+@dataclass
+class Weighed:
+    """The evidence weighed on a cut and solved: every segment's interval."""
+    cut: Cut
+    solution: Solution
+    drifts: dict[int, Drift]
+    unmatched: list[tuple[Observation, str]]
+
+
 def build_clock_model(store: Store, case: Case) -> ClockModel:
+    """The clock model in its phases: cut at the boundaries records name, prove the
+    steps no record names, weigh the evidence and solve, assemble."""
     when = clockface(case.timezone)
     facts = read_facts(store, when)
     prepare_messages(store, case.correlation_keys)
     segmenter = Segmenter(store, facts, when)
+    cut = prove_steps(store, case, facts, segmenter, cut_logs(segmenter), when)
+    weighed = weigh(store, case, facts, segmenter, cut, when)
+    return assemble(store, facts, weighed)
+
+
+def cut_logs(segmenter: Segmenter) -> Cut:
+    """Phase 1: the boots, resumes and steps the records name, and the jumps back."""
     segments, chains = segmenter.build()
-    # Steps no record names: first the leaps of the logs that the whole fleet's pairs
-    # prove were steps, then wherever one partner's pairs still stop agreeing.
+    return Cut(segments, chains, {})
+
+
+def prove_steps(store: Store, case: Case, facts: list[ClockFact], segmenter: Segmenter, cut: Cut,
+                when: Format) -> Cut:
+    """Phase 2: steps no record names, first the candidates the whole evidence proves
+    (leaps of the logs, the spot before a first sync report), then wherever one
+    partner's pairs still stop agreeing."""
+    segments, chains = cut.segments, cut.chains
     extra = _proven_leaps(store, case, facts, segments, when, segmenter)
     if extra is not None:   # the trial left its own cuts in event_segments
         segments, chains = segmenter.build(extra)
@@ -301,11 +334,18 @@ def build_clock_model(store: Store, case: Case) -> ClockModel:
         if not _add_new(step_boundaries(store, segments, when), chains, extra):
             break
         segments, chains = segmenter.build(extra)
+    return Cut(segments, chains, extra)
+
+
+def weigh(store: Store, case: Case, facts: list[ClockFact], segmenter: Segmenter, cut: Cut,
+          when: Format) -> Weighed:
+    """Phase 3: every piece of evidence as a constraint of its kind, solved with the
+    clocks' rates; a segment that keeps turning up in contradicting pairs mixes two
+    clocks and is cut where they stop agreeing (the last pass only solves); the
+    case file's observations last, on the segments whose offsets admit them."""
+    segments, chains, extra = cut.segments, cut.chains, cut.extra
     for pass_no in range(MAX_PAIR_PASSES):
         base, first, drifts = _solve_with_drift(store, case, facts, segments, chains, when)
-        # A segment that keeps turning up in contradicting pairs mixes two clocks:
-        # read its pairs against all its partners' intervals, cut where they stop
-        # agreeing, and solve again (the last pass only solves).
         suspects = _suspects(first.contradictions)
         if not suspects or pass_no == MAX_PAIR_PASSES - 1:
             break
@@ -316,9 +356,16 @@ def build_clock_model(store: Store, case: Case) -> ClockModel:
         segments, chains = segmenter.build(extra)
     obs, unmatched = _observation_constraints(case, segments, first, when)
     solution = solve(len(segments), base + obs) if obs else first.described()
+    return Weighed(Cut(segments, chains, extra), solution, drifts, unmatched)
+
+
+def assemble(store: Store, facts: list[ClockFact], weighed: Weighed) -> ClockModel:
+    """Phase 4: estimates per segment and host, the measured size of the steps no
+    record sized, the ``segments`` table and the ``timeline`` view."""
+    segments, chains, solution = weighed.cut.segments, weighed.cut.chains, weighed.solution
     estimates = []
     for seg, iv in zip(segments, solution.intervals):
-        est = SegmentEstimate(seg, iv, drift=drifts.get(seg.segment_id))
+        est = SegmentEstimate(seg, iv, drift=weighed.drifts.get(seg.segment_id))
         if seg.opened_by is not None and seg.opened_by.setter == "user":
             est.suspect = True
             who = next((f.process for f in seg.opened_by.facts if f.process), "a user process")
@@ -343,7 +390,7 @@ def build_clock_model(store: Store, case: Case) -> ClockModel:
                                  [], platforms.get(h, "unknown"), [b for b in chain if b.kind == "resume"])
         hosts[h].segments.append(est)
     _write_segments(store, estimates)
-    return ClockModel(hosts, estimates, facts, solution.contradictions, unmatched, chains)
+    return ClockModel(hosts, estimates, facts, solution.contradictions, weighed.unmatched, chains)
 
 
 def _solve_with_drift(store: Store, case: Case, facts: list[ClockFact], segments: list[Segment],
@@ -364,7 +411,7 @@ def _solve_with_drift(store: Store, case: Case, facts: list[ClockFact], segments
     return base, first, drifts
 
 
-def _suspects(contradictions: list[dict]) -> list[int]:
+def _suspects(contradictions: list[Contradiction]) -> list[int]:
     """Segments that keep turning up in contradicting message pairs: those in three
     or more, else those in most."""
     counts: dict[int, int] = {}
@@ -447,7 +494,7 @@ def _proven_leaps(store: Store, case: Case, facts: list[ClockFact], segments: li
     proven: dict[str, list[Boundary]] = {}
     for host, chain in trial_chains.items():
         for k, b in enumerate(chain):
-            if b.source not in ("log leap", "sync report"):
+            if not b.candidate:
                 continue
             prev, nxt = by_host[host][k].segment_id, by_host[host][k + 1].segment_id
             if comp[prev + 1] != comp[nxt + 1]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from enum import Enum
 
 import numpy as np
 import pyarrow as pa
@@ -44,6 +45,13 @@ BOOT_LOGGERS = ("rsyslogd", "syslogd", "syslog-ng", "systemd-journald")
 LOGGER_START_RX = r"\] start$|starting up|Journal started|Runtime Journal|System Journal|restart$"
 SYNC_RUN_S = 3600.0       # sync reports closer than this are one run (see sync_boundaries)
 SAME_STEP_S = 900.0       # jumps in two logs of a host this close on both clocks: one step
+
+
+class StepSize(str, Enum):
+    """What the evidence says of the clock's change at a boundary."""
+    EXACT = "exact"        # a record read both clocks (Kernel-General 1, 4616, chronyd, the journal)
+    AT_MOST = "at most"    # write order bounds it: a jump back, a leap ahead, a boot, a resume
+    UNKNOWN = "unknown"    # nothing bounds it until the solve measures it
 
 
 @dataclass
@@ -76,6 +84,19 @@ class Boundary:
     # The record that opens the new clock in each other log that shows the boundary
     # (file_id -> record_no): one boundary of the host's one clock, cut in every log.
     openers: dict[int, int] = field(default_factory=dict)
+
+    @property
+    def size(self) -> StepSize:
+        if self.kind == "step" and self.delta_s is not None:
+            return StepSize.AT_MOST if self.resume and self.delta_s > 0 else StepSize.EXACT
+        if self.delta_max_s is not None or (self.kind in ("boot", "resume") and self.before is not None):
+            return StepSize.AT_MOST
+        return StepSize.UNKNOWN
+
+    @property
+    def candidate(self) -> bool:
+        """A spot where the clock may have been stepped, cut on trial until proven."""
+        return self.source in ("log leap", "sync report")
 
     def opened_in(self) -> dict[int, int]:
         """file_id -> the record each log's part of the new segment starts with."""

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
+from typing import Callable, Iterable, TypedDict
 
 import numpy as np
 
@@ -112,6 +112,14 @@ class ConstraintSet:
         return self._blocks[block][5](k - int(starts[block]))
 
 
+class Contradiction(TypedDict):
+    """Evidence that cannot all hold: the constraint set aside and the cycle it was in."""
+    dropped: str           # what was set aside, described
+    kind: str              # its kind (KINDS)
+    cycle: list[str]       # every constraint of the cycle, described
+    _segments: list[int]   # the segments in it (for the model's own use, not reported)
+
+
 @dataclass
 class Interval:
     low: float
@@ -128,7 +136,7 @@ class Interval:
 @dataclass
 class Solution:
     intervals: list[Interval]                 # indexed by segment_id
-    contradictions: list[dict] = field(default_factory=list)
+    contradictions: list[Contradiction] = field(default_factory=list)
     set_aside: list[int] = field(default_factory=list)   # constraints (by position) left out
     # For a solution solved with describe=False: writes the evidence texts when asked.
     _explain: Callable[[], list[Interval]] | None = field(default=None, repr=False)
@@ -206,7 +214,7 @@ def _shortest(n: int, a: np.ndarray, b: np.ndarray, w: np.ndarray, tie: np.ndarr
 
 
 def _set_aside_contradictions(n: int, cs: ConstraintSet, src: np.ndarray, dst: np.ndarray, w: np.ndarray,
-                              row: np.ndarray, dropped: np.ndarray) -> list[dict]:
+                              row: np.ndarray, dropped: np.ndarray) -> list[Contradiction]:
     """Find every negative cycle and set the weakest constraint of each aside
     (marking it in ``dropped``); returns the contradictions, described.
 
@@ -226,7 +234,7 @@ def _set_aside_contradictions(n: int, cs: ConstraintSet, src: np.ndarray, dst: n
     pred = np.full(n, -1, np.int64)
     live = np.flatnonzero(~dropped[row])
     l_src, l_dst, l_w = src[live], dst[live], w[live]
-    contradictions: list[dict] = []
+    contradictions: list[Contradiction] = []
     for _ in range(4 * (n + 1) + 2 * len(row)):   # a drop may cost up to n rounds; in practice a few
         cand = dist[l_src] + l_w
         better = cand < dist[l_dst] - EPS

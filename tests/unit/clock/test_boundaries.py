@@ -230,3 +230,17 @@ def test_a_clock_set_forward_without_a_record_is_found_from_the_sync_after_it(tm
     assert step["source"] == "clock evidence" and step["inferred"]
     assert step["to"] == "2024-05-06T10:00:00Z"
     assert v["contradictions"] == []
+
+
+def test_a_boundary_says_what_is_known_of_its_size():
+    from skewsleuth.clock.segments import Boundary, StepSize
+
+    t = T0
+    logged = Boundary("h", "step", 1, 5, 5, t, t - timedelta(hours=3), -10800.0)
+    jump = Boundary("h", "step", 1, 5, 5, t, t - timedelta(hours=3), None, inferred=True, delta_max_s=-10790.0)
+    catch_up = Boundary("h", "step", 1, 5, 5, t, t + timedelta(seconds=400), 400.0, resume=True)
+    boot = Boundary("h", "boot", 1, 5, 5, t - timedelta(minutes=2), t, None)
+    leap = Boundary("h", "step", 1, 5, 5, t, t + timedelta(hours=1), None, inferred=True, source="log leap")
+    assert [b.size for b in (logged, jump, catch_up, boot, leap)] == [
+        StepSize.EXACT, StepSize.AT_MOST, StepSize.AT_MOST, StepSize.AT_MOST, StepSize.UNKNOWN]
+    assert leap.candidate and not jump.candidate
