@@ -22,6 +22,14 @@ def _write(path, lines: list[str]) -> None:
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
+def _observed(root, host: str, at: datetime, shown: datetime, uncertainty_s: float | None = None) -> None:
+    """A case file saying what ``host`` showed at true time ``at`` (skewsleuth/case.py)."""
+    extra = "" if uncertainty_s is None else f"    uncertainty_s: {uncertainty_s:g}\n"
+    (root / "case.yaml").write_text(
+        f"timezone: UTC\nobservations:\n  - host: {host}\n    at: {at:%Y-%m-%d %H:%M:%S}\n"
+        f"    shown: {shown:%Y-%m-%d %H:%M:%S}\n{extra}", encoding="utf-8")
+
+
 def test_one_unlogged_resync_seen_in_three_logs_is_one_step(tmp_path):
     """Three logs of one host go back 3 h, each at its own record (they write at
     different rates): one inferred step, two segments, not a chain of three."""
@@ -149,13 +157,9 @@ def _dc_restored_from_snapshot(root) -> str:
             add(t, "Microsoft-Windows-Time-Service", 37, "System", {"TimeSource": "ntp1.corp.test,0x8"}, "S-1-5-19")
         add(t + offset, "Service Control Manager", 7036, "System", ["Windows Update", "running"])
         t += timedelta(minutes=5)
-    (root / "dc01").mkdir(parents=True)
-    (root / "dc01" / "system-and-security.xml").write_text(event_stream(ev), encoding="utf-8")
+    _write(root / "dc01" / "system-and-security.xml", [event_stream(ev)])
     seen = T0 + timedelta(hours=2)
-    (root / "case.yaml").write_text(
-        "timezone: UTC\nobservations:\n"
-        f"  - host: {host}\n    at: {seen:%Y-%m-%d %H:%M:%S}\n    shown: {seen + back:%Y-%m-%d %H:%M:%S}\n"
-        "    uncertainty_s: 60\n", encoding="utf-8")
+    _observed(root, host, seen, seen + back, uncertainty_s=60)
     return host
 
 
@@ -204,13 +208,9 @@ def _behind_then_set_right(root, *, behind_s: float) -> str:
                                                                    "running" if rid % 2 else "stopped"]))
         rid += 1
         t += timedelta(minutes=2)
-    (root / "app02").mkdir(parents=True)
-    (root / "app02" / "System.xml").write_text(event_stream(ev), encoding="utf-8")
+    _write(root / "app02" / "System.xml", [event_stream(ev)])
     seen = T0 + timedelta(hours=1)
-    (root / "case.yaml").write_text(
-        "timezone: UTC\nobservations:\n"
-        f"  - host: {host}\n    at: {seen:%Y-%m-%d %H:%M:%S}\n"
-        f"    shown: {seen - timedelta(seconds=behind_s):%Y-%m-%d %H:%M:%S}\n", encoding="utf-8")
+    _observed(root, host, seen, seen - timedelta(seconds=behind_s))
     return host
 
 
