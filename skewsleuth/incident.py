@@ -64,7 +64,7 @@ def find_incidents(store: Store, gap_s: float = DEFAULT_GAP_S, when: Format = UT
                true_time, host, suspect_raw, signature, protocol, tolerance_s, role, skew_signature,
                logged, excerpt
         FROM s ORDER BY true_time, host, file_id, record_no""").fetchall()
-    unplaced = store.con.execute(f"""
+    unplaced = store.con.execute("""
         SELECT NULL, s.true_time, s.host, s.suspect_raw, s.signature, s.protocol, s.tolerance_s, s.role,
                s.skew_signature, s.logged, s.excerpt
         FROM symptoms s LEFT JOIN segments g USING (segment_id)

@@ -22,7 +22,6 @@ from enum import Enum
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from ..store import Store
 from ..timefmt import UTC_FORMAT, Format
