@@ -91,17 +91,21 @@ def _magnitude(e: SegmentEstimate) -> float:
     return 0.0
 
 
-def _skew_until(e: SegmentEstimate, model: ClockModel) -> datetime | None:
+def _skew_until(e: SegmentEstimate, model: ClockModel, tol: float) -> datetime | None:
     """When the skew of ``e`` ended: at the end of its segment, or of the last of the
-    segments after it that keep the same offset (a reboot or a resume that left the
-    clock as wrong as it was); None while it lasts to the end of the evidence."""
+    segments after it that a boot or a resume opened and that the evidence puts as far
+    off, beyond the tolerance and within the same interval (a reboot that left the clock
+    as wrong as it was); None while it lasts to the end of the evidence."""
     low, high = e.interval.low, e.interval.high
     last = e
     for nxt in model.hosts[e.segment.host].segments[e.segment.index + 1:]:
+        if nxt.segment.opened_by is None or nxt.segment.opened_by.kind == "step":
+            break       # a step changed the clock, whether or not records follow it
         if not nxt.segment.events:
             continue
         lo, hi = max(low, nxt.interval.low), min(high, nxt.interval.high)
-        if lo > hi or nxt.segment.opened_by is None or nxt.segment.opened_by.kind == "step":
+        bounded = math.isfinite(nxt.interval.low) and math.isfinite(nxt.interval.high)
+        if lo > hi or not bounded or _magnitude(nxt) <= tol:
             break
         low, high, last = lo, hi, nxt
     return last.true_to if last.segment.closed_by else None
@@ -139,7 +143,7 @@ def diagnose(incident: Incident, model: ClockModel, case: Case, host_roles: dict
                                       f"{_fmt_s(e.interval.high)}) is within the {tol:.0f} s tolerance of "
                                       f"{', '.join(incident.protocols)}", "clock", host))
             continue
-        c = Candidate("clock_skew", host, at, _skew_until(e, model), e.offset_s,
+        c = Candidate("clock_skew", host, at, _skew_until(e, model, tol), e.offset_s,
                       _finite(e.interval.low), _finite(e.interval.high), segment=e)
         c.evidence.append(f"{host} logged {_fmt_s(e.offset_s)} off true time "
                           f"(interval {_fmt_s(e.interval.low)} .. {_fmt_s(e.interval.high)}), "

@@ -2,8 +2,9 @@
 
 A *fact* is one record that says something about the host's clock:
 
-* boot / shutdown: EventLog 6005/6006/6008/6009/6013, Kernel-General 12 (StartTime)
-  and 13 (StopTime), Kernel-Boot 20, User32 1074; Linux kernel banners.
+* boot / shutdown: EventLog 6005/6006/6008/6009, Kernel-General 12 (StartTime) and 13
+  (StopTime), Security 4608, Eventlog 1100, User32 1074; Linux kernel banners; a new
+  journald boot id (clock/monotonic.py, with the steps journald's monotonic clock shows).
 * sleep / resume: Kernel-Power 42 / 107, Power-Troubleshooter 1; the kernel's "PM:
   suspend entry/exit", systemd-sleep's "Entering sleep state" / "System returned from
   sleep state".
@@ -17,7 +18,7 @@ A *fact* is one record that says something about the host's clock:
 
 Who set the clock is a fact about the step, not a verdict on the clock: a time
 service (W32Time in svchost, chronyd, ntpd) sets its source's time, which the model
-presumes true until a measurement disagrees; a hypervisor's agent (VMware Tools)
+presumes true until a measurement or the service's own sync report disagrees; a hypervisor's agent (VMware Tools)
 copies the host's clock, right or wrong; a person or script (powershell.exe, cmd.exe,
 date) sets whatever it was given, and the segment after such a step is suspect.
 
@@ -109,7 +110,7 @@ _WINDOWS_EVENTS = frozenset(formats(lambda s: s.windows_events))
 @dataclass
 class ClockFact:
     host: str
-    kind: str                 # boot | shutdown | crash | restart_requested | step | sync | hint
+    kind: str                 # boot | shutdown | crash | restart_requested | sleep | resume | step | sync | hint
     file_id: int
     record_no: int            # the record's identity in its file
     seq: int                  # its place in write order (EventRecordID where there is one)
@@ -183,6 +184,9 @@ def read_facts(store: Store, when: Format = UTC_FORMAT) -> list[ClockFact]:
             facts.append(fact)
     from .monotonic import monotonic_facts  # deferred: it imports this module
     facts += monotonic_facts(store, when)
+    # (host, file, record) order, the monotonic facts among the others: later stages
+    # follow each log's shutdowns and sleeps to the boot that ends them
+    facts.sort(key=lambda f: (f.host, f.file_id, f.seq, f.record_no))
     _attribute_kernel_steps(facts)
     return facts
 

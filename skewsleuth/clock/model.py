@@ -2,8 +2,8 @@
 
 Built from the case database: read the clock facts (:mod:`.facts`) and match the
 messages logged on both sides (:mod:`.pairs`); cut each host's log into segments
-(:mod:`.segments`), also where the pairs prove a clock stepped without a record
-saying so; find the rate of clocks that drift (:mod:`.drift`); and bound each
+(:mod:`.segments`), also where the evidence proves a clock stepped without a record
+saying so (a log's leap, the spot before a sync report, pairs that stop agreeing); find the rate of clocks that drift (:mod:`.drift`); and bound each
 segment's offset from the constraints the evidence gives (:mod:`.solve`). The result
 is written back as the ``segments`` table, so that every event's true time is one
 join away (the ``timeline`` view: true = logged - offset, less rate x (t - mid) for a
@@ -378,9 +378,11 @@ def assemble(store: Store, facts: list[ClockFact], weighed: Weighed) -> ClockMod
         by_host.setdefault(est.segment.host, []).append(est)
     for h, chain in chains.items():
         for k, b in enumerate(chain):
-            before, after = by_host[h][k].offset_s, by_host[h][k + 1].offset_s
-            if b.kind == "step" and b.delta_s is None and before is not None and after is not None:
-                b.measured_s = after - before
+            # a one-sided interval's estimate is only the least skew it admits: no size
+            prev_iv, next_iv = by_host[h][k].interval, by_host[h][k + 1].interval
+            bounded = all(math.isfinite(x) for x in (prev_iv.low, prev_iv.high, next_iv.low, next_iv.high))
+            if b.kind == "step" and b.delta_s is None and bounded:
+                b.measured_s = by_host[h][k + 1].offset_s - by_host[h][k].offset_s
     hosts: dict[str, HostClock] = {}
     for est in estimates:
         h = est.segment.host

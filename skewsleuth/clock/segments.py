@@ -1,19 +1,24 @@
 """Cut each host's log into segments between clock discontinuities.
 
-A *boundary* is a boot, a resume from sleep or a step of a host's clock. Explicit ones come from clock
-facts; inferred ones from the records themselves: when records a log wrote one after
-another go back in logged time by more than ``INFER_BACK_S``, the clock was set back
-in between (by at least that much), whether or not any record says so.
+A *boundary* is a boot, a resume from sleep or a step of a host's one clock, whatever
+number of logs it writes. Explicit ones come from clock facts (a record that names
+them, or journald's monotonic clock); inferred ones from the records themselves: when
+records a log wrote one after another go back in logged time by more than
+``INFER_BACK_S``, the clock was set back in between (by at least that much), whether
+or not any record says so. Jumps of several logs that are one step are one boundary.
+*Candidates* (a leap of a log, the spot before a time service's first sync report)
+are cut on trial and kept where the evidence proves them (clock.model).
 
 A *segment* is the stretch of a host's clock between two boundaries. Each segment
 covers a window of logged time, ``[after of the boundary that opens it, before of the
 one that closes it]``. Because clocks go back, windows of different segments can
 overlap, so an event is not placed by its logged time alone: each file is cut into
-runs at its own jumps and the runs are placed by dynamic programming, in write order,
-on a non-decreasing sequence of segments (a run that starts with a backward jump must
-move to a later segment).
+runs at its own jumps, at the record that opens a boundary in it (pinned there), and
+where it passes a boundary it holds no record of; the runs are placed by dynamic
+programming, in write order, on a non-decreasing sequence of segments (a run that
+starts with a backward jump must move to a later segment, and none goes on a segment
+whose opener its log writes later).
 """
-
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -32,8 +37,8 @@ INFER_BACK_S = 120.0      # Windows writes records out of order by seconds aroun
 RUN_GAP_S = 600.0         # a forward leap this big may be a step: start a new run
 SLACK_S = 300.0           # how far outside a window a run may start (writes lag)
 BOOT_MERGE_S = 600.0      # boot records of one boot (6009, 6005, Kernel-General 12)
-BOOT_RECORDS = 200        # ... and at most this many records apart in one log (5 if the
-                          # same record kind: a second kernel banner is a second boot)
+BOOT_RECORDS = 200        # ... and at most this many records apart in one log (5 if from
+                          # the same source: a second kernel banner is a second boot)
 OUTLIER_RECORDS = 3       # delayed writes: at most this many records out of order
 LEAP_MIN_S = 60.0         # a leap of a log smaller than this is not worth testing
 LEAP_SPACING = 8          # ... nor one less than this many times the log's usual pauses
@@ -291,7 +296,7 @@ def inferred_boundaries(store: Store, explicit: dict[str, list[Boundary]],
                      source="record order")
         b.evidence.append(f"records written in sequence on {host} go back in logged time by {-back:.0f} s "
                           f"({when(prev)} -> {when(logged)})")
-        add_step(out.setdefault(host, []), b)
+        add_step(out.setdefault(host, []), b, jumps=True)
     return out
 
 
@@ -323,10 +328,12 @@ def _narrow(b: Boundary, file_id: int, record_no: int, prev: datetime, logged: d
         b.before, b.after = latest, latest + _td(b.delta_s)
 
 
-def add_step(bounds: list[Boundary], b: Boundary) -> None:
+def add_step(bounds: list[Boundary], b: Boundary, jumps: bool = False) -> None:
     """Add ``b`` to one host's inferred steps, or merge it into the one it is: a step
-    of the host's one clock shows in every log that wrote around it."""
-    same = next((x for x in bounds if _same_step(x, b)), None)
+    of the host's one clock shows in every log that wrote around it. ``jumps``: the
+    steps are a log's jumps back, and two jumps of one log are two steps (a leap and a
+    sync report right after it in one log are one candidate)."""
+    same = next((x for x in bounds if _same_step(x, b) and not (jumps and b.file_id in x.opened_in())), None)
     if same is None:
         bounds.append(b)
     else:
@@ -535,7 +542,7 @@ def _spine_order(bounds: list[Boundary]) -> list[Boundary]:
             hi = chain[k].before if k < len(chain) else None
             miss = max((lo - ref).total_seconds() if lo is not None else 0.0,
                        (ref - hi).total_seconds() if hi is not None else 0.0, 0.0)
-            if miss < least or (miss == 0.0 and least > 0.0):
+            if miss < least:
                 pos, least = k, miss
                 if miss == 0.0:
                     break

@@ -3,8 +3,11 @@
 Every piece of evidence becomes a constraint ``lo <= o_j - o_i <= hi`` between two
 segments' offsets, or between a segment and true time (node 0, offset 0):
 
-* an explicit step of size d between consecutive segments: o_next - o_prev = d;
-* a step made by a time service: the segment after it holds true time;
+* an explicit step of size d between consecutive segments: o_next - o_prev <= d plus
+  the quiet time before it (the clock may have moved unseen, never ahead by more),
+  and = d as a presumption ("continuity") the evidence may set aside;
+* a step made by a time service: the segment after it holds its source's time, a
+  presumption weaker than a sync report;
 * a boot or an inferred backward jump: true time moved forward, so
   o_next - o_prev <= (logged after) - (logged before);
 * a message pair: o_recv - o_send <= (logged received) - (logged sent);
@@ -288,8 +291,8 @@ def _set_aside_contradictions(n: int, cs: ConstraintSet, src: np.ndarray, dst: n
         l_src, l_dst, l_w = src[live], dst[live], w[live]
         pred[(pred >= 0) & dropped[row[np.maximum(pred, 0)]]] = -1
     else:
-        # Not settled within the budget: keep only what is strongest (logged steps,
-        # time services, references) rather than bound anything on contradictions.
+        # Not settled within the budget: keep only what is strongest (logged steps'
+        # sound bounds, references) rather than bound anything on contradictions.
         weak = (strength < STRENGTH["step"]) & ~dropped
         dropped |= weak
         contradictions.append({"dropped": f"all {int(weak.sum())} constraints weaker than a logged step: the "

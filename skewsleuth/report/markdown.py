@@ -33,7 +33,7 @@ def render_markdown(v: Verdict) -> str:
                         f"(interval {md(offset(rc['offset_low_s']))} .. {md(offset(rc['offset_high_s']))}) "
                         if rc.get("beyond_s") is None else
                         f"**Root cause:** the clock of **{md(rc['host'])}** was more than {rc['beyond_s']:g} s off "
-                        f"from {_t(v, rc['since']) if rc['since'] else 'a time no log shows'} until {_t(v, rc['until']) if rc['until'] else 'the end of the evidence'}.", ""]
+                        f"from {_t(v, rc['since']) if rc['since'] else 'a time no log shows (beyond the tolerance by the onset at the latest)'} until {_t(v, rc['until']) if rc['until'] else 'the end of the evidence'}.", ""]
             out += ["### Candidates", "", "| rank | kind | host | offset | since | score |", "|---|---|---|---|---|---|"]
             for c in inc["root_causes"]:
                 out.append(f"| {c['rank']} | {md(c['kind'])} | {md(c['host'] or '')} | {md(offset(c['offset_s']) if c['offset_s'] is not None else '')} "
