@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from conftest import run_cli
-from support.probe_helpers import free_port, need, running
+from support.probe_helpers import faked, free_port, need, running
 
 import skewsleuth
 
@@ -51,7 +51,7 @@ def kerberos(tmp_path_factory) -> dict:
                  lambda: (tmp / "kdc.log").exists() and "commencing operation" in (tmp / "kdc.log").read_text(),
                  env=env):
         for i in range(3):
-            r = run("faketime", "-f", "+10m", "kinit", "alice", input="alice-pw\n",
+            r = run(*faked("+10m", ["kinit", "alice"]), input="alice-pw\n",
                     env=dict(env, KRB5_TRACE=str(trace), KRB5CCNAME=f"FILE:{tmp}/cc-skewed"))
             assert r.returncode != 0 and "Clock skew too great" in r.stderr, r.stderr
         r = run("kinit", "alice", input="alice-pw\n", env=dict(env, KRB5CCNAME=f"FILE:{tmp}/cc-right"))

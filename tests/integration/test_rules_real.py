@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from support.probe_helpers import chronyd, free_port, need, running
+from support.probe_helpers import chronyd, faked, free_port, need, running
 from support.rules_real import PACK, signatures  # noqa: F401
 
 
@@ -34,7 +34,7 @@ def certs(tmp_path_factory) -> Path:
     for name, fake, days in (("future", "+2d", "30"), ("expired", "-3d", "1")):
         _run("openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{d}/{name}.key", "-out", f"{d}/{name}.csr",
              "-subj", "/CN=localhost")
-        said = _run("faketime", "-f", fake, "openssl", "x509", "-req", "-in", f"{d}/{name}.csr", "-CA", f"{d}/ca.pem",
+        said = _run(*faked(fake, ["openssl"]), "x509", "-req", "-in", f"{d}/{name}.csr", "-CA", f"{d}/ca.pem",
                     "-CAkey", f"{d}/ca.key", "-CAcreateserial", "-out", f"{d}/{name}.pem", "-days", days)
         assert (d / f"{name}.pem").exists(), said
     return d
@@ -106,7 +106,7 @@ def test_chronyd_reports_a_clock_ten_minutes_ahead(tmp_path):
         # run on a busy machine): up to three tries, and what it said if none worked.
         outs = []
         for _ in range(3):
-            outs.append(_run("faketime", "-f", "+10m", "chronyd", "-Q", *user, "-f", str(conf)))
+            outs.append(_run(*faked("+10m", ["chronyd"]), "-Q", *user, "-f", str(conf)))
             if "System clock wrong by" in outs[-1]:
                 break
     lines = [ln for ln in outs[-1].splitlines() if "System clock wrong by" in ln]

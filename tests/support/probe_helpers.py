@@ -70,7 +70,25 @@ def running(cmd: list[str], log: Path, ready: Callable[[], bool], *, env: dict |
 
 
 def faked(spec: str | None, cmd: list[str]) -> list[str]:
+    if spec:
+        clear_stale_faketime()
     return ["faketime", "-f", spec, *cmd] if spec else cmd
+
+
+def clear_stale_faketime(shm: Path = Path("/dev/shm")) -> None:
+    """Remove the semaphores and shared memory that faketime's wrapper left behind when
+    it was killed (a server stopped with SIGKILL): they are named after the wrapper's
+    PID, and a later wrapper that gets the same PID fails with "sem_open: File exists"."""
+    for path in shm.glob("*faketime_*_*"):
+        pid = path.name.rsplit("_", 1)[-1]
+        if not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            path.unlink(missing_ok=True)
+        except PermissionError:
+            pass
 
 
 @contextmanager

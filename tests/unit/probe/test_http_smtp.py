@@ -91,3 +91,17 @@ def test_readings_of_a_true_clock_always_hold_its_offset(theta, reads):
         readings.append(Reading(math.floor(at + theta), sent, sent + rtt))
     low, high = bounds(readings)
     assert low - 1e-6 <= theta <= high + 1e-6
+
+
+def test_stale_faketime_semaphores_are_cleared_and_live_ones_kept(tmp_path):
+    """faketime's wrapper names its semaphore after its PID; one left by a killed
+    wrapper makes the next wrapper with that PID fail ("sem_open: File exists")."""
+    import os
+
+    from support.probe_helpers import clear_stale_faketime
+
+    dead, live = 2 ** 22 + 12345, os.getpid()    # above pid_max: no such process
+    for name in (f"sem.faketime_sem_{dead}", f"faketime_shm_{dead}", f"sem.faketime_sem_{live}", "unrelated_1"):
+        (tmp_path / name).write_text("")
+    clear_stale_faketime(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"sem.faketime_sem_{live}", "unrelated_1"]
