@@ -90,7 +90,8 @@ def find_incidents(store: Store, gap_s: float = DEFAULT_GAP_S, when: Format = UT
         for r in g[:3]:
             text = " ".join((r[10] or "").split())
             text = text if len(text) <= EXCERPT_CHARS else text[:EXCERPT_CHARS - 1] + "…"
-            firsts.append(f"{r[4]} logged by {r[2]} at {when(r[9])} (true {when(r[1])}): {text}")
+            true = f"true {when(r[1])}" if r[0] is not None else "true time unknown"
+            firsts.append(f"{r[4]} logged by {r[2]} at {when(r[9])} ({true}): {text}")
         incidents.append(Incident(
             incident_id=len(incidents) + 1, onset=timed[0][1], last=last, end=end, symptoms=len(g),
             signatures=[s for s, _ in sig.most_common()], signature_counts=dict(sig), skew_signatures=skew,

@@ -218,7 +218,9 @@ def _candidate(v: Verdict, c: Candidate, incident, recs: _Records) -> dict:
         pairs = _boundary_pairs(e.segment.opened_by) if e is not None else []
         more = 0
     return {"kind": c.kind, "host": c.host, "title": title, "score": f"{c.score:.2f}",
-            "since": local(c.at, zone), "until": local(c.until, zone) if c.until else "the end of the evidence",
+            "since": local(c.at, zone) if c.at or c.kind != "clock_skew"
+            else "a time no log shows (beyond the tolerance by the onset at the latest)",
+            "until": local(c.until, zone) if c.until else "the end of the evidence",
             "offset": offset(c.offset_s) if c.offset_s is not None else None,
             "evidence": c.evidence, "records": recs.refs(pairs)[:MAX_RECORDS + 4], "more": more}
 
