@@ -454,24 +454,17 @@ def _proven_leaps(store: Store, case: Case, facts: list[ClockFact], segments: li
     to true time are pinned at one of their segments for the test, which compares
     offsets only within a component.
     """
-    paired = {h for (h,) in store.con.execute(
-        "SELECT s_host FROM _message_pairs UNION SELECT r_host FROM _message_pairs").fetchall()}
-    hosts = [h for (h,) in store.con.execute("SELECT DISTINCT host FROM events ORDER BY 1").fetchall()]
-    candidates = leap_boundaries(store, hosts, segments)
-    for host, bs in sync_boundaries(store, facts, segments).items():
+    paired = frozenset(h for (h,) in store.con.execute(
+        "SELECT s_host FROM _message_pairs UNION SELECT r_host FROM _message_pairs").fetchall())
+    hosts = sorted({s.host for s in segments})   # every host with a record has a segment
+    candidates = leap_boundaries(store, hosts, segments, unbounded=paired)
+    for host, bs in sync_boundaries(store, facts, segments, unbounded=paired).items():
         have = {(x.file_id, x.record_no) for x in candidates.get(host, [])}
         for b in bs:
             if (b.file_id, b.record_no) not in have:
                 add_step(candidates.setdefault(host, []), b)
     if not candidates:
         return None
-    for host in paired & set(candidates):
-        # A host that exchanged messages is bounded by them far more tightly; a leap's
-        # bound holds the segments on both sides to one clock each, and a step the
-        # pairs have not found yet inside one of them would turn into a wrong interval
-        # instead of a contradiction (the 1M-pair benchmark lost one interval so).
-        for b in candidates[host]:
-            b.delta_max_s = None
     segs, trial_chains = segmenter.build(candidates)
     cons = _base_constraints(trial_chains, segs, facts, store, case, when)
     if case.observations:   # a person's reading is evidence like any other

@@ -200,12 +200,16 @@ def explicit_boundaries(facts: list[ClockFact], when: Format = UTC_FORMAT) -> di
     return out
 
 
+def _first_fact(b: Boundary, file_id: int) -> ClockFact:
+    """The first of ``b``'s records in one log, in its write order."""
+    return min((x for x in b.facts if x.file_id == file_id), key=lambda x: (x.seq, x.record_no))
+
+
 def _also_opens(b: Boundary, f: ClockFact) -> None:
     """``f``, a record of the same boundary, opens the new clock in its own log (its
     first such record there)."""
     if f.file_id != b.file_id:
-        first = min((x for x in b.facts if x.file_id == f.file_id), key=lambda x: (x.seq, x.record_no))
-        b.openers[f.file_id] = first.record_no
+        b.openers[f.file_id] = _first_fact(b, f.file_id).record_no
 
 
 def _boot_befores(store: Store, explicit: dict[str, list[Boundary]]) -> None:
@@ -226,14 +230,7 @@ def _boot_befores(store: Store, explicit: dict[str, list[Boundary]]) -> None:
     if not boots:
         return
     # Each log's first record of the boot: (boot, fact) per log that shows it.
-    firsts: list[tuple[Boundary, ClockFact]] = []
-    for b in boots:
-        per_file: dict[int, ClockFact] = {}
-        for f in b.facts:
-            if f.file_id not in per_file or (f.seq, f.record_no) < (per_file[f.file_id].seq,
-                                                                    per_file[f.file_id].record_no):
-                per_file[f.file_id] = f
-        firsts += [(b, f) for f in per_file.values()]
+    firsts = [(b, _first_fact(b, file_id)) for b in boots for file_id in dict.fromkeys(f.file_id for f in b.facts)]
     store.con.register("_boots", pa.table({
         "i": pa.array(range(len(firsts)), pa.int64()),
         "file_id": pa.array([f.file_id for _, f in firsts], pa.int32()),
@@ -389,7 +386,8 @@ def backward_jumps(store: Store) -> list[tuple]:
             ORDER BY host, file_id, seq, record_no""").fetchall()
 
 
-def leap_boundaries(store: Store, hosts: list[str], segments: list[Segment]) -> dict[str, list[Boundary]]:
+def leap_boundaries(store: Store, hosts: list[str], segments: list[Segment],
+                    unbounded: frozenset[str] = frozenset()) -> dict[str, list[Boundary]]:
     """Leaps in the logs of ``hosts``, within each segment, as candidate steps for the
     message pairs to prove or dismiss: forward ones, where a clock set ahead leaves
     its mark, and the backward ones taken for delayed writes (a clock set back and
@@ -402,7 +400,11 @@ def leap_boundaries(store: Store, hosts: list[str], segments: list[Segment]) -> 
     A backward candidate carries no bound of its own (``delta_max_s`` is None): were
     it delayed writes, write order would say nothing about true time. A forward one
     does: the record after it was written later in true time, so the clock moved
-    ahead by at most the leap.
+    ahead by at most the leap; but not on the hosts in ``unbounded`` (those that
+    exchanged messages: the pairs bound them far more tightly, and a leap's bound holds
+    the segments on both sides to one clock each, so a step the pairs have not found
+    yet inside one of them would turn into a wrong interval instead of a
+    contradiction; the 1M-pair benchmark lost one interval so).
     """
     if not hosts:
         return {}
@@ -428,19 +430,21 @@ def leap_boundaries(store: Store, hosts: list[str], segments: list[Segment]) -> 
         opener = segments[seg_id].opened_by
         leap = (logged - prev).total_seconds()
         b = Boundary(host, "step", file_id, record_no, seq, prev, logged, None, inferred=True, source="log leap",
-                     delta_max_s=leap if leap > 0 else None,
+                     delta_max_s=leap if leap > 0 and host not in unbounded else None,
                      within=None if opener is None else (opener.file_id, opener.record_no), placed_within=True)
         add_step(out.setdefault(host, []), b)
     return out
 
 
-def sync_boundaries(store: Store, facts: list[ClockFact], segments: list[Segment]) -> dict[str, list[Boundary]]:
+def sync_boundaries(store: Store, facts: list[ClockFact], segments: list[Segment],
+                    unbounded: frozenset[str] = frozenset()) -> dict[str, list[Boundary]]:
     """Candidate steps right before a time service's first sync report after a quiet
     spell (none of the host's reports in the ``SYNC_RUN_S`` before): a service that
     has just set the clock reports sync at once, often without logging the step
     (a clock 400 s behind set right leaves no jump back in any log, and a forward
     step may leave no leap worth the name). Like the leaps, a candidate is kept only
-    where the evidence on its two sides proves the clock moved.
+    where the evidence on its two sides proves the clock moved, and one of a host in
+    ``unbounded`` carries no bound of its own (see ``leap_boundaries``).
     """
     by_host: dict[str, list[ClockFact]] = {}
     for f in facts:
@@ -478,8 +482,9 @@ def sync_boundaries(store: Store, facts: list[ClockFact], segments: list[Segment
             continue   # the first record of its log, or after a jump back: nothing to cut
         opener = segments[seg_id].opened_by
         b = Boundary(f.host, "step", f.file_id, f.record_no, f.seq, prev, f.logged, None, inferred=True,
-                     delta_max_s=(f.logged - prev).total_seconds(), source="sync report", within=None if opener is None else (opener.file_id, opener.record_no),
-                     placed_within=True)
+                     delta_max_s=None if f.host in unbounded else (f.logged - prev).total_seconds(),
+                     source="sync report", placed_within=True,
+                     within=None if opener is None else (opener.file_id, opener.record_no))
         out.setdefault(f.host, []).append(b)
     return out
 
@@ -655,8 +660,11 @@ def _place_events(store: Store, segments: list[Segment], order: WriteOrder,
             continue
         # The records that are themselves boundaries (a boot, a step) open their
         # segment: cut the file there and pin the run that starts there.
-        opens = {seg.opened_by.opened_in()[file_id]: seg.index for seg in segs
-                 if seg.opened_by is not None and file_id in seg.opened_by.opened_in()}
+        opens = {}
+        for seg in segs:
+            rn_open = None if seg.opened_by is None else seg.opened_by.opened_in().get(file_id)
+            if rn_open is not None:
+                opens[rn_open] = seg.index
         # The placement depends on nothing else: a log whose host was not cut anew
         # since the last build keeps it.
         key = (a, tuple((seg.window_from, seg.window_to) for seg in segs), tuple(sorted(opens.items())))
@@ -670,9 +678,13 @@ def _place_events(store: Store, segments: list[Segment], order: WriteOrder,
             # Also cut where the log passes the time a boundary's old clock read: a
             # log that does not show the boundary (no record of it, no jump worth the
             # name) changes clocks there all the same.
-            passes = [int(np.argmax(us > _us(seg.closed_by.before, 0)))
-                      for seg in segs if seg.closed_by is not None and seg.closed_by.before is not None
-                      and file_id not in seg.closed_by.opened_in() and (us > _us(seg.closed_by.before, 0)).any()]
+            passes = []
+            for seg in segs:
+                b = seg.closed_by
+                if b is not None and b.before is not None and file_id not in b.opened_in():
+                    past = np.flatnonzero(us > _us(b.before, 0))
+                    if len(past):
+                        passes.append(int(past[0]))
             runs = _runs(us, sorted(set(pinned) | set(passes)))
             assignment = _assign_runs(us, runs, segs, pinned)
             lengths = np.array([stop - start for start, stop, _ in runs], dtype=np.int64)
