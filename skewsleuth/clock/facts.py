@@ -131,6 +131,9 @@ class ClockFact:
     # was then caught up, so the offset before it held only at the pause, not all along.
     resume: bool = False
     process: str | None = None
+    # For a boot read from a log's boot ids (journald's _BOOT_ID): the id, which no other
+    # boot of the host shares, whatever time its clock came up at.
+    boot_id: str | None = None
     evidence: list[str] = field(default_factory=list)
 
 
@@ -186,7 +189,7 @@ def read_facts(store: Store, when: Format = UTC_FORMAT) -> list[ClockFact]:
     facts += monotonic_facts(store, when)
     # (host, file, record) order, the monotonic facts among the others: later stages
     # follow each log's shutdowns and sleeps to the boot that ends them
-    facts.sort(key=lambda f: (f.host, f.file_id, f.seq, f.record_no))
+    facts.sort(key=lambda f: (f.host, f.file_id, f.seq, f.record_no, f.boot_id is None))
     _attribute_kernel_steps(facts)
     return facts
 

@@ -213,10 +213,13 @@ def _settling(facts: list[ClockFact]) -> dict[int, ClockFact | None]:
                 continue
             for fix in fixes:
                 at = fix.before if fix.kind == "step" else fix.logged
-                # ... or the step's first record comes next in the report's log (a step
-                # found from journald's monotonic clock is read at the record after it)
-                if 0 <= (at - f.logged).total_seconds() <= SYNC_SETTLE_S or (  # type: ignore[operator]
-                        fix.file_id == f.file_id and 0 < fix.seq - f.seq <= SETTLE_RECORDS):
+                soon = 0 <= (at - f.logged).total_seconds() <= SYNC_SETTLE_S  # type: ignore[operator]
+                if fix.file_id == f.file_id:
+                    # in one log write order decides: a clock reset to a default date
+                    # reads the same times at every boot. The step's first record may
+                    # come next (journald's monotonic clock reads it at the record after).
+                    soon = fix.seq > f.seq and (soon or fix.seq - f.seq <= SETTLE_RECORDS)
+                if soon:
                     out[id(f)] = fix if fix.kind == "step" else None
                     break
     return out
@@ -378,6 +381,7 @@ def assemble(store: Store, facts: list[ClockFact], weighed: Weighed) -> ClockMod
         by_host.setdefault(est.segment.host, []).append(est)
     for h, chain in chains.items():
         for k, b in enumerate(chain):
+            _narrow_to_records(b, by_host[h][k].segment, by_host[h][k + 1].segment)
             # a one-sided interval's estimate is only the least skew it admits: no size
             prev_iv, next_iv = by_host[h][k].interval, by_host[h][k + 1].interval
             bounded = all(math.isfinite(x) for x in (prev_iv.low, prev_iv.high, next_iv.low, next_iv.high))
@@ -393,6 +397,21 @@ def assemble(store: Store, facts: list[ClockFact], weighed: Weighed) -> ClockMod
         hosts[h].segments.append(est)
     _write_segments(store, estimates)
     return ClockModel(hosts, estimates, facts, solution.contradictions, weighed.unmatched, chains)
+
+
+def _narrow_to_records(b: Boundary, before: Segment, after: Segment) -> None:
+    """A step seen only between two records of one log (journald's monotonic clock)
+    happened before the first record any log of the host wrote on the new clock, and
+    after the last any wrote on the old one: a log that started on the new clock (a
+    syslog after a reset clock was set right) or wrote in between says when."""
+    if b.kind != "step" or b.delta_s is None or b.earliest is None or b.before is None:
+        return
+    if before.last_logged is not None and b.earliest < before.last_logged <= b.before:
+        b.earliest = before.last_logged
+    if after.first_logged is not None:
+        latest = after.first_logged - timedelta(seconds=b.delta_s)
+        if b.earliest <= latest < b.before:
+            b.before, b.after = latest, after.first_logged
 
 
 def _solve_with_drift(store: Store, case: Case, facts: list[ClockFact], segments: list[Segment],

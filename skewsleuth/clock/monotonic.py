@@ -156,6 +156,7 @@ def monotonic_facts(store: Store, when: Format = UTC_FORMAT) -> list[ClockFact]:
         where = f"{path or f'file {file_id}'}"
         fact = ClockFact(host, kind, file_id, record_no, seq, logged, SOURCE)
         if kind == "boot":
+            fact.boot_id = boot_id
             fact.evidence.append(f"{SOURCE} on {host}: record {record_no + 1} of {where} is the first of boot "
                                  f"{boot_id} (after boot {said}), logged at {when(logged)}")
         elif kind == "resume":

@@ -88,6 +88,10 @@ class Boundary:
     # The record that opens the new clock in each other log that shows the boundary
     # (file_id -> record_no): one boundary of the host's one clock, cut in every log.
     openers: dict[int, int] = field(default_factory=dict)
+    # Logs whose opener may come after later boundaries of the same boot (a log that
+    # starts after a clock reset was set right): their record opens this segment or a
+    # later one before the next boot, whichever its logged time fits.
+    loose: set[int] = field(default_factory=set)
 
     @property
     def size(self) -> StepSize:
@@ -149,20 +153,32 @@ def explicit_boundaries(facts: list[ClockFact], when: Format = UTC_FORMAT) -> di
     for host, hfacts in by_host.items():
         bounds: list[Boundary] = []
         last_down: dict[int, datetime] = {}
+        # per log with boot ids: the boot of the latest id seen, which its later boot
+        # records belong to (a clock reset to a default date gives every boot the same
+        # logged time, and a sparse log writes only a few records per boot)
+        by_id: dict[int, Boundary] = {}
         for f in hfacts:  # in (file, record) order
             if f.kind in ("shutdown", "crash", "restart_requested", "sleep"):
                 last_down[f.file_id] = max(f.logged, last_down.get(f.file_id, f.logged))
             elif f.kind in ("boot", "resume"):
                 # A resume from sleep or hibernation opens a segment like a boot: the
                 # clock stood still or was re-read from the hardware clock meanwhile.
+                if f.kind == "boot" and f.boot_id is not None:
+                    pool = [b for b in bounds if all(x.file_id != f.file_id for x in b.facts)]
+                elif f.kind == "boot" and f.file_id in by_id:
+                    pool = [by_id[f.file_id]]
+                else:
+                    pool = bounds
                 # ... within a few records of each other in one log: a clock reset to a
                 # default date gives every boot the same logged time
-                same = next((b for b in bounds if b.kind == f.kind
+                same = next((b for b in pool if b.kind == f.kind
                              and abs((b.after - f.logged).total_seconds()) <= BOOT_MERGE_S
                              and all(abs(x.seq - f.seq) <= (BOOT_RECORDS if x.source != f.source else 5)
                                      for x in b.facts if x.file_id == f.file_id)),
                             None)
                 if same:
+                    if f.boot_id is not None:
+                        by_id[f.file_id] = same
                     same.facts.append(f)
                     if f.logged < same.after:
                         # the earliest record of the boot is its first: its log's record
@@ -180,6 +196,8 @@ def explicit_boundaries(facts: list[ClockFact], when: Format = UTC_FORMAT) -> di
                              None, source=f.source, facts=[f])
                 b.evidence.append(f"{f.source} on {host}: {f.kind} logged at {when(f.logged)}")
                 bounds.append(b)
+                if f.boot_id is not None:
+                    by_id[f.file_id] = b
             elif f.kind == "step" and f.delta_s is not None and abs(f.delta_s) >= STEP_MIN_S:
                 same = next((b for b in bounds if b.kind == "step" and b.delta_s is not None
                              and abs((b.after - f.after).total_seconds()) < 2
@@ -270,6 +288,36 @@ def _boot_befores(store: Store, explicit: dict[str, list[Boundary]]) -> None:
             else:
                 b.openers[first.file_id] = int(opener_rn)
             b.after = min(b.after, opener_logged)
+
+
+def _merge_reset_boots(explicit: dict[str, list[Boundary]], when: Format = UTC_FORMAT) -> None:
+    """One boot shown by two logs whose first records of it are far apart in logged
+    time: the clock came up at a default date (a dead CMOS battery) in one log, and
+    the other only wrote after a time service had set it right. Their last records
+    before the boot agree (the old clock was still whole), and the boot that went
+    back is the one whose first record is also earlier than its log's last before it.
+    The log that starts late opens this boot's segment or a later one of the same
+    boot (``Boundary.loose``)."""
+    for host, bounds in explicit.items():
+        boots = [b for b in bounds if b.kind == "boot" and b.before is not None]
+        for reset in [b for b in boots if (b.before - b.after).total_seconds() > BOOT_MERGE_S]:
+            if reset not in bounds:
+                continue
+            for other in boots:
+                if (other is reset or other not in bounds or other.file_id in reset.opened_in()
+                        or reset.file_id in other.opened_in()
+                        or abs((other.before - reset.before).total_seconds()) > BOOT_MERGE_S
+                        or abs((other.after - reset.after).total_seconds()) <= BOOT_MERGE_S):
+                    continue
+                bounds.remove(other)
+                for file_id, record_no in other.opened_in().items():
+                    reset.openers.setdefault(file_id, record_no)
+                    reset.loose.add(file_id)
+                reset.facts += other.facts
+                reset.before = max(reset.before, other.before)
+                reset.evidence += other.evidence + [
+                    f"the same boot on {host} as the one logged at {when(other.after)}: the logs' last records "
+                    f"before it agree ({when(reset.before)}), and the clock came up {when(reset.after)}"]
 
 
 def inferred_boundaries(store: Store, explicit: dict[str, list[Boundary]],
@@ -573,6 +621,7 @@ class Segmenter:
         store, when = self.store, self.when
         explicit = explicit_boundaries(self.facts, when)
         _boot_befores(store, explicit)
+        _merge_reset_boots(explicit, when)
         if self._jumps is None:
             self._jumps = backward_jumps(store)
             self._order = WriteOrder.read(store)
@@ -661,20 +710,28 @@ def _place_events(store: Store, segments: list[Segment], order: WriteOrder,
         # The records that are themselves boundaries (a boot, a step) open their
         # segment: cut the file there and pin the run that starts there.
         opens = {}
+        upto: dict[int, int] = {}    # loose openers: the last segment they may open
         for seg in segs:
             rn_open = None if seg.opened_by is None else seg.opened_by.opened_in().get(file_id)
             if rn_open is not None:
                 opens[rn_open] = seg.index
+                if file_id in seg.opened_by.loose:
+                    upto[rn_open] = next((x.index - 1 for x in segs[seg.index + 1:] if x.opened_by is not None
+                                          and x.opened_by.kind in ("boot", "resume")), len(segs) - 1)
         # The placement depends on nothing else: a log whose host was not cut anew
         # since the last build keeps it.
-        key = (a, tuple((seg.window_from, seg.window_to) for seg in segs), tuple(sorted(opens.items())))
+        key = (a, tuple((seg.window_from, seg.window_to) for seg in segs), tuple(sorted(opens.items())),
+               tuple(sorted(upto.items())))
         index = placed.get(key) if placed is not None else None
         if index is None:
             pinned: dict[int, int] = {}
+            ranges: dict[int, int] = {}
             if opens:
                 keys = np.fromiter(opens, dtype=np.int64)
                 for pos in np.flatnonzero(np.isin(rn, keys)):
                     pinned[int(pos)] = opens[int(rn[pos])]
+                    if int(rn[pos]) in upto:
+                        ranges[int(pos)] = upto[int(rn[pos])]
             # Also cut where the log passes the time a boundary's old clock read: a
             # log that does not show the boundary (no record of it, no jump worth the
             # name) changes clocks there all the same.
@@ -686,7 +743,7 @@ def _place_events(store: Store, segments: list[Segment], order: WriteOrder,
                     if len(past):
                         passes.append(int(past[0]))
             runs = _runs(us, sorted(set(pinned) | set(passes)))
-            assignment = _assign_runs(us, runs, segs, pinned)
+            assignment = _assign_runs(us, runs, segs, pinned, ranges)
             lengths = np.array([stop - start for start, stop, _ in runs], dtype=np.int64)
             index = np.repeat(np.array([seg.index for seg in assignment], dtype=np.int32), lengths)
         kept[key] = index
@@ -752,10 +809,12 @@ def _runs(us: np.ndarray, also_at: list[int] | None = None) -> list[tuple[int, i
 
 
 def _assign_runs(us: np.ndarray, runs: list[tuple[int, int, bool]], segs: list[Segment],
-                 pinned: dict[int, int] | None = None) -> list[Segment]:
+                 pinned: dict[int, int] | None = None, ranges: dict[int, int] | None = None) -> list[Segment]:
     """Place runs on a non-decreasing sequence of segments, fitting the windows best.
 
-    ``pinned`` maps a run's first position to the segment it must go to.
+    ``pinned`` maps a run's first position to the segment it must go to; ``ranges``
+    to the last it may go to instead, for a loose opener (it goes to the one of
+    ``pinned[pos]..ranges[pos]`` its times fit best).
     """
     S = len(segs)
     if S == 1:
@@ -778,7 +837,8 @@ def _assign_runs(us: np.ndarray, runs: list[tuple[int, int, bool]], segs: list[S
         cost[r] += 1e-12 * np.minimum(since_open, 1e9)
         if pinned and a in pinned:
             forced = np.full(S, np.inf)
-            forced[pinned[a]] = 0.0
+            last = (ranges or {}).get(a, pinned[a])
+            forced[pinned[a]:last + 1] = 0.0 if last == pinned[a] else cost[r, pinned[a]:last + 1]
             cost[r] = forced
         elif pinned:
             # Written before the record that opens a later segment: on an older clock.

@@ -42,11 +42,7 @@ from synth.clockfleet import ALL, FAULTS, FleetTruth, make_clock_fleet
 
 # The phenomena the property tests enable (see the module's docstring).
 PASSING: frozenset[str] = ALL
-# What the clock model does not get right yet, left open at the end of issue 17 and
-# named in its closing note, with the first failing seeds:
-# - since/until after a suspend/resume (seed 10: a chronyd step the generator puts
-#   inside a sleep) and after an RTC reset (seeds 1, 23: the 2018 segment ends at the
-#   journal's next record, not at the sync report that ended it);
+# What the clock model does not get right yet, with the first failing seeds:
 # - fleets mixing phenomena: a SIP trace that does not show a -410 s step puts two
 #   records written just after it on the clock before (seed 58, intervals); the ends of
 #   segments cut at pair-proven steps next to boots (seed 42, since/until); with the
@@ -54,7 +50,7 @@ PASSING: frozenset[str] = ALL
 #   phantom incident from a host whose symptoms a wrong cut misplaces (seed 53).
 # OPEN lists the (property -> cases) left out; every other pair runs, each phenomenon
 # alone and MIXED together.
-OPEN = {"since_until": frozenset({"resume", "rtc_reset", "mixed"}), "intervals": frozenset({"mixed"})}
+OPEN = {"since_until": frozenset({"mixed"}), "intervals": frozenset({"mixed"})}
 MIXED: frozenset[str] = PASSING - {"resume", "rtc_reset", "offset", "unlogged_step", "wrong_setter"}
 
 TOL_S = 2.0              # logged times to the second (RFC 3164), write latency, step records' lag
@@ -402,6 +398,29 @@ def test_fixed_seed(p):
     broken = {name: prop(c) for name, prop in PROPERTIES.items() if p not in OPEN.get(name, ())}
     broken = {k: v for k, v in broken.items() if v}
     assert not broken, c.describe() + "".join(f"\n{k}:\n  " + "\n  ".join(v[:4]) for k, v in broken.items())
+
+
+# Fleets that once broke a property, each checked on every property that is not open:
+# (phenomena, seed, what broke).
+REGRESSIONS = [
+    ("rtc_reset", 1, "until of the reset stretch at the journal's next record, not at the syslog's first "
+                     "record on the set clock"),
+    ("rtc_reset", 3, "a sync report before the second reset's step read as settling after the first "
+                     "(both on 2018-01-28): the reset stretch taken as true"),
+    ("rtc_reset", 23, "a sparse journal's second reset merged into the first boot (same default date, "
+                      "few records apart), although its boot id is new"),
+    ("resume", 10, "the generator dropped a later suspend's clock change when it drew an earlier one"),
+    ("resume", 11, "(as seed 10)"),
+]
+
+
+@pytest.mark.parametrize("phen,seed,what", REGRESSIONS, ids=[f"{p}-{s}" for p, s, _ in REGRESSIONS])
+def test_fleets_that_once_broke_a_property(phen, seed, what):
+    c = investigated(seed, frozenset({phen}))
+    broken = {name: prop(c) for name, prop in PROPERTIES.items() if phen not in OPEN.get(name, ())}
+    broken = {k: v for k, v in broken.items() if v}
+    assert not broken, f"{what}; " + c.describe() + "".join(
+        f"\n{k}:\n  " + "\n  ".join(v[:4]) for k, v in broken.items())
 
 
 def test_the_generator_writes_what_skewsleuth_reads():

@@ -348,6 +348,9 @@ class _Host:
     def change(self, true_us: int, new: float) -> float:
         """The clock holds ``new`` from ``true_us`` on (until a later change); returns the delta."""
         old = self.offset_at(true_us)
+        # episodes are drawn in time order: a change before a later one would undo what
+        # that one's messages say happened
+        assert all(at <= true_us for at, _ in self.pieces), f"{self.fqdn}: a clock change drawn out of time order"
         self.pieces = [p for p in self.pieces if p[0] < true_us] + [(true_us, new)]
         return new - old
 
@@ -359,12 +362,15 @@ class _Host:
         return self.start_us <= true_us < self.end_us and not any(a <= true_us < b for a, b in self.down)
 
     def reserve(self, length_s: float, lo_us: int | None = None, hi_us: int | None = None,
-                margin_s: float = 300) -> int | None:
-        """A free start in [lo, hi - length) for an episode of ``length_s``, or None."""
+                margin_s: float = 300, after_busy: bool = False) -> int | None:
+        """A free start in [lo, hi - length) for an episode of ``length_s``, or None;
+        with ``after_busy``, after every slot reserved so far."""
         lo = self.start_us + 600 * _US if lo_us is None else lo_us
         hi = self.end_us - 600 * _US if hi_us is None else hi_us
         n = int(length_s * _US)
         m = int(margin_s * _US)
+        if after_busy and self.busy:
+            lo = max(lo, max(b for _, b in self.busy) + m)
         for _ in range(30):
             if hi - n <= lo:
                 return None
@@ -604,7 +610,7 @@ def _later_episode_body(h: _Host, kind: str, phenomena: frozenset[str], rng: ran
     if kind == "unlogged_step":
         back = rng.random() < 0.6
         length = rng.uniform(900, 5400) if back else 60
-        t = h.reserve(length)
+        t = h.reserve(length, after_busy=True)
         if t is None:
             return
         cur = h.offset_at(t)
@@ -616,7 +622,7 @@ def _later_episode_body(h: _Host, kind: str, phenomena: frozenset[str], rng: ran
         frozen = rng.random() < 0.6
         fixed = frozen and rng.random() < 0.6
         after = rng.uniform(60, 1200) if fixed else 0
-        t = h.reserve(pause + after + 30)
+        t = h.reserve(pause + after + 30, after_busy=True)
         if t is None:
             return
         r = t + int(pause * _US)
@@ -625,7 +631,7 @@ def _later_episode_body(h: _Host, kind: str, phenomena: frozenset[str], rng: ran
             _fix(h, r + int(after * _US), syncs)
     elif kind == "wrong_setter":
         length = rng.uniform(900, 5400)
-        t = h.reserve(length)
+        t = h.reserve(length, after_busy=True)
         if t is None:
             return
         cur = h.offset_at(t)
@@ -652,7 +658,7 @@ def _later_episode_body(h: _Host, kind: str, phenomena: frozenset[str], rng: ran
                 _chronyd_step(h, end, cur, syncs=syncs)
     elif kind == "rtc_reset":
         down = rng.uniform(120, 600)
-        t = h.reserve(down + 120)
+        t = h.reserve(down + 120, after_busy=True)
         if t is None:
             return
         _boot(h, t, t + int(down * _US), phenomena, rtc=True)

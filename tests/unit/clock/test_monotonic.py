@@ -282,3 +282,36 @@ def test_the_verdict_shows_the_unlogged_steps_with_their_exact_sizes_and_offsets
     offsets = [s["offset_s"] for s in h["segments"]]
     assert offsets == [pytest.approx(0, abs=2.01), pytest.approx(-10800.12, abs=2.1),
                        pytest.approx(-10399.87, abs=2.1)]
+
+
+def test_boots_of_a_clock_reset_to_one_default_date_are_told_apart_by_their_boot_ids(tmp_path):
+    """A dead CMOS battery: every boot comes up at the same default date, and
+    systemd-timesyncd sets the clock right half a minute later ("Synchronized to time
+    server ...", systemd/systemd pull request 8696), written just before the step.
+    A few records apart in a sparse journal, the two boots read the same logged times;
+    their boot ids tell them apart, and each sync report holds for the stretch after
+    its own step, not the one after the other boot's."""
+    default = datetime(2018, 1, 28, tzinfo=UTC)
+    boot_c = "c3d4e5f60718293a4b5c6d7e8f901a2b"
+    j = Journal()
+    j.routine(3)
+    for boot_id in (BOOT_B, boot_c):
+        j.offset_us = _us(default) - _us(j.true + timedelta(seconds=90))   # the RTC's time at power-on
+        j.reboot(boot_id)
+        j.wait(30)
+        j.say("systemd-timesyncd", "Synchronized to time server 10.0.0.10:123 (ntp1.corp.test).", pid=480)
+        j.wait(0.001)
+        j.set_clock(-j.offset_us)
+        j.routine(1, every_s=40)
+    store = _store(j.write(tmp_path))
+    bounds = explicit_boundaries(read_facts(store))[HOST]
+    assert [b.kind for b in bounds] == ["boot", "step", "boot", "step"]
+    assert len({f.boot_id for b in bounds if b.kind == "boot" for f in b.facts if f.boot_id}) == 2
+    h = next(h for h in skewsleuth.investigate([tmp_path]).to_dict()["hosts"] if h["host"] == HOST)
+    reset = [s for s in h["segments"] if s["offset_s"] is not None and s["offset_s"] < -1e8]
+    # the first stretch has no evidence of its own but continuity (null: unbounded)
+    right = [s for s in h["segments"] if (s["offset_low_s"] if s["offset_low_s"] is not None else -1e12)
+             <= 0 <= (s["offset_high_s"] if s["offset_high_s"] is not None else 1e12)]
+    assert len(reset) == 2 and len(right) == 3, h["segments"]
+    for s in reset:   # each knows its own size: true - default, about six years
+        assert s["offset_low_s"] <= s["offset_s"] <= s["offset_high_s"] < -1e8
