@@ -47,6 +47,11 @@ LEAP_SPACING = 8          # ... nor one less than this many times the log's usua
 BOOT_LOGGERS = ("rsyslogd", "syslogd", "syslog-ng", "systemd-journald")
 # ... their start lines, not the "exiting on signal 15" they end the old boot with.
 LOGGER_START_RX = r"\] start$|starting up|Journal started|Runtime Journal|System Journal|restart$"
+# A log may write a few records of a new boot before its own record of it (logons
+# before the 4608): at most this many, when the boot's records in another log come
+# this long after the old boot's last.
+BOOT_EARLY_RECORDS = 20
+BOOT_EARLY_GAP_S = 30.0
 SYNC_RUN_S = 3600.0       # sync reports closer than this are one run (see sync_boundaries)
 SAME_STEP_S = 900.0       # jumps in two logs of a host this close on both clocks: one step
 
@@ -577,15 +582,34 @@ def _write_ordered(bounds: list[Boundary]) -> list[Boundary]:
     return out
 
 
+def _written_at(b: Boundary, file_id: int) -> tuple[int, int] | None:
+    """Where ``b`` is written in one log ((seq, record_no) of its first record there),
+    if that log names it."""
+    if b.file_id == file_id:
+        return b.seq, b.record_no
+    here = [x for x in b.facts if x.file_id == file_id]
+    if not here:
+        return None
+    first = min(here, key=lambda x: (x.seq, x.record_no))
+    return first.seq, first.record_no
+
+
 def _spine_order(bounds: list[Boundary]) -> list[Boundary]:
+    """The log that names most boundaries is the spine, in its write order (a step
+    and a boot both in System.xml, whichever other log each was first seen in: the
+    step's old clock may read later than the boot's new one). The others go where
+    their old clock's reading fits."""
     if not bounds:
         return []
     counts: dict[int, int] = {}
     for b in bounds:
-        counts[b.file_id] = counts.get(b.file_id, 0) + 1
+        for file_id in {b.file_id} | {x.file_id for x in b.facts}:
+            counts[file_id] = counts.get(file_id, 0) + 1
     spine_file = max(counts, key=lambda f: (counts[f], -f))
-    chain = sorted((b for b in bounds if b.file_id == spine_file), key=lambda b: (b.seq, b.record_no))
-    for b in sorted((b for b in bounds if b.file_id != spine_file), key=lambda b: (b.file_id, b.seq, b.record_no)):
+    chain = sorted((b for b in bounds if _written_at(b, spine_file) is not None),
+                   key=lambda b: _written_at(b, spine_file))  # type: ignore[arg-type,return-value]
+    for b in sorted((b for b in bounds if _written_at(b, spine_file) is None),
+                    key=lambda b: (b.file_id, b.seq, b.record_no)):
         ref = b.before or b.after
         # where it fits best: the first position whose window holds it, else the one
         # it misses by least, within SLACK_S (writes lag); else at the end
@@ -732,16 +756,24 @@ def _place_events(store: Store, segments: list[Segment], order: WriteOrder,
                     pinned[int(pos)] = opens[int(rn[pos])]
                     if int(rn[pos]) in upto:
                         ranges[int(pos)] = upto[int(rn[pos])]
+                for pos, k in list(pinned.items()):
+                    early = _written_early(us, pos, segs[k].opened_by, file_id)  # type: ignore[arg-type]
+                    if early < pos and early not in pinned:
+                        pinned[early] = k
             # Also cut where the log passes the time a boundary's old clock read: a
             # log that does not show the boundary (no record of it, no jump worth the
-            # name) changes clocks there all the same.
-            passes = []
+            # name) changes clocks there all the same. Every time it passes: a clock
+            # that was ahead before an earlier step may have read that time already.
+            # Across a reboot or a sleep the clock kept, other logs write the old
+            # boot's last records until it went down, after the last the boundary's
+            # log wrote: they change at the new boot's first record.
+            passes: list[int] = []
             for seg in segs:
                 b = seg.closed_by
                 if b is not None and b.before is not None and file_id not in b.opened_in():
-                    past = np.flatnonzero(us > _us(b.before, 0))
-                    if len(past):
-                        passes.append(int(past[0]))
+                    clock_kept = b.kind in ("boot", "resume") and b.after > b.before
+                    later = us >= _us(b.after, 0) if clock_kept else us > _us(b.before, 0)
+                    passes += (np.flatnonzero(later[1:] & ~later[:-1]) + 1).tolist()
             runs = _runs(us, sorted(set(pinned) | set(passes)))
             assignment = _assign_runs(us, runs, segs, pinned, ranges)
             lengths = np.array([stop - start for start, stop, _ in runs], dtype=np.int64)
@@ -775,6 +807,22 @@ def _place_events(store: Store, segments: list[Segment], order: WriteOrder,
                 s.events = n
                 s.first_logged = _EPOCH + timedelta(microseconds=int(lo[s.segment_id]))
                 s.last_logged = _EPOCH + timedelta(microseconds=int(hi[s.segment_id]))
+
+
+def _written_early(us: np.ndarray, pos: int, b: Boundary, file_id: int) -> int:
+    """Where a log's records of a new boot begin when it writes a few before its own
+    record of the boot (logons before a 4608): those just before ``pos`` stamped at or
+    after the boot's first record in the log that shows it first, when that log's
+    last record of the old boot is well before (a clock kept across the reboot;
+    where the clock came up earlier than it went down, times say nothing)."""
+    if (b.kind not in ("boot", "resume") or b.file_id == file_id or b.before is None
+            or (b.after - b.before).total_seconds() < BOOT_EARLY_GAP_S):
+        return pos
+    after = _us(b.after, 0)
+    q = pos
+    while q > 0 and us[q - 1] >= after and pos - q < BOOT_EARLY_RECORDS:
+        q -= 1
+    return q
 
 
 def _runs(us: np.ndarray, also_at: list[int] | None = None) -> list[tuple[int, int, bool]]:
@@ -830,10 +878,14 @@ def _assign_runs(us: np.ndarray, runs: list[tuple[int, int, bool]], segs: list[S
                    + np.maximum(lo - last, 0) + np.maximum(last - hi, 0)) / 1e6
     # Break ties toward the segment whose opening is nearest below the run: a window
     # left open (no boundary, or a boot nothing was logged before) fits every run, and
-    # would otherwise swallow them all. The weight keeps this below a millisecond.
+    # would otherwise swallow them all. Last, a segment that opens after the run
+    # starts (within the slack): the run more likely ends the one before. The weight
+    # keeps this below a millisecond.
     starts = np.array([_us(s.window_from, -np.inf) for s in segs])
     for r, (a, _, _) in enumerate(runs):
-        since_open = np.where(np.isfinite(starts), np.maximum(us[a] - starts, 0) / 1e6, 1e9)
+        since_open = np.where(~np.isfinite(starts), 5e8,
+                              np.where(starts <= us[a], (us[a] - starts) / 1e6,
+                                       9e8 + np.minimum((starts - us[a]) / 1e6, 1e8)))
         cost[r] += 1e-12 * np.minimum(since_open, 1e9)
         if pinned and a in pinned:
             forced = np.full(S, np.inf)

@@ -15,11 +15,14 @@ offset are known. The properties, one test each:
    incident's onset lies in a burst of true symptoms;
 4. a host whose clock is always true is never the culprit.
 
-Each property runs over every phenomenon of :data:`PASSING` alone, and over those of
-:data:`MIXED` together, less what :data:`OPEN` says the model does not get right yet. Seeds are drawn by hypothesis (derandomized, so that the four
+Each property runs over every phenomenon alone, and over all of them together
+(:data:`MIXED`). Seeds are drawn by hypothesis (derandomized, so that the four
 properties see the same fleets and the investigations are shared), and the first
-failing seed (the simplest first) is what it reports. Budget: CLOCKFLEET_EXAMPLES (default 4 per phenomenon
-alone, 4x that mixed) keeps the file within about three minutes on two cores.
+failing seed (the simplest first) is what it reports. The mixed fleets the model does
+not get right yet are :data:`KNOWN_OPEN`: left out of the draw, and each checked by a
+strict xfail test, which fails once the fleet passes (take it off the list then).
+Budget: CLOCKFLEET_EXAMPLES (default 4 per phenomenon alone, 4x that mixed) keeps the
+file within about three minutes on two cores.
 """
 
 from __future__ import annotations
@@ -40,18 +43,21 @@ from hypothesis import HealthCheck, Phase, given, settings, strategies as st
 import skewsleuth
 from synth.clockfleet import ALL, FAULTS, FleetTruth, make_clock_fleet
 
-# The phenomena the property tests enable (see the module's docstring).
-PASSING: frozenset[str] = ALL
-# What the clock model does not get right yet, with the first failing seeds:
-# - fleets mixing phenomena: a SIP trace that does not show a -410 s step puts two
-#   records written just after it on the clock before (seed 58, intervals); the ends of
-#   segments cut at pair-proven steps next to boots (seed 42, since/until); with the
-#   offset, unlogged-step and wrong-setter phenomena too, more of both (seed 0) and a
-#   phantom incident from a host whose symptoms a wrong cut misplaces (seed 53).
-# OPEN lists the (property -> cases) left out; every other pair runs, each phenomenon
-# alone and MIXED together.
-OPEN = {"since_until": frozenset({"mixed"}), "intervals": frozenset({"mixed"})}
-MIXED: frozenset[str] = PASSING - {"resume", "rtc_reset", "offset", "unlogged_step", "wrong_setter"}
+MIXED: frozenset[str] = ALL
+# Mixed fleets (seed -> what breaks) the clock model does not get right yet: 10 of the
+# 64 seeds drawn from, at the end of issue 17. Most are Windows hosts whose SIP traces
+# and message pairs carry one host's wrong offset to its partners.
+KNOWN_OPEN: dict[int, str] = {
+    3: "win01/win03: SIP segments get a partner's offset (+6186 s where the truth is -3585 s)",
+    19: "win02: a segment's until 23 s before the last record placed on it",
+    22: "win01/win03/win04: pair-proven steps put three SIP traces on one wrong offset (-7125 s)",
+    25: "win04: nine System records after a step placed on the stretch before it",
+    30: "win01/win06: SIP segments off by 806 s, a partner's step carried over",
+    42: "win01/win02/win04: a boot bound puts win01 at >= +1437 s, its partners follow (+1592 s)",
+    48: "win04: the first stretch bounded at >= +991 s where the truth is 0",
+    50: "lnx01: the first segment ends 70 s after the step that ended it",
+    55: "lnx04: two journal stretches sized 1200 s short (a step chronyd logged merged with another)",
+}
 
 TOL_S = 2.0              # logged times to the second (RFC 3164), write latency, step records' lag
 BURST_SLACK_S = 900.0    # an incident's onset may stray this far from its burst of true symptoms
@@ -63,11 +69,7 @@ atexit.register(shutil.rmtree, _ROOT, True)
 
 
 
-def cases(prop: str) -> list:
-    """Each phenomenon alone, then mixed, less what :data:`OPEN` lists for ``prop``."""
-    open_ = OPEN.get(prop, frozenset())
-    return ([pytest.param(frozenset({p}), id=p) for p in sorted(PASSING - open_)]
-            + ([pytest.param(MIXED - open_, id="mixed")] if "mixed" not in open_ else []))
+CASES = [pytest.param(frozenset({p}), id=p) for p in sorted(ALL)] + [pytest.param(MIXED, id="mixed")]
 
 
 def _prop_settings(phen: frozenset[str]):
@@ -313,44 +315,49 @@ def check(prop, seed: int, phen: frozenset[str]) -> None:
 
 # A small range of seeds: hypothesis shrinks toward 0 in a few steps, and the seeds the
 # four properties and the fixed tests try are mostly the same fleets (investigated once).
-seeds = st.integers(min_value=0, max_value=63)
+SEEDS = st.integers(min_value=0, max_value=63)
+
+
+def seeds(phen: frozenset[str]):
+    """The seeds drawn for ``phen``: all, but the known open ones of mixed fleets."""
+    return SEEDS.filter(lambda s: s not in KNOWN_OPEN) if phen == MIXED else SEEDS
 
 
 # ----------------------------------------------------------------------------------
 # Property tests: each phenomenon alone, and all mixed
 
 
-@pytest.mark.parametrize("phen", cases("intervals"))
+@pytest.mark.parametrize("phen", CASES)
 def test_every_segment_interval_holds_the_true_offset(phen):
     @_prop_settings(phen)
-    @given(seed=seeds)
+    @given(seed=seeds(phen))
     def run(seed):
         check(intervals_hold_truth, seed, phen)
     run()
 
 
-@pytest.mark.parametrize("phen", cases("since_until"))
+@pytest.mark.parametrize("phen", CASES)
 def test_since_and_until_lie_within_what_the_evidence_allows(phen):
     @_prop_settings(phen)
-    @given(seed=seeds)
+    @given(seed=seeds(phen))
     def run(seed):
         check(since_until_within_evidence, seed, phen)
     run()
 
 
-@pytest.mark.parametrize("phen", cases("no_incident"))
+@pytest.mark.parametrize("phen", CASES)
 def test_no_incident_is_reported_where_none_happened(phen):
     @_prop_settings(phen)
-    @given(seed=seeds)
+    @given(seed=seeds(phen))
     def run(seed):
         check(no_incident_where_none_happened, seed, phen)
     run()
 
 
-@pytest.mark.parametrize("phen", cases("healthy"))
+@pytest.mark.parametrize("phen", CASES)
 def test_a_host_whose_clock_is_always_true_is_never_the_culprit(phen):
     @_prop_settings(phen)
-    @given(seed=seeds)
+    @given(seed=seeds(phen))
     def run(seed):
         check(healthy_never_culprit, seed, phen)
     run()
@@ -395,12 +402,13 @@ def test_fixed_seed(p):
     phen = frozenset({p})
     c = investigated(FIXED_SEEDS[p], phen)
     assert _shows(c.truth, p), f"seed {FIXED_SEEDS[p]} does not show {p}: pick another"
-    broken = {name: prop(c) for name, prop in PROPERTIES.items() if p not in OPEN.get(name, ())}
+    broken = {name: prop(c) for name, prop in PROPERTIES.items()}
     broken = {k: v for k, v in broken.items() if v}
     assert not broken, c.describe() + "".join(f"\n{k}:\n  " + "\n  ".join(v[:4]) for k, v in broken.items())
 
 
-# Fleets that once broke a property, each checked on every property that is not open:
+_SOME = "step_back,step_forward,boots,syncs,pairs"
+# Fleets that once broke a property, each checked on every property:
 # (phenomena, seed, what broke).
 REGRESSIONS = [
     ("rtc_reset", 1, "until of the reset stretch at the journal's next record, not at the syslog's first "
@@ -411,16 +419,34 @@ REGRESSIONS = [
                       "few records apart), although its boot id is new"),
     ("resume", 10, "the generator dropped a later suspend's clock change when it drew an earlier one"),
     ("resume", 11, "(as seed 10)"),
+    (_SOME, 1, "a SIP trace's first pass of a boot's old clock reading came before an earlier step: "
+               "its records of the new boot stayed on the old one"),
+    (_SOME, 3, "a logon written before its boot's 4608 placed on the boot before"),
+    (_SOME, 16, "a step and a boot both in System.xml ordered by the step's old clock reading (ahead)"),
+    (_SOME, 24, "a SIP run that ends a boot placed on the next boot, which opens after the run starts"),
+    (_SOME, 53, "a SIP record written 0.1 s after the System log's last of the old boot taken as the new "
+                "boot's"),
 ]
 
 
-@pytest.mark.parametrize("phen,seed,what", REGRESSIONS, ids=[f"{p}-{s}" for p, s, _ in REGRESSIONS])
+@pytest.mark.parametrize("phen,seed,what", REGRESSIONS, ids=[f"{p.replace(',', '+')}-{s}" for p, s, _ in REGRESSIONS])
 def test_fleets_that_once_broke_a_property(phen, seed, what):
-    c = investigated(seed, frozenset({phen}))
-    broken = {name: prop(c) for name, prop in PROPERTIES.items() if phen not in OPEN.get(name, ())}
+    c = investigated(seed, frozenset(phen.split(",")))
+    _assert_every_property(c, what)
+
+
+def _assert_every_property(c: Case, what: str) -> None:
+    broken = {name: prop(c) for name, prop in PROPERTIES.items()}
     broken = {k: v for k, v in broken.items() if v}
     assert not broken, f"{what}; " + c.describe() + "".join(
         f"\n{k}:\n  " + "\n  ".join(v[:4]) for k, v in broken.items())
+
+
+@pytest.mark.parametrize("seed", [pytest.param(s, marks=pytest.mark.xfail(strict=True, reason=why), id=str(s))
+                                  for s, why in KNOWN_OPEN.items()])
+def test_mixed_fleets_the_model_does_not_get_right_yet(seed):
+    """Strict xfail: passes (and so fails) once the model gets the fleet right."""
+    _assert_every_property(investigated(seed, MIXED), KNOWN_OPEN[seed])
 
 
 def test_the_generator_writes_what_skewsleuth_reads():

@@ -30,7 +30,8 @@ What happens to the clocks is drawn from the enabled ``phenomena`` (:data:`ALL`)
                     behind by the pause, caught up later by a logged step or never
 ``wrong_setter``    something sets a wrong time: vmtoolsd.exe (a VM snapshot's time), or a
                     user's powershell.exe / ``sudo date -s``; fixed later by an admin's
-                    powershell, by W32Time or chronyd, or never
+                    powershell (back to what it read before), by W32Time or chronyd
+                    (to true time: their source is right), or never
 ``rtc_reset``       a Linux host boots with a dead CMOS battery at a date six years back,
                     and systemd-timesyncd's "Synchronized to time server" sets it right
 ``boots``           reboots (clock kept), with boot lines: Kernel-General 12, EventLog
@@ -318,6 +319,8 @@ class _Host:
         self.pieces: list[tuple[int, float]] = [(start_us - 3600 * _US, 0.0)]
         self.boundaries: list[Boundary] = []
         self.down: list[tuple[int, int]] = []
+        # after a resume, until its records are written: (from, to, the orders of its records)
+        self.waking: list[tuple[int, int, frozenset[int]]] = []
         self.busy: list[tuple[int, int]] = []
         # per boot: (boot, rsyslogd started): /var/log/syslog holds nothing in between
         self.syslog_gaps: list[tuple[int, int]] = []
@@ -532,11 +535,14 @@ def _boot(h: _Host, down_at: int, up_at: int, phenomena: frozenset[str], rtc: bo
         h.syslog(up_at + 2000, "kernel", None, _KERNEL_CMDLINE, "journal.json")
         rs = up_at + rng.randint(6, 12) * _US
         if rtc:
+            # timesyncd steps the clock, then logs (manager_receive_response() in
+            # systemd's src/timesync/timesyncd-manager.c: manager_adjust_clock(), then
+            # log_info("Synchronized to time server ...")): on the new clock
             sync = up_at + rng.randint(20, 60) * _US
-            h.syslog(sync, "systemd-timesyncd", 480, _TIMESYNCD, "journal.json")
-            _unlogged_step(h, sync + 1000, 0.0, "systemd-timesyncd's first sync after the RTC reset")
+            _unlogged_step(h, sync, 0.0, "systemd-timesyncd's first sync after the RTC reset")
             h.boundaries[-1].logged = True
             h.boundaries[-1].setter = "systemd-timesyncd"
+            h.syslog(sync + 1000, "systemd-timesyncd", 480, _TIMESYNCD, "journal.json")
             rs = sync + rng.randint(2, 6) * _US      # rsyslog started after time-sync.target
         # Debian/Ubuntu: rsyslogd's start line precedes the kernel lines it reads from
         # the ring buffer (issue 17 case 5)
@@ -565,6 +571,7 @@ def _sleep(h: _Host, at: int, resume_at: int, frozen: bool) -> None:
         before = h.offset_at(resume_at)
         delta = h.change(resume_at, before - (resume_at - at) / _US)
     h.boundaries.append(Boundary("resume", resume_at, delta, True, None, "clock frozen" if frozen else "clock kept"))
+    first = len(h.recs)
     if h.platform == "windows":
         h.win(resume_at + 2 * _US, "System.xml", provider="Microsoft-Windows-Kernel-Power", event_id=107,
               provider_guid="{331C3B3A-2005-44C2-AC5E-77220C37D6B4}", process_id=4, task=102,
@@ -572,6 +579,8 @@ def _sleep(h: _Host, at: int, resume_at: int, frozen: bool) -> None:
     else:
         h.both(resume_at + 1 * _US, "kernel", None, "PM: suspend exit")
         h.both(resume_at + 2 * _US, "systemd-sleep", 2250, "System returned from sleep state.")
+    # the resume's own records come first after waking: nothing else writes before them
+    h.waking.append((resume_at, resume_at + 2 * _US + 1000, frozenset(range(first, len(h.recs)))))
 
 
 def _episodes(h: _Host, phenomena: frozenset[str], rng: random.Random) -> None:
@@ -644,10 +653,12 @@ def _later_episode_body(h: _Host, kind: str, phenomena: frozenset[str], rng: ran
                 _time_service_step_windows(h, t, wrong, "vmtoolsd.exe", SYSTEM_SID, _VMTOOLS)
             else:
                 _time_service_step_windows(h, t, wrong, "powershell.exe", _ADMIN_SID, _POWERSHELL)
+            # an admin puts back what the clock read before (right or not); a time
+            # service sets its source's time, which is true here
             if fix_by == "admin":
                 _time_service_step_windows(h, end, cur, "powershell.exe", _ADMIN_SID, _POWERSHELL)
             elif fix_by == "time service":
-                _time_service_step_windows(h, end, cur, syncs=syncs)
+                _time_service_step_windows(h, end, 0.0, syncs=syncs)
         else:
             shown = _dt(t + int(wrong * _US))
             h.syslog(t - 1 * _US, "sudo", 4410, "deploy : TTY=pts/0 ; PWD=/home/deploy ; USER=root ; "
@@ -655,7 +666,7 @@ def _later_episode_body(h: _Host, kind: str, phenomena: frozenset[str], rng: ran
             _unlogged_step(h, t, wrong, "set by date -s")
             h.boundaries[-1].setter = "date"
             if fix_by != "never":
-                _chronyd_step(h, end, cur, syncs=syncs)
+                _chronyd_step(h, end, 0.0, syncs=syncs)
     elif kind == "rtc_reset":
         down = rng.uniform(120, 600)
         t = h.reserve(down + 120, after_busy=True)
@@ -795,6 +806,7 @@ def _write(h: _Host, root: Path) -> HostTruth:
     # records a host writes while it is up, in true order (the host writes them as they happen)
     recs = [r for r in h.recs if h.start_us <= r.true_us < h.end_us
             and not any(a < r.true_us < b for a, b in h.down)
+            and not any(a <= r.true_us < b and r.order not in own for a, b, own in h.waking)
             and not (r.file == "syslog" and any(a <= r.true_us < b for a, b in h.syslog_gaps))]
     recs.sort(key=lambda r: (r.true_us, r.order))
     boots = sorted(h.boots)

@@ -286,8 +286,9 @@ def test_the_verdict_shows_the_unlogged_steps_with_their_exact_sizes_and_offsets
 
 def test_boots_of_a_clock_reset_to_one_default_date_are_told_apart_by_their_boot_ids(tmp_path):
     """A dead CMOS battery: every boot comes up at the same default date, and
-    systemd-timesyncd sets the clock right half a minute later ("Synchronized to time
-    server ...", systemd/systemd pull request 8696), written just before the step.
+    systemd-timesyncd sets the clock right half a minute later, then logs
+    "Synchronized to time server ..." on the new clock (manager_receive_response() in
+    systemd's src/timesync/timesyncd-manager.c adjusts the clock before it logs).
     A few records apart in a sparse journal, the two boots read the same logged times;
     their boot ids tell them apart, and each sync report holds for the stretch after
     its own step, not the one after the other boot's."""
@@ -299,9 +300,9 @@ def test_boots_of_a_clock_reset_to_one_default_date_are_told_apart_by_their_boot
         j.offset_us = _us(default) - _us(j.true + timedelta(seconds=90))   # the RTC's time at power-on
         j.reboot(boot_id)
         j.wait(30)
-        j.say("systemd-timesyncd", "Synchronized to time server 10.0.0.10:123 (ntp1.corp.test).", pid=480)
-        j.wait(0.001)
         j.set_clock(-j.offset_us)
+        j.wait(0.001)
+        j.say("systemd-timesyncd", "Synchronized to time server 10.0.0.10:123 (ntp1.corp.test).", pid=480)
         j.routine(1, every_s=40)
     store = _store(j.write(tmp_path))
     bounds = explicit_boundaries(read_facts(store))[HOST]
