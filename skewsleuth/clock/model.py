@@ -400,18 +400,32 @@ def assemble(store: Store, facts: list[ClockFact], weighed: Weighed) -> ClockMod
 
 
 def _narrow_to_records(b: Boundary, before: Segment, after: Segment) -> None:
-    """A step seen only between two records of one log (journald's monotonic clock)
-    happened before the first record any log of the host wrote on the new clock, and
-    after the last any wrote on the old one: a log that started on the new clock (a
-    syslog after a reset clock was set right) or wrote in between says when."""
-    if b.kind != "step" or b.delta_s is None or b.earliest is None or b.before is None:
+    """A step happened after the last record any log of the host wrote on the old
+    clock and before the first any wrote on the new one. A step ahead found from one
+    log (a leap, pairs) says when by that log alone; a step seen only between two
+    records of one log (journald's monotonic clock) is sized, and a log that started
+    on the new clock (a syslog after a reset clock was set right) or wrote in between
+    says when."""
+    if b.kind != "step" or b.before is None:
+        return
+    if b.delta_s is None:
+        # only ahead: a jump back's own log bounds it, and where clocks went back the
+        # other logs' records need not be in order
+        if b.after > b.before:
+            if before.last_logged is not None and b.before < before.last_logged < b.after:
+                b.before = before.last_logged
+            if after.first_logged is not None and b.before < after.first_logged < b.after:
+                b.after = after.first_logged
+        return
+    if b.earliest is None:
         return
     if before.last_logged is not None and b.earliest < before.last_logged <= b.before:
         b.earliest = before.last_logged
     if after.first_logged is not None:
-        latest = after.first_logged - timedelta(seconds=b.delta_s)
+        # ... stamped to the second, maybe (RFC 3164): up to 1 s later
+        latest = after.first_logged + timedelta(seconds=1.0 - b.delta_s)
         if b.earliest <= latest < b.before:
-            b.before, b.after = latest, after.first_logged
+            b.before, b.after = latest, latest + timedelta(seconds=b.delta_s)
 
 
 def _solve_with_drift(store: Store, case: Case, facts: list[ClockFact], segments: list[Segment],

@@ -332,7 +332,8 @@ def inferred_boundaries(store: Store, explicit: dict[str, list[Boundary]],
     out: dict[str, list[Boundary]] = {}
     for host, file_id, record_no, seq, prev, logged in backward_jumps(store) if jumps is None else jumps:
         # Only a record that says so explains a jump; two jumps of the log are two steps.
-        known = explicit.get(host, [])
+        # A step the records say went forward explains no jump back.
+        known = [b for b in explicit.get(host, []) if not (b.kind == "step" and (b.delta_s or 0) > 0)]
         back = (logged - prev).total_seconds()
         explained = next((b for b in known if abs((b.after - logged).total_seconds()) <= SLACK_S
                           or (b.before is not None and abs((b.before - prev).total_seconds()) <= SLACK_S
@@ -373,7 +374,8 @@ def _narrow(b: Boundary, file_id: int, record_no: int, prev: datetime, logged: d
     if b.earliest is None or b.before is None or b.delta_s is None:
         return
     b.earliest = max(b.earliest, prev)
-    latest = min(b.before, logged - _td(b.delta_s))
+    # the record after may be stamped to the second (RFC 3164): up to 1 s later
+    latest = min(b.before, logged + _td(1.0) - _td(b.delta_s))
     if latest >= b.earliest:
         b.before, b.after = latest, latest + _td(b.delta_s)
 
