@@ -93,6 +93,8 @@ class Boundary:
     # The record that opens the new clock in each other log that shows the boundary
     # (file_id -> record_no): one boundary of the host's one clock, cut in every log.
     openers: dict[int, int] = field(default_factory=dict)
+    # ... and where each opener is in its log's write order (file_id -> seq), where known
+    seqs: dict[int, int] = field(default_factory=dict)
     # Logs whose opener may come after later boundaries of the same boot (a log that
     # starts after a clock reset was set right): their record opens this segment or a
     # later one before the next boot, whichever its logged time fits.
@@ -192,6 +194,7 @@ def explicit_boundaries(facts: list[ClockFact], when: Format = UTC_FORMAT) -> di
                         same.after = f.logged
                         if f.file_id != same.file_id:
                             same.openers[same.file_id] = same.record_no
+                            same.seqs[same.file_id] = same.seq
                             same.openers.pop(f.file_id, None)
                             same.file_id, same.record_no, same.seq = f.file_id, f.record_no, f.seq
                             same.before = last_down.pop(f.file_id, same.before)
@@ -232,7 +235,8 @@ def _also_opens(b: Boundary, f: ClockFact) -> None:
     """``f``, a record of the same boundary, opens the new clock in its own log (its
     first such record there)."""
     if f.file_id != b.file_id:
-        b.openers[f.file_id] = _first_fact(b, f.file_id).record_no
+        first = _first_fact(b, f.file_id)
+        b.openers[f.file_id], b.seqs[f.file_id] = first.record_no, first.seq
 
 
 def _boot_befores(store: Store, explicit: dict[str, list[Boundary]]) -> None:
@@ -291,7 +295,7 @@ def _boot_befores(store: Store, explicit: dict[str, list[Boundary]]) -> None:
             if b.file_id == first.file_id:
                 b.record_no, b.seq = int(opener_rn), int(opener_seq)
             else:
-                b.openers[first.file_id] = int(opener_rn)
+                b.openers[first.file_id], b.seqs[first.file_id] = int(opener_rn), int(opener_seq)
             b.after = min(b.after, opener_logged)
 
 
@@ -318,6 +322,7 @@ def _merge_reset_boots(explicit: dict[str, list[Boundary]], when: Format = UTC_F
                 for file_id, record_no in other.opened_in().items():
                     reset.openers.setdefault(file_id, record_no)
                     reset.loose.add(file_id)
+                reset.seqs = {other.file_id: other.seq, **other.seqs, **reset.seqs}
                 reset.facts += other.facts
                 reset.before = max(reset.before, other.before)
                 reset.evidence += other.evidence + [
@@ -338,10 +343,10 @@ def inferred_boundaries(store: Store, explicit: dict[str, list[Boundary]],
         explained = next((b for b in known if abs((b.after - logged).total_seconds()) <= SLACK_S
                           or (b.before is not None and abs((b.before - prev).total_seconds()) <= SLACK_S
                               and (b.delta_s is None or b.delta_s < 0))), None) \
-            or next((b for b in known if _explains(b, prev, logged, back)), None)
+            or next((b for b in known if file_id not in b.opened_in() and _explains(b, prev, logged, back)), None)
         if explained is not None:
             if explained.kind == "step":
-                _narrow(explained, file_id, record_no, prev, logged)
+                _narrow(explained, file_id, record_no, seq, prev, logged)
             continue
         b = Boundary(host, "step", file_id, record_no, seq, prev, logged, None, inferred=True, delta_max_s=back,
                      source="record order")
@@ -352,8 +357,9 @@ def inferred_boundaries(store: Store, explicit: dict[str, list[Boundary]],
 
 
 def _explains(b: Boundary, prev: datetime, logged: datetime, back: float) -> bool:
-    """A logged step back explains a log's jump back around it in a sparse log: it
-    can lie between the two records on both clocks (the old clock read at least
+    """A logged step back explains a jump back around it in a sparse log that does
+    not show the step itself (one that does wrote it elsewhere): it can lie between
+    the two records on both clocks (the old clock read at least
     ``prev`` when it happened, the new one at most ``logged``), and the jump is no
     bigger than the step (the true time between the records only makes it smaller)."""
     if not (b.kind == "step" and b.delta_s is not None and b.delta_s < 0 and b.before is not None
@@ -365,12 +371,12 @@ def _explains(b: Boundary, prev: datetime, logged: datetime, back: float) -> boo
     return lo <= hi
 
 
-def _narrow(b: Boundary, file_id: int, record_no: int, prev: datetime, logged: datetime) -> None:
+def _narrow(b: Boundary, file_id: int, record_no: int, seq: int, prev: datetime, logged: datetime) -> None:
     """Another log's jump around a step seen only between two records says more about
     when it happened: after that log's last record before, before its first after. The
     jump's first record opens the new clock in its log."""
-    if file_id != b.file_id:
-        b.openers.setdefault(file_id, record_no)
+    if file_id != b.file_id and file_id not in b.openers:
+        b.openers[file_id], b.seqs[file_id] = record_no, seq
     if b.earliest is None or b.before is None or b.delta_s is None:
         return
     b.earliest = max(b.earliest, prev)
@@ -410,11 +416,11 @@ def _merge_jump(into: Boundary, b: Boundary) -> None:
     before it and before the earliest any wrote after, which bounds it tighter."""
     assert into.before is not None and b.before is not None
     if b.after < into.after:   # the boundary is the record that shows the new clock first
-        into.openers[into.file_id] = into.record_no
+        into.openers[into.file_id], into.seqs[into.file_id] = into.record_no, into.seq
         into.file_id, into.record_no, into.seq, into.after = b.file_id, b.record_no, b.seq, b.after
         into.openers.pop(b.file_id, None)
-    else:
-        into.openers.setdefault(b.file_id, b.record_no)
+    elif b.file_id not in into.openers:
+        into.openers[b.file_id], into.seqs[b.file_id] = b.record_no, b.seq
     into.before = max(into.before, b.before)
     # A bound only where both logs give one: a jump back that may be delayed writes
     # gives none (leap_boundaries), and lends none to the merged step.
@@ -589,6 +595,8 @@ def _written_at(b: Boundary, file_id: int) -> tuple[int, int] | None:
     if that log names it."""
     if b.file_id == file_id:
         return b.seq, b.record_no
+    if file_id in b.openers and file_id in b.seqs:
+        return b.seqs[file_id], b.openers[file_id]
     here = [x for x in b.facts if x.file_id == file_id]
     if not here:
         return None
@@ -605,7 +613,7 @@ def _spine_order(bounds: list[Boundary]) -> list[Boundary]:
         return []
     counts: dict[int, int] = {}
     for b in bounds:
-        for file_id in {b.file_id} | {x.file_id for x in b.facts}:
+        for file_id in {b.file_id} | set(b.seqs) | {x.file_id for x in b.facts}:
             counts[file_id] = counts.get(file_id, 0) + 1
     spine_file = max(counts, key=lambda f: (counts[f], -f))
     chain = sorted((b for b in bounds if _written_at(b, spine_file) is not None),

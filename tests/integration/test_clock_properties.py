@@ -52,7 +52,8 @@ KNOWN_OPEN: dict[int, str] = {
     22: "win01/win03/win04: pair-proven steps put three SIP traces on one wrong offset (-7125 s)",
     25: "win04: a sync report's candidate step, proven by pairs, is cut at the report 30 min before the "
         "unlogged step it stands for: the System records between get -994 s",
-    30: "win01/win06: SIP segments off by 806 s, a partner's step carried over",
+    30: "win06: six System records written after an unlogged step back of 805 s, in a log that does not "
+        "show it, placed on the clock before (their logged times fit both)",
     42: "win01/win02/win04: a boot bound puts win01 at >= +1437 s, its partners follow (+1592 s)",
     48: "win04: a silent step ahead the evidence cannot prove lets a later sync report vouch for the "
         "stretch before it; the first stretch is then bounded at >= +991 s where the truth is 0",

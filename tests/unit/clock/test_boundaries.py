@@ -244,3 +244,40 @@ def test_a_boundary_says_what_is_known_of_its_size():
     assert [b.size for b in (logged, jump, catch_up, boot, leap)] == [
         StepSize.EXACT, StepSize.AT_MOST, StepSize.AT_MOST, StepSize.AT_MOST, StepSize.UNKNOWN]
     assert leap.candidate and not jump.candidate
+
+
+def test_a_jump_back_after_a_logged_step_in_the_same_log_is_a_step_of_its_own():
+    """A Security log wrote the 4616 of a -3 h step at record 63; 70 records later it
+    goes back 805 s (an unlogged step). By times alone the 4616 step could lie between
+    those two records (the old clock read 3 h ahead), but the log shows the 4616
+    elsewhere: the jump is a step of its own. A log that does not show the step (a SIP
+    trace) still has its jump explained by it."""
+    from skewsleuth.clock.segments import Boundary, inferred_boundaries
+
+    security, sip = 16, 15
+    t = T0 + timedelta(hours=3)
+    logged = Boundary("h", "step", security, 63, 63, t, t - timedelta(hours=3), -10800.0)
+    prev, after = t - timedelta(hours=2, minutes=16), t - timedelta(hours=2, minutes=30)
+    jumps = [("h", security, 131, 131, prev, after)]
+    found = inferred_boundaries(None, {"h": [logged]}, jumps=jumps)  # type: ignore[arg-type]
+    assert [(b.file_id, b.record_no) for b in found["h"]] == [(security, 131)]
+    around = [("h", sip, 24, 24, t - timedelta(seconds=30), t - timedelta(hours=3) + timedelta(seconds=20))]
+    assert inferred_boundaries(None, {"h": [logged]}, jumps=around) == {}  # type: ignore[arg-type]
+
+
+def test_boundaries_are_ordered_by_the_log_that_names_most_of_them_in_its_write_order():
+    """A 4616 step (-3 h) and a reboot after it, both in the Security log, and a jump
+    back merged from a SIP trace and the Security log: by logged time the jump
+    (07:27, on the set clock) would come before the step's old clock reading (09:43);
+    the Security log's write order puts it last."""
+    from skewsleuth.clock.segments import Boundary, order_chain
+
+    security, system, sip = 16, 17, 15
+    d = T0.replace(hour=0)
+    step = Boundary("h", "step", security, 63, 63, d.replace(hour=9, minute=43), d.replace(hour=6, minute=43),
+                    -10800.0, openers={system: 7}, seqs={system: 7})
+    boot = Boundary("h", "boot", system, 15, 15, d.replace(hour=6, minute=56), d.replace(hour=7, minute=5), None,
+                    openers={security: 79}, seqs={security: 79})
+    jump = Boundary("h", "step", sip, 58, 58, d.replace(hour=7, minute=27), d.replace(hour=7, minute=15), None,
+                    inferred=True, delta_max_s=-745.0, openers={security: 131}, seqs={security: 131})
+    assert order_chain([jump, boot, step]) == [step, boot, jump]
