@@ -131,8 +131,8 @@ class ClockFact:
     # was then caught up, so the offset before it held only at the pause, not all along.
     resume: bool = False
     process: str | None = None
-    # For a boot read from a log's boot ids (journald's _BOOT_ID): the id, which no other
-    # boot of the host shares, whatever time its clock came up at.
+    # For a boot read from a log's boot ids (journald's _BOOT_ID): the id, the same in
+    # every export of the journal and no other boot's, whatever time its clock came up at.
     boot_id: str | None = None
     evidence: list[str] = field(default_factory=list)
 

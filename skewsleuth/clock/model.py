@@ -205,6 +205,7 @@ def _settling(facts: list[ClockFact]) -> dict[int, ClockFact | None]:
     for host_facts in by_host.values():
         # A person's or an agent's change right after a report does not make the report
         # premature: the clock was right until they changed it.
+        boots = [f for f in host_facts if f.kind in ("boot", "resume")]
         fixes = [f for f in host_facts if (f.kind == "step" and f.delta_s is not None and abs(f.delta_s) >= STEP_MIN_S
                                            and f.before is not None and f.setter not in ("user", "agent"))
                  or (f.kind == "hint" and f.correction_s is not None and abs(f.correction_s) > SYNC_ACC_S)]
@@ -216,9 +217,12 @@ def _settling(facts: list[ClockFact]) -> dict[int, ClockFact | None]:
                 soon = 0 <= (at - f.logged).total_seconds() <= SYNC_SETTLE_S  # type: ignore[operator]
                 if fix.file_id == f.file_id:
                     # in one log write order decides: a clock reset to a default date
-                    # reads the same times at every boot. The step's first record may
-                    # come next (journald's monotonic clock reads it at the record after).
-                    soon = fix.seq > f.seq and (soon or fix.seq - f.seq <= SETTLE_RECORDS)
+                    # reads the same times at every boot, and a reboot in between
+                    # separates them. The step's first record may come next (journald's
+                    # monotonic clock reads it at the record after).
+                    soon = fix.seq > f.seq and (soon or fix.seq - f.seq <= SETTLE_RECORDS) and not any(
+                        x.kind in ("boot", "resume") and x.file_id == f.file_id and f.seq < x.seq < fix.seq
+                        for x in boots)
                 if soon:
                     out[id(f)] = fix if fix.kind == "step" else None
                     break
@@ -419,7 +423,9 @@ def _narrow_to_records(b: Boundary, before: Segment, after: Segment) -> None:
         return
     if b.earliest is None:
         return
-    if before.last_logged is not None and b.earliest < before.last_logged <= b.before:
+    # (ahead only: after a step back, other logs' records on the new clock can read
+    # inside the old clock's last stretch)
+    if b.delta_s > 0 and before.last_logged is not None and b.earliest < before.last_logged <= b.before:
         b.earliest = before.last_logged
     if after.first_logged is not None:
         # ... stamped to the second, maybe (RFC 3164): up to 1 s later

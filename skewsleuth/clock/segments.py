@@ -13,8 +13,9 @@ A *segment* is the stretch of a host's clock between two boundaries. Each segmen
 covers a window of logged time, ``[after of the boundary that opens it, before of the
 one that closes it]``. Because clocks go back, windows of different segments can
 overlap, so an event is not placed by its logged time alone: each file is cut into
-runs at its own jumps, at the record that opens a boundary in it (pinned there), and
-where it passes a boundary it holds no record of; the runs are placed by dynamic
+runs at its own jumps, at the record that opens a boundary in it (pinned there, or
+for a log that started late after a reset clock, pinned to that boot or a later
+segment of it), and where it passes a boundary it holds no record of; the runs are placed by dynamic
 programming, in write order, on a non-decreasing sequence of segments (a run that
 starts with a backward jump must move to a later segment, and none goes on a segment
 whose opener its log writes later).
@@ -160,8 +161,8 @@ def explicit_boundaries(facts: list[ClockFact], when: Format = UTC_FORMAT) -> di
     for host, hfacts in by_host.items():
         bounds: list[Boundary] = []
         last_down: dict[int, datetime] = {}
-        # per log with boot ids: the boot of the latest id seen, which its later boot
-        # records belong to (a clock reset to a default date gives every boot the same
+        # per log with boot ids (keyed by file): the boot of the latest id seen, which
+        # its later boot records belong to (a clock reset to a default date gives every boot the same
         # logged time, and a sparse log writes only a few records per boot)
         by_id: dict[int, Boundary] = {}
         for f in hfacts:  # in (file, record) order
@@ -171,7 +172,11 @@ def explicit_boundaries(facts: list[ClockFact], when: Format = UTC_FORMAT) -> di
                 # A resume from sleep or hibernation opens a segment like a boot: the
                 # clock stood still or was re-read from the hardware clock meanwhile.
                 if f.kind == "boot" and f.boot_id is not None:
-                    pool = [b for b in bounds if all(x.file_id != f.file_id for x in b.facts)]
+                    # the same id in another export of the journal is the same boot; a
+                    # boot of another id, or already in this log, is not
+                    pool = ([b for b in bounds if any(x.boot_id == f.boot_id for x in b.facts)]
+                            or [b for b in bounds if all(x.file_id != f.file_id and x.boot_id in (None, f.boot_id)
+                                                         for x in b.facts)])
                 elif f.kind == "boot" and f.file_id in by_id:
                     pool = [by_id[f.file_id]]
                 else:
@@ -310,18 +315,19 @@ def _merge_reset_boots(explicit: dict[str, list[Boundary]], when: Format = UTC_F
     for host, bounds in explicit.items():
         boots = [b for b in bounds if b.kind == "boot" and b.before is not None]
         for reset in [b for b in boots if (b.before - b.after).total_seconds() > BOOT_MERGE_S]:
-            if reset not in bounds:
+            if not any(x is reset for x in bounds):
                 continue
             for other in boots:
-                if (other is reset or other not in bounds or other.file_id in reset.opened_in()
+                if (other is reset or not any(x is other for x in bounds) or other.file_id in reset.opened_in()
                         or reset.file_id in other.opened_in()
                         or abs((other.before - reset.before).total_seconds()) > BOOT_MERGE_S
                         or abs((other.after - reset.after).total_seconds()) <= BOOT_MERGE_S):
                     continue
-                bounds.remove(other)
+                bounds[:] = [x for x in bounds if x is not other]
                 for file_id, record_no in other.opened_in().items():
-                    reset.openers.setdefault(file_id, record_no)
-                    reset.loose.add(file_id)
+                    if file_id not in reset.opened_in():
+                        reset.openers[file_id] = record_no
+                        reset.loose.add(file_id)
                 reset.seqs = {other.file_id: other.seq, **other.seqs, **reset.seqs}
                 reset.facts += other.facts
                 reset.before = max(reset.before, other.before)
@@ -379,11 +385,11 @@ def _narrow(b: Boundary, file_id: int, record_no: int, seq: int, prev: datetime,
         b.openers[file_id], b.seqs[file_id] = record_no, seq
     if b.earliest is None or b.before is None or b.delta_s is None:
         return
-    b.earliest = max(b.earliest, prev)
+    earliest = max(b.earliest, prev)
     # the record after may be stamped to the second (RFC 3164): up to 1 s later
     latest = min(b.before, logged + _td(1.0) - _td(b.delta_s))
-    if latest >= b.earliest:
-        b.before, b.after = latest, latest + _td(b.delta_s)
+    if latest >= earliest:
+        b.earliest, b.before, b.after = earliest, latest, latest + _td(b.delta_s)
 
 
 def add_step(bounds: list[Boundary], b: Boundary, jumps: bool = False) -> None:
@@ -767,8 +773,9 @@ def _place_events(store: Store, segments: list[Segment], order: WriteOrder,
                     if int(rn[pos]) in upto:
                         ranges[int(pos)] = upto[int(rn[pos])]
                 for pos, k in list(pinned.items()):
-                    early = _written_early(us, pos, segs[k].opened_by, file_id)  # type: ignore[arg-type]
-                    if early < pos and early not in pinned:
+                    early = _written_early(us, pos, segs[k].opened_by, file_id,  # type: ignore[arg-type]
+                                           max((q for q in pinned if q < pos), default=-1))
+                    if early < pos:
                         pinned[early] = k
             # Also cut where the log passes the time a boundary's old clock read: a
             # log that does not show the boundary (no record of it, no jump worth the
@@ -781,8 +788,8 @@ def _place_events(store: Store, segments: list[Segment], order: WriteOrder,
             for seg in segs:
                 b = seg.closed_by
                 if b is not None and b.before is not None and file_id not in b.opened_in():
-                    clock_kept = b.kind in ("boot", "resume") and b.after > b.before
-                    later = us >= _us(b.after, 0) if clock_kept else us > _us(b.before, 0)
+                    came_up_later = b.kind in ("boot", "resume") and b.after > b.before
+                    later = us >= _us(b.after, 0) if came_up_later else us > _us(b.before, 0)
                     passes += (np.flatnonzero(later[1:] & ~later[:-1]) + 1).tolist()
             runs = _runs(us, sorted(set(pinned) | set(passes)))
             assignment = _assign_runs(us, runs, segs, pinned, ranges)
@@ -819,19 +826,23 @@ def _place_events(store: Store, segments: list[Segment], order: WriteOrder,
                 s.last_logged = _EPOCH + timedelta(microseconds=int(hi[s.segment_id]))
 
 
-def _written_early(us: np.ndarray, pos: int, b: Boundary, file_id: int) -> int:
+def _written_early(us: np.ndarray, pos: int, b: Boundary, file_id: int, floor: int = -1) -> int:
     """Where a log's records of a new boot begin when it writes a few before its own
     record of the boot (logons before a 4608): those just before ``pos`` stamped at or
     after the boot's first record in the log that shows it first, when that log's
     last record of the old boot is well before (a clock kept across the reboot;
-    where the clock came up earlier than it went down, times say nothing)."""
+    where the clock came up earlier than it went down, times say nothing). Not past
+    ``floor`` (the log's previous pinned record), and none if more than
+    ``BOOT_EARLY_RECORDS`` would be."""
     if (b.kind not in ("boot", "resume") or b.file_id == file_id or b.before is None
             or (b.after - b.before).total_seconds() < BOOT_EARLY_GAP_S):
         return pos
     after = _us(b.after, 0)
     q = pos
-    while q > 0 and us[q - 1] >= after and pos - q < BOOT_EARLY_RECORDS:
+    while q > floor + 1 and us[q - 1] >= after:
         q -= 1
+        if pos - q > BOOT_EARLY_RECORDS:
+            return pos
     return q
 
 
@@ -893,10 +904,11 @@ def _assign_runs(us: np.ndarray, runs: list[tuple[int, int, bool]], segs: list[S
     # keeps this below a millisecond.
     starts = np.array([_us(s.window_from, -np.inf) for s in segs])
     for r, (a, _, _) in enumerate(runs):
-        since_open = np.where(~np.isfinite(starts), 5e8,
-                              np.where(starts <= us[a], (us[a] - starts) / 1e6,
-                                       9e8 + np.minimum((starts - us[a]) / 1e6, 1e8)))
-        cost[r] += 1e-12 * np.minimum(since_open, 1e9)
+        # (ages saturate at ~9.5 years: a clock reset to 1970 is as old as one to 2018)
+        since_open = np.where(~np.isfinite(starts), 4e8,
+                              np.where(starts <= us[a], np.minimum((us[a] - starts) / 1e6, 3e8),
+                                       5e8 + np.minimum((starts - us[a]) / 1e6, 3e8)))
+        cost[r] += 1e-12 * since_open
         if pinned and a in pinned:
             forced = np.full(S, np.inf)
             last = (ranges or {}).get(a, pinned[a])

@@ -284,14 +284,17 @@ def test_the_verdict_shows_the_unlogged_steps_with_their_exact_sizes_and_offsets
                        pytest.approx(-10399.87, abs=2.1)]
 
 
-def test_boots_of_a_clock_reset_to_one_default_date_are_told_apart_by_their_boot_ids(tmp_path):
-    """A dead CMOS battery: every boot comes up at the same default date, and
-    systemd-timesyncd sets the clock right half a minute later, then logs
-    "Synchronized to time server ..." on the new clock (manager_receive_response() in
-    systemd's src/timesync/timesyncd-manager.c adjusts the clock before it logs).
+@pytest.mark.parametrize("service", ["systemd-timesyncd", "chronyd"])
+def test_boots_of_a_clock_reset_to_one_default_date_are_told_apart_by_their_boot_ids(tmp_path, service):
+    """A dead CMOS battery: every boot comes up at the same default date, and a time
+    service sets the clock right half a minute later. systemd-timesyncd logs
+    "Synchronized to time server ..." after, on the new clock (manager_receive_response()
+    in systemd's src/timesync/timesyncd-manager.c adjusts the clock before it logs);
+    chronyd logs "Selected source ..." just before it steps, on the old clock, and
+    "System clock was stepped by ..." after (chrony's sources.c, reference.c).
     A few records apart in a sparse journal, the two boots read the same logged times;
     their boot ids tell them apart, and each sync report holds for the stretch after
-    its own step, not the one after the other boot's."""
+    its own step, not the one after the other boot's (which reads the same times)."""
     default = datetime(2018, 1, 28, tzinfo=UTC)
     boot_c = "c3d4e5f60718293a4b5c6d7e8f901a2b"
     j = Journal()
@@ -300,9 +303,16 @@ def test_boots_of_a_clock_reset_to_one_default_date_are_told_apart_by_their_boot
         j.offset_us = _us(default) - _us(j.true + timedelta(seconds=90))   # the RTC's time at power-on
         j.reboot(boot_id)
         j.wait(30)
+        if service == "chronyd":
+            j.say("chronyd", "Selected source 10.0.0.10 (ntp1.corp.test)", pid=611)
+            j.wait(0.002)
+        step_s = -j.offset_us / 1e6
         j.set_clock(-j.offset_us)
         j.wait(0.001)
-        j.say("systemd-timesyncd", "Synchronized to time server 10.0.0.10:123 (ntp1.corp.test).", pid=480)
+        if service == "chronyd":
+            j.say("chronyd", f"System clock was stepped by {step_s:.6f} seconds", pid=611)
+        else:
+            j.say("systemd-timesyncd", "Synchronized to time server 10.0.0.10:123 (ntp1.corp.test).", pid=480)
         j.routine(1, every_s=40)
     store = _store(j.write(tmp_path))
     bounds = explicit_boundaries(read_facts(store))[HOST]
