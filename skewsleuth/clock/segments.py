@@ -22,6 +22,7 @@ whose opener its log writes later).
 """
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from enum import Enum
@@ -344,7 +345,10 @@ def inferred_boundaries(store: Store, explicit: dict[str, list[Boundary]],
     for host, file_id, record_no, seq, prev, logged in backward_jumps(store) if jumps is None else jumps:
         # Only a record that says so explains a jump; two jumps of the log are two steps.
         # A step the records say went forward explains no jump back.
-        known = [b for b in explicit.get(host, []) if not (b.kind == "step" and (b.delta_s or 0) > 0)]
+        # Nor one its own log wrote elsewhere: two jumps of one log are two steps.
+        known = [b for b in explicit.get(host, []) if not (b.kind == "step" and (
+            (b.delta_s or 0) > 0
+            or abs(b.opened_in().get(file_id, record_no) - record_no) > OUTLIER_RECORDS))]
         back = (logged - prev).total_seconds()
         explained = next((b for b in known if abs((b.after - logged).total_seconds()) <= SLACK_S
                           or (b.before is not None and abs((b.before - prev).total_seconds()) <= SLACK_S
@@ -407,14 +411,25 @@ def add_step(bounds: list[Boundary], b: Boundary, jumps: bool = False) -> None:
 def _same_step(a: Boundary, b: Boundary) -> bool:
     """Jumps (back or ahead, both the same way) in two logs of one host that are one
     step of its one clock: each log's last record before and first record after are
-    within ``SAME_STEP_S`` of the other's. A step of the clock shows in every log that
-    wrote around it, one record earlier or later in each."""
-    return (a.file_id != b.file_id and a.before is not None and b.before is not None and a.within == b.within
+    within ``SAME_STEP_S`` of the other's, or one log's jump lies within the other's
+    quiet spell on both clocks (a SIP trace quiet for half an hour around a step the
+    Security log shows). A step of the clock shows in every log that wrote around it,
+    one record earlier or later in each."""
+    if not (a.file_id != b.file_id and a.before is not None and b.before is not None and a.within == b.within
             and (a.after > a.before) == (b.after > b.before)
             # ahead: every log's first record after comes after every log's last before
-            and (a.after < a.before or min(a.after, b.after) > max(a.before, b.before))
-            and abs((a.before - b.before).total_seconds()) <= SAME_STEP_S
-            and abs((a.after - b.after).total_seconds()) <= SAME_STEP_S)
+            and (a.after < a.before or min(a.after, b.after) > max(a.before, b.before))):
+        return False
+    close = (abs((a.before - b.before).total_seconds()) <= SAME_STEP_S
+             and abs((a.after - b.after).total_seconds()) <= SAME_STEP_S)
+    return close or _nested(a, b) or _nested(b, a)
+
+
+def _nested(inner: Boundary, outer: Boundary) -> bool:
+    """``inner``'s jump lies within ``outer``'s on both clocks: its last record before
+    is later on the old clock, its first after earlier on the new one."""
+    assert inner.before is not None and outer.before is not None
+    return inner.before >= outer.before and inner.after <= outer.after
 
 
 def _merge_jump(into: Boundary, b: Boundary) -> None:
@@ -611,15 +626,48 @@ def _written_at(b: Boundary, file_id: int) -> tuple[int, int] | None:
 
 
 def _spine_order(bounds: list[Boundary]) -> list[Boundary]:
-    """The log that names most boundaries is the spine, in its write order (a step
-    and a boot both in System.xml, whichever other log each was first seen in: the
-    step's old clock may read later than the boot's new one). The others go where
-    their old clock's reading fits."""
+    """Every log's write order of the boundaries it names, merged (a step and a boot
+    both in System.xml, whichever other log each was first seen in: the step's old
+    clock may read later than the boot's new one); where the logs leave the order
+    open, or disagree, the order :func:`_fit_order` gives."""
     if not bounds:
         return []
+    fitted = _fit_order(bounds)
+    rank = {id(b): k for k, b in enumerate(fitted)}
+    after: dict[int, set[int]] = {id(b): set() for b in bounds}
+    for file_id in {f for b in bounds for f in _files_of(b)}:
+        named = sorted((b for b in bounds if _written_at(b, file_id) is not None),
+                       key=lambda b: _written_at(b, file_id))  # type: ignore[arg-type,return-value]
+        for a, c in zip(named, named[1:]):
+            after[id(a)].add(id(c))
+    waiting = {i: 0 for i in after}
+    for nxt in after.values():
+        for i in nxt:
+            waiting[i] += 1
+    by_id = {id(b): b for b in bounds}
+    ready = [(rank[i], i) for i, n in waiting.items() if n == 0]
+    heapq.heapify(ready)
+    out: list[Boundary] = []
+    while ready:
+        _, i = heapq.heappop(ready)
+        out.append(by_id[i])
+        for j in after[i]:
+            waiting[j] -= 1
+            if waiting[j] == 0:
+                heapq.heappush(ready, (rank[j], j))
+    return out if len(out) == len(bounds) else fitted
+
+
+def _files_of(b: Boundary) -> set[int]:
+    return {b.file_id} | set(b.seqs) | {x.file_id for x in b.facts}
+
+
+def _fit_order(bounds: list[Boundary]) -> list[Boundary]:
+    """The log that names most boundaries is the spine, in its write order; the
+    others go where their old clock's reading fits."""
     counts: dict[int, int] = {}
     for b in bounds:
-        for file_id in {b.file_id} | set(b.seqs) | {x.file_id for x in b.facts}:
+        for file_id in _files_of(b):
             counts[file_id] = counts.get(file_id, 0) + 1
     spine_file = max(counts, key=lambda f: (counts[f], -f))
     chain = sorted((b for b in bounds if _written_at(b, spine_file) is not None),

@@ -263,6 +263,11 @@ def test_a_jump_back_after_a_logged_step_in_the_same_log_is_a_step_of_its_own():
     assert [(b.file_id, b.record_no) for b in found["h"]] == [(security, 131)]
     around = [("h", sip, 24, 24, t - timedelta(seconds=30), t - timedelta(hours=3) + timedelta(seconds=20))]
     assert inferred_boundaries(None, {"h": [logged]}, jumps=around) == {}  # type: ignore[arg-type]
+    # ... nor when its last record before reads close to the step's (the old clock
+    # was 45 min ahead, the jump is 2.7 h): two jumps of one log are two steps
+    close = [("h", security, 170, 170, t - timedelta(minutes=2, seconds=36), t - timedelta(hours=4, minutes=44))]
+    found = inferred_boundaries(None, {"h": [logged]}, jumps=close)  # type: ignore[arg-type]
+    assert [(b.file_id, b.record_no) for b in found["h"]] == [(security, 170)]
 
 
 def test_boundaries_are_ordered_by_the_log_that_names_most_of_them_in_its_write_order():
@@ -281,3 +286,42 @@ def test_boundaries_are_ordered_by_the_log_that_names_most_of_them_in_its_write_
     jump = Boundary("h", "step", sip, 58, 58, d.replace(hour=7, minute=27), d.replace(hour=7, minute=15), None,
                     inferred=True, delta_max_s=-745.0, openers={security: 131}, seqs={security: 131})
     assert order_chain([jump, boot, step]) == [step, boot, jump]
+
+
+def test_every_logs_write_order_orders_the_boundaries_it_names():
+    """Security and System name a 4616 step (-45 min) and, later, a jump back of
+    2.7 h; a SIP trace names the step and a step ahead after. No log names all three,
+    and the SIP trace (lowest file id) names as many as the others: merged, their write
+    orders give the one order, where the SIP trace alone would have put the Security
+    jump first by its logged time (07:21, before the step's old clock reading, 07:24)."""
+    from skewsleuth.clock.segments import Boundary, order_chain
+
+    sip, security, system = 9, 10, 11
+    d = T0.replace(hour=0)
+    step = Boundary("h", "step", security, 85, 85, d.replace(hour=7, minute=24), d.replace(hour=6, minute=38),
+                    -2721.0, openers={system: 21, sip: 34}, seqs={system: 21, sip: 34})
+    jump = Boundary("h", "step", security, 170, 170, d.replace(hour=7, minute=21), d.replace(hour=4, minute=39),
+                    None, inferred=True, delta_max_s=-9702.0, openers={system: 43}, seqs={system: 43})
+    later = Boundary("h", "step", sip, 86, 86, d.replace(hour=6, minute=0), d.replace(hour=8, minute=43), None,
+                     inferred=True)
+    assert order_chain([later, jump, step]) == [step, jump, later]
+
+
+def test_a_sparse_logs_jump_around_a_dense_logs_jump_is_the_same_step():
+    """The Security log goes back 2.7 h between 07:21:23 and 04:39:41; a SIP trace,
+    quiet for half an hour around it, between 06:59:54 and 05:20:57. The dense jump
+    lies within the sparse one on both clocks: one step, not two (the second would be
+    bounded by the SIP trace's quiet time and put the stretch between at >= -3837 s)."""
+    from skewsleuth.clock.segments import Boundary, add_step
+
+    d = T0.replace(hour=0)
+    dense = Boundary("h", "step", 10, 170, 170, d.replace(hour=7, minute=21, second=23),
+                     d.replace(hour=4, minute=39, second=41), None, inferred=True, delta_max_s=-9702.0)
+    sparse = Boundary("h", "step", 9, 52, 52, d.replace(hour=6, minute=59, second=54),
+                      d.replace(hour=5, minute=20, second=57), None, inferred=True, delta_max_s=-5937.0)
+    other = Boundary("h", "step", 9, 60, 60, d.replace(hour=8), d.replace(hour=7, minute=40), None, inferred=True,
+                     delta_max_s=-1200.0)
+    steps: list = []
+    for b in (dense, sparse, other):
+        add_step(steps, b, jumps=True)
+    assert steps == [dense, other] and dense.openers == {9: 52}
