@@ -345,14 +345,19 @@ def inferred_boundaries(store: Store, explicit: dict[str, list[Boundary]],
     for host, file_id, record_no, seq, prev, logged in backward_jumps(store) if jumps is None else jumps:
         # Only a record that says so explains a jump; two jumps of the log are two steps.
         # A step the records say went forward explains no jump back.
-        # Nor one its own log wrote elsewhere: two jumps of one log are two steps.
-        known = [b for b in explicit.get(host, []) if not (b.kind == "step" and (
-            (b.delta_s or 0) > 0
-            or abs(b.opened_in().get(file_id, record_no) - record_no) > OUTLIER_RECORDS))]
+        # Nor a boundary its own log wrote elsewhere: two jumps of one log are two
+        # steps (around a boot, Windows writes records out of order by a few).
+        known = [b for b in explicit.get(host, []) if not (
+            (b.kind == "step" and (b.delta_s or 0) > 0)
+            or abs(b.opened_in().get(file_id, record_no) - record_no)
+            > (OUTLIER_RECORDS if b.kind == "step" else BOOT_EARLY_RECORDS))]
         back = (logged - prev).total_seconds()
         explained = next((b for b in known if abs((b.after - logged).total_seconds()) <= SLACK_S
                           or (b.before is not None and abs((b.before - prev).total_seconds()) <= SLACK_S
-                              and (b.delta_s is None or b.delta_s < 0))), None) \
+                              and (b.delta_s is None or b.delta_s < 0))
+                          # a record or two of a boot's own, just before its log's boot record
+                          or (b.kind in ("boot", "resume")
+                              and 0 < b.opened_in().get(file_id, -1) - record_no <= OUTLIER_RECORDS)), None) \
             or next((b for b in known if file_id not in b.opened_in() and _explains(b, prev, logged, back)), None)
         if explained is not None:
             if explained.kind == "step":

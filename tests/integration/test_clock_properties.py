@@ -49,8 +49,8 @@ MIXED: frozenset[str] = ALL
 # and message pairs carry one host's wrong offset to its partners.
 KNOWN_OPEN: dict[int, str] = {
     22: "win01/win03/win04: pair-proven steps put three SIP traces on one wrong offset (-7125 s)",
-    25: "win04: a sync report's candidate step, proven by pairs, is cut at the report 30 min before the "
-        "unlogged step it stands for: the System records between get -994 s",
+    25: "win04: three System records written after an unlogged step back of 994 s, in a log that does "
+        "not show it, placed on the clock before (their logged times fit both)",
     30: "win06: six System records written after an unlogged step back of 805 s, in a log that does not "
         "show it, placed on the clock before (their logged times fit both)",
     42: "win01/win02/win04: a boot bound puts win01 at >= +1437 s, its partners follow (+1592 s)",

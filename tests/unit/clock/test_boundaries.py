@@ -325,3 +325,22 @@ def test_a_sparse_logs_jump_around_a_dense_logs_jump_is_the_same_step():
     for b in (dense, sparse, other):
         add_step(steps, b, jumps=True)
     assert steps == [dense, other] and dense.openers == {9: 52}
+
+
+def test_a_jump_back_is_a_boots_only_next_to_that_boots_record_in_its_log():
+    """From the evtx project's Security_with_size_t.evtx (tests/data/evtx): a 4608 at
+    record 363 whose last record before read 22:13:57, and 40 records later a jump
+    back from 22:15:19 to 10:29:54, the record just before the next 4608 (record 404,
+    its clock read as local time, 10 h off). The jump is the second boot's mess, not
+    the first boot's, although its record before reads within 5 min of that one's."""
+    from skewsleuth.clock.segments import Boundary, inferred_boundaries
+
+    d = T0.replace(year=2015, month=8, day=23, hour=0)
+    first = Boundary("h", "boot", 1, 363, 363, d.replace(hour=22, minute=13, second=57),
+                     d.replace(day=24, hour=8, minute=13, second=37), None)
+    second = Boundary("h", "boot", 1, 404, 404, d.replace(hour=10, minute=29, second=54),
+                      d.replace(hour=20, minute=29, second=28), None)
+    jump = ("h", 1, 403, 403, d.replace(hour=22, minute=15, second=19), d.replace(hour=10, minute=29, second=54))
+    assert inferred_boundaries(None, {"h": [first, second]}, jumps=[jump]) == {}  # type: ignore[arg-type]
+    found = inferred_boundaries(None, {"h": [first]}, jumps=[jump])  # type: ignore[arg-type]
+    assert [(b.file_id, b.record_no) for b in found["h"]] == [(1, 403)]
