@@ -343,10 +343,10 @@ def inferred_boundaries(store: Store, explicit: dict[str, list[Boundary]],
     those :func:`backward_jumps` read already."""
     out: dict[str, list[Boundary]] = {}
     for host, file_id, record_no, seq, prev, logged in backward_jumps(store) if jumps is None else jumps:
-        # Only a record that says so explains a jump; two jumps of the log are two steps.
-        # A step the records say went forward explains no jump back.
-        # Nor a boundary its own log wrote elsewhere: two jumps of one log are two
-        # steps (around a boot, Windows writes records out of order by a few).
+        # Only a record that says so explains a jump. A step the records say went
+        # forward explains no jump back, nor does a boundary the jump's own log wrote
+        # elsewhere: two jumps of one log are two steps (around a boot, Windows writes
+        # records out of order by a few).
         known = [b for b in explicit.get(host, []) if not (
             (b.kind == "step" and (b.delta_s or 0) > 0)
             or abs(b.opened_in().get(file_id, record_no) - record_no)
