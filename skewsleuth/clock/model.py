@@ -221,8 +221,7 @@ def _settling(facts: list[ClockFact]) -> dict[int, ClockFact | None]:
                     # separates them. The step's first record may come next (journald's
                     # monotonic clock reads it at the record after).
                     soon = fix.seq > f.seq and (soon or fix.seq - f.seq <= SETTLE_RECORDS) and not any(
-                        x.kind in ("boot", "resume") and x.file_id == f.file_id and f.seq < x.seq < fix.seq
-                        for x in boots)
+                        x.file_id == f.file_id and f.seq < x.seq < fix.seq for x in boots)
                 if soon:
                     out[id(f)] = fix if fix.kind == "step" else None
                     break

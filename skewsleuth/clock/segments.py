@@ -15,10 +15,10 @@ one that closes it]``. Because clocks go back, windows of different segments can
 overlap, so an event is not placed by its logged time alone: each file is cut into
 runs at its own jumps, at the record that opens a boundary in it (pinned there, or
 for a log that started late after a reset clock, pinned to that boot or a later
-segment of it), and where it passes a boundary it holds no record of; the runs are placed by dynamic
-programming, in write order, on a non-decreasing sequence of segments (a run that
-starts with a backward jump must move to a later segment, and none goes on a segment
-whose opener its log writes later).
+segment of it), and where it passes a boundary it holds no record of; the runs are
+placed by dynamic programming, in write order, on a non-decreasing sequence of
+segments (a run that starts with a backward jump must move to a later segment, and
+none goes on a segment whose opener its log writes later).
 """
 from __future__ import annotations
 

@@ -401,9 +401,7 @@ def test_fixed_seed(p):
     phen = frozenset({p})
     c = investigated(FIXED_SEEDS[p], phen)
     assert _shows(c.truth, p), f"seed {FIXED_SEEDS[p]} does not show {p}: pick another"
-    broken = {name: prop(c) for name, prop in PROPERTIES.items()}
-    broken = {k: v for k, v in broken.items() if v}
-    assert not broken, c.describe() + "".join(f"\n{k}:\n  " + "\n  ".join(v[:4]) for k, v in broken.items())
+    _assert_every_property(c, f"fixed seed for {p}")
 
 
 _SOME = "step_back,step_forward,boots,syncs,pairs"
@@ -435,7 +433,8 @@ REGRESSIONS = [
 ]
 
 
-@pytest.mark.parametrize("phen,seed,what", REGRESSIONS, ids=[f"{p.replace(',', '+')}-{s}" for p, s, _ in REGRESSIONS])
+@pytest.mark.parametrize("phen,seed,what", REGRESSIONS,
+                         ids=[f"{p.replace(',', '+')}-{s}" for p, s, _ in REGRESSIONS])
 def test_fleets_that_once_broke_a_property(phen, seed, what):
     c = investigated(seed, frozenset(phen.split(",")))
     _assert_every_property(c, what)
