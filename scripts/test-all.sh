@@ -40,4 +40,4 @@ fi
 # winrm and scale: the optional extras, so that the WinRM session tests and the Dask
 # cluster tests run too.
 python3 -m pip install -q --disable-pip-version-check -e '.[test,winrm,scale]'
-exec python3 -m pytest -q "$@"
+exec python3 -m pytest -q --hypothesis-profile=thorough "$@"

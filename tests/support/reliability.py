@@ -8,13 +8,14 @@ from pathlib import Path
 
 from skewsleuth.reading.files import FileTask, read_file
 from hypothesis import HealthCheck, settings
+from support.properties import examples
 
 from skewsleuth.sources import sniff
 
 UTC = timezone.utc
 # Every fuzz test is bounded for the suite; SKEWSLEUTH_FUZZ_EXAMPLES=N runs N examples each.
 EXAMPLES = int(os.environ.get("SKEWSLEUTH_FUZZ_EXAMPLES", "0"))
-FUZZ = settings(max_examples=EXAMPLES or 40, deadline=timedelta(seconds=20), derandomize=not EXAMPLES,
+FUZZ = settings(max_examples=EXAMPLES or examples(40), deadline=timedelta(seconds=20), derandomize=not EXAMPLES,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 

@@ -6,6 +6,7 @@ from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
 from hypothesis import given, settings, strategies as st
+from support.properties import examples
 import pyarrow as pa
 import pytest
 
@@ -71,7 +72,7 @@ def test_host_names_join_short_names_to_their_fqdn():
     assert m["10.0.0.5"] == "10.0.0.5"
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.text(alphabet=st.sampled_from("aZİß. \t\n.Ab"), max_size=12))
 def test_a_host_key_keyed_again_is_the_same(name):
     assert host_key(host_key(name)) == host_key(name)

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta, timezone
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
+from support.properties import examples
 
 import skewsleuth
 from skewsleuth.clock.solve import KINDS, Constraint, solve
@@ -74,7 +75,7 @@ def test_contradictory_evidence_is_reported_not_fatal():
     assert sol.intervals[1].low == pytest.approx(98.5, abs=0.01) and sol.intervals[1].high == pytest.approx(101.5, abs=0.01)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(st.lists(st.floats(-50_000, 50_000, allow_nan=False), min_size=2, max_size=30), st.integers(0, 2**31))
 def test_intervals_contain_the_truth_on_random_chains(offsets, seed):
     """A chain of segments with exact steps, random anchors and random write-order
@@ -119,7 +120,7 @@ def _contradictory_constraints(rng, pick: random.Random) -> tuple[int, list[Cons
     return n, cons
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(st.integers(0, 2**31))
 def test_contradictory_evidence_of_every_kind_never_crashes_and_leaves_no_cycle(seed):
     """Random constraints with some deliberately wrong: whatever is set aside, what

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
+from support.properties import examples
 
 import skewsleuth
 from skewsleuth.case import Case
@@ -38,7 +39,7 @@ def _check_fleet(fleet, events, truth, accuracy):
     return model, rows
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(15), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.integers(3, 10), st.floats(0, 2), st.integers(0, 2**31))
 def test_on_fleets_with_known_clocks_every_interval_holds_the_truth(n_hosts, steps, seed):
     fleet, events, truth = make_fleet(n_hosts, 300 * n_hosts, steps_per_host=steps, seed=seed)

@@ -12,6 +12,7 @@ import time
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support.properties import examples
 
 from skewsleuth.probe import measure, probe
 from skewsleuth.probe.base import now
@@ -167,7 +168,7 @@ def test_era_is_the_one_nearest_our_clock(seconds, frac, away):
     assert abs(from_ntp(to_ntp(t), t + away) - t) < 1e-6
 
 
-@settings(max_examples=50)
+@settings(max_examples=examples(50))
 @given(st.floats(-1e6, 1e6))
 def test_timestamps_across_the_2036_rollover(delta):
     rollover = ERA - NTP_UNIX_DELTA            # 2036-02-07T06:28:16Z, NTP seconds wrap to 0

@@ -22,6 +22,7 @@ import pytest
 from conftest import mutate
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support.properties import examples
 
 from skewsleuth import sources
 from skewsleuth.schema import EVENTS
@@ -626,7 +627,7 @@ def test_applog_sits_after_journald_and_before_syslog():
     assert sources.READERS["applog"] is applog.read
 
 
-PROPERTY = settings(max_examples=200, deadline=timedelta(seconds=10), suppress_health_check=[HealthCheck.function_scoped_fixture])
+PROPERTY = settings(max_examples=examples(200), deadline=timedelta(seconds=10), suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
 VALID = "\n".join([

@@ -23,6 +23,7 @@ import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support.properties import examples
 
 from skewsleuth.schema import EVENTS
 from skewsleuth.sources import base, syslog, textinput
@@ -272,7 +273,7 @@ _5424_LINE = st.builds(
     st.lists(_TOKEN, min_size=4, max_size=4), _SD, st.sampled_from([" ", " ", " ", "", "  "]), _LINE)
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=examples(200), deadline=None, suppress_health_check=list(HealthCheck))
 @given(st.lists(st.one_of(_LINE, _BSD_LINE, _BSD_LINE, _5424_LINE, _5424_LINE), max_size=40),
        st.sampled_from([UTC, BERLIN, CHICAGO]),
        st.sampled_from([b"", b"\xff\xfe\x00", b"\xc3"]))
@@ -308,7 +309,7 @@ _GOOD_5424 = st.builds(
     st.sampled_from(["", "", "", '[meta seq="1"]', "x"]), st.text(max_size=20))
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=examples(150), deadline=None, suppress_health_check=list(HealthCheck))
 @given(st.lists(st.one_of(_GOOD_5424, _GOOD_5424, _5424_LINE), min_size=1, max_size=40))
 def test_structured_data_same(tmp_path_factory, lines):
     path = tmp_path_factory.mktemp("sd") / "messages.log"

@@ -18,6 +18,7 @@ import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from support.properties import examples
 
 from skewsleuth.schema import EVENTS
 from skewsleuth.sources import base, journald, sipstack, syslog, syslog_lines
@@ -573,7 +574,7 @@ when = st.datetimes(min_value=datetime(2014, 1, 1), max_value=datetime(2014, 12,
 
 
 # The deadline bounds a hang, not speed: generous so a loaded CI machine does not flake.
-PROPERTY = settings(max_examples=200, deadline=timedelta(seconds=10), suppress_health_check=[HealthCheck.function_scoped_fixture])
+PROPERTY = settings(max_examples=examples(200), deadline=timedelta(seconds=10), suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
 @PROPERTY

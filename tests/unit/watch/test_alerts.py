@@ -14,6 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support.properties import examples
 
 from skewsleuth.probe import Measurement
 from skewsleuth.watch import Alerter, AlertRules
@@ -104,7 +105,7 @@ uncertainties = st.floats(0, 100, allow_nan=False)
 tolerances = st.floats(0.01, 1e4, allow_nan=False)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(offsets, uncertainties, tolerances)
 def test_tolerance_alert_iff_certainly_beyond(offset, u, tol):
     fired = {x.kind for x in Alerter().evaluate([good(offset, u, tol=tol)])}
@@ -113,7 +114,7 @@ def test_tolerance_alert_iff_certainly_beyond(offset, u, tol):
     assert ("near_tolerance" in fired) == (not certainly and abs(offset) > 0.5 * tol)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(offsets, offsets, uncertainties, uncertainties, st.integers(0, 4))
 def test_jump_iff_beyond_threshold_whatever_failed_in_between(o1, o2, u1, u2, failures):
     rules = AlertRules()
@@ -128,7 +129,7 @@ def test_jump_iff_beyond_threshold_whatever_failed_in_between(o1, o2, u1, u2, fa
         assert jumps[0].jump_s == o2 - o1
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(st.lists(st.one_of(st.none(), offsets), min_size=1, max_size=30))
 def test_alerts_alternate_firing_and_resolved_per_kind(sequence):
     """De-duplication: whatever the sequence, a state alert never fires twice without a
