@@ -46,15 +46,14 @@ def find_incidents(store: Store, gap_s: float = DEFAULT_GAP_S, when: Format = UT
     raw_suspects = [s for (s,) in store.con.execute(
         "SELECT DISTINCT suspect_raw FROM symptoms WHERE suspect_raw IS NOT NULL").fetchall()]
     mapping = canonical_map(hosts + raw_suspects)
-    # A symptom on a clock whose offset is not bounded on both sides happened at an
-    # unknown true time (the estimate of a one-sided interval is only the least skew it
-    # admits): it opens no incident of its own, but joins one its host is part of, when
-    # there is one.
+    # A symptom on a clock whose offset is not bounded on both sides (no uncertainty in
+    # the timeline) happened at an unknown true time (the estimate of a one-sided
+    # interval is only the least skew it admits): it opens no incident of its own, but
+    # joins one its host is part of, when there is one.
     rows = store.con.execute(f"""
         WITH sym AS (
-          SELECT s.*, (g.offset_low_s IS NULL OR g.offset_high_s IS NULL) AS unknown_time
-          FROM symptoms s LEFT JOIN segments g USING (segment_id)
-          WHERE s.role IN ('symptom', 'consequence')),
+          SELECT s.*, s.uncertainty_s IS NULL AS unknown_time
+          FROM symptoms s WHERE s.role IN ('symptom', 'consequence')),
         s AS (
           SELECT *, CASE WHEN epoch_us(true_time) - epoch_us(lag(true_time) OVER w) > {gap_s * 1e6}
                          THEN 1 ELSE 0 END AS starts
@@ -67,8 +66,8 @@ def find_incidents(store: Store, gap_s: float = DEFAULT_GAP_S, when: Format = UT
     unplaced = store.con.execute("""
         SELECT NULL, s.true_time, s.host, s.suspect_raw, s.signature, s.protocol, s.tolerance_s, s.role,
                s.skew_signature, s.logged, s.excerpt
-        FROM symptoms s LEFT JOIN segments g USING (segment_id)
-        WHERE s.role IN ('symptom', 'consequence') AND (g.offset_low_s IS NULL OR g.offset_high_s IS NULL)
+        FROM symptoms s
+        WHERE s.role IN ('symptom', 'consequence') AND s.uncertainty_s IS NULL
         ORDER BY s.true_time, s.host, s.file_id, s.record_no""").fetchall()
     evidence_end = store.con.execute("SELECT max(true_time) FROM timeline").fetchall()[0][0]
     groups: dict[int, list[tuple]] = {}

@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import PurePath
 
 import numpy as np
 import pyarrow as pa
@@ -24,11 +25,12 @@ import pyarrow as pa
 from ..case import Case, Observation
 from ..sources import platform_sql
 from ..store import Store
-from ..timefmt import Format, clockface
+from ..timefmt import UTC_FORMAT, Format, clockface
 from .drift import Drift, estimate_drift, register as register_drift
 from .facts import ClockFact, read_facts
 from .pairs import STEP_FROM_PAIRS_S, pair_bounds, prepare_messages, step_boundaries
-from .segments import STEP_MIN_S, Boundary, Segment, Segmenter, add_step, leap_boundaries, sync_boundaries
+from .segments import (STEP_MIN_S, Boundary, Segment, Segmenter, add_step, keep_paired, leap_boundaries,
+                       sync_boundaries, twice_read)
 from .solve import Constraint, ConstraintSet, Contradiction, Interval, Solution, solve
 
 STEP_EPS_S = 0.5        # a logged step's size is exact but for write latency
@@ -316,7 +318,7 @@ def build_clock_model(store: Store, case: Case) -> ClockModel:
     segmenter = Segmenter(store, facts, when)
     cut = prove_steps(store, case, facts, segmenter, cut_logs(segmenter), when)
     weighed = weigh(store, case, facts, segmenter, cut, when)
-    return assemble(store, facts, weighed)
+    return assemble(store, facts, weighed, when)
 
 
 def cut_logs(segmenter: Segmenter) -> Cut:
@@ -365,7 +367,7 @@ def weigh(store: Store, case: Case, facts: list[ClockFact], segmenter: Segmenter
     return Weighed(Cut(segments, chains, extra), solution, drifts, unmatched)
 
 
-def assemble(store: Store, facts: list[ClockFact], weighed: Weighed) -> ClockModel:
+def assemble(store: Store, facts: list[ClockFact], weighed: Weighed, when: Format = UTC_FORMAT) -> ClockModel:
     """Phase 4: estimates per segment and host, the measured size of the steps no
     record sized, the ``segments`` table and the ``timeline`` view."""
     segments, chains, solution = weighed.cut.segments, weighed.cut.chains, weighed.solution
@@ -390,6 +392,7 @@ def assemble(store: Store, facts: list[ClockFact], weighed: Weighed) -> ClockMod
             bounded = all(math.isfinite(x) for x in (prev_iv.low, prev_iv.high, next_iv.low, next_iv.high))
             if b.kind == "step" and b.delta_s is None and bounded:
                 b.measured_s = by_host[h][k + 1].offset_s - by_host[h][k].offset_s
+    twice = _twice_read(store, by_host, when)
     hosts: dict[str, HostClock] = {}
     for est in estimates:
         h = est.segment.host
@@ -398,8 +401,32 @@ def assemble(store: Store, facts: list[ClockFact], weighed: Weighed) -> ClockMod
             hosts[h] = HostClock(h, [b for b in chain if b.kind == "boot"], [b for b in chain if b.kind == "step"],
                                  [], platforms.get(h, "unknown"), [b for b in chain if b.kind == "resume"])
         hosts[h].segments.append(est)
-    _write_segments(store, estimates)
+    _write_segments(store, estimates, twice)
     return ClockModel(hosts, estimates, facts, solution.contradictions, weighed.unmatched, chains)
+
+
+def _twice_read(store: Store, by_host: dict[str, list[SegmentEstimate]], when: Format) -> bool:
+    """What is known of the records logs wrote while their host's clock read a stretch
+    a second time, after a change back they do not show (``ambiguous_records``, set
+    aside from the pairs while the offsets were solved): those whose own messages
+    rule one side out are settled on the other; for the rest, a note on the segment
+    before says which logs and when, and the ``timeline`` view gives them the true
+    times of both sides. Returns whether any are left."""
+    estimates = [e for ests in by_host.values() for e in ests]
+    counts = keep_paired(store, {e.segment.segment_id: e.segment for e in estimates},
+                         {e.segment.segment_id: (e.interval.low, e.interval.high) for e in estimates})
+    for ests in by_host.values():
+        for prev, nxt in zip(ests, ests[1:]):
+            logs = counts.get(prev.segment.segment_id)
+            b = prev.segment.closed_by
+            stretch = None if b is None else twice_read(b, nxt.segment)
+            if logs and stretch is not None:
+                which = ", ".join(f"{n} of {PurePath(path).name}" for path, n in logs.items())
+                prev.notes.append(f"records logged {when(stretch[0])} .. {when(stretch[1])}, a stretch the clock "
+                                  f"read again after the {b.kind} at {when(b.before)} (as logged), in logs that "
+                                  f"do not show it ({which}): written before or after it, their true times span "
+                                  f"both segments")
+    return bool(counts)
 
 
 def _narrow_to_records(b: Boundary, before: Segment, after: Segment) -> None:
@@ -551,7 +578,7 @@ def _finite(x: float) -> float | None:
     return x if math.isfinite(x) else None
 
 
-def _write_segments(store: Store, estimates: list[SegmentEstimate]) -> None:
+def _write_segments(store: Store, estimates: list[SegmentEstimate], twice: bool = False) -> None:
     store.put_table("segments", pa.table({
         "segment_id": pa.array([e.segment.segment_id for e in estimates], pa.int32()),
         "host": pa.array([e.segment.host for e in estimates], pa.string()),
@@ -565,13 +592,25 @@ def _write_segments(store: Store, estimates: list[SegmentEstimate]) -> None:
         "drift_mid_us": pa.array([e.drift.mid_us if e.drift and e.drift.significant else None for e in estimates],
                                  pa.int64()),
     }))
-    store.con.execute("""
+    offset = "coalesce(s.offset_s, 0) * 1e6 + coalesce(s.drift_rate * (epoch_us(e.logged) - s.drift_mid_us), 0)"
+    half = ("CASE WHEN s.offset_low_s IS NULL OR s.offset_high_s IS NULL THEN NULL "
+            "ELSE (s.offset_high_s - s.offset_low_s) / 2 END")
+    joins = ""
+    if twice:
+        # A record logged while the clock read a stretch twice: the middle of both
+        # segments' intervals, give or take half their hull (unknown if either is).
+        joins = """LEFT JOIN ambiguous_records x USING (file_id, record_no)
+                   LEFT JOIN segments a ON a.segment_id = x.alt_segment_id"""
+        unbounded = "s.offset_low_s IS NULL OR s.offset_high_s IS NULL OR a.offset_low_s IS NULL OR a.offset_high_s IS NULL"
+        lo, hi = "least(s.offset_low_s, a.offset_low_s)", "greatest(s.offset_high_s, a.offset_high_s)"
+        offset = f"CASE WHEN a.segment_id IS NULL OR {unbounded} THEN {offset} ELSE ({lo} + {hi}) / 2 * 1e6 END"
+        half = f"CASE WHEN a.segment_id IS NULL THEN {half} WHEN {unbounded} THEN NULL ELSE ({hi} - {lo}) / 2 END"
+    store.con.execute(f"""
         CREATE OR REPLACE VIEW timeline AS
         SELECT e.*, s.segment_id, s.offset_s,
-               e.logged - to_microseconds(CAST(round(coalesce(s.offset_s, 0) * 1e6
-                   + coalesce(s.drift_rate * (epoch_us(e.logged) - s.drift_mid_us), 0)) AS BIGINT)) AS true_time,
-               CASE WHEN s.offset_low_s IS NULL OR s.offset_high_s IS NULL THEN NULL
-                    ELSE (s.offset_high_s - s.offset_low_s) / 2 END AS uncertainty_s
+               e.logged - to_microseconds(CAST(round({offset}) AS BIGINT)) AS true_time,
+               {half} AS uncertainty_s
         FROM events e
         JOIN event_segments r USING (file_id, record_no)
-        JOIN segments s ON s.segment_id = r.segment_id""")
+        JOIN segments s ON s.segment_id = r.segment_id
+        {joins}""")

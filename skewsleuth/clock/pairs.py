@@ -200,13 +200,18 @@ SELECT c_file, c_rn, c_seq, c_host, p_file, p_rn, p_seq, p_host, p_end - c_end +
 FROM calls WHERE p_kind = 'client' AND c_kind = 'server' AND p_end IS NOT NULL AND c_end IS NOT NULL
 """
 
-# The pairs placed on the current segments.
+# The pairs placed on the current segments; not those of a record logged in a stretch
+# its clock read twice (either side of a change back: no one segment's).
 _SEGMENT_PAIRS = """
 CREATE OR REPLACE TEMP TABLE _pairs AS
 SELECT p.*, s.segment_id AS s_seg, r.segment_id AS r_seg
 FROM _message_pairs p
 JOIN event_segments s ON s.file_id = p.s_file AND s.record_no = p.s_rn
 JOIN event_segments r ON r.file_id = p.r_file AND r.record_no = p.r_rn
+"""
+_NOT_READ_TWICE = """
+ANTI JOIN ambiguous_records xs ON xs.file_id = p.s_file AND xs.record_no = p.s_rn
+ANTI JOIN ambiguous_records xr ON xr.file_id = p.r_file AND xr.record_no = p.r_rn
 """
 
 # d_us is already widened by the resolution of both clocks' readings: the bound is
@@ -316,7 +321,8 @@ def match_pairs(store: Store) -> None:
     current = store.versions.get("event_segments", 0)
     if store.versions.get("_pairs") == current:   # for _pairs: the segments it was built on
         return
-    store.con.execute(_SEGMENT_PAIRS)
+    twice = store.con.execute("SELECT count(*) FROM ambiguous_records").fetchall()[0][0]
+    store.con.execute(_SEGMENT_PAIRS + (_NOT_READ_TWICE if twice else ""))
     store.versions["_pairs"] = current
 
 

@@ -23,6 +23,7 @@ none goes on a segment whose opener its log writes later).
 from __future__ import annotations
 
 import heapq
+import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from enum import Enum
@@ -55,6 +56,7 @@ LOGGER_START_RX = r"\] start$|starting up|Journal started|Runtime Journal|System
 BOOT_EARLY_RECORDS = 20
 BOOT_EARLY_GAP_S = 30.0
 SYNC_RUN_S = 3600.0       # sync reports closer than this are one run (see sync_boundaries)
+ORDER_SLACK_S = 1.0       # a pair's bound, and a drifting clock's reading, to within this
 SAME_STEP_S = 900.0       # jumps in two logs of a host this close on both clocks: one step
 
 
@@ -780,7 +782,9 @@ class WriteOrder:
 
 def _place_events(store: Store, segments: list[Segment], order: WriteOrder,
                   placed: dict | None = None) -> None:
-    """Write ``event_segments`` (file, record -> segment) and each segment's event range.
+    """Write ``event_segments`` (file, record -> segment), ``ambiguous_records`` (those
+    a log wrote in a stretch its clock read twice: see :func:`twice_read`) and each
+    segment's event range.
 
     One row per event, built from arrays: the placement itself works on runs.
     ``placed`` keeps each log's placement (segment index per record) from one build
@@ -790,6 +794,7 @@ def _place_events(store: Store, segments: list[Segment], order: WriteOrder,
     for s in segments:
         by_host.setdefault(s.host, []).append(s)
     out_file, out_rn, out_seg = [], [], []
+    tw_file, tw_rn, tw_alt = [], [], []
     kept: dict = {}
     for a, z in zip(order.starts.tolist(), order.stops.tolist()):
         file_id, host = int(order.file_id[a]), order.host_names[order.host[a]]
@@ -815,8 +820,8 @@ def _place_events(store: Store, segments: list[Segment], order: WriteOrder,
         # since the last build keeps it.
         key = (a, tuple((seg.window_from, seg.window_to) for seg in segs), tuple(sorted(opens.items())),
                tuple(sorted(upto.items())))
-        index = placed.get(key) if placed is not None else None
-        if index is None:
+        cached = placed.get(key) if placed is not None else None
+        if cached is None:
             pinned: dict[int, int] = {}
             ranges: dict[int, int] = {}
             if opens:
@@ -848,10 +853,16 @@ def _place_events(store: Store, segments: list[Segment], order: WriteOrder,
             assignment = _assign_runs(us, runs, segs, pinned, ranges)
             lengths = np.array([stop - start for start, stop, _ in runs], dtype=np.int64)
             index = np.repeat(np.array([seg.index for seg in assignment], dtype=np.int32), lengths)
-        kept[key] = index
+            cached = (index, *_read_twice(us, index, segs, file_id))
+        index, twice_pos, twice_alt = cached
+        kept[key] = cached
         out_file.append(np.full(len(rn), file_id, dtype=np.int32))
         out_rn.append(rn)
         out_seg.append(index + np.int32(segs[0].segment_id))
+        if len(twice_pos):
+            tw_file.append(np.full(len(twice_pos), file_id, dtype=np.int32))
+            tw_rn.append(rn[twice_pos])
+            tw_alt.append(twice_alt + np.int32(segs[0].segment_id))
     if placed is not None:   # only what this build used: memory stays one build's worth
         placed.clear()
         placed.update(kept)
@@ -860,6 +871,10 @@ def _place_events(store: Store, segments: list[Segment], order: WriteOrder,
         "file_id": pa.array(np.concatenate(out_file) if out_file else empty32),
         "record_no": pa.array(np.concatenate(out_rn) if out_rn else empty64),
         "segment_id": pa.array(np.concatenate(out_seg) if out_seg else empty32)}))
+    store.put_table("ambiguous_records", pa.table({
+        "file_id": pa.array(np.concatenate(tw_file) if tw_file else empty32),
+        "record_no": pa.array(np.concatenate(tw_rn) if tw_rn else empty64),
+        "alt_segment_id": pa.array(np.concatenate(tw_alt) if tw_alt else empty32)}))
     # Each segment's events and logged range, from the same arrays (in write order,
     # so a segment's events come in a few stretches of its files).
     seg_of = np.concatenate(out_seg) if out_seg else empty32
@@ -1010,3 +1025,131 @@ def _argmin_accumulate(values: np.ndarray) -> np.ndarray:
 
 def _us(dt: datetime | None, default: float) -> float:
     return default if dt is None else dt.timestamp() * 1e6
+
+
+def keep_paired(store: Store, segments: dict[int, Segment], intervals: dict[int, tuple[float, float]]
+                ) -> dict[int, dict[str, int]]:
+    """Settle the records of ``ambiguous_records`` whose messages say which side of the
+    change they were written on, now that the segments' offsets are bounded without
+    them (``intervals``, by segment id): a message is received after it was sent, so
+    a receiver's offset is at most the sender's plus the logged delay (``d_us``, the
+    pair's bound) and a sender's at least the receiver's less it. A record whose
+    bounds rule out the clock it may be on instead stays where it is; one whose bounds
+    rule out the clock it was placed on moves (``event_segments``, and the segments'
+    counts and logged ranges in ``segments``, by id). Partners that are
+    themselves ambiguous bound nothing. Returns how many stay ambiguous, per segment
+    and log."""
+    finite = [(k, lo, hi) for k, (lo, hi) in intervals.items() if math.isfinite(lo) and math.isfinite(hi)]
+    store.con.register("_iv", pa.table({"seg": pa.array([k for k, _, _ in finite], pa.int32()),
+                                        "low": pa.array([lo for _, lo, _ in finite], pa.float64()),
+                                        "high": pa.array([hi for _, _, hi in finite], pa.float64())}))
+    try:
+        store.con.execute(f"""
+            CREATE OR REPLACE TEMP TABLE _settled AS
+            WITH partner AS (
+              SELECT r_file AS file_id, r_rn AS record_no, s_file AS o_file, s_rn AS o_rn, d_us, TRUE AS received
+              FROM _message_pairs SEMI JOIN ambiguous_records a ON a.file_id = r_file AND a.record_no = r_rn
+              UNION ALL
+              SELECT s_file, s_rn, r_file, r_rn, d_us, FALSE
+              FROM _message_pairs SEMI JOIN ambiguous_records a ON a.file_id = s_file AND a.record_no = s_rn),
+            bound AS (
+              SELECT p.file_id, p.record_no,
+                     coalesce(min(CASE WHEN received THEN d_us / 1e6 + iv.high END), 'inf'::DOUBLE) AS upper,
+                     coalesce(max(CASE WHEN NOT received THEN iv.low - d_us / 1e6 END), '-inf'::DOUBLE) AS lower
+              FROM partner p
+              JOIN event_segments es ON es.file_id = p.o_file AND es.record_no = p.o_rn
+              JOIN _iv iv ON iv.seg = es.segment_id
+              ANTI JOIN ambiguous_records x ON x.file_id = p.o_file AND x.record_no = p.o_rn
+              GROUP BY p.file_id, p.record_no),
+            sides AS (
+              SELECT b.file_id, b.record_no, a.alt_segment_id AS alt,
+                     b.upper < here.low - {ORDER_SLACK_S} OR b.lower > here.high + {ORDER_SLACK_S} AS not_here,
+                     b.upper < alt.low - {ORDER_SLACK_S} OR b.lower > alt.high + {ORDER_SLACK_S} AS not_alt
+              FROM bound b JOIN ambiguous_records a USING (file_id, record_no)
+              JOIN event_segments es USING (file_id, record_no)
+              JOIN _iv here ON here.seg = es.segment_id JOIN _iv alt ON alt.seg = a.alt_segment_id)
+            SELECT file_id, record_no, alt, not_here FROM sides WHERE not_here <> not_alt""")
+    finally:
+        store.con.unregister("_iv")
+    moved = store.con.execute("""
+        SELECT es.segment_id, s.alt, count(*), min(epoch_us(e.logged)), max(epoch_us(e.logged))
+        FROM _settled s JOIN event_segments es USING (file_id, record_no) JOIN events e USING (file_id, record_no)
+        WHERE s.not_here GROUP BY ALL""").fetchall()
+    store.con.execute("""UPDATE event_segments SET segment_id = s.alt FROM _settled s
+                         WHERE s.not_here AND event_segments.file_id = s.file_id
+                           AND event_segments.record_no = s.record_no""")
+    store.con.execute("DELETE FROM ambiguous_records WHERE (file_id, record_no) IN "
+                      "(SELECT file_id, record_no FROM _settled)")
+    for name in ("event_segments", "ambiguous_records"):
+        store.versions[name] = store.versions.get(name, 0) + 1
+    for old, new, n, lo, hi in moved:
+        _move(segments[old], segments[new], n, lo, hi)
+    out: dict[int, dict[str, int]] = {}
+    for seg, path, n in store.con.execute("""
+            SELECT r.segment_id, f.path, count(*) FROM ambiguous_records a
+            JOIN event_segments r USING (file_id, record_no) JOIN files f USING (file_id)
+            GROUP BY ALL ORDER BY ALL""").fetchall():
+        out.setdefault(int(seg), {})[path] = int(n)
+    return out
+
+
+def _move(src: Segment, dst: Segment, n: int, lo_us: int, hi_us: int) -> None:
+    src.events -= n
+    dst.events += n
+    lo, hi = _EPOCH + timedelta(microseconds=lo_us), _EPOCH + timedelta(microseconds=hi_us)
+    dst.first_logged = lo if dst.first_logged is None else min(dst.first_logged, lo)
+    dst.last_logged = hi if dst.last_logged is None else max(dst.last_logged, hi)
+
+
+def twice_read(b: Boundary, after: Segment) -> tuple[datetime, datetime] | None:
+    """The stretch of logged time a host's clock read twice across ``b``, when it came
+    back (or up) behind where it was: from the earliest the new clock can have read
+    at ``b`` to the latest the old one read before it (or the end of ``after``'s
+    window, if sooner: no record of the new segment reads later). A log that does not
+    show ``b`` holds no clue which side of it its records in the stretch were written
+    on. None: the clock read no time twice."""
+    if b.before is None:
+        return None
+    if b.kind == "step" and b.delta_s is not None and b.size is StepSize.EXACT:
+        low = (b.earliest or b.before) + timedelta(seconds=b.delta_s)
+    else:
+        # a jump back is at most what the records show, a boot or a resume shows where
+        # the new clock was at its first record: from there on
+        low = b.after
+    high = min(b.before, after.window_to or b.before)
+    return (low, high) if low < high else None
+
+
+def _read_twice(us: np.ndarray, index: np.ndarray, segs: list[Segment], file_id: int
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """The positions of a log's records in a stretch its clock read twice across a
+    boundary the log does not show (no record of it, no jump back from the records
+    placed before it to those after), and the segment (index) each may be on instead
+    of the one it was placed on: those logged in the stretch and placed before the
+    boundary, but those written before the log's last record there that can only be
+    on the old clock (one logged before the stretch); and those placed after it, but
+    those written after its first record there that can only be on the new clock
+    (one logged after the stretch)."""
+    pos, alt = [], []
+    for seg in segs[:-1]:
+        b = seg.closed_by
+        if b is None or file_id in b.opened_in():
+            continue
+        stretch = twice_read(b, segs[seg.index + 1])
+        if stretch is None:
+            continue
+        low, high = _us(stretch[0], 0), _us(stretch[1], 0)
+        # (placement never goes back a segment: each one's records are one slice)
+        start, cut, stop = np.searchsorted(index, [seg.index, seg.index + 1, seg.index + 2])
+        old, new = np.arange(start, cut), np.arange(cut, stop)
+        if len(old) and len(new) and us[new[0]] < us[old[-1]] - INFER_BACK_S * 1e6:
+            continue         # the log jumps back from one to the other: it shows the change
+        sure = old[us[old] < low]
+        old = old[(old > (sure[-1] if len(sure) else -1)) & (us[old] >= low) & (us[old] <= high)]
+        sure = new[us[new] > high]
+        new = new[(new < (sure[0] if len(sure) else len(us))) & (us[new] >= low) & (us[new] <= high)]
+        pos += [old, new]
+        alt += [np.full(len(old), seg.index + 1, dtype=np.int32), np.full(len(new), seg.index, dtype=np.int32)]
+    if not pos:
+        return np.zeros(0, np.int64), np.zeros(0, np.int32)
+    return np.concatenate(pos).astype(np.int64), np.concatenate(alt)

@@ -344,3 +344,96 @@ def test_a_jump_back_is_a_boots_only_next_to_that_boots_record_in_its_log():
     assert inferred_boundaries(None, {"h": [first, second]}, jumps=[jump]) == {}  # type: ignore[arg-type]
     found = inferred_boundaries(None, {"h": [first]}, jumps=[jump])  # type: ignore[arg-type]
     assert [(b.file_id, b.record_no) for b in found["h"]] == [(1, 403)]
+
+
+def _set_back_with_a_sparse_log(root, *, ahead_s: float) -> tuple[str, datetime]:
+    """A Linux host ``ahead_s`` ahead until chronyd steps it back (chrony reference.c:
+    "System clock was stepped by %.6f seconds"; sources.c: "Selected source %s"), with
+    a dense syslog that shows the step and a sparse auth.log that does not: its record
+    written 300 s after the step reads a time the old clock had read 600 s before it.
+    Returns the host and that record's logged time."""
+    host = "app09.corp.test"
+    fix_true = T0 + timedelta(hours=2)
+    lines, t, fixed = [], T0, False
+    while t < T0 + timedelta(hours=4):
+        if t >= fix_true and not fixed:
+            lines.append(rfc5424_line(fix_true, host, "chronyd", 612,
+                                      f"System clock was stepped by {-ahead_s:.6f} seconds"))
+            fixed = True
+        if fixed and t - fix_true >= timedelta(minutes=10) and (t - fix_true).seconds % 1800 < 60:
+            lines.append(rfc5424_line(t, host, "chronyd", 612, "Selected source 192.0.2.10 (ntp1.corp.test)"))
+        lines.append(rfc5424_line(t + timedelta(seconds=0 if fixed else ahead_s), host, "cron", 411,
+                                  "(root) CMD (run-parts /etc/cron.hourly)"))
+        t += timedelta(seconds=60)
+    _write(root / "app09" / "syslog", lines)
+    auth = [fix_true - timedelta(minutes=70), fix_true - timedelta(minutes=20), fix_true + timedelta(minutes=5),
+            fix_true + timedelta(minutes=45)]
+    _write(root / "app09" / "auth.log", [
+        rfc5424_line(a + timedelta(seconds=ahead_s if a < fix_true else 0), host, "sshd", 2201,
+                     "Accepted publickey for deploy from 192.0.2.44 port 50514 ssh2") for a in auth])
+    return host, fix_true + timedelta(minutes=5)
+
+
+def test_a_record_logged_while_the_clock_read_a_stretch_twice_spans_both_clocks(tmp_path):
+    """A log that does not show a step back holds no clue which side of it its records
+    in the stretch the clock read twice were written on: the record written after the
+    step is on neither segment alone, its true time spans both, and it says so. Its
+    neighbours, logged before the stretch and after it, stay where they are."""
+    host, twice = _set_back_with_a_sparse_log(tmp_path, ahead_s=900)
+    v = skewsleuth.investigate([tmp_path])
+    con = v.store.con
+    rows = con.execute("""
+        SELECT epoch_us(t.logged), t.segment_id, x.alt_segment_id, t.uncertainty_s, epoch_us(t.true_time)
+        FROM timeline t JOIN files f USING (file_id) LEFT JOIN ambiguous_records x USING (file_id, record_no)
+        WHERE f.path LIKE '%auth.log' ORDER BY t.logged""").fetchall()
+    assert [r[2] is not None for r in rows] == [False, False, True, False], rows
+    logged, seg, alt, uncertainty, true_us = rows[2]
+    assert logged == int(twice.timestamp() * 1e6)
+    before, after = v.model.hosts[host].segments
+    assert (seg, alt) == (before.segment.segment_id, after.segment.segment_id)
+    # the hull of +900 and 0: the true time is logged less 450 s, give or take 450 s
+    assert 450 <= uncertainty <= 455
+    assert abs((logged - true_us) / 1e6 - 450) < 3
+    assert any("read again" in n and "auth.log" in n for n in before.notes), before.notes
+    # the others: before the stretch on the old clock, after it on the new
+    assert [r[1] for r in rows] == [before.segment.segment_id] * 3 + [after.segment.segment_id]
+    assert rows[0][3] < 5 and rows[3][3] < 5
+
+
+def test_a_record_read_twice_whose_messages_say_when_it_was_written_is_placed_by_them(tmp_path):
+    """The same host also calls db01 (the reference) in the stretch its clock read
+    twice, from a log that does not show the step: the reply it logged bounds its
+    clock's offset from above by db01's, which rules the old clock out, so the reply
+    is on the new clock alone. The request bounds it only from below (it was sent
+    before db01 got it, whichever clock stamped it) and stays on both, as the
+    unpaired auth.log record does."""
+    from synth.applog import structlog_line
+
+    host, twice = _set_back_with_a_sparse_log(tmp_path, ahead_s=900)
+    sent = twice + timedelta(minutes=1)                  # after the step: logged as true
+    app = [structlog_line(sent - timedelta(minutes=22, seconds=-900), "started", logger="app"),   # old clock
+           structlog_line(sent, "calling db", logger="app", request_id="q1", direction="out", peer="db01:5432"),
+           structlog_line(sent + timedelta(milliseconds=80), "db answered", logger="app", request_id="q1",
+                          direction="in")]
+    db = [structlog_line(sent - timedelta(hours=1), "ready", logger="db"),
+          structlog_line(sent + timedelta(milliseconds=30), "query", logger="db", request_id="q1", direction="in"),
+          structlog_line(sent + timedelta(milliseconds=50), "result", logger="db", request_id="q1", direction="out")]
+    _write(tmp_path / "app09" / "app.jsonl", app)
+    _write(tmp_path / "db01" / "app.jsonl", db)
+    (tmp_path / "case.yaml").write_text("timezone: UTC\nreferences: [db01]\nreference_accuracy_s: 0.01\n",
+                                        encoding="utf-8")
+    v = skewsleuth.investigate([tmp_path])
+    rows = v.store.con.execute("""
+        SELECT f.path, t.segment_id, x.alt_segment_id IS NOT NULL, t.uncertainty_s
+        FROM timeline t JOIN files f USING (file_id) LEFT JOIN ambiguous_records x USING (file_id, record_no)
+        WHERE f.path LIKE '%app09/app.jsonl' OR (f.path LIKE '%auth.log' AND t.logged = ?) ORDER BY f.path, t.logged""",
+        [twice]).fetchall()
+    before, after = v.model.hosts[host].segments
+    # (the log began on the old clock: its records in the stretch were placed there,
+    # and the reply moves)
+    assert [(r[0].rsplit("/", 1)[1], r[1], r[2]) for r in rows] == [
+        ("app.jsonl", before.segment.segment_id, False), ("app.jsonl", before.segment.segment_id, True),
+        ("app.jsonl", after.segment.segment_id, False), ("auth.log", before.segment.segment_id, True)], rows
+    assert rows[0][3] < 5 and rows[1][3] > 400 and rows[2][3] < 5 and rows[3][3] > 400
+    assert after.segment.events == v.store.con.execute(
+        "SELECT count(*) FROM event_segments WHERE segment_id = ?", [after.segment.segment_id]).fetchall()[0][0]
