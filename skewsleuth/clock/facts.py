@@ -280,7 +280,8 @@ def _attribute_kernel_steps(facts: list[ClockFact]) -> None:
     """Kernel-General 1 does not say who set the clock; the records around it do.
 
     A Time-Service record within a few seconds after the step on the same host means
-    W32Time made it; a 4616 for the same change names the process.
+    W32Time made it; a 4616 for the same change names the process, which says more
+    than the account a Kernel-General 1 was logged under (a guess): it wins.
     """
     by_host: dict[str, list[ClockFact]] = {}
     for f in facts:
@@ -289,14 +290,16 @@ def _attribute_kernel_steps(facts: list[ClockFact]) -> None:
         audits = [f for f in host_facts if f.kind == "step" and f.source.endswith("4616")]
         service = [f for f in host_facts if f.kind in ("sync", "hint") and f.source.startswith("Time-Service")]
         for f in host_facts:
-            if f.kind != "step" or f.setter not in ("unknown",) or f.after is None:
+            if f.kind != "step" or f.setter == "rtc" or f.source.endswith("4616") or f.after is None:
                 continue
             for a in audits:
                 if a.after and abs((a.after - f.after).total_seconds()) < 2 and a.delta_s is not None \
-                        and abs(a.delta_s - (f.delta_s or 0)) < 2:
+                        and abs(a.delta_s - (f.delta_s or 0)) < 2 and (a.process or f.setter == "unknown"):
                     f.setter, f.process = a.setter, a.process
                     break
             else:
+                if f.setter != "unknown":
+                    continue
                 for s in service:
                     if 0 <= (s.logged - f.after).total_seconds() <= 10 or \
                             (s.file_id == f.file_id and 0 < s.seq - f.seq <= 3):

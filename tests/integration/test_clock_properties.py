@@ -47,9 +47,12 @@ MIXED: frozenset[str] = ALL
 # Mixed fleets (seed -> what breaks) the clock model does not get right yet: 2 of the
 # 64 seeds drawn from.
 KNOWN_OPEN: dict[int, str] = {
-    22: "win01/win03/win04: pair-proven steps put three SIP traces on one wrong offset (-7125 s)",
-    48: "win04: a silent step ahead the evidence cannot prove lets a later sync report vouch for the "
-        "stretch before it; the first stretch is then bounded at >= +991 s where the truth is 0",
+    22: "win03's silent step ahead (+7125 s) at a leap of its logs is not proven, because win01's and "
+        "win04's resumes at that time could take the change instead; the leap is dropped and the pairs put "
+        "win01 and win04 at -7125 s after their resumes (two changes where the truth had one)",
+    48: "win04: an unlogged step back (-1024 s), then a silent step ahead back to true time: with no "
+        "evidence before the first, the jump back is read as the fix of a clock +991 s ahead (one change "
+        "instead of two), and the stretch before it bounded at >= +991 s where the truth is 0",
 }
 
 TOL_S = 2.0              # logged times to the second (RFC 3164), write latency, step records' lag

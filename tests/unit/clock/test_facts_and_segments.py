@@ -66,3 +66,28 @@ def test_a_drift_rate_interval_holds_the_true_rate(rate, c, n):
     lo = c + rate * lx / 1e6 - rng.uniform(0.001, 0.05, n)
     got = _rate(ux, u, lx, lo)
     assert got is not None and got[0] - 1e-12 <= rate <= got[1] + 1e-12
+
+
+def test_a_4616_naming_the_process_outweighs_the_account_a_kernel_general_1_was_logged_under():
+    """Kernel-General 1 names no process; logged under SYSTEM it is guessed to be a
+    service such as VMware Tools. The Security 4616 of the same change names svchost
+    (W32Time's host): that is who set the clock, whichever record comes first."""
+    from datetime import timedelta
+
+    from skewsleuth.clock.facts import ClockFact, _attribute_kernel_steps
+
+    old = datetime(2024, 5, 6, 9, 0, tzinfo=UTC)
+    new = old + timedelta(hours=-3)
+    kernel = ClockFact("dc01", "step", 1, 40, 40, new, "Kernel-General 1", before=old, after=new,
+                       delta_s=-10800.0, setter="agent", process="a SYSTEM service (e.g. VMware Tools)")
+    audit = ClockFact("dc01", "step", 2, 7, 7, new, "Security 4616", before=old, after=new, delta_s=-10800.0,
+                      setter=classify_setter(r"C:\Windows\System32\svchost.exe"),
+                      process=r"C:\Windows\System32\svchost.exe")
+    _attribute_kernel_steps([kernel, audit])
+    assert (kernel.setter, kernel.process) == ("time_service", r"C:\Windows\System32\svchost.exe")
+    # an audit that names no process leaves the guess alone
+    guess = ClockFact("dc01", "step", 1, 41, 41, new, "Kernel-General 1", before=old, after=new, delta_s=-10800.0,
+                      setter="agent", process="a SYSTEM service (e.g. VMware Tools)")
+    _attribute_kernel_steps([guess, ClockFact("dc01", "step", 2, 8, 8, new, "Security 4616", before=old,
+                                              after=new, delta_s=-10800.0)])
+    assert guess.setter == "agent"
