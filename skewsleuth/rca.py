@@ -91,24 +91,42 @@ def _magnitude(e: SegmentEstimate) -> float:
     return 0.0
 
 
-def _skew_until(e: SegmentEstimate, model: ClockModel, tol: float) -> datetime | None:
-    """When the skew of ``e`` ended: at the end of its segment, or of the last of the
-    segments after it that a boot or a resume opened and that the evidence puts as far
-    off, beyond the tolerance and within the same interval (a reboot that left the clock
-    as wrong as it was); None while it lasts to the end of the evidence."""
+def _skew_run(e: SegmentEstimate, model: ClockModel, tol: float, step: int) -> SegmentEstimate:
+    """The last segment, going from ``e`` one way (``step`` +1: later, -1: earlier),
+    of the stretch the skew of ``e`` lasted: over boots and resumes (a step changed the
+    clock, whether or not records follow it), as long as the evidence puts each next
+    segment with records as far off, beyond the tolerance and within the same interval
+    (a reboot that left the clock as wrong as it was)."""
+    segs = model.hosts[e.segment.host].segments
     low, high = e.interval.low, e.interval.high
-    last = e
-    for nxt in model.hosts[e.segment.host].segments[e.segment.index + 1:]:
-        if nxt.segment.opened_by is None or nxt.segment.opened_by.kind == "step":
-            break       # a step changed the clock, whether or not records follow it
-        if not nxt.segment.events:
-            continue
-        lo, hi = max(low, nxt.interval.low), min(high, nxt.interval.high)
-        bounded = math.isfinite(nxt.interval.low) and math.isfinite(nxt.interval.high)
-        if lo > hi or not bounded or _magnitude(nxt) <= tol:
+    end, k = e, e.segment.index
+    while 0 <= k + step < len(segs):
+        b = segs[max(k, k + step)].segment.opened_by      # between k and k + step
+        if b is None or b.kind == "step":
             break
-        low, high, last = lo, hi, nxt
+        k += step
+        seg = segs[k]
+        if not seg.segment.events:
+            continue
+        lo, hi = max(low, seg.interval.low), min(high, seg.interval.high)
+        bounded = math.isfinite(seg.interval.low) and math.isfinite(seg.interval.high)
+        if lo > hi or not bounded or _magnitude(seg) <= tol:
+            break
+        low, high, end = lo, hi, seg
+    return end
+
+
+def _skew_until(e: SegmentEstimate, model: ClockModel, tol: float) -> datetime | None:
+    """When the skew of ``e`` ended (see :func:`_skew_run`); None while it lasts to the
+    end of the evidence."""
+    last = _skew_run(e, model, tol, +1)
     return last.true_to if last.segment.closed_by else None
+
+
+def _skew_since(e: SegmentEstimate, model: ClockModel, tol: float) -> SegmentEstimate:
+    """The segment the skew of ``e`` began in (see :func:`_skew_run`): a clock a reboot
+    left as wrong as it was had been wrong since before the reboot."""
+    return _skew_run(e, model, tol, -1)
 
 
 def _in_window(e: SegmentEstimate, start: datetime, stop: datetime) -> bool:
@@ -128,6 +146,9 @@ def diagnose(incident: Incident, model: ClockModel, case: Case, host_roles: dict
     ruled: list[RuledOut] = []
     sig = ", ".join(incident.skew_signatures or incident.signatures[:2])
 
+    def skewed_here(e: SegmentEstimate) -> bool:
+        return e.interval.known and e.offset_s is not None and _in_window(e, start, stop) and _magnitude(e) > tol
+
     for e in model.segments:
         if not e.interval.known or e.offset_s is None or not _in_window(e, start, stop):
             continue
@@ -135,6 +156,11 @@ def diagnose(incident: Incident, model: ClockModel, case: Case, host_roles: dict
         mag = _magnitude(e)
         involved = host in incident.involved
         at = e.true_from
+        if mag > tol:
+            first = _skew_since(e, model, tol)
+            if first is not e and skewed_here(first):
+                continue      # one skew across a reboot: the candidate of its first segment holds it
+            at = first.true_from
         if mag <= tol:
             if involved and (e.true_from is None or e.true_from <= incident.onset + slack) and \
                     (e.true_to is None or e.true_to >= incident.onset):
@@ -180,7 +206,17 @@ def diagnose(incident: Incident, model: ClockModel, case: Case, host_roles: dict
                 continue
             opened = next((e for e in hc.segments if e.segment.opened_by is b), None)
             culprit = skewed.get(host)
-            if culprit is not None and opened is not None and culprit.segment is opened:
+            cseg = culprit.segment if culprit is not None else None
+            first = _skew_since(cseg, model, tol) if cseg is not None else None
+            if culprit is not None and cseg is not None and first is not None and opened is not None and \
+                    first.segment.index < opened.segment.index and \
+                    (opened.segment.index <= cseg.segment.index or culprit.until is None or at <= culprit.until):
+                since = when(culprit.at) if culprit.at else "the start of the evidence"
+                ruled.append(RuledOut(f"reboot of {host}", at,
+                                      f"the clock was already {_fmt_s(culprit.offset_s or 0)} off before it "
+                                      f"(since {since}) and came back as far off", "reboot", host))
+                continue
+            if culprit is not None and first is not None and first is opened:
                 r = Candidate("reboot", host, at, score=round(culprit.score * 0.8, 3),
                               what=f"reboot of {host}")
                 r.evidence.append(f"{host} rebooted at {when(at)} and came back {_fmt_s(culprit.offset_s or 0)} "

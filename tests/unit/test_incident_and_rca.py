@@ -32,3 +32,46 @@ def test_the_edge_clock_ranks_first_and_the_others_are_ruled_out_with_reasons(se
     assert "within the 300 s tolerance" in ruled["clock"].reason and FE in ruled["clock"].what
     (fix,) = [r for r in dg.remediation if r.host == EDGE]
     assert any("w32tm" in s for s in fix.steps) and fix.verify
+
+
+def test_a_clock_a_reboot_left_as_wrong_as_it_was_is_one_skew_since_before_the_reboot(tmp_path):
+    """A host two hours ahead (chronyd keeps reporting it and, with makestep off, never
+    steps; reference.c: "System clock wrong by %.6f seconds") reboots and comes back as
+    far ahead; Kerberos fails after the reboot (sssd krb5_child, from SSSD pull request
+    15). The skew began before the reboot: one candidate since the first record, and
+    the reboot is not how the wrong clock arrived."""
+    from datetime import timedelta
+
+    import skewsleuth
+    from synth.syslog import rfc5424_line
+
+    host, ahead = "app11.corp.test", timedelta(hours=2)
+    t0 = datetime(2024, 5, 6, 6, 0, tzinfo=UTC)
+    boot = t0 + timedelta(hours=2)
+    lines, t = [], t0
+    while t < t0 + timedelta(hours=4):
+        if boot <= t < boot + timedelta(seconds=60):
+            lines.append(rfc5424_line(t + ahead, host, "kernel", None,
+                                      "Linux version 5.10.0-21-amd64 (debian-kernel@lists.debian.org) #1 SMP "
+                                      "Debian 5.10.162-1 (2023-01-21)"))
+        elif t.minute % 20 == 0:
+            lines.append(rfc5424_line(t + ahead, host, "chronyd", 640,
+                                      "System clock wrong by -7200.000000 seconds, adjustment started"))
+        elif t > boot + timedelta(minutes=30) and t.minute % 5 == 1:
+            lines.append(rfc5424_line(t + ahead, host, "krb5_child", 2917,
+                                      "[get_and_save_tgt] (0x0020): 1720: [-1765328347][Clock skew too great]"))
+        else:
+            lines.append(rfc5424_line(t + ahead, host, "CRON", 733, "(root) CMD (run-parts /etc/cron.hourly)"))
+        t += timedelta(seconds=60)
+    (tmp_path / "app11").mkdir()
+    (tmp_path / "app11" / "syslog").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    v = skewsleuth.investigate([tmp_path])
+    assert [b.kind for b in v.model.chains[host]] == ["boot"]
+    (inc,) = v.incidents
+    dg = diagnose(inc, v.model, v.case, {}, clockface(v.case.timezone))
+    skews = [c for c in dg.root_causes if c.kind == "clock_skew"]
+    assert [c.host for c in skews] == [host], skews
+    assert skews[0].at == t0 and abs(skews[0].offset_s - 7200) < 1
+    assert not [c for c in dg.root_causes if c.kind == "reboot"]
+    (reboot,) = [r for r in dg.ruled_out if r.kind == "reboot"]
+    assert "already +7200" in reboot.reason and reboot.at == boot
