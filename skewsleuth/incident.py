@@ -63,10 +63,17 @@ def find_incidents(store: Store, gap_s: float = DEFAULT_GAP_S, when: Format = UT
                true_time, host, suspect_raw, signature, protocol, tolerance_s, role, skew_signature,
                logged, excerpt
         FROM s ORDER BY true_time, host, file_id, record_no""").fetchall()
+    # ... though a one-sided interval bounds it on one side: true = logged - offset (none
+    # for a record that may be on either of two segments)
     unplaced = store.con.execute("""
         SELECT NULL, s.true_time, s.host, s.suspect_raw, s.signature, s.protocol, s.tolerance_s, s.role,
-               s.skew_signature, s.logged, s.excerpt
-        FROM symptoms s
+               s.skew_signature, s.logged, s.excerpt,
+               CASE WHEN x.file_id IS NULL THEN s.logged - to_microseconds(CAST(g.offset_high_s * 1e6 AS BIGINT))
+               END AS true_low,
+               CASE WHEN x.file_id IS NULL THEN s.logged - to_microseconds(CAST(g.offset_low_s * 1e6 AS BIGINT))
+               END AS true_high
+        FROM symptoms s LEFT JOIN segments g USING (segment_id)
+             LEFT JOIN ambiguous_records x USING (file_id, record_no)
         WHERE s.role IN ('symptom', 'consequence') AND s.uncertainty_s IS NULL
         ORDER BY s.true_time, s.host, s.file_id, s.record_no""").fetchall()
     evidence_end = store.con.execute("SELECT max(true_time) FROM timeline").fetchall()[0][0]
@@ -101,23 +108,29 @@ def find_incidents(store: Store, gap_s: float = DEFAULT_GAP_S, when: Format = UT
 
 def _attach_unplaced(groups: dict[int, list[tuple]], unplaced: list[tuple], mapping: dict, gap_s: float) -> None:
     """Symptoms of unknown true time into the incident their host is most part of (as
-    reporter or suspect); a host in none gets incidents of its own, in logged order,
-    as before (nothing better is known)."""
+    reporter or suspect), among those its true time can be in (the last two fields of
+    a row bound it, where a one-sided interval does); a symptom fitting none gets
+    incidents of its own, in logged order (nothing better is known)."""
     if not unplaced:
         return
     involved: dict[str, Counter] = {}
+    span: dict[int, tuple] = {}
+    gap = timedelta(seconds=gap_s)
     for k, g in groups.items():
+        span[k] = (min(r[1] for r in g) - gap, max(r[1] for r in g) + gap)
         for r in g:
             involved.setdefault(canonical(r[2], mapping), Counter())[k] += 1
             if r[3] and r[7] == "symptom":
                 involved.setdefault(canonical(_strip_port(r[3]), mapping), Counter())[k] += 1
     alone: list[tuple] = []
     for r in unplaced:
-        best = involved.get(canonical(r[2], mapping))
-        if best:
-            groups[best.most_common(1)[0][0]].append(r)
+        row, low, high = r[:-2], r[-2], r[-1]
+        fits = [(n, k) for k, n in (involved.get(canonical(row[2], mapping)) or {}).items()
+                if (low is None or span[k][1] >= low) and (high is None or span[k][0] <= high)]
+        if fits:
+            groups[max(fits, key=lambda f: (f[0], -f[1]))[1]].append(row)
         else:
-            alone.append(r)
+            alone.append(row)
     k = max(groups, default=0) + 1
     for i, r in enumerate(alone):
         if i and (r[1] - alone[i - 1][1]).total_seconds() > gap_s:

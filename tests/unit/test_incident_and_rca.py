@@ -75,3 +75,42 @@ def test_a_clock_a_reboot_left_as_wrong_as_it_was_is_one_skew_since_before_the_r
     assert not [c for c in dg.root_causes if c.kind == "reboot"]
     (reboot,) = [r for r in dg.ruled_out if r.kind == "reboot"]
     assert "already +7200" in reboot.reason and reboot.at == boot
+
+
+def test_a_symptom_of_unknown_true_time_joins_only_an_incident_its_bound_allows(tmp_path):
+    """web05's clock is right (chronyd has a source) when Kerberos fails at 09:00; it
+    reboots at 10:00 and comes up three hours behind, with nothing to measure it by: its
+    later failures are of unknown true time, but true time only moves forward across a
+    reboot, so they happened after the reboot. They cannot be part of the 09:00 burst,
+    which ended an hour before it."""
+    from datetime import timedelta
+
+    import skewsleuth
+    from synth.syslog import rfc5424_line
+
+    host = "web05.corp.test"
+    t0 = datetime(2024, 5, 6, 8, 0, tzinfo=UTC)
+    boot = t0 + timedelta(hours=2)
+    behind = timedelta(hours=-3)
+    fail = "[get_and_save_tgt] (0x0020): 1720: [-1765328347][Clock skew too great]"
+    lines, t = [], t0
+    while t < t0 + timedelta(hours=5):
+        shown = t if t < boot else t + behind
+        if boot <= t < boot + timedelta(seconds=60):
+            lines.append(rfc5424_line(shown, host, "kernel", None,
+                                      "Linux version 5.10.0-21-amd64 (debian-kernel@lists.debian.org) #1 SMP "
+                                      "Debian 5.10.162-1 (2023-01-21)"))
+        elif t < boot and t.minute % 15 == 0:
+            lines.append(rfc5424_line(shown, host, "chronyd", 640, "Selected source 192.0.2.10 (ntp1.corp.test)"))
+        elif (t0 + timedelta(minutes=60) <= t < t0 + timedelta(minutes=70)
+              or t >= boot + timedelta(hours=2)) and t.minute % 2 == 1:
+            lines.append(rfc5424_line(shown, host, "krb5_child", 2917, fail))
+        else:
+            lines.append(rfc5424_line(shown, host, "CRON", 733, "(root) CMD (run-parts /etc/cron.hourly)"))
+        t += timedelta(seconds=60)
+    (tmp_path / "web05").mkdir()
+    (tmp_path / "web05" / "syslog").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    v = skewsleuth.investigate([tmp_path])
+    first, *later = v.incidents
+    assert first.onset == t0 + timedelta(minutes=61) and first.symptoms == 5
+    assert later and sum(i.symptoms for i in later) == 30, [(i.onset, i.symptoms) for i in v.incidents]
