@@ -31,7 +31,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from ..sources import formats
 from ..store import Store
@@ -101,7 +101,14 @@ _TEXT_FACTS = [
     ("resume", "kernel", re.compile(r"PM: (?:suspend|hibernation) exit")),
     ("sleep", "systemd-sleep", re.compile(r"Entering sleep state|Suspending system\.\.\.")),
     ("resume", "systemd-sleep", re.compile(r"System returned from sleep state|System resumed")),
+    # a person or a script setting the clock: systemd-timedated after a SetTime call
+    # (timedated.c: "Changed local time to %s", on the new clock), and sudo's log of a
+    # `date -s` / `timedatectl set-time` (plugins/sudoers/logging.c: "... ; COMMAND=%s",
+    # on the old clock, just before). Who set it, not by how much: see set_by_user.
+    ("set", "systemd-timedated", re.compile(r"Changed local time to ")),
+    ("set", "sudo", re.compile(r"COMMAND=\S*/(date (?:.* )?(?:-s|--set)\b|timedatectl (?:.* )?set-time\b)")),
 ]
+SET_NEAR_S = 10.0   # a "set" record this close to a step's old or new clock reading names its setter
 _TEXT_PROVIDERS = sorted({p for _, p, _ in _TEXT_FACTS})
 # The records whose data are a Windows event's fields, read by _windows_fact.
 _WINDOWS_EVENTS = frozenset(formats(lambda s: s.windows_events))
@@ -171,7 +178,9 @@ def read_facts(store: Store, when: Format = UTC_FORMAT) -> list[ClockFact]:
     pairs = list(WINDOWS_FACTS)
     win_filter = " OR ".join("(provider = ? AND event_id = ?)" for _ in pairs)
     params: list = [v for pair in pairs for v in pair]
-    text_filter = "provider IN (" + ",".join("?" for _ in _TEXT_PROVIDERS) + ")"
+    # (sudo logs every command: only those that run date or timedatectl come this far)
+    text_filter = ("provider IN (" + ",".join("?" for _ in _TEXT_PROVIDERS) + ") "
+                   "AND (provider <> 'sudo' OR regexp_matches(message, 'COMMAND=\\S*/(date|timedatectl) '))")
     params += _TEXT_PROVIDERS
     rows = store.con.execute(
         f"""SELECT host, file_id, record_no, {SEQ} AS seq, logged, format, provider, event_id, message, data
@@ -264,7 +273,6 @@ def _text_fact(host, file_id, at, logged, provider, message) -> ClockFact | None
             delta = float(m.group(1))
             fact.delta_s = delta
             # The daemons log after stepping: the record's time is on the new clock.
-            from datetime import timedelta
             fact.after = logged
             fact.before = logged - timedelta(seconds=delta)
             fact.evidence.append(f"{provider} on {host}: {m.group(0)}")
@@ -272,7 +280,26 @@ def _text_fact(host, file_id, at, logged, provider, message) -> ClockFact | None
             fact.correction_s = float(m.group(1))
         elif kind in ("boot", "sleep", "resume"):
             fact.setter, fact.process = "unknown", None
+        elif kind == "set":
+            fact.setter = "user"
+            fact.process = "timedatectl" if provider == "systemd-timedated" else m.group(1).split()[0]
+            fact.evidence.append(f"{provider} on {host}: {message[:200]}")
         return fact
+    return None
+
+
+def set_by_user(users: list[ClockFact], before: datetime | None, after: datetime | None, file_id: int,
+                seq: int) -> ClockFact | None:
+    """The record of a person or script setting the clock (kind "set", one host's) that
+    names the setter of a step whose old clock last read ``before`` and new clock first
+    read ``after``: sudo logs the command on the old clock just before, timedated the
+    change on the new one just after; or one of the three records before or after the
+    step's own in its log."""
+    near = timedelta(seconds=SET_NEAR_S)
+    for u in users:
+        if (u.file_id == file_id and abs(u.seq - seq) <= 3) or any(
+                t is not None and abs(u.logged - t) <= near for t in (before, after)):
+            return u
     return None
 
 
@@ -289,6 +316,7 @@ def _attribute_kernel_steps(facts: list[ClockFact]) -> None:
     for host_facts in by_host.values():
         audits = [f for f in host_facts if f.kind == "step" and f.source.endswith("4616")]
         service = [f for f in host_facts if f.kind in ("sync", "hint") and f.source.startswith("Time-Service")]
+        users = [f for f in host_facts if f.kind == "set"]
         for f in host_facts:
             if f.kind != "step" or f.setter == "rtc" or f.source.endswith("4616") or f.after is None:
                 continue
@@ -299,6 +327,11 @@ def _attribute_kernel_steps(facts: list[ClockFact]) -> None:
                     break
             else:
                 if f.setter != "unknown":
+                    continue
+                user = set_by_user(users, f.before, f.after, f.file_id, f.seq)
+                if user is not None:
+                    f.setter, f.process = "user", user.process
+                    f.evidence += user.evidence
                     continue
                 for s in service:
                     if 0 <= (s.logged - f.after).total_seconds() <= 10 or \

@@ -27,7 +27,7 @@ from ..sources import platform_sql
 from ..store import Store
 from ..timefmt import UTC_FORMAT, Format, clockface
 from .drift import Drift, estimate_drift, register as register_drift
-from .facts import ClockFact, read_facts
+from .facts import ClockFact, read_facts, set_by_user
 from .pairs import STEP_FROM_PAIRS_S, pair_bounds, prepare_messages, step_boundaries
 from .segments import (STEP_MIN_S, Boundary, Segment, Segmenter, add_step, keep_paired, leap_boundaries,
                        sync_boundaries, twice_read)
@@ -551,12 +551,25 @@ def _proven_leaps(store: Store, case: Case, facts: list[ClockFact], segments: li
     by_host: dict[str, list[Segment]] = {}
     for seg in segs:
         by_host.setdefault(seg.host, []).append(seg)
+    users: dict[str, list[ClockFact]] = {}
+    for f in facts:
+        if f.kind == "set":
+            users.setdefault(f.host, []).append(f)
     proven: dict[str, list[Boundary]] = {}
     for host, chain in trial_chains.items():
         for k, b in enumerate(chain):
             if not b.candidate:
                 continue
             prev, nxt = by_host[host][k].segment_id, by_host[host][k + 1].segment_id
+            user = set_by_user(users.get(host, []), b.before, b.after, b.file_id, b.seq)
+            if user is not None and b.source == "log leap":
+                # a record says the clock was set here: a step, whatever else shows it
+                b.source, b.setter = "set by a person", "user"
+                b.evidence += [f"its log leaps {(b.after - b.before).total_seconds():+.0f} s from {when(b.before)} "
+                               f"to {when(b.after)} (as logged), next to a record of the clock being set"]
+                b.evidence += user.evidence
+                proven.setdefault(host, []).append(b)
+                continue
             if comp[prev + 1] != comp[nxt + 1]:
                 continue
             before, after = sol.intervals[prev], sol.intervals[nxt]

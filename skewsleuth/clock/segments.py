@@ -33,7 +33,7 @@ import pyarrow as pa
 
 from ..store import Store
 from ..timefmt import UTC_FORMAT, Format
-from .facts import SEQ, ClockFact
+from .facts import SEQ, ClockFact, set_by_user
 
 STEP_MIN_S = 1.0          # smaller explicit changes are slews / routine sync, not steps
 INFER_BACK_S = 120.0      # Windows writes records out of order by seconds around boots
@@ -721,6 +721,7 @@ class Segmenter:
             self._jumps = backward_jumps(store)
             self._order = WriteOrder.read(store)
         inferred = inferred_boundaries(store, explicit, when, self._jumps)
+        _attribute_user_sets(inferred, self.facts)
         segments: list[Segment] = []
         chains: dict[str, list[Boundary]] = {}
         for host in self._order.host_names:  # type: ignore[union-attr]
@@ -734,6 +735,22 @@ class Segmenter:
                                         closed.before if closed else None))
         _place_events(store, segments, self._order, self._placed)  # type: ignore[arg-type]
         return segments, chains
+
+
+def _attribute_user_sets(inferred: dict[str, list[Boundary]], facts: list[ClockFact]) -> None:
+    """A jump no record sized, next to a record of a person or script setting the
+    clock (see :func:`.facts.set_by_user`), was set by them."""
+    users: dict[str, list[ClockFact]] = {}
+    for f in facts:
+        if f.kind == "set":
+            users.setdefault(f.host, []).append(f)
+    for host, bounds in inferred.items():
+        for b in bounds:
+            if b.kind == "step" and b.setter == "unknown" and host in users:
+                u = set_by_user(users[host], b.before, b.after, b.file_id, b.seq)
+                if u is not None:
+                    b.setter = "user"
+                    b.evidence += [e for e in u.evidence if e not in b.evidence]
 
 
 def build_segments(store: Store, facts: list[ClockFact], when: Format = UTC_FORMAT,

@@ -437,3 +437,42 @@ def test_a_record_read_twice_whose_messages_say_when_it_was_written_is_placed_by
     assert rows[0][3] < 5 and rows[1][3] > 400 and rows[2][3] < 5 and rows[3][3] > 400
     assert after.segment.events == v.store.con.execute(
         "SELECT count(*) FROM event_segments WHERE segment_id = ?", [after.segment.segment_id]).fetchall()[0][0]
+
+
+def test_a_clock_set_by_hand_says_so(tmp_path):
+    """An administrator runs `sudo date -s` (sudo's log line, plugins/sudoers/logging.c:
+    "user : TTY=... ; PWD=... ; USER=root ; COMMAND=..."), the clock goes back two hours
+    and no record sizes it; on another host timedatectl set-time moves it ahead an hour
+    and systemd-timedated logs "Changed local time to %s" (timedated.c) on the new
+    clock. Both steps were set by a person: the segment after each is suspect."""
+    manual = "ops03.corp.test"
+    lines, t = [], T0
+    while t < T0 + timedelta(hours=4):
+        if T0 + timedelta(hours=2) <= t < T0 + timedelta(hours=2, seconds=60):
+            lines.append(rfc5424_line(t, manual, "sudo", None,
+                                      "   alice : TTY=pts/0 ; PWD=/home/alice ; USER=root ; "
+                                      "COMMAND=/usr/bin/date -s 2024-05-06 08:00:30"))
+        shown = t if t < T0 + timedelta(hours=2, seconds=30) else t - timedelta(hours=2)
+        lines.append(rfc5424_line(shown, manual, "CRON", 733, "(root) CMD (run-parts /etc/cron.hourly)"))
+        t += timedelta(seconds=60)
+    _write(tmp_path / "ops03" / "syslog", lines)
+    timed = "ops04.corp.test"
+    lines, t = [], T0
+    while t < T0 + timedelta(hours=4):
+        later = t >= T0 + timedelta(hours=2)
+        if T0 + timedelta(hours=2) <= t < T0 + timedelta(hours=2, seconds=60):
+            lines.append(rfc5424_line(t + timedelta(hours=1), timed, "systemd-timedated", 912,
+                                      "Changed local time to Mon 2024-05-06 11:00:00 UTC"))
+        lines.append(rfc5424_line(t + timedelta(hours=1 if later else 0, seconds=5), timed, "CRON", 733,
+                                  "(root) CMD (run-parts /etc/cron.hourly)"))
+        t += timedelta(seconds=60)
+    _write(tmp_path / "ops04" / "syslog", lines)
+    v = skewsleuth.investigate([tmp_path])
+    d = v.to_dict()
+    (back,) = _host(d, manual)["steps"]
+    assert back["set_by"] == "user" and back["inferred"]
+    after = v.model.hosts[manual].segments[1]
+    assert after.suspect and any("user" in n for n in after.notes), after.notes
+    assert any("COMMAND=/usr/bin/date -s" in e for e in v.model.chains[manual][0].evidence)
+    (ahead,) = _host(d, timed)["steps"]
+    assert ahead["set_by"] == "user", ahead
