@@ -29,8 +29,8 @@ from ..timefmt import UTC_FORMAT, Format, clockface
 from .drift import Drift, estimate_drift, register as register_drift
 from .facts import ClockFact, read_facts, set_by_user
 from .pairs import STEP_FROM_PAIRS_S, pair_bounds, prepare_messages, step_boundaries
-from .segments import (STEP_MIN_S, Boundary, Segment, Segmenter, add_step, keep_paired, leap_boundaries,
-                       sync_boundaries, twice_read)
+from .segments import (SAME_STEP_S, STEP_MIN_S, Boundary, Segment, Segmenter, add_step, keep_paired,
+                       leap_boundaries, sync_boundaries, twice_read)
 from .solve import Constraint, ConstraintSet, Contradiction, Interval, Solution, solve
 
 STEP_EPS_S = 0.5        # a logged step's size is exact but for write latency
@@ -40,6 +40,7 @@ SYNC_SETTLE_S = 60.0    # a step or a "wrong by" this soon after a sync report: 
 SETTLE_RECORDS = 3      # ... or this few records later in the report's log
 ORDER_EPS_S = 1.0       # write-order bounds: records written in sequence
 MAX_PAIR_PASSES = 8     # rounds of cutting segments where message pairs disagree
+MAX_RECUT_TRIALS = 20   # dropped leaps tried again where a partner's boot took their change
 
 
 @dataclass
@@ -298,6 +299,10 @@ class Cut:
     segments: list[Segment]
     chains: dict[str, list[Boundary]]            # per host, its boundaries in order
     extra: dict[str, list[Boundary]]             # the boundaries no record names, proven
+    # Candidates the evidence did not prove (host, boundary), and the boots and resumes
+    # whose change the trial with every candidate cut left open, by _key
+    dropped: list[tuple[str, Boundary]] = field(default_factory=list)
+    unforced: set[tuple] = field(default_factory=set)
 
 
 @dataclass
@@ -333,8 +338,11 @@ def prove_steps(store: Store, case: Case, facts: list[ClockFact], segmenter: Seg
     (leaps of the logs, the spot before a first sync report), then wherever one
     partner's pairs still stop agreeing."""
     segments, chains = cut.segments, cut.chains
-    extra = _proven_leaps(store, case, facts, segments, when, segmenter)
-    if extra is not None:   # the trial left its own cuts in event_segments
+    trial = _proven_leaps(store, case, facts, segments, when, segmenter)
+    dropped: list[tuple[str, Boundary]] = []
+    unforced: set[tuple] = set()
+    if trial is not None:   # the trial left its own cuts in event_segments
+        extra, dropped, unforced = trial
         segments, chains = segmenter.build(extra)
     else:
         extra = {}
@@ -342,7 +350,7 @@ def prove_steps(store: Store, case: Case, facts: list[ClockFact], segmenter: Seg
         if not _add_new(step_boundaries(store, segments, when), chains, extra):
             break
         segments, chains = segmenter.build(extra)
-    return Cut(segments, chains, extra)
+    return Cut(segments, chains, extra, dropped, unforced)
 
 
 def weigh(store: Store, case: Case, facts: list[ClockFact], segmenter: Segmenter, cut: Cut,
@@ -362,6 +370,13 @@ def weigh(store: Store, case: Case, facts: list[ClockFact], segmenter: Segmenter
         if not _add_new(step_boundaries(store, segments, when, suspects=suspects, low=low, high=high), chains, extra):
             break
         segments, chains = segmenter.build(extra)
+    if cut.dropped and cut.unforced:
+        recut, tried = _recut_dropped(store, case, facts, segmenter,
+                                      Cut(segments, chains, extra, cut.dropped, cut.unforced), first.intervals, when)
+        if _add_new(recut, chains, extra) or tried:   # (a trial leaves its cuts in event_segments)
+            segments, chains = segmenter.build(extra)
+            if recut:
+                base, first, drifts = _solve_with_drift(store, case, facts, segments, chains, when)
     obs, unmatched = _observation_constraints(case, segments, first, when)
     solution = solve(len(segments), base + obs) if obs else first.described()
     return Weighed(Cut(segments, chains, extra), solution, drifts, unmatched)
@@ -505,7 +520,8 @@ def _add_new(found: dict[str, list[Boundary]], chains: dict[str, list[Boundary]]
 
 
 def _proven_leaps(store: Store, case: Case, facts: list[ClockFact], segments: list[Segment],
-                  when: Format, segmenter: Segmenter) -> dict[str, list[Boundary]] | None:
+                  when: Format, segmenter: Segmenter
+                  ) -> tuple[dict[str, list[Boundary]], list[tuple[str, Boundary]], set[tuple]] | None:
     """The forward steps no record names that the evidence proves: at the leaps of
     logs (see ``leap_boundaries``) and before a time service's first sync report
     after a quiet spell (``sync_boundaries``).
@@ -518,6 +534,9 @@ def _proven_leaps(store: Store, case: Case, facts: list[ClockFact], segments: li
     observations' neighbours), where each alone says little. Components with no tie
     to true time are pinned at one of their segments for the test, which compares
     offsets only within a component.
+
+    Returns the proven candidates, the others, and the boots and resumes whose change
+    the trial leaves open (for :func:`_recut_dropped`).
     """
     paired = frozenset(h for (h,) in store.con.execute(
         "SELECT s_host FROM _message_pairs UNION SELECT r_host FROM _message_pairs").fetchall())
@@ -556,9 +575,14 @@ def _proven_leaps(store: Store, case: Case, facts: list[ClockFact], segments: li
         if f.kind == "set":
             users.setdefault(f.host, []).append(f)
     proven: dict[str, list[Boundary]] = {}
+    dropped: list[tuple[str, Boundary]] = []
+    unforced: set[tuple] = set()
     for host, chain in trial_chains.items():
         for k, b in enumerate(chain):
             if not b.candidate:
+                if b.kind in ("boot", "resume") and not _forced(sol.intervals[by_host[host][k].segment_id],
+                                                                 sol.intervals[by_host[host][k + 1].segment_id]):
+                    unforced.add(_key(b))
                 continue
             prev, nxt = by_host[host][k].segment_id, by_host[host][k + 1].segment_id
             user = set_by_user(users.get(host, []), b.before, b.after, b.file_id, b.seq)
@@ -571,10 +595,12 @@ def _proven_leaps(store: Store, case: Case, facts: list[ClockFact], segments: li
                 proven.setdefault(host, []).append(b)
                 continue
             if comp[prev + 1] != comp[nxt + 1]:
+                dropped.append((host, b))
                 continue
             before, after = sol.intervals[prev], sol.intervals[nxt]
             least, most = after.low - before.high, after.high - before.low
-            if not (least > STEP_FROM_PAIRS_S or most < -STEP_FROM_PAIRS_S):
+            if not _forced(before, after):
+                dropped.append((host, b))
                 continue
             leap = (b.after - b.before).total_seconds()
             where = (f"where its log leaps {leap:+.0f} s" if b.source == "log leap"
@@ -584,7 +610,64 @@ def _proven_leaps(store: Store, case: Case, facts: list[ClockFact], segments: li
                               f"sync reports, steps, boots) puts it {least:+.3f} s to {most:+.3f} s further ahead "
                               f"after {when(b.before)} -> {when(b.after)} (as logged), {where}")
             proven.setdefault(host, []).append(b)
-    return proven
+    return proven, dropped, unforced
+
+
+def _forced(before: Interval, after: Interval) -> bool:
+    """Whether the offsets on the two sides of a boundary cannot be equal."""
+    return after.low - before.high > STEP_FROM_PAIRS_S or after.high - before.low < -STEP_FROM_PAIRS_S
+
+
+def _key(b: Boundary) -> tuple:
+    return (b.host, b.kind, b.file_id, b.record_no)
+
+
+def _moved(cut: Cut, intervals: list[Interval]) -> list[Boundary]:
+    """The boots and resumes the solution puts a change at that the trial with every
+    candidate cut left open."""
+    by_host: dict[str, list[Segment]] = {}
+    for seg in cut.segments:
+        by_host.setdefault(seg.host, []).append(seg)
+    out = []
+    for host, chain in cut.chains.items():
+        for k, b in enumerate(chain):
+            prev, nxt = by_host[host][k], by_host[host][k + 1]
+            if _key(b) in cut.unforced and _forced(intervals[prev.segment_id], intervals[nxt.segment_id]):
+                out.append(b)
+    return out
+
+
+def _recut_dropped(store: Store, case: Case, facts: list[ClockFact], segmenter: Segmenter, cut: Cut,
+                   intervals: list[Interval], when: Format) -> tuple[dict[str, list[Boundary]], bool]:
+    """The dropped candidates to cut after all: one whose cut leaves open again a change
+    the solution put at a boot or a resume of a host it exchanged messages with, near
+    in time. The evidence then does not say whose clock changed (this host's at its
+    leap, or the partner's at its boot or sleep); dropping the leap picks the partner,
+    and bounds its clock wrong if it was the leap. Cut, both stay open. Returns them,
+    and whether any was tried (each trial is a build and a solve)."""
+    moved = _moved(cut, intervals)
+    if not moved:
+        return {}, False
+    paired = {(a, b) for a, b in store.con.execute("SELECT DISTINCT s_host, r_host FROM _message_pairs").fetchall()}
+    near = timedelta(seconds=SAME_STEP_S)
+    out: dict[str, list[Boundary]] = {}
+    tried, trials = False, 0
+    for host, c in cut.dropped:
+        if c.before is None:
+            continue
+        mine = [m for m in moved if ((host, m.host) in paired or (m.host, host) in paired)
+                and any(t is not None and abs(c.before - t) <= near for t in (m.before, m.after))]
+        if not mine or trials >= MAX_RECUT_TRIALS:
+            continue
+        tried, trials = True, trials + 1
+        trial = {h: list(bs) for h, bs in cut.extra.items()}
+        trial.setdefault(host, []).append(c)
+        segs, chains = segmenter.build(trial)
+        _, sol, _ = _solve_with_drift(store, case, facts, segs, chains, when)
+        still = {_key(b) for b in _moved(Cut(segs, chains, trial, [], cut.unforced), sol.intervals)}
+        if any(_key(b) not in still for b in mine):
+            out.setdefault(host, []).append(c)
+    return out, tried
 
 
 def _finite(x: float) -> float | None:

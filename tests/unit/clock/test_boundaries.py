@@ -476,3 +476,58 @@ def test_a_clock_set_by_hand_says_so(tmp_path):
     assert any("COMMAND=/usr/bin/date -s" in e for e in v.model.chains[manual][0].evidence)
     (ahead,) = _host(d, timed)["steps"]
     assert ahead["set_by"] == "user", ahead
+
+
+def test_a_leap_whose_change_a_partners_sleep_could_take_instead_stays_open(tmp_path):
+    """app05 is stepped two hours ahead during a 20-minute pause of its logs, with no
+    record of it; at that time its partner db05 sleeps (systemd-sleep, sleep.c:
+    "Entering sleep state" / "System returned from sleep state."). Their calls after
+    it say app05 is two hours ahead of db05, which fits app05 stepping at its leap or
+    db05 waking two hours behind: the evidence does not say which. Dropping the leap
+    picked db05 and bounded both clocks wrong; the leap stays cut, and both intervals
+    hold the truth."""
+    from synth.applog import structlog_line
+
+    app, db = "app05", "db05"
+    pause = (T0 + timedelta(hours=1), T0 + timedelta(hours=1, minutes=20))
+    ahead = timedelta(hours=2)
+    sys_app, sys_db, calls_app, calls_db = [], [], [], []
+    t = T0
+    while t < T0 + timedelta(hours=3):
+        shown = t + (ahead if t >= pause[1] else timedelta(0))
+        if not pause[0] <= t < pause[1]:
+            sys_app.append(rfc5424_line(shown, f"{app}.corp.test", "CRON", 733, "(root) CMD (run-parts /etc/cron.hourly)"))
+            if t < pause[0] and t.minute % 15 == 0:
+                sys_app.append(rfc5424_line(shown, f"{app}.corp.test", "chronyd", 640,
+                                            "Selected source 192.0.2.10 (ntp1.corp.test)"))
+        if t == pause[0] + timedelta(minutes=2):
+            sys_db.append(rfc5424_line(t, f"{db}.corp.test", "systemd-sleep", 1201, "Entering sleep state 'suspend'..."))
+        elif t == pause[1] - timedelta(minutes=2):
+            sys_db.append(rfc5424_line(t, f"{db}.corp.test", "systemd-sleep", 1201, "System returned from sleep state."))
+        elif not pause[0] + timedelta(minutes=2) < t < pause[1] - timedelta(minutes=2):
+            sys_db.append(rfc5424_line(t, f"{db}.corp.test", "CRON", 812, "(root) CMD (run-parts /etc/cron.hourly)"))
+            if t < pause[0] and t.minute % 15 == 5:
+                sys_db.append(rfc5424_line(t, f"{db}.corp.test", "chronyd", 655,
+                                           "Selected source 192.0.2.10 (ntp1.corp.test)"))
+        if t >= pause[1] + timedelta(minutes=5) and t.minute % 3 == 0:
+            rid = f"req-{t:%H%M}"
+            calls_app.append(structlog_line(shown, "calling db", logger="app", request_id=rid, direction="out",
+                                            peer="db05:5432"))
+            calls_db.append(structlog_line(t + timedelta(milliseconds=20), "query", logger="db", request_id=rid,
+                                           direction="in"))
+            calls_db.append(structlog_line(t + timedelta(milliseconds=40), "result", logger="db", request_id=rid,
+                                           direction="out"))
+            calls_app.append(structlog_line(shown + timedelta(milliseconds=60), "db answered", logger="app",
+                                            request_id=rid, direction="in"))
+        t += timedelta(seconds=60)
+    _write(tmp_path / app / "syslog", sys_app)
+    _write(tmp_path / db / "syslog", sys_db)
+    _write(tmp_path / app / "app.jsonl", calls_app)
+    _write(tmp_path / db / "app.jsonl", calls_db)
+    v = skewsleuth.investigate([tmp_path]).to_dict()
+    for name, truth in ((app, [0.0, 7200.0]), (db, [0.0, 0.0])):
+        segs = _host(v, f"{name}.corp.test")["segments"]
+        assert len(segs) == 2, (name, segs)
+        for seg, off in zip(segs, truth):
+            low, high = seg["offset_low_s"], seg["offset_high_s"]
+            assert (low is None or low - 2 <= off) and (high is None or off <= high + 2), (name, seg)
