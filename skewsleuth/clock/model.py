@@ -28,7 +28,7 @@ from ..store import Store
 from ..timefmt import UTC_FORMAT, Format, clockface
 from .drift import Drift, estimate_drift, register as register_drift
 from .facts import ClockFact, read_facts, set_by_user
-from .pairs import STEP_FROM_PAIRS_S, pair_bounds, prepare_messages, step_boundaries
+from .pairs import STEP_FROM_PAIRS_S, match_pairs, pair_bounds, prepare_messages, step_boundaries
 from .segments import (SAME_STEP_S, STEP_MIN_S, Boundary, Segment, Segmenter, add_step, keep_paired,
                        leap_boundaries, sync_boundaries, twice_read)
 from .solve import Constraint, ConstraintSet, Contradiction, Interval, Solution, solve
@@ -40,7 +40,8 @@ SYNC_SETTLE_S = 60.0    # a step or a "wrong by" this soon after a sync report: 
 SETTLE_RECORDS = 3      # ... or this few records later in the report's log
 ORDER_EPS_S = 1.0       # write-order bounds: records written in sequence
 MAX_PAIR_PASSES = 8     # rounds of cutting segments where message pairs disagree
-MAX_RECUT_TRIALS = 20   # dropped leaps tried again where a partner's boot took their change
+MAX_RECUT_TRIALS = 20   # dropped leaps tried again where dropping them settled something
+SKEW_MIN_S = 60.0       # ... a segment this far off true time, for one
 
 
 @dataclass
@@ -299,8 +300,9 @@ class Cut:
     segments: list[Segment]
     chains: dict[str, list[Boundary]]            # per host, its boundaries in order
     extra: dict[str, list[Boundary]]             # the boundaries no record names, proven
-    # Candidates the evidence did not prove (host, boundary), and the boots and resumes
-    # whose change the trial with every candidate cut left open, by _key
+    # Candidates the evidence did not prove (host, boundary), and what the trial with
+    # every candidate cut left open: boots and resumes whose change it did not force,
+    # segments it did not put off true time (see _settled)
     dropped: list[tuple[str, Boundary]] = field(default_factory=list)
     unforced: set[tuple] = field(default_factory=set)
 
@@ -576,7 +578,7 @@ def _proven_leaps(store: Store, case: Case, facts: list[ClockFact], segments: li
             users.setdefault(f.host, []).append(f)
     proven: dict[str, list[Boundary]] = {}
     dropped: list[tuple[str, Boundary]] = []
-    unforced: set[tuple] = set()
+    unforced: set[tuple] = {_skew_key(seg) for seg in segs if not _off_true(sol.intervals[seg.segment_id])}
     for host, chain in trial_chains.items():
         for k, b in enumerate(chain):
             if not b.candidate:
@@ -622,30 +624,51 @@ def _key(b: Boundary) -> tuple:
     return (b.host, b.kind, b.file_id, b.record_no)
 
 
-def _moved(cut: Cut, intervals: list[Interval]) -> list[Boundary]:
-    """The boots and resumes the solution puts a change at that the trial with every
-    candidate cut left open."""
+def _off_true(iv: Interval) -> bool:
+    """Whether an interval puts its clock off true time by a skew worth naming."""
+    return iv.low > SKEW_MIN_S or iv.high < -SKEW_MIN_S
+
+
+def _skew_key(seg: Segment) -> tuple:
+    return ("skew", seg.host, None if seg.opened_by is None else _key(seg.opened_by))
+
+
+def _settled(store: Store, cut: Cut, intervals: list[Interval]
+             ) -> list[tuple[tuple, str, tuple[datetime | None, ...]]]:
+    """What the solution settles that the trial with every candidate cut left open: a
+    change at a boot or a resume; a segment off true time (the part of it the trial's
+    segment with the same opener held) that no message pair measures (pairs with its
+    partners bound it whatever its host's leaps). Each with its host and when (as
+    logged)."""
     by_host: dict[str, list[Segment]] = {}
     for seg in cut.segments:
         by_host.setdefault(seg.host, []).append(seg)
+    match_pairs(store)      # (on the segments at hand)
+    measured = {s for (s,) in store.con.execute("SELECT s_seg FROM _pairs UNION SELECT r_seg FROM _pairs").fetchall()}
     out = []
     for host, chain in cut.chains.items():
+        for seg in by_host[host]:
+            if _skew_key(seg) in cut.unforced and seg.segment_id not in measured and \
+                    _off_true(intervals[seg.segment_id]):
+                out.append((_skew_key(seg), host, (seg.logged_from, seg.logged_to)))
         for k, b in enumerate(chain):
             prev, nxt = by_host[host][k], by_host[host][k + 1]
             if _key(b) in cut.unforced and _forced(intervals[prev.segment_id], intervals[nxt.segment_id]):
-                out.append(b)
+                out.append((_key(b), host, (b.before, b.after)))
     return out
 
 
 def _recut_dropped(store: Store, case: Case, facts: list[ClockFact], segmenter: Segmenter, cut: Cut,
                    intervals: list[Interval], when: Format) -> tuple[dict[str, list[Boundary]], bool]:
-    """The dropped candidates to cut after all: one whose cut leaves open again a change
-    the solution put at a boot or a resume of a host it exchanged messages with, near
-    in time. The evidence then does not say whose clock changed (this host's at its
-    leap, or the partner's at its boot or sleep); dropping the leap picks the partner,
-    and bounds its clock wrong if it was the leap. Cut, both stay open. Returns them,
-    and whether any was tried (each trial is a build and a solve)."""
-    moved = _moved(cut, intervals)
+    """The dropped leaps to cut after all: one whose cut leaves open again what the
+    solution settled only because it was dropped (see :func:`_settled`), on its host
+    or one it exchanged messages with, near in time. Dropping a leap says the clock
+    did not change there: the solve may then put the change at a partner's boot or
+    sleep (the evidence does not say whose clock changed), or read a jump back before
+    a sync report as the fix of a clock that was ahead (where it may have been set
+    back and then right again). Cut, each stays open. Returns them, and whether any
+    was tried (each trial is a build and a solve)."""
+    moved = _settled(store, cut, intervals)
     if not moved:
         return {}, False
     paired = {(a, b) for a, b in store.con.execute("SELECT DISTINCT s_host, r_host FROM _message_pairs").fetchall()}
@@ -653,10 +676,13 @@ def _recut_dropped(store: Store, case: Case, facts: list[ClockFact], segmenter: 
     out: dict[str, list[Boundary]] = {}
     tried, trials = False, 0
     for host, c in cut.dropped:
-        if c.before is None:
-            continue
-        mine = [m for m in moved if ((host, m.host) in paired or (m.host, host) in paired)
-                and any(t is not None and abs(c.before - t) <= near for t in (m.before, m.after))]
+        if c.before is None or c.source != "log leap":
+            continue         # (a pause of the logs hides a change; the spot before a sync report is no pause)
+        # (a segment off true time: by a leap of its own host's logs; a boot or resume's
+        # change: of a partner's too)
+        mine = [key for key, other, times in moved
+                if (other == host or (key[0] != "skew" and ((host, other) in paired or (other, host) in paired)))
+                and any(t is not None and abs(c.before - t) <= near for t in times)]
         if not mine or trials >= MAX_RECUT_TRIALS:
             continue
         tried, trials = True, trials + 1
@@ -664,8 +690,8 @@ def _recut_dropped(store: Store, case: Case, facts: list[ClockFact], segmenter: 
         trial.setdefault(host, []).append(c)
         segs, chains = segmenter.build(trial)
         _, sol, _ = _solve_with_drift(store, case, facts, segs, chains, when)
-        still = {_key(b) for b in _moved(Cut(segs, chains, trial, [], cut.unforced), sol.intervals)}
-        if any(_key(b) not in still for b in mine):
+        still = {key for key, _, _ in _settled(store, Cut(segs, chains, trial, [], cut.unforced), sol.intervals)}
+        if any(key not in still for key in mine):
             out.setdefault(host, []).append(c)
     return out, tried
 

@@ -18,9 +18,8 @@ offset are known. The properties, one test each:
 Each property runs over every phenomenon alone, and over all of them together
 (:data:`MIXED`). Seeds are drawn by hypothesis (derandomized, so that the four
 properties see the same fleets and the investigations are shared), and the first
-failing seed (the simplest first) is what it reports. The mixed fleets the model does
-not get right yet are :data:`KNOWN_OPEN`: left out of the draw, and each checked by a
-strict xfail test, which fails once the fleet passes (take it off the list then).
+failing seed (the simplest first) is what it reports. Fleets that once broke a
+property are fixed tests (:data:`REGRESSIONS`), each saying what broke.
 Budget: CLOCKFLEET_EXAMPLES (default 4 per phenomenon alone, 4x that mixed) keeps the
 file within about three minutes on two cores.
 """
@@ -44,14 +43,6 @@ import skewsleuth
 from synth.clockfleet import ALL, FAULTS, FleetTruth, make_clock_fleet
 
 MIXED: frozenset[str] = ALL
-# Mixed fleets (seed -> what breaks) the clock model does not get right yet: 1 of the
-# 64 seeds drawn from.
-KNOWN_OPEN: dict[int, str] = {
-    48: "win04: an unlogged step back (-1024 s), then a silent step ahead back to true time: with no "
-        "evidence before the first, the jump back is read as the fix of a clock +991 s ahead (one change "
-        "instead of two), and the stretch before it bounded at >= +991 s where the truth is 0",
-}
-
 TOL_S = 2.0              # logged times to the second (RFC 3164), write latency, step records' lag
 BURST_SLACK_S = 900.0    # an incident's onset may stray this far from its burst of true symptoms
 EXAMPLES = int(os.environ.get("CLOCKFLEET_EXAMPLES", "4"))
@@ -326,11 +317,6 @@ def check(prop, seed: int, phen: frozenset[str]) -> None:
 SEEDS = st.integers(min_value=0, max_value=63)
 
 
-def seeds(phen: frozenset[str]):
-    """The seeds drawn for ``phen``: all, but the known open ones of mixed fleets."""
-    return SEEDS.filter(lambda s: s not in KNOWN_OPEN) if phen == MIXED else SEEDS
-
-
 # ----------------------------------------------------------------------------------
 # Property tests: each phenomenon alone, and all mixed
 
@@ -338,7 +324,7 @@ def seeds(phen: frozenset[str]):
 @pytest.mark.parametrize("phen", CASES)
 def test_every_segment_interval_holds_the_true_offset(phen):
     @_prop_settings(phen)
-    @given(seed=seeds(phen))
+    @given(seed=SEEDS)
     def run(seed):
         check(intervals_hold_truth, seed, phen)
     run()
@@ -347,7 +333,7 @@ def test_every_segment_interval_holds_the_true_offset(phen):
 @pytest.mark.parametrize("phen", CASES)
 def test_since_and_until_lie_within_what_the_evidence_allows(phen):
     @_prop_settings(phen)
-    @given(seed=seeds(phen))
+    @given(seed=SEEDS)
     def run(seed):
         check(since_until_within_evidence, seed, phen)
     run()
@@ -356,7 +342,7 @@ def test_since_and_until_lie_within_what_the_evidence_allows(phen):
 @pytest.mark.parametrize("phen", CASES)
 def test_no_incident_is_reported_where_none_happened(phen):
     @_prop_settings(phen)
-    @given(seed=seeds(phen))
+    @given(seed=SEEDS)
     def run(seed):
         check(no_incident_where_none_happened, seed, phen)
     run()
@@ -365,7 +351,7 @@ def test_no_incident_is_reported_where_none_happened(phen):
 @pytest.mark.parametrize("phen", CASES)
 def test_a_host_whose_clock_is_always_true_is_never_the_culprit(phen):
     @_prop_settings(phen)
-    @given(seed=seeds(phen))
+    @given(seed=SEEDS)
     def run(seed):
         check(healthy_never_culprit, seed, phen)
     run()
@@ -448,6 +434,9 @@ REGRESSIONS = [
                "win01's and win04's resumes could take the change instead; the pairs then put both at -7125 s"),
     (_ALL, 62, "a leap re-cut because a partner's resume near it was forced, though its own cut left that "
                "resume forced all the same"),
+    (_ALL, 48, "win04: an unlogged step back (-1024 s), then a silent step ahead back to true time; with the "
+               "leap of the second dropped, the jump back was read as the fix of a clock +991 s ahead and the "
+               "stretch before it bounded at >= +991 s where the truth is 0"),
 ]
 
 
@@ -476,13 +465,6 @@ def _assert_every_property(c: Case, what: str) -> None:
     broken = {k: v for k, v in broken.items() if v}
     assert not broken, f"{what}; " + c.describe() + "".join(
         f"\n{k}:\n  " + "\n  ".join(v[:4]) for k, v in broken.items())
-
-
-@pytest.mark.parametrize("seed", [pytest.param(s, marks=pytest.mark.xfail(strict=True, reason=why), id=str(s))
-                                  for s, why in KNOWN_OPEN.items()])
-def test_mixed_fleets_the_model_does_not_get_right_yet(seed):
-    """Strict xfail: passes (and so fails) once the model gets the fleet right."""
-    _assert_every_property(investigated(seed, MIXED), KNOWN_OPEN[seed])
 
 
 def test_the_generator_writes_what_skewsleuth_reads():

@@ -531,3 +531,28 @@ def test_a_leap_whose_change_a_partners_sleep_could_take_instead_stays_open(tmp_
         for seg, off in zip(segs, truth):
             low, high = seg["offset_low_s"], seg["offset_high_s"]
             assert (low is None or low - 2 <= off) and (high is None or off <= high + 2), (name, seg)
+
+
+def test_a_jump_back_then_a_silent_fix_is_not_read_as_the_fix_of_a_clock_ahead(tmp_path):
+    """web09's clock is set back 1,024 s with no record (its log goes back), and 23
+    minutes later set right again during a five-minute pause of the log, with no
+    record either; chronyd reports a source only after that. Read as one change, the
+    jump back is the fix of a clock 1,024 s ahead; read as two, the clock was right
+    before it. Nothing tells them apart: the stretch before the jump is not put ahead."""
+    host = "web09.corp.test"
+    back, fix, pause = T0 + timedelta(hours=1), T0 + timedelta(hours=1, minutes=23), timedelta(minutes=5)
+    lines, t = [], T0
+    while t < T0 + timedelta(hours=3):
+        if not fix - pause <= t < fix:
+            shown = t - timedelta(seconds=1024) if back <= t < fix else t
+            lines.append(rfc5424_line(shown, host, "CRON", 733, "(root) CMD (run-parts /etc/cron.hourly)"))
+            if t >= fix and t.minute % 15 == 0:
+                lines.append(rfc5424_line(t, host, "chronyd", 640, "Selected source 192.0.2.10 (ntp1.corp.test)"))
+        t += timedelta(seconds=60)
+    _write(tmp_path / "web09" / "syslog", lines)
+    v = skewsleuth.investigate([tmp_path]).to_dict()
+    first, *rest = _host(v, host)["segments"]
+    low, high = first["offset_low_s"], first["offset_high_s"]
+    assert (low is None or low <= 2) and (high is None or high >= -2), first
+    last = rest[-1]
+    assert last["offset_low_s"] <= 0 <= last["offset_high_s"]
