@@ -21,13 +21,13 @@ ROOT = Path(__file__).resolve().parent.parent
 EVTX_DIR = ROOT / "tests" / "data" / "evtx"
 
 # Property tests draw every example in CI and in scripts/test-all.sh (`thorough`, as
-# Hypothesis' own CI profile: derandomized, no deadline) and a third of them in a bare
+# Hypothesis' own CI profile: derandomized, no deadline) and a quarter of them in a bare
 # run (`quick`), so that the unit tier answers within a minute while you work;
 # `--hypothesis-profile` picks one. support.properties.examples() scales the tests that
 # set their own count.
 settings.register_profile("thorough", max_examples=100, derandomize=True, deadline=None, database=None,
                           print_blob=True, suppress_health_check=[HealthCheck.too_slow])
-settings.register_profile("quick", max_examples=33)
+settings.register_profile("quick", max_examples=25)
 settings.load_profile("thorough" if os.environ.get("CI") == "true" else "quick")
 
 

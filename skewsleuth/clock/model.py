@@ -723,7 +723,8 @@ def _write_segments(store: Store, estimates: list[SegmentEstimate], twice: bool 
         # segments' intervals, give or take half their hull (unknown if either is).
         joins = """LEFT JOIN ambiguous_records x USING (file_id, record_no)
                    LEFT JOIN segments a ON a.segment_id = x.alt_segment_id"""
-        unbounded = "s.offset_low_s IS NULL OR s.offset_high_s IS NULL OR a.offset_low_s IS NULL OR a.offset_high_s IS NULL"
+        unbounded = ("s.offset_low_s IS NULL OR s.offset_high_s IS NULL "
+                     "OR a.offset_low_s IS NULL OR a.offset_high_s IS NULL")
         lo, hi = "least(s.offset_low_s, a.offset_low_s)", "greatest(s.offset_high_s, a.offset_high_s)"
         offset = f"CASE WHEN a.segment_id IS NULL OR {unbounded} THEN {offset} ELSE ({lo} + {hi}) / 2 * 1e6 END"
         half = f"CASE WHEN a.segment_id IS NULL THEN {half} WHEN {unbounded} THEN NULL ELSE ({hi} - {lo}) / 2 END"

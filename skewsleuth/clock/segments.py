@@ -1062,7 +1062,7 @@ def keep_paired(store: Store, segments: dict[int, Segment], intervals: dict[int,
                                         "high": pa.array([hi for _, _, hi in finite], pa.float64())}))
     try:
         store.con.execute(f"""
-            CREATE OR REPLACE TEMP TABLE _settled AS
+            CREATE OR REPLACE TEMP TABLE _twice_settled AS
             WITH partner AS (
               SELECT r_file AS file_id, r_rn AS record_no, s_file AS o_file, s_rn AS o_rn, d_us, TRUE AS received
               FROM _message_pairs SEMI JOIN ambiguous_records a ON a.file_id = r_file AND a.record_no = r_rn
@@ -1090,13 +1090,13 @@ def keep_paired(store: Store, segments: dict[int, Segment], intervals: dict[int,
         store.con.unregister("_iv")
     moved = store.con.execute("""
         SELECT es.segment_id, s.alt, count(*), min(epoch_us(e.logged)), max(epoch_us(e.logged))
-        FROM _settled s JOIN event_segments es USING (file_id, record_no) JOIN events e USING (file_id, record_no)
+        FROM _twice_settled s JOIN event_segments es USING (file_id, record_no) JOIN events e USING (file_id, record_no)
         WHERE s.not_here GROUP BY ALL""").fetchall()
-    store.con.execute("""UPDATE event_segments SET segment_id = s.alt FROM _settled s
+    store.con.execute("""UPDATE event_segments SET segment_id = s.alt FROM _twice_settled s
                          WHERE s.not_here AND event_segments.file_id = s.file_id
                            AND event_segments.record_no = s.record_no""")
     store.con.execute("DELETE FROM ambiguous_records WHERE (file_id, record_no) IN "
-                      "(SELECT file_id, record_no FROM _settled)")
+                      "(SELECT file_id, record_no FROM _twice_settled)")
     for name in ("event_segments", "ambiguous_records"):
         store.versions[name] = store.versions.get(name, 0) + 1
     for old, new, n, lo, hi in moved:

@@ -15,5 +15,5 @@ FULL = 100          # Hypothesis' own default: a profile of FULL examples draws 
 
 def examples(thorough: int) -> int:
     """``thorough`` under a full profile; the same share of it that the loaded profile
-    draws of Hypothesis' default (a third under ``quick``), never fewer than 10."""
+    draws of Hypothesis' default (a quarter under ``quick``), never fewer than 10."""
     return max(10, thorough * settings.default.max_examples // FULL)
