@@ -288,6 +288,15 @@ def _text_fact(host, file_id, at, logged, provider, message) -> ClockFact | None
     return None
 
 
+def user_sets(facts: list[ClockFact]) -> dict[str, list[ClockFact]]:
+    """The records of a person or script setting the clock (kind "set"), per host."""
+    out: dict[str, list[ClockFact]] = {}
+    for f in facts:
+        if f.kind == "set":
+            out.setdefault(f.host, []).append(f)
+    return out
+
+
 def set_by_user(users: list[ClockFact], before: datetime | None, after: datetime | None, file_id: int,
                 seq: int) -> ClockFact | None:
     """The record of a person or script setting the clock (kind "set", one host's) that

@@ -27,7 +27,7 @@ from ..sources import platform_sql
 from ..store import Store
 from ..timefmt import UTC_FORMAT, Format, clockface
 from .drift import Drift, estimate_drift, register as register_drift
-from .facts import ClockFact, read_facts, set_by_user
+from .facts import ClockFact, read_facts, set_by_user, user_sets
 from .pairs import STEP_FROM_PAIRS_S, match_pairs, pair_bounds, prepare_messages, step_boundaries
 from .segments import (SAME_STEP_S, STEP_MIN_S, Boundary, Segment, Segmenter, add_step, keep_paired,
                        leap_boundaries, sync_boundaries, twice_read)
@@ -572,10 +572,7 @@ def _proven_leaps(store: Store, case: Case, facts: list[ClockFact], segments: li
     by_host: dict[str, list[Segment]] = {}
     for seg in segs:
         by_host.setdefault(seg.host, []).append(seg)
-    users: dict[str, list[ClockFact]] = {}
-    for f in facts:
-        if f.kind == "set":
-            users.setdefault(f.host, []).append(f)
+    users = user_sets(facts)
     proven: dict[str, list[Boundary]] = {}
     dropped: list[tuple[str, Boundary]] = []
     unforced: set[tuple] = {_skew_key(seg) for seg in segs if not _off_true(sol.intervals[seg.segment_id])}

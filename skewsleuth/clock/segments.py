@@ -33,7 +33,7 @@ import pyarrow as pa
 
 from ..store import Store
 from ..timefmt import UTC_FORMAT, Format
-from .facts import SEQ, ClockFact, set_by_user
+from .facts import SEQ, ClockFact, set_by_user, user_sets
 
 STEP_MIN_S = 1.0          # smaller explicit changes are slews / routine sync, not steps
 INFER_BACK_S = 120.0      # Windows writes records out of order by seconds around boots
@@ -740,10 +740,7 @@ class Segmenter:
 def _attribute_user_sets(inferred: dict[str, list[Boundary]], facts: list[ClockFact]) -> None:
     """A jump no record sized, next to a record of a person or script setting the
     clock (see :func:`.facts.set_by_user`), was set by them."""
-    users: dict[str, list[ClockFact]] = {}
-    for f in facts:
-        if f.kind == "set":
-            users.setdefault(f.host, []).append(f)
+    users = user_sets(facts)
     for host, bounds in inferred.items():
         for b in bounds:
             if b.kind == "step" and b.setter == "unknown" and host in users:
