@@ -29,7 +29,7 @@ def canonicalise(store: Store, case: Case) -> None:
     extra += list(case.addresses.values())
     mapping = canonical_map(names + extra)
     # Each spelling the events use, with the name the same function gives every other
-    # name (case, references, rules' suspects), matched as it is: lowered again in SQL,
+    # name (case, references, hosts rules read from records), matched as it is: lowered again in SQL,
     # a name written with a trailing dot or a tab kept its spelling. Events are stored
     # with their names keyed (hosts.host_keys): only those that change again are here.
     renamed = [(h, c) for h in spellings if (c := canonical(h, mapping)) and c != h]
@@ -108,7 +108,7 @@ def drop_duplicates(store: Store) -> int:
 def host_roles(store: Store) -> dict[str, set[str]]:
     """Each host's roles the evidence shows, for the remediation runbooks: only a
     Lync/SfB Edge, by its events (14619, an Access Edge message of an ``LS`` provider, a
-    name with "edge") or as the suspect of a rejected ms-identity signature. Needs the
+    name with "edge") or as the signer a rejected ms-identity signature names. Needs the
     ``symptoms`` table (:func:`.rules.matcher.match_rules`)."""
     roles: dict[str, set[str]] = {}
     rows = store.con.execute("""
@@ -118,8 +118,8 @@ def host_roles(store: Store) -> dict[str, set[str]]:
     for host, edge in rows:
         if edge:
             roles.setdefault(host, set()).add("lync-edge")
-    for (suspect,) in store.con.execute(
-            "SELECT DISTINCT suspect_raw FROM symptoms WHERE protocol = 'sip-ms-identity' AND role = 'symptom' "
-            "AND suspect_raw IS NOT NULL AND suspect_raw <> host").fetchall():
-        roles.setdefault(suspect.lower(), set()).add("lync-edge")
+    for (signer,) in store.con.execute(
+            "SELECT DISTINCT other_raw FROM symptoms WHERE protocol = 'sip-ms-identity' AND role = 'symptom' "
+            "AND other_raw IS NOT NULL AND other_raw <> host").fetchall():
+        roles.setdefault(signer.lower(), set()).add("lync-edge")
     return roles

@@ -7,10 +7,20 @@ five grounds, all in true time:
 * precedence: it was in place at the onset (a cause comes first);
 * mechanism: a skew signature ("date skewed", KRB_AP_ERR_SKEW) needs a wrong clock;
 * size: how far the offset is beyond the tolerance;
-* naming: how many symptoms name the host (ms-ep-fqdn, the peer) or were logged by it;
+* implication: which of the two clocks of each failure (the writer's and the judge's,
+  see rules) the evidence points at (:func:`weigh_clock_pairs`);
 * recovery: the symptoms stopped when the clock was fixed.
 
-Anything that cannot be the cause goes to ``ruled_out`` with the specific reason.
+Which of the two clocks of a failure is wrong is decided here, never by a rule: first by
+measurement (a clock the model bounds within the tolerance is not it, one it puts beyond
+is), then by the pattern of the failures: a clock common to failures with several
+others is the wrong one, and they are not; a judge that accepted other peers' times
+while failing one points at that one; a single pair with nothing else stays undecided
+and says so.
+
+Anything that cannot be the cause goes to ``ruled_out`` with a reason that holds in
+true time: a reason the evidence does not establish (a time whose offset is unknown,
+a host whose clock no log measures) is not printed, and the thing stays a candidate.
 """
 
 from __future__ import annotations
@@ -18,6 +28,8 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
+from typing import Iterable
+from collections import Counter
 from datetime import datetime, timedelta
 
 from .case import Case, Change
@@ -30,7 +42,14 @@ from .timefmt import UTC_FORMAT, Format
 
 LOOKBACK = timedelta(hours=24)
 RECOVERY_WINDOW = timedelta(minutes=30)
-_TIME_WORDS = re.compile(r"\b(ntp|w32tm|w32time|time ?zone|clock|chrony|timesync|time service|hwclock|rtc)\b", re.I)
+# Changes that can move a clock: time services and their configuration, a hypervisor
+# setting the guest's time (a snapshot revert or restore, a live migration, its time
+# sync), a pause (suspend, hibernate), power lost (the RTC and its battery), a zone.
+_TIME_WORDS = re.compile(
+    r"\b(ntp\w*|w32tm|w32time|time ?zones?|tz|dst|daylight|clocks?|chrony\w*|timesync\w*|time service|"
+    r"time ?sync\w*|hwclock|rtc|cmos|bios|battery|snapshots?|revert\w*|restor\w*|roll(?:ed)? ?back|"
+    r"vmotion|live ?migrat\w*|migrat\w*|hypervisor|vmware tools|integration services|"
+    r"suspend\w*|hibernat\w*|resum\w*|sleep|power ?(?:cut|loss|outage|failure|lost)|outage)\b", re.I)
 
 
 @dataclass
@@ -134,6 +153,143 @@ def _in_window(e: SegmentEstimate, start: datetime, stop: datetime) -> bool:
     return (a is None or a <= stop) and (b is None or b >= start)
 
 
+@dataclass
+class ClockWeights:
+    """Which clock of each failure the evidence points at (:func:`weigh_clock_pairs`):
+    per party (a host, or "(token issuer)" for one no record names), how strongly
+    (1: measured off, or the pattern's odd one out; 0.5: one of an undecided pair; 0:
+    cleared), and why, in sentences that say what was measured or seen."""
+
+    implicated: dict[str, float] = field(default_factory=dict)
+    why: dict[str, list[str]] = field(default_factory=dict)
+    cleared: dict[str, str] = field(default_factory=dict)      # party -> why its clock is not it
+
+    def strength(self, party: str) -> float:
+        return self.implicated.get(party, 0.0)
+
+    def _say(self, party: str, strength: float, why: str) -> None:
+        if strength >= self.implicated.get(party, -1.0):
+            self.implicated[party] = strength
+        if why not in self.why.setdefault(party, []):
+            self.why[party].append(why)
+
+
+def measured_clocks(incident: Incident, model: ClockModel) -> dict[str, str]:
+    """Per host, what the clock model measured of its clock while the incident lasted:
+    "off" (some segment surely beyond the tolerance), "ok" (every segment surely within
+    it); hosts with no such segment or with an interval straddling the tolerance are
+    left out: unknown."""
+    tol = incident.tolerance_s
+    start, stop = incident.onset_low or incident.onset, incident.end or incident.last
+    if incident.onset_low is None or incident.onset_high is None:
+        # the failures' true times are not bounded: any time of the evidence may be theirs
+        start, stop = datetime.min.replace(tzinfo=incident.onset.tzinfo), datetime.max.replace(tzinfo=incident.onset.tzinfo)
+    out: dict[str, str] = {}
+    for host, hc in model.hosts.items():
+        segs = [e for e in hc.segments if e.segment.events and e.interval.known and _in_window(e, start, stop)]
+        if any(_magnitude(e) > tol for e in segs):
+            out[host] = "off"
+        elif segs and all(-tol <= e.interval.low and e.interval.high <= tol for e in segs):
+            out[host] = "ok"
+    return out
+
+
+def weigh_clock_pairs(incident: Incident, measured: dict[str, str], hosts: Iterable[str] = ()) -> ClockWeights:
+    """Decide, for each failure's two clocks, which the evidence points at.
+
+    1. Measurement: of a pair, a clock measured beyond the tolerance explains the
+       failures; one measured within it (or a service presumed true) leaves the other.
+    2. Acceptance: a judge that accepted other peers' times while it failed one peer's
+       points at that peer (its own clock worked for the rest).
+    3. Commonness: a clock common to the failures of several others is the wrong one,
+       and theirs are cleared (a DC behind fails every client; one client ahead fails
+       alone).
+    4. Anything left is a pair nothing decides: both clocks stay, at half weight.
+
+    A party that is one of ``hosts`` (the clock model's, however the records spelled
+    it: a short name, its FQDN) goes by that host's name.
+    """
+    w = ClockWeights()
+    known = list(hosts)
+
+    def name(p: str) -> str:
+        return p if p.startswith("(") or p in known else next((h for h in known if same_host(p, h)), p)
+
+    pairs: Counter = Counter()
+    for (writer, judge), n in incident.clock_pairs.items():
+        pairs[(name(writer), name(judge))] += n
+    accepted = {name(j): {name(p) for p in ps} for j, ps in incident.accepted.items()}
+    status = dict(measured)
+    for p in incident.trusted:
+        status.setdefault(p, "ok")
+    undecided: list[tuple[str, str, int]] = []
+    against: dict[str, Counter] = {}      # a clock measured off -> the clocks it failed with
+    for (writer, judge), n in pairs.items():
+        sw, sj = status.get(writer), status.get(judge)
+        if "off" in (sw, sj):
+            for off, other in ((writer, judge), (judge, writer)):
+                if status.get(off) == "off":
+                    against.setdefault(off, Counter())[other] += n
+                elif status.get(other) == "off":
+                    w.cleared.setdefault(off, f"its failures with {_party(other)} are explained by "
+                                              f"the clock of {_party(other)}, measured beyond the tolerance")
+        elif "ok" in (sw, sj) and sw != sj:
+            ok, other = (writer, judge) if sw == "ok" else (judge, writer)
+            how = "is presumed to keep true time" if ok in incident.trusted else "was measured within the tolerance"
+            w._say(other, 1.0, f"{n} symptoms pair its clock with the clock of {_party(ok)}, which {how}")
+        elif sw is None and sj is None:
+            undecided.append((writer, judge, n))
+    for off, others in against.items():
+        w._say(off, 1.0, f"the clock of {_party(off)} was measured beyond the tolerance, and {sum(others.values())} "
+                         f"symptoms pair it with {_few(others)}")
+    rest: list[tuple[str, str, int]] = []
+    for writer, judge, n in undecided:
+        others = accepted.get(judge, set()) - {writer}
+        if others:
+            names = _few(others)
+            w._say(writer, 1.0, f"{judge} accepted the times of {len(others)} other "
+                                f"host{'s' if len(others) != 1 else ''} ({names}) while it failed {writer}'s")
+            w.cleared.setdefault(judge, f"it accepted the times of {len(others)} other "
+                                        f"host{'s' if len(others) != 1 else ''} ({names}) while it failed those of "
+                                        f"{_party(writer)}: its clock worked for them")
+        else:
+            rest.append((writer, judge, n))
+    peers: dict[str, set[str]] = {}
+    for writer, judge, _ in rest:
+        peers.setdefault(writer, set()).add(judge)
+        peers.setdefault(judge, set()).add(writer)
+    common = {p for p, ps in peers.items() if len(ps) >= 2}
+    for writer, judge, n in rest:
+        ends = [p for p in (writer, judge) if p in common]
+        if len(ends) == 1:
+            c = ends[0]
+            other = judge if c == writer else writer
+            names = _few(peers[c])
+            w._say(c, 1.0, f"{_party(c)} is common to the failures with {len(peers[c])} others ({names})")
+            if not any(other in pair and not (set(pair) & common) for pair in ((a, b) for a, b, _ in rest)):
+                w.cleared.setdefault(other, f"its failures were all with {_party(c)}, which failed with "
+                                            f"{len(peers[c]) - 1} other{'s' if len(peers[c]) != 2 else ''} too: "
+                                            f"the common clock is that of {_party(c)}")
+        else:
+            for p, q in ((writer, judge), (judge, writer)):
+                w._say(p, 0.5, f"{n} symptoms involve {_party(p)} and {_party(q)} only: nothing measured says "
+                               f"which of the two clocks is wrong")
+    for p in list(w.cleared):
+        if w.strength(p) >= 1.0:
+            del w.cleared[p]
+    return w
+
+
+def _few(parties: Counter | set, most: int = 3) -> str:
+    names = [_party(p) for p, _ in parties.most_common()] if isinstance(parties, Counter) \
+        else sorted(_party(p) for p in parties)
+    return ", ".join(names[:most]) + (f" and {len(names) - most} more" if len(names) > most else "")
+
+
+def _party(p: str) -> str:
+    return f"the {p[1:-1]} (no record names it)" if p.startswith("(") else p
+
+
 def diagnose(incident: Incident, model: ClockModel, case: Case, host_roles: dict[str, set[str]],
              when: Format = UTC_FORMAT) -> Diagnosis:
     tol = incident.tolerance_s
@@ -141,7 +297,7 @@ def diagnose(incident: Incident, model: ClockModel, case: Case, host_roles: dict
     stop = incident.end or incident.last
     slack = timedelta(seconds=60)
     mechanism = 1.0 if incident.skew_signatures else 0.5
-    total = max(incident.symptoms, 1)
+    weights = weigh_clock_pairs(incident, measured_clocks(incident, model), model.hosts)
     candidates: list[Candidate] = []
     ruled: list[RuledOut] = []
     sig = ", ".join(incident.skew_signatures or incident.signatures[:2])
@@ -176,15 +332,19 @@ def diagnose(incident: Incident, model: ClockModel, case: Case, host_roles: dict
                           f"{mag / tol:.0f}x the {tol:.0f} s tolerance")
         c.evidence += e.interval.evidence[:6]
         c.evidence += e.notes
-        precedence = 1.0 if at is None or at <= incident.onset + slack + timedelta(seconds=_half(e)) else 0.0
+        # After the onset only where it surely began after the first failure surely
+        # happened: the error's start and the onset both in true time, with their
+        # uncertainty.
+        began = None if at is None else at - timedelta(seconds=_half(e))
+        precedence = 0.0 if began is not None and incident.onset_high is not None and \
+            began > incident.onset_high + slack else 1.0
         if not precedence:
             ruled.append(RuledOut(f"clock of {host} ({_fmt_s(e.offset_s)})", at,
-                                  f"this clock error began at {when(at)}, after the onset "
-                                  f"{when(incident.onset)}", "clock", host))
+                                  f"this clock error began at {when(at)} at the earliest, after the first "
+                                  f"failure, at {when(incident.onset_high)} at the latest", "clock", host))
             continue
-        named = (incident.suspects.get(host, 0) + 0.5 * incident.reporters.get(host, 0)) / total
-        if incident.suspects.get(host):
-            c.evidence.append(f"{incident.suspects[host]} of {incident.symptoms} symptoms name {host}")
+        named = weights.strength(host)
+        c.evidence += weights.why.get(host, [])
         recovery = 0.0
         if c.until is not None and incident.end is not None and \
                 c.until - timedelta(minutes=5) <= incident.end <= c.until + RECOVERY_WINDOW:
@@ -197,8 +357,12 @@ def diagnose(incident: Incident, model: ClockModel, case: Case, host_roles: dict
         c.score = round(0.25 * mechanism + 0.2 * precedence + 0.2 * size + 0.25 * min(1.0, named) + 0.1 * recovery, 3)
         candidates.append(c)
 
-    candidates += _unbounded_suspects(incident, model, case, candidates, ruled, start, stop, when)
-    skewed = {c.host: c for c in candidates}
+    candidates += _unmeasured_clocks(incident, model, case, weights, candidates, ruled, when)
+    skewed = {c.host: c for c in candidates if c.host}
+    # "Not among the hosts the failures involve" holds only where every failure names
+    # both its clocks: a token issuer no record names may be any host.
+    involved = incident.involved | set(skewed)
+    knows_all = not incident.anonymous
     for host, hc in model.hosts.items():
         for b in hc.boots:
             at = _boot_true(b, model)
@@ -225,23 +389,44 @@ def diagnose(incident: Incident, model: ClockModel, case: Case, host_roles: dict
                 candidates.append(r)
                 continue
             reasons = []
-            if at > incident.onset + slack:
-                reasons.append(f"it came after the onset ({when(at)}, first failure {when(incident.onset)})")
-            if host not in incident.involved:
-                reasons.append(f"{host} is not among the hosts the failures involve ({_hosts(incident)})")
-            if not reasons:
-                reasons.append("the clock came back within tolerance after it, so it cannot explain a "
-                               f"{sig} failure")
-            ruled.append(RuledOut(f"reboot of {host}", at, "; ".join(reasons), "reboot", host))
+            at_low = _earliest(opened, at)
+            if at_low is not None and incident.onset_high is not None and at_low > incident.onset_high + slack:
+                reasons.append(f"it came after the first failure: at {when(at)} (true time, "
+                               f"{when(at_low)} at the earliest), the first failure at "
+                               f"{when(incident.onset_high)} at the latest")
+            if knows_all and host not in involved:
+                reasons.append(f"{host} is not among the hosts the failures involve ({', '.join(sorted(involved))})")
+            if opened is not None and _within(opened, tol):
+                reasons.append(f"the clock came back within the tolerance after it (offset "
+                               f"{_fmt_s(opened.interval.low)} .. {_fmt_s(opened.interval.high)}), so it cannot "
+                               f"explain a {sig} failure")
+            if reasons:
+                ruled.append(RuledOut(f"reboot of {host}", at, "; ".join(reasons), "reboot", host))
+            else:
+                r = Candidate("reboot", host, at, score=0.1, what=f"reboot of {host}")
+                r.evidence.append(f"{host} rebooted at {when(at)}{'' if at_low else ' (as logged: its offset is unknown)'}"
+                                  f"; nothing measured rules it out: its clock after the reboot is not bounded "
+                                  f"within the tolerance" + ("" if knows_all else ", and a clock the failures do "
+                                                             "not name may be any host's"))
+                r.evidence += b.evidence[:2]
+                candidates.append(r)
 
     for ch in case.changes:
         if not (start <= ch.at <= stop + LOOKBACK):
             continue
         has_mechanism = bool(_TIME_WORDS.search(ch.what))
-        reasons = _change_reasons(ch, incident, has_mechanism, sig, when)
-        if has_mechanism and ch.at <= incident.onset + slack:
+        reasons = _change_reasons(ch, incident, has_mechanism, sig, when, involved if knows_all else None)
+        after = incident.onset_high is not None and ch.at > incident.onset_high + slack
+        if has_mechanism and not after:
             c = Candidate("change", ch.host, ch.at, what=ch.what, score=round(0.25 + 0.2 + 0.1, 3))
-            c.evidence.append(f"change '{ch.what}' touches time keeping and came before the onset")
+            c.evidence.append(f"change '{ch.what}' can move a clock and was made "
+                              + (f"before the first failure ({when(incident.onset_high)} at the latest)"
+                                 if incident.onset_high is not None else
+                                 "when the failures may already have begun (their onset is not bounded)"))
+            candidates.append(c)
+        elif not reasons:
+            c = Candidate("change", ch.host, ch.at, what=ch.what, score=0.1)
+            c.evidence.append(f"change '{ch.what}': nothing measured rules it out")
             candidates.append(c)
         else:
             ruled.append(RuledOut(f"change: {ch.what}" + (f" on {ch.host}" if ch.host else ""), ch.at,
@@ -249,17 +434,22 @@ def diagnose(incident: Incident, model: ClockModel, case: Case, host_roles: dict
 
     candidates.sort(key=lambda c: (-c.score, c.kind != "clock_skew", c.at or datetime.max.replace(tzinfo=incident.onset.tzinfo)))
     remediation = [remedy(c, model, case, host_roles.get(c.host or "", set()), incident)
-                   for c in candidates if c.kind == "clock_skew"][:3]
+                   for c in candidates if c.kind == "clock_skew" and c.host][:3]
+    for party, why in weights.cleared.items():
+        if party.startswith("(") or party in skewed or any(r.host == party and r.kind == "clock" for r in ruled):
+            continue
+        ruled.append(RuledOut(f"clock of {party}", None, why, "clock", party))
     return Diagnosis(candidates, ruled, remediation)
 
 
-def _unbounded_suspects(incident: Incident, model: ClockModel, case: Case, candidates: list[Candidate],
-                        ruled: list[RuledOut], start: datetime, stop: datetime,
-                        when: Format = UTC_FORMAT) -> list[Candidate]:
-    """Hosts the failures accuse whose clock no evidence bounds: a client a KDC names by
-    address and whose own logs are not at hand. A skew signature says the clock was
-    beyond the protocol's tolerance from the clock that judged it; by how much, and
-    which way, the evidence does not say."""
+def _unmeasured_clocks(incident: Incident, model: ClockModel, case: Case, weights: ClockWeights,
+                       candidates: list[Candidate], ruled: list[RuledOut], when: Format = UTC_FORMAT
+                       ) -> list[Candidate]:
+    """Clocks the failures point at (:func:`weigh_clock_pairs`) that no evidence bounds:
+    a client a KDC names by address whose own logs are not at hand, the DC every client
+    failed with, a token issuer no record names. A skew signature says the two clocks
+    of each failure were more than the tolerance apart; by how much, and which way, the
+    evidence does not say."""
     if not incident.skew_signatures:
         return []
     tol, total = incident.tolerance_s, max(incident.symptoms, 1)
@@ -267,35 +457,52 @@ def _unbounded_suspects(incident: Incident, model: ClockModel, case: Case, candi
     seen = {c.host for c in candidates} | {r.host for r in ruled if r.kind == "clock"}
     trusted = set(case.references)
     out = []
-    for host, n in incident.suspects.most_common():
-        if host in seen or any(same_host(host, r) for r in trusted):
+    for party, strength in sorted(weights.implicated.items(), key=lambda kv: (-kv[1], kv[0])):
+        if party in seen or party in incident.trusted or any(same_host(party, r) for r in trusted):
             continue
-        hc = model.hosts.get(host)
-        if hc is not None and any(e.interval.known and _in_window(e, start, stop) for e in hc.segments):
+        hc = model.hosts.get(party)
+        if hc is not None and any(e.interval.known and _in_window(e, incident.onset - LOOKBACK,
+                                                                  incident.end or incident.last)
+                                  and _magnitude(e) <= tol and math.isfinite(e.interval.low)
+                                  and math.isfinite(e.interval.high) for e in hc.segments):
             continue
-        judges = sorted(h for h in incident.reporters if h != host) or sorted(incident.reporters)
+        n = sum(c for pair, c in incident.clock_pairs.items() if any(same_host(party, p) for p in pair))
+        anonymous = party.startswith("(")
         # Since when is unknown: the first failure says only that the clock was already
         # beyond the tolerance then.
-        c = Candidate("clock_skew", host, None, beyond_s=tol)
-        c.evidence.append(f"{n} of {incident.symptoms} symptoms ({sig}) name {host}: each reports a timestamp "
-                          f"more than {tol:.0f} s from the clock of {', '.join(judges[:3])}, so {host}'s clock was "
-                          f"beyond the tolerance of {', '.join(incident.protocols)} by {when(incident.onset)} "
-                          f"at the latest")
-        c.evidence.append(f"no log of {host} bounds by how much or which way: collect its logs (a Kerberos "
-                          "client's KRB5_TRACE, its system log) or probe it to measure the offset")
-        named = min(1.0, n / total)
-        c.score = round(0.25 + 0.2 * 0.5 + 0.2 * 0.5 + 0.25 * named, 3)
+        c = Candidate("clock_skew", None if anonymous else party, None, beyond_s=tol,
+                      what=f"clock of {_party(party)}" if anonymous else "")
+        by = (f", by {when(incident.onset_high)} at the latest (true time)" if incident.onset_high is not None
+              else "; when the first failure happened in true time is unknown (the clock that logged it is not "
+                   "measured)")
+        c.evidence.append(f"{n} of {incident.symptoms} symptoms ({sig}) involve the clock of {_party(party)}: each "
+                          f"says it was more than {tol:.0f} s from the other clock of the failure{by}")
+        c.evidence += weights.why.get(party, [])
+        c.evidence.append(f"no log of {_party(party)} bounds by how much or which way: "
+                          + ("find the host (the records do not name it) and" if anonymous else
+                             "collect its logs (a Kerberos client's KRB5_TRACE, its system log) or")
+                          + " probe it to measure the offset")
+        c.score = round(0.25 + 0.2 * 0.5 + 0.2 * 0.5 + 0.25 * strength * min(1.0, 2 * n / total), 3)
         out.append(c)
     return out
-
-
-def _hosts(incident: Incident) -> str:
-    return ", ".join(sorted(incident.involved))
 
 
 def _half(e: SegmentEstimate) -> float:
     w = e.interval.high - e.interval.low
     return w / 2 if math.isfinite(w) else 0.0
+
+
+def _earliest(e: SegmentEstimate | None, at: datetime) -> datetime | None:
+    """The earliest true time of ``at`` (a true-time reading of segment ``e``) its
+    offset interval allows; None when the interval is not bounded on both sides."""
+    if e is None or not (math.isfinite(e.interval.low) and math.isfinite(e.interval.high)):
+        return None
+    return at - timedelta(seconds=_half(e))
+
+
+def _within(e: SegmentEstimate, tol: float) -> bool:
+    """The segment's offset is measured, surely within the tolerance."""
+    return e.interval.known and -tol <= e.interval.low and e.interval.high <= tol
 
 
 def _finite(x: float) -> float | None:
@@ -309,21 +516,25 @@ def _boot_true(b: Boundary, model: ClockModel) -> datetime | None:
     return None
 
 
-def _change_reasons(ch: Change, incident: Incident, has_mechanism: bool, sig: str, when: Format) -> list[str]:
+def _change_reasons(ch: Change, incident: Incident, has_mechanism: bool, sig: str, when: Format,
+                    involved: set[str] | None) -> list[str]:
+    """Why a change is not the cause, each only as far as measured: ``involved`` is None
+    where some failure's other clock is named by no record (then no host is surely
+    uninvolved)."""
     reasons = []
     slack = timedelta(seconds=60)
-    if ch.at > incident.onset + slack:
-        mins = (ch.at - incident.onset).total_seconds() / 60
-        reasons.append(f"it came after the onset: {when(ch.at)} is {mins:.0f} min after the first failure "
-                       f"at {when(incident.onset)}")
+    if incident.onset_high is not None and ch.at > incident.onset_high + slack:
+        mins = (ch.at - incident.onset_high).total_seconds() / 60
+        reasons.append(f"it came after the onset: {when(ch.at)} is {mins:.0f} min after the first failure, "
+                       f"which happened by {when(incident.onset_high)} (true time)")
     if not has_mechanism and incident.skew_signatures:
         reasons.append(f"no mechanism: '{ch.what}' cannot make a {sig} failure, which reports a timestamp "
                        f"outside the tolerance and so needs a wrong clock")
     elif not has_mechanism:
         reasons.append(f"no mechanism linking '{ch.what}' to {', '.join(incident.protocols)} failures")
-    if ch.host and not any(same_host(ch.host, h) for h in incident.involved):
-        reasons.append(f"{ch.host} is not among the hosts the failures involve ({_hosts(incident)})")
-    return reasons or ["it does not precede the failures"]
+    if ch.host and involved is not None and not any(same_host(ch.host, h) for h in involved):
+        reasons.append(f"{ch.host} is not among the hosts the failures involve ({', '.join(sorted(involved))})")
+    return reasons
 
 
 def remedy(c: Candidate, model: ClockModel, case: Case, roles: set[str], incident: Incident) -> Remediation:

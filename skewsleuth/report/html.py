@@ -186,7 +186,7 @@ def _symptom_pairs(v: Verdict, start: datetime, stop: datetime, host: str | None
     if host:
         short = host.split(".")[0]
         # starts_with, not LIKE: a host name's "_" would be a wildcard there
-        where += " AND (host = ? OR lower(suspect_raw) = ? OR starts_with(lower(suspect_raw), ?))"
+        where += " AND (host = ? OR lower(other_raw) = ? OR starts_with(lower(other_raw), ?))"
         params += [host, short, short + "."]
     rows = v.store.con.execute(f"""
         SELECT file_id, record_no, count(*) OVER () AS n FROM (

@@ -14,7 +14,8 @@ def rule_row(r: Rule) -> dict:
     """A rule as ``rules list --json`` writes it."""
     return {"id": r.id, "title": r.title, "signature": r.signature, "protocol": r.protocol,
             "tolerance_s": r.tolerance_s, "role": r.role, "skew_signature": r.skew_signature,
-            "suspect": r.suspect, "level": r.level, "logsource": r.raw.get("logsource"),
+            "clocks": {"logged_by": r.clocks.logged_by, "other": list(r.clocks.other), "writer": r.clocks.writer,
+                       "judge": r.clocks.judge, "trusted": r.clocks.trusted}, "level": r.level, "logsource": r.raw.get("logsource"),
             "builtin": r.builtin, "path": r.path}
 
 
@@ -22,13 +23,12 @@ def render_rules(rules: list[Rule], console: Console) -> None:
     # Signatures, protocols and tolerances are what users grep for: whole on one line;
     # the title takes the room left and wraps.
     table = Table(title=f"{len(rules)} rules", title_justify="left", box=None, pad_edge=False)
-    for col in ("signature", "protocol", "tolerance", "role", "suspect"):
+    for col in ("signature", "protocol", "tolerance", "role", "logged by"):
         table.add_column(col, no_wrap=True, overflow="ellipsis")
     table.add_column("title", ratio=1, overflow="fold", min_width=20)
     for r in rules:
         tol = "" if r.tolerance_s is None else f"{r.tolerance_s:g} s"
-        suspects = list(dict.fromkeys(s if s in ("self", "peer") else "field" for s in r.suspect))
-        table.add_row(Text(r.signature), Text(r.protocol), Text(tol), Text(r.role), Text(", ".join(suspects)),
+        table.add_row(Text(r.signature), Text(r.protocol), Text(tol), Text(r.role), Text(r.clocks.logged_by),
                       Text(r.title + ("" if r.builtin else f"  ({r.path})")))
     console.print(table)
 

@@ -1,4 +1,4 @@
-"""Symptom rules: which records are skew-sensitive failures, and whose clock they accuse.
+"""Symptom rules: which records are skew-sensitive failures, and which two clocks they involve.
 
 Rules are Sigma YAML (https://sigmahq.io/docs/basics/rules.html), valid for pySigma so
 that ``sigma convert`` takes them to a SIEM, with skewsleuth's own block::
@@ -9,17 +9,30 @@ that ``sigma convert`` takes them to a SIEM, with skewsleuth's own block::
       tolerance_s: 300                             # the skew it tolerates (null: n/a)
       role: symptom | consequence | clock_evidence
       skew_signature: true     # the failure itself says a time was out of bounds
-      suspect: ['ms-ep-fqdn=([^;]+)', peer, self]  # whose clock, first that applies
+      clocks:                  # the two clocks it involves (see below)
+        logged_by: judge       # judge | writer | either
+        other: ['ms-ep-fqdn=([^;]+)', peer]  # the other clock's host, first that applies
+        writer: Edge that signed the referrer identity
+        judge: receiving server
       tests:                   # real messages it must (not) match
         match: ['...']
         no_match: ['...']
         source: where the messages come from
 
-``suspect`` entries: ``self`` (the host that logged the record: the receiver of a
-rejected request), ``peer`` (the host a SIP record names as its peer: the sender of an
-incoming message), or a regular expression whose first group captures a host name or
-address from the record's text (the client a KDC names, the Edge an ms-ep-fqdn names).
-An address is turned into its host by the case file's ``hosts:`` mapping.
+``clocks``: every skew failure involves two clocks, the *writer*'s (whose time the
+record carries: a token's issuer, a Kerberos client, a request's signer) and the
+*judge*'s (whose clock found it out of bounds: the verifier, the KDC, the server). A rule
+says which of the two logged the record (``logged_by``: judge, writer, or either when
+both sides measure each other, as etcd peers do), how the record names the other one's
+host (``other``: ``peer``, the host a SIP record names, or regular expressions whose
+first group captures a host name or address: the client a KDC names), what the two are
+in prose, and whether one is a service presumed to keep true time (``trusted``: AWS,
+Entra ID). The rule names no suspect: which of the two clocks is wrong is the verdict's
+to decide, from the clock evidence and the pattern of failures (rca.py). An address is
+turned into its host by the case file's ``hosts:`` mapping. A rule written for an older
+skewsleuth with ``suspect: [pattern, ..., self]`` still loads: its patterns name the
+writer, and the host that logged it is the judge (``suspect: [self]``: the writer
+logged it).
 
 Detection: named search identifiers (a mapping: every field must match; a list of
 mappings: any; a list of strings: keywords anywhere in the message) and a Sigma
@@ -66,7 +79,30 @@ def with_message_lower(relation: str) -> str:
     """``relation`` (a table or view name) with the column rules' patterns read."""
     return f"(SELECT *, lower({MESSAGE}) AS {MESSAGE_LOWER} FROM {relation})"
 ROLES = ("symptom", "consequence", "clock_evidence")
-SUSPECTS = ("self", "peer")
+LOGGED_BY = ("judge", "writer", "either")
+PEER = "peer"
+
+
+@dataclass(frozen=True)
+class Clocks:
+    """The two clocks a rule's records involve (see the module docstring)."""
+
+    logged_by: str = "writer"          # judge | writer | either
+    other: tuple[str, ...] = ()        # how a record names the other clock's host: 'peer', patterns
+    writer: str = "writer"             # what they are, in prose
+    judge: str = "judge"
+    trusted: str | None = None         # 'judge' | 'writer': presumed to keep true time
+    # A search identifier (a mapping, as in ``detection``) for the judge's records of
+    # the same exchange that succeeded: a DC's 4768 with Status 0x0, a KDC's ISSUE line.
+    accepted: dict | None = None
+
+    def describe(self) -> str:
+        named = "named" if self.other else "not named"
+        mine, theirs = (self.judge, self.writer) if self.logged_by == "judge" else (self.writer, self.judge)
+        if self.logged_by == "either":
+            return f"logged by either {self.writer} or {self.judge}; the other {named}"
+        return f"logged by the {mine}; the {theirs} {named}" + \
+            (" (trusted)" if self.trusted and self.trusted != self.logged_by else "")
 _RE2: "duckdb.DuckDBPyConnection | None" = None
 
 
@@ -102,7 +138,7 @@ class Rule:
     tolerance_s: float | None
     role: str
     skew_signature: bool
-    suspect: list[str]
+    clocks: Clocks
     detection: dict[str, Any]
     condition: str
     path: str
@@ -119,6 +155,14 @@ class Rule:
         params: list[Any] = []
         sql = _Condition(self, params).parse()
         return sql, params
+
+    def accepted_where(self) -> tuple[str, list[Any]] | None:
+        """``clocks.accepted`` as a SQL condition with parameters (None: not given)."""
+        if not self.clocks.accepted:
+            return None
+        params: list[Any] = []
+        parts = [_field_sql(self, k, v, params) for k, v in self.clocks.accepted.items()]
+        return _SQL.all(parts), params
 
     def needles(self) -> frozenset[str] | None:
         """Texts one of which a record's lowered message text (``_message_lower``)
@@ -375,18 +419,7 @@ def _load_file(path: Path, text: str, builtin: bool = False) -> Rule:
     role = own.get("role", "symptom")
     if role not in ROLES:
         raise RuleError(f"{path}: role must be one of {', '.join(ROLES)}")
-    suspect = own.get("suspect") or ["self"]
-    if isinstance(suspect, str):
-        suspect = [suspect]
-    for s in suspect:
-        if not isinstance(s, str):
-            raise RuleError(f"{path}: suspect entries are self, peer or a pattern, not {s!r}")
-        if s not in SUSPECTS:
-            problem = None if builtin else _re2_problem(s)
-            if problem:
-                raise RuleError(f"{path}: bad suspect pattern {s!r}: {problem}")
-            if re.compile(s).groups < 1:
-                raise RuleError(f"{path}: suspect pattern {s!r} needs a capture group")
+    clocks = _clocks(path, own, builtin)
     tol = own.get("tolerance_s")
     if tol is not None and (isinstance(tol, bool) or not isinstance(tol, (int, float)) or tol < 0):
         raise RuleError(f"{path}: skewsleuth.tolerance_s must be a number of seconds, not {tol!r}")
@@ -397,11 +430,57 @@ def _load_file(path: Path, text: str, builtin: bool = False) -> Rule:
         id=str(doc.get("id") or path.stem), title=str(doc.get("title") or path.stem),
         signature=str(own.get("signature") or path.stem.upper()), protocol=str(own.get("protocol") or "unknown"),
         tolerance_s=float(tol) if tol is not None else None, role=role,
-        skew_signature=bool(own.get("skew_signature", False)), suspect=list(suspect),
+        skew_signature=bool(own.get("skew_signature", False)), clocks=clocks,
         detection={k: v for k, v in det.items() if k != "condition"}, condition=det["condition"],
         path=str(path), tests=tests, raw=doc, builtin=builtin)
     rule.where()  # validate fields, modifiers and the condition now, not at match time
+    rule.accepted_where()
     return rule
+
+
+def _pattern(path: Path, what: str, s: object, builtin: bool) -> str:
+    if not isinstance(s, str) or not s:
+        raise RuleError(f"{path}: {what} entries are 'peer' or a pattern, not {s!r}")
+    if s != PEER:
+        problem = None if builtin else _re2_problem(s)
+        if problem:
+            raise RuleError(f"{path}: bad {what} pattern {s!r}: {problem}")
+        try:
+            groups = re.compile(s).groups
+        except re.error as exc:
+            raise RuleError(f"{path}: bad {what} pattern {s!r}: {exc}") from None
+        if groups < 1:
+            raise RuleError(f"{path}: {what} pattern {s!r} needs a capture group")
+    return s
+
+
+def _clocks(path: Path, own: dict, builtin: bool) -> Clocks:
+    """The rule's ``clocks`` block, or the ``suspect`` list of an older rule read as one."""
+    spec = own.get("clocks")
+    if spec is None and own.get("suspect") is not None:
+        legacy = own["suspect"] if isinstance(own["suspect"], list) else [own["suspect"]]
+        other = tuple(_pattern(path, "suspect", s, builtin) for s in legacy if s != "self")
+        return Clocks("judge" if other else "writer", other)
+    if spec is None:
+        return Clocks()
+    if not isinstance(spec, dict):
+        raise RuleError(f"{path}: skewsleuth.clocks must be a mapping (logged_by, other, writer, judge, trusted)")
+    unknown = set(spec) - {"logged_by", "other", "writer", "judge", "trusted", "accepted"}
+    if unknown:
+        raise RuleError(f"{path}: skewsleuth.clocks has unknown key {sorted(unknown)[0]!r}")
+    logged_by = spec.get("logged_by", "writer")
+    if logged_by not in LOGGED_BY:
+        raise RuleError(f"{path}: skewsleuth.clocks.logged_by must be one of {', '.join(LOGGED_BY)}")
+    other = spec.get("other") or []
+    other = other if isinstance(other, list) else [other]
+    trusted = spec.get("trusted")
+    if trusted not in (None, "judge", "writer"):
+        raise RuleError(f"{path}: skewsleuth.clocks.trusted is judge or writer, not {trusted!r}")
+    accepted = spec.get("accepted")
+    if accepted is not None and (not isinstance(accepted, dict) or not accepted):
+        raise RuleError(f"{path}: skewsleuth.clocks.accepted is a mapping of fields to values, as in detection")
+    return Clocks(logged_by, tuple(_pattern(path, "clocks.other", s, builtin) for s in other),
+                  str(spec.get("writer") or "writer"), str(spec.get("judge") or "judge"), trusted, accepted)
 
 
 def builtin_files() -> list[tuple[str, str]]:

@@ -1,11 +1,17 @@
 """Run the rule pack over the timeline and write the ``symptoms`` table.
 
 A symptom keeps where it came from (file, record), who logged it, its logged and true
-time, the rule's protocol and tolerance, and the *suspect*: the host whose clock the
-record accuses, from the first of the rule's suspect sources that yields a name (a
-field pattern, the SIP ``peer``, or the logging host itself). A suspect named by an
-address the case file's ``hosts:`` maps is replaced by its host; ``suspect_address``
-keeps the address it was named by.
+time, the rule's protocol and tolerance, and the two clocks it involves: the logging
+host's, as the rule's judge or writer (``logged_by``), and the other one's host where
+the record names it (``other_raw``, from the first of the rule's ``other`` sources that
+yields a name: a field pattern or the SIP ``peer``). A host named by an address the
+case file's ``hosts:`` maps is replaced by its host; ``other_address`` keeps the address
+it was named by. Accusing neither is the matcher's job: rca weighs them.
+
+``judged_peers`` holds, for the judges of rules that name the other clock and say which
+of the judge's records accepted it (``clocks.accepted``), every host they accepted or
+failed: a judge that accepted other peers' times while failing one is evidence about
+the one (rca.py).
 """
 
 from __future__ import annotations
@@ -13,14 +19,16 @@ from __future__ import annotations
 from ..case import address_rows
 from ..sources import per_source_sql
 from ..store import Store
-from . import MESSAGE_LOWER, Rule, with_message_lower
+from . import MESSAGE_LOWER, PEER, Rule, with_message_lower
 
 _COLUMNS = """
   file_id BIGINT, record_no BIGINT, host VARCHAR, logged TIMESTAMPTZ, true_time TIMESTAMPTZ,
   uncertainty_s DOUBLE, segment_id INTEGER, rule_id VARCHAR, title VARCHAR, signature VARCHAR,
-  protocol VARCHAR, tolerance_s DOUBLE, role VARCHAR, skew_signature BOOLEAN, suspect_raw VARCHAR,
-  excerpt VARCHAR, suspect_address VARCHAR
+  protocol VARCHAR, tolerance_s DOUBLE, role VARCHAR, skew_signature BOOLEAN, other_raw VARCHAR,
+  excerpt VARCHAR, other_address VARCHAR, logged_by VARCHAR, writer_role VARCHAR, judge_role VARCHAR,
+  trusted VARCHAR
 """
+_JUDGED_COLUMNS = "host VARCHAR, rule_id VARCHAR, other_raw VARCHAR, logged TIMESTAMPTZ, failed BOOLEAN"
 
 
 # What a person needs to see of a symptom: what its source shows of a record (a SIP
@@ -31,16 +39,20 @@ _EXCERPT = f"left({per_source_sql(lambda src: src.excerpt_sql, default=_TEXT)}, 
 _PEER = per_source_sql(lambda src: src.peer_sql)
 
 
-def _suspect_sql(rule: Rule, params: list) -> str:
+def other_sql(rule: Rule, params: list, *, patterns_only: bool = False) -> str:
+    """SQL for the host a record names as the rule's other clock (NULL: not named);
+    ``patterns_only``: by the rule's patterns, not by the SIP peer."""
     parts = []
-    for s in rule.suspect:
-        if s == "self":
-            parts.append("host")
-        elif s == "peer":
+    for s in rule.clocks.other:
+        if s == PEER and patterns_only:
+            continue
+        if s == PEER:
             parts.append(_PEER)
         else:
             parts.append("nullif(regexp_extract(coalesce(message, '') || chr(10) || coalesce(data, ''), ?, 1), '')")
             params.append(s)
+    if not parts:
+        return "CAST(NULL AS VARCHAR)"
     return "coalesce(" + ", ".join(parts) + ")" if len(parts) > 1 else parts[0]
 
 
@@ -74,6 +86,7 @@ def match_rules(store: Store, rules: list[Rule], addresses: dict[str, str] | Non
     """Write the ``symptoms`` table; ``addresses`` (normalised address -> host, the case
     file's ``hosts:``) turns suspects named by address into their hosts."""
     store.con.execute(f"CREATE OR REPLACE TABLE symptoms ({_COLUMNS})")
+    store.con.execute(f"CREATE OR REPLACE TABLE judged_peers ({_JUDGED_COLUMNS})")
     # One scan of the events finds the records any rule matches (few, among millions);
     # each rule then reads only those, not the whole timeline join again.
     wheres = [rule.where() for rule in rules]
@@ -94,23 +107,48 @@ def match_rules(store: Store, rules: list[Rule], addresses: dict[str, str] | Non
     for rule, (where, wparams), hit in zip(rules, wheres, matched):
         if not hit:
             continue
-        sparams: list = []
-        suspect = _suspect_sql(rule, sparams)
+        oparams: list = []
+        other = other_sql(rule, oparams)
+        c = rule.clocks
         store.con.execute(
             f"""INSERT INTO symptoms
                 SELECT file_id, record_no, host, logged, true_time, uncertainty_s, segment_id,
-                       ?, ?, ?, ?, ?, ?, ?, {suspect},
-                       {_EXCERPT}, NULL
+                       ?, ?, ?, ?, ?, ?, ?, {other},
+                       {_EXCERPT}, NULL, ?, ?, ?, ?
                 FROM _rule_candidates WHERE {where}""",
             [rule.id, rule.title, rule.signature, rule.protocol, rule.tolerance_s, rule.role,
-             rule.skew_signature] + sparams + wparams)
+             rule.skew_signature] + oparams + [c.logged_by, c.writer, c.judge, c.trusted] + wparams)
+        if c.logged_by == "judge" and c.accepted and any(o != PEER for o in c.other) and rule.role == "symptom":
+            _judged_peers(store, rule, where, wparams)
     if addresses:
         raws = [r for (r,) in store.con.execute(
-            "SELECT DISTINCT suspect_raw FROM symptoms WHERE suspect_raw IS NOT NULL").fetchall()]
+            "SELECT DISTINCT other_raw FROM symptoms WHERE other_raw IS NOT NULL "
+            "UNION SELECT DISTINCT other_raw FROM judged_peers").fetchall()]
         rows = [(raw, host) for raw, _, host in address_rows(raws, addresses) if host]
         if rows:
             store.con.execute("CREATE OR REPLACE TEMP TABLE _addresses (raw VARCHAR, host VARCHAR)")
             store.con.executemany("INSERT INTO _addresses VALUES (?, ?)", rows)
-            store.con.execute("""UPDATE symptoms SET suspect_address = suspect_raw, suspect_raw = a.host
-                                 FROM _addresses a WHERE symptoms.suspect_raw = a.raw""")
+            store.con.execute("""UPDATE symptoms SET other_address = other_raw, other_raw = a.host
+                                 FROM _addresses a WHERE symptoms.other_raw = a.raw""")
+            store.con.execute("""UPDATE judged_peers SET other_raw = a.host
+                                 FROM _addresses a WHERE judged_peers.other_raw = a.raw""")
     return store.con.execute("SELECT count(*) FROM symptoms").fetchall()[0][0]
+
+
+def _judged_peers(store: Store, rule: Rule, where: str, wparams: list) -> None:
+    """Every host the judges of ``rule`` accepted the time of (its ``clocks.accepted``
+    records: a DC's 4768 tickets issued beside its 4771 0x25 failures), and every one
+    they failed, each with whether the rule matched it. Only the names the rule's
+    patterns read: a SIP record's peer is named by every record of a dialog."""
+    oparams: list = []
+    other = other_sql(rule, oparams, patterns_only=True)
+    accepted, aparams = rule.accepted_where()
+    store.con.execute(
+        f"""INSERT INTO judged_peers
+            WITH judges AS (SELECT DISTINCT host FROM _rule_candidates WHERE {where})
+            SELECT e.host, ?, {other}, e.logged, FALSE
+            FROM {with_message_lower('events')} e SEMI JOIN judges j ON e.host = j.host
+            WHERE ({accepted}) AND {other} IS NOT NULL
+            UNION ALL
+            SELECT host, rule_id, other_raw, logged, TRUE FROM symptoms WHERE rule_id = ? AND other_raw IS NOT NULL""",
+        wparams + [rule.id] + oparams + aparams + oparams + [rule.id])

@@ -9,12 +9,12 @@ mark) and ``no_match`` (records it must not), each a message text or a record::
       match:
         - 'krb5kdc ... 10.0.0.5: PREAUTH_FAILED: alice@EXAMPLE.TEST for ..., Clock skew too great'
         - {provider: Microsoft-Windows-Security-Auditing, event_id: 4771,
-           data: {Status: '0x25', IpAddress: '::ffff:10.0.0.5'}, suspect: 10.0.0.5}
+           data: {Status: '0x25', IpAddress: '::ffff:10.0.0.5'}, other: 10.0.0.5}
       no_match: ['...']
 
-A record's ``suspect`` is what the rule must name as the suspect (before the case
-file's ``hosts:`` turns an address into its host); ``host`` is the host that logged
-it (default ``logger``).
+A record's ``other`` is the host the rule must read as the other clock's (before the
+case file's ``hosts:`` turns an address into its host; ``suspect`` in older rules);
+``host`` is the host that logged it (default ``logger``).
 """
 
 from __future__ import annotations
@@ -28,9 +28,9 @@ import duckdb
 
 from ..errors import RuleError
 from . import MESSAGE_LOWER, Rule, builtin_files, with_message_lower
-from .matcher import _suspect_sql
+from .matcher import other_sql
 
-_RECORD_KEYS = {"message", "provider", "event_id", "channel", "format", "host", "data", "suspect"}
+_RECORD_KEYS = {"message", "provider", "event_id", "channel", "format", "host", "data", "other", "suspect"}
 
 
 @dataclass
@@ -39,15 +39,19 @@ class Example:
     expected: bool
     record: dict[str, Any]
     matched: bool | None = None
-    suspect: str | None = None
+    other: str | None = None
     problem: str | None = None
 
     @property
     def passed(self) -> bool:
         if self.problem or self.matched is not self.expected:
             return False
-        want = self.record.get("suspect")
-        return want is None or not self.expected or (self.suspect or "").lower() == str(want).lower()
+        want = self.wanted_other
+        return want is None or not self.expected or (self.other or "").lower() == str(want).lower()
+
+    @property
+    def wanted_other(self) -> str | None:
+        return self.record.get("other", self.record.get("suspect"))
 
     def describe(self) -> str:
         text = self.record.get("message") or json.dumps(self.record.get("data"), ensure_ascii=False)
@@ -71,7 +75,7 @@ class RuleResult:
             elif e.matched is not e.expected:
                 out.append(f"{'did not match' if e.expected else 'matched'}: {e.describe()}")
             elif not e.passed:
-                out.append(f"suspect {e.suspect!r}, expected {e.record.get('suspect')!r}: {e.describe()}")
+                out.append(f"other clock {e.other!r}, expected {e.wanted_other!r}: {e.describe()}")
         return out
 
     @property
@@ -99,8 +103,8 @@ def test_rule(rule: Rule, con: duckdb.DuckDBPyConnection | None = None) -> RuleR
                 examples.append(Example(rule, expected, {"message": str(value)}, problem=str(exc)))
     where, wparams = rule.where()
     needles = rule.needles()
-    sparams: list = []
-    suspect = _suspect_sql(rule, sparams)
+    oparams: list = []
+    other = other_sql(rule, oparams)
     for ex in examples:
         if ex.problem:
             continue
@@ -113,13 +117,13 @@ def test_rule(rule: Rule, con: duckdb.DuckDBPyConnection | None = None) -> RuleR
                 f"""WITH timeline AS (SELECT ?::VARCHAR AS message, ?::VARCHAR AS data, ?::VARCHAR AS provider,
                                              ?::INTEGER AS event_id, ?::VARCHAR AS channel, ?::VARCHAR AS format,
                                              ?::VARCHAR AS host)
-                    SELECT coalesce(({where}), FALSE), {suspect}, {MESSAGE_LOWER}
+                    SELECT coalesce(({where}), FALSE), {other}, {MESSAGE_LOWER}
                     FROM {with_message_lower('timeline')}""",
-                row + wparams + sparams).fetchone()
+                row + wparams + oparams).fetchone()
         except duckdb.Error as exc:
             ex.problem = f"cannot run: {str(exc).splitlines()[0]}"
             continue
-        ex.matched, ex.suspect = bool(got[0]), got[1]
+        ex.matched, ex.other = bool(got[0]), got[1]
         if ex.matched and needles is not None and not any(n in got[2] for n in needles):
             # The matcher would never have shown the rule this record (see Rule.needles).
             ex.problem = "matched without any of the texts the matcher looks for first: " + ", ".join(sorted(needles))

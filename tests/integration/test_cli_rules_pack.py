@@ -20,7 +20,7 @@ def test_rules_commands(tmp_path):
     r = run_cli("rules", "list", "--json", "-")
     assert r.returncode == 0, r.stderr
     rows = json.loads(r.stdout)
-    assert len(rows) == len(PACK) and {"signature", "protocol", "tolerance_s", "suspect"} <= set(rows[0])
+    assert len(rows) == len(PACK) and {"signature", "protocol", "tolerance_s", "clocks"} <= set(rows[0])
     r = run_cli("rules", "test")
     assert r.returncode == 0 and f"{len(PACK)} of {len(PACK)} rules pass" in r.stdout, r.stdout + r.stderr
     r = run_cli("rules", "export", "--sigma", "--out", str(tmp_path / "out"))

@@ -18,7 +18,7 @@ def test_the_symptoms_are_one_incident_from_the_first_refused_call_to_the_resync
     assert inc.onset == datetime(2014, 10, 20, 23, 20, 42, 538000, tzinfo=UTC)       # 6:20 PM CDT, true time
     assert inc.end == datetime(2014, 10, 21, 2, 33, 25, 367476, tzinfo=UTC)
     assert inc.skew_signatures == ["SIP_E_CRYPT_REFERRER_DATE_SKEWED"] and inc.tolerance_s == 300.0
-    assert inc.suspects.most_common(1)[0][0] == EDGE and set(inc.reporters) == {EDGE, FE}
+    assert inc.named.most_common(1)[0][0] == EDGE and set(inc.reporters) == {EDGE, FE}
 
 
 def test_the_edge_clock_ranks_first_and_the_others_are_ruled_out_with_reasons(seed_verdict):

@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -165,3 +167,22 @@ def test_case_file_hosts_map_addresses_to_hosts(tmp_path):
                               "10.0.0.9": "web01"}
     assert [r[2] for r in case.rejected] == ["a host maps to a list of addresses",
                                              "10.0.0.5 is already the address of client01.corp"]
+
+
+def test_the_user_rule_in_the_usage_guide_loads_and_passes_its_examples(tmp_path):
+    text = (Path(__file__).parents[3] / "docs" / "usage.md").read_text(encoding="utf-8")
+    block = next(b for b in re.findall(r"```yaml\n(.*?)```", text, re.S) if "PAYMENTS_TIMESTAMP_WINDOW" in b)
+    (tmp_path / "payments.yml").write_text(block, encoding="utf-8")
+    rule = load_rules([tmp_path], builtin=False)[0]
+    assert rule.clocks.logged_by == "judge" and rule.clocks.accepted
+    assert test_rule(rule).passed, test_rule(rule).problems
+    # a rule written with the older ``suspect`` still loads, read as the two clocks
+    legacy = block.replace("  clocks:", "  suspect: ['client=([A-Za-z0-9_.:-]+)', self]\n  old_clocks:")
+    legacy = re.sub(r"  old_clocks:\n(    .*\n)+", "", legacy)
+    (tmp_path / "payments.yml").write_text(legacy, encoding="utf-8")
+    rule = load_rules([tmp_path], builtin=False)[0]
+    assert rule.clocks.logged_by == "judge" and rule.clocks.other == ("client=([A-Za-z0-9_.:-]+)",)
+    assert test_rule(rule).passed
+    (tmp_path / "payments.yml").write_text(block.replace("logged_by: judge", "logged_by: server"), encoding="utf-8")
+    with pytest.raises(RuleError, match="logged_by must be one of"):
+        load_rules([tmp_path], builtin=False)

@@ -1,0 +1,204 @@
+"""Collections where the host that logs the failure is not the one whose clock is wrong.
+
+Each case is one shape of issue 18, written as the real software writes its logs, with
+the truth it was drawn from (:class:`synth.phenomena.Truth`):
+
+* a domain controller behind fails every member's Kerberos (Security 4771 0x25 naming
+  each client's address) vs. one client ahead failing alone while the DC issues the
+  others' tickets (4768 0x0);
+* a token issuer ahead whose tokens three API servers reject (PyJWT, jsonwebtoken) vs.
+  one verifier behind, which chronyd later steps forward;
+* a SAML identity provider ahead vs. a service provider behind;
+* a TLS client behind failing against several servers vs. one server's certificate
+  issued ahead, failing every client.
+
+Texts: PyJWT 2 ``jwt.exceptions.ImmatureSignatureError: The token is not yet valid
+(iat)`` (jwt/api_jwt.py); jsonwebtoken ``NotBeforeError: jwt not active``
+(lib/NotBeforeError.js, verify.js); python3-saml ``The assertion is valid in the future``
+style from the rule's own examples (SAML2ValidationError, node saml2-js); Go's
+``Get "https://host/": x509: certificate has expired or is not yet valid: current time
+... is before ...`` (crypto/x509/verify.go, net/url Error); urllib3's
+``HTTPSConnectionPool(host=..., port=443): Max retries exceeded`` (urllib3/exceptions.py);
+chronyd ``Selected source``, ``System clock was stepped by`` (chrony reference.c,
+sources.c); Security 4768/4771 (Microsoft, "4771(F): Kerberos pre-authentication
+failed").
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from .phenomena import (UTC, Truth, _dc_kerberos, _every, _hosts_yaml, _iso_line, _LINUX_NOISE, _Machine, _secs,
+                        _security_noise, _system_noise, _write)
+
+S = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
+E = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+ONSET = datetime(2026, 11, 30, 9, 30, tzinfo=UTC)
+
+
+def _case(members: int, dc_offset: float, odd: float | None, out: Path, name: str) -> Truth:
+    dc = _Machine("dc01.corp.test", [(None, 0.0), (ONSET, dc_offset)], "10.0.1.2", seed=18)
+    ws = [_Machine(f"ws{k:02d}.corp.test", [(None, 0.0)], f"10.0.1.{20 + k}", seed=18) for k in range(members)]
+    if odd is not None:
+        ws[-1].truth.offsets.append((ONSET, odd))
+    for m in [dc] + ws:
+        _system_noise(m, S, E)
+        _security_noise(m, S, E)
+    for m in ws:
+        for t in _every(S, E, 500, 700, m.rng):
+            _dc_kerberos(dc, m, t)
+    culprit = dc if odd is None else ws[-1]
+    truth_off = dc_offset if odd is None else odd
+    return _write(name, out, [dc] + ws, "timezone: UTC\n" + _hosts_yaml([dc] + ws) + "changes: []\n",
+                  culprit=culprit.fqdn, culprit_offset_s=truth_off, since=ONSET,
+                  healthy=[m.fqdn for m in [dc] + ws if m is not culprit], incidents=1)
+
+
+def dc_behind(out: Path) -> Truth:
+    """dc01 goes 3 h behind at 09:30 (no record says how): every member's TGT request
+    fails with 4771 0x25 from then on. The members' clocks are right."""
+    return _case(4, -10800.0, None, out, "dc-behind")
+
+
+def client_ahead(out: Path) -> Truth:
+    """ws04 goes 15 min ahead at 09:30: only its requests fail (4771 0x25) while dc01
+    keeps issuing the other members' tickets (4768 0x0)."""
+    return _case(5, 0.0, 900.0, out, "client-ahead")
+
+
+# ---------------------------------------------------------------------------------
+# Tokens and certificates: Linux hosts, rsyslog's /var/log/syslog
+
+
+def _linux(fqdn: str, offsets, ip: str, *, synced: bool, step_at: datetime | None = None) -> _Machine:
+    m = _Machine(fqdn, offsets, ip, seed=18)
+    m.log("syslog", "lines", newline="\r\n" if m.short.endswith("2") else "\n")
+    for t in _every(S, E, 200, 500, m.rng):
+        app, pid, msg = m.rng.choice(_LINUX_NOISE)
+        line(m, t, app, pid, msg)
+    if synced:
+        line(m, S + _secs(30), "chronyd", 611, "Selected source 10.0.9.10 (ntp1.corp.test)")
+    if step_at is not None:
+        size = -m.truth.offsets[-2][1]
+        line(m, step_at - _secs(0.002), "chronyd", 611, "Selected source 10.0.9.10 (ntp1.corp.test)")
+        line(m, step_at + _secs(0.0003), "chronyd", 611, f"System clock was stepped by {size:.6f} seconds")
+    return m
+
+
+def line(m: _Machine, t: datetime, app: str, pid: int | None, msg: str) -> None:
+    m.add("syslog", t, lambda lg, rid: _iso_line(lg, m.short, app, pid, msg))
+
+
+def _refusals(verifier: _Machine, issuer: _Machine, texts: list[tuple[str, int, str]], every: float = 90.0,
+              tol: float = 300.0, start: datetime = S) -> None:
+    """``verifier`` checks a token (or an assertion) ``issuer`` issued a moment before:
+    refused, with one of ``texts``, when the issuer's clock is ahead of the verifier's
+    by more than ``tol``; noise otherwise (the usual access line)."""
+    for k, t in enumerate(_every(start, E, every * 0.8, every * 1.2, verifier.rng)):
+        issued = t - _secs(0.05)
+        if issuer.offset(issued) - verifier.offset(t) > tol:
+            app, pid, msg = texts[k % len(texts)]
+            line(verifier, t, app, pid, msg)
+        else:
+            line(verifier, t, "gunicorn", 903, '10.0.9.5 - - "POST /v1/orders HTTP/1.1" 201 88')
+
+
+_JWT = [("api", 903, "jwt.exceptions.ImmatureSignatureError: The token is not yet valid (iat)"),
+        ("node", 1320, "NotBeforeError: jwt not active")]
+_SAML = [("shibd", 712, "SAML2ValidationError: The assertion is valid in the future")]
+
+
+def jwt_issuer_ahead(out: Path, *, synced: bool = True) -> Truth:
+    """auth01 (no time daemon in its logs) goes 600 s ahead at 09:30: the three API
+    servers reject its tokens as not yet valid. The API servers are right (chronyd
+    synced, unless ``synced=False``); no record names the issuer."""
+    auth = _linux("auth01.corp.test", [(None, 0.0), (ONSET, 600.0)], "10.0.9.2", synced=False)
+    apis = [_linux(f"api0{k}.corp.test", [(None, 0.0)], f"10.0.9.{10 + k}", synced=synced) for k in (1, 2, 3)]
+    for a in apis:
+        _refusals(a, auth, _JWT)
+    return _write("jwt-issuer-ahead", out, [auth] + apis, "timezone: UTC\nchanges: []\n", culprit=auth.fqdn,
+                  culprit_offset_s=600.0, since=ONSET, healthy=[a.fqdn for a in apis], incidents=1)
+
+
+def jwt_verifier_behind(out: Path) -> Truth:
+    """api02 is 600 s behind until chronyd steps it forward at 11:00: only api02
+    rejects auth01's tokens. auth01 and the other API servers are right."""
+    fix = datetime(2026, 11, 30, 11, 0, tzinfo=UTC)
+    auth = _linux("auth01.corp.test", [(None, 0.0)], "10.0.9.2", synced=True)
+    apis = [_linux("api01.corp.test", [(None, 0.0)], "10.0.9.11", synced=True),
+            _linux("api02.corp.test", [(None, -600.0), (fix, 0.0)], "10.0.9.12", synced=False, step_at=fix),
+            _linux("api03.corp.test", [(None, 0.0)], "10.0.9.13", synced=True)]
+    for a in apis:
+        _refusals(a, auth, _JWT)
+    return _write("jwt-verifier-behind", out, [auth] + apis, "timezone: UTC\nchanges: []\n", culprit=apis[1].fqdn,
+                  culprit_offset_s=-600.0, since=None, until=fix,
+                  healthy=[auth.fqdn, apis[0].fqdn, apis[2].fqdn], incidents=1)
+
+
+def saml_idp_ahead(out: Path) -> Truth:
+    """idp01 goes 900 s ahead at 09:30; the service provider sp01 (chronyd synced)
+    refuses its assertions as valid in the future."""
+    idp = _linux("idp01.corp.test", [(None, 0.0), (ONSET, 900.0)], "10.0.9.30", synced=False)
+    sp = _linux("sp01.corp.test", [(None, 0.0)], "10.0.9.31", synced=True)
+    _refusals(sp, idp, _SAML)
+    return _write("saml-idp-ahead", out, [idp, sp], "timezone: UTC\nchanges: []\n", culprit=idp.fqdn,
+                  culprit_offset_s=900.0, since=ONSET, healthy=[sp.fqdn], incidents=1)
+
+
+def saml_sp_behind(out: Path) -> Truth:
+    """sp01 is 900 s behind until chronyd steps it at 11:00; idp01 is right."""
+    fix = datetime(2026, 11, 30, 11, 0, tzinfo=UTC)
+    idp = _linux("idp01.corp.test", [(None, 0.0)], "10.0.9.30", synced=True)
+    sp = _linux("sp01.corp.test", [(None, -900.0), (fix, 0.0)], "10.0.9.31", synced=False, step_at=fix)
+    _refusals(sp, idp, _SAML)
+    return _write("saml-sp-behind", out, [idp, sp], "timezone: UTC\nchanges: []\n", culprit=sp.fqdn,
+                  culprit_offset_s=-900.0, since=None, until=fix, healthy=[idp.fqdn], incidents=1)
+
+
+def _tls_calls(client: _Machine, server: _Machine, not_before: datetime, how: int, installed: datetime = S) -> None:
+    """``client`` calls ``server`` over TLS every few minutes; from when the certificate
+    was ``installed``, the call fails while the client's clock reads earlier than its
+    NotBefore."""
+    for t in _every(S, E, 150, 250, client.rng):
+        reads = t + _secs(client.offset(t))
+        if t >= installed and reads < not_before:
+            now, nb = f"{reads:%Y-%m-%dT%H:%M:%SZ}", f"{not_before:%Y-%m-%dT%H:%M:%SZ}"
+            msg = (f'Get "https://{server.fqdn}/v1/orders": x509: certificate has expired or is not yet valid: '
+                   f"current time {now} is before {nb}") if how % 2 else (
+                f"HTTPSConnectionPool(host='{server.fqdn}', port=443): Max retries exceeded with url: /v1/orders "
+                "(Caused by SSLError(SSLCertVerificationError(1, '[SSL: CERTIFICATE_VERIFY_FAILED] certificate "
+                "verify failed: certificate is not yet valid (_ssl.c:1006)')))")
+            line(client, t, "worker" if how % 2 else "python3", 1500 + how, msg)
+        else:
+            line(client, t, "worker", 1500 + how, f"GET https://{server.fqdn}/v1/orders 200 41ms")
+
+
+def tls_client_behind(out: Path) -> Truth:
+    """cl01 goes 2 days behind at 09:30 (an RTC reset): every server's certificate,
+    renewed yesterday, is not yet valid for it. The servers and cl02 are right."""
+    cl = _linux("cl01.corp.test", [(None, 0.0), (ONSET, -2 * 86400.0)], "10.0.9.40", synced=False)
+    ok = _linux("cl02.corp.test", [(None, 0.0)], "10.0.9.41", synced=True)
+    servers = [_linux(f"srv0{k}.corp.test", [(None, 0.0)], f"10.0.9.5{k}", synced=True) for k in (1, 2, 3)]
+    for k, s in enumerate(servers):
+        nb = S - timedelta(days=1)
+        _tls_calls(cl, s, nb, k)
+        _tls_calls(ok, s, nb, k + 1)
+    return _write("tls-client-behind", out, [cl, ok] + servers, "timezone: UTC\nchanges: []\n", culprit=cl.fqdn,
+                  culprit_offset_s=-2 * 86400.0, since=ONSET, healthy=[ok.fqdn] + [s.fqdn for s in servers],
+                  incidents=1)
+
+
+def tls_certificate_ahead(out: Path) -> Truth:
+    """srv01's certificate was issued at 09:30 by a CA whose clock was 1 h ahead
+    (NotBefore 10:30): every client fails against srv01 until then; the clients'
+    clocks and srv02's are right."""
+    clients = [_linux(f"cl0{k}.corp.test", [(None, 0.0)], f"10.0.9.4{k}", synced=True) for k in (1, 2, 3)]
+    srv = _linux("srv01.corp.test", [(None, 0.0)], "10.0.9.51", synced=True)
+    srv2 = _linux("srv02.corp.test", [(None, 0.0)], "10.0.9.52", synced=True)
+    for k, c in enumerate(clients):
+        _tls_calls(c, srv, ONSET + timedelta(hours=1), k, installed=ONSET)
+        _tls_calls(c, srv2, S - timedelta(days=1), k + 1)
+    return _write("tls-certificate-ahead", out, clients + [srv, srv2], "timezone: UTC\nchanges: []\n",
+                  culprit=srv.fqdn, culprit_offset_s=None, since=ONSET,
+                  healthy=[c.fqdn for c in clients] + [srv2.fqdn], incidents=1)

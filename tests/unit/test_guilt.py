@@ -1,0 +1,147 @@
+"""Which of a failure's two clocks is wrong: the verdict on the shapes of issue 18.
+
+Each collection (tests/synth/guilt.py) is written as the real software writes its logs;
+the host that logs the failures is often the healthy one. The verdict must name the
+host whose clock was wrong (or the party no record names, when it is that one), accuse
+no healthy host, and clear the healthy ones for reasons that were measured.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from skewsleuth import investigate
+from skewsleuth.hosts import same_host
+from synth import guilt
+
+
+def _verdict(case, tmp_path: Path, **kw) -> tuple[dict, object]:
+    truth = case(tmp_path, **kw)
+    return investigate([tmp_path]).to_dict(), truth
+
+
+def _accused(incident: dict) -> list[dict]:
+    return [c for c in incident["root_causes"] if c["kind"] == "clock_skew"]
+
+
+def _cleared(incident: dict) -> dict[str, str]:
+    return {r["what"].removeprefix("clock of ").split(" ")[0]: r["reason"]
+            for r in incident["ruled_out"] if r["what"].startswith("clock of ")}
+
+
+def _no_healthy_host_accused(incident: dict, truth) -> None:
+    for c in _accused(incident):
+        assert not any(same_host(c.get("host"), h) for h in truth.healthy), (c["host"], c["evidence"][:3])
+
+
+def _one_incident(v: dict) -> dict:
+    skew = [i for i in v["incidents"] if i["root_causes"] or i["ruled_out"]]
+    assert len(skew) == 1, [(i["onset"], i["signatures"]) for i in v["incidents"]]
+    return skew[0]
+
+
+def test_a_dc_behind_is_the_clock_common_to_every_members_failure(tmp_path):
+    v, truth = _verdict(guilt.dc_behind, tmp_path)
+    inc = _one_incident(v)
+    top = _accused(inc)[0]
+    assert same_host(top["host"], truth.culprit), top
+    assert any("common to the failures with 4 others" in e for e in top["evidence"])
+    _no_healthy_host_accused(inc, truth)
+    cleared = _cleared(inc)
+    for ws in truth.healthy:
+        assert any(same_host(ws, h) and "common clock is that of dc01" in r for h, r in cleared.items()), (ws, cleared)
+
+
+def test_one_client_ahead_fails_alone_while_the_dc_issues_the_others_tickets(tmp_path):
+    v, truth = _verdict(guilt.client_ahead, tmp_path)
+    inc = _one_incident(v)
+    top = _accused(inc)[0]
+    assert same_host(top["host"], truth.culprit), top
+    assert any("dc01.corp.test accepted the times of 4 other hosts" in e for e in top["evidence"]), top["evidence"]
+    _no_healthy_host_accused(inc, truth)
+    assert "its clock worked for them" in _cleared(inc)["dc01.corp.test"]
+
+
+@pytest.mark.parametrize("synced", [True, False], ids=["verifiers-synced", "pattern-only"])
+def test_tokens_of_an_issuer_ahead_accuse_the_issuer_not_the_verifiers(tmp_path, synced):
+    v, truth = _verdict(guilt.jwt_issuer_ahead, tmp_path, synced=synced)
+    inc = _one_incident(v)
+    accused = _accused(inc)
+    # No record names the issuer: the verdict says so instead of naming a verifier.
+    assert accused and accused[0]["host"] is None and "token issuer" in accused[0]["what"], accused[:1]
+    _no_healthy_host_accused(inc, truth)
+    cleared = _cleared(inc)
+    assert {"api01", "api02", "api03"} <= set(cleared), cleared
+    if synced:
+        assert all("within the 300 s tolerance" in cleared[a] for a in ("api01", "api02", "api03"))
+    else:
+        assert all("common clock is that of the token issuer" in cleared[a] for a in ("api01", "api02", "api03"))
+
+
+def test_a_verifier_behind_is_accused_with_its_offset(tmp_path):
+    v, truth = _verdict(guilt.jwt_verifier_behind, tmp_path)
+    inc = _one_incident(v)
+    top = _accused(inc)[0]
+    assert same_host(top["host"], truth.culprit) and abs(top["offset_s"] - truth.culprit_offset_s) < 5, top
+    _no_healthy_host_accused(inc, truth)
+
+
+def test_saml_identity_provider_ahead_and_service_provider_behind(tmp_path):
+    v, truth = _verdict(guilt.saml_idp_ahead, tmp_path / "ahead")
+    inc = _one_incident(v)
+    assert _accused(inc)[0]["host"] is None and "identity provider" in _accused(inc)[0]["what"]
+    _no_healthy_host_accused(inc, truth)
+    assert "within the 300 s tolerance" in _cleared(inc)["sp01"]
+
+    v, truth = _verdict(guilt.saml_sp_behind, tmp_path / "behind")
+    inc = _one_incident(v)
+    top = _accused(inc)[0]
+    assert same_host(top["host"], truth.culprit) and abs(top["offset_s"] - truth.culprit_offset_s) < 5, top
+    _no_healthy_host_accused(inc, truth)
+
+
+def test_tls_client_behind_fails_with_every_server_and_is_the_one(tmp_path):
+    v, truth = _verdict(guilt.tls_client_behind, tmp_path)
+    inc = _one_incident(v)
+    top = _accused(inc)[0]
+    assert same_host(top["host"], truth.culprit), top
+    _no_healthy_host_accused(inc, truth)
+
+
+def test_a_certificate_issued_ahead_accuses_no_clock_measured_right(tmp_path):
+    # Every clock is synced: the certificate's NotBefore is what was ahead, and no
+    # host's clock may take the blame for it.
+    v, truth = _verdict(guilt.tls_certificate_ahead, tmp_path)
+    inc = _one_incident(v)
+    assert _accused(inc) == [], _accused(inc)
+
+
+def test_changes_are_judged_in_true_time_and_what_moves_a_clock_is_a_mechanism(tmp_path):
+    truth = guilt.saml_idp_ahead(tmp_path)
+    # The case's changes, as a change log records them: the IdP's VM was restored from a
+    # snapshot before the first failure (09:30 true); an IAM key rotation 3 min before
+    # it; a vMotion and a power cut, which can move a clock, and a firewall change after.
+    truth.case_file = tmp_path / "case.yml"
+    truth.case_file.write_text(
+        "timezone: UTC\nchanges:\n"
+        "  - {at: '2026-11-30 09:20:00', host: idp01.corp.test, what: VM snapshot restore (rollback to Friday)}\n"
+        "  - {at: '2026-11-30 09:27:00', host: sp01.corp.test, what: IAM signing key rotation}\n"
+        "  - {at: '2026-11-30 09:10:00', host: idp01.corp.test, what: vMotion to esx02}\n"
+        "  - {at: '2026-11-30 09:05:00', what: building power cut}\n"
+        "  - {at: '2026-11-30 10:15:00', host: fw01.corp.test, what: firewall rule for TCP 443 updated}\n",
+        encoding="utf-8")
+    inc = _one_incident(investigate([tmp_path]).to_dict())
+    changes = {c["what"]: c for c in inc["root_causes"] if c["kind"] == "change"}
+    ruled = {r["what"]: r["reason"] for r in inc["ruled_out"] if r["what"].startswith("change:")}
+    for what in ("VM snapshot restore (rollback to Friday)", "vMotion to esx02", "building power cut"):
+        assert what in changes and "can move a clock" in changes[what]["evidence"][0], (what, ruled)
+    # 3 min before the first failure in true time: never "after the onset"
+    rotation = ruled.get("change: IAM signing key rotation on sp01.corp.test", "")
+    assert "after the onset" not in rotation
+    # after it in true time, whatever clock logged the failures
+    firewall = ruled["change: firewall rule for TCP 443 updated on fw01.corp.test"]
+    assert "after the onset" in firewall and "(true time)" in firewall
+    # a token issuer no record names may be any host: no host is "not involved"
+    assert all("not among the hosts" not in r for r in ruled.values()), ruled
