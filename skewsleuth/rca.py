@@ -287,7 +287,7 @@ def _few(parties: Counter | set, most: int = 3) -> str:
 
 
 def _party(p: str) -> str:
-    return f"the {p[1:-1]} (no record names it)" if p.startswith("(") else p
+    return f"the {p[1:-1]}" if p.startswith("(") else p
 
 
 def diagnose(incident: Incident, model: ClockModel, case: Case, host_roles: dict[str, set[str]],
@@ -471,7 +471,7 @@ def _unmeasured_clocks(incident: Incident, model: ClockModel, case: Case, weight
         # Since when is unknown: the first failure says only that the clock was already
         # beyond the tolerance then.
         c = Candidate("clock_skew", None if anonymous else party, None, beyond_s=tol,
-                      what=f"clock of {_party(party)}" if anonymous else "")
+                      what=_party(party) if anonymous else "")
         by = (f", by {when(incident.onset_high)} at the latest (true time)" if incident.onset_high is not None
               else "; when the first failure happened in true time is unknown (the clock that logged it is not "
                    "measured)")
@@ -479,7 +479,7 @@ def _unmeasured_clocks(incident: Incident, model: ClockModel, case: Case, weight
                           f"says it was more than {tol:.0f} s from the other clock of the failure{by}")
         c.evidence += weights.why.get(party, [])
         c.evidence.append(f"no log of {_party(party)} bounds by how much or which way: "
-                          + ("find the host (the records do not name it) and" if anonymous else
+                          + (f"no record names the host of {_party(party)}: find it and" if anonymous else
                              "collect its logs (a Kerberos client's KRB5_TRACE, its system log) or")
                           + " probe it to measure the offset")
         c.score = round(0.25 + 0.2 * 0.5 + 0.2 * 0.5 + 0.25 * strength * min(1.0, 2 * n / total), 3)

@@ -207,7 +207,7 @@ def _segment_at(v: Verdict, host: str | None, at: datetime | None):
 def _candidate(v: Verdict, c: Candidate, incident, recs: _Records) -> dict:
     zone = v.case.timezone
     if c.kind == "clock_skew":
-        title = f"the clock of {c.host} was {bounded(c.offset_s, c.offset_low_s, c.offset_high_s, c.beyond_s)} off"
+        title = f"the clock of {c.host or c.what} was {bounded(c.offset_s, c.offset_low_s, c.offset_high_s, c.beyond_s)} off"
         pairs = _segment_pairs(v, c.segment) if c.segment is not None else []
         sym, n = _symptom_pairs(v, incident.onset, incident.end or incident.last, c.host)
         pairs += sym

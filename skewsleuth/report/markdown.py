@@ -29,14 +29,14 @@ def render_markdown(v: Verdict) -> str:
         if inc["root_causes"]:
             rc = inc["root_causes"][0]
             if rc["kind"] == "clock_skew":
-                out += [f"**Root cause:** the clock of **{md(rc['host'])}** was {md(offset(rc['offset_s']))} off "
+                out += [f"**Root cause:** the clock of **{md(rc['host'] or rc['what'])}** was {md(offset(rc['offset_s']))} off "
                         f"(interval {md(offset(rc['offset_low_s']))} .. {md(offset(rc['offset_high_s']))}) "
                         if rc.get("beyond_s") is None else
-                        f"**Root cause:** the clock of **{md(rc['host'])}** was more than {rc['beyond_s']:g} s off "
+                        f"**Root cause:** the clock of **{md(rc['host'] or rc['what'])}** was more than {rc['beyond_s']:g} s off "
                         f"from {_t(v, rc['since']) if rc['since'] else 'a time no log shows (beyond the tolerance by the onset at the latest)'} until {_t(v, rc['until']) if rc['until'] else 'the end of the evidence'}.", ""]
             out += ["### Candidates", "", "| rank | kind | host | offset | since | score |", "|---|---|---|---|---|---|"]
             for c in inc["root_causes"]:
-                out.append(f"| {c['rank']} | {md(c['kind'])} | {md(c['host'] or '')} | {md(offset(c['offset_s']) if c['offset_s'] is not None else '')} "
+                out.append(f"| {c['rank']} | {md(c['kind'])} | {md(c['host'] or c['what'] or '')} | {md(offset(c['offset_s']) if c['offset_s'] is not None else '')} "
                            f"| {_t(v, c['since'])} | {c['score']:.2f} |")
             out += ["", "Evidence for the first:", ""] + [f"- {md(e)}" for e in inc["root_causes"][0]["evidence"]] + [""]
         if inc["ruled_out"]:

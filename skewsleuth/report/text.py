@@ -69,7 +69,7 @@ def render_text(v: Verdict, console: Console) -> None:
             rc = inc["root_causes"][0]
             t = Text("Root cause: ", style="bold")
             if rc["kind"] == "clock_skew":
-                t.append(f"the clock of {rc['host']}", style="bold red")
+                t.append(f"the clock of {rc['host'] or rc['what']}", style="bold red")
                 t.append(f" was {bounded(rc['offset_s'], rc['offset_low_s'], rc['offset_high_s'], rc.get('beyond_s'))} off, "
                          f"from {_t(v, rc['since']) if rc['since'] else 'a time no log shows (beyond the tolerance by the onset at the latest)'} until "
                          f"{_t(v, rc['until']) if rc['until'] else 'the end of the evidence'}")
