@@ -37,7 +37,7 @@ from .clock.model import ClockModel, SegmentEstimate
 from .clock.segments import Boundary
 from .hosts import same_host
 from .incident import Incident
-from .remediation import Basis, FixSettings, build, is_name
+from .remediation import Basis, choose_peer, for_evidence
 from .timefmt import UTC_FORMAT, Format
 
 LOOKBACK = timedelta(hours=24)
@@ -433,8 +433,15 @@ def diagnose(incident: Incident, model: ClockModel, case: Case, host_roles: dict
                                   "; ".join(reasons), "change", ch.host))
 
     candidates.sort(key=lambda c: (-c.score, c.kind != "clock_skew", c.at or datetime.max.replace(tzinfo=incident.onset.tzinfo)))
-    remediation = [remedy(c, model, case, host_roles.get(c.host or "", set()), incident)
-                   for c in candidates if c.kind == "clock_skew" and c.host][:3]
+    # One block per host: a host can be a candidate more than once (two skews), and its
+    # clock is fixed once; a suspect's clock is never proposed as another's NTP peer. A
+    # clock no record names has no host to fix.
+    skews: dict[str, Candidate] = {}
+    for c in candidates:
+        if c.kind == "clock_skew" and c.host:
+            skews.setdefault(c.host, c)
+    remediation = [remedy(c, model, case, host_roles.get(c.host or "", set()), incident,
+                          suspects=set(skews)) for c in skews.values()][:3]
     for party, why in weights.cleared.items():
         if party.startswith("(") or party in skewed or any(r.host == party and r.kind == "clock" for r in ruled):
             continue
@@ -537,23 +544,21 @@ def _change_reasons(ch: Change, incident: Incident, has_mechanism: bool, sig: st
     return reasons
 
 
-def remedy(c: Candidate, model: ClockModel, case: Case, roles: set[str], incident: Incident) -> Remediation:
+def remedy(c: Candidate, model: ClockModel, case: Case, roles: set[str], incident: Incident,
+           suspects: set[str] | frozenset[str] = frozenset()) -> Remediation:
     """The host's runbook (skewsleuth.remediation, the one source of runbook steps) from the
-    offset the evidence gives, as the verdict's remediation."""
+    offset the evidence gives, as the verdict's remediation: the commands of the platform and
+    time service the host's logs show, the NTP peer a trusted host of its network."""
     host = c.host or "?"
-    # A case file found among the evidence is evidence too: a reference that is not a
-    # plain host name never reaches a command line.
-    references = [r for r in case.references if is_name(r)]
-    platform = model.hosts[host].platform if host in model.hosts else "unknown"
-    # Only an unknown platform is taken for Windows: the skew-sensitive failures the rules
-    # know (SIP federation, Kerberos) are mostly Windows servers'.
-    settings = FixSettings(peers=tuple(references[:1]), reference=None if references else "<your NTP server>")
-    runbook = build(host, "linux" if platform == "linux" else "windows", roles=roles,
-                    basis=Basis(c.offset_s, source="investigation"), limit_s=incident.tolerance_s,
-                    settings=settings, platform_from="evidence" if platform != "unknown" else "assumed")
+    hc = model.hosts.get(host)
+    # A case file found among the evidence is evidence too: choose_peer puts only plain
+    # host names on a command line.
+    peer = choose_peer(host, case.references, case.addresses, exclude=suspects)
+    runbook = for_evidence(host, hc.platform if hc else "unknown",
+                           hc.time_service.daemon if hc and hc.time_service else None, roles=roles,
+                           basis=Basis(c.offset_s, source="investigation"), limit_s=incident.tolerance_s, peer=peer)
     steps = [f"{s.command}   # {s.why}" for s in runbook.steps]
     verify = f"{runbook.verify.command} shows {runbook.verify.why}"
     if incident.skew_signatures:
         verify += f", and no new {', '.join(incident.skew_signatures)} appears after the fix"
-    notes = [n for n in runbook.notes if not n.startswith("platform not given")]
-    return Remediation(host, steps, verify, notes)
+    return Remediation(host, steps, verify, list(runbook.notes))

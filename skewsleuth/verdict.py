@@ -62,6 +62,7 @@ def verdict_dict(v: Verdict) -> dict:
         hosts.append({
             "host": name,
             "platform": hc.platform,
+            "time_service": hc.time_service.to_dict() if hc.time_service else None,
             "boots": [_iso(b.after) for b in hc.boots],
             "resumes": [_iso(b.after) for b in hc.resumes],
             "steps": [{"at": _iso(b.before or b.after), "delta_s": _num(next((d for d in (b.delta_s, b.measured_s, b.delta_max_s)

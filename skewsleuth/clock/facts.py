@@ -33,7 +33,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from ..sources import formats
+from ..sources import format_in, formats
 from ..store import Store
 from ..timefmt import UTC_FORMAT, Format
 
@@ -108,6 +108,24 @@ _TEXT_FACTS = [
     ("set", "systemd-timedated", re.compile(r"Changed local time to ")),
     ("set", "sudo", re.compile(r"COMMAND=\S*/(date (?:.* )?(?:-s|--set)\b|timedatectl (?:.* )?set-time\b)")),
 ]
+# The time service a host's logs show, by the program that logged (syslog APP-NAME,
+# journald SYSLOG_IDENTIFIER, the Windows event provider: W32Time logs as
+# Microsoft-Windows-Time-Service, and as W32Time on Windows Server 2003) and by systemd
+# starting or stopping its unit (the unit file's name, or its Description: Debian's
+# chrony.service "chrony, an NTP client/server", Fedora's chronyd.service "NTP
+# client/server", ntp.service / ntpsec.service "Network Time Service",
+# systemd-timesyncd.service "Network Time Synchronization"). ntpdate and sntp come with
+# ntpd and are run where ntpd keeps the clock; ntpsec's daemon is ntpd too.
+TIME_SERVICE_PROGRAMS = {"chronyd": "chronyd", "ntpd": "ntpd", "ntpdate": "ntpd", "sntp": "ntpd",
+                         "systemd-timesyncd": "systemd-timesyncd", "microsoft-windows-time-service": "w32time",
+                         "w32time": "w32time", "w32tm.exe": "w32time"}
+TIME_SERVICE_PLATFORMS = {"chronyd": "linux", "ntpd": "linux", "systemd-timesyncd": "linux", "w32time": "windows"}
+_TIME_SERVICE_UNITS = [
+    ("chronyd", re.compile(r"\b(?:chronyd?\.service|chrony, an NTP client/server|NTP client/server)\b", re.I)),
+    ("ntpd", re.compile(r"\b(?:ntp|ntpd|ntpsec)\.service\b|Network Time Service\b", re.I)),
+    ("systemd-timesyncd", re.compile(r"\bsystemd-timesyncd\.service\b|Network Time Synchronization\b", re.I)),
+]
+_UNIT_SQL = r"^(Start(ed|ing)|Stopp(ed|ing)) .*(chrony|ntp|Network Time)"
 SET_NEAR_S = 10.0   # a "set" record this close to a step's old or new clock reading names its setter
 _TEXT_PROVIDERS = sorted({p for _, p, _ in _TEXT_FACTS})
 # The records whose data are a Windows event's fields, read by _windows_fact.
@@ -355,3 +373,59 @@ def _attribute_kernel_steps(facts: list[ClockFact]) -> None:
                     (p.file_id == f.file_id and 0 < f.seq - p.seq <= 20)
                     or 0 <= (f.before - p.logged).total_seconds() <= 300 for p in pauses):
                 f.resume = True
+
+
+@dataclass(frozen=True)
+class TimeService:
+    """The time service a host's logs show (chronyd, ntpd, systemd-timesyncd, w32time)."""
+
+    daemon: str               # the one whose records come last: it is the one running now
+    platform: str             # linux | windows: where that daemon runs
+    seen: tuple[str, ...]     # every one the logs show, the last logged last
+    records: int              # how many records show them
+
+    def to_dict(self) -> dict:
+        return {"daemon": self.daemon, "platform": self.platform, "seen": list(self.seen), "records": self.records}
+
+
+def time_services(store: Store, facts: list[ClockFact] = ()) -> dict[str, TimeService]:
+    """Per host, the time service its logs show: records the daemons wrote, systemd
+    starting their units, and clock facts whose setter the records around named
+    (a Kernel-General 1 under LocalService is W32Time's). Application logs name no
+    program a host runs, so only the formats that carry a platform count."""
+    programs = sorted(TIME_SERVICE_PROGRAMS)
+    placeholders = ",".join("?" for _ in programs)
+    rows = store.con.execute(
+        f"""SELECT host, lower(provider) AS program, NULL AS message, count(*) AS n, max(logged) AS last
+            FROM events WHERE {format_in(lambda s: s.platform is not None)} AND lower(provider) IN ({placeholders})
+            GROUP BY host, lower(provider)
+            UNION ALL
+            SELECT host, NULL, message, count(*), max(logged)
+            FROM events WHERE {format_in(lambda s: s.platform is not None)} AND provider = 'systemd'
+              AND regexp_matches(message, ?)
+            GROUP BY host, message""", [*programs, _UNIT_SQL]).fetchall()
+    found: dict[str, dict[str, list]] = {}
+    for host, program, message, n, last in rows:
+        daemon = TIME_SERVICE_PROGRAMS.get(program) if program else \
+            next((d for d, rx in _TIME_SERVICE_UNITS if rx.search(message or "")), None)
+        if daemon is not None:
+            _count(found, host, daemon, n, last)
+    for f in facts:
+        # (a daemon's own records, its steps among them, are counted above)
+        if f.kind != "step" or f.setter != "time_service" or f.source in TIME_SERVICE_PROGRAMS:
+            continue
+        daemon = TIME_SERVICE_PROGRAMS.get(re.split(r"[\\/]", f.process or "")[-1].lower())
+        if daemon is not None:
+            _count(found, f.host, daemon, 1, f.logged)
+    out = {}
+    for host, daemons in found.items():
+        seen = tuple(sorted(daemons, key=lambda d: (daemons[d][1], d)))
+        out[host] = TimeService(seen[-1], TIME_SERVICE_PLATFORMS[seen[-1]], seen,
+                                sum(n for n, _ in daemons.values()))
+    return out
+
+
+def _count(found: dict[str, dict[str, list]], host: str, daemon: str, n: int, last: datetime) -> None:
+    entry = found.setdefault(host, {}).setdefault(daemon, [0, last])
+    entry[0] += n
+    entry[1] = max(entry[1], last)

@@ -27,7 +27,7 @@ from ..sources import platform_sql
 from ..store import Store
 from ..timefmt import UTC_FORMAT, Format, clockface
 from .drift import Drift, estimate_drift, register as register_drift
-from .facts import ClockFact, read_facts, set_by_user, user_sets
+from .facts import ClockFact, TimeService, read_facts, set_by_user, time_services, user_sets
 from .pairs import STEP_FROM_PAIRS_S, match_pairs, pair_bounds, prepare_messages, step_boundaries
 from .segments import (SAME_STEP_S, STEP_MIN_S, Boundary, Segment, Segmenter, add_step, keep_paired,
                        leap_boundaries, sync_boundaries, twice_read)
@@ -86,6 +86,8 @@ class HostClock:
     segments: list[SegmentEstimate]
     platform: str = "unknown"   # windows | linux | unknown
     resumes: list[Boundary] = field(default_factory=list)
+    # The time daemon its logs show (None: no log shows one), for the runbook's commands.
+    time_service: TimeService | None = None
 
 
 @dataclass
@@ -410,13 +412,15 @@ def assemble(store: Store, facts: list[ClockFact], weighed: Weighed, when: Forma
             if b.kind == "step" and b.delta_s is None and bounded:
                 b.measured_s = by_host[h][k + 1].offset_s - by_host[h][k].offset_s
     twice = _twice_read(store, by_host, when)
+    services = time_services(store, facts)
     hosts: dict[str, HostClock] = {}
     for est in estimates:
         h = est.segment.host
         if h not in hosts:
             chain = chains.get(h, [])
             hosts[h] = HostClock(h, [b for b in chain if b.kind == "boot"], [b for b in chain if b.kind == "step"],
-                                 [], platforms.get(h, "unknown"), [b for b in chain if b.kind == "resume"])
+                                 [], platforms.get(h, "unknown"), [b for b in chain if b.kind == "resume"],
+                                 services.get(h))
         hosts[h].segments.append(est)
     _write_segments(store, estimates, twice)
     return ClockModel(hosts, estimates, facts, solution.contradictions, weighed.unmatched, chains)

@@ -9,8 +9,11 @@ Windows hosts get w32tm (Microsoft, "Windows Time service tools and settings"
 the source (the domain hierarchy, or a manual peer list for a workgroup server such as
 a Lync/SfB Edge, or the forest root PDC emulator, marked ``/reliable:yes``),
 ``/resync /rediscover`` syncs now, ``/query /status`` and ``/stripchart`` verify.
-Linux hosts get chronyc (chronyc(1): ``sources``, ``burst``, ``makestep``,
-``tracking``) or, for systemd-timesyncd, timedatectl(1).
+Linux hosts get the tools of their time daemon: chronyc (chronyc(1): ``sources``,
+``burst``, ``makestep``, ``tracking``); ntpd's (ntpq(1) ``-p``, ``ntpdate -q`` to measure
+a server without setting the clock, and ``ntpd -gq``, ntpd(8): set the clock once and
+quit, ``-g`` past the 1000 s panic threshold at which a running ntpd gives up); or, for
+systemd-timesyncd, timedatectl(1) and a timesyncd.conf(5) drop-in naming the server.
 
 What the offset decides: a clock off by more than STEP_THRESHOLD_S is *stepped*, not
 slewed. chronyd slews at most 83 ms per second (``maxslewrate`` 83333 ppm, chrony.conf(5)):
@@ -200,7 +203,7 @@ def build(host: str, platform: str, *, roles: tuple[str, ...] | list[str] | set[
     if platform == "windows":
         steps, verify = _windows(roles, action, offset, settings, notes)
     elif platform == "linux":
-        steps, verify = _linux(roles, action, offset, settings)
+        steps, verify = _linux(roles, action, offset, settings, notes)
     else:
         raise ValueError(f"platform must be windows or linux, not {platform!r}")
     if action == "none":
@@ -269,17 +272,27 @@ def _windows(roles: tuple[str, ...], action: str, offset: float | None, settings
 
 
 def _linux(roles: tuple[str, ...], action: str, offset: float | None,
-           settings: FixSettings) -> tuple[list[Step], Step]:
+           settings: FixSettings, notes: list[str]) -> tuple[list[Step], Step]:
     steps: list[Step] = []
+    peer = settings.peers[0] if settings.peers else None
     if settings.daemon == "timesyncd":
         steps.append(Step("timedatectl timesync-status", "which server systemd-timesyncd uses and the offset "
                                                          "it last saw", False))
+        if peer:
+            steps.append(Step(_sudo(settings, "linux", "mkdir -p /etc/systemd/timesyncd.conf.d"),
+                              "the folder of timesyncd.conf drop-ins", True))
+            steps.append(Step(f"printf '[Time]\\nNTP={' '.join(settings.peers)}\\n' | "
+                              + _sudo(settings, "linux", "tee /etc/systemd/timesyncd.conf.d/skewsleuth.conf"),
+                              f"make {peer} systemd-timesyncd's server (timesyncd.conf(5): NTP= in a drop-in "
+                              "overrides the one in timesyncd.conf)", True))
         steps.append(Step(_sudo(settings, "linux", "timedatectl set-ntp true"),
                           "turn NTP synchronisation on (systemd-timesyncd)", True))
         steps.append(Step(_sudo(settings, "linux", "systemctl restart systemd-timesyncd"),
                           "sync now: timesyncd steps the clock when it is off by more than 0.4 s and slews "
                           "below that", True))
         verify = Step("timedatectl timesync-status", "'Offset' within ±1 s and a server is set", False)
+    elif settings.daemon == "ntpd":
+        steps, verify = _ntpd(action, offset, settings, notes)
     else:
         c = settings.chronyc
         steps.append(Step(f"{c} sources -v", "which sources chronyd uses and whether one is selected ('*'): "
@@ -295,9 +308,35 @@ def _linux(roles: tuple[str, ...], action: str, offset: float | None,
                               f"step the clock now: chronyd slews at most 83 ms/s, so {size}, and time checks "
                               "keep failing meanwhile", True))
         verify = Step(f"{c} tracking", "'System time' within 1 s of NTP time and 'Leap status: Normal'", False)
+        if peer:
+            notes.append(f"make {peer} a source of chronyd: 'server {peer} iburst' in chrony.conf "
+                         f"(`{c} add server {peer} iburst` adds it until chronyd restarts)")
     if "kerberos-client" in roles:
         steps.append(_restart(settings, "linux", "sssd", "sssd caches Kerberos tickets obtained with the wrong "
                                                           "clock; a restart gets new ones"))
     for service in settings.services:
         steps.append(_restart(settings, "linux", service, "listed in the inventory's fix.services"))
     return steps, verify
+
+
+def _ntpd(action: str, offset: float | None, settings: FixSettings, notes: list[str]) -> tuple[list[Step], Step]:
+    steps = [Step("ntpq -p", "which peers ntpd uses, whether one is selected ('*') and their offsets (ms)", False)]
+    for peer in settings.peers[:1]:
+        steps.append(Step(f"ntpdate -q {peer}", f"the offset from {peer}, measured without setting the clock",
+                          False))
+        notes.append(f"make {peer} a server of ntpd: 'server {peer} iburst' in ntp.conf, before ntpd starts again")
+    if action == "slew":
+        steps.append(_restart(settings, "linux", "ntpd", "ntpd reads its servers again and with iburst corrects "
+                                                          "within a minute: it slews offsets below 128 ms"))
+    else:
+        size = f"the clock is {_hours(abs(offset))} off: " if offset is not None else ""
+        steps += [Step(_sudo(settings, "linux", "systemctl stop ntpd"),
+                       f"{size}a running ntpd gives up on offsets beyond its 1000 s panic threshold, and "
+                       "`ntpd -gq` needs its port", True),
+                  Step(_sudo(settings, "linux", "ntpd -gq"),
+                       "set the clock once from the configured servers and quit (ntpd(8): -g allows a first "
+                       "correction of any size, -q exits after it)", True),
+                  Step(_sudo(settings, "linux", "systemctl start ntpd"), "ntpd keeps the clock from now on", True)]
+    notes.append("ntpd's unit is ntpd on Red Hat and SUSE, ntp or ntpsec on Debian and Ubuntu: use the one "
+                 "this host has")
+    return steps, Step("ntpq -p", "a peer selected ('*') with an offset within ±1000 ms", False)

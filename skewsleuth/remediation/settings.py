@@ -27,7 +27,7 @@ from typing import Any
 
 PLATFORMS = ("linux", "windows")
 TRANSPORTS = ("ssh", "winrm")
-DAEMONS = ("chrony", "timesyncd")
+DAEMONS = ("chrony", "ntpd", "timesyncd")
 WINRM_AUTH = ("ntlm", "kerberos", "credssp", "ssl", "basic")
 # Per command: long enough for `w32tm /resync` waiting on a slow peer, short enough that
 # a hung command does not hold a change window.
@@ -60,11 +60,11 @@ class FixSettings:
     ssh: SshSettings = field(default_factory=SshSettings)
     winrm: WinrmSettings = field(default_factory=WinrmSettings)
     chronyc: str = "chronyc"
-    daemon: str = "chrony"                 # linux: chrony | timesyncd
+    daemon: str = "chrony"                 # linux: chrony | ntpd | timesyncd
     sudo: bool = False
     services: tuple[str, ...] = ()         # restarted after the fix, besides the roles' own
     restart: str | None = None             # command template with {service}; default per platform
-    peers: tuple[str, ...] = ()            # NTP servers (w32tm manual peer list)
+    peers: tuple[str, ...] = ()            # NTP servers (w32tm manual peer list, timesyncd's NTP=)
     reference: str | None = None           # clock to compare with (w32tm /stripchart); default peers[0]
     timeout_s: float = DEFAULT_COMMAND_TIMEOUT
 

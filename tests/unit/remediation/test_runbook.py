@@ -121,7 +121,7 @@ def test_inventory_platform_and_fix_key(tmp_path):
     ({"peers": ["$(reboot)"]}, "is not a host or service name"),
     ({"chronyc": "chronyc; reboot"}, "is not a program path"),
     ({"restart": "systemctl restart"}, "must contain {service}"),
-    ({"daemon": "ntpd"}, "fix.daemon must be one of chrony, timesyncd"),
+    ({"daemon": "openntpd"}, "fix.daemon must be one of chrony, ntpd, timesyncd"),
     ({"winrm": {"transport": "telnet"}}, "fix.winrm.transport must be one of"),
 ])
 def test_bad_fix_keys_name_the_host(fix, message):
