@@ -90,8 +90,11 @@ _TEXT_FACTS = [
     ("step", "ntpd", re.compile(r"time reset ([-+]?\d+(?:\.\d+)?) s")),
     ("step", "ntpdate", re.compile(r"step time server \S+ offset ([-+]?\d+(?:\.\d+)?) sec")),
     ("sync", "ntpd", re.compile(r"kernel reports TIME_ERROR: 0x0|synchronized to \S+")),
-    # systemd-timesyncd
-    ("sync", "systemd-timesyncd", re.compile(r"(?:Initial s|S)ynchroni[sz]ed to time server")),
+    # systemd-timesyncd: "Synchronized to time server %s (%s)." before systemd 241, "...
+    # for the first time" from 241, "Initial synchronization to time server" from 243
+    # (timesyncd-manager.c; coreos/mantle's kola test linux.ntp lists all three)
+    ("sync", "systemd-timesyncd", re.compile(r"(?:Initial s|S)ynchroni[sz]ed to time server|"
+                                             r"Initial synchroni[sz]ation to time server")),
     # kernel boot banners in syslog / journald
     ("boot", "kernel", re.compile(r"Linux version \d|Booting Linux|Command line: ")),
     # suspend and resume: the kernel's PM core (kernel/power/suspend.c, hibernate.c) and

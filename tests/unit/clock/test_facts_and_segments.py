@@ -91,3 +91,26 @@ def test_a_4616_naming_the_process_outweighs_the_account_a_kernel_general_1_was_
     _attribute_kernel_steps([guess, ClockFact("dc01", "step", 2, 8, 8, new, "Security 4616", before=old,
                                               after=new, delta_s=-10800.0)])
     assert guess.setter == "agent"
+
+
+def test_every_systemd_timesyncd_wording_of_a_sync_is_a_sync_report(tmp_path):
+    # systemd < 241, >= 241 and >= 243 (timesyncd-manager.c; the three strings coreos/
+    # mantle's kola test linux.ntp waits for), as rsyslog writes them to /var/log/syslog
+    from skewsleuth.store import Store
+    from skewsleuth.case import Case
+    from skewsleuth.reading.ingest import ingest
+
+    lines = ["2026-11-30T08:00:00.000000+00:00 deb1 systemd-timesyncd[480]: "
+             "Synchronized to time server 10.0.0.1:123 (ntp1.corp.test).",
+             "2026-11-30T08:10:00.000000+00:00 deb1 systemd-timesyncd[480]: "
+             "Synchronized to time server for the first time 10.0.0.1:123 (ntp1.corp.test).",
+             "2026-11-30T08:20:00.000000+00:00 deb1 systemd-timesyncd[480]: "
+             "Initial synchronization to time server 10.0.0.1:123 (ntp1.corp.test).",
+             "2026-11-30T08:30:00.000000+00:00 deb1 systemd-timesyncd[480]: "
+             "Timed out waiting for reply from 10.0.0.1:123 (ntp1.corp.test)."]
+    (tmp_path / "deb1").mkdir()
+    (tmp_path / "deb1" / "syslog").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    store = Store()
+    ingest(store, [tmp_path], Case())
+    syncs = [f for f in read_facts(store) if f.kind == "sync"]
+    assert [f.logged.minute for f in syncs] == [0, 10, 20]
