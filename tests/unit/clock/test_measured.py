@@ -1,0 +1,132 @@
+"""Offsets that failure messages state, as constraints of the clock model
+(:mod:`skewsleuth.clock.measured`).
+
+Message texts: S3's RequestTimeTooSkewed document (aws/aws-sdk-php issue 612,
+versity/versitygw issue 1514), botocore's "Signature expired" (aws/aws-cli issue
+6676), etcd's prober warnings (etcd rafthttp/probing_status.go, pkg/probing/status.go;
+etcd-io/etcd issue 5938), and ntpdate's "adjust time server" (ntpdate/ntpdate.c).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from synth.measured import etcd_collection, s3_collection
+from synth.syslog import rfc3164_line
+
+import skewsleuth
+from skewsleuth.clock.measured import BUILTIN, _go_seconds
+
+UTC = timezone.utc
+
+
+def _segments(verdict: dict, host: str) -> list[dict]:
+    return next(h for h in verdict["hosts"] if h["host"].split(".")[0] == host.split(".")[0])["segments"]
+
+
+@pytest.fixture(scope="module")
+def s3(tmp_path_factory):
+    truth = s3_collection(tmp_path_factory.mktemp("s3"))
+    return truth, skewsleuth.investigate([truth.root])
+
+
+def test_s3_errors_alone_give_the_client_its_offset_within_the_printed_seconds(s3):
+    truth, v = s3
+    (seg,) = _segments(v.to_dict(), "api01")
+    assert seg["offset_low_s"] <= 1200.0 <= seg["offset_high_s"]
+    # whole seconds printed on both sides, and a second allowed for S3's own clock
+    assert seg["offset_high_s"] - seg["offset_low_s"] <= 4.5
+    assert seg["basis"] == ["measured"]
+    # nothing is said of the healthy host that S3 did not measure
+    assert all(s["offset_s"] is None or abs(s["offset_s"]) < 1 for s in _segments(v.to_dict(), "web01"))
+
+
+def test_s3_the_verdict_puts_the_onset_in_true_time_and_names_the_offset(s3):
+    truth, v = s3
+    (inc,) = v.to_dict()["incidents"]
+    onset = datetime.fromisoformat(inc["onset"].replace("Z", "+00:00"))
+    assert abs((onset - truth.first_failure).total_seconds()) < 3
+    rc = inc["root_causes"][0]
+    assert rc["host"] == "api01.corp.example" and rc["offset_s"] == pytest.approx(1200, abs=2.5)
+    assert not any("either way" in e or "bounds by how much" in e for e in rc["evidence"])
+    said = [e for e in rc["evidence"] if e.startswith("S3 RequestTimeTooSkewed")]
+    assert said and "RequestTime 2026" in said[0] and "ServerTime 2026" in said[0] and "ahead of true time" in said[0]
+
+
+def test_both_aws_shapes_are_read_and_the_ordinary_failures_are_not(s3):
+    truth, v = s3
+    text = "".join(p.read_text() for p in truth.root.rglob("*") if p.is_file())
+    rows = dict(v.store.con.execute("SELECT shape, count(*) FROM _measurements GROUP BY 1").fetchall())
+    assert rows == {"S3 RequestTimeTooSkewed": text.count("<ServerTime>"),
+                    "AWS Signature expired": text.count("Signature expired:")}
+    assert min(rows.values()) > 20
+
+
+@pytest.mark.parametrize("legacy", [False, True])
+def test_etcd_the_member_ahead_is_the_one_with_the_offset(tmp_path, legacy):
+    truth = etcd_collection(tmp_path / "etcd", ahead="etcd2", offset_s=7.5, legacy=legacy)
+    v = skewsleuth.investigate([truth.root]).to_dict()
+    (ahead,) = _segments(v, "etcd2")
+    assert ahead["offset_low_s"] <= 7.5 <= ahead["offset_high_s"] and ahead["offset_low_s"] > 4
+    assert "measured" in ahead["basis"]
+    for other in ("etcd1", "etcd3"):
+        assert all(abs(s["offset_s"]) <= 2 for s in _segments(v, other))
+    (inc,) = v["incidents"]
+    assert inc["root_causes"][0]["host"].startswith("etcd2") and inc["root_causes"][0]["offset_s"] > 4
+
+
+def test_etcd_a_member_id_no_log_claims_measures_nothing(tmp_path):
+    truth = etcd_collection(tmp_path / "etcd", ahead="etcd2")
+    # without etcd3's own log nobody says which host 'fd422379fda50e48' is
+    for f in (truth.root / "etcd3.corp.example").iterdir():
+        f.unlink()
+    v = skewsleuth.investigate([truth.root])
+    others = {r[0] for r in v.store.con.execute("SELECT DISTINCT other_host FROM _measurements").fetchall()}
+    assert others == {"etcd1.corp.example"}
+
+
+def test_go_durations_as_etcd_prints_them():
+    import duckdb
+    con = duckdb.connect()
+    got = [con.execute(f"SELECT {_go_seconds('?')}", [d]).fetchall()[0][0]
+           for d in ("8h59m59.161586822s", "1m29.239296422s", "502.906µs", "15.900899ms", "1.123978766s")]
+    assert got == pytest.approx([32399.161586822, 89.239296422, 502.906e-6, 0.015900899, 1.123978766])
+
+
+def test_ntpdate_adjusting_against_a_host_of_the_collection_bounds_the_difference(tmp_path):
+    t0 = datetime(2026, 12, 3, 7, 0, tzinfo=UTC)
+    root = tmp_path / "ev"
+    (root / "app07").mkdir(parents=True)
+    (root / "ntp1").mkdir()
+    lines = [rfc3164_line(t0 + timedelta(seconds=-0.4 + 60 * k), "app07", "ntpdate", 300 + k,
+                          "adjust time server 10.0.0.1 offset 0.402117 sec") for k in range(3)]
+    lines.insert(1, rfc3164_line(t0 + timedelta(seconds=20), "app07", "ntpdate", 299,
+                                 "no server suitable for synchronization found"))
+    (root / "app07" / "syslog").write_bytes(("\r\n".join(lines) + "\r\n").encode())
+    (root / "ntp1" / "syslog").write_text("\n".join(rfc3164_line(t0 + timedelta(minutes=k), "ntp1", "chronyd", 5,
+                                                                 "Selected source 192.0.2.7") for k in range(5)))
+    (root / "case.yml").write_text("hosts:\n  ntp1: [10.0.0.1]\nreferences: [ntp1]\nreference_accuracy_s: 0.01\n")
+    v = skewsleuth.investigate([root]).to_dict()
+    (seg,) = _segments(v, "app07")
+    # ntpdate's offset is the server's clock less this one's: app07 is 0.4 s behind
+    assert seg["offset_low_s"] <= -0.4 <= seg["offset_high_s"] and seg["offset_high_s"] < 0.2
+
+
+def test_every_builtin_shape_cites_its_source():
+    assert all(s.source for s in BUILTIN)
+    assert {s.name for s in BUILTIN} >= {"S3 RequestTimeTooSkewed", "AWS Signature expired",
+                                         "etcd prober clock drift", "etcd clock difference"}
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("20250901T162148Z", "2025-09-01 16:21:48"),                 # SigV4 X-Amz-Date (versitygw issue 1514)
+    ("Tue, 31 Jul 2018 07:40:44 GMT", "2018-07-31 07:40:44"),    # SigV2 Date, as S3 echoes it
+    ("2022-09-04T07:11:33.000Z", "2022-09-04 07:11:33"),         # Aliyun OSS
+    ("2015-06-04T22:26:16Z", "2015-06-04 22:26:16"),             # S3's ServerTime
+])
+def test_the_times_s3_and_its_imitators_print(text, expected):
+    import duckdb
+    from skewsleuth.clock.measured import TIME_FORMATS, _time_sql
+    us = duckdb.connect().execute(f"SELECT {_time_sql('t', TIME_FORMATS)} FROM (SELECT ? AS t)", [text]).fetchall()[0][0]
+    assert datetime.fromtimestamp(us / 1e6, UTC) == datetime.fromisoformat(expected).replace(tzinfo=UTC)
