@@ -4,12 +4,14 @@
 Message texts: S3's RequestTimeTooSkewed document (aws/aws-sdk-php issue 612,
 versity/versitygw issue 1514), botocore's "Signature expired" (aws/aws-cli issue
 6676), etcd's prober warnings (etcd rafthttp/probing_status.go, pkg/probing/status.go;
-etcd-io/etcd issue 5938), and ntpdate's "adjust time server" (ntpdate/ntpdate.c).
+etcd-io/etcd issue 5938), ntpdate's "adjust time server" (ntpdate/ntpdate.c) and
+ntpd's "time correction of ... exceeds sanity limit" (ntpd/ntp_loopfilter.c).
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 from synth.measured import etcd_collection, s3_collection
@@ -17,6 +19,8 @@ from synth.syslog import rfc3164_line
 
 import skewsleuth
 from skewsleuth.clock.measured import BUILTIN, _go_seconds
+from skewsleuth.errors import RuleError
+from skewsleuth.rules import load_rules
 
 UTC = timezone.utc
 
@@ -113,10 +117,83 @@ def test_ntpdate_adjusting_against_a_host_of_the_collection_bounds_the_differenc
     assert seg["offset_low_s"] <= -0.4 <= seg["offset_high_s"] and seg["offset_high_s"] < 0.2
 
 
+NTPD_RULE = """\
+title: ntpd refused a correction beyond its panic threshold
+id: 3f0b7d0e-4a52-4b53-9f57-2f6f1c0a9e11
+logsource: {product: ntp}
+detection:
+  selection:
+    Message|contains: exceeds sanity limit
+  condition: selection
+skewsleuth:
+  measure:
+    captures:
+      offset: 'time correction of ([-+]?[0-9]+) seconds exceeds sanity limit'
+    other: true_time
+    direction: other_ahead
+    error_s: 1
+  signature: NTPD_PANIC
+  protocol: ntp
+  tolerance_s: 1000
+  role: clock_evidence
+"""
+
+
+def test_a_rule_declares_a_new_shape_with_measure(tmp_path):
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "ntpd-panic.yml").write_text(NTPD_RULE)
+    (rule,) = [r for r in load_rules([rules]) if r.signature == "NTPD_PANIC"]
+    assert rule.measure[0].other == "true_time" and rule.measure[0].names == ("offset",)
+    t0 = datetime(2026, 12, 3, 6, 0, tzinfo=UTC)
+    (tmp_path / "ev" / "db02").mkdir(parents=True)
+    # db02 is 5 h behind: ntpd would correct it by +18000 s
+    behind = [rfc3164_line(t0 - timedelta(hours=5) + timedelta(minutes=k), "db02", "ntpd", 811,
+                           "time correction of 18000 seconds exceeds sanity limit (1000); set clock manually "
+                           "to the correct UTC time.") for k in range(0, 30, 10)]
+    behind.insert(1, rfc3164_line(t0 - timedelta(hours=5, seconds=-30), "db02", "ntpd", 811,
+                                  "Listen normally on 2 lo 127.0.0.1:123"))
+    (tmp_path / "ev" / "db02" / "syslog").write_bytes(("\r\n".join(behind) + "\r\n").encode())
+    without = _segments(skewsleuth.investigate([tmp_path / "ev"]).to_dict(), "db02")
+    assert without[0]["offset_s"] is None
+    (seg,) = _segments(skewsleuth.investigate([tmp_path / "ev"], rules=[rules]).to_dict(), "db02")
+    assert seg["offset_low_s"] <= -18000 <= seg["offset_high_s"] and seg["offset_high_s"] - seg["offset_low_s"] <= 2
+
+
+@pytest.mark.parametrize("measure, message", [
+    ("{captures: {offset: 'time correction of [0-9]+ seconds'}}", "needs exactly one capture group"),
+    ("{captures: {offset: '(?=x)([0-9]+)'}}", "bad measure pattern"),
+    ("{captures: {skew: '([0-9]+)'}}", "unknown capture 'skew'"),
+    ("{captures: {offset: '([0-9]+)'}, other: peer}", "needs a 'peer' capture"),
+    ("{captures: {self_time: '(x)'}}", "either self_time and other_time, or offset"),
+    ("[1, 2]", "a measure entry is a mapping"),
+    ("{captures: {self_time: '(x)', other_time: '(y)'}, time_formats: '%Y %Q'}", "bad measure time_formats"),
+    ("{captures: {offset: '([0-9]+)'}, unit: minutes}", "measure.unit must be one of"),
+])
+def test_a_bad_measure_block_is_a_one_line_rule_error(tmp_path, measure, message):
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    text = NTPD_RULE.replace(NTPD_RULE[NTPD_RULE.index("  measure:"):NTPD_RULE.index("  signature:")],
+                             f"  measure: {measure}\n")
+    (rules / "bad.yml").write_text(text)
+    with pytest.raises(RuleError) as err:
+        load_rules([rules])
+    assert message in str(err.value) and "\n" not in str(err.value) and "bad.yml" in str(err.value)
+
+
 def test_every_builtin_shape_cites_its_source():
     assert all(s.source for s in BUILTIN)
     assert {s.name for s in BUILTIN} >= {"S3 RequestTimeTooSkewed", "AWS Signature expired",
                                          "etcd prober clock drift", "etcd clock difference"}
+
+
+def test_the_docs_example_rule_loads(tmp_path):
+    usage = (Path(__file__).parents[3] / "docs" / "usage.md").read_text(encoding="utf-8")
+    block = usage[usage.index("```yaml\ntitle: ntpd refused"):]
+    block = block[len("```yaml\n"):block.index("```", 8)]
+    (tmp_path / "r.yml").write_text(block)
+    (rule,) = [r for r in load_rules([tmp_path], builtin=False)]
+    assert rule.measure and rule.measure[0].direction == "other_ahead"
 
 
 @pytest.mark.parametrize("text, expected", [
