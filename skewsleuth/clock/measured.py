@@ -33,8 +33,8 @@ Built-in shapes (each pattern cites where its text comes from):
 
 * S3's ``RequestTimeTooSkewed`` error document (``<RequestTime>``, the request's
   X-Amz-Date or Date as signed; ``<ServerTime>``, S3's clock when it got the request);
-  botocore's ``Signature expired: <request> is now earlier than <limit> (<server> -
-  15 min.)``.
+  AWS's ``Signature expired: <request> is now earlier than <limit> (<server> - 15
+  min.)``, the error message of a SigV4 service (STS, S3) that SDKs and aws-cli print.
 * ntpdate's ``adjust time server X offset Y sec`` (the server's clock less this one's).
 * etcd's ``prober found high clock drift`` (zap, ``remote-peer-id``, ``clock-drift``,
   ``rtt``) and ``the clock difference against peer X is too high [d > 1s]`` (capnslog).
@@ -53,8 +53,8 @@ skew" print no direction or no measured value; the DataStax driver's "Clock skew
 detected" is a local clock going back, not a difference to another clock. chronyd's
 "System clock wrong by" and ntpd's steps are clock facts (:mod:`.facts`).
 
-References: AWS S3 API, "Error responses" (RequestTimeTooSkewed); botocore
-``auth.py``/S3 error wording as quoted in aws/aws-cli issue 6676; etcd
+References: AWS S3 API, "Error responses" (RequestTimeTooSkewed); the "Signature
+expired" wording as aws/aws-cli issue 6676 quotes it; etcd
 ``pkg/probing/status.go`` and ``server/etcdserver/api/rafthttp/probing_status.go``.
 """
 
@@ -78,7 +78,7 @@ OTHERS = ("true_time", "peer", "etcd_member")
 ORDERS = ("self_first", "other_first")
 DIRECTIONS = ("self_ahead", "other_ahead")
 UNITS = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9, "go": None}
-# Times printed without a zone are taken as UTC (S3, botocore and .NET print UTC).
+# Times printed without a zone are taken as UTC (AWS and .NET print UTC).
 TIME_FORMATS = ("%Y%m%dT%H%M%SZ", "%a, %d %b %Y %H:%M:%S GMT", "%Y-%m-%dT%H:%M:%S.%gZ", "%Y-%m-%dT%H:%M:%SZ",
                 "%Y-%m-%dT%H:%M:%S.%fZ", "%Y-%m-%d %H:%M:%S")
 # A service taken as true time (AWS's Time Sync keeps its fleet within a millisecond):
@@ -204,9 +204,10 @@ BUILTIN: tuple[Shape, ...] = (
           contains=("RequestTimeTooSkewed",), error_s=1.0 + SERVICE_ACC_S,
           labels=(("self_time", "RequestTime"), ("other_time", "ServerTime")),
           source="aws/aws-sdk-php issue 612; versity/versitygw issue 1514"),
-    # botocore (aws-cli): "Signature expired: 20220127T001427Z is now earlier than
-    # 20220127T014428Z (20220127T015928Z - 15 min.)": the request's time, the earliest
-    # S3 accepts, and S3's time (aws/aws-cli issue 6676).
+    # A SigV4 service's "Signature expired: 20220127T001427Z is now earlier than
+    # 20220127T014428Z (20220127T015928Z - 15 min.)", as aws-cli prints it: the
+    # request's time, the earliest the service accepts, and its own time (aws/aws-cli
+    # issue 6676).
     Shape("AWS Signature expired",
           (("self_time", r"Signature expired: ([0-9]{8}T[0-9]{6}Z) is now earlier than"),
            ("other_time", r"is now earlier than [0-9]{8}T[0-9]{6}Z \(([0-9]{8}T[0-9]{6}Z) - ")),

@@ -11,7 +11,7 @@
   syslog for older ones), every member its own ``local-member-id`` and raft lines.
 
 Message texts: S3's error document as aws/aws-sdk-php issue 612 and
-versity/versitygw issue 1514 quote it; botocore's "Signature expired" as aws/aws-cli
+versity/versitygw issue 1514 quote it; AWS's "Signature expired" as aws/aws-cli
 issue 6676 does; etcd's from rafthttp/probing_status.go (and the OpenShift
 must-gather line in its docstring of :mod:`skewsleuth.clock.measured`).
 """
@@ -55,8 +55,8 @@ def s3_error(request_time: str, server_time: str, request_id: str = "2J8ZFVZVVRA
 
 
 def s3_collection(root: Path | str, offset_s: float = 1200.0, start: datetime | None = None) -> Truth:
-    """api01 (offset ``offset_s``) and web01 (right); api01's uploads fail from the
-    10th minute on, every request signed 0.3 s before S3 reads its clock and the error
+    """api01 (offset ``offset_s``, ahead or behind) and web01 (right, its chronyd in
+    sync); api01's uploads fail from the 10th minute on, every request signed 0.3 s before S3 reads its clock and the error
     logged 0.2 s after."""
     root = Path(root)
     t0 = start or datetime(2026, 12, 3, 9, 30, tzinfo=UTC)
@@ -67,7 +67,7 @@ def s3_collection(root: Path | str, offset_s: float = 1200.0, start: datetime | 
         t = t0 + timedelta(seconds=15 * i + 0.37)          # true time S3 reads its clock
         signed, logged = t - timedelta(seconds=0.3), t + timedelta(seconds=0.2)
         on = lambda x: x + timedelta(seconds=offset_s)      # noqa: E731 - the client's clock
-        if i < 40 or offset_s < 900:
+        if i < 40 or abs(offset_s) < 900:
             app.append(json.dumps({"timestamp": _iso_ms(on(logged)), "level": "info", "logger": "uploader",
                                    "message": f"PUT s3://backups/part-{i:04d} 200 OK"}))
         elif i % 3 == 0:
@@ -99,6 +99,9 @@ def s3_collection(root: Path | str, offset_s: float = 1200.0, start: datetime | 
                                       "(root) CMD (run-parts /etc/cron.hourly)"))
         web_lines.append(rfc3164_line(t + timedelta(seconds=2), "web01", "nginx", 77,
                                       f'10.0.0.9 - - "GET /health HTTP/1.1" 200 {i}'))
+        if i % 40 == 0:   # the healthy host's chronyd says it is on time
+            web_lines.append(rfc3164_line(t + timedelta(seconds=3), "web01", "chronyd", 612,
+                                          "Selected source 10.0.0.1 (ntp1.corp.example)"))
     app.append(json.dumps({"timestamp": _iso_ms(t0 + timedelta(seconds=offset_s, hours=1)), "level": "error",
                            "logger": "uploader", "message": "An error occurred (SignatureDoesNotMatch) when calling "
                            "the PutObject operation: The request signature we calculated does not match the "
