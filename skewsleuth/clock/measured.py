@@ -50,8 +50,13 @@ a monitor against the leader (Monitor::timecheck_status prints ``abs_skew``), so
 says "ahead or behind by s", which difference constraints cannot hold; CockroachDB's
 "more than 500ms away from at least half of the known nodes" and ScyllaDB's "timeout
 skew" print no direction or no measured value; the DataStax driver's "Clock skew
-detected" is a local clock going back, not a difference to another clock. chronyd's
-"System clock wrong by" and ntpd's steps are clock facts (:mod:`.facts`).
+detected" is a local clock going back, not a difference to another clock. JWT errors
+that print nbf beside the validator's time (.NET IDX10222 "ValidFrom: '...', Current
+time: '...'") bound the issuer against the validator, but do not name the issuer: a
+rule whose logs name it (an ``iss`` field) declares the shape with ``other: peer`` and
+``order: other_first``. chronyd's "System clock wrong by" and ntpd's steps are clock
+facts (:mod:`.facts`); chronyd prints both "wrong by" and "stepped by" as the
+correction to apply (reference.c: ``-offset``), so the clock's offset is minus it.
 
 References: AWS S3 API, "Error responses" (RequestTimeTooSkewed); the "Signature
 expired" wording as aws/aws-cli issue 6676 quotes it; etcd

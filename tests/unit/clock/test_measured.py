@@ -211,3 +211,63 @@ def test_the_times_s3_and_its_imitators_print(text, expected):
     from skewsleuth.clock.measured import TIME_FORMATS, _time_sql
     us = duckdb.connect().execute(f"SELECT {_time_sql('t', TIME_FORMATS)} FROM (SELECT ? AS t)", [text]).fetchall()[0][0]
     assert datetime.fromtimestamp(us / 1e6, UTC) == datetime.fromisoformat(expected).replace(tzinfo=UTC)
+
+
+JWT_RULE = """\
+title: token not yet valid, with the issuer our API logs beside it
+id: 0e9b6f43-51a4-4bd1-8c1c-6a1d9a4d2b7e
+logsource: {product: payments}
+detection:
+  selection:
+    Message|contains: 'IDX10222:'
+  condition: selection
+skewsleuth:
+  measure:
+    # .NET IdentityModel IDX10222 (AzureAD/azure-activedirectory-identitymodel-extensions-for-dotnet
+    # issue 1658): ValidFrom is the token's nbf, read on the issuer's clock when it
+    # issued it; Current time the validator's clock after that
+    captures:
+      self_time: "Current time: '([^']+)'"
+      other_time: "ValidFrom: '([^']+)'"
+      peer: '"issuer"\\s*:\\s*"https://([^/"]+)'
+    other: peer
+    order: other_first
+    time_formats: ['%m/%d/%Y %H:%M:%S']
+  signature: JWT_NBF_WITH_ISSUER
+  protocol: oauth
+  tolerance_s: 300
+"""
+
+
+def test_a_token_issued_ahead_bounds_the_issuer_from_below_only(tmp_path):
+    import json
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "jwt.yml").write_text(JWT_RULE)
+    t0 = datetime(2026, 12, 3, 10, 0, tzinfo=UTC)
+    root = tmp_path / "ev"
+    for h in ("api01", "auth01"):
+        (root / h).mkdir(parents=True)
+    ahead = 600.0
+    lines = []
+    for k in range(6):
+        issued = t0 + timedelta(minutes=k)                       # true time auth01 issued it
+        checked = issued + timedelta(seconds=0.8)                # ... and api01 checked it
+        nbf = (issued + timedelta(seconds=ahead)).strftime("%m/%d/%Y %H:%M:%S")
+        now = checked.strftime("%m/%d/%Y %H:%M:%S")
+        lines.append(json.dumps({"@timestamp": checked.isoformat(), "level": "Information", "issuer":
+                                 "https://auth01/realms/corp", "message": "Bearer was not authenticated. Failure "
+                                 "message: IDX10222: Lifetime validation failed. The token is not yet valid. "
+                                 f"ValidFrom: '{nbf}', Current time: '{now}'."}))
+    (root / "api01" / "app.json").write_bytes(("\r\n".join(lines) + "\r\n").encode())
+    (root / "api01" / "syslog").write_text("\n".join(rfc3164_line(t0 + timedelta(minutes=k), "api01", "chronyd", 5,
+                                                                   "Selected source 10.0.0.1") for k in range(6)))
+    (root / "auth01" / "syslog").write_text("\n".join(
+        rfc3164_line(t0 + timedelta(minutes=k, seconds=ahead + 7), "auth01", "sshd", 90 + k,
+                     "Accepted publickey for deploy from 10.0.0.9 port 51515 ssh2") for k in range(6)))
+    v = skewsleuth.investigate([root], rules=[rules]).to_dict()
+    (seg,) = _segments(v, "auth01")
+    # nbf is at most the issuer's clock at issue: ahead by at least nbf - now, and by how
+    # much more the message cannot say
+    assert ahead - 4 <= seg["offset_low_s"] <= ahead and seg["offset_high_s"] is None
+    assert all(abs(s["offset_s"]) <= 2 for s in _segments(v, "api01"))
