@@ -202,7 +202,9 @@ BUILTIN: tuple[Shape, ...] = (
     # versity/versitygw issue 1514; a SigV2 Date "Tue, 31 Jul 2018 07:40:44 GMT" and
     # Aliyun OSS's "2022-09-04T07:11:33.000Z" in the same elements). The client signed
     # at RequestTime on its clock, S3 read ServerTime after receiving it, the client
-    # logged the reply after that.
+    # logged the reply after that. (An SDK that corrects for skew, correctClockSkew in
+    # aws-sdk-js, signs later requests with its clock plus the offset it learnt: such a
+    # request is not refused, so the document comes from an uncorrected one.)
     Shape("S3 RequestTimeTooSkewed",
           (("self_time", r"<RequestTime>\s*([^<]+?)\s*</RequestTime>"),
            ("other_time", r"<ServerTime>\s*([^<]+?)\s*</ServerTime>")),
