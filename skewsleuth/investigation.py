@@ -105,5 +105,6 @@ def investigate(paths: list[str | Path], case: str | Path | Case | None = None, 
     diagnoses = [diagnose(inc, model, the_case, roles, when) for inc in incidents]
     notes = [f"observation of {o.host} not used: {why}" for o, why in model.unmatched_observations]
     notes += [f"case entry not used ({src}): {why}" for src, _, why in the_case.rejected]
+    notes += model.notes
     notes += the_case.notes + summary.notes
     return Verdict(summary, model, incidents, diagnoses, the_case, store, notes)

@@ -354,11 +354,11 @@ _MEASUREMENTS = """CREATE OR REPLACE TEMP TABLE _measurements (
 
 
 def prepare_measurements(store: Store, shapes: Sequence[Shape] = (), addresses: dict[str, str] | None = None
-                         ) -> int:
+                         ) -> list[str]:
     """``_measurements``: every record of a built-in or given shape with the bounds it
     states on ``o_self - o_other`` and the other clock's host (NULL: true time).
-    Records whose other clock is no host of the collection are left out: returns how
-    many."""
+    Records whose other clock is no host of the collection are left out: returns a
+    note per shape that says so."""
     all_shapes = tuple(BUILTIN) + tuple(shapes)
     con = store.con
     con.execute(_MEASUREMENTS)
@@ -398,12 +398,14 @@ def prepare_measurements(store: Store, shapes: Sequence[Shape] = (), addresses: 
                           AND _measurements.k IN ({','.join(map(str, etcd))})""")
     # A difference to a clock the evidence does not hold bounds neither self nor true
     # time: such records are left out (counted, for the model's notes).
-    (left_out,) = con.execute(f"""SELECT count(*) FROM _measurements WHERE k IN
-                                  ({','.join(map(str, peers + etcd)) or '-1'})
-                                  AND (other_host IS NULL OR lower(other_host) = lower(host))""").fetchall()[0]
-    con.execute(f"""DELETE FROM _measurements WHERE k IN ({','.join(map(str, peers + etcd)) or '-1'})
-                    AND (other_host IS NULL OR lower(other_host) = lower(host))""")
-    return int(left_out)
+    unplaced = f"""k IN ({','.join(map(str, peers + etcd)) or '-1'})
+                   AND (other_host IS NULL OR lower(other_host) = lower(host))"""
+    left_out = con.execute(f"""SELECT shape, count(*), string_agg(DISTINCT peer_raw, ', ' ORDER BY peer_raw)
+                               FROM _measurements WHERE {unplaced} GROUP BY 1 ORDER BY 1""").fetchall()
+    con.execute(f"DELETE FROM _measurements WHERE {unplaced}")
+    return [f"{n} {shape} record{'s' if n > 1 else ''} not used: the clock measured against ({peers_}) is no "
+            f"host of the collection (nor an address the case file's hosts: maps, nor a member id a host's etcd "
+            f"log shows as its own)" for shape, n, peers_ in left_out]
 
 
 def _peer_hosts(raws: list[str], known: list[str], addresses: dict[str, str]) -> list[tuple[str, str]]:

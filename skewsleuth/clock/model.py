@@ -98,6 +98,7 @@ class ClockModel:
     contradictions: list[Contradiction]
     unmatched_observations: list[tuple[Observation, str]] = field(default_factory=list)
     chains: dict[str, list[Boundary]] = field(default_factory=dict)   # per host, boundaries in order
+    notes: list[str] = field(default_factory=list)   # evidence read but not used, and why
 
     def segment_of(self, segment_id: int) -> SegmentEstimate:
         return self.segments[segment_id]
@@ -329,12 +330,14 @@ def build_clock_model(store: Store, case: Case, measures: Sequence[Shape] = ()) 
     shapes of measurement the rules declare, beside the built-in ones (:mod:`.measured`)."""
     when = clockface(case.timezone)
     facts = read_facts(store, when)
-    prepare_measurements(store, measures, case.addresses)
+    unused = prepare_measurements(store, measures, case.addresses)
     prepare_messages(store, case.correlation_keys)
     segmenter = Segmenter(store, facts, when)
     cut = prove_steps(store, case, facts, segmenter, cut_logs(segmenter), when)
     weighed = weigh(store, case, facts, segmenter, cut, when)
-    return assemble(store, facts, weighed, when)
+    model = assemble(store, facts, weighed, when)
+    model.notes += unused
+    return model
 
 
 def cut_logs(segmenter: Segmenter) -> Cut:

@@ -92,6 +92,9 @@ def test_etcd_a_member_id_no_log_claims_measures_nothing(tmp_path):
     v = skewsleuth.investigate([truth.root])
     others = {r[0] for r in v.store.con.execute("SELECT DISTINCT other_host FROM _measurements").fetchall()}
     assert others == {"etcd1.corp.example"}
+    (note,) = [n for n in v.notes if "fd422379fda50e48" in n]
+    lines = (truth.root / "etcd2.corp.example" / "etcd.log").read_text().count('"remote-peer-id": "fd422379fda50e48"')
+    assert note.startswith(f"{lines} etcd prober clock drift records not used: the clock measured against")
 
 
 def test_go_durations_as_etcd_prints_them():
