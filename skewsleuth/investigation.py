@@ -94,7 +94,7 @@ def investigate(paths: list[str | Path], case: str | Path | Case | None = None, 
         canonicalise(store, the_case)
         map_kdc_addresses(store, the_case.addresses)
         summary.duplicates = drop_duplicates(store)
-        model = build_clock_model(store, the_case)
+        model = build_clock_model(store, the_case, [shape for rule in rule_pack for shape in rule.measure])
         match_rules(store, rule_pack, the_case.addresses)
         when = clockface(the_case.timezone)
         incidents = find_incidents(store, when=when)
@@ -105,5 +105,6 @@ def investigate(paths: list[str | Path], case: str | Path | Case | None = None, 
     diagnoses = [diagnose(inc, model, the_case, roles, when) for inc in incidents]
     notes = [f"observation of {o.host} not used: {why}" for o, why in model.unmatched_observations]
     notes += [f"case entry not used ({src}): {why}" for src, _, why in the_case.rejected]
+    notes += model.notes
     notes += the_case.notes + summary.notes
     return Verdict(summary, model, incidents, diagnoses, the_case, store, notes)

@@ -18,6 +18,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import PurePath
+from typing import Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -28,6 +29,7 @@ from ..store import Store
 from ..timefmt import UTC_FORMAT, Format, clockface
 from .drift import Drift, estimate_drift, register as register_drift
 from .facts import ClockFact, TimeService, read_facts, set_by_user, time_services, user_sets
+from .measured import Shape, measured_bounds, prepare_measurements
 from .pairs import STEP_FROM_PAIRS_S, match_pairs, pair_bounds, prepare_messages, step_boundaries
 from .segments import (SAME_STEP_S, STEP_MIN_S, Boundary, Segment, Segmenter, add_step, keep_paired,
                        leap_boundaries, sync_boundaries, twice_read)
@@ -98,6 +100,7 @@ class ClockModel:
     contradictions: list[Contradiction]
     unmatched_observations: list[tuple[Observation, str]] = field(default_factory=list)
     chains: dict[str, list[Boundary]] = field(default_factory=dict)   # per host, boundaries in order
+    notes: list[str] = field(default_factory=list)   # evidence read but not used, and why
 
     def segment_of(self, segment_id: int) -> SegmentEstimate:
         return self.segments[segment_id]
@@ -187,6 +190,11 @@ def _base_constraints(chains: dict[str, list[Boundary]], segments: list[Segment]
     pairs = pair_bounds(store, when)
     out.add_columns(pairs.seg_send + 1, pairs.seg_recv + 1, np.full(len(pairs), -math.inf), pairs.bound_s,
                     "pairs", pairs.describe)
+    measured = measured_bounds(store, when)
+    if len(measured):
+        # lo <= o_self - o_other <= hi, the other true time (node 0) or a segment
+        out.add_columns(np.where(measured.other < 0, 0, measured.other + 1), measured.seg + 1, measured.lo,
+                        measured.hi, "measured", measured.describe)
     return out
 
 
@@ -318,16 +326,20 @@ class Weighed:
     unmatched: list[tuple[Observation, str]]
 
 
-def build_clock_model(store: Store, case: Case) -> ClockModel:
+def build_clock_model(store: Store, case: Case, measures: Sequence[Shape] = ()) -> ClockModel:
     """The clock model in its phases: cut at the boundaries records name, prove the
-    steps no record names, weigh the evidence and solve, assemble."""
+    steps no record names, weigh the evidence and solve, assemble. ``measures``: the
+    shapes of measurement the rules declare, beside the built-in ones (:mod:`.measured`)."""
     when = clockface(case.timezone)
     facts = read_facts(store, when)
+    unused = prepare_measurements(store, measures, case.addresses)
     prepare_messages(store, case.correlation_keys)
     segmenter = Segmenter(store, facts, when)
     cut = prove_steps(store, case, facts, segmenter, cut_logs(segmenter), when)
     weighed = weigh(store, case, facts, segmenter, cut, when)
-    return assemble(store, facts, weighed, when)
+    model = assemble(store, facts, weighed, when)
+    model.notes += unused
+    return model
 
 
 def cut_logs(segmenter: Segmenter) -> Cut:

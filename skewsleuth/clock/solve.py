@@ -44,7 +44,12 @@ import numpy as np
 EPS = 1e-9
 # Priority when contradictions force a constraint out: weakest first.
 STRENGTH = {"inferred": 0, "boot": 1, "continuity": 1.2, "time_service": 1.5, "sync": 2, "pairs": 3, "hint": 3, "observation": 4,
-            "step": 5, "reference": 6}
+            "step": 5, "reference": 6,
+            # A difference a message states (S3's ServerTime beside the request's, etcd's
+            # clock drift): measured by software like a message pair, and resting like one
+            # on a presumption (the service's clock is true, a round trip is short), so
+            # as strong as a pair; weaker than what a person saw or a logged step's size.
+            "measured": 3}
 KINDS = tuple(STRENGTH)
 MAX_EVIDENCE = 12       # descriptions kept per interval (the bounding ones come first)
 TIE_S = 1e-7           # tie-break per step of weakness (see solve)

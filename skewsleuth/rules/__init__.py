@@ -44,6 +44,11 @@ JSON log's top-level field). Values match case-insensitively with Sigma's ``*`` 
 wildcards; modifiers ``contains``, ``startswith``, ``endswith``, ``re`` (with ``i``,
 ``m``, ``s``), ``all``. Every rule is matched by one SQL statement over the whole
 ``timeline`` in DuckDB, never record by record in Python.
+
+``measure`` (optional, in the same block): shapes of records that state a difference
+between two clocks (:mod:`skewsleuth.clock.measured`), each a mapping whose
+``captures`` are RE2 patterns with one group; they go to the clock model, which runs
+before the rules match, as plain data.
 """
 
 from __future__ import annotations
@@ -58,6 +63,7 @@ from typing import Any, Callable
 
 import yaml
 
+from ..clock.measured import Shape, shape_from_mapping, time_formats_problem
 from ..errors import RuleError
 
 FIELDS = {
@@ -145,6 +151,9 @@ class Rule:
     tests: dict[str, Any] = field(default_factory=dict)
     raw: dict[str, Any] = field(default_factory=dict)
     builtin: bool = False
+    # Shapes of measurement the rule declares (``measure:``): records that state a
+    # difference between two clocks, handed to the clock model as plain data.
+    measure: list[Shape] = field(default_factory=list)
 
     @property
     def level(self) -> str:
@@ -426,13 +435,14 @@ def _load_file(path: Path, text: str, builtin: bool = False) -> Rule:
     tests = own.get("tests") or {}
     if not isinstance(tests, dict):
         raise RuleError(f"{path}: skewsleuth.tests must be a mapping (match / no_match lists)")
+    measure = _measure(path, own.get("measure"), str(doc.get("title") or path.stem), builtin)
     rule = Rule(
         id=str(doc.get("id") or path.stem), title=str(doc.get("title") or path.stem),
         signature=str(own.get("signature") or path.stem.upper()), protocol=str(own.get("protocol") or "unknown"),
         tolerance_s=float(tol) if tol is not None else None, role=role,
         skew_signature=bool(own.get("skew_signature", False)), clocks=clocks,
         detection={k: v for k, v in det.items() if k != "condition"}, condition=det["condition"],
-        path=str(path), tests=tests, raw=doc, builtin=builtin)
+        path=str(path), tests=tests, raw=doc, builtin=builtin, measure=measure)
     rule.where()  # validate fields, modifiers and the condition now, not at match time
     rule.accepted_where()
     return rule
@@ -481,6 +491,37 @@ def _clocks(path: Path, own: dict, builtin: bool) -> Clocks:
         raise RuleError(f"{path}: skewsleuth.clocks.accepted is a mapping of fields to values, as in detection")
     return Clocks(logged_by, tuple(_pattern(path, "clocks.other", s, builtin) for s in other),
                   str(spec.get("writer") or "writer"), str(spec.get("judge") or "judge"), trusted, accepted)
+
+
+def _measure(path: Path, entries: Any, title: str, builtin: bool) -> list[Shape]:
+    """The rule's ``measure:`` entries as shapes (a mapping or a list of them); each
+    capture an RE2 pattern with one group, checked like ``clocks.other`` patterns."""
+    if entries is None:
+        return []
+    entries = [entries] if isinstance(entries, dict) else entries
+    if not isinstance(entries, list):
+        raise RuleError(f"{path}: skewsleuth.measure must be a mapping or a list of mappings")
+    shapes = []
+    for spec in entries:
+        try:
+            shape = shape_from_mapping(spec, title)
+        except ValueError as exc:
+            raise RuleError(f"{path}: bad measure: {exc}") from None
+        for name, pattern in shape.captures:
+            problem = None if builtin else _re2_problem(pattern)
+            if problem:
+                raise RuleError(f"{path}: bad measure pattern {pattern!r} ({name}): {problem}")
+            try:
+                groups = re.compile(pattern).groups
+            except re.error:
+                groups = 1   # RE2 took it; Python's re reads some of its syntax otherwise
+            if groups != 1:
+                raise RuleError(f"{path}: measure pattern {pattern!r} ({name}) needs exactly one capture group")
+        problem = None if builtin or "self_time" not in shape.names else time_formats_problem(shape.time_formats)
+        if problem:
+            raise RuleError(f"{path}: bad measure time_formats {list(shape.time_formats)!r}: {problem}")
+        shapes.append(shape)
+    return shapes
 
 
 def builtin_files() -> list[tuple[str, str]]:
