@@ -358,6 +358,7 @@ def diagnose(incident: Incident, model: ClockModel, case: Case, host_roles: dict
         candidates.append(c)
 
     candidates += _unmeasured_clocks(incident, model, case, weights, candidates, ruled, when)
+    candidates = _name_the_unnamed(incident, candidates)
     skewed = {c.host: c for c in candidates if c.host}
     # "Not among the hosts the failures involve" holds only where every failure names
     # both its clocks: a token issuer no record names may be any host.
@@ -447,6 +448,33 @@ def diagnose(incident: Incident, model: ClockModel, case: Case, host_roles: dict
             continue
         ruled.append(RuledOut(f"clock of {party}", None, why, "clock", party))
     return Diagnosis(candidates, ruled, remediation)
+
+
+def _name_the_unnamed(incident: Incident, candidates: list[Candidate]) -> list[Candidate]:
+    """A clock the failures point at that no record names (the token issuer), where the
+    model measured exactly one host beyond the tolerance that no failure names either:
+    that host is the likeliest owner. Its candidate takes the unnamed one's weight and
+    says why; with several such hosts, the unnamed candidate lists them instead."""
+    named = {p for pair in incident.clock_pairs for p in pair}
+    unnamed = [c for c in candidates if c.kind == "clock_skew" and c.host is None]
+    measured = [c for c in candidates if c.kind == "clock_skew" and c.host and c.segment is not None
+                and not any(same_host(c.host, p) for p in named)]
+    if not unnamed:
+        return candidates
+    if len(measured) == 1 and len(unnamed) == 1:
+        (host,), (anon,) = measured, unnamed
+        host.evidence.insert(1, f"the failures point at the clock of {anon.what}, which no record names; "
+                                f"{host.host}'s is the only clock measured beyond the tolerance that no failure "
+                                f"names: it is the likeliest to be {anon.what}'s")
+        # no failure names it, so its score had nothing for implication (weights.strength
+        # is 0): it takes the unnamed clock's
+        host.score = round(host.score + 0.25, 3)
+        return [c for c in candidates if c is not anon]
+    for anon in unnamed:
+        if measured:
+            anon.evidence.append(f"clocks measured beyond the tolerance that no failure names, any of which may be "
+                                 f"{anon.what}'s: {', '.join(sorted(c.host for c in measured if c.host))}")
+    return candidates
 
 
 def _unmeasured_clocks(incident: Incident, model: ClockModel, case: Case, weights: ClockWeights,

@@ -109,16 +109,43 @@ _JWT = [("api", 903, "jwt.exceptions.ImmatureSignatureError: The token is not ye
 _SAML = [("shibd", 712, "SAML2ValidationError: The assertion is valid in the future")]
 
 
-def jwt_issuer_ahead(out: Path, *, synced: bool = True) -> Truth:
+REBOOT = ONSET - timedelta(minutes=2)
+
+
+def _reboot(m: _Machine, at: datetime, wrong_by: bool) -> None:
+    """``m`` is shut down just before true ``at`` and boots then, its clock set from an
+    RTC 600 s fast (Debian 12's kernel and rsyslog lines); with ``wrong_by``, chronyd
+    then says so and may not step it (makestep's limit is spent), every 10 min."""
+    down = at - _secs(40)
+    line(m, down, "systemd", 1, "Stopping rsyslog.service - System Logging Service...")
+    line(m, down + _secs(0.1), "rsyslogd", None, '[origin software="rsyslogd" swVersion="8.2302.0" x-pid="512" '
+                                                 'x-info="https://www.rsyslog.com"] exiting on signal 15.')
+    up = at + _secs(9)
+    line(m, up, "rsyslogd", None, '[origin software="rsyslogd" swVersion="8.2302.0" x-pid="509" '
+                                  'x-info="https://www.rsyslog.com"] start')
+    line(m, up + _secs(0.001), "kernel", None,
+         "[    0.000000] Linux version 6.1.0-13-amd64 (debian-kernel@lists.debian.org) (gcc-12 (Debian 12.2.0-14) "
+         "12.2.0, GNU ld (GNU Binutils for Debian) 2.40) #1 SMP PREEMPT_DYNAMIC Debian 6.1.55-1 (2023-09-29)")
+    if wrong_by:
+        for t in _every(up + _secs(30), E, 590, 610, m.rng):
+            line(m, t, "chronyd", 611, f"System clock wrong by -{600 + m.rng.uniform(0, 0.001):.6f} seconds")
+
+
+def jwt_issuer_ahead(out: Path, *, synced: bool = True, reboot: bool = False, wrong_by: bool = False) -> Truth:
     """auth01 (no time daemon in its logs) goes 600 s ahead at 09:30: the three API
     servers reject its tokens as not yet valid. The API servers are right (chronyd
-    synced, unless ``synced=False``); no record names the issuer."""
-    auth = _linux("auth01.corp.test", [(None, 0.0), (ONSET, 600.0)], "10.0.9.2", synced=False)
+    synced, unless ``synced=False``); no record names the issuer. With ``reboot``, the
+    wrong clock arrives with a reboot at 09:28 (logged 09:38, after the failures
+    began); with ``wrong_by``, chronyd on auth01 measures it."""
+    at = REBOOT if reboot else ONSET
+    auth = _linux("auth01.corp.test", [(None, 0.0), (at, 600.0)], "10.0.9.2", synced=False)
+    if reboot:
+        _reboot(auth, at, wrong_by)
     apis = [_linux(f"api0{k}.corp.test", [(None, 0.0)], f"10.0.9.{10 + k}", synced=synced) for k in (1, 2, 3)]
     for a in apis:
         _refusals(a, auth, _JWT)
     return _write("jwt-issuer-ahead", out, [auth] + apis, "timezone: UTC\nchanges: []\n", culprit=auth.fqdn,
-                  culprit_offset_s=600.0, since=ONSET, healthy=[a.fqdn for a in apis], incidents=1)
+                  culprit_offset_s=600.0, since=at, healthy=[a.fqdn for a in apis], incidents=1)
 
 
 def jwt_verifier_behind(out: Path) -> Truth:

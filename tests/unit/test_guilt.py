@@ -145,3 +145,32 @@ def test_changes_are_judged_in_true_time_and_what_moves_a_clock_is_a_mechanism(t
     assert "after the onset" in firewall and "(true time)" in firewall
     # a token issuer no record names may be any host: no host is "not involved"
     assert all("not among the hosts" not in r for r in ruled.values()), ruled
+
+
+def test_a_reboot_logged_after_the_onset_by_a_clock_it_made_wrong_is_not_ruled_out_on_its_logged_time(tmp_path):
+    # auth01 reboots at 09:28 (true) onto an RTC 600 s fast: its boot is logged at 09:38,
+    # after the first failure (09:28, true). With no measure of its clock, the reboot
+    # must not be "after the onset", nor "back within tolerance", nor "not involved".
+    v, truth = _verdict(guilt.jwt_issuer_ahead, tmp_path, reboot=True)
+    inc = _one_incident(v)
+    reboots = [c for c in inc["root_causes"] if c["kind"] == "reboot"]
+    assert [c["host"] for c in reboots] == ["auth01"], inc["root_causes"]
+    assert "nothing measured rules it out" in reboots[0]["evidence"][0]
+    assert not [r for r in inc["ruled_out"] if r["kind"] == "reboot"], inc["ruled_out"]
+    _no_healthy_host_accused(inc, truth)
+
+
+def test_the_host_measured_off_is_taken_for_the_issuer_no_record_names(tmp_path):
+    # chronyd on auth01 says its clock is wrong by -600 s: the model measures it +600 s,
+    # and the unnamed token issuer the failures point at is taken to be auth01.
+    v, truth = _verdict(guilt.jwt_issuer_ahead, tmp_path, reboot=True, wrong_by=True)
+    inc = _one_incident(v)
+    top = inc["root_causes"][0]
+    assert top["kind"] == "clock_skew" and top["host"] == "auth01" and abs(top["offset_s"] - 600) < 2, top
+    assert any("likeliest to be the token issuer's" in e for e in top["evidence"])
+    assert not [c for c in inc["root_causes"] if c["kind"] == "clock_skew" and c["host"] is None]
+    # the reboot brought the wrong clock: a candidate, never "after the onset"
+    (reboot,) = [c for c in inc["root_causes"] if c["kind"] == "reboot"]
+    assert "how the wrong clock arrived" in reboot["evidence"][0]
+    assert all("not among the hosts" not in r["reason"] for r in inc["ruled_out"])
+    _no_healthy_host_accused(inc, truth)
