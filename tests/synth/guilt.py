@@ -37,9 +37,14 @@ E = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 ONSET = datetime(2026, 11, 30, 9, 30, tzinfo=UTC)
 
 
-def _case(members: int, dc_offset: float, odd: float | None, out: Path, name: str) -> Truth:
-    dc = _Machine("dc01.corp.test", [(None, 0.0), (ONSET, dc_offset)], "10.0.1.2", seed=18)
-    ws = [_Machine(f"ws{k:02d}.corp.test", [(None, 0.0)], f"10.0.1.{20 + k}", seed=18) for k in range(members)]
+def kerberos_fleet(out: Path, members: int, dc_offset: float, odd: float | None, seed: int = 18,
+                   name: str = "kerberos-fleet") -> Truth:
+    """dc01 and ``members`` member servers asking it for TGTs every ~10 min; from 09:30
+    dc01 is ``dc_offset`` off, and the last member ``odd`` off (None: right). Only the
+    DC's Security log shows the failures (4771 0x25 naming the client's address) and
+    the tickets it issued (4768 0x0); no log measures any clock."""
+    dc = _Machine("dc01.corp.test", [(None, 0.0), (ONSET, dc_offset)], "10.0.1.2", seed=seed)
+    ws = [_Machine(f"ws{k:02d}.corp.test", [(None, 0.0)], f"10.0.1.{20 + k}", seed=seed) for k in range(members)]
     if odd is not None:
         ws[-1].truth.offsets.append((ONSET, odd))
     for m in [dc] + ws:
@@ -58,13 +63,13 @@ def _case(members: int, dc_offset: float, odd: float | None, out: Path, name: st
 def dc_behind(out: Path) -> Truth:
     """dc01 goes 3 h behind at 09:30 (no record says how): every member's TGT request
     fails with 4771 0x25 from then on. The members' clocks are right."""
-    return _case(4, -10800.0, None, out, "dc-behind")
+    return kerberos_fleet(out, 4, -10800.0, None, name="dc-behind")
 
 
 def client_ahead(out: Path) -> Truth:
     """ws04 goes 15 min ahead at 09:30: only its requests fail (4771 0x25) while dc01
     keeps issuing the other members' tickets (4768 0x0)."""
-    return _case(5, 0.0, 900.0, out, "client-ahead")
+    return kerberos_fleet(out, 5, 0.0, 900.0, name="client-ahead")
 
 
 # ---------------------------------------------------------------------------------

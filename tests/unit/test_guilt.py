@@ -11,9 +11,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from skewsleuth import investigate
 from skewsleuth.hosts import same_host
+from support.properties import examples
 from synth import guilt
 
 
@@ -174,3 +177,21 @@ def test_the_host_measured_off_is_taken_for_the_issuer_no_record_names(tmp_path)
     assert "how the wrong clock arrived" in reboot["evidence"][0]
     assert all("not among the hosts" not in r["reason"] for r in inc["ruled_out"])
     _no_healthy_host_accused(inc, truth)
+
+
+@settings(max_examples=examples(12), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(members=st.integers(2, 4), dc_wrong=st.booleans(), size=st.floats(400, 20000), ahead=st.booleans(),
+       seed=st.integers(0, 10_000))
+def test_a_drawn_domain_names_the_dc_or_the_one_member_whichever_is_wrong(tmp_path_factory, members, dc_wrong,
+                                                                         size, ahead, seed):
+    off = size if ahead else -size
+    root = tmp_path_factory.mktemp("fleet")
+    truth = guilt.kerberos_fleet(root, members, off if dc_wrong else 0.0, None if dc_wrong else off, seed=seed)
+    inc = _one_incident(investigate([root]).to_dict())
+    accused = _accused(inc)
+    assert accused and same_host(accused[0]["host"], truth.culprit), (truth.culprit, accused[:2])
+    _no_healthy_host_accused(inc, truth)
+    # every healthy host the failures involve is cleared, with a reason
+    cleared = _cleared(inc)
+    involved = [h for h in truth.healthy if any(same_host(h, x) for x in inc["hosts"])]
+    assert all(any(same_host(h, c) for c in cleared) for h in involved), (involved, cleared)
