@@ -55,11 +55,6 @@ class Incident:
         """Hosts whose clock a symptom involves: those that logged one, those named."""
         return set(self.reporters) | set(self.named)
 
-    @property
-    def anonymous(self) -> bool:
-        """Some symptom's other clock is named by no record (a token's issuer)."""
-        return any(p.startswith("(") for pair in self.clock_pairs for p in pair)
-
 
 def find_incidents(store: Store, gap_s: float = DEFAULT_GAP_S, when: Format = UTC_FORMAT) -> list[Incident]:
     hosts = [h for (h,) in store.con.execute("SELECT DISTINCT host FROM events").fetchall()]

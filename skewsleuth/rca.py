@@ -361,9 +361,10 @@ def diagnose(incident: Incident, model: ClockModel, case: Case, host_roles: dict
     candidates = _name_the_unnamed(incident, candidates)
     skewed = {c.host: c for c in candidates if c.host}
     # "Not among the hosts the failures involve" holds only where every failure names
-    # both its clocks: a token issuer no record names may be any host.
+    # both its clocks, or its other clock measured beyond the tolerance explains it: a
+    # token issuer no record names may be any host.
     involved = incident.involved | set(skewed)
-    knows_all = not incident.anonymous
+    knows_all = all(p in weights.cleared for pair in incident.clock_pairs for p in pair if p.startswith("("))
     for host, hc in model.hosts.items():
         for b in hc.boots:
             at = _boot_true(b, model)

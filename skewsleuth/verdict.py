@@ -84,6 +84,11 @@ def verdict_dict(v: Verdict) -> dict:
             "signatures": inc.signatures, "signature_counts": inc.signature_counts,
             "protocols": inc.protocols, "tolerance_s": inc.tolerance_s,
             "hosts": sorted(inc.involved),
+            # when the first failure happened, in true time: null where not bounded
+            "onset_bounds": {"earliest": _iso(inc.onset_low), "latest": _iso(inc.onset_high)},
+            # the two clocks of the skew symptoms: a party no record names is "(its role)"
+            "clock_pairs": [{"writer": w, "judge": j, "symptoms": n}
+                            for (w, j), n in sorted(inc.clock_pairs.items(), key=lambda kv: (-kv[1], kv[0]))],
             "root_causes": [{"rank": i + 1, "kind": c.kind, "host": c.host, "offset_s": _num(c.offset_s),
                              "offset_low_s": c.offset_low_s, "offset_high_s": c.offset_high_s,
                              "since": _iso(c.at), "until": _iso(c.until), "score": c.score,

@@ -23,7 +23,8 @@ def render_markdown(v: Verdict) -> str:
     if not d["incidents"]:
         out += ["**No incident**: no skew-sensitive failure was found in the evidence.", ""]
     for n, inc in enumerate(d["incidents"], 1):
-        out += [f"## Incident {n}: {_t(v, inc['onset'])} → {_t(v, inc['end']) if inc['end'] else 'still failing at the end of the evidence'}", "",
+        unknown = "" if inc["onset_bounds"]["latest"] else " (as logged: true time unknown)"
+        out += [f"## Incident {n}: {_t(v, inc['onset'])} → {_t(v, inc['end']) if inc['end'] else 'still failing at the end of the evidence'}{unknown}", "",
                 f"{inc['symptoms']} symptoms: " + ", ".join(f"{code_span(s)} ({inc['signature_counts'][s]})" for s in inc["signatures"]), "",
                 "First symptoms:", ""] + [f"- {md(x)}" for x in inc["first_symptoms"]] + [""]
         if inc["root_causes"]:

@@ -99,7 +99,8 @@ def render_text(v: Verdict, console: Console) -> None:
             body.append(Text(f"  Verify: {r['verify']}", style="green"))
             for note in r["notes"]:
                 body.append(Text(f"  Note: {note}", style="yellow"))
-        title = Text(f"Incident {n}: " + _span(v, inc["onset"], inc["end"], "still failing at the end"))
+        title = Text(f"Incident {n}: " + _span(v, inc["onset"], inc["end"], "still failing at the end")
+                     + ("" if inc["onset_bounds"]["latest"] else " (true time unknown)"))
         console.print(Panel(Group(*body), title=title, title_align="left", border_style="red"))
     _clocks(v, d, console)
     if d["contradictions"]:
