@@ -24,12 +24,14 @@ logs. One event per line, ``format="applog"``, ``channel="applog"``:
   flagged ``"tz_assumed": true``. Times before 1970 or after 9999 are quarantined.
 * ``message`` = the first string of ``message``, ``msg``, ``@m`` (Serilog rendered),
   ``@mt`` (Serilog template), ``log`` (docker), ``Message``, ``event`` (structlog's
-  default key); cut at 64 KiB. None for access logs, which have no message.
+  default key), ``RenderedMessage``, ``MessageTemplate`` (Serilog's ``JsonFormatter``);
+  cut at 64 KiB. None for access logs, which have no message.
 * ``host`` = ``host`` (a string, or an object's ``name`` / ``hostname``; a string
   ``host`` on an access-log line, one with ``remote_addr`` / ``request_method`` /
   ``http_user_agent`` / ``upstream_addr``, is the HTTP Host header and not used),
-  ``hostname``, ``host.name``, ``host.hostname``, ``@h``, ``HOSTNAME``; else the
-  file's default host.
+  ``hostname``, ``host.name``, ``host.hostname``, ``@h``, ``HOSTNAME``,
+  ``MachineName`` / ``Properties.MachineName`` (Serilog's ``WithMachineName``); else
+  the file's default host.
 * ``provider`` = ``service`` / ``service.name``, ``logger``, ``logger_name``,
   ``app``, ``loggerName``, ``SourceContext``, ``log.logger``, ``Category``; then
   ``name`` on Bunyan / pino lines (with ``hostname`` and ``pid``) and
@@ -61,10 +63,15 @@ quarantined record; a line holding no spans at all is quarantined as one record.
 
 ``corr`` keys:
 
-* ``request_id`` (str): ``request_id``, ``requestId``, ``x-request-id``,
-  ``x_request_id``, ``X-Request-ID``, ``req_id``, ``correlation_id``,
-  ``correlationId``, ``RequestId`` (Serilog / ASP.NET), ``http.request_id``,
-  ``http.request.id`` (ECS);
+* ``request_id`` (str): ``request_id`` (structlog, zap, nginx ``$request_id``),
+  ``requestId``, ``requestID`` (Go), ``x-request-id``, ``x_request_id``,
+  ``X-Request-ID`` (envoy ``%REQ(X-REQUEST-ID)%``), ``req_id``, ``reqId`` (pino /
+  fastify child loggers), ``correlation_id``, ``correlationId``, ``RequestId``
+  (Serilog / ASP.NET), ``http.request_id``, ``http.request.id`` (ECS), ``req.id``
+  (pino-http), ``mdc.requestId``, ``mdc.request_id``, ``mdc.X-Request-ID``,
+  ``mdc.x-request-id`` (logback's ``JsonEncoder`` writes the MDC as an ``mdc``
+  object), ``Properties.RequestId`` (Serilog's ``JsonFormatter``); a number is
+  written as its decimal string;
 * ``trace_id`` (32 lower-case hex; 64-bit ids are 16), ``span_id``,
   ``parent_span_id`` (16 lower-case hex): ``trace_id`` / ``traceId`` / ``trace.id``
   / ``dd.trace_id`` (Datadog's decimal ids are converted) / ``@tr`` (Serilog) /
@@ -152,13 +159,21 @@ def _group(*keys: str) -> Group:
 
 _TIME_KEYS = ("@timestamp", "timestamp", "time", "ts", "@t", "t", "datetime", "asctime", "Timestamp",
               "timeMillis", "instant", "time_iso8601", "time_local", "start_time")
-_MESSAGE_KEYS = _group("message", "msg", "@m", "@mt", "log", "Message", "event")
-_HOST_KEYS = _group("host", "hostname", "host.name", "host.hostname", "@h", "HOSTNAME")
+_MESSAGE_KEYS = _group("message", "msg", "@m", "@mt", "log", "Message", "event", "RenderedMessage", "MessageTemplate")
+_HOST_KEYS = _group("host", "hostname", "host.name", "host.hostname", "@h", "HOSTNAME", "MachineName",
+                    "Properties.MachineName")
 _ACCESS_HINTS = ("remote_addr", "request_method", "http_user_agent", "upstream_addr")
 _PROVIDER_KEYS = _group("service", "service.name", "logger", "logger_name", "app", "loggerName", "SourceContext",
                         "log.logger", "Category")
-_REQUEST_KEYS = _group("request_id", "requestId", "x-request-id", "x_request_id", "X-Request-ID", "req_id",
-                       "correlation_id", "correlationId", "RequestId", "http.request_id", "http.request.id")
+# Where each logger puts one: structlog / zap / nginx ``$request_id`` / envoy ``%REQ(X-REQUEST-ID)%``
+# under the name the configuration gives it; Go's ``requestID``; pino / fastify child
+# loggers ``reqId``, pino-http ``req.id``; logback's own JsonEncoder writes the MDC as an
+# ``mdc`` object (logstash-logback-encoder writes its keys at the top level); Serilog's
+# JsonFormatter writes properties under ``Properties`` (CLEF at the top level).
+_REQUEST_KEYS = _group("request_id", "requestId", "requestID", "x-request-id", "x_request_id", "X-Request-ID", "req_id",
+                       "reqId", "correlation_id", "correlationId", "RequestId", "http.request_id", "http.request.id",
+                       "req.id", "mdc.requestId", "mdc.request_id", "mdc.X-Request-ID", "mdc.x-request-id",
+                       "Properties.RequestId")
 _TRACE_KEYS = _group("trace_id", "traceId", "trace.id", "dd.trace_id", "@tr", "otelTraceID", "TraceId")
 _SPAN_KEYS = _group("span_id", "spanId", "span.id", "dd.span_id", "@sp", "otelSpanID", "SpanId")
 _PARENT_KEYS = _group("parent_span_id", "parentSpanId", "parent_id", "parent.id", "ParentId")
@@ -187,7 +202,7 @@ _HEX = re.compile(r"[0-9a-f]+\Z")
 _TRACEPARENT = re.compile(r"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?\Z", re.S)
 _KEY_HINT = re.compile(r'"(?:@timestamp|timestamp|time|ts|@t|datetime|asctime|Timestamp|timeMillis|time_iso8601|'
                        r'time_local|start_time)"\s*:')
-_MESSAGE_HINT = re.compile(r'"(?:message|msg|@m|@mt|log|Message|event)"\s*:')
+_MESSAGE_HINT = re.compile(r'"(?:message|msg|@m|@mt|log|Message|event|RenderedMessage|MessageTemplate)"\s*:')
 _OTLP_HINT = re.compile(r'^\s*\{\s*"resourceSpans"\s*:\s*\[')
 _JOURNALD_HINT = re.compile(r'"(?:__REALTIME_TIMESTAMP|MESSAGE)"\s*:')
 
