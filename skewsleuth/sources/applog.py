@@ -95,6 +95,12 @@ quarantined record; a line holding no spans at all is quarantined as one record.
 * ``end_us`` (int, epoch microseconds by the same host's clock): OTLP
   ``endTimeUnixNano``, or an ``end`` / ``end_time`` timestamp field within a day of
   ``logged`` (another day's time is some other kind of "end" and left in ``fields``);
+* ``request_start_us`` / ``request_end_us`` (int, epoch microseconds by the same
+  host's clock): the other end of the request an access log line covers, from nginx
+  ``request_time`` (seconds, a number or a string) on a line timed by ``time_local`` /
+  ``time_iso8601`` (the write, at the request's end), or envoy ``duration``
+  (milliseconds) on a line timed by ``start_time``; each the earliest it can be (a
+  millisecond less for nginx's duration), the duration read to the millisecond;
 * ``peer`` (str, as written): ``peer``, ``peer.hostname``, ``net.peer.name``,
   ``server.address`` (outgoing records only), ``client.address`` (incoming only),
   ``upstream_addr``, ``remote_addr``.
@@ -186,6 +192,9 @@ _PEER_OF_CLIENT = _group("server.address")
 _PEER_OF_SERVER = _group("client.address")
 _DIRECTION_KEYS = _group("direction")
 _TRACEPARENT_KEYS = ("traceparent", "traceParent")
+_WRITTEN_AT_END = ("time_local", "time_iso8601")   # nginx: the time the access log line is written
+_MAX_REQUEST_S = 86400
+_AMOUNT = re.compile(r"\d{1,12}(?:\.\d{1,9})?\Z")
 
 _KINDS = {"client": "client", "server": "server", "producer": "producer", "consumer": "consumer",
           "internal": "internal"}
@@ -468,9 +477,39 @@ def _request_id(obj: dict[str, Any]) -> str | None:
     return None
 
 
-def _correlate(obj: dict[str, Any], logged: datetime, localizer: Localizer, data: dict[str, Any]) -> dict[str, Any]:
-    """The ``corr`` object of a structured log line logged at ``logged``."""
+def _amount(v: Any) -> float | None:
+    """A number, or a string holding one (nginx writes ``"$request_time"`` quoted)."""
+    if v.__class__ is int or v.__class__ is float:
+        return float(v)
+    if v.__class__ is str and _AMOUNT.match(v):
+        return float(v)
+    return None
+
+
+def _request_span(obj: dict[str, Any], logged: datetime, time_key: str | None, corr: dict[str, Any]) -> None:
+    """An access log line's request span, from the duration it logs: nginx
+    ``$request_time`` (seconds to the millisecond, "since the first bytes were read from
+    the client") ends at the line's ``$time_local`` / ``$time_iso8601`` (written once the
+    request is over); envoy's ``%DURATION%`` (milliseconds, to the last byte out) starts
+    at its ``%START_TIME%``. Each is set to the earliest instant it can be, both
+    durations read to the millisecond (see clock.pairs)."""
+    us = (logged - EPOCH) // US
+    if time_key in _WRITTEN_AT_END:
+        d = _amount(obj.get("request_time"))
+        if d is not None and 0 <= d < _MAX_REQUEST_S:
+            corr["request_start_us"] = us - round(d * 1_000_000) - 1000
+    elif time_key == "start_time":
+        d = _amount(obj.get("duration"))
+        if d is not None and 0 <= d < _MAX_REQUEST_S * 1000:
+            corr["request_end_us"] = us + round(d * 1000)
+
+
+def _correlate(obj: dict[str, Any], logged: datetime, localizer: Localizer, data: dict[str, Any],
+               time_key: str | None = None) -> dict[str, Any]:
+    """The ``corr`` object of a structured log line logged at ``logged`` (from the
+    field ``time_key``)."""
     corr: dict[str, Any] = {}
+    _request_span(obj, logged, time_key, corr)
     v = _request_id(obj)
     if v is not None:
         corr["request_id"] = v
@@ -635,7 +674,7 @@ def read(ctx: FileContext) -> Iterator[pa.RecordBatch]:
                 if v.__class__ is str and v and ("levelname" in obj or ("hostname" in obj and "pid" in obj)):
                     provider, provider_key = v, "name"
 
-            data["corr"] = _correlate(obj, logged, localizer, data)  # type: ignore[arg-type]
+            data["corr"] = _correlate(obj, logged, localizer, data, time_key)  # type: ignore[arg-type]
             data["fields"] = _scalars(obj, (time_key, message_key, host_key, provider_key))
             add(record_no=record_no, host=_cut(host) if host else default_host, logged=logged, format=FORMAT,
                 channel=CHANNEL, provider=_cut(provider) if provider else None, message=message, data=data)

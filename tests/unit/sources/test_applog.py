@@ -278,7 +278,10 @@ def test_nginx_json_access_log(tmp_path):
                         '"host":"shop.example.com","request_time":0.012,"http_user_agent":"curl/7.68.0"}')
     assert row["logged"] == datetime(2014, 10, 20, 23, 19, 5, tzinfo=UTC)
     assert row["host"] == "app01" and row["message"] is None
-    assert row["data"]["corr"] == {"request_id": "f2c3d8e1a0b94c7d8e6f5a4b3c2d1e0f", "peer": "10.0.0.9:8080"}
+    # $request_time (0.012 s) ends at the line's time: the request began 12 ms (and up to
+    # a millisecond more, the duration's tick) before it
+    assert row["data"]["corr"] == {"request_id": "f2c3d8e1a0b94c7d8e6f5a4b3c2d1e0f", "peer": "10.0.0.9:8080",
+                                   "request_start_us": 1413847145_000000 - 12_000 - 1000}
     assert row["data"]["fields"]["host"] == "shop.example.com"
 
 
@@ -289,7 +292,22 @@ def test_envoy_json_access_log(tmp_path):
                         '"upstream_host":"10.0.0.9:8080","traceparent":"' + TP + '","direction":"ingress"}')
     assert row["logged"] == datetime(2014, 10, 20, 23, 19, 5, 123000, tzinfo=UTC)
     assert row["data"]["corr"] == {"request_id": "3e5a4f1c-8a4b-4e3e-9f0d-6c1b2a3d4e5f", "direction": "incoming",
-                                   "trace_id": TRACE, "parent_span_id": SPAN}
+                                   "trace_id": TRACE, "parent_span_id": SPAN,
+                                   "request_end_us": 1413847145_123000 + 3000}     # %DURATION% 3 ms
+
+
+@pytest.mark.parametrize("line,corr", [
+    # nginx log_format escape=json with "$request_time" quoted, timed by $time_iso8601
+    ('{"time_iso8601":"2014-10-20T23:19:05+00:00","request_time":"1.250","request_id":"ab12cd34ef56ab78"}',
+     {"request_id": "ab12cd34ef56ab78", "request_start_us": 1413847145_000000 - 1_250_000 - 1000}),
+    # a request_time on a line timed otherwise is not nginx's: no span
+    ('{"ts":1413847145,"msg":"x","request_time":0.5}', {}),
+    # a duration that is not a number, or a day long, bounds nothing
+    ('{"start_time":"2014-10-20T23:19:05.123Z","duration":"-","method":"GET"}', {}),
+    ('{"start_time":"2014-10-20T23:19:05.123Z","duration":86400000,"method":"GET"}', {}),
+])
+def test_access_log_request_spans(tmp_path, line, corr):
+    assert one(tmp_path, line)["data"]["corr"] == corr
 
 
 def test_docker_json_file_log(tmp_path):
