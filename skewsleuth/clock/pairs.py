@@ -35,9 +35,10 @@ Matched:
   does not depend on its offset, so the side whose span is longer by more than both
   logs' ticks (and drift) is the caller; then ``callee.first - o_callee >= caller.first
   - o_caller`` and ``callee.last - o_callee <= caller.last - o_caller``: two pairs a
-  key, from both sides like NTP's four timestamps (``via = 'nested'``). A key logged once
-  on a side, on three hosts or more, or spans as long as each other within the ticks
-  pair nothing (see ``_NESTED``); a side whose span crosses a segment boundary or holds
+  key, from both sides like NTP's four timestamps (``via = 'nested'``). An access log's
+  one line a request spans the request when it gives its duration (nginx
+  ``$request_time``, envoy ``%DURATION%``). A key logged once on a side otherwise, on
+  three hosts or more, or spans as long as each other within the ticks pair nothing (see ``_NESTED``); a side whose span crosses a segment boundary or holds
   a record read twice is dropped on the segments at hand (``_NEST_BROKEN``).
 
 A retransmitted message is paired with its first send. A record that only may be the
@@ -101,7 +102,8 @@ FROM events WHERE {format_in(lambda s: s.messages is not None)} GROUP BY file_id
 _SIP_MESSAGES = f"""
 SELECT file_id, record_no, coalesce(record_id, record_no) AS seq, host, epoch_us(logged) AS us, f[1] AS direction,
        'sip' || chr(31) || f[2] || chr(31) || f[3] || chr(31) || f[4] AS key, f[4] AS label,
-       f[5] AS peer, 'SIP' AS via, TRUE AS sure, NULL::VARCHAR AS nest
+       f[5] AS peer, 'SIP' AS via, TRUE AS sure, NULL::VARCHAR AS nest, NULL::BIGINT AS span_from_us,
+       NULL::BIGINT AS span_to_us
 FROM (SELECT *, json_extract_string(data, ['$.direction', '$.call_id', '$.cseq', '$.start_line', '$.peer']) AS f
       FROM events WHERE {_SIP})
 WHERE f[1] IN ('incoming', 'outgoing') AND f[2] IS NOT NULL AND f[3] IS NOT NULL AND f[4] IS NOT NULL
@@ -110,10 +112,12 @@ WHERE f[1] IN ('incoming', 'outgoing') AND f[2] IS NOT NULL AND f[3] IS NOT NULL
 _APP_MESSAGES = rf"""
 SELECT file_id, record_no, coalesce(record_id, record_no) AS seq, host, epoch_us(logged) AS us, d AS direction,
        $name || chr(31) || k || chr(31) || coalesce(ph, '') AS key, $name || ' ' || k AS label,
-       f[3] AS peer, 'correlated' AS via, {{sure}} AS sure, {{nest}} AS nest
+       f[3] AS peer, 'correlated' AS via, {{sure}} AS sure, {{nest}} AS nest,
+       TRY_CAST(f[5] AS BIGINT) AS span_from_us, TRY_CAST(f[6] AS BIGINT) AS span_to_us
 FROM (SELECT *, {{key}} AS k, {{direction}} AS d, {{phase}} AS ph
       FROM (SELECT *, json_extract_string(data, ['$.corr.direction', '$.corr.phase', '$.corr.peer',
-                                                 '$.corr.kind']) AS f
+                                                 '$.corr.kind', '$.corr.request_start_us',
+                                                 '$.corr.request_end_us']) AS f
             FROM events WHERE {_CORRELATED}))
 WHERE (d IN ('incoming', 'outgoing') OR {{undirected}}) AND k IS NOT NULL AND k <> ''
 """
@@ -123,7 +127,8 @@ WHERE (d IN ('incoming', 'outgoing') OR {{undirected}}) AND k IS NOT NULL AND k 
 _TEXT_MESSAGES = f"""
 SELECT file_id, record_no, coalesce(record_id, record_no) AS seq, host, epoch_us(logged) AS us, d AS direction,
        $name || chr(31) || k || chr(31) || coalesce(ph, '') AS key, $name || ' ' || k AS label,
-       '' AS peer, 'correlated' AS via, TRUE AS sure, {{nest}} AS nest
+       '' AS peer, 'correlated' AS via, TRUE AS sure, {{nest}} AS nest, NULL::BIGINT AS span_from_us,
+       NULL::BIGINT AS span_to_us
 FROM (SELECT *, {{key}} AS k, {{direction}} AS d, {{phase}} AS ph FROM events WHERE {_TEXT})
 WHERE (d IN ('incoming', 'outgoing') OR {{undirected}}) AND k IS NOT NULL AND k <> ''
 """
@@ -144,7 +149,8 @@ _TRACE_SURE = "coalesce(f[2] = 'request' OR f[4] IN ('client', 'producer'), FALS
 _SPAN_OPENED = f"""
 SELECT file_id, record_no, coalesce(record_id, record_no) AS seq, host, epoch_us(logged) AS us,
        'outgoing' AS direction, 'traceparent' || chr(31) || k || chr(31) AS key, 'traceparent ' || k AS label,
-       '' AS peer, 'correlated' AS via, FALSE AS sure, NULL::VARCHAR AS nest
+       '' AS peer, 'correlated' AS via, FALSE AS sure, NULL::VARCHAR AS nest, NULL::BIGINT AS span_from_us,
+       NULL::BIGINT AS span_to_us
 FROM (SELECT *, json_extract_string(data, '$.corr.span_id') || '/'
                 || coalesce(json_extract_string(data, '$.corr.trace_id'), '') AS k
       FROM (SELECT *, json_extract_string(data, ['$.corr.direction', '$.corr.phase', '$.corr.peer',
@@ -199,7 +205,9 @@ WHERE s.senders = 1 OR h.hosts = 2
 # the offsets one way (the callee's first record after the caller's) and the ends the
 # other (its last before the caller's). Not paired:
 # * a side with one record: it brackets nothing, and may be the caller all the same
-#   (an access log written once the request is over lies after its upstream's span);
+#   (an access log written once the request is over lies after its upstream's span),
+#   unless that record gives its request's span (nginx $request_time, envoy
+#   %DURATION%: applog's request_start_us / request_end_us);
 # * spans equally long within the ticks: either may be the caller;
 # * a key on three hosts or more: siblings of a fan-out do not nest in each other, and
 #   which host's span holds all others is known only if every one of them took part
@@ -212,29 +220,41 @@ WHERE s.senders = 1 OR h.hosts = 2
 #   (its duration spans a step): dropped once the segments are known (_NEST_BROKEN).
 # Each row keeps the other end of both sides' spans (so_*, ro_*) for that check.
 _COUNTER = "(req-)?[0-9]+"
+# An access log's duration is read to the millisecond at both ends (applog sets the
+# derived end to the earliest it can be): its instant is known to 2 ms beyond the tick.
+_SPAN_TICK_US = 2000
 _NESTED = f"""
 CREATE OR REPLACE TEMP TABLE _nested AS
-WITH m AS (SELECT file_id, record_no, seq, host, us, direction, nest, label, res_us
-           FROM _messages JOIN _resolution USING (file_id) WHERE nest IS NOT NULL),
+WITH m AS (
+  -- an access log line's span: its other end read to the millisecond (applog)
+  SELECT file_id, record_no, seq, host, direction, nest, label, span_from_us IS NOT NULL OR span_to_us IS NOT NULL AS span,
+         coalesce(span_from_us, us) AS fu, coalesce(span_to_us, us) AS lu,
+         res_us + CASE WHEN span_from_us IS NULL THEN 0 ELSE {_SPAN_TICK_US} END AS fres,
+         res_us + CASE WHEN span_to_us IS NULL THEN 0 ELSE {_SPAN_TICK_US} END AS lres
+  FROM _messages JOIN _resolution USING (file_id) WHERE nest IS NOT NULL),
 keys AS (
   SELECT nest FROM m GROUP BY nest
   HAVING count(DISTINCT host) = 2 AND count(direction) = 0
      AND NOT regexp_full_match(split_part(nest, chr(31), 2), '{_COUNTER}')
 ), side AS (
   SELECT nest, host, any_value(label) AS label,
-         min(us) AS f_us, arg_min(file_id, (us, file_id, record_no)) AS f_file,
-         arg_min(record_no, (us, file_id, record_no)) AS f_rn, arg_min(seq, (us, file_id, record_no)) AS f_seq,
-         arg_min(res_us, (us, file_id, record_no)) AS f_res,
-         max(us) AS l_us, arg_max(file_id, (us, file_id, record_no)) AS l_file,
-         arg_max(record_no, (us, file_id, record_no)) AS l_rn, arg_max(seq, (us, file_id, record_no)) AS l_seq,
-         arg_max(res_us, (us, file_id, record_no)) AS l_res
-  FROM m SEMI JOIN keys USING (nest) GROUP BY nest, host HAVING count(DISTINCT (file_id, record_no)) >= 2
+         min(fu) AS f_us, arg_min(file_id, (fu, file_id, record_no)) AS f_file,
+         arg_min(record_no, (fu, file_id, record_no)) AS f_rn, arg_min(seq, (fu, file_id, record_no)) AS f_seq,
+         arg_min(fres, (fu, file_id, record_no)) AS f_res,
+         max(lu) AS l_us, arg_max(file_id, (lu, file_id, record_no)) AS l_file,
+         arg_max(record_no, (lu, file_id, record_no)) AS l_rn, arg_max(seq, (lu, file_id, record_no)) AS l_seq,
+         arg_max(lres, (lu, file_id, record_no)) AS l_res
+  FROM m SEMI JOIN keys USING (nest) GROUP BY nest, host
+  HAVING count(DISTINCT (file_id, record_no)) >= 2 OR bool_or(span)
 ), n AS (
   -- c: the caller, e: the callee; the label carries both spans for the evidence text
   SELECT c, e, concat_ws(chr(30), c.label, c.host, c.f_us, c.l_us, e.host, e.f_us, e.l_us) AS label
   FROM side c JOIN side e ON e.nest = c.nest AND e.host <> c.host
-  WHERE (c.l_us - c.f_us) - c.f_res >= (e.l_us - e.f_us) + e.l_res
-                                       + {MAX_RATE} * ((c.l_us - c.f_us) + (e.l_us - e.f_us))
+  -- the caller's least true length against the callee's most: one record's own span
+  -- (an access log's) is as long as its duration says, whatever the time's tick
+  WHERE (c.l_us - c.f_us) - CASE WHEN c.f_file = c.l_file AND c.f_rn = c.l_rn THEN {_SPAN_TICK_US} ELSE c.f_res END
+        >= (e.l_us - e.f_us) + CASE WHEN e.f_file = e.l_file AND e.f_rn = e.l_rn THEN {_SPAN_TICK_US} ELSE e.l_res END
+           + {MAX_RATE} * ((c.l_us - c.f_us) + (e.l_us - e.f_us))
 )
 SELECT c.f_file AS s_file, c.f_rn AS s_rn, c.f_seq AS s_seq, c.host AS s_host,
        e.f_file AS r_file, e.f_rn AS r_rn, e.f_seq AS r_seq, e.host AS r_host,
@@ -355,7 +375,7 @@ def prepare_messages(store: Store, correlation_keys: Sequence[CorrelationKey | s
     text += [_text_messages(k.name, _text_field(k.name), direction=k.direction, phase=k.phase, nest=True)
              for k in keys]
     store.con.execute(HOST_ADDRESSES)
-    text.append(f"SELECT *, NULL::VARCHAR AS nest FROM ({KRB5_MESSAGES})")
+    text.append(f"SELECT *, NULL::VARCHAR AS nest, NULL::BIGINT, NULL::BIGINT FROM ({KRB5_MESSAGES})")
     store.con.execute(_RESOLUTION)
     store.con.execute("CREATE OR REPLACE TEMP TABLE _drift (seg INTEGER, mid_us BIGINT, rate DOUBLE, err DOUBLE)")
     store.con.execute("CREATE OR REPLACE TEMP TABLE _messages AS " + " UNION ALL ".join([_SIP_MESSAGES] + app + text))

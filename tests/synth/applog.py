@@ -25,6 +25,10 @@ make a JSON Lines file.
   :func:`serilog_json_line` is Serilog's ``Serilog.Formatting.Json.JsonFormatter``
   with ``renderMessage: true`` (``Timestamp`` with seven fraction digits and the
   local offset, ``MessageTemplate``, ``RenderedMessage``, ``Properties``).
+* :func:`nginx_json_line` is nginx's ``log_format ... escape=json`` access log line
+  (``$time_iso8601``, the time the line is written, at the request's end, and
+  ``$request_time``); :func:`envoy_json_line` is an envoy ``json_format`` access log
+  line (``%START_TIME%``, ``%DURATION%`` in milliseconds, ``%REQ(X-REQUEST-ID)%``).
 
 What these write is what :mod:`skewsleuth.sources.applog` reads back.
 """
@@ -36,7 +40,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 __all__ = ["traceparent", "structlog_line", "python_json_logger_line", "otlp_span", "otlp_line", "SPAN_KINDS",
-           "logback_json_line", "pino_line", "zap_line", "serilog_json_line"]
+           "logback_json_line", "pino_line", "zap_line", "serilog_json_line", "nginx_json_line", "envoy_json_line"]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 # OTLP Span.SpanKind enum values.
@@ -184,3 +188,28 @@ def serilog_json_line(logged: datetime, template: str, rendered: str, *, level: 
     entry: dict[str, Any] = {"Timestamp": stamp, "Level": level, "MessageTemplate": template,
                              "RenderedMessage": rendered, "Properties": properties or {}}
     return json.dumps(entry, separators=(",", ":"))
+
+
+def nginx_json_line(end: datetime, start: datetime, *, request_id: str, request: str = "POST /token HTTP/1.1",
+                    status: int = 200, upstream: str = "10.0.0.9:8080", remote: str = "10.0.0.7") -> str:
+    """``{"time_iso8601":"...","remote_addr":"...","request":"...","status":"200","request_time":"0.012",
+    "request_id":"...","upstream_addr":"...","http_user_agent":"..."}``: nginx quotes every
+    variable; ``$time_iso8601`` is whole seconds, ``$request_time`` milliseconds (truncated)."""
+    t = _utc(end).replace(microsecond=0)
+    rt = (_utc(end) - _utc(start)) // timedelta(milliseconds=1)
+    return json.dumps({"time_iso8601": t.isoformat(), "remote_addr": remote, "request": request,
+                       "status": str(status), "request_time": f"{rt // 1000}.{rt % 1000:03d}",
+                       "request_id": request_id, "upstream_addr": upstream, "http_user_agent": "curl/8.5.0"},
+                      separators=(",", ":"))
+
+
+def envoy_json_line(start: datetime, end: datetime, *, request_id: str, method: str = "POST", path: str = "/token",
+                    code: int = 200, upstream: str = "10.0.0.9:8080") -> str:
+    """``{"start_time":"...Z","method":"POST","path":"/token","protocol":"HTTP/1.1","response_code":200,
+    "duration":12,"x-request-id":"...","upstream_host":"..."}`` (envoy writes milliseconds, truncated)."""
+    s = _utc(start)
+    s = s.replace(microsecond=s.microsecond // 1000 * 1000)
+    return json.dumps({"start_time": s.isoformat(timespec="milliseconds").replace("+00:00", "Z"), "method": method,
+                       "path": path, "protocol": "HTTP/1.1", "response_code": code,
+                       "duration": (_utc(end) - s) // timedelta(milliseconds=1), "x-request-id": request_id,
+                       "upstream_host": upstream}, separators=(",", ":"))

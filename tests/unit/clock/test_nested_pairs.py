@@ -25,7 +25,8 @@ from skewsleuth.clock.model import build_clock_model
 from skewsleuth.clock.pairs import pair_bounds
 from skewsleuth.store import Store
 from synth.fleet import load_fleet, make_fleet
-from synth.applog import logback_json_line, pino_line, structlog_line, zap_line
+from synth.applog import (envoy_json_line, logback_json_line, nginx_json_line, pino_line, serilog_json_line,
+                          structlog_line, zap_line)
 
 UTC = timezone.utc
 T0 = datetime(2026, 11, 20, 9, 0, 0, tzinfo=UTC)
@@ -85,6 +86,44 @@ def fastify_bff_zap_service(n: int = 40, seed: int = 2, skew: float = SKEW):
     return {"bff01/bff.log": bff, "auth01/auth.log": auth}
 
 
+def nginx_gateway_serilog_auth(n: int = 40, seed: int = 3, skew: float = SKEW):
+    """gw01: nginx proxying /token, one JSON access-log line a request when it is over
+    (``$time_iso8601``, whole seconds, and ``$request_time``), passing ``$request_id``
+    as X-Request-ID; auth01: ASP.NET Core with Serilog's JsonFormatter, the header made
+    the request's TraceIdentifier (so ``RequestId``), Microsoft.AspNetCore.Hosting's
+    "Request starting" / "Request finished" events."""
+    gw, auth = [], []
+    for k, t, a, b, c in _calls(n, seed):
+        rid = _rid(seed, k)
+        props = {"RequestId": rid, "RequestPath": "/token", "ConnectionId": "0HMV3K2GQ4Q1B",
+                 "SourceContext": "Microsoft.AspNetCore.Hosting.Diagnostics"}
+        auth.append(serilog_json_line(
+            _at(a, skew), "Request starting {Protocol} {Method} {Scheme}://{Host}{PathBase}{Path}{QueryString} - "
+            "{ContentType} {ContentLength}", "Request starting HTTP/1.1 POST http://auth01/token - "
+            "application/x-www-form-urlencoded 42", properties={**props, "Protocol": "HTTP/1.1", "Method": "POST"}))
+        auth.append(serilog_json_line(
+            _at(b, skew), "Request finished {Protocol} {Method} {Scheme}://{Host}{PathBase}{Path}{QueryString} - "
+            "{StatusCode} {ContentLength} {ContentType} {ElapsedMilliseconds}ms",
+            f"Request finished HTTP/1.1 POST http://auth01/token - 200 512 application/json {(b - a) * 1000:.4f}ms",
+            properties={**props, "StatusCode": 200}))
+        # nginx's line is written once the response is sent, a little after the upstream's answer
+        gw.append(nginx_json_line(_at(c + 0.0003), _at(t), request_id=rid))
+    return {"gw01/access.json": gw, "auth01/auth.json": auth}
+
+
+def envoy_gateway_structlog_auth(n: int = 40, seed: int = 4, skew: float = SKEW):
+    """gw01: envoy, one JSON access-log line a request (``%START_TIME%``, ``%DURATION%``);
+    auth01: structlog as above."""
+    gw, auth = [], []
+    for k, t, a, b, c in _calls(n, seed):
+        rid = f"{_rid(seed, k)[:8]}-{_rid(seed, k)[8:12]}-4{_rid(seed, k)[13:16]}-8{_rid(seed, k)[17:20]}-" \
+              f"{_rid(seed, k)[20:32]}"
+        gw.append(envoy_json_line(_at(t), _at(c), request_id=rid))
+        auth.append(structlog_line(_at(a, skew), "request started", request_id=rid))
+        auth.append(structlog_line(_at(b, skew), "request finished", request_id=rid))
+    return {"gw01/access.json": gw, "auth01/auth.log": auth}
+
+
 def _write(root, files, *, newline="\n", encoding="utf-8", case="references: [gw01, bff01]\nreference_accuracy_s: 0.001\n"):
     for name, lines in files.items():
         path = root / name
@@ -114,6 +153,15 @@ def test_request_ids_without_direction_give_the_skewed_clock(tmp_path, scenario,
     v = skewsleuth.investigate([_write(tmp_path / "ev", scenario())]).to_dict()
     # logback and pino write milliseconds: the interval is a few ms wide
     _check_skewed(v, caller, width=0.05)
+
+
+def test_an_access_log_line_gives_its_request_span(tmp_path):
+    """nginx writes one line a request, at its end, in whole seconds: its span comes from
+    $request_time, so it pairs, each bound as wide as a second's tick."""
+    v = skewsleuth.investigate([_write(tmp_path / "ev", nginx_gateway_serilog_auth())]).to_dict()
+    _check_skewed(v, "gw01", width=2.1)
+    v = skewsleuth.investigate([_write(tmp_path / "ev2", envoy_gateway_structlog_auth())]).to_dict()
+    _check_skewed(v, "gw01", width=0.05)
 
 
 def test_with_the_default_reference_accuracy_the_interval_is_that_wide(tmp_path):
@@ -252,23 +300,28 @@ def test_a_step_inside_a_span_drops_that_key(tmp_path):
     assert crossing == 1 and kept == 0
 
 
-def _truth_check(tmp_path, n, seed, skew):
-    """Bounds straight from the pairs: the true o_auth - o_gw lies within them."""
-    files = logback_gateway_structlog_auth(n=n, seed=seed, skew=skew)
-    store, model, pb = _bounds(_write(tmp_path, files, case=None))
+# scenario, its caller, how wide the two bounds may be together (nginx: whole seconds)
+SCENARIOS = [(logback_gateway_structlog_auth, "gw01", 0.25), (fastify_bff_zap_service, "bff01", 0.25),
+             (nginx_gateway_serilog_auth, "gw01", 2.25), (envoy_gateway_structlog_auth, "gw01", 0.25)]
+
+
+def _truth_check(tmp_path, scenario, n, seed, skew):
+    """Bounds straight from the pairs: the true o_auth - o_caller lies within them."""
+    make, caller, width = scenario
+    store, model, pb = _bounds(_write(tmp_path, make(n=n, seed=seed, skew=skew), case=None))
     hosts = pb.table.column("host_send").to_pylist()
-    assert len(pb) == 2 and sorted(h.split(".")[0] for h in hosts) == ["auth01", "gw01"], "one bound each way"
-    up = next(pb.bound_s[k] for k in range(2) if hosts[k].startswith("gw01"))      # o_auth - o_gw <= up
-    down = next(pb.bound_s[k] for k in range(2) if hosts[k].startswith("auth01"))  # o_gw - o_auth <= down
+    assert len(pb) == 2 and sorted(h.split(".")[0] for h in hosts) == sorted(["auth01", caller]), "one bound each way"
+    up = next(pb.bound_s[k] for k in range(2) if hosts[k].startswith(caller))      # o_auth - o_caller <= up
+    down = next(pb.bound_s[k] for k in range(2) if hosts[k].startswith("auth01"))  # o_caller - o_auth <= down
     assert -down - 1e-9 <= skew <= up + 1e-9
-    assert up + down < 0.25
+    assert up + down < width
 
 
-@settings(max_examples=examples(25), deadline=None,
+@settings(max_examples=examples(40), deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
-@given(st.integers(2, 12), st.integers(0, 2**31), st.floats(-86400, 86400))
-def test_the_true_offset_difference_is_always_within_the_bounds(tmp_path_factory, n, seed, skew):
-    _truth_check(tmp_path_factory.mktemp("ev"), n, seed, skew)
+@given(st.sampled_from(SCENARIOS), st.integers(3, 12), st.integers(0, 2**31), st.floats(-86400, 86400))
+def test_the_true_offset_difference_is_always_within_the_bounds(tmp_path_factory, scenario, n, seed, skew):
+    _truth_check(tmp_path_factory.mktemp("ev"), scenario, n, seed, skew)
 
 
 @settings(max_examples=examples(15), deadline=None, suppress_health_check=[HealthCheck.too_slow])
