@@ -38,8 +38,11 @@ Matched:
   key, from both sides like NTP's four timestamps (``via = 'nested'``). An access log's
   one line a request spans the request when it gives its duration (nginx
   ``$request_time``, envoy ``%DURATION%``). A key logged once on a side otherwise, on
-  three hosts or more, or spans as long as each other within the ticks pair nothing (see ``_NESTED``); a side whose span crosses a segment boundary or holds
-  a record read twice is dropped on the segments at hand (``_NEST_BROKEN``).
+  three hosts or more, or spans as long as each other within the ticks pair nothing
+  (see ``_NESTED``); a side whose span crosses a segment boundary or holds a record
+  read twice is dropped on the segments at hand (``_NEST_PAIRS``). Two callees of a
+  third host whose logs are missing, called with the same id, look like a caller
+  and its callee: nesting takes for granted that they are not.
 
 A retransmitted message is paired with its first send. A record that only may be the
 send (a traceparent's record that does not say it is the call) gives way to the
@@ -217,7 +220,11 @@ WHERE s.senders = 1 OR h.hosts = 2
 #   fastify's gives req-1, req-2, ...): every host logs the same ones for different
 #   requests;
 # * a side whose first and last records are on different segments, or read twice
-#   (its duration spans a step): dropped once the segments are known (_NEST_BROKEN).
+#   (its duration spans a step): dropped once the segments are known (_NEST_PAIRS).
+# Two hosts that are both callees of a third whose logs are not at hand (siblings
+# called with the same id) are not told from a caller and its callee: resting on
+# nesting takes that for granted, and their bounds may miss by the time between the
+# two calls (where they contradict, the solve sets pairs aside as for any other).
 # Each row keeps the other end of both sides' spans (so_*, ro_*) for that check.
 _COUNTER = "(req-)?[0-9]+"
 # An access log's duration is read to the millisecond at both ends (applog sets the
@@ -259,34 +266,43 @@ keys AS (
 SELECT c.f_file AS s_file, c.f_rn AS s_rn, c.f_seq AS s_seq, c.host AS s_host,
        e.f_file AS r_file, e.f_rn AS r_rn, e.f_seq AS r_seq, e.host AS r_host,
        e.f_us - c.f_us + c.f_res + e.f_res AS d_us, label, 'nested' AS via, c.f_us AS s_us, e.f_us AS r_us,
-       c.l_file AS so_file, c.l_rn AS so_rn, e.l_file AS ro_file, e.l_rn AS ro_rn
+       c.l_file AS so_file, c.l_rn AS so_rn, e.l_file AS ro_file, e.l_rn AS ro_rn, TRUE AS starts
 FROM n
 UNION ALL
 SELECT e.l_file, e.l_rn, e.l_seq, e.host, c.l_file, c.l_rn, c.l_seq, c.host,
-       c.l_us - e.l_us + e.l_res + c.l_res, label, 'nested', e.l_us, c.l_us, e.f_file, e.f_rn, c.f_file, c.f_rn
+       c.l_us - e.l_us + e.l_res + c.l_res, label, 'nested', e.l_us, c.l_us, e.f_file, e.f_rn, c.f_file, c.f_rn,
+       FALSE
 FROM n
 """
 _NESTED_COLUMNS = "s_file, s_rn, s_seq, s_host, r_file, r_rn, r_seq, r_host, d_us, label, via, s_us, r_us"
 
-# Nested pairs whose sides' spans are not each on one segment: the durations that
-# chose the caller may hold a step.
-_NEST_BROKEN = """
-DELETE FROM _pairs USING (
-  SELECT n.s_file, n.s_rn, n.r_file, n.r_rn FROM _nested n
+# The nested pairs on the current segments: not those whose sides' spans are not each
+# on one segment, or hold a record read twice (the lengths that chose the caller may
+# hold a step). Two segments that are the caller by turns, key by key, are not dropped:
+# services call each other both ways, and a step inside a segment not yet cut shows
+# as just that (its keys' lengths are the same, their bounds stop agreeing, and
+# step_boundaries cuts there).
+_NEST_PAIRS = f"""
+INSERT INTO _pairs
+-- step by step: in one join the planner matches the two sides' ends by segment first
+WITH a AS MATERIALIZED (
+  SELECT n.*, s.segment_id AS s_seg, r.segment_id AS r_seg FROM _nested n
   JOIN event_segments s ON s.file_id = n.s_file AND s.record_no = n.s_rn
-  JOIN event_segments so ON so.file_id = n.so_file AND so.record_no = n.so_rn
   JOIN event_segments r ON r.file_id = n.r_file AND r.record_no = n.r_rn
-  JOIN event_segments ro ON ro.file_id = n.ro_file AND ro.record_no = n.ro_rn
-  WHERE s.segment_id <> so.segment_id OR r.segment_id <> ro.segment_id
-  UNION ALL
-  SELECT s_file, s_rn, r_file, r_rn FROM _nested n SEMI JOIN ambiguous_records a
-  ON a.file_id = n.so_file AND a.record_no = n.so_rn
-  UNION ALL
-  SELECT s_file, s_rn, r_file, r_rn FROM _nested n SEMI JOIN ambiguous_records a
-  ON a.file_id = n.ro_file AND a.record_no = n.ro_rn
-) b
-WHERE _pairs.via = 'nested' AND _pairs.s_file = b.s_file AND _pairs.s_rn = b.s_rn
-  AND _pairs.r_file = b.r_file AND _pairs.r_rn = b.r_rn
+), b AS MATERIALIZED (
+  SELECT a.*, so.segment_id AS so_seg FROM a
+  JOIN event_segments so ON so.file_id = a.so_file AND so.record_no = a.so_rn
+)
+SELECT {_NESTED_COLUMNS}, s_seg, r_seg FROM b n
+JOIN event_segments ro ON ro.file_id = n.ro_file AND ro.record_no = n.ro_rn
+{{twice}}
+WHERE so_seg = s_seg AND ro.segment_id = r_seg
+"""
+_NEST_TWICE = """
+ANTI JOIN ambiguous_records x1 ON x1.file_id = n.s_file AND x1.record_no = n.s_rn
+ANTI JOIN ambiguous_records x2 ON x2.file_id = n.r_file AND x2.record_no = n.r_rn
+ANTI JOIN ambiguous_records x3 ON x3.file_id = n.so_file AND x3.record_no = n.so_rn
+ANTI JOIN ambiguous_records x4 ON x4.file_id = n.ro_file AND x4.record_no = n.ro_rn
 """
 
 
@@ -453,9 +469,9 @@ def match_pairs(store: Store) -> None:
     if store.versions.get("_pairs") == current:   # for _pairs: the segments it was built on
         return
     twice = store.con.execute("SELECT count(*) FROM ambiguous_records").fetchall()[0][0]
-    store.con.execute(_SEGMENT_PAIRS + (_NOT_READ_TWICE if twice else ""))
+    store.con.execute(_SEGMENT_PAIRS + (_NOT_READ_TWICE if twice else "") + "WHERE p.via <> 'nested'")
     if store.con.execute("SELECT EXISTS (SELECT 1 FROM _nested)").fetchall()[0][0]:
-        store.con.execute(_NEST_BROKEN)
+        store.con.execute(_NEST_PAIRS.replace("{twice}", _NEST_TWICE if twice else ""))
     store.versions["_pairs"] = current
 
 

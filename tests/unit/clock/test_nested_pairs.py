@@ -305,6 +305,25 @@ SCENARIOS = [(logback_gateway_structlog_auth, "gw01", 0.25), (fastify_bff_zap_se
              (nginx_gateway_serilog_auth, "gw01", 2.25), (envoy_gateway_structlog_auth, "gw01", 0.25)]
 
 
+def test_a_span_holding_a_record_read_twice_pairs_nothing(tmp_path):
+    """A record logged in a stretch its clock read twice (ambiguous_records) may be on
+    either side of a change: its key's lengths, and so which side called, are unknown."""
+    from skewsleuth.clock.pairs import match_pairs
+    store, model, pb = _bounds(_write(tmp_path / "ev", logback_gateway_structlog_auth(n=20), case=None))
+    keys = lambda: store.con.execute("SELECT count(DISTINCT label) FROM _pairs WHERE via = 'nested'").fetchall()[0][0]  # noqa: E731
+    assert keys() == 20
+    # the auth server's "request finished" of request 3 (the end of its span: only the
+    # other end is in each of its two rows), and the gateway's "--> POST" of request 7
+    store.con.execute("""INSERT INTO ambiguous_records
+                         SELECT e.file_id, e.record_no, es.segment_id FROM events e JOIN files f USING (file_id)
+                         JOIN event_segments es USING (file_id, record_no)
+                         WHERE (f.path LIKE '%auth.log' AND e.record_no = 7)
+                            OR (f.path LIKE '%gateway.json' AND e.record_no = 14)""")
+    store.versions["event_segments"] = store.versions.get("event_segments", 0) + 1
+    match_pairs(store)
+    assert keys() == 18
+
+
 def _truth_check(tmp_path, scenario, n, seed, skew):
     """Bounds straight from the pairs: the true o_auth - o_caller lies within them."""
     make, caller, width = scenario
