@@ -7,7 +7,10 @@ child span in its parent); a span longer than the other by more than the logs'
 ticks cannot be the callee's. Lines are written in the shapes the loggers emit
 (tests/synth/applog.py names each): logback's JsonEncoder (MDC ``requestId``) and
 structlog's JSONRenderer (``request_id``, ``event``), fastify / pino (``reqId``,
-"incoming request" / "request completed") and zap (``request_id``, ``ts``).
+"incoming request" / "request completed") and zap (``request_id``, ``ts``), nginx and
+envoy JSON access logs (one line a request, its span from ``$request_time`` /
+``%DURATION%``) in front of Serilog's JsonFormatter and structlog, RFC 5424 syslog in
+front of a journal.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from skewsleuth.clock.model import build_clock_model
 from skewsleuth.clock.pairs import pair_bounds
 from skewsleuth.store import Store
 from synth.fleet import load_fleet, make_fleet
+from synth.syslog import journald_line, rfc5424_line
 from synth.applog import (envoy_json_line, logback_json_line, nginx_json_line, pino_line, serilog_json_line,
                           structlog_line, zap_line)
 
@@ -161,6 +165,25 @@ def test_an_access_log_line_gives_its_request_span(tmp_path):
     v = skewsleuth.investigate([_write(tmp_path / "ev", nginx_gateway_serilog_auth())]).to_dict()
     _check_skewed(v, "gw01", width=2.1)
     v = skewsleuth.investigate([_write(tmp_path / "ev2", envoy_gateway_structlog_auth())]).to_dict()
+    _check_skewed(v, "gw01", width=0.05)
+
+
+def test_a_syslog_gateway_and_a_journald_service_pair_by_nesting_too(tmp_path):
+    """Text logs name request ids too: an RFC 5424 gateway (structured data, as a
+    Go/Java syslog appender writes it) and a service's journal (``request_id=`` words of
+    its messages, as logfmt writes them); neither says its direction."""
+    gw, auth = [], []
+    for k, t, a, b, c in _calls(30, 5):
+        rid = _rid(5, k)
+        gw.append(rfc5424_line(_at(t), "gw01", "gateway", 812, "--> POST /token",
+                               structured_data={"req@32473": {"request_id": rid}}))
+        gw.append(rfc5424_line(_at(c), "gw01", "gateway", 812, "<-- 200",
+                               structured_data={"req@32473": {"request_id": rid}}))
+        auth.append(journald_line(_at(a, SKEW), "auth01", "authd", 977,
+                                  f'level=info msg="request started" request_id={rid} method=POST path=/token'))
+        auth.append(journald_line(_at(b, SKEW), "auth01", "authd", 977,
+                                  f'level=info msg="request finished" request_id={rid} status=200'))
+    v = skewsleuth.investigate([_write(tmp_path / "ev", {"gw01/syslog": gw, "auth01/journal.json": auth})]).to_dict()
     _check_skewed(v, "gw01", width=0.05)
 
 
