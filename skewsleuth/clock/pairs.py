@@ -26,7 +26,23 @@ Matched:
 * Kerberos requests a client's trace and the KDC's log both hold (:mod:`.krb5`);
 * OpenTelemetry spans: a client (producer) span and the server (consumer) span whose
   parent it is, in the same trace: the server span starts after the client's and,
-  for client and server, ends before it.
+  for client and server, ends before it;
+* request ids and case keys that no record gives a direction, logged on exactly two
+  hosts (a logback gateway's ``--> POST`` / ``<-- 200``, a structlog service's
+  ``request started`` / ``request finished``), by nesting: the caller's records of the
+  key bracket the call, the callee's lie within them, as a child span lies within its
+  parent's in Jaeger's and Zipkin's clock skew adjustment. A duration read on one clock
+  does not depend on its offset, so the side whose span is longer by more than both
+  logs' ticks (and drift) is the caller; then ``callee.first - o_callee >= caller.first
+  - o_caller`` and ``callee.last - o_callee <= caller.last - o_caller``: two pairs a
+  key, from both sides like NTP's four timestamps (``via = 'nested'``). An access log's
+  one line a request spans the request when it gives its duration (nginx
+  ``$request_time``, envoy ``%DURATION%``). A key logged once on a side otherwise, on
+  three hosts or more, or spans as long as each other within the ticks pair nothing
+  (see ``_NESTED``); a side whose span crosses a segment boundary or holds a record
+  read twice is dropped on the segments at hand (``_NEST_PAIRS``). Two callees of a
+  third host whose logs are missing, called with the same id, look like a caller
+  and its callee: nesting takes for granted that they are not.
 
 A retransmitted message is paired with its first send. A record that only may be the
 send (a traceparent's record that does not say it is the call) gives way to the
@@ -36,13 +52,16 @@ names: a bound must hold whatever copy arrived.
 
 References: RFC 3261 (SIP transaction identity: Call-ID, CSeq); RFC 5905 (on-wire
 offset bounds); W3C Trace Context (traceparent); OpenTelemetry trace API (span kinds,
-parent span); Microsoft, "Centralized Logging Service in Lync Server 2013".
+parent span); Jaeger deployment documentation, "Clock Skew Adjustment" (a child span
+shifted into its parent's); Zipkin's ``zipkin.internal.CorrectForClockSkew`` (a server
+span moved within its client span); Microsoft, "Centralized Logging Service in Lync Server 2013".
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from typing import Sequence
 
 import numpy as np
@@ -53,7 +72,10 @@ from ..sources import DIRECTION_WORDS, format_in
 from ..sources.contract import peer_host_sql
 from ..store import Store
 from ..timefmt import UTC_FORMAT, Format
+from .drift import MAX_RATE
 from .krb5 import HOST_ADDRESSES, KRB5_MESSAGES
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 # The records that name messages, by the shape of their keys (sources.contract).
 _SIP = format_in(lambda s: s.messages == "sip")
@@ -83,7 +105,8 @@ FROM events WHERE {format_in(lambda s: s.messages is not None)} GROUP BY file_id
 _SIP_MESSAGES = f"""
 SELECT file_id, record_no, coalesce(record_id, record_no) AS seq, host, epoch_us(logged) AS us, f[1] AS direction,
        'sip' || chr(31) || f[2] || chr(31) || f[3] || chr(31) || f[4] AS key, f[4] AS label,
-       f[5] AS peer, 'SIP' AS via, TRUE AS sure
+       f[5] AS peer, 'SIP' AS via, TRUE AS sure, NULL::VARCHAR AS nest, NULL::BIGINT AS span_from_us,
+       NULL::BIGINT AS span_to_us
 FROM (SELECT *, json_extract_string(data, ['$.direction', '$.call_id', '$.cseq', '$.start_line', '$.peer']) AS f
       FROM events WHERE {_SIP})
 WHERE f[1] IN ('incoming', 'outgoing') AND f[2] IS NOT NULL AND f[3] IS NOT NULL AND f[4] IS NOT NULL
@@ -92,12 +115,14 @@ WHERE f[1] IN ('incoming', 'outgoing') AND f[2] IS NOT NULL AND f[3] IS NOT NULL
 _APP_MESSAGES = rf"""
 SELECT file_id, record_no, coalesce(record_id, record_no) AS seq, host, epoch_us(logged) AS us, d AS direction,
        $name || chr(31) || k || chr(31) || coalesce(ph, '') AS key, $name || ' ' || k AS label,
-       f[3] AS peer, 'correlated' AS via, {{sure}} AS sure
+       f[3] AS peer, 'correlated' AS via, {{sure}} AS sure, {{nest}} AS nest,
+       TRY_CAST(f[5] AS BIGINT) AS span_from_us, TRY_CAST(f[6] AS BIGINT) AS span_to_us
 FROM (SELECT *, {{key}} AS k, {{direction}} AS d, {{phase}} AS ph
       FROM (SELECT *, json_extract_string(data, ['$.corr.direction', '$.corr.phase', '$.corr.peer',
-                                                 '$.corr.kind']) AS f
+                                                 '$.corr.kind', '$.corr.request_start_us',
+                                                 '$.corr.request_end_us']) AS f
             FROM events WHERE {_CORRELATED}))
-WHERE d IN ('incoming', 'outgoing') AND k IS NOT NULL AND k <> ''
+WHERE (d IN ('incoming', 'outgoing') OR {{undirected}}) AND k IS NOT NULL AND k <> ''
 """
 
 # syslog (RFC 5424 structured data, or name=value words of the message) and journal
@@ -105,9 +130,10 @@ WHERE d IN ('incoming', 'outgoing') AND k IS NOT NULL AND k <> ''
 _TEXT_MESSAGES = f"""
 SELECT file_id, record_no, coalesce(record_id, record_no) AS seq, host, epoch_us(logged) AS us, d AS direction,
        $name || chr(31) || k || chr(31) || coalesce(ph, '') AS key, $name || ' ' || k AS label,
-       '' AS peer, 'correlated' AS via, TRUE AS sure
+       '' AS peer, 'correlated' AS via, TRUE AS sure, {{nest}} AS nest, NULL::BIGINT AS span_from_us,
+       NULL::BIGINT AS span_to_us
 FROM (SELECT *, {{key}} AS k, {{direction}} AS d, {{phase}} AS ph FROM events WHERE {_TEXT})
-WHERE d IN ('incoming', 'outgoing') AND k IS NOT NULL AND k <> ''
+WHERE (d IN ('incoming', 'outgoing') OR {{undirected}}) AND k IS NOT NULL AND k <> ''
 """
 
 # A traceparent logged by both sides of a call: the caller's span is the callee's
@@ -126,7 +152,8 @@ _TRACE_SURE = "coalesce(f[2] = 'request' OR f[4] IN ('client', 'producer'), FALS
 _SPAN_OPENED = f"""
 SELECT file_id, record_no, coalesce(record_id, record_no) AS seq, host, epoch_us(logged) AS us,
        'outgoing' AS direction, 'traceparent' || chr(31) || k || chr(31) AS key, 'traceparent ' || k AS label,
-       '' AS peer, 'correlated' AS via, FALSE AS sure
+       '' AS peer, 'correlated' AS via, FALSE AS sure, NULL::VARCHAR AS nest, NULL::BIGINT AS span_from_us,
+       NULL::BIGINT AS span_to_us
 FROM (SELECT *, json_extract_string(data, '$.corr.span_id') || '/'
                 || coalesce(json_extract_string(data, '$.corr.trace_id'), '') AS k
       FROM (SELECT *, json_extract_string(data, ['$.corr.direction', '$.corr.phase', '$.corr.peer',
@@ -146,7 +173,7 @@ _TRACEPARENT_TEXT = "^00-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}$"
 # its peer, or that names the receiver as its own.
 _KEYED_PAIRS = f"""
 WITH m AS (SELECT * FROM _messages JOIN _resolution USING (file_id)),
-hosts AS (SELECT key, count(DISTINCT host) AS hosts FROM m GROUP BY key),
+hosts AS (SELECT key, count(DISTINCT host) AS hosts FROM m WHERE direction IS NOT NULL GROUP BY key),
 sent AS (
   SELECT key, host, arg_min(file_id, (NOT sure, us, file_id, record_no)) AS file_id,
          arg_min(record_no, (NOT sure, us, file_id, record_no)) AS record_no,
@@ -168,6 +195,116 @@ WHERE s.senders = 1 OR h.hosts = 2
    OR {_peer_sql('r.peer')} = s.host OR split_part({_peer_sql('r.peer')}, '.', 1) = split_part(s.host, '.', 1)
    OR {_peer_sql('s.peer')} = r.host OR split_part({_peer_sql('s.peer')}, '.', 1) = split_part(r.host, '.', 1)
 """
+
+# Nesting: a key that no record of it gives a direction (a gateway's "--> POST" and
+# "<-- 200", a service's "request started" and "request finished", each with the
+# request id), logged on exactly two hosts, at least twice on each. Whoever called,
+# its records of the key bracket the call and the callee's all lie within them in
+# true time (Jaeger's and Zipkin's clock skew adjusters rest on the same: a child
+# span lies within its parent's). Which side called is not written down, but a
+# duration read on one clock holds whatever its offset is: a side whose span is
+# longer than the other's by more than both logs' ticks (and than drift at the fastest
+# rate a clock keeps, drift.MAX_RATE, over both) cannot be the callee. Then, like NTP's four timestamps, the starts bound
+# the offsets one way (the callee's first record after the caller's) and the ends the
+# other (its last before the caller's). Not paired:
+# * a side with one record: it brackets nothing, and may be the caller all the same
+#   (an access log written once the request is over lies after its upstream's span),
+#   unless that record gives its request's span (nginx $request_time, envoy
+#   %DURATION%: applog's request_start_us / request_end_us);
+# * spans equally long within the ticks: either may be the caller;
+# * a key on three hosts or more: siblings of a fan-out do not nest in each other, and
+#   which host's span holds all others is known only if every one of them took part
+#   in one synchronous chain of calls, which nothing in the records shows (a queue
+#   consumer logs the id after the request is over);
+# * ids that count requests per process (pino-http's default genReqId counts from 1,
+#   fastify's gives req-1, req-2, ...): every host logs the same ones for different
+#   requests;
+# * a side whose first and last records are on different segments, or read twice
+#   (its duration spans a step): dropped once the segments are known (_NEST_PAIRS).
+# Two hosts that are both callees of a third whose logs are not at hand (siblings
+# called with the same id) are not told from a caller and its callee: resting on
+# nesting takes that for granted, and their bounds may miss by the time between the
+# two calls (where they contradict, the solve sets pairs aside as for any other).
+# Each row keeps the other end of both sides' spans (so_*, ro_*) for that check.
+_COUNTER = "(req-)?[0-9]+"
+# An access log's duration is read to the millisecond at both ends (applog sets the
+# derived end to the earliest it can be): its instant is known to 2 ms beyond the tick.
+_SPAN_TICK_US = 2000
+_NESTED = f"""
+CREATE OR REPLACE TEMP TABLE _nested AS
+WITH m AS (
+  -- an access log line's span: its other end read to the millisecond (applog)
+  SELECT file_id, record_no, seq, host, direction, nest, label, span_from_us IS NOT NULL OR span_to_us IS NOT NULL AS span,
+         coalesce(span_from_us, us) AS fu, coalesce(span_to_us, us) AS lu,
+         res_us + CASE WHEN span_from_us IS NULL THEN 0 ELSE {_SPAN_TICK_US} END AS fres,
+         res_us + CASE WHEN span_to_us IS NULL THEN 0 ELSE {_SPAN_TICK_US} END AS lres
+  FROM _messages JOIN _resolution USING (file_id) WHERE nest IS NOT NULL),
+keys AS (
+  SELECT nest FROM m GROUP BY nest
+  HAVING count(DISTINCT host) = 2 AND count(direction) = 0
+     AND NOT regexp_full_match(split_part(nest, chr(31), 2), '{_COUNTER}')
+), side AS (
+  SELECT nest, host, any_value(label) AS label,
+         min(fu) AS f_us, arg_min(file_id, (fu, file_id, record_no)) AS f_file,
+         arg_min(record_no, (fu, file_id, record_no)) AS f_rn, arg_min(seq, (fu, file_id, record_no)) AS f_seq,
+         arg_min(fres, (fu, file_id, record_no)) AS f_res,
+         max(lu) AS l_us, arg_max(file_id, (lu, file_id, record_no)) AS l_file,
+         arg_max(record_no, (lu, file_id, record_no)) AS l_rn, arg_max(seq, (lu, file_id, record_no)) AS l_seq,
+         arg_max(lres, (lu, file_id, record_no)) AS l_res
+  FROM m SEMI JOIN keys USING (nest) GROUP BY nest, host
+  HAVING count(DISTINCT (file_id, record_no)) >= 2 OR bool_or(span)
+), n AS (
+  -- c: the caller, e: the callee; the label carries both spans for the evidence text
+  SELECT c, e, concat_ws(chr(30), c.label, c.host, c.f_us, c.l_us, e.host, e.f_us, e.l_us) AS label
+  FROM side c JOIN side e ON e.nest = c.nest AND e.host <> c.host
+  -- the caller's least true length against the callee's most: one record's own span
+  -- (an access log's) is as long as its duration says, whatever the time's tick
+  WHERE (c.l_us - c.f_us) - CASE WHEN c.f_file = c.l_file AND c.f_rn = c.l_rn THEN {_SPAN_TICK_US} ELSE c.f_res END
+        >= (e.l_us - e.f_us) + CASE WHEN e.f_file = e.l_file AND e.f_rn = e.l_rn THEN {_SPAN_TICK_US} ELSE e.l_res END
+           + {MAX_RATE} * ((c.l_us - c.f_us) + (e.l_us - e.f_us))
+)
+SELECT c.f_file AS s_file, c.f_rn AS s_rn, c.f_seq AS s_seq, c.host AS s_host,
+       e.f_file AS r_file, e.f_rn AS r_rn, e.f_seq AS r_seq, e.host AS r_host,
+       e.f_us - c.f_us + c.f_res + e.f_res AS d_us, label, 'nested' AS via, c.f_us AS s_us, e.f_us AS r_us,
+       c.l_file AS so_file, c.l_rn AS so_rn, e.l_file AS ro_file, e.l_rn AS ro_rn, TRUE AS starts
+FROM n
+UNION ALL
+SELECT e.l_file, e.l_rn, e.l_seq, e.host, c.l_file, c.l_rn, c.l_seq, c.host,
+       c.l_us - e.l_us + e.l_res + c.l_res, label, 'nested', e.l_us, c.l_us, e.f_file, e.f_rn, c.f_file, c.f_rn,
+       FALSE
+FROM n
+"""
+_NESTED_COLUMNS = "s_file, s_rn, s_seq, s_host, r_file, r_rn, r_seq, r_host, d_us, label, via, s_us, r_us"
+
+# The nested pairs on the current segments: not those whose sides' spans are not each
+# on one segment, or hold a record read twice (the lengths that chose the caller may
+# hold a step). Two segments that are the caller by turns, key by key, are not dropped:
+# services call each other both ways, and a step inside a segment not yet cut shows
+# as just that (its keys' lengths are the same, their bounds stop agreeing, and
+# step_boundaries cuts there).
+_NEST_PAIRS = f"""
+INSERT INTO _pairs
+-- step by step: in one join the planner matches the two sides' ends by segment first
+WITH a AS MATERIALIZED (
+  SELECT n.*, s.segment_id AS s_seg, r.segment_id AS r_seg FROM _nested n
+  JOIN event_segments s ON s.file_id = n.s_file AND s.record_no = n.s_rn
+  JOIN event_segments r ON r.file_id = n.r_file AND r.record_no = n.r_rn
+), b AS MATERIALIZED (
+  SELECT a.*, so.segment_id AS so_seg FROM a
+  JOIN event_segments so ON so.file_id = a.so_file AND so.record_no = a.so_rn
+)
+SELECT {_NESTED_COLUMNS}, s_seg, r_seg FROM b n
+JOIN event_segments ro ON ro.file_id = n.ro_file AND ro.record_no = n.ro_rn
+{{twice}}
+WHERE so_seg = s_seg AND ro.segment_id = r_seg
+"""
+_NEST_TWICE = """
+ANTI JOIN ambiguous_records x1 ON x1.file_id = n.s_file AND x1.record_no = n.s_rn
+ANTI JOIN ambiguous_records x2 ON x2.file_id = n.r_file AND x2.record_no = n.r_rn
+ANTI JOIN ambiguous_records x3 ON x3.file_id = n.so_file AND x3.record_no = n.so_rn
+ANTI JOIN ambiguous_records x4 ON x4.file_id = n.ro_file AND x4.record_no = n.ro_rn
+"""
+
 
 # A client span and the server span it caused (its parent is the client's span): the
 # server started after the client and ended before it, so the pair bounds the two
@@ -240,41 +377,51 @@ def prepare_messages(store: Store, correlation_keys: Sequence[CorrelationKey | s
     ``correlation_keys`` (the case file's) are fields that name one message on both
     its sides, in application logs, syslog structured data or message words."""
     keys = [k if isinstance(k, CorrelationKey) else CorrelationKey(k) for k in correlation_keys]
-    app = [_app_messages("request_id", "json_extract_string(data, '$.corr.request_id')"),
+    # request ids and the case's keys are kept without a direction too, for nesting
+    app = [_app_messages("request_id", "json_extract_string(data, '$.corr.request_id')", nest=True),
            _app_messages("traceparent", _TRACE_KEY, phase="''", sure=_TRACE_SURE), _SPAN_OPENED]
     app += [_app_messages(k.name, _app_field(k.name), direction=_app_field(k.direction),
-                          phase=f"coalesce(lower({_app_field(k.phase)}), f[2])") for k in keys]
+                          phase=f"coalesce(lower({_app_field(k.phase)}), f[2])", nest=True) for k in keys]
     tp = _text_field("traceparent")
     # the header on the wire, logged by both sides: the caller's span and the trace
     span, trace = (f"regexp_extract({tp}, {_literal(_TRACEPARENT_TEXT)}, {g})" for g in (2, 1))
-    text = [_text_messages("request_id", f"coalesce({_text_field('request_id')}, {_text_field('x-request-id')})"),
+    text = [_text_messages("request_id", f"coalesce({_text_field('request_id')}, {_text_field('x-request-id')})",
+                           nest=True),
             _text_messages("traceparent", f"nullif({span} || '/' || {trace}, '/')", phase=None)]
-    text += [_text_messages(k.name, _text_field(k.name), direction=k.direction, phase=k.phase) for k in keys]
+    text += [_text_messages(k.name, _text_field(k.name), direction=k.direction, phase=k.phase, nest=True)
+             for k in keys]
     store.con.execute(HOST_ADDRESSES)
-    text.append(f"SELECT * FROM ({KRB5_MESSAGES})")
+    text.append(f"SELECT *, NULL::VARCHAR AS nest, NULL::BIGINT, NULL::BIGINT FROM ({KRB5_MESSAGES})")
     store.con.execute(_RESOLUTION)
     store.con.execute("CREATE OR REPLACE TEMP TABLE _drift (seg INTEGER, mid_us BIGINT, rate DOUBLE, err DOUBLE)")
     store.con.execute("CREATE OR REPLACE TEMP TABLE _messages AS " + " UNION ALL ".join([_SIP_MESSAGES] + app + text))
     store.versions.pop("_pairs", None)
+    store.con.execute(_NESTED)
     store.con.execute(f"CREATE OR REPLACE TEMP TABLE _message_pairs AS "
-                      f"SELECT * FROM ({_KEYED_PAIRS}) UNION ALL SELECT * FROM ({_SPAN_PAIRS})")
+                      f"SELECT * FROM ({_KEYED_PAIRS}) UNION ALL SELECT * FROM ({_SPAN_PAIRS}) "
+                      f"UNION ALL SELECT {_NESTED_COLUMNS} FROM _nested")
 
 
 def _app_messages(name: str, key: str, *, direction: str | None = None, phase: str = "f[2]",
-                  sure: str = "TRUE") -> str:
+                  sure: str = "TRUE", nest: bool = False) -> str:
     """The application log records that send or receive the message ``key`` (SQL)
-    names; direction and phase as the source normalised them, unless fields say."""
+    names; direction and phase as the source normalised them, unless fields say.
+    ``nest``: records without a direction too (``direction`` NULL), with the key
+    (name and value, no phase) in ``nest``."""
     d = "f[1]" if direction is None else f"coalesce({_direction_sql(direction)}, f[1])"
     return (_APP_MESSAGES.replace("{key}", key).replace("{direction}", d).replace("{phase}", phase)
-            .replace("{sure}", sure).replace("$name", _literal(name)))
+            .replace("{sure}", sure).replace("{nest}", "$name || chr(31) || k" if nest else "NULL::VARCHAR")
+            .replace("{undirected}", "d IS NULL" if nest else "FALSE").replace("$name", _literal(name)))
 
 
-def _text_messages(name: str, key: str, *, direction: str = "direction", phase: str | None = "phase") -> str:
+def _text_messages(name: str, key: str, *, direction: str = "direction", phase: str | None = "phase",
+                   nest: bool = False) -> str:
     """The syslog and journal records that send or receive the message ``key`` names;
-    ``phase=None``: the key needs none."""
+    ``phase=None``: the key needs none. ``nest`` as for :func:`_app_messages`."""
     ph = "''" if phase is None else f"lower({_text_field(phase)})"
     return (_TEXT_MESSAGES.replace("{key}", key).replace("{direction}", _text_direction(direction))
-            .replace("{phase}", ph).replace("$name", _literal(name)))
+            .replace("{phase}", ph).replace("{nest}", "$name || chr(31) || k" if nest else "NULL::VARCHAR")
+            .replace("{undirected}", "d IS NULL" if nest else "FALSE").replace("$name", _literal(name)))
 
 
 def _direction_sql(expr: str) -> str:
@@ -322,7 +469,9 @@ def match_pairs(store: Store) -> None:
     if store.versions.get("_pairs") == current:   # for _pairs: the segments it was built on
         return
     twice = store.con.execute("SELECT count(*) FROM ambiguous_records").fetchall()[0][0]
-    store.con.execute(_SEGMENT_PAIRS + (_NOT_READ_TWICE if twice else ""))
+    store.con.execute(_SEGMENT_PAIRS + (_NOT_READ_TWICE if twice else "") + "WHERE p.via <> 'nested'")
+    if store.con.execute("SELECT EXISTS (SELECT 1 FROM _nested)").fetchall()[0][0]:
+        store.con.execute(_NEST_PAIRS.replace("{twice}", _NEST_TWICE if twice else ""))
     store.versions["_pairs"] = current
 
 
@@ -359,9 +508,26 @@ class PairBounds:
         else:
             host_send, host_recv, via, example = (self.table.column(c)[k].as_py() for c in _DESCRIBED)
         n = int(self.messages[k])
+        if via == "nested":
+            return _nested_text(n, host_send, host_recv, float(self.bound_s[k]), example or "", self.when)
         return (f"{n} {via} message{'s' if n != 1 else ''} sent by {host_send} and logged by {host_recv}: "
                 f"the quickest was logged as received {self.bound_s[k]:+.3f} s after it was sent "
                 f"(e.g. {(example or '')[:60]})")
+
+
+def _nested_text(n: int, host_send: str, host_recv: str, bound_s: float, example: str, when: Format) -> str:
+    """A bound from keys paired by nesting, with the example key's two spans."""
+    parts = example.rsplit("\x1e", 6)     # the key itself may hold anything
+    if len(parts) != 7:
+        return (f"{n} keys logged with no direction by {host_send} and {host_recv}, nested: "
+                f"o({host_recv}) - o({host_send}) <= {bound_s:+.3f} s")
+    key, caller, c_first, c_last, callee, e_first, e_last = parts
+    at = lambda us: when(_EPOCH + timedelta(microseconds=int(us)))  # noqa: E731
+    says = (f"at most {bound_s:.3f} s ahead of" if bound_s >= 0 else f"at least {-bound_s:.3f} s behind")
+    return (f"{n} key{'s' if n != 1 else ''} logged with no direction by {host_send} and {host_recv}, each "
+            f"callee's records within its caller's (as tracing tools nest a child span in its parent): "
+            f"{host_recv}'s clock is {says} {host_send}'s (e.g. {key[:60]} logged by {caller} from "
+            f"{at(c_first)} to {at(c_last)}, by {callee} within it, from {at(e_first)} to {at(e_last)} as logged)")
 
 
 def pair_bounds(store: Store, when: Format = UTC_FORMAT) -> PairBounds:

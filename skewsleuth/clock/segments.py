@@ -1060,12 +1060,16 @@ def keep_paired(store: Store, segments: dict[int, Segment], intervals: dict[int,
     try:
         store.con.execute(f"""
             CREATE OR REPLACE TEMP TABLE _twice_settled AS
-            WITH partner AS (
+            WITH mp AS (
+              -- not keys paired by nesting: a span read twice may hold a step, and its
+              -- length chose which side called
+              SELECT * FROM _message_pairs WHERE via <> 'nested'
+            ), partner AS (
               SELECT r_file AS file_id, r_rn AS record_no, s_file AS o_file, s_rn AS o_rn, d_us, TRUE AS received
-              FROM _message_pairs SEMI JOIN ambiguous_records a ON a.file_id = r_file AND a.record_no = r_rn
+              FROM mp SEMI JOIN ambiguous_records a ON a.file_id = r_file AND a.record_no = r_rn
               UNION ALL
               SELECT s_file, s_rn, r_file, r_rn, d_us, FALSE
-              FROM _message_pairs SEMI JOIN ambiguous_records a ON a.file_id = s_file AND a.record_no = s_rn),
+              FROM mp SEMI JOIN ambiguous_records a ON a.file_id = s_file AND a.record_no = s_rn),
             bound AS (
               SELECT p.file_id, p.record_no,
                      coalesce(min(CASE WHEN received THEN d_us / 1e6 + iv.high END), 'inf'::DOUBLE) AS upper,

@@ -24,12 +24,14 @@ logs. One event per line, ``format="applog"``, ``channel="applog"``:
   flagged ``"tz_assumed": true``. Times before 1970 or after 9999 are quarantined.
 * ``message`` = the first string of ``message``, ``msg``, ``@m`` (Serilog rendered),
   ``@mt`` (Serilog template), ``log`` (docker), ``Message``, ``event`` (structlog's
-  default key); cut at 64 KiB. None for access logs, which have no message.
+  default key), ``RenderedMessage``, ``MessageTemplate`` (Serilog's ``JsonFormatter``);
+  cut at 64 KiB. None for access logs, which have no message.
 * ``host`` = ``host`` (a string, or an object's ``name`` / ``hostname``; a string
   ``host`` on an access-log line, one with ``remote_addr`` / ``request_method`` /
   ``http_user_agent`` / ``upstream_addr``, is the HTTP Host header and not used),
-  ``hostname``, ``host.name``, ``host.hostname``, ``@h``, ``HOSTNAME``; else the
-  file's default host.
+  ``hostname``, ``host.name``, ``host.hostname``, ``@h``, ``HOSTNAME``,
+  ``MachineName`` / ``Properties.MachineName`` (Serilog's ``WithMachineName``); else
+  the file's default host.
 * ``provider`` = ``service`` / ``service.name``, ``logger``, ``logger_name``,
   ``app``, ``loggerName``, ``SourceContext``, ``log.logger``, ``Category``; then
   ``name`` on Bunyan / pino lines (with ``hostname`` and ``pid``) and
@@ -61,10 +63,15 @@ quarantined record; a line holding no spans at all is quarantined as one record.
 
 ``corr`` keys:
 
-* ``request_id`` (str): ``request_id``, ``requestId``, ``x-request-id``,
-  ``x_request_id``, ``X-Request-ID``, ``req_id``, ``correlation_id``,
-  ``correlationId``, ``RequestId`` (Serilog / ASP.NET), ``http.request_id``,
-  ``http.request.id`` (ECS);
+* ``request_id`` (str): ``request_id`` (structlog, zap, nginx ``$request_id``),
+  ``requestId``, ``requestID`` (Go), ``x-request-id``, ``x_request_id``,
+  ``X-Request-ID`` (envoy ``%REQ(X-REQUEST-ID)%``), ``req_id``, ``reqId`` (pino /
+  fastify child loggers), ``correlation_id``, ``correlationId``, ``RequestId``
+  (Serilog / ASP.NET), ``http.request_id``, ``http.request.id`` (ECS), ``req.id``
+  (pino-http), ``mdc.requestId``, ``mdc.request_id``, ``mdc.X-Request-ID``,
+  ``mdc.x-request-id`` (logback's ``JsonEncoder`` writes the MDC as an ``mdc``
+  object), ``Properties.RequestId`` (Serilog's ``JsonFormatter``); a number is
+  written as its decimal string;
 * ``trace_id`` (32 lower-case hex; 64-bit ids are 16), ``span_id``,
   ``parent_span_id`` (16 lower-case hex): ``trace_id`` / ``traceId`` / ``trace.id``
   / ``dd.trace_id`` (Datadog's decimal ids are converted) / ``@tr`` (Serilog) /
@@ -88,6 +95,12 @@ quarantined record; a line holding no spans at all is quarantined as one record.
 * ``end_us`` (int, epoch microseconds by the same host's clock): OTLP
   ``endTimeUnixNano``, or an ``end`` / ``end_time`` timestamp field within a day of
   ``logged`` (another day's time is some other kind of "end" and left in ``fields``);
+* ``request_start_us`` / ``request_end_us`` (int, epoch microseconds by the same
+  host's clock): the other end of the request an access log line covers, from nginx
+  ``request_time`` (seconds, a number or a string) on a line timed by ``time_local`` /
+  ``time_iso8601`` (the write, at the request's end), or envoy ``duration``
+  (milliseconds) on a line timed by ``start_time``; each the earliest it can be (a
+  millisecond less for nginx's duration), the duration read to the millisecond;
 * ``peer`` (str, as written): ``peer``, ``peer.hostname``, ``net.peer.name``,
   ``server.address`` (outgoing records only), ``client.address`` (incoming only),
   ``upstream_addr``, ``remote_addr``.
@@ -152,13 +165,21 @@ def _group(*keys: str) -> Group:
 
 _TIME_KEYS = ("@timestamp", "timestamp", "time", "ts", "@t", "t", "datetime", "asctime", "Timestamp",
               "timeMillis", "instant", "time_iso8601", "time_local", "start_time")
-_MESSAGE_KEYS = _group("message", "msg", "@m", "@mt", "log", "Message", "event")
-_HOST_KEYS = _group("host", "hostname", "host.name", "host.hostname", "@h", "HOSTNAME")
+_MESSAGE_KEYS = _group("message", "msg", "@m", "@mt", "log", "Message", "event", "RenderedMessage", "MessageTemplate")
+_HOST_KEYS = _group("host", "hostname", "host.name", "host.hostname", "@h", "HOSTNAME", "MachineName",
+                    "Properties.MachineName")
 _ACCESS_HINTS = ("remote_addr", "request_method", "http_user_agent", "upstream_addr")
 _PROVIDER_KEYS = _group("service", "service.name", "logger", "logger_name", "app", "loggerName", "SourceContext",
                         "log.logger", "Category")
-_REQUEST_KEYS = _group("request_id", "requestId", "x-request-id", "x_request_id", "X-Request-ID", "req_id",
-                       "correlation_id", "correlationId", "RequestId", "http.request_id", "http.request.id")
+# Where each logger puts one: structlog / zap / nginx ``$request_id`` / envoy ``%REQ(X-REQUEST-ID)%``
+# under the name the configuration gives it; Go's ``requestID``; pino / fastify child
+# loggers ``reqId``, pino-http ``req.id``; logback's own JsonEncoder writes the MDC as an
+# ``mdc`` object (logstash-logback-encoder writes its keys at the top level); Serilog's
+# JsonFormatter writes properties under ``Properties`` (CLEF at the top level).
+_REQUEST_KEYS = _group("request_id", "requestId", "requestID", "x-request-id", "x_request_id", "X-Request-ID", "req_id",
+                       "reqId", "correlation_id", "correlationId", "RequestId", "http.request_id", "http.request.id",
+                       "req.id", "mdc.requestId", "mdc.request_id", "mdc.X-Request-ID", "mdc.x-request-id",
+                       "Properties.RequestId")
 _TRACE_KEYS = _group("trace_id", "traceId", "trace.id", "dd.trace_id", "@tr", "otelTraceID", "TraceId")
 _SPAN_KEYS = _group("span_id", "spanId", "span.id", "dd.span_id", "@sp", "otelSpanID", "SpanId")
 _PARENT_KEYS = _group("parent_span_id", "parentSpanId", "parent_id", "parent.id", "ParentId")
@@ -171,6 +192,9 @@ _PEER_OF_CLIENT = _group("server.address")
 _PEER_OF_SERVER = _group("client.address")
 _DIRECTION_KEYS = _group("direction")
 _TRACEPARENT_KEYS = ("traceparent", "traceParent")
+_WRITTEN_AT_END = ("time_local", "time_iso8601")   # nginx: the time the access log line is written
+_MAX_REQUEST_S = 86400
+_AMOUNT = re.compile(r"\d{1,12}(?:\.\d{1,9})?\Z")
 
 _KINDS = {"client": "client", "server": "server", "producer": "producer", "consumer": "consumer",
           "internal": "internal"}
@@ -187,7 +211,7 @@ _HEX = re.compile(r"[0-9a-f]+\Z")
 _TRACEPARENT = re.compile(r"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?\Z", re.S)
 _KEY_HINT = re.compile(r'"(?:@timestamp|timestamp|time|ts|@t|datetime|asctime|Timestamp|timeMillis|time_iso8601|'
                        r'time_local|start_time)"\s*:')
-_MESSAGE_HINT = re.compile(r'"(?:message|msg|@m|@mt|log|Message|event)"\s*:')
+_MESSAGE_HINT = re.compile(r'"(?:message|msg|@m|@mt|log|Message|event|RenderedMessage|MessageTemplate)"\s*:')
 _OTLP_HINT = re.compile(r'^\s*\{\s*"resourceSpans"\s*:\s*\[')
 _JOURNALD_HINT = re.compile(r'"(?:__REALTIME_TIMESTAMP|MESSAGE)"\s*:')
 
@@ -453,9 +477,39 @@ def _request_id(obj: dict[str, Any]) -> str | None:
     return None
 
 
-def _correlate(obj: dict[str, Any], logged: datetime, localizer: Localizer, data: dict[str, Any]) -> dict[str, Any]:
-    """The ``corr`` object of a structured log line logged at ``logged``."""
+def _amount(v: Any) -> float | None:
+    """A number, or a string holding one (nginx writes ``"$request_time"`` quoted)."""
+    if v.__class__ is int or v.__class__ is float:
+        return float(v)
+    if v.__class__ is str and _AMOUNT.match(v):
+        return float(v)
+    return None
+
+
+def _request_span(obj: dict[str, Any], logged: datetime, time_key: str | None, corr: dict[str, Any]) -> None:
+    """An access log line's request span, from the duration it logs: nginx
+    ``$request_time`` (seconds to the millisecond, "since the first bytes were read from
+    the client") ends at the line's ``$time_local`` / ``$time_iso8601`` (written once the
+    request is over); envoy's ``%DURATION%`` (milliseconds, to the last byte out) starts
+    at its ``%START_TIME%``. Each is set to the earliest instant it can be, both
+    durations read to the millisecond (see clock.pairs)."""
+    us = (logged - EPOCH) // US
+    if time_key in _WRITTEN_AT_END:
+        d = _amount(obj.get("request_time"))
+        if d is not None and 0 <= d < _MAX_REQUEST_S:
+            corr["request_start_us"] = us - round(d * 1_000_000) - 1000
+    elif time_key == "start_time":
+        d = _amount(obj.get("duration"))
+        if d is not None and 0 <= d < _MAX_REQUEST_S * 1000:
+            corr["request_end_us"] = us + round(d * 1000)
+
+
+def _correlate(obj: dict[str, Any], logged: datetime, localizer: Localizer, data: dict[str, Any],
+               time_key: str | None = None) -> dict[str, Any]:
+    """The ``corr`` object of a structured log line logged at ``logged`` (from the
+    field ``time_key``)."""
     corr: dict[str, Any] = {}
+    _request_span(obj, logged, time_key, corr)
     v = _request_id(obj)
     if v is not None:
         corr["request_id"] = v
@@ -620,7 +674,7 @@ def read(ctx: FileContext) -> Iterator[pa.RecordBatch]:
                 if v.__class__ is str and v and ("levelname" in obj or ("hostname" in obj and "pid" in obj)):
                     provider, provider_key = v, "name"
 
-            data["corr"] = _correlate(obj, logged, localizer, data)  # type: ignore[arg-type]
+            data["corr"] = _correlate(obj, logged, localizer, data, time_key)  # type: ignore[arg-type]
             data["fields"] = _scalars(obj, (time_key, message_key, host_key, provider_key))
             add(record_no=record_no, host=_cut(host) if host else default_host, logged=logged, format=FORMAT,
                 channel=CHANNEL, provider=_cut(provider) if provider else None, message=message, data=data)

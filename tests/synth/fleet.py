@@ -112,17 +112,30 @@ def make_fleet(n_hosts: int, round_trips: int, *, steps_per_host: float = 0.0, s
     return fleet, events, truth
 
 
-def load_fleet(store: Store, events: pa.Table) -> None:
-    """Insert a fleet's records into ``store.events`` (data as SIPStack's JSON)."""
+def load_fleet(store: Store, events: pa.Table, *, undirected: bool = False) -> None:
+    """Insert a fleet's records into ``store.events`` (data as SIPStack's JSON).
+
+    ``undirected``: as application log lines instead, each transaction's four records
+    sharing a request id and none saying its direction (paired by nesting: the
+    client's request and response bracket the server's)."""
     store.con.register("_fleet", events)
     try:
-        store.con.execute("""
-            INSERT INTO events
-            SELECT file_id, record_no, record_id, host, logged, format, channel, provider, event_id, message,
-                   json_object('direction', direction, 'call_id', 'c' || call_id::VARCHAR, 'cseq', '1 INVITE',
-                               'start_line', start_line, 'peer', peer || ':5061')::VARCHAR
-            FROM _fleet""")
-        store.con.execute("""INSERT INTO files SELECT DISTINCT file_id, 'fleet/' || host, 'sipstack', host,
-                             0, 0, 0, 'ok', NULL FROM _fleet""")
+        if undirected:
+            store.con.execute("""
+                INSERT INTO events
+                SELECT file_id, record_no, record_id, host, logged, 'applog', 'applog', NULL, NULL,
+                       CASE WHEN start_line LIKE 'SIP/2.0%' THEN 'request finished' ELSE 'request started' END,
+                       json_object('corr', json_object('request_id', 'rq' || call_id::VARCHAR),
+                                   'fields', json_object())::VARCHAR
+                FROM _fleet""")
+        else:
+            store.con.execute("""
+                INSERT INTO events
+                SELECT file_id, record_no, record_id, host, logged, format, channel, provider, event_id, message,
+                       json_object('direction', direction, 'call_id', 'c' || call_id::VARCHAR, 'cseq', '1 INVITE',
+                                   'start_line', start_line, 'peer', peer || ':5061')::VARCHAR
+                FROM _fleet""")
+        store.con.execute(f"""INSERT INTO files SELECT DISTINCT file_id, 'fleet/' || host,
+                             '{"applog" if undirected else "sipstack"}', host, 0, 0, 0, 'ok', NULL FROM _fleet""")
     finally:
         store.con.unregister("_fleet")

@@ -139,6 +139,55 @@ def test_logstash_logback_encoder_with_otel_mdc(tmp_path):
     assert row["data"]["fields"]["level_value"] == 20000 and "HOSTNAME" not in row["data"]["fields"]
 
 
+def test_logback_json_encoder_mdc_object(tmp_path):
+    # logback's own ch.qos.logback.classic.encoder.JsonEncoder (1.3.8+): "timestamp" in epoch ms,
+    # "loggerName", the raw "message", the MDC as an "mdc" object ("mdc": { with a space).
+    row = one(tmp_path, '{"sequenceNumber":7,"timestamp":1413847145123,"nanoseconds":123000000,"level":"INFO",'
+                        '"threadName":"reactor-http-nio-2","loggerName":"com.example.gateway.AccessLog",'
+                        '"context":{"name":"default","birthdate":1413843545123,"properties":{}},'
+                        '"mdc": {"requestId":"9f2c4e1ab3d84f0e8a7b6c5d4e3f2a1b"},"message":"--> POST /token",'
+                        '"throwable":null}')
+    assert row["logged"] == datetime(2014, 10, 20, 23, 19, 5, 123000, tzinfo=UTC)
+    assert (row["provider"], row["message"]) == ("com.example.gateway.AccessLog", "--> POST /token")
+    assert row["data"]["corr"] == {"request_id": "9f2c4e1ab3d84f0e8a7b6c5d4e3f2a1b"}
+    rows, _ = rows_of(tmp_path, ['{"timestamp":1413847145123,"mdc": {"X-Request-ID":"abc-1"},"message":"x"}'])
+    assert rows[0]["data"]["corr"] == {"request_id": "abc-1"}
+
+
+def test_fastify_pino_http_and_go_request_ids(tmp_path):
+    rows, quarantined = rows_of(tmp_path, [
+        # fastify (pino): the request's child logger binds "reqId" (the x-request-id header's value
+        # with requestIdHeader set)
+        '{"level":30,"time":1413847145123,"pid":4242,"hostname":"bff01","reqId":"7d1c0e9a-5b4f-4c3e-9d2a-1b0c9f8e7d6a",'
+        '"req":{"method":"POST","url":"/login","hostname":"bff01","remoteAddress":"10.0.0.5"},"msg":"incoming request"}',
+        # pino-http: "req" with its id (by default a per-process counter)
+        '{"level":30,"time":1413847145200,"pid":4243,"hostname":"web01","req":{"id":17,"method":"GET","url":"/"},'
+        '"res":{"statusCode":200},"responseTime":4,"msg":"request completed"}',
+        # zap with a Go-style field name
+        '{"level":"info","ts":1413847145.3,"logger":"http","caller":"server/main.go:42","msg":"request started",'
+        '"requestID":"c0ffee00c0ffee00"}',
+    ])
+    assert not quarantined
+    assert [r["data"]["corr"].get("request_id") for r in rows] == [
+        "7d1c0e9a-5b4f-4c3e-9d2a-1b0c9f8e7d6a", "17", "c0ffee00c0ffee00"]
+    assert rows[0]["message"] == "incoming request" and rows[0]["host"] == "bff01"
+
+
+def test_serilog_json_formatter_properties(tmp_path):
+    # Serilog.Formatting.Json.JsonFormatter(renderMessage: true): properties under "Properties",
+    # the machine name from Serilog.Enrichers.Environment's WithMachineName().
+    row = one(tmp_path, '{"Timestamp":"2014-10-20T18:19:05.1234560-05:00","Level":"Information",'
+                        '"MessageTemplate":"Request starting {Protocol} {Method} {Path}",'
+                        '"RenderedMessage":"Request starting \\"HTTP/1.1\\" \\"POST\\" \\"/token\\"",'
+                        '"Properties":{"Protocol":"HTTP/1.1","Method":"POST","Path":"/token",'
+                        '"RequestId":"0HMV3K2GQ4Q1B:00000001","MachineName":"AUTH02",'
+                        '"SourceContext":"Microsoft.AspNetCore.Hosting.Diagnostics"}}')
+    assert row["logged"] == datetime(2014, 10, 20, 23, 19, 5, 123456, tzinfo=UTC)
+    assert row["message"] == 'Request starting "HTTP/1.1" "POST" "/token"'
+    assert row["host"] == "AUTH02"
+    assert row["data"]["corr"] == {"request_id": "0HMV3K2GQ4Q1B:00000001"}
+
+
 def test_log4j2_json_layout_instant(tmp_path):
     # log4j2 JsonLayout (compact="true" eventEol="true"): "instant" with epochSecond / nanoOfSecond.
     row = one(tmp_path, '{"instant":{"epochSecond":1413847145,"nanoOfSecond":123456789},"thread":"main","level":"INFO",'
@@ -229,7 +278,10 @@ def test_nginx_json_access_log(tmp_path):
                         '"host":"shop.example.com","request_time":0.012,"http_user_agent":"curl/7.68.0"}')
     assert row["logged"] == datetime(2014, 10, 20, 23, 19, 5, tzinfo=UTC)
     assert row["host"] == "app01" and row["message"] is None
-    assert row["data"]["corr"] == {"request_id": "f2c3d8e1a0b94c7d8e6f5a4b3c2d1e0f", "peer": "10.0.0.9:8080"}
+    # $request_time (0.012 s) ends at the line's time: the request began 12 ms (and up to
+    # a millisecond more, the duration's tick) before it
+    assert row["data"]["corr"] == {"request_id": "f2c3d8e1a0b94c7d8e6f5a4b3c2d1e0f", "peer": "10.0.0.9:8080",
+                                   "request_start_us": 1413847145_000000 - 12_000 - 1000}
     assert row["data"]["fields"]["host"] == "shop.example.com"
 
 
@@ -240,7 +292,22 @@ def test_envoy_json_access_log(tmp_path):
                         '"upstream_host":"10.0.0.9:8080","traceparent":"' + TP + '","direction":"ingress"}')
     assert row["logged"] == datetime(2014, 10, 20, 23, 19, 5, 123000, tzinfo=UTC)
     assert row["data"]["corr"] == {"request_id": "3e5a4f1c-8a4b-4e3e-9f0d-6c1b2a3d4e5f", "direction": "incoming",
-                                   "trace_id": TRACE, "parent_span_id": SPAN}
+                                   "trace_id": TRACE, "parent_span_id": SPAN,
+                                   "request_end_us": 1413847145_123000 + 3000}     # %DURATION% 3 ms
+
+
+@pytest.mark.parametrize("line,corr", [
+    # nginx log_format escape=json with "$request_time" quoted, timed by $time_iso8601
+    ('{"time_iso8601":"2014-10-20T23:19:05+00:00","request_time":"1.250","request_id":"ab12cd34ef56ab78"}',
+     {"request_id": "ab12cd34ef56ab78", "request_start_us": 1413847145_000000 - 1_250_000 - 1000}),
+    # a request_time on a line timed otherwise is not nginx's: no span
+    ('{"ts":1413847145,"msg":"x","request_time":0.5}', {}),
+    # a duration that is not a number, or a day long, bounds nothing
+    ('{"start_time":"2014-10-20T23:19:05.123Z","duration":"-","method":"GET"}', {}),
+    ('{"start_time":"2014-10-20T23:19:05.123Z","duration":86400000,"method":"GET"}', {}),
+])
+def test_access_log_request_spans(tmp_path, line, corr):
+    assert one(tmp_path, line)["data"]["corr"] == corr
 
 
 def test_docker_json_file_log(tmp_path):
