@@ -234,3 +234,37 @@ def tls_certificate_ahead(out: Path) -> Truth:
     return _write("tls-certificate-ahead", out, clients + [srv, srv2], "timezone: UTC\nchanges: []\n",
                   culprit=srv.fqdn, culprit_offset_s=None, since=ONSET,
                   healthy=[c.fqdn for c in clients] + [srv2.fqdn], incidents=1)
+
+
+def jwt_issuer_ahead_behind_a_gateway(out: Path, skew: float = 600.318) -> Truth:
+    """The issue's own collection: gw01 (Spring Cloud Gateway, logback's JsonEncoder,
+    MDC requestId; chronyd synced in its syslog) calls auth01 (a Python service,
+    structlog, ``request_id``) for every token, neither saying which side of the call it
+    is; auth01 is ``skew`` s ahead throughout, and the three API servers (no time daemon
+    in their logs) reject its tokens. No record names the issuer."""
+    from .applog import logback_json_line, structlog_line
+
+    gw = _linux("gw01.corp.test", [(None, 0.0)], "10.0.9.1", synced=True)
+    auth = _Machine("auth01.corp.test", [(None, skew)], "10.0.9.2", seed=18)
+    apis = [_linux(f"api0{k}.corp.test", [(None, 0.0)], f"10.0.9.{10 + k}", synced=False) for k in (1, 2, 3)]
+    for k, t in enumerate(_every(S, E, 40, 80, gw.rng)):
+        rid = f"{gw.rng.getrandbits(128):032x}"
+        a = t + _secs(gw.rng.uniform(0.0005, 0.02))
+        b = a + _secs(gw.rng.uniform(0.002, 0.08))
+        c = b + _secs(gw.rng.uniform(0.0005, 0.02))
+        thread = f"reactor-http-nio-{k % 4 + 1}"
+        gw.add("gateway.json", t, lambda lg, _, rid=rid, k=k, thread=thread: logback_json_line(
+            lg, "--> POST /token", logger="com.example.gateway.AccessLog", thread=thread, mdc={"requestId": rid},
+            seq=2 * k))
+        gw.add("gateway.json", c, lambda lg, _, rid=rid, k=k, thread=thread: logback_json_line(
+            lg, "<-- 200", logger="com.example.gateway.AccessLog", thread=thread, mdc={"requestId": rid},
+            seq=2 * k + 1))
+        auth.add("auth.log", a, lambda lg, _, rid=rid: structlog_line(
+            lg, "request started", logger="auth.http", request_id=rid, method="POST", path="/token"))
+        auth.add("auth.log", b, lambda lg, _, rid=rid: structlog_line(
+            lg, "request finished", logger="auth.http", request_id=rid, status=200))
+    for a in apis:
+        _refusals(a, auth, _JWT)
+    return _write("jwt-issuer-behind-gateway", out, [gw, auth] + apis, "timezone: UTC\nchanges: []\n",
+                  culprit=auth.fqdn, culprit_offset_s=skew, since=None,
+                  healthy=[gw.fqdn] + [a.fqdn for a in apis], incidents=1)

@@ -195,3 +195,18 @@ def test_a_drawn_domain_names_the_dc_or_the_one_member_whichever_is_wrong(tmp_pa
     cleared = _cleared(inc)
     involved = [h for h in truth.healthy if any(same_host(h, x) for x in inc["hosts"])]
     assert all(any(same_host(h, c) for c in cleared) for h in involved), (involved, cleared)
+
+
+def test_the_issue_s_gateway_and_auth_server_pair_by_request_id_and_name_the_issuer(tmp_path):
+    # logback gateway ("--> POST /token", "<-- 200") and structlog auth server ("request
+    # started" / "request finished") share request ids, neither giving a direction; the
+    # API servers' JWT errors name no issuer. The verdict names auth01 with its offset.
+    v, truth = _verdict(guilt.jwt_issuer_ahead_behind_a_gateway, tmp_path)
+    inc = _one_incident(v)
+    top = inc["root_causes"][0]
+    assert top["kind"] == "clock_skew" and same_host(top["host"], truth.culprit), top
+    assert top["offset_low_s"] <= truth.culprit_offset_s <= top["offset_high_s"], top
+    assert top["offset_high_s"] - top["offset_low_s"] <= 4.1      # gw01's chronyd sync: ±2 s
+    assert any("with no direction by gw01 and auth01" in e for e in top["evidence"]), top["evidence"]
+    _no_healthy_host_accused(inc, truth)
+    assert {"api01", "api02", "api03"} <= set(_cleared(inc))
