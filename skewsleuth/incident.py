@@ -42,6 +42,7 @@ class Incident:
     # issuer)" for one no record names (one party per role: who it is is unknown).
     clock_pairs: Counter = field(default_factory=Counter)
     trusted: set[str] = field(default_factory=set)        # parties presumed to keep true time (AWS)
+    writer_roles: dict[str, str] = field(default_factory=dict)   # writer -> what it was ("certificate's issuer")
     # judge host -> the other hosts whose times it accepted while it failed these ones
     # (records of the same kind, in its own clock's span of the failures)
     accepted: dict[str, set[str]] = field(default_factory=dict)
@@ -108,7 +109,7 @@ def find_incidents(store: Store, gap_s: float = DEFAULT_GAP_S, when: Format = UT
         end = last if evidence_end is None or (evidence_end - last) > timedelta(seconds=gap_s) else None
         reporters = Counter(canonical(r[2], mapping) for r in g)
         named = Counter(canonical(_strip_port(r[3]), mapping) for r in g if r[3] and r[7] == "symptom")
-        pairs, trusted = _clock_pairs(g, mapping)
+        pairs, trusted, writer_roles = _clock_pairs(g, mapping)
         low, high = _onset_bounds(g)
         firsts = []
         for r in g[:3]:
@@ -121,28 +122,32 @@ def find_incidents(store: Store, gap_s: float = DEFAULT_GAP_S, when: Format = UT
             signatures=[s for s, _ in sig.most_common()], signature_counts=dict(sig), skew_signatures=skew,
             protocols=sorted({r[5] for r in g}), tolerance_s=min(tols) if tols else DEFAULT_TOLERANCE_S,
             reporters=reporters, named=named, first_records=firsts, clock_pairs=pairs, trusted=trusted,
+            writer_roles=writer_roles,
             accepted=_accepted(store, g, mapping), onset_low=low, onset_high=high))
     return incidents
 
 
-def _clock_pairs(g: list[tuple], mapping: dict) -> tuple[Counter, set[str]]:
-    """(writer, judge) of each skew symptom of an incident, and the parties presumed true."""
+def _clock_pairs(g: list[tuple], mapping: dict) -> tuple[Counter, set[str], dict[str, str]]:
+    """(writer, judge) of each skew symptom of an incident, the parties presumed true,
+    and what each writer was (the rule's words: "certificate's issuer")."""
     pairs: Counter = Counter()
     trusted: set[str] = set()
+    roles: dict[str, str] = {}
     for r in g:
         if r[7] != "symptom" or not r[8]:
             continue
         logger = canonical(r[2], mapping)
         logged_by, writer_role, judge_role, trust = r[11], r[12], r[13], r[14]
-        mine, theirs = (judge_role, writer_role) if logged_by == "judge" else (writer_role, judge_role)
+        theirs = writer_role if logged_by == "judge" else judge_role
         other = canonical(_strip_port(r[3]), mapping) if r[3] else f"({theirs})"
         if other == logger:
             continue     # a record naming its own host: no second clock to weigh
         pair = (other, logger) if logged_by == "judge" else (logger, other)
         pairs[pair] += 1
+        roles.setdefault(pair[0], writer_role)
         if trust and not r[3]:
             trusted.add(f"({writer_role if trust == 'writer' else judge_role})")
-    return pairs, trusted
+    return pairs, trusted, roles
 
 
 def _onset_bounds(g: list[tuple]) -> tuple[datetime | None, datetime | None]:

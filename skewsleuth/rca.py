@@ -162,12 +162,14 @@ class ClockWeights:
 
     implicated: dict[str, float] = field(default_factory=dict)
     why: dict[str, list[str]] = field(default_factory=dict)
+    symptoms: Counter = field(default_factory=Counter)         # party -> symptoms pointing at it
     cleared: dict[str, str] = field(default_factory=dict)      # party -> why its clock is not it
 
     def strength(self, party: str) -> float:
         return self.implicated.get(party, 0.0)
 
-    def _say(self, party: str, strength: float, why: str) -> None:
+    def _say(self, party: str, strength: float, why: str, symptoms: int) -> None:
+        self.symptoms[party] += symptoms
         if strength >= self.implicated.get(party, -1.0):
             self.implicated[party] = strength
         if why not in self.why.setdefault(party, []):
@@ -219,11 +221,13 @@ def weigh_clock_pairs(incident: Incident, measured: dict[str, str], hosts: Itera
     for (writer, judge), n in incident.clock_pairs.items():
         pairs[(name(writer), name(judge))] += n
     accepted = {name(j): {name(p) for p in ps} for j, ps in incident.accepted.items()}
+    roles = {name(p): r for p, r in incident.writer_roles.items()}
     status = dict(measured)
     for p in incident.trusted:
         status.setdefault(p, "ok")
     undecided: list[tuple[str, str, int]] = []
     against: dict[str, Counter] = {}      # a clock measured off -> the clocks it failed with
+    made: dict[str, tuple[str, Counter]] = {}   # the maker of a time both clocks refused -> (writer, judges)
     for (writer, judge), n in pairs.items():
         sw, sj = status.get(writer), status.get(judge)
         if "off" in (sw, sj):
@@ -236,19 +240,31 @@ def weigh_clock_pairs(incident: Incident, measured: dict[str, str], hosts: Itera
         elif "ok" in (sw, sj) and sw != sj:
             ok, other = (writer, judge) if sw == "ok" else (judge, writer)
             how = "is presumed to keep true time" if ok in incident.trusted else "was measured within the tolerance"
-            w._say(other, 1.0, f"{n} symptoms pair its clock with the clock of {_party(ok)}, which {how}")
+            w._say(other, 1.0, f"{n} symptoms pair its clock with the clock of {_party(ok)}, which {how}", n)
+        elif sw == sj == "ok":
+            # Both clocks right, yet the time was refused: the time the record carried
+            # was wrong when it was made, by a clock that is neither (the CA that issued
+            # a certificate, the service that minted a token for the writer).
+            role = roles.get(writer)
+            if role and not writer.startswith("("):
+                made.setdefault(f"({role} of {writer})", (writer, Counter()))[1][judge] += n
         elif sw is None and sj is None:
             undecided.append((writer, judge, n))
     for off, others in against.items():
         w._say(off, 1.0, f"the clock of {_party(off)} was measured beyond the tolerance, and {sum(others.values())} "
-                         f"symptoms pair it with {_few(others)}")
+                         f"symptoms pair it with {_few(others)}", sum(others.values()))
+    for maker, (writer, judges) in made.items():
+        w._say(maker, 1.0, f"the clocks of {_party(writer)} and of {_few(judges)}, which refused the time it sent "
+                           f"({sum(judges.values())} symptoms), were all measured within the tolerance: the time was "
+                           f"wrong when it was made, by the clock of {_party(maker)}", sum(judges.values()))
     rest: list[tuple[str, str, int]] = []
     for writer, judge, n in undecided:
         others = accepted.get(judge, set()) - {writer}
         if others:
             names = _few(others)
             w._say(writer, 1.0, f"{judge} accepted the times of {len(others)} other "
-                                f"host{'s' if len(others) != 1 else ''} ({names}) while it failed {writer}'s")
+                                f"host{'s' if len(others) != 1 else ''} ({names}) while it failed those of "
+                                f"{_party(writer)}", n)
             w.cleared.setdefault(judge, f"it accepted the times of {len(others)} other "
                                         f"host{'s' if len(others) != 1 else ''} ({names}) while it failed those of "
                                         f"{_party(writer)}: its clock worked for them")
@@ -265,15 +281,15 @@ def weigh_clock_pairs(incident: Incident, measured: dict[str, str], hosts: Itera
             c = ends[0]
             other = judge if c == writer else writer
             names = _few(peers[c])
-            w._say(c, 1.0, f"{_party(c)} is common to the failures with {len(peers[c])} others ({names})")
+            w._say(c, 1.0, f"{_party(c)} is common to the failures with {len(peers[c])} others ({names})", n)
             if not any(other in pair and not (set(pair) & common) for pair in ((a, b) for a, b, _ in rest)):
                 w.cleared.setdefault(other, f"its failures were all with {_party(c)}, which failed with "
                                             f"{len(peers[c]) - 1} other{'s' if len(peers[c]) != 2 else ''} too: "
                                             f"the common clock is that of {_party(c)}")
         else:
             for p, q in ((writer, judge), (judge, writer)):
-                w._say(p, 0.5, f"{n} symptoms involve {_party(p)} and {_party(q)} only: nothing measured says "
-                               f"which of the two clocks is wrong")
+                w._say(p, 0.5, f"{n} symptoms pair {_party(p)} with {_party(q)}: nothing measured says which of "
+                               f"the two clocks is wrong", n)
     for p in list(w.cleared):
         if w.strength(p) >= 1.0:
             del w.cleared[p]
@@ -310,7 +326,7 @@ def diagnose(incident: Incident, model: ClockModel, case: Case, host_roles: dict
             continue
         host = e.segment.host
         mag = _magnitude(e)
-        involved = host in incident.involved
+        involved = any(same_host(host, h) for h in incident.involved)
         at = e.true_from
         if mag > tol:
             first = _skew_since(e, model, tol)
@@ -502,7 +518,7 @@ def _unmeasured_clocks(incident: Incident, model: ClockModel, case: Case, weight
                                   and _magnitude(e) <= tol and math.isfinite(e.interval.low)
                                   and math.isfinite(e.interval.high) for e in hc.segments):
             continue
-        n = sum(c for pair, c in incident.clock_pairs.items() if any(same_host(party, p) for p in pair))
+        n = weights.symptoms[party]
         anonymous = party.startswith("(")
         # Since when is unknown: the first failure says only that the clock was already
         # beyond the tolerance then.

@@ -115,10 +115,15 @@ def test_tls_client_behind_fails_with_every_server_and_is_the_one(tmp_path):
 
 def test_a_certificate_issued_ahead_accuses_no_clock_measured_right(tmp_path):
     # Every clock is synced: the certificate's NotBefore is what was ahead, and no
-    # host's clock may take the blame for it.
+    # host's clock may take the blame for it. The clock that made it, the issuer's of
+    # srv01's certificate, is named by its role.
     v, truth = _verdict(guilt.tls_certificate_ahead, tmp_path)
     inc = _one_incident(v)
-    assert _accused(inc) == [], _accused(inc)
+    (accused,) = _accused(inc)
+    assert accused["host"] is None and accused["what"] == "the certificate's issuer of srv01", accused
+    assert "were all measured within the tolerance" in accused["evidence"][1]
+    cleared = _cleared(inc)
+    assert {"cl01", "cl02", "cl03", "srv01"} <= set(cleared), cleared
 
 
 def test_changes_are_judged_in_true_time_and_what_moves_a_clock_is_a_mechanism(tmp_path):
