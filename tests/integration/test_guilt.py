@@ -1,7 +1,8 @@
 """Which of a failure's two clocks is wrong: the verdict on the shapes of issue 18.
 
-Each collection (tests/synth/guilt.py) is written as the real software writes its logs;
-the host that logs the failures is often the healthy one. The verdict must name the
+Simulation tier: each collection (tests/synth/guilt.py) is written as the real software
+writes its logs, with known clocks, and the host that logs the failures is often the
+healthy one. The verdict must name the
 host whose clock was wrong (or the party no record names, when it is that one), accuse
 no healthy host, and clear the healthy ones for reasons that were measured.
 """
