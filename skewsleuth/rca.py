@@ -532,7 +532,9 @@ def _unmeasured_clocks(incident: Incident, model: ClockModel, case: Case, weight
         c.evidence += weights.why.get(party, [])
         c.evidence.append(f"no log of {_party(party)} bounds by how much or which way: "
                           + (f"no record names the host of {_party(party)}: find it and" if anonymous else
-                             "collect its logs (a Kerberos client's KRB5_TRACE, its system log) or")
+                             "collect its logs (its time service's records, its system log"
+                             + (", a Kerberos client's KRB5_TRACE" if "kerberos" in incident.protocols else "")
+                             + ") or")
                           + " probe it to measure the offset")
         c.score = round(0.25 + 0.2 * 0.5 + 0.2 * 0.5 + 0.25 * strength * min(1.0, 2 * n / total), 3)
         out.append(c)
