@@ -15,7 +15,8 @@ def rule_row(r: Rule) -> dict:
     return {"id": r.id, "title": r.title, "signature": r.signature, "protocol": r.protocol,
             "tolerance_s": r.tolerance_s, "role": r.role, "skew_signature": r.skew_signature,
             "clocks": {"logged_by": r.clocks.logged_by, "other": list(r.clocks.other), "writer": r.clocks.writer,
-                       "judge": r.clocks.judge, "trusted": r.clocks.trusted}, "level": r.level, "logsource": r.raw.get("logsource"),
+                       "judge": r.clocks.judge, "trusted": r.clocks.trusted,
+                       "accepted": r.clocks.accepted}, "level": r.level, "logsource": r.raw.get("logsource"),
             "builtin": r.builtin, "path": r.path}
 
 
