@@ -191,7 +191,7 @@ def measured_clocks(incident: Incident, model: ClockModel) -> dict[str, str]:
         segs = [e for e in hc.segments if e.segment.events and e.interval.known and _in_window(e, start, stop)]
         if any(_magnitude(e) > tol for e in segs):
             out[host] = "off"
-        elif segs and all(-tol <= e.interval.low and e.interval.high <= tol for e in segs):
+        elif segs and all(_within(e, tol) for e in segs):
             out[host] = "ok"
     return out
 
