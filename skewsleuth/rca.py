@@ -338,14 +338,14 @@ def diagnose(incident: Incident, model: ClockModel, case: Case, host_roles: dict
                     (e.true_to is None or e.true_to >= incident.onset):
                 ruled.append(RuledOut(f"clock of {host}", at,
                                       f"offset {_fmt_s(e.offset_s)} (interval {_fmt_s(e.interval.low)} .. "
-                                      f"{_fmt_s(e.interval.high)}) is within the {tol:.0f} s tolerance of "
+                                      f"{_fmt_s(e.interval.high)}) is within the {tol:g} s tolerance of "
                                       f"{', '.join(incident.protocols)}", "clock", host))
             continue
         c = Candidate("clock_skew", host, at, _skew_until(e, model, tol), e.offset_s,
                       _finite(e.interval.low), _finite(e.interval.high), segment=e)
         c.evidence.append(f"{host} logged {_fmt_s(e.offset_s)} off true time "
                           f"(interval {_fmt_s(e.interval.low)} .. {_fmt_s(e.interval.high)}), "
-                          f"{mag / tol:.0f}x the {tol:.0f} s tolerance")
+                          f"{mag / tol:.0f}x the {tol:g} s tolerance")
         c.evidence += e.interval.evidence[:6]
         c.evidence += e.notes
         # After the onset only where it surely began after the first failure surely
@@ -480,6 +480,13 @@ def _name_the_unnamed(incident: Incident, candidates: list[Candidate]) -> list[C
         return candidates
     if len(measured) == 1 and len(unnamed) == 1:
         (host,), (anon,) = measured, unnamed
+        if anon.offset_low_s is not None and host.offset_high_s is not None and \
+                host.offset_high_s < anon.offset_low_s - 1.0:
+            # what the validators printed rules it out: it is not ahead enough
+            anon.evidence.append(f"{host.host}'s clock, the only one measured beyond the tolerance that no failure "
+                                 f"names, was at most {host.offset_high_s:+.0f} s off, short of the at least "
+                                 f"{anon.offset_low_s:+.0f} s of {anon.what}'s: it is not {anon.what}'s")
+            return candidates
         host.evidence.insert(1, f"the failures point at the clock of {anon.what}, which no record names; "
                                 f"{host.host}'s is the only clock measured beyond the tolerance that no failure "
                                 f"names: it is the likeliest to be {anon.what}'s")
@@ -528,17 +535,83 @@ def _unmeasured_clocks(incident: Incident, model: ClockModel, case: Case, weight
               else "; when the first failure happened in true time is unknown (the clock that logged it is not "
                    "measured)")
         c.evidence.append(f"{n} of {incident.symptoms} symptoms ({sig}) involve the clock of {_party(party)}: each "
-                          f"says it was more than {tol:.0f} s from the other clock of the failure{by}")
+                          f"says it was more than {tol:g} s from the other clock of the failure{by}")
         c.evidence += weights.why.get(party, [])
+        c.score = round(0.25 + 0.2 * 0.5 + 0.2 * 0.5 + 0.25 * strength * min(1.0, 2 * n / total), 3)
+        if (_bound_unnamed(c, party, incident, model, when) if anonymous
+                else _bound_either_way(c, party, incident, model, when)):
+            out.append(c)
+            continue
         c.evidence.append(f"no log of {_party(party)} bounds by how much or which way: "
                           + (f"no record names the host of {_party(party)}: find it and" if anonymous else
                              "collect its logs (its time service's records, its system log"
                              + (", a Kerberos client's KRB5_TRACE" if "kerberos" in incident.protocols else "")
                              + ") or")
                           + " probe it to measure the offset")
-        c.score = round(0.25 + 0.2 * 0.5 + 0.2 * 0.5 + 0.25 * strength * min(1.0, 2 * n / total), 3)
         out.append(c)
     return out
+
+
+def _bound_unnamed(c: Candidate, party: str, incident: Incident, model: ClockModel, when: Format) -> bool:
+    """What the messages that measure a clock no record names (a token's nbf beside the
+    validator's time) state of ``party``, the clock the failures with those validators
+    point at: the evidence, and the bounds on its offset in true time where the
+    validator's own clock is measured. False when none bounds it."""
+    partners = {j for (w, j) in incident.clock_pairs if w == party} | \
+               {w for (w, j) in incident.clock_pairs if j == party}
+    start, stop = incident.onset - timedelta(hours=1), (incident.end or incident.last) + timedelta(hours=1)
+    bounds = [b for b in model.unnamed if start <= b.logged <= stop and any(same_host(b.host, p) for p in partners)]
+    if not bounds:
+        return False
+    what = _party(party)
+    lows, highs = [], []
+    by_host: dict[str, list] = {}
+    for b in bounds:
+        by_host.setdefault(b.host, []).append(b)
+    for host, bs in sorted(by_host.items()):
+        # o[host] - o[party] <= hi: the party is ahead of host's clock by at least -hi
+        best = min(bs, key=lambda b: b.hi)
+        n = len(bs)
+        c.evidence.append(f"{best.shape} logged on {host} at {when(best.logged)} (logged): {best.said}: {what}'s "
+                          f"clock was at least {-best.hi:.0f} s ahead of {host}'s"
+                          + (f" ({n} such records)" if n > 1 else ""))
+        est = model.segments[best.segment_id].interval
+        if est.known and math.isfinite(est.low):
+            lows.append(est.low - best.hi)
+            c.evidence.append(f"{host}'s clock was measured {est.low:+.1f} .. {est.high:+.1f} s off true time "
+                              f"then: {what}'s was at least {est.low - best.hi:+.0f} s off")
+        lo_finite = [b for b in bs if math.isfinite(b.lo)]
+        if lo_finite and est.known and math.isfinite(est.high):
+            highs.append(est.high - max(b.lo for b in lo_finite))
+    if lows:
+        c.offset_low_s = round(max(lows), 3)
+        c.beyond_s = None
+        if highs:
+            c.offset_high_s = round(min(highs), 3)
+    else:
+        c.evidence.append(f"no clock of its validators is measured: how far {what}'s is from true time, the "
+                          "evidence does not say, only that it is ahead of theirs")
+    return True
+
+
+def _bound_either_way(c: Candidate, party: str, incident: Incident, model: ClockModel, when: Format) -> bool:
+    """What the records that print a difference without its sign (Ceph's leader on a
+    monitor) state of ``party``'s clock against another: the largest size, either way.
+    False when none names it."""
+    start, stop = incident.onset - timedelta(hours=1), (incident.end or incident.last) + timedelta(hours=1)
+    bounds = [b for b in model.absolute if start <= b.logged <= stop
+              and (same_host(b.other, party) or same_host(b.host, party))]
+    if not bounds:
+        return False
+    best = max(bounds, key=lambda b: b.lo)
+    against = best.host if same_host(best.other, party) else best.other
+    c.beyond_s = max(c.beyond_s or 0.0, round(best.lo, 6))
+    c.evidence.append(f"{best.shape} logged on {best.host} at {when(best.logged)} (logged): {best.said}: {party}'s "
+                      f"clock was {best.lo:g} .. {best.hi:g} s from {against}'s, ahead or behind (the record prints "
+                      f"no sign)" + (f"; {len(bounds)} such records" if len(bounds) > 1 else ""))
+    c.evidence.append(f"which way, and how far from true time, no log of {party} says: collect its time service's "
+                      "records or probe it")
+    return True
 
 
 def _half(e: SegmentEstimate) -> float:

@@ -41,20 +41,31 @@ Built-in shapes (each pattern cites where its text comes from):
   etcd's prober computes ``clockdiff = time.Now().Sub(when) - srtt/2`` (its own clock
   less the peer's, pkg/probing/status.go) and logs only when it exceeds one second
   (rafthttp/probing_status.go), so the member that logs it is the one ahead.
+* Ceph's ``clock skew 0.512s > max 0.05s (latency 0.001s)``, logged by the leader
+  monitor on another: the size of the difference without its sign, kept apart
+  (:func:`absolute_bounds`) for the verdict to say "by 0.5 s, either way".
+* w32tm /stripchart samples (:mod:`skewsleuth.sources.w32tm`): ``o:``, the target's
+  clock less this one's, over the round trip ``d:``.
+* token validators that print the token's nbf beside their own time (.NET IDX10222,
+  jjwt's PrematureJwtException, jsonwebtoken's NotBeforeError in a JSON record): the
+  issuer, which they never name, is ahead by at least the difference (``other:
+  unnamed``). Such bounds are no constraint of the model (the issuer is no node of
+  it): :func:`unnamed_bounds` hands them to the verdict, which says what they state
+  of the party the failures point at.
+
+A peer that is no host of the collection but a public time service (the NTP pool,
+time.windows.com, ...: :data:`PUBLIC_TIME_SERVICES`) is taken as true time, within
+``SERVICE_ACC_S``.
 
 Rules add shapes with a ``measure:`` block (:mod:`skewsleuth.rules`), handed to the
 model as plain data so that the clock stage never loads rules.
 
-Not here, and why: Ceph's ``clock skew 0.5s > max 0.05s`` prints the absolute skew of
-a monitor against the leader (Monitor::timecheck_status prints ``abs_skew``), so it
-says "ahead or behind by s", which difference constraints cannot hold; CockroachDB's
+Not here, and why: CockroachDB's
 "more than 500ms away from at least half of the known nodes" and ScyllaDB's "timeout
 skew" print no direction or no measured value; the DataStax driver's "Clock skew
-detected" is a local clock going back, not a difference to another clock. JWT errors
-that print nbf beside the validator's time (.NET IDX10222 "ValidFrom: '...', Current
-time: '...'") bound the issuer against the validator, but do not name the issuer: a
-rule whose logs name it (an ``iss`` field) declares the shape with ``other: peer`` and
-``order: other_first``. chronyd's "System clock wrong by" and ntpd's steps are clock
+detected" is a local clock going back, not a difference to another clock. A rule whose
+logs name a token's issuer (an ``iss`` field) declares its shape with ``other: peer``
+and ``order: other_first``. chronyd's "System clock wrong by" and ntpd's steps are clock
 facts (:mod:`.facts`); chronyd prints both "wrong by" and "stepped by" as the
 correction to apply (reference.c: ``-offset``), so the clock's offset is minus it.
 
@@ -66,6 +77,7 @@ expired" wording as aws/aws-cli issue 6676 quotes it; etcd
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable, Sequence
@@ -79,7 +91,7 @@ from ..store import Store
 from ..timefmt import UTC_FORMAT, Format
 
 CAPTURES = ("self_time", "other_time", "offset", "rtt", "peer")
-OTHERS = ("true_time", "peer", "etcd_member")
+OTHERS = ("true_time", "peer", "etcd_member", "unnamed")
 ORDERS = ("self_first", "other_first")
 DIRECTIONS = ("self_ahead", "other_ahead")
 UNITS = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9, "go": None}
@@ -113,6 +125,9 @@ class Shape:
     # a round trip above it has the two printed the other way round (etcd 3.4's
     # prober swapped them), and one with both above cannot be read either way.
     logged_above_s: float | None = None
+    # The offset is printed without its sign (|o_self - o_other|): no constraint of the
+    # model, kept apart (:func:`absolute_bounds`) for the verdict's "either way".
+    absolute: bool = False
     source: str = ""                           # where the message text comes from
 
     @property
@@ -141,15 +156,18 @@ def shape_from_mapping(spec: Any, name: str) -> Shape:
             raise ValueError(f"unknown capture {k!r} (known: {', '.join(CAPTURES)})")
         if not isinstance(v, str) or not v:
             raise ValueError(f"capture {k!r} must be a pattern")
-    times, offset = {"self_time", "other_time"} <= set(caps), "offset" in caps
+    order = spec.get("order", "self_first")
+    times = "other_time" in caps and ("self_time" in caps or order == "other_first")
+    offset = "offset" in caps
     if times == offset:
-        raise ValueError("measure.captures needs either self_time and other_time, or offset")
+        raise ValueError("measure.captures needs either self_time and other_time (other_time alone with "
+                         "order: other_first), or offset")
     other = spec.get("other", "true_time")
     if other not in OTHERS:
         raise ValueError(f"measure.other must be one of {', '.join(OTHERS)}")
-    if (other == "true_time") == ("peer" in caps):
+    if (other in ("true_time", "unnamed")) == ("peer" in caps):
         raise ValueError("measure.other: peer needs a 'peer' capture, and only it takes one")
-    order, direction, unit = spec.get("order", "self_first"), spec.get("direction", "self_ahead"), spec.get("unit", "s")
+    direction, unit = spec.get("direction", "self_ahead"), spec.get("unit", "s")
     if order not in ORDERS:
         raise ValueError(f"measure.order must be one of {', '.join(ORDERS)}")
     if direction not in DIRECTIONS:
@@ -257,6 +275,81 @@ BUILTIN += (
           labels=(("offset", "offset"),), source="ntp ntpdate/ntpdate.c"),
 )
 
+BUILTIN += (
+    # w32tm /stripchart samples (.sources.w32tm): o: is NTP's offset, the target's clock
+    # less this one's, measured over the round trip d: (absent with /dataonly: a
+    # quarter of a second is allowed for it, and for the target's NTP server answering
+    # from its own clock).
+    Shape("w32tm stripchart",
+          (("peer", r'"w32tm_target": "([^"]+)"'),
+           ("offset", r'"w32tm_offset_s": ([-+0-9.eE]+)'),
+           ("rtt", r'"w32tm_delay_s": ([-+0-9.eE]+)')),
+          contains=('"w32tm_offset_s"',), other="peer", direction="other_ahead", error_s=0.25,
+          labels=(("offset", "o:"), ("rtt", "d:")),
+          source="Microsoft, Windows Time service tools and settings (w32tm /stripchart)"),
+)
+
+BUILTIN += (
+    # Token validators that print the token's nbf beside their own time, and never who
+    # issued it (other: unnamed): the issuer read its clock (nbf, usually its iat),
+    # then the validator read its own, so the issuer is ahead by at least nbf less the
+    # validator's time, give or take their resolution (a second). An issuer that
+    # back-dates nbf only makes the true difference larger.
+    # Microsoft.IdentityModel.Tokens' IDX10222, in both wordings (5.x "ValidFrom: '..'",
+    # 6.x and later "ValidFrom (UTC): '..'"), DateTime formatted with the invariant
+    # culture (LogHelper.FormatInvariant: MM/dd/yyyy HH:mm:ss); with PII hidden the
+    # values read "[PII of type 'System.DateTime' is hidden ...]" and nothing is read.
+    Shape("IDX10222 token not yet valid",
+          (("other_time", r"IDX10222: Lifetime validation failed\. The token is not yet valid\.\s*ValidFrom"
+                          r"(?: \(UTC\))?: '([0-9/: ]+)'"),
+           ("self_time", r"IDX10222: [^']*'[0-9/: ]+',?\s*Current time(?: \(UTC\))?: '([0-9/: ]+)'")),
+          contains=("IDX10222",), other="unnamed", order="other_first", error_s=1.0,
+          labels=(("other_time", "ValidFrom"), ("self_time", "Current time")),
+          time_formats=("%m/%d/%Y %H:%M:%S",) + TIME_FORMATS,
+          source="AzureAD/azure-activedirectory-identitymodel-extensions-for-dotnet LogMessages.IDX10222"),
+    # jjwt's PrematureJwtException: "JWT must not be accepted before
+    # 2026-11-30T09:45:00Z. Current time: 2026-11-30T09:35:00Z, a difference of 600000
+    # milliseconds.  Allowed clock skew: 0 milliseconds." (DefaultJwtParser).
+    Shape("jjwt PrematureJwtException",
+          (("other_time", r"JWT must not be accepted before ([0-9T:.Z-]+)\. Current time:"),
+           ("self_time", r"JWT must not be accepted before [0-9T:.Z-]+\. Current time: ([0-9T:.Z-]+),")),
+          contains=("JWT must not be accepted before",), other="unnamed", order="other_first", error_s=1.0,
+          labels=(("other_time", "not before"), ("self_time", "current time")),
+          source="jwtk/jjwt DefaultJwtParser"),
+    # jsonwebtoken's NotBeforeError ("jwt not active") carries the token's nbf as
+    # ``date`` (lib/NotBeforeError.js); a JSON logger (pino's err serializer) writes it
+    # in the record, whose own time is the validator's, just after it checked.
+    Shape("jsonwebtoken NotBeforeError",
+          (("other_time", r'"date"\s*:\s*"([0-9T:.Z-]+)"'),),
+          contains=("jwt not active",), other="unnamed", order="other_first", error_s=1.0,
+          labels=(("other_time", "date (nbf)"),),
+          source="auth0/node-jsonwebtoken lib/NotBeforeError.js, verify.js"),
+)
+
+BUILTIN += (
+    # Ceph's leader monitor on a monitor whose clock is off its own: "mon.c addr
+    # 10.10.0.1:6789/0 clock skew 0.08235s > max 0.05s (latency 0.0045s)" (health
+    # detail), "mon.2 10.0.3.48:6790/0 clock skew 0.0784957s > max 0.05s" (cluster
+    # log, rook/rook issue 2286), "mon.ceph-node02 clock skew 0.512s > max 0.05s
+    # (latency 0.001s)" (cephadm, named by host). Monitor::timecheck_report prints
+    # abs_skew: the size, not which way; the latency is the round trip it was read over.
+    Shape("Ceph monitor clock skew",
+          (("peer", r"mon\.(?:[^ ]+ (?:addr )?)?([^ ]+?)(?::[0-9]+/[0-9]+)? clock skew [0-9.]+s > max"),
+           ("offset", r"clock skew ([0-9.]+)s > max"),
+           ("rtt", r"clock skew [0-9.]+s > max [0-9.]+s \(latency ([0-9.]+)s\)")),
+          contains=("clock skew",), other="peer", error_s=0.01, absolute=True,
+          labels=(("offset", "clock skew"), ("rtt", "latency")),
+          source="ceph Monitor::timecheck_report; rook/rook issue 2286; ceph health detail as users post it"),
+)
+
+# Public time services, taken as true time (like AWS's clock, allowed SERVICE_ACC_S)
+# when a measurement's other clock is one of them and no host of the collection: a
+# stripchart or an ntpdate against the pool measures this host against true time.
+PUBLIC_TIME_SERVICES = re.compile(
+    r"^(?:[\w-]+\.)*(?:pool\.ntp\.org|time\.windows\.com|time\d?\.google\.com|time\.cloudflare\.com|"
+    r"time\.apple\.com|time\d?\.aws\.com|time(?:-[a-z]\d?)?(?:-[a-z]+)?\.nist\.gov|ptbtime\d\.ptb\.de|"
+    r"time\.facebook\.com|ntp\d?\.ubuntu\.com)\.?$|^169\.254\.169\.123$", re.I)
+
 # The records that name an etcd member's own id: zap's "local-member-id" field, and
 # raft's "<id> became follower|candidate|leader at term N" (capnslog "raft: ...",
 # "raft2023/01/06 06:32:33 INFO: 909af5b6b434f7a9 became candidate at term 947", zap
@@ -302,16 +395,17 @@ def _shape_sql(shape: Shape, k: int, relation: str = "events") -> tuple[str, lis
     for name, pattern in shape.captures:
         cols.append(f"regexp_extract({_TEXT}, ?, 1) AS c_{name}")
         params.append(pattern)
-        where.append(f"regexp_matches({_TEXT}, ?)")
-        where_params.append(pattern)
+        if name != "rtt":   # (a record may leave out its round trip: w32tm /dataonly)
+            where.append(f"regexp_matches({_TEXT}, ?)")
+            where_params.append(pattern)
     params += where_params   # (in the order the statement names them)
     err = float(shape.error_s)
     names = shape.names
     if "offset" in names:
         scale = UNITS[shape.unit]
         value = _go_seconds("c_offset") if scale is None else f"TRY_CAST(c_offset AS DOUBLE) * {scale!r}"
-        rtt = "0.0" if "rtt" not in names else (
-            _go_seconds("c_rtt") if scale is None else f"TRY_CAST(c_rtt AS DOUBLE) * {scale!r}")
+        rtt = "0.0" if "rtt" not in names else "coalesce({}, 0.0)".format(
+            _go_seconds("c_rtt") if scale is None else f"TRY_CAST(nullif(c_rtt, '') AS DOUBLE) * {scale!r}")
         sign = 1.0 if shape.direction == "self_ahead" else -1.0
         if shape.logged_above_s is not None:
             above = float(shape.logged_above_s)
@@ -327,7 +421,9 @@ def _shape_sql(shape: Shape, k: int, relation: str = "events") -> tuple[str, lis
           FROM (SELECT *, {value} AS v0, {rtt} AS r0 FROM x) WHERE {keep}"""
         bounds = f"v - r / 2 - {err} AS lo_s, v + r / 2 + {err} AS hi_s, l_us - CAST(v * 1e6 AS BIGINT) AS other_us"
     else:
-        st, ot = _time_sql("c_self_time", shape.time_formats), _time_sql("c_other_time", shape.time_formats)
+        # (no self_time: the record's own time, written after self read its clock)
+        st = _time_sql("c_self_time", shape.time_formats) if "self_time" in names else "l_us"
+        ot = _time_sql("c_other_time", shape.time_formats)
         body = f"SELECT *, {st} AS st_us, {ot} AS ot_us, FALSE AS swapped FROM x"
         if shape.order == "self_first":
             # self read its clock, the other read its own after, self logged after that
@@ -335,7 +431,8 @@ def _shape_sql(shape: Shape, k: int, relation: str = "events") -> tuple[str, lis
                       "ot_us AS other_us")
         else:
             bounds = f"-'inf'::DOUBLE AS lo_s, (st_us - ot_us) / 1e6 + {err} AS hi_s, ot_us AS other_us"
-    said = " || ', ' || ".join(f"{_sql_str(shape.label(n) + ' ')} || c_{n}" for n in names if n != "peer")
+    said = "concat_ws(', ', " + ", ".join(f"CASE WHEN c_{n} <> '' THEN {_sql_str(shape.label(n) + ' ')} || c_{n} END"
+                                          for n in names if n != "peer") + ")"
     said += " || CASE WHEN swapped THEN ' (the two printed the other way round, as etcd 3.4 did)' ELSE '' END"
     peer = "c_peer" if "peer" in names else "NULL"
     sql = f"""
@@ -374,6 +471,12 @@ def prepare_measurements(store: Store, shapes: Sequence[Shape] = (), addresses: 
         con.execute(f"INSERT INTO _measurements SELECT *, NULL FROM ({sql}) WHERE lo_s IS NOT NULL "
                     "AND hi_s IS NOT NULL AND lo_s <= hi_s AND other_us IS NOT NULL", params)
     kinds = {k: s.other for k, s in enumerate(all_shapes)}
+    # A clock no record names (a token's issuer) is no node of the model: its bounds are
+    # kept apart, for the verdict to say what they state of that party.
+    unnamed = [k for k, o in kinds.items() if o == "unnamed"]
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE _unnamed_measurements AS SELECT * FROM _measurements
+                    WHERE k IN ({','.join(map(str, unnamed)) or '-1'})""")
+    con.execute(f"DELETE FROM _measurements WHERE k IN ({','.join(map(str, unnamed)) or '-1'})")
     peers = [k for k, o in kinds.items() if o == "peer"]
     etcd = [k for k, o in kinds.items() if o == "etcd_member"]
     present = {k for (k,) in con.execute("SELECT DISTINCT k FROM _measurements").fetchall()}
@@ -396,6 +499,22 @@ def prepare_measurements(store: Store, shapes: Sequence[Shape] = (), addresses: 
                           HAVING count(DISTINCT host) = 1) m
                         WHERE lower(_measurements.peer_raw) = m.id
                           AND _measurements.k IN ({','.join(map(str, etcd))})""")
+    if peers:
+        # a public time service no host of the collection is: true time, allowed a second
+        public = [r for (r,) in con.execute(
+            f"""SELECT DISTINCT peer_raw FROM _measurements WHERE other_host IS NULL
+                AND k IN ({','.join(map(str, peers))})""").fetchall() if r and PUBLIC_TIME_SERVICES.match(r)]
+        if public:
+            con.execute(f"""UPDATE _measurements SET other_host = '', lo_s = lo_s - {SERVICE_ACC_S},
+                              hi_s = hi_s + {SERVICE_ACC_S},
+                              said = said || ' (against ' || peer_raw || ', a public time service taken as true time)'
+                            WHERE other_host IS NULL AND peer_raw IN ({','.join('?' * len(public))})
+                              AND k IN ({','.join(map(str, peers))})""", public)
+    absolute = [k for k, shp in enumerate(all_shapes) if shp.absolute]
+    # A size without a sign bounds no difference: kept apart, with the host it names.
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE _absolute_measurements AS SELECT * FROM _measurements
+                    WHERE k IN ({','.join(map(str, absolute)) or '-1'}) AND other_host IS NOT NULL
+                      AND other_host <> '' AND lower(other_host) <> lower(host)""")
     # A difference to a clock the evidence does not hold bounds neither self nor true
     # time: such records are left out (counted, for the model's notes).
     unplaced = f"""k IN ({','.join(map(str, peers + etcd)) or '-1'})
@@ -403,6 +522,8 @@ def prepare_measurements(store: Store, shapes: Sequence[Shape] = (), addresses: 
     left_out = con.execute(f"""SELECT shape, count(*), string_agg(DISTINCT peer_raw, ', ' ORDER BY peer_raw)
                                FROM _measurements WHERE {unplaced} GROUP BY 1 ORDER BY 1""").fetchall()
     con.execute(f"DELETE FROM _measurements WHERE {unplaced}")
+    con.execute(f"DELETE FROM _measurements WHERE k IN ({','.join(map(str, absolute)) or '-1'})")
+    con.execute("UPDATE _measurements SET other_host = NULL WHERE other_host = ''")
     return [f"{n} {shape} record{'s' if n > 1 else ''} not used: the clock measured against ({peers_}) is no "
             f"host of the collection (nor an address the case file's hosts: maps, nor a member id a host's etcd "
             f"log shows as its own)" for shape, n, peers_ in left_out]
@@ -428,8 +549,10 @@ def _peer_hosts(raws: list[str], known: list[str], addresses: dict[str, str]) ->
 
 
 # Each measurement's other segment: the one of its host whose logged span holds the
-# other clock's reading, if only one does (else the host's only segment).
-_PLACED = f"""
+# other clock's reading, if only one does (else the host's only segment). After a step
+# back two segments' spans hold the same readings: which one the other clock was in
+# when it was read, nothing in the record says, and the measurement is left out.
+_PLACING = f"""
 WITH m AS (
   SELECT m.*, s.segment_id AS seg FROM _measurements m
   JOIN event_segments s USING (file_id, record_no)
@@ -441,18 +564,92 @@ WITH m AS (
 ), counts AS (SELECT host, count(*) AS n, min(segment_id) AS only FROM spans GROUP BY 1),
 o AS (
   SELECT m.file_id, m.record_no, m.k, CASE WHEN count(sp.segment_id) = 1 THEN min(sp.segment_id)
-                     WHEN count(sp.segment_id) = 0 AND any_value(c.n) = 1 THEN any_value(c.only) END AS other
+                     WHEN count(sp.segment_id) = 0 AND any_value(c.n) = 1 THEN any_value(c.only) END AS other,
+         count(sp.segment_id) AS held
   FROM m LEFT JOIN spans sp ON sp.host = m.other_host
          AND m.other_us BETWEEN sp.lo - {int(WINDOW_MARGIN_S * 1e6)} AND sp.hi + {int(WINDOW_MARGIN_S * 1e6)}
          LEFT JOIN counts c ON c.host = m.other_host
   WHERE m.other_host IS NOT NULL GROUP BY m.file_id, m.record_no, m.k
 )
+"""
+_PLACED = _PLACING + """
 SELECT m.seg, CASE WHEN m.other_host IS NULL THEN -1 ELSE o.other END AS other_seg, m.lo_s, m.hi_s,
        m.shape, m.host, coalesce(m.other_host, '') AS other_host, m.said, m.l_us
 FROM m LEFT JOIN o USING (file_id, record_no, k)
 WHERE m.other_host IS NULL OR o.other IS NOT NULL
 ORDER BY m.file_id, m.record_no, m.k
 """
+
+
+_UNPLACED = _PLACING + """
+SELECT m.shape, m.other_host, count(*) AS n, max(o.held) AS held
+FROM m JOIN o USING (file_id, record_no, k) WHERE o.other IS NULL GROUP BY 1, 2 ORDER BY 1, 2
+"""
+
+
+def unplaced_notes(store: Store) -> list[str]:
+    """Why measurements were left out on the final segments (none: no notes)."""
+    present = store.con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = '_measurements'").fetchall()[0][0]
+    if not present:
+        return []
+    out = []
+    for shape, other, n, held in store.con.execute(_UNPLACED).fetchall():
+        why = (f"the clock of {other} it read falls in {held} of {other}'s segments' logged spans (before and "
+               f"after a step back), and nothing says which one {other} was in" if held else
+               f"the clock of {other} it read falls in none of {other}'s segments' logged spans")
+        out.append(f"{n} {shape} record{'s' if n > 1 else ''} not used: {why}")
+    return out
+
+
+@dataclass(frozen=True)
+class UnnamedBound:
+    """A measurement against a clock no record names: ``lo <= o[host] - o[unnamed] <= hi``
+    (seconds; -inf when unbounded) on the host's segment ``segment_id``."""
+    host: str
+    segment_id: int
+    logged: datetime
+    lo: float
+    hi: float
+    shape: str
+    said: str
+
+
+def unnamed_bounds(store: Store) -> list[UnnamedBound]:
+    """The measurements against an unnamed clock, on the current segments."""
+    present = store.con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = '_unnamed_measurements'").fetchall()[0][0]
+    if not present:
+        return []
+    rows = store.con.execute("""SELECT m.host, s.segment_id, m.l_us, m.lo_s, m.hi_s, m.shape, m.said
+                                FROM _unnamed_measurements m JOIN event_segments s USING (file_id, record_no)
+                                ORDER BY m.l_us, m.file_id, m.record_no""").fetchall()
+    return [UnnamedBound(h, int(seg), datetime.fromtimestamp(l_us / 1e6, timezone.utc), float(lo), float(hi), shape,
+                         said) for h, seg, l_us, lo, hi, shape, said in rows]
+
+
+@dataclass(frozen=True)
+class AbsoluteBound:
+    """A size without a sign: ``lo <= |o[host] - o[other]| <= hi`` (seconds)."""
+    host: str
+    other: str
+    logged: datetime
+    lo: float
+    hi: float
+    shape: str
+    said: str
+
+
+def absolute_bounds(store: Store) -> list[AbsoluteBound]:
+    """The measurements that print a difference without its sign (Ceph's clock skew)."""
+    present = store.con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = '_absolute_measurements'").fetchall()[0][0]
+    if not present:
+        return []
+    rows = store.con.execute("""SELECT host, other_host, l_us, greatest(lo_s, 0), hi_s, shape, said
+                                FROM _absolute_measurements ORDER BY l_us, file_id, record_no""").fetchall()
+    return [AbsoluteBound(h, o, datetime.fromtimestamp(l_us / 1e6, timezone.utc), float(lo), float(hi), shape, said)
+            for h, o, l_us, lo, hi, shape, said in rows]
 
 
 @dataclass

@@ -29,7 +29,7 @@ from ..store import Store
 from ..timefmt import UTC_FORMAT, Format, clockface
 from .drift import Drift, estimate_drift, register as register_drift
 from .facts import ClockFact, TimeService, read_facts, set_by_user, time_services, user_sets
-from .measured import Shape, measured_bounds, prepare_measurements
+from .measured import AbsoluteBound, Shape, UnnamedBound, absolute_bounds, measured_bounds, prepare_measurements, unnamed_bounds, unplaced_notes
 from .pairs import STEP_FROM_PAIRS_S, match_pairs, pair_bounds, prepare_messages, step_boundaries
 from .segments import (SAME_STEP_S, STEP_MIN_S, Boundary, Segment, Segmenter, add_step, keep_paired,
                        leap_boundaries, sync_boundaries, twice_read)
@@ -101,6 +101,10 @@ class ClockModel:
     unmatched_observations: list[tuple[Observation, str]] = field(default_factory=list)
     chains: dict[str, list[Boundary]] = field(default_factory=dict)   # per host, boundaries in order
     notes: list[str] = field(default_factory=list)   # evidence read but not used, and why
+    # Measurements against a clock no record names (a token's issuer), for the verdict.
+    unnamed: list[UnnamedBound] = field(default_factory=list)
+    # Differences printed without their sign (Ceph's clock skew), for the verdict.
+    absolute: list[AbsoluteBound] = field(default_factory=list)
 
     def segment_of(self, segment_id: int) -> SegmentEstimate:
         return self.segments[segment_id]
@@ -338,7 +342,9 @@ def build_clock_model(store: Store, case: Case, measures: Sequence[Shape] = ()) 
     cut = prove_steps(store, case, facts, segmenter, cut_logs(segmenter), when)
     weighed = weigh(store, case, facts, segmenter, cut, when)
     model = assemble(store, facts, weighed, when)
-    model.notes += unused
+    model.notes += unused + unplaced_notes(store)
+    model.unnamed = unnamed_bounds(store)
+    model.absolute = absolute_bounds(store)
     return model
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from ..verdict import Verdict
-from .common import code, code_span, local, md, offset
+from .common import bounded, code, code_span, local, md, offset
 
 
 def _t(v: Verdict, s: str | None) -> str:
@@ -30,10 +30,8 @@ def render_markdown(v: Verdict) -> str:
         if inc["root_causes"]:
             rc = inc["root_causes"][0]
             if rc["kind"] == "clock_skew":
-                out += [f"**Root cause:** the clock of **{md(rc['host'] or rc['what'])}** was {md(offset(rc['offset_s']))} off "
-                        f"(interval {md(offset(rc['offset_low_s']))} .. {md(offset(rc['offset_high_s']))}) "
-                        if rc.get("beyond_s") is None else
-                        f"**Root cause:** the clock of **{md(rc['host'] or rc['what'])}** was more than {rc['beyond_s']:g} s off "
+                out += [f"**Root cause:** the clock of **{md(rc['host'] or rc['what'])}** was "
+                        f"{md(bounded(rc['offset_s'], rc['offset_low_s'], rc['offset_high_s'], rc.get('beyond_s')))} off "
                         f"from {_t(v, rc['since']) if rc['since'] else 'a time no log shows (beyond the tolerance by the onset at the latest)'} until {_t(v, rc['until']) if rc['until'] else 'the end of the evidence'}.", ""]
             out += ["### Candidates", "", "| rank | kind | host | offset | since | score |", "|---|---|---|---|---|---|"]
             for c in inc["root_causes"]:

@@ -9,6 +9,7 @@ no healthy host, and clear the healthy ones for reasons that were measured.
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -58,6 +59,38 @@ def test_a_dc_behind_is_the_clock_common_to_every_members_failure(tmp_path):
         assert any(same_host(ws, h) and "common clock is that of dc01" in r for h, r in cleared.items()), (ws, cleared)
 
 
+def test_a_stripchart_against_the_dc_gives_its_offset_and_puts_the_onset_in_true_time(tmp_path):
+    """The responder's w32tm /stripchart from a member (UTF-16, en-GB date) measures
+    dc01 against ws00, and ws00 against time.windows.com (/dataonly): the verdict
+    gives dc01's offset, not only "beyond the tolerance", and ws00 is cleared by
+    measurement."""
+    v, truth = _verdict(guilt.dc_behind, tmp_path, stripchart=guilt.ONSET + timedelta(minutes=45, seconds=3))
+    inc = _one_incident(v)
+    top = _accused(inc)[0]
+    assert same_host(top["host"], truth.culprit), top
+    assert top["offset_low_s"] <= truth.culprit_offset_s <= top["offset_high_s"], top
+    assert top["offset_high_s"] - top["offset_low_s"] < 5
+    assert any("w32tm stripchart" in e and "10800.0 s ahead of dc01.corp.test" in e for e in top["evidence"])
+    assert any("time.windows.com, a public time service" in e for e in top["evidence"])
+    assert "within the 300 s tolerance" in _cleared(inc)["ws00.corp.test"]
+    _no_healthy_host_accused(inc, truth)
+    # the first failure is placed in true time: dc01's clock is measured
+    first = datetime.fromisoformat(inc["onset"].replace("Z", "+00:00"))
+    assert abs((first - guilt.ONSET).total_seconds()) < 700
+
+
+def test_a_stripchart_after_the_dc_went_back_past_its_own_earlier_times_is_left_out_and_said(tmp_path):
+    """Measured at 11:00, dc01's clock read 08:00, a time its logs show both before and
+    after it went back: which of the two clocks the stripchart read, nothing says. The
+    measurement is left out with a note, and the verdict still rests on the pattern."""
+    v, truth = _verdict(guilt.dc_behind, tmp_path, stripchart=guilt.ONSET + timedelta(minutes=90))
+    inc = _one_incident(v)
+    top = _accused(inc)[0]
+    assert same_host(top["host"], truth.culprit) and top["offset_s"] is None, top
+    assert any("w32tm stripchart records not used" in n and "2 of dc01.corp.test's segments" in n
+               for n in v["notes"]), v["notes"]
+
+
 def test_one_client_ahead_fails_alone_while_the_dc_issues_the_others_tickets(tmp_path):
     v, truth = _verdict(guilt.client_ahead, tmp_path)
     inc = _one_incident(v)
@@ -82,6 +115,43 @@ def test_tokens_of_an_issuer_ahead_accuse_the_issuer_not_the_verifiers(tmp_path,
         assert all("within the 300 s tolerance" in cleared[a] for a in ("api01", "api02", "api03"))
     else:
         assert all("common clock is that of the token issuer" in cleared[a] for a in ("api01", "api02", "api03"))
+
+
+def test_validators_that_print_the_tokens_nbf_bound_the_issuer_no_record_names(tmp_path):
+    """.NET (IDX10222), Java (jjwt) and Node (pino) validators print the token's nbf
+    beside their own time: the unnamed issuer is ahead of each by at least their
+    difference, and, their clocks measured, at least that far off true time."""
+    v, truth = _verdict(guilt.jwt_issuer_ahead, tmp_path, printed=True)
+    inc = _one_incident(v)
+    top = _accused(inc)[0]
+    assert top["host"] is None and "token issuer" in top["what"], top
+    assert top["beyond_s"] is None and top["offset_high_s"] is None
+    assert 590 < top["offset_low_s"] <= truth.culprit_offset_s, top
+    for shape, host in (("IDX10222", "api01"), ("jjwt PrematureJwtException", "api02"),
+                        ("jsonwebtoken NotBeforeError", "api03")):
+        assert any(e.startswith(shape) and f"at least 599 s ahead of {host}'s" in e for e in top["evidence"]), shape
+    assert not any("bounds by how much or which way" in e for e in top["evidence"])
+    _no_healthy_host_accused(inc, truth)
+
+
+@pytest.mark.parametrize("off", [400.0, 600.0], ids=["short-of-the-bound", "as-far-as-the-bound"])
+def test_a_host_measured_off_is_the_issuer_only_if_as_far_ahead_as_the_validators_say(tmp_path, off):
+    """batch01, no failure naming it, is measured ``off`` ahead (chronyd "System clock
+    wrong by"). The validators printed that the issuer is at least ~599 s ahead: 400 s
+    cannot be it, and the unnamed issuer stays unnamed; 600 s can."""
+    truth = guilt.jwt_issuer_ahead(tmp_path, printed=True)
+    batch = guilt._linux("batch01.corp.test", [(None, off)], "10.0.9.40", synced=False)
+    for t in guilt._every(guilt.S, guilt.E, 590, 610, batch.rng):
+        guilt.line(batch, t, "chronyd", 611, f"System clock wrong by -{off:.6f} seconds")
+    batch.write(tmp_path)
+    inc = _one_incident(investigate([tmp_path]).to_dict())
+    top = _accused(inc)[0]
+    if off < 590:
+        assert top["host"] is None and "token issuer" in top["what"], top
+        assert any("batch01" in e and "it is not the token issuer's" in e for e in top["evidence"]), top["evidence"]
+    else:
+        assert top["host"] == "batch01" and any("likeliest to be the token issuer's" in e for e in top["evidence"])
+    _no_healthy_host_accused(inc, truth)
 
 
 def test_a_verifier_behind_is_accused_with_its_offset(tmp_path):

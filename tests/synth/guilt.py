@@ -38,7 +38,7 @@ ONSET = datetime(2026, 11, 30, 9, 30, tzinfo=UTC)
 
 
 def kerberos_fleet(out: Path, members: int, dc_offset: float, odd: float | None, seed: int = 18,
-                   name: str = "kerberos-fleet") -> Truth:
+                   name: str = "kerberos-fleet", stripchart: datetime | None = None) -> Truth:
     """dc01 and ``members`` member servers asking it for TGTs every ~10 min; from 09:30
     dc01 is ``dc_offset`` off, and the last member ``odd`` off (None: right). Only the
     DC's Security log shows the failures (4771 0x25 naming the client's address) and
@@ -53,6 +53,10 @@ def kerberos_fleet(out: Path, members: int, dc_offset: float, odd: float | None,
     for m in ws:
         for t in _every(S, E, 500, 700, m.rng):
             _dc_kerberos(dc, m, t)
+    if stripchart is not None:
+        write_stripchart(ws[0], "stripchart-dc01.txt", dc.fqdn, dc.ip, dc.offset, stripchart)
+        write_stripchart(ws[0], "stripchart-ntp.txt", "time.windows.com", "20.101.57.9", lambda t: 0.0,
+                         stripchart + _secs(60), dataonly=True)
     culprit = dc if odd is None else ws[-1]
     truth_off = dc_offset if odd is None else odd
     return _write(name, out, [dc] + ws, "timezone: UTC\n" + _hosts_yaml([dc] + ws) + "changes: []\n",
@@ -60,10 +64,41 @@ def kerberos_fleet(out: Path, members: int, dc_offset: float, odd: float | None,
                   healthy=[m.fqdn for m in [dc] + ws if m is not culprit], incidents=1)
 
 
-def dc_behind(out: Path) -> Truth:
+def dc_behind(out: Path, *, stripchart: datetime | None = None) -> Truth:
     """dc01 goes 3 h behind at 09:30 (no record says how): every member's TGT request
-    fails with 4771 0x25 from then on. The members' clocks are right."""
-    return kerberos_fleet(out, 4, -10800.0, None, name="dc-behind")
+    fails with 4771 0x25 from then on. The members' clocks are right. With
+    ``stripchart`` (a true time), the responder measured then from ws00: ``w32tm
+    /stripchart`` against dc01 and, a minute later, against time.windows.com, saved by
+    PowerShell (UTF-16, CRLF, an en-GB date; the second with /dataonly)."""
+    return kerberos_fleet(out, 4, -10800.0, None, name="dc-behind", stripchart=stripchart)
+
+
+def write_stripchart(m: _Machine, name: str, target: str, address: str, target_offset, at: datetime,
+                     samples: int = 5, *, dataonly: bool = False, day_first: bool = True) -> None:
+    """``w32tm /stripchart /computer:target /samples:N [/dataonly] > name`` run on ``m``
+    at true ``at``: a sample every 2 s, ``o:`` the target's clock less m's (NTP's
+    offset), ``d:`` a LAN round trip; one sample times out (error 0x800705B4).
+    ``target_offset(t)`` is the target's true offset. The forms as users posted them
+    (Icinga/icinga-powershell-plugins issue 176, MicrosoftDocs/windowsserverdocs 2065)."""
+    m.log(name, "lines", encoding="utf-16", newline="\r\n")
+    m.add(name, at, lambda lg, rid: f"Tracking {target} [{address}:123].")
+    m.add(name, at, lambda lg, rid: f"Collecting {samples} samples.")
+
+    def now(lg: datetime, rid: int) -> str:
+        day = f"{lg.day:02d}/{lg.month:02d}/{lg.year}" if day_first else f"{lg.month}/{lg.day}/{lg.year}"
+        hour = lg.hour % 12 or 12
+        return f"The current time is {day} {hour}:{lg.minute:02d}:{lg.second:02d} {'AM' if lg.hour < 12 else 'PM'}."
+    m.add(name, at, now)
+    for k in range(samples):
+        t = at + _secs(2 * k)
+        delay = 0.0004 + m.rng.uniform(0, 0.0003)
+        o = target_offset(t) - m.offset(t) + m.rng.uniform(-0.0002, 0.0002)
+        if k == 2:
+            m.add(name, t, lambda lg, rid: f"{lg:%H:%M:%S}, error: 0x800705B4")
+        elif dataonly:
+            m.add(name, t, lambda lg, rid, o=o: f"{lg:%H:%M:%S}, {o:+011.7f}s")
+        else:
+            m.add(name, t, lambda lg, rid, o=o, d=delay: f"{lg:%H:%M:%S}, d:{d:+011.7f}s o:{o:+011.7f}s  [*  |  ]")
 
 
 def client_ahead(out: Path) -> Truth:
@@ -104,13 +139,38 @@ def _refusals(verifier: _Machine, issuer: _Machine, texts: list[tuple[str, int, 
         issued = t - _secs(0.05)
         if issuer.offset(issued) - verifier.offset(t) > tol:
             app, pid, msg = texts[k % len(texts)]
-            line(verifier, t, app, pid, msg)
+            if callable(msg):   # it prints the token's nbf (the issuer's clock) and its own time
+                nbf = issued + _secs(issuer.offset(issued))
+                verifier.add("syslog", t, lambda lg, rid, app=app, pid=pid, msg=msg, nbf=nbf:
+                             _iso_line(lg, verifier.short, app, pid, msg(nbf, lg)))
+            else:
+                line(verifier, t, app, pid, msg)
         else:
             line(verifier, t, "gunicorn", 903, '10.0.9.5 - - "POST /v1/orders HTTP/1.1" 201 88')
 
 
 _JWT = [("api", 903, "jwt.exceptions.ImmatureSignatureError: The token is not yet valid (iat)"),
         ("node", 1320, "NotBeforeError: jwt not active")]
+# Validators that print the token's nbf beside their own time (the issuer unnamed):
+# Microsoft.IdentityModel.Tokens 6.x IDX10222 (invariant-culture DateTime), jjwt's
+# PrematureJwtException, jsonwebtoken's NotBeforeError through pino's err serializer.
+_JWT_PRINTED = [
+    ("dotnet", 2210, lambda nbf, now: "fail: Microsoft.AspNetCore.Authentication.JwtBearer.JwtBearerHandler[1] "
+                                      "Authentication failed. Microsoft.IdentityModel.Tokens."
+                                      "SecurityTokenNotYetValidException: IDX10222: Lifetime validation failed. The "
+                                      f"token is not yet valid. ValidFrom (UTC): '{nbf:%m/%d/%Y %H:%M:%S}', Current "
+                                      f"time (UTC): '{now:%m/%d/%Y %H:%M:%S}'."),
+    ("java", 1875, lambda nbf, now: "WARN o.s.s.o.s.r.a.JwtAuthenticationProvider - io.jsonwebtoken."
+                                    f"PrematureJwtException: JWT must not be accepted before {nbf:%Y-%m-%dT%H:%M:%SZ}. "
+                                    f"Current time: {now:%Y-%m-%dT%H:%M:%SZ}, a difference of "
+                                    f"{int((nbf - now).total_seconds() * 1000)} milliseconds.  Allowed clock skew: "
+                                    "0 milliseconds."),
+    ("node", 1320, lambda nbf, now: '{"level":50,"time":%d,"pid":1320,"hostname":"api03","err":{"type":'
+                                    '"NotBeforeError","message":"jwt not active","stack":"NotBeforeError: jwt not '
+                                    'active\\n    at /srv/api/node_modules/jsonwebtoken/verify.js:180:21",'
+                                    '"date":"%s"},"msg":"jwt not active"}'
+                                    % (int(now.timestamp() * 1000), nbf.strftime("%Y-%m-%dT%H:%M:%S.000Z"))),
+]
 _SAML = [("shibd", 712, "SAML2ValidationError: The assertion is valid in the future")]
 
 
@@ -136,19 +196,22 @@ def _reboot(m: _Machine, at: datetime, wrong_by: bool) -> None:
             line(m, t, "chronyd", 611, f"System clock wrong by -{600 + m.rng.uniform(0, 0.001):.6f} seconds")
 
 
-def jwt_issuer_ahead(out: Path, *, synced: bool = True, reboot: bool = False, wrong_by: bool = False) -> Truth:
+def jwt_issuer_ahead(out: Path, *, synced: bool = True, reboot: bool = False, wrong_by: bool = False,
+                     printed: bool = False) -> Truth:
     """auth01 (no time daemon in its logs) goes 600 s ahead at 09:30: the three API
     servers reject its tokens as not yet valid. The API servers are right (chronyd
     synced, unless ``synced=False``); no record names the issuer. With ``reboot``, the
     wrong clock arrives with a reboot at 09:28 (logged 09:38, after the failures
-    began); with ``wrong_by``, chronyd on auth01 measures it."""
+    began); with ``wrong_by``, chronyd on auth01 measures it. With ``printed``, the
+    validators are a .NET, a Java (jjwt) and a Node (pino) service, whose errors print
+    the token's nbf beside their own time."""
     at = REBOOT if reboot else ONSET
     auth = _linux("auth01.corp.test", [(None, 0.0), (at, 600.0)], "10.0.9.2", synced=False)
     if reboot:
         _reboot(auth, at, wrong_by)
     apis = [_linux(f"api0{k}.corp.test", [(None, 0.0)], f"10.0.9.{10 + k}", synced=synced) for k in (1, 2, 3)]
-    for a in apis:
-        _refusals(a, auth, _JWT)
+    for k, a in enumerate(apis):
+        _refusals(a, auth, [_JWT_PRINTED[k]] if printed else _JWT)
     return _write("jwt-issuer-ahead", out, [auth] + apis, "timezone: UTC\nchanges: []\n", culprit=auth.fqdn,
                   culprit_offset_s=600.0, since=at, healthy=[a.fqdn for a in apis], incidents=1)
 

@@ -172,7 +172,8 @@ def test_a_rule_declares_a_new_shape_with_measure(tmp_path):
     ("{captures: {offset: '(?=x)([0-9]+)'}}", "bad measure pattern"),
     ("{captures: {skew: '([0-9]+)'}}", "unknown capture 'skew'"),
     ("{captures: {offset: '([0-9]+)'}, other: peer}", "needs a 'peer' capture"),
-    ("{captures: {self_time: '(x)'}}", "either self_time and other_time, or offset"),
+    ("{captures: {self_time: '(x)'}}", "either self_time and other_time"),
+    ("{captures: {other_time: '(x)'}}", "other_time alone with order: other_first"),
     ("[1, 2]", "a measure entry is a mapping"),
     ("{captures: {self_time: '(x)', other_time: '(y)'}, time_formats: '%Y %Q'}", "bad measure time_formats"),
     ("{captures: {offset: '([0-9]+)'}, unit: minutes}", "measure.unit must be one of"),
@@ -274,3 +275,98 @@ def test_a_token_issued_ahead_bounds_the_issuer_from_below_only(tmp_path):
     # much more the message cannot say
     assert ahead - 4 <= seg["offset_low_s"] <= ahead and seg["offset_high_s"] is None
     assert all(abs(s["offset_s"]) <= 2 for s in _segments(v, "api01"))
+
+
+def test_a_stripchart_against_the_pool_bounds_the_host_against_true_time(tmp_path):
+    """w32tm /stripchart's o: is the target's clock less this host's: a host 30 s
+    ahead of 0.pool.ntp.org reads o:-30. A public time service is taken as true time
+    (within a second); a target that is no host of the collection measures nothing."""
+    root = tmp_path / "ev"
+    (root / "app07").mkdir(parents=True)
+    t0 = datetime(2026, 12, 3, 7, 0, 30, tzinfo=UTC)
+    lines = ["Tracking 0.pool.ntp.org [162.159.200.1:123].", "Collecting 3 samples.",
+             f"The current time is 12/3/2026 {t0:%I:%M:%S %p}."]
+    lines += [f"{t0 + timedelta(seconds=2 * k):%H:%M:%S}, d:+00.0213000s o:-30.00{k}0000s  [*  |  ]"
+              for k in range(3)]
+    lines += ["Tracking fs01.corp.test [10.0.0.9:123].", "Collecting 1 samples.",
+              f"The current time is 12/3/2026 {t0:%I:%M:%S %p}.", f"{t0:%H:%M:%S}, d:+00.0004000s o:+00.1000000s"]
+    (root / "app07" / "stripchart.txt").write_bytes(b"\xff\xfe" + "\r\n".join(lines).encode("utf-16-le"))
+    (root / "app07" / "syslog").write_text("\n".join(
+        rfc3164_line(t0 + timedelta(minutes=k), "app07", "sshd", 400 + k, "Accepted publickey for deploy")
+        for k in range(-5, 5)) + "\n")
+    (root / "case.yml").write_text("timezone: UTC\n")
+    v = skewsleuth.investigate([root]).to_dict()
+    (seg,) = _segments(v, "app07")
+    assert 28.5 < seg["offset_low_s"] <= 30.0 <= seg["offset_high_s"] < 31.5, seg
+    assert any("1 w32tm stripchart record not used" in n and "fs01.corp.test" in n for n in v["notes"]), v["notes"]
+
+
+@pytest.mark.parametrize("shape, message, data, hi", [
+    # IdentityModel 6.x and 5.x wordings (LogMessages.IDX10222; the 5.x one as issue 1658
+    # quotes it, without the comma IDX10223's issue 1860 shows)
+    ("IDX10222 token not yet valid", "IDX10222: Lifetime validation failed. The token is not yet valid. ValidFrom "
+     "(UTC): '11/30/2026 09:41:43', Current time (UTC): '11/30/2026 09:31:43'.", None, -599.0),
+    ("IDX10222 token not yet valid", "IDX10222: Lifetime validation failed. The token is not yet valid. ValidFrom: "
+     "'11/30/2026 09:41:43' Current time: '11/30/2026 09:31:44'.", None, -598.0),
+    ("jjwt PrematureJwtException", "io.jsonwebtoken.PrematureJwtException: JWT must not be accepted before "
+     "2026-11-30T09:41:30Z. Current time: 2026-11-30T09:31:30Z, a difference of 600000 milliseconds.  Allowed clock "
+     "skew: 0 milliseconds.", None, -599.0),
+    # the record's own time (09:31:43.5) stands in for the validator's
+    ("jsonwebtoken NotBeforeError", "jwt not active",
+     '{"err": {"type": "NotBeforeError", "message": "jwt not active", "date": "2026-11-30T09:41:43.000Z"}}', -598.5),
+])
+def test_token_validators_bound_the_unnamed_issuer_from_below(shape, message, data, hi):
+    import duckdb
+    from skewsleuth.clock.measured import _shape_sql
+    con = duckdb.connect()
+    con.execute("CREATE TABLE events AS SELECT 1 AS file_id, 1 AS record_no, 'api01' AS host, "
+                "TIMESTAMPTZ '2026-11-30 09:31:43.5+00' AS logged, ? AS message, ? AS data", [message, data])
+    k, sh = next((k, s) for k, s in enumerate(BUILTIN) if s.name == shape)
+    assert sh.other == "unnamed" and sh.order == "other_first"
+    sql, params = _shape_sql(sh, k)
+    ((lo, got),) = con.execute(f"SELECT lo_s, hi_s FROM ({sql})", params).fetchall()
+    # o[api01] - o[issuer] <= hi: the issuer is at least -hi ahead
+    assert lo == float("-inf") and got == pytest.approx(hi)
+
+
+def test_a_hidden_value_measures_nothing():
+    import duckdb
+    from skewsleuth.clock.measured import _shape_sql
+    con = duckdb.connect()
+    con.execute("CREATE TABLE events AS SELECT 1 AS file_id, 1 AS record_no, 'api01' AS host, "
+                "TIMESTAMPTZ '2026-11-30 09:31:43+00' AS logged, ? AS message, NULL AS data",
+                ["IDX10222: Lifetime validation failed. The token is not yet valid. ValidFrom (UTC): '[PII of type "
+                 "'System.DateTime' is hidden. For more details, see https://aka.ms/IdentityModel/PII.]', Current "
+                 "time (UTC): '[PII of type 'System.DateTime' is hidden.]'."])
+    k, sh = next((k, s) for k, s in enumerate(BUILTIN) if s.name == "IDX10222 token not yet valid")
+    sql, params = _shape_sql(sh, k)
+    assert con.execute(f"SELECT count(*) FROM ({sql}) WHERE hi_s IS NOT NULL", params).fetchall() == [(0,)]
+
+
+def test_ceph_prints_the_size_of_a_monitors_skew_and_the_verdict_says_either_way(tmp_path):
+    """The leader monitor (ceph01) logs, through ceph-mon's cluster channel, that
+    mon.ceph02's clock is 0.512 s off its own, without a sign (Monitor prints
+    abs_skew). The verdict gives the size, "ahead or behind", not a direction."""
+    t0 = datetime(2026, 11, 30, 9, 40, tzinfo=UTC)
+    root = tmp_path / "ev"
+    for h in ("ceph01", "ceph02"):
+        (root / h).mkdir(parents=True)
+    lines = [rfc3164_line(t0 + timedelta(minutes=5 * k), "ceph01", "ceph-mon", 1187,
+                          f"{t0 + timedelta(minutes=5 * k):%Y-%m-%dT%H:%M:%S}.123+0000 7f3a8c5f9700  0 "
+                          f"log_channel(cluster) log [WRN] : mon.ceph02 clock skew 0.{512 + k}s > max 0.05s "
+                          "(latency 0.001s)") for k in range(6)]
+    # two days before, mon.c, by address
+    lines.insert(0, rfc3164_line(t0 - timedelta(days=2), "ceph01", "ceph-mon", 1187,
+                              "2026-11-28T09:40:00.000+0000 7f3a8c5f9700  0 log_channel(cluster) log [WRN] : "
+                              "mon.c addr 10.10.0.1:6789/0 clock skew 0.08235s > max 0.05s (latency 0.0045s)"))
+    (root / "ceph01" / "syslog").write_text("\n".join(lines) + "\n")
+    (root / "ceph02" / "syslog").write_text("\n".join(
+        rfc3164_line(t0 + timedelta(minutes=k), "ceph02", "sshd", 700 + k, "Accepted publickey for ceph")
+        for k in range(30)) + "\n")
+    (root / "case.yml").write_text("timezone: UTC\n")
+    v = skewsleuth.investigate([root]).to_dict()
+    (c,) = [c for i in v["incidents"] for c in i["root_causes"] if c["kind"] == "clock_skew" and c["host"] == "ceph02"]
+    assert c["beyond_s"] == pytest.approx(0.517 - 0.0005 - 0.01, abs=1e-6) and c["offset_s"] is None, c
+    assert any("Ceph monitor clock skew" in e and "ahead or behind" in e and "0.517" in e for e in c["evidence"])
+    # mon.c names no host of the collection (10.10.0.1 is no host's address): left out, said
+    assert any("Ceph monitor clock skew record not used" in n and "10.10.0.1" in n for n in v["notes"]), v["notes"]
