@@ -95,6 +95,8 @@ class Diagnosis:
 def _fmt_s(seconds: float) -> str:
     sign = "-" if seconds < 0 else "+"
     s = abs(seconds)
+    if math.isinf(s):
+        return f"{sign}∞"
     if s >= 3600:
         return f"{sign}{s:.0f} s ({sign}{s / 3600:.2f} h)"
     return f"{sign}{s:.1f} s"

@@ -44,6 +44,9 @@ Built-in shapes (each pattern cites where its text comes from):
 * Ceph's ``clock skew 0.512s > max 0.05s (latency 0.001s)``, logged by the leader
   monitor on another: the size of the difference without its sign, kept apart
   (:func:`absolute_bounds`) for the verdict to say "by 0.5 s, either way".
+* Heimdal's KDC (Samba's AD DC): ``Too large time skew, client time T is out by N >
+  300 seconds -- WS04$@REALM``, the client's pre-authentication timestamp in the KDC's
+  local time (``local_times``: read in the case file's zone).
 * w32tm /stripchart samples (:mod:`skewsleuth.sources.w32tm`): ``o:``, the target's
   clock less this one's, over the round trip ``d:``.
 * token validators that print the token's nbf beside their own time (.NET IDX10222,
@@ -128,6 +131,9 @@ class Shape:
     # The offset is printed without its sign (|o_self - o_other|): no constraint of the
     # model, kept apart (:func:`absolute_bounds`) for the verdict's "either way".
     absolute: bool = False
+    # Times printed without a zone are the logging host's local wall time (Heimdal's
+    # krb5_format_time uses localtime): read in the case file's zone, not as UTC.
+    local_times: bool = False
     source: str = ""                           # where the message text comes from
 
     @property
@@ -327,6 +333,25 @@ BUILTIN += (
 )
 
 BUILTIN += (
+    # Heimdal's KDC (Samba's AD DC, whose log carries it as "Kerberos: ...") on a
+    # pre-authentication timestamp out of its skew: "Too large time skew, client time
+    # 2015-06-08T11:42:00 is out by 378 > 300 seconds -- WS01$@CORP.EXAMPLE"
+    # (kdc/kerberos5.c; the Samba log line as users post it). The client read its
+    # clock (the timestamp), then the KDC its own, then logged: the KDC is behind the
+    # client by at least the record's time less the client time. The client time is
+    # the KDC's local time (krb5_format_time, localtime). Only machine accounts
+    # (NAME$) name a host.
+    Shape("Heimdal KDC time skew",
+          (("other_time", r"Too large time skew, client time ([0-9T:-]+) is out by"),
+           ("peer", r"Too large time skew, client time [0-9T:-]+ is out by [0-9]+ > [0-9]+ seconds -- "
+                    r"([A-Za-z0-9_.-]+)\$@")),
+          contains=("Too large time skew",), other="peer", order="other_first", error_s=1.0, local_times=True,
+          labels=(("other_time", "client time"),),
+          time_formats=("%Y-%m-%dT%H:%M:%S",),
+          source="heimdal kdc/kerberos5.c; Samba AD DC log as users post it"),
+)
+
+BUILTIN += (
     # Ceph's leader monitor on a monitor whose clock is off its own: "mon.c addr
     # 10.10.0.1:6789/0 clock skew 0.08235s > max 0.05s (latency 0.0045s)" (health
     # detail), "mon.2 10.0.3.48:6790/0 clock skew 0.0784957s > max 0.05s" (cluster
@@ -378,12 +403,24 @@ def _sql_str(s: str) -> str:
     return "'" + s.replace("'", "''") + "'"
 
 
-def _time_sql(col: str, formats: Sequence[str]) -> str:
+def _time_sql(col: str, formats: Sequence[str], zone: str | None = None) -> str:
     fmts = "[" + ", ".join(_sql_str(f) for f in formats) + "]"
-    return f"epoch_us(coalesce(try_strptime({col}, {fmts}), TRY_CAST({col} AS TIMESTAMP)))"
+    t = f"coalesce(try_strptime({col}, {fmts}), TRY_CAST({col} AS TIMESTAMP))"
+    if zone is not None:
+        # (a time with its own offset parses to TIMESTAMPTZ: only naive ones take the zone)
+        t = f"timezone({_sql_str(zone)}, CAST({t} AS TIMESTAMP))"
+    return f"epoch_us({t})"
 
 
-def _shape_sql(shape: Shape, k: int, relation: str = "events") -> tuple[str, list]:
+def _zone_problem(con: Any, zone: str) -> str | None:
+    try:
+        con.execute(f"SELECT timezone({_sql_str(zone)}, TIMESTAMP '2000-01-01')").fetchall()
+    except Exception as exc:  # noqa: BLE001 - DuckDB refuses a zone ICU does not know
+        return str(exc).splitlines()[0]
+    return None
+
+
+def _shape_sql(shape: Shape, k: int, relation: str = "events", zone: str = "UTC") -> tuple[str, list]:
     """One statement over all events (or ``relation``, a part of them): the records of
     a shape with what they state, as ``lo_s <= o_self - o_other <= hi_s`` and the
     other clock's reading (for finding its segment)."""
@@ -422,8 +459,9 @@ def _shape_sql(shape: Shape, k: int, relation: str = "events") -> tuple[str, lis
         bounds = f"v - r / 2 - {err} AS lo_s, v + r / 2 + {err} AS hi_s, l_us - CAST(v * 1e6 AS BIGINT) AS other_us"
     else:
         # (no self_time: the record's own time, written after self read its clock)
-        st = _time_sql("c_self_time", shape.time_formats) if "self_time" in names else "l_us"
-        ot = _time_sql("c_other_time", shape.time_formats)
+        local = zone if shape.local_times and zone != "UTC" else None
+        st = _time_sql("c_self_time", shape.time_formats, local) if "self_time" in names else "l_us"
+        ot = _time_sql("c_other_time", shape.time_formats, local)
         body = f"SELECT *, {st} AS st_us, {ot} AS ot_us, FALSE AS swapped FROM x"
         if shape.order == "self_first":
             # self read its clock, the other read its own after, self logged after that
@@ -450,14 +488,19 @@ _MEASUREMENTS = """CREATE OR REPLACE TEMP TABLE _measurements (
   lo_s DOUBLE, hi_s DOUBLE, other_us BIGINT, other_host VARCHAR)"""
 
 
-def prepare_measurements(store: Store, shapes: Sequence[Shape] = (), addresses: dict[str, str] | None = None
-                         ) -> list[str]:
+def prepare_measurements(store: Store, shapes: Sequence[Shape] = (), addresses: dict[str, str] | None = None,
+                         zone: str = "UTC") -> list[str]:
     """``_measurements``: every record of a built-in or given shape with the bounds it
     states on ``o_self - o_other`` and the other clock's host (NULL: true time).
     Records whose other clock is no host of the collection are left out: returns a
     note per shape that says so."""
     all_shapes = tuple(BUILTIN) + tuple(shapes)
     con = store.con
+    notes = []
+    if zone != "UTC" and (why := _zone_problem(con, zone)) is not None:
+        notes.append(f"times some measurements print in local time were read as UTC: DuckDB does not know the "
+                     f"zone {zone!r} ({why})")
+        zone = "UTC"
     con.execute(_MEASUREMENTS)
     # The records any shape's texts name, in one pass over the events: each shape with
     # texts then reads only these.
@@ -467,7 +510,7 @@ def prepare_measurements(store: Store, shapes: Sequence[Shape] = (), addresses: 
                     WHERE {' OR '.join(f'{_TEXT} LIKE ?' for _ in needles) or 'FALSE'}""",
                 [f"%{c}%" for c in needles])
     for k, shape in enumerate(all_shapes):
-        sql, params = _shape_sql(shape, k, "_measure_text" if shape.contains else "events")
+        sql, params = _shape_sql(shape, k, "_measure_text" if shape.contains else "events", zone)
         con.execute(f"INSERT INTO _measurements SELECT *, NULL FROM ({sql}) WHERE lo_s IS NOT NULL "
                     "AND hi_s IS NOT NULL AND lo_s <= hi_s AND other_us IS NOT NULL", params)
     kinds = {k: s.other for k, s in enumerate(all_shapes)}
@@ -524,7 +567,7 @@ def prepare_measurements(store: Store, shapes: Sequence[Shape] = (), addresses: 
     con.execute(f"DELETE FROM _measurements WHERE {unplaced}")
     con.execute(f"DELETE FROM _measurements WHERE k IN ({','.join(map(str, absolute)) or '-1'})")
     con.execute("UPDATE _measurements SET other_host = NULL WHERE other_host = ''")
-    return [f"{n} {shape} record{'s' if n > 1 else ''} not used: the clock measured against ({peers_}) is no "
+    return notes + [f"{n} {shape} record{'s' if n > 1 else ''} not used: the clock measured against ({peers_}) is no "
             f"host of the collection (nor an address the case file's hosts: maps, nor a member id a host's etcd "
             f"log shows as its own)" for shape, n, peers_ in left_out]
 
@@ -674,6 +717,8 @@ class MeasuredBounds:
             mid = (lo + hi) / 2
             what = (f"{r['host']} {abs(mid):.1f} s {'ahead of' if mid >= 0 else 'behind'} {other} "
                     f"({lo:+.1f} .. {hi:+.1f} s)")
+        elif hi < 0:
+            what = f"{r['host']} at least {-hi:.1f} s behind {other}"
         else:
             what = f"{r['host']} at most {hi:+.1f} s ahead of {other}"
         return f"{r['shape']} logged on {r['host']} at {self.when(at)} (logged): {r['said']}: {what}"

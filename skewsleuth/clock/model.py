@@ -336,7 +336,7 @@ def build_clock_model(store: Store, case: Case, measures: Sequence[Shape] = ()) 
     shapes of measurement the rules declare, beside the built-in ones (:mod:`.measured`)."""
     when = clockface(case.timezone)
     facts = read_facts(store, when)
-    unused = prepare_measurements(store, measures, case.addresses)
+    unused = prepare_measurements(store, measures, case.addresses, case.timezone_name)
     prepare_messages(store, case.correlation_keys)
     segmenter = Segmenter(store, facts, when)
     cut = prove_steps(store, case, facts, segmenter, cut_logs(segmenter), when)

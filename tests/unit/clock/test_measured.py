@@ -370,3 +370,37 @@ def test_ceph_prints_the_size_of_a_monitors_skew_and_the_verdict_says_either_way
     assert any("Ceph monitor clock skew" in e and "ahead or behind" in e and "0.517" in e for e in c["evidence"])
     # mon.c names no host of the collection (10.10.0.1 is no host's address): left out, said
     assert any("Ceph monitor clock skew record not used" in n and "10.10.0.1" in n for n in v["notes"]), v["notes"]
+
+
+def test_a_samba_kdc_prints_the_clients_time_in_its_own_local_time(tmp_path):
+    """Samba's AD DC (Heimdal's KDC) logs "Too large time skew, client time T is out
+    by N > 300 seconds -- WS04$@REALM", T in the KDC's local time (Europe/Berlin here,
+    as are the syslog times). ws04 is 900 s ahead: the KDC, right and synced, bounds it
+    at least 899 s ahead; read as UTC, T would have been an hour off."""
+    from zoneinfo import ZoneInfo
+    berlin = ZoneInfo("Europe/Berlin")
+    t0 = datetime(2026, 11, 30, 9, 40, tzinfo=UTC)
+    root = tmp_path / "ev"
+    for h in ("dc01", "ws04"):
+        (root / h).mkdir(parents=True)
+    dc = [rfc3164_line((t0 - timedelta(minutes=30)).astimezone(berlin), "dc01", "chronyd", 611,
+                       "Selected source 10.0.9.10 (ntp1.corp.test)")]
+    for k in range(6):
+        sent = t0 + timedelta(minutes=10 * k)                # true time ws04 stamped its request
+        client = (sent + timedelta(seconds=900)).astimezone(berlin)
+        dc.append(rfc3164_line((sent + timedelta(seconds=0.02)).astimezone(berlin), "dc01", "samba", 2231,
+                               f"Kerberos: Too large time skew, client time {client:%Y-%m-%dT%H:%M:%S} is out by "
+                               "900 > 300 seconds -- WS04$@CORP.TEST"))
+        dc.append(rfc3164_line((sent + timedelta(seconds=1)).astimezone(berlin), "dc01", "samba", 2231,
+                               "Kerberos: AS-REQ WS01$@CORP.TEST from ipv4:10.0.1.21:49731 for "
+                               "krbtgt/CORP.TEST@CORP.TEST"))
+    (root / "dc01" / "syslog").write_text("\n".join(dc) + "\n")
+    (root / "ws04" / "syslog").write_text("\n".join(
+        rfc3164_line((t0 + timedelta(minutes=k, seconds=900)).astimezone(berlin), "ws04", "sshd", 700 + k,
+                     "Accepted publickey for admin") for k in range(60)) + "\n")
+    (root / "case.yml").write_text("timezone: Europe/Berlin\n")
+    v = skewsleuth.investigate([root]).to_dict()
+    (seg,) = _segments(v, "ws04")
+    assert 897.0 <= seg["offset_low_s"] <= 900.0, seg
+    (c,) = [c for i in v["incidents"] for c in i["root_causes"] if c["kind"] == "clock_skew"]
+    assert c["host"] == "ws04" and c["offset_low_s"] >= 897.0, c
