@@ -320,7 +320,8 @@ def test_token_validators_bound_the_unnamed_issuer_from_below(shape, message, da
     from skewsleuth.clock.measured import _shape_sql
     con = duckdb.connect()
     con.execute("CREATE TABLE events AS SELECT 1 AS file_id, 1 AS record_no, 'api01' AS host, "
-                "TIMESTAMPTZ '2026-11-30 09:31:43.5+00' AS logged, ? AS message, ? AS data", [message, data])
+                "TIMESTAMPTZ '2026-11-30 09:31:43.5+00' AS logged, CAST(? AS VARCHAR) AS message, "
+                "CAST(? AS VARCHAR) AS data", [message, data])
     k, sh = next((k, s) for k, s in enumerate(BUILTIN) if s.name == shape)
     assert sh.other == "unnamed" and sh.order == "other_first"
     sql, params = _shape_sql(sh, k)
@@ -334,7 +335,8 @@ def test_a_hidden_value_measures_nothing():
     from skewsleuth.clock.measured import _shape_sql
     con = duckdb.connect()
     con.execute("CREATE TABLE events AS SELECT 1 AS file_id, 1 AS record_no, 'api01' AS host, "
-                "TIMESTAMPTZ '2026-11-30 09:31:43+00' AS logged, ? AS message, NULL AS data",
+                "TIMESTAMPTZ '2026-11-30 09:31:43+00' AS logged, CAST(? AS VARCHAR) AS message, "
+                "CAST(NULL AS VARCHAR) AS data",
                 ["IDX10222: Lifetime validation failed. The token is not yet valid. ValidFrom (UTC): '[PII of type "
                  "'System.DateTime' is hidden. For more details, see https://aka.ms/IdentityModel/PII.]', Current "
                  "time (UTC): '[PII of type 'System.DateTime' is hidden.]'."])
