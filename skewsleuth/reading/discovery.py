@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from ..case import sniff_case
+from ..sources.containers import pod_of
 
 SNIFF_BYTES = 8192
 
@@ -39,7 +40,20 @@ def discover(paths: Iterable[Path], exclude: Iterable[Path] = ()) -> Iterator[tu
 
 
 def host_hint(path: Path) -> str:
-    # Collection tools lay evidence out one folder per host.
+    """The host a file's records belong to when they do not name one. Collection tools
+    lay evidence out one folder per host: the folder the file sits in, unless that
+    folder is part of the host's own file system as collected (``<host>/var/log/...``,
+    ``<host>/var/lib/docker/...``: the folder above ``var``) or a kubelet's pod log
+    (``.../pods/<namespace>_<pod>_<uid>/<container>/0.log``: the folder above ``pods``,
+    else the pod)."""
+    folders = path.resolve().parts[:-1]
+    for i in range(len(folders) - 2, 0, -1):
+        if folders[i] == "var" and folders[i + 1] in ("log", "lib") and folders[i - 1] not in ("", "/"):
+            return folders[i - 1]
+    pod = pod_of(path)
+    if pod is not None:
+        above = path.parent.parent.parent
+        return above.parent.name if above.name == "pods" and above.parent.name else pod
     parent = path.resolve().parent.name
     return parent or "unknown"
 

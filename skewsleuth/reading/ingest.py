@@ -76,7 +76,8 @@ def ingest(store: Store, paths: list[Path], case: Case, *, host: str | None = No
         fmt = sniff(head)
         if fmt is None:
             _fail(loader, summary, file_id, path, None, hint, "unrecognised format (not EVTX, event XML, "
-                  "SIPStack trace, syslog, journald JSON, JSON application log or OTLP spans, case file "
+                  "SIPStack trace, syslog, journald JSON, container log, JSON application log or OTLP spans, "
+                  "KRB5_TRACE, w32tm stripchart, text lines starting with a time in a known shape, case file "
                   "or change log)")
             continue
         tasks.append(FileTask(str(path), file_id, fmt, hint, case.timezone, _year(path)))

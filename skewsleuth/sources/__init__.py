@@ -12,13 +12,13 @@ from typing import Callable, Iterator, get_args
 
 import pyarrow as pa
 
-from . import applog, eventxml, evtx, journald, krb5trace, sipstack, syslog, w32tm
+from . import applog, containers, eventxml, evtx, journald, krb5trace, sipstack, syslog, textlog, w32tm
 from .base import FileContext
 from .contract import Platform, Source
 
-# Most specific first: binary magic, then XML, then the text formats (JSON Lines
-# before syslog).
-MODULES = (evtx, eventxml, sipstack, journald, applog, krb5trace, w32tm, syslog)
+# Most specific first: binary magic, then XML, then the text formats (container runtime
+# lines before JSON Lines and syslog, which would take them; plain timestamped text last).
+MODULES = (evtx, eventxml, sipstack, journald, containers, applog, krb5trace, w32tm, syslog, textlog)
 READERS: dict[str, Callable[[FileContext], Iterator[pa.RecordBatch]]] = {m.FORMAT: m.read for m in MODULES}
 # Formats whose rendered records a reader of many files can normalise together
 # (:class:`.winevent.Pending`): ``read_raw(ctx)`` yields (record_nos, record_ids, jsons).

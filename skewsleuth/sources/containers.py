@@ -1,0 +1,158 @@
+"""Container logs as the node keeps them: the CRI format and Docker's json-file.
+
+A container's stdout and stderr are written by its runtime, each line stamped with the
+node's clock when the runtime read it:
+
+* CRI (containerd, CRI-O; kubelet's ``/var/log/pods/<namespace>_<pod>_<uid>/<container>/
+  <n>.log`` and the ``/var/log/containers/<pod>_<namespace>_<container>-<id>.log`` links)::
+
+      2025-05-20T08:00:07.215798Z stderr F I0520 08:00:07.215798       1 server.go:148] ...
+
+  the time (RFC 3339, nanoseconds), the stream, ``F`` for a full line or ``P`` for a
+  part the runtime cut (16 KiB), and the line;
+* Docker's json-file driver (``/var/lib/docker/containers/<id>/<id>-json.log``)::
+
+      {"log":"I0520 08:00:07.215798 ...\\n","stream":"stderr","time":"2025-05-20T08:00:07.215798Z"}
+
+  a line without its ``\\n`` is a part, continued by the next.
+
+Yields one event per line (parts joined, up to ``MAX_LINE`` characters),
+``format="container"``, ``host`` = the file's default host (the node's folder: see
+:func:`skewsleuth.reading.discovery.host_hint`), ``logged`` = the runtime's time,
+``channel`` = the stream, ``message`` = the container's line, ``data`` with ``stream``,
+and ``namespace``, ``pod``, ``container`` where the file's path names them. The line
+itself is read as the text logs' shapes (:mod:`.textlog`: klog, log4j, ...) to keep its
+level and its program (``provider``: klog's source file); its own time is not used:
+the runtime's is the same clock, with a date and a zone. A line that is neither is
+quarantined with its reason.
+
+References: Kubernetes, "CRI logging" (kubernetes/design-proposals, kubelet-cri-logging);
+Docker, "JSON File logging driver".
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Iterator
+
+import pyarrow as pa
+
+from .base import EventBatchBuilder, FileContext
+from .contract import Source
+from .textinput import decode_head, line_blocks
+from .textlog import SHAPES, shape_of
+from .timeparse import rfc3339_utc
+
+FORMAT = "container"
+MAX_LINE = 256 * 1024
+
+_CRI = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2}) "
+                  r"(stdout|stderr) ([FP]) ?(.*)$")
+_RFC3339 = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2})$")
+_DOCKER_HEAD = re.compile(r'^\{"log":".*","stream":"(?:stdout|stderr)","time":"\d{4}-\d{2}-\d{2}T')
+# /var/log/pods/<namespace>_<pod>_<uid>/<container>/<n>.log
+_POD_DIR = re.compile(r"^([a-z0-9-]+)_([a-z0-9.-]+)_([0-9a-f-]{8,})$")
+# /var/log/containers/<pod>_<namespace>_<container>-<64 hex id>.log
+_CONTAINER_FILE = re.compile(r"^([a-z0-9.-]+)_([a-z0-9-]+)_(.+)-[0-9a-f]{64}\.log$")
+_KLOG_LEVELS = {"I": "INFO", "W": "WARNING", "E": "ERROR", "F": "FATAL"}
+
+
+def sniff(head: bytes) -> bool:
+    lines = [ln for ln in decode_head(head).splitlines()[:6] if ln.strip()]
+    if len(lines) > 1:
+        lines = lines[:-1]   # (the head may cut the last line short)
+    return bool(lines) and (all(_CRI.match(ln) for ln in lines) or all(_DOCKER_HEAD.match(ln) for ln in lines))
+
+
+def pod_of(path: Path) -> str | None:
+    """The pod a kubelet's ``pods/<namespace>_<pod>_<uid>/<container>/<n>.log`` names."""
+    m = _POD_DIR.match(path.parent.parent.name)
+    return m.group(2) if m is not None else None
+
+
+def path_fields(path: Path) -> dict[str, str]:
+    """The namespace, pod and container a kubelet's log path names."""
+    if (m := _CONTAINER_FILE.match(path.name)) is not None:
+        return {"pod": m.group(1), "namespace": m.group(2), "container": m.group(3)}
+    if (m := _POD_DIR.match(path.parent.parent.name)) is not None:
+        return {"namespace": m.group(1), "pod": m.group(2), "container": path.parent.name}
+    return {}
+
+
+def read(ctx: FileContext) -> Iterator[pa.RecordBatch]:
+    builder = EventBatchBuilder(ctx.file_id)
+    fields = path_fields(ctx.path)
+    parts: list[str] = []
+    size = 0
+    no = 0
+    for lines in line_blocks(ctx):
+        for raw in lines:
+            if not raw.strip():
+                continue
+            got = _parse(raw)
+            if isinstance(got, str):
+                ctx.quarantine(no, got, raw)
+                no += 1
+                continue
+            when, stream, full, text = got
+            if size < MAX_LINE:
+                parts.append(text[:MAX_LINE - size])
+                size += len(parts[-1])
+            if not full:
+                continue
+            line, parts, size = "".join(parts), [], 0
+            data: dict = {"stream": stream, **fields}
+            provider = None
+            shape = shape_of(line)
+            if shape is not None:
+                data["shape"] = shape
+                if shape == "klog":
+                    g = SHAPES["klog"].match(line).groupdict()  # type: ignore[union-attr]
+                    data["level"] = _KLOG_LEVELS[g["lvl"]]
+                    provider = g["src"].rsplit(":", 1)[0]
+            builder.add(record_no=no, host=ctx.default_host, logged=when, format=FORMAT, channel=stream,
+                        provider=provider, message=line, data=data)
+            no += 1
+            if builder.full():
+                yield builder.flush()  # type: ignore[misc]
+    if parts:
+        ctx.quarantine(no, "the file ends inside a line the runtime cut (its last part is missing)", "".join(parts))
+    batch = builder.flush()
+    if batch is not None:
+        yield batch
+
+
+def _parse(raw: str):
+    """(time, stream, full, text) of one runtime line, or why it is not one."""
+    if raw.startswith("{"):
+        try:
+            obj = json.loads(raw)
+        except ValueError:
+            return "not a JSON object (Docker json-file)"
+        if not isinstance(obj, dict) or not isinstance(obj.get("log"), str) or not isinstance(obj.get("time"), str):
+            return "a JSON line without Docker's log and time"
+        m = _RFC3339.match(obj["time"])
+        if m is None:
+            return "Docker's time is not RFC 3339"
+        try:
+            when = rfc3339_utc(*m.groups())
+        except (ValueError, OverflowError):
+            return "a time that does not exist"
+        text = obj["log"]
+        full = text.endswith("\n")
+        return when, str(obj.get("stream") or "stdout"), full, text.rstrip("\r\n") if full else text
+    m = _CRI.match(raw)
+    if m is None:
+        return "not a CRI log line (time stream F|P line)"
+    try:
+        when = rfc3339_utc(*m.groups()[:8])
+    except (ValueError, OverflowError):
+        return "a time that does not exist"
+    return when, m.group(9), m.group(10) == "F", m.group(11)
+
+
+# --- what later stages need of these records (see .contract) ---------------------------------
+
+SOURCE = Source(FORMAT, platform="linux")
