@@ -45,7 +45,7 @@ def canonical_map(names: Iterable[str]) -> dict[str, str]:
     lowered = {host_key(n) for n in names if n and n.strip()}
     fqdns: dict[str, list[str]] = {}
     for n in lowered:
-        if "." in n and not _is_address(n):
+        if "." in n and not is_address(n):
             fqdns.setdefault(n.split(".", 1)[0], []).append(n)
     out = {}
     for n in lowered:
@@ -56,7 +56,7 @@ def canonical_map(names: Iterable[str]) -> dict[str, str]:
     return out
 
 
-def _is_address(name: str) -> bool:
+def is_address(name: str) -> bool:
     return name.replace(".", "").isdigit() or ":" in name
 
 

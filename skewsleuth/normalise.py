@@ -7,7 +7,7 @@ from __future__ import annotations
 import pyarrow as pa
 
 from .case import Case
-from .hosts import canonical, canonical_map
+from .hosts import is_address, canonical, canonical_map, host_key
 from .sources import host_names_sql
 from .store import Store
 
@@ -16,6 +16,7 @@ def canonicalise(store: Store, case: Case) -> None:
     """One spelling per host, in the events and in the case (references, changes,
     observations, addresses): the names the evidence and the case give hosts, short
     names joined to their FQDN (:func:`.hosts.canonical_map`)."""
+    _apply_aliases(store, case)
     spellings = [h for (h,) in store.con.execute("SELECT DISTINCT host FROM events").fetchall()]
     names = list(spellings)
     # Names hosts give each other (SIP peers, the Edge an ms-ep-fqdn names): they let
@@ -42,6 +43,20 @@ def canonicalise(store: Store, case: Case) -> None:
     case.observations = [type(o)(canonical(o.host, mapping), o.at, o.shown, o.uncertainty_s, o.source)
                          for o in case.observations]
     case.addresses = {a: canonical(h, mapping) for a, h in case.addresses.items()}
+
+
+def _apply_aliases(store: Store, case: Case) -> None:
+    """The other names the case file's ``hosts:`` gives a host (beside its addresses):
+    records a host wrote under one of them (a Mac's syslog names it by whatever DHCP
+    called it that day) are that host's. A name that is an address is left to the
+    address mapping: a record's own host is never an address a peer knew it by."""
+    aliases = {host_key(name): host_key(host) for name, host in case.addresses.items()
+               if not is_address(name) and host_key(name) != host_key(host)}
+    if not aliases:
+        return
+    store.put_table("host_aliases", pa.table({"name": list(aliases), "host": list(aliases.values())},
+                                             schema=pa.schema([("name", pa.string()), ("host", pa.string())])))
+    store.con.execute("UPDATE events SET host = a.host FROM host_aliases a WHERE events.host = a.name")
 
 
 # What makes two records the same record, and the hash that finds the likely ones.

@@ -88,6 +88,9 @@ _TEXT_FACTS = [
     # ntpd: "step time server 10.0.0.1 offset -18000.123456 sec", "time reset +18000.1 s"
     ("step", "ntpd", re.compile(r"step time server \S+ offset ([-+]?\d+(?:\.\d+)?) sec")),
     ("step", "ntpd", re.compile(r"time reset ([-+]?\d+(?:\.\d+)?) s")),
+    # macOS's ntpd on waking from sleep: "wake time set -0.855670 s" (Apple's ntpd,
+    # as loghub's Mac system.log sample shows it), the correction it stepped by
+    ("step", "ntpd", re.compile(r"wake time set ([-+]?\d+(?:\.\d+)?) s")),
     ("step", "ntpdate", re.compile(r"step time server \S+ offset ([-+]?\d+(?:\.\d+)?) sec")),
     ("sync", "ntpd", re.compile(r"kernel reports TIME_ERROR: 0x0|synchronized to \S+")),
     # systemd-timesyncd: "Synchronized to time server %s (%s)." before systemd 241, "...

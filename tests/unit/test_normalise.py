@@ -21,3 +21,19 @@ def test_every_spelling_of_a_host_becomes_its_one_name(tmp_path):
     verdict = skewsleuth.investigate([ev])
     hosts = sorted(h for (h,) in verdict.store.con.execute("SELECT DISTINCT host FROM events").fetchall())
     assert hosts == ["db02", "web01.example.com"]
+
+
+def test_the_names_a_case_file_gives_a_host_join_its_records(tmp_path):
+    """A Mac's syslog names it by whatever DHCP called it that day: the case file's
+    hosts: lists those names beside its address, and they become one host. An address
+    there stays an address: records never take a peer's name for it."""
+    ev = tmp_path / "ev"
+    (ev / "mac01").mkdir(parents=True)
+    names = ["calvisitor-10-105-160-95", "authorMacBook-Pro", "Johns-MBP.local", "mac01"]
+    (ev / "mac01" / "system.log").write_text("".join(
+        f"Jul  1 09:0{k}:06 {n} ntpd[1234]: wake time set -0.85567{k} s\n" for k, n in enumerate(names)))
+    (ev / "case.yml").write_text("hosts:\n  mac01: [10.105.160.95, calvisitor-10-105-160-95, authormacbook-pro, "
+                                 "Johns-MBP.local]\n")
+    verdict = skewsleuth.investigate([ev])
+    hosts = sorted(h for (h,) in verdict.store.con.execute("SELECT DISTINCT host FROM events").fetchall())
+    assert hosts == ["mac01"]

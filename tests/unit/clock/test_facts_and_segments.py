@@ -96,10 +96,6 @@ def test_a_4616_naming_the_process_outweighs_the_account_a_kernel_general_1_was_
 def test_every_systemd_timesyncd_wording_of_a_sync_is_a_sync_report(tmp_path):
     # systemd < 241, >= 241 and >= 243 (timesyncd-manager.c; the three strings coreos/
     # mantle's kola test linux.ntp waits for), as rsyslog writes them to /var/log/syslog
-    from skewsleuth.store import Store
-    from skewsleuth.case import Case
-    from skewsleuth.reading.ingest import ingest
-
     lines = ["2026-11-30T08:00:00.000000+00:00 deb1 systemd-timesyncd[480]: "
              "Synchronized to time server 10.0.0.1:123 (ntp1.corp.test).",
              "2026-11-30T08:10:00.000000+00:00 deb1 systemd-timesyncd[480]: "
@@ -108,9 +104,29 @@ def test_every_systemd_timesyncd_wording_of_a_sync_is_a_sync_report(tmp_path):
              "Initial synchronization to time server 10.0.0.1:123 (ntp1.corp.test).",
              "2026-11-30T08:30:00.000000+00:00 deb1 systemd-timesyncd[480]: "
              "Timed out waiting for reply from 10.0.0.1:123 (ntp1.corp.test)."]
-    (tmp_path / "deb1").mkdir()
-    (tmp_path / "deb1" / "syslog").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    store = Store()
-    ingest(store, [tmp_path], Case())
-    syncs = [f for f in read_facts(store) if f.kind == "sync"]
+    syncs = [f for f in _facts_of(tmp_path / "deb1" / "syslog", lines) if f.kind == "sync"]
     assert [f.logged.minute for f in syncs] == [0, 10, 20]
+
+
+def test_macos_ntpd_on_waking_is_a_step_by_the_time_service(tmp_path):
+    # Apple's ntpd in a Mac's system.log (loghub's Mac sample: "ntpd[...]: wake time set
+    # -0.855670 s"), beside the older "time reset" wording
+    lines = ["Jul  1 09:01:05 calvisitor-10-105-160-95 kernel[0]: Wake reason: EC.LidOpen (User)",
+             "Jul  1 09:01:06 calvisitor-10-105-160-95 ntpd[1234]: wake time set -0.855670 s",
+             "Jul  1 09:30:00 calvisitor-10-105-160-95 ntpd[1234]: time reset +600.250000 s"]
+    steps = [f for f in _facts_of(tmp_path / "mac01" / "system.log", lines) if f.kind == "step"]
+    assert [(f.delta_s, f.setter, f.process) for f in steps] == [(-0.85567, "time_service", "ntpd"),
+                                                                 (600.25, "time_service", "ntpd")]
+
+
+def _facts_of(path, lines: list[str]):
+    """The clock facts of one log file of ``lines``, its folder the host's."""
+    from skewsleuth.case import Case
+    from skewsleuth.reading.ingest import ingest
+    from skewsleuth.store import Store
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    store = Store()
+    ingest(store, [path.parent.parent], Case())
+    return read_facts(store)
