@@ -277,21 +277,35 @@ def weigh_clock_pairs(incident: Incident, measured: dict[str, str], hosts: Itera
         peers.setdefault(writer, set()).add(judge)
         peers.setdefault(judge, set()).add(writer)
     common = {p for p, ps in peers.items() if len(ps) >= 2}
+    lone: list[tuple[str, str, int]] = []
     for writer, judge, n in rest:
         ends = [p for p in (writer, judge) if p in common]
-        if len(ends) == 1:
-            c = ends[0]
-            other = judge if c == writer else writer
-            names = _few(peers[c])
-            w._say(c, 1.0, f"{_party(c)} is common to the failures with {len(peers[c])} others ({names})", n)
-            if not any(other in pair and not (set(pair) & common) for pair in ((a, b) for a, b, _ in rest)):
-                w.cleared.setdefault(other, f"its failures were all with {_party(c)}, which failed with "
-                                            f"{len(peers[c]) - 1} other{'s' if len(peers[c]) != 2 else ''} too: "
-                                            f"the common clock is that of {_party(c)}")
-        else:
-            for p, q in ((writer, judge), (judge, writer)):
-                w._say(p, 0.5, f"{n} symptoms pair {_party(p)} with {_party(q)}: nothing measured says which of "
-                               f"the two clocks is wrong", n)
+        if len(ends) != 1:
+            lone.append((writer, judge, n))
+            continue
+        c = ends[0]
+        other = judge if c == writer else writer
+        names = _few(peers[c])
+        w._say(c, 1.0, f"{_party(c)} is common to the failures with {len(peers[c])} others ({names})", n)
+        if not any(other in pair and not (set(pair) & common) for pair in ((a, b) for a, b, _ in rest)):
+            w.cleared.setdefault(other, f"its failures were all with {_party(c)}, which failed with "
+                                        f"{len(peers[c]) - 1} other{'s' if len(peers[c]) != 2 else ''} too: "
+                                        f"the common clock is that of {_party(c)}")
+    for writer, judge, n in lone:
+        # One clock the rest of the evidence already points at (measured off, the
+        # partner of a clock measured right, the odd one out) explains these failures
+        # too: the other one, that nothing else points at, is not needed for them.
+        sure = [p for p in (writer, judge) if w.strength(p) >= 1.0]
+        if len(sure) == 1:
+            p = sure[0]
+            q = judge if p == writer else writer
+            w._say(p, 1.0, f"{n} more symptoms pair it with {_party(q)}, whose clock nothing else points at", n)
+            w.cleared.setdefault(q, f"its failures with {_party(p)} are explained by the clock of {_party(p)}, "
+                                    "which the other failures point at")
+            continue
+        for p, q in ((writer, judge), (judge, writer)):
+            w._say(p, 0.5, f"{n} symptoms pair {_party(p)} with {_party(q)}: nothing measured says which of "
+                           f"the two clocks is wrong", n)
     for p in list(w.cleared):
         if w.strength(p) >= 1.0:
             del w.cleared[p]

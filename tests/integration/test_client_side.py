@@ -31,3 +31,7 @@ def test_a_workstation_ahead_that_logs_its_own_failures_is_accused_and_the_dc_it
         assert c["score"] <= top["score"]
     ruled = {r["what"]: r["reason"] for r in inc["ruled_out"]}
     assert "within the 300 s tolerance" in ruled["clock of dc01.corp.test"], ruled
+    # the 4625s name no DC: the unnamed party of those failures is explained by the
+    # workstation the 40960s already point at, not offered as a second culprit
+    assert [c["host"] for c in accused] == [top["host"]], [(c["host"], c["what"]) for c in accused]
+    assert any("more symptoms pair it with the domain controller" in e for e in top["evidence"]), top["evidence"]
