@@ -40,10 +40,11 @@ mappings: any; a list of strings: keywords anywhere in the message) and a Sigma
 ``all of`` (``them`` or ``name*``). Fields: ``Provider``, ``EventID``, ``Channel``,
 ``Format``, ``Host`` and ``Message`` (the record's text and its structured data); any
 other name is a field of the record's data (Windows EventData such as ``Status``, a
-JSON log's top-level field). Values match case-insensitively with Sigma's ``*`` / ``?``
-wildcards; modifiers ``contains``, ``startswith``, ``endswith``, ``re`` (with ``i``,
-``m``, ``s``), ``all``. Every rule is matched by one SQL statement over the whole
-``timeline`` in DuckDB, never record by record in Python.
+JSON log's field, a nested one by its dotted path: ``err.stack``, ``http.request.id``).
+Values match case-insensitively with Sigma's ``*`` / ``?`` wildcards; modifiers
+``contains``, ``startswith``, ``endswith``, ``re`` (with ``i``, ``m``, ``s``), ``all``.
+Every rule is matched by one SQL statement over the whole ``timeline`` in DuckDB, never
+record by record in Python.
 
 ``measure`` (optional, in the same block): shapes of records that state a difference
 between two clocks (:mod:`skewsleuth.clock.measured`), each a mapping whose
@@ -65,6 +66,7 @@ import yaml
 
 from ..clock.measured import Shape, shape_from_mapping, time_formats_problem
 from ..errors import RuleError
+from ..sources import per_source_sql
 
 FIELDS = {
     "provider": "provider",
@@ -131,7 +133,7 @@ def _re2_problem(pattern: str) -> str | None:
     return None
 
 
-_DATA_FIELD = re.compile(r"^[A-Za-z_@][A-Za-z0-9_@-]{0,127}$")
+_DATA_FIELD = re.compile(r"^[A-Za-z_@][A-Za-z0-9_@.-]{0,127}$")
 _MODIFIERS = {"contains", "startswith", "endswith", "re", "all", "i", "m", "s"}
 
 
@@ -204,7 +206,11 @@ def _column(rule: Rule, name: str) -> str:
         return column
     if not _DATA_FIELD.match(name):
         raise RuleError(f"{rule.path}: unknown field {name!r} (known: {', '.join(FIELDS)}, or a data field name)")
-    return "json_extract_string(data, '$.\"" + name + "\"')"
+    # A structured log line's fields sit under ``fields`` (sources.contract), nested ones
+    # by their dotted path as one key: "err.stack" is a name, not a JSON path.
+    member = '."' + name + '"'
+    return per_source_sql(lambda s: f"json_extract_string(data, '$.fields{member}')" if s.messages == "correlated"
+                          else None, default=f"json_extract_string(data, '${member}')")
 
 
 def _field_sql(rule: Rule, key: str, values: Any, params: list) -> str:

@@ -57,9 +57,10 @@ quarantined record; a line holding no spans at all is quarantined as one record.
 ``data`` (JSON) of every event::
 
     {"corr":   {...},   # normalised correlation fields, only those present
-     "fields": {...},   # every other top-level scalar, by its original name
+     "fields": {...},   # every other scalar, by its name or dotted path
      "tz_assumed": true, "tz_resolution": "ambiguous", "tz_fold": 1,   # when so
-     "traceparent_invalid": true, "host_assumed": true}                 # when so
+     "traceparent_invalid": true, "host_assumed": true,                 # when so
+     "fields_cut": true}                                                # when so
 
 ``corr`` keys:
 
@@ -108,10 +109,19 @@ quarantined record; a line holding no spans at all is quarantined as one record.
 For a span, ``request_id`` and ``peer`` are read from its attributes by the same
 names; ids, kind, direction and ``end_us`` from the span itself.
 
-``fields`` holds each top-level string (cut at 64 KiB), number or boolean of the line
-except those that became ``logged``, ``message``, ``host`` and ``provider``, so that
-users can name their own correlation keys (``order_id``); for a span, its string,
-int and bool attributes by key.
+``fields`` holds each string (cut at 64 KiB), number or boolean of the line except
+those that became ``logged``, ``message``, ``host`` and ``provider``, so that users can
+name their own correlation keys (``order_id``) and rules their own fields: a top-level
+one by its name, a nested one by its dotted path, as ECS names fields and
+Elasticsearch flattens objects (``{"err": {"stack": ...}}`` is ``"err.stack"``, pino's
+``req.id``, ECS ``http.request.id`` and ``error.message``), a list's items by index
+(structlog's ``dict_tracebacks``: ``exception.0.exc_type``). A flat key wins over the
+nested path it spells, as for the fields above. Shallower values come first, and a
+line keeps at most 256 nested values, 8 names deep, paths of 256 characters and 256
+KiB of nested text; the rest is left out and ``"fields_cut": true`` says so. The
+``message`` stays what the logger wrote: an error's text nested beside it (pino's
+``err.stack``) reaches a rule's ``Message`` through ``data``, which ``Message`` spans.
+For a span, ``fields`` holds its string, int and bool attributes by key.
 
 Blank lines are skipped. A line that is not a JSON object (or nests deeper than the
 parser allows), has no usable timestamp, or a span without a usable start time, is
@@ -122,7 +132,10 @@ References: RFC 3339; OTLP specification, "JSON Protobuf Encoding"
 (https://opentelemetry.io/docs/specs/otlp/#json-protobuf-encoding); OpenTelemetry
 "File Exporter" (JSON Lines); W3C Trace Context, "traceparent Header"
 (https://www.w3.org/TR/trace-context/#traceparent-header); Serilog CLEF
-(https://clef-json.org/); ECS field reference; nginx ``log_format escape=json``.
+(https://clef-json.org/); ECS field reference (dotted field names); nginx ``log_format
+escape=json``; pino-std-serializers ``err`` / ``req``; bunyan ``stdSerializers.err``;
+ecs-logging-python / ecs-logging-nodejs (``error.*``, ``http.request.id``); structlog
+``dict_tracebacks``.
 """
 
 from __future__ import annotations
@@ -151,6 +164,15 @@ MAX_LINE = 32 << 20
 
 _MAX_US = 253_402_300_800 * 1_000_000  # 10000-01-01T00:00:00Z
 _MAX_TEXT = 64 * 1024
+# Nested values are kept within bounds, so that no line (up to MAX_LINE) makes a record
+# much larger than itself, as paths each repeating a long prefix would: names in a path
+# (ECS's deepest field has 4, http.request.body.bytes; structlog's dict tracebacks 6,
+# exception.0.frames.0.locals.token), characters in a path (a case file or a rule names
+# a field in at most 128), values, and characters of their text.
+_MAX_DEPTH = 8
+_MAX_PATH = 256
+_MAX_NESTED = 256
+_MAX_NESTED_TEXT = 4 * _MAX_TEXT
 _U64 = 1 << 64
 _DAY = timedelta(days=1)
 
@@ -560,9 +582,11 @@ def _correlate(obj: dict[str, Any], logged: datetime, localizer: Localizer, data
     return corr
 
 
-def _scalars(obj: dict[str, Any], skip: tuple[str | None, ...]) -> dict[str, Any]:
-    """The top-level strings, numbers and booleans of ``obj`` but those in ``skip``."""
+def _scalars(obj: dict[str, Any], skip: tuple[str | None, ...], data: dict[str, Any]) -> dict[str, Any]:
+    """The strings, numbers and booleans of ``obj`` but those in ``skip``: top-level
+    ones by name, nested ones by their dotted path (see :func:`_flatten`)."""
     out: dict[str, Any] = {}
+    nested = None
     for k, v in obj.items():
         cls = v.__class__
         if cls is str:
@@ -570,7 +594,80 @@ def _scalars(obj: dict[str, Any], skip: tuple[str | None, ...]) -> dict[str, Any
                 out[k] = v if len(v) <= _MAX_TEXT else v[:_MAX_TEXT]
         elif (cls is int or cls is float or cls is bool) and k not in skip:
             out[k] = v
+        elif (cls is dict or cls is list) and v and k not in skip:
+            # Most lines nest nothing: the list is made only for those that do.
+            if nested is None:
+                nested = [(k, v)]
+            else:
+                nested.append((k, v))
+    if nested is not None and not _flatten(nested, skip, out):
+        data["fields_cut"] = True
     return out
+
+
+def _flatten(level: list[tuple[str, Any]], skip: tuple[str | None, ...], out: dict[str, Any]) -> bool:
+    """Add the values nested in ``level`` ((path, object or list) pairs) to ``out``
+    under their dotted paths (``err.stack``; a list's items by index,
+    ``exception.0.exc_type``), shallower ones first; a path ``out`` holds already (a
+    flat ``"a.b"`` key) or that ``skip`` names is left out. False when the bounds left
+    something out."""
+    whole = True
+    count = 0
+    text = _MAX_NESTED_TEXT
+    depth = 1
+    while level:
+        depth += 1          # the number of names in the paths of this round's values
+        descend = depth < _MAX_DEPTH
+        deeper: list[tuple[str, Any]] = []
+        for prefix, container in level:
+            if len(prefix) >= _MAX_PATH - 1:
+                whole = False
+                continue
+            prefix += "."
+            for k, v in container.items() if container.__class__ is dict else enumerate(container):
+                cls = v.__class__
+                if cls is str:
+                    n = len(v)
+                    if n > text or n > _MAX_TEXT:
+                        if not text:
+                            whole = False
+                            continue
+                        if n > text:
+                            whole = False
+                        v = v[:min(text, _MAX_TEXT)]
+                        n = len(v)
+                elif cls is dict or cls is list:
+                    if not v:
+                        continue
+                    # Breadth first, within bounds: a flood of deep values (headers, stack
+                    # frames) cannot crowd out a shallow one (err.stack).
+                    if not descend or count + len(deeper) >= _MAX_NESTED:
+                        whole = False
+                        continue
+                    path = prefix + (k if k.__class__ is str else str(k))
+                    if len(path) > _MAX_PATH:
+                        whole = False
+                        continue
+                    deeper.append((path, v))
+                    continue
+                elif v is None:
+                    continue
+                else:
+                    n = 0
+                # A long key is copied into a path once at most (prefixes are short), then dropped.
+                path = prefix + (k if k.__class__ is str else str(k))
+                if len(path) > _MAX_PATH:
+                    whole = False
+                    continue
+                if path in out or path in skip:
+                    continue
+                if count == _MAX_NESTED:
+                    return False
+                text -= n
+                out[path] = v
+                count += 1
+        level = deeper
+    return whole
 
 
 # --- sniffing ------------------------------------------------------------------------------
@@ -664,9 +761,11 @@ def read(ctx: FileContext) -> Iterator[pa.RecordBatch]:
                     host, host_key = v, key
                     break
                 if key == "host" and v.__class__ is dict:
-                    n = v.get("name") or v.get("hostname")
+                    n, path = v.get("name"), "host.name"
+                    if n.__class__ is not str or not n:
+                        n, path = v.get("hostname"), "host.hostname"
                     if n.__class__ is str and n:
-                        host = n
+                        host, host_key = n, path
                         break
             provider, provider_key = _first_text(obj, _PROVIDER_KEYS)
             if provider is None:
@@ -675,7 +774,7 @@ def read(ctx: FileContext) -> Iterator[pa.RecordBatch]:
                     provider, provider_key = v, "name"
 
             data["corr"] = _correlate(obj, logged, localizer, data, time_key)  # type: ignore[arg-type]
-            data["fields"] = _scalars(obj, (time_key, message_key, host_key, provider_key))
+            data["fields"] = _scalars(obj, (time_key, message_key, host_key, provider_key), data)
             add(record_no=record_no, host=_cut(host) if host else default_host, logged=logged, format=FORMAT,
                 channel=CHANNEL, provider=_cut(provider) if provider else None, message=message, data=data)
             if builder.full():

@@ -15,8 +15,9 @@ the pairing in :mod:`skewsleuth.clock.pairs` (and :mod:`skewsleuth.clock.krb5`):
 ``"correlated"``
     a structured log line: ``corr`` holds what names a message or span (``request_id``,
     ``trace_id``, ``span_id``, ``parent_span_id``, ``kind``, ``direction``, ``phase``,
-    ``peer``, ``end_us``) and ``fields`` the line's own top-level fields by name (for the
-    case file's correlation keys).
+    ``peer``, ``end_us``) and ``fields`` the line's own fields by name, nested ones by
+    their dotted path as one key (``"err.stack"``), for the case file's correlation keys
+    and rules' data fields.
 ``"text"``
     a line of text: keys are RFC 5424 structured-data parameters
     (``structured_data.<element>.<name>``) or ``name=value`` words of the message.

@@ -267,7 +267,10 @@ def test_ecs_logging_nested_objects(tmp_path):
                         '"host":{"hostname":"orders-01"},"http":{"request":{"id":"r-77"}}}')
     assert (row["host"], row["provider"], row["message"]) == ("orders-01", "orders-svc", "order shipped")
     assert row["data"]["corr"] == {"request_id": "r-77", "trace_id": TRACE, "span_id": SPAN}
-    assert row["data"]["fields"] == {"log.level": "info"}
+    # nested fields by their dotted paths, but those that became the host and provider
+    assert row["data"]["fields"] == {"log.level": "info", "ecs.version": "1.6.0", "log.logger": "orders",
+                                     "trace.id": TRACE, "span.id": SPAN, "http.request.id": "r-77",
+                                     "log.origin.function": "ship"}
 
 
 def test_nginx_json_access_log(tmp_path):
