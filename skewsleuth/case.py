@@ -48,8 +48,9 @@ UTC = dt_timezone.utc
 
 CASE_KEYS = ("timezone", "references", "reference_accuracy_s", "hosts", "correlation_keys", "changes",
              "observations")
-# A correlation key names a top-level field of JSON application logs, a structured-data
-# parameter of RFC 5424 syslog, or a name=value word of a syslog or journal message.
+# A correlation key names a field of JSON application logs (a nested one by its dotted
+# path, ``req.id``), a structured-data parameter of RFC 5424 syslog, or a name=value
+# word of a syslog or journal message.
 _KEY_NAME = re.compile(r"^[A-Za-z_@][A-Za-z0-9_.@-]{0,127}$")
 _CASE_HEAD = re.compile(rb"^\s*(?:#[^\n]*\n\s*)*(?:---\s*\n\s*)?(?:" + b"|".join(k.encode() for k in CASE_KEYS) + rb")\s*:", re.S)
 _CSV_HEAD = re.compile(rb"^\s*(?:\xef\xbb\xbf)?\s*time\s*,\s*host\s*,\s*change\s*\r?\n", re.I)

@@ -324,9 +324,10 @@ BUILTIN += (
           source="jwtk/jjwt DefaultJwtParser"),
     # jsonwebtoken's NotBeforeError ("jwt not active") carries the token's nbf as
     # ``date`` (lib/NotBeforeError.js); a JSON logger (pino's err serializer) writes it
-    # in the record, whose own time is the validator's, just after it checked.
+    # in the record (applog keeps it as ``err.date``), whose own time is the
+    # validator's, just after it checked.
     Shape("jsonwebtoken NotBeforeError",
-          (("other_time", r'"date"\s*:\s*"([0-9T:.Z-]+)"'),),
+          (("other_time", r'"(?:err\.)?date"\s*:\s*"([0-9T:.Z-]+)"'),),
           contains=("jwt not active",), other="unnamed", order="other_first", error_s=1.0,
           labels=(("other_time", "date (nbf)"),),
           source="auth0/node-jsonwebtoken lib/NotBeforeError.js, verify.js"),

@@ -28,10 +28,18 @@ def render_rules(rules: list[Rule], console: Console) -> None:
         table.add_column(col, no_wrap=True, overflow="ellipsis")
     table.add_column("title", ratio=1, overflow="fold", min_width=20)
     for r in rules:
-        tol = "" if r.tolerance_s is None else f"{r.tolerance_s:g} s"
+        tol = "" if r.tolerance_s is None else _seconds(r.tolerance_s)
         table.add_row(Text(r.signature), Text(r.protocol), Text(tol), Text(r.role), Text(r.clocks.logged_by),
                       Text(r.title + ("" if r.builtin else f"  ({r.path})")))
     console.print(table)
+
+
+def _seconds(s: float) -> str:
+    """A tolerance as people write it: 0.05 s, 300 s, 1 d (MongoDB's is a year)."""
+    for size, unit in ((86400.0, "d"), (3600.0, "h")):
+        if s >= size and (s / size).is_integer():
+            return f"{s / size:g} {unit}"
+    return f"{s:g} s" if s < 1e6 else f"{s / 86400:.0f} d"
 
 
 def render_results(results: list[RuleResult], console: Console) -> None:

@@ -37,7 +37,10 @@ def test_rules_commands(tmp_path):
         "  tests: {source: made up, match: ['a token from the past']}}\n")
     r = run_cli("rules", "test", "--rules", str(mine), "--no-builtin")
     assert r.returncode == 1 and "FAIL  MYAPP_SKEW" in r.stdout and "did not match" in r.stdout, r.stdout
-    assert "MYAPP_SKEW" in run_cli("rules", "list", "--rules", str(mine)).stdout
+    listed = run_cli("rules", "list", "--rules", str(mine)).stdout
+    assert "MYAPP_SKEW" in listed
+    # tolerances as people write them, whole: Ceph's 0.05 s, Kerberos's 300 s, MongoDB's year
+    assert all(t in listed for t in ("0.05 s", "300 s", "365 d")), listed
     assert "does not exist" in one_line_error("rules", "test", "--rules", str(tmp_path / "out" / "nope"))
     assert "--sigma" in one_line_error("rules", "export")
     assert "--rules" in one_line_error("rules", "list", "--no-builtin")

@@ -314,6 +314,9 @@ def test_a_stripchart_against_the_pool_bounds_the_host_against_true_time(tmp_pat
     # the record's own time (09:31:43.5) stands in for the validator's
     ("jsonwebtoken NotBeforeError", "jwt not active",
      '{"err": {"type": "NotBeforeError", "message": "jwt not active", "date": "2026-11-30T09:41:43.000Z"}}', -598.5),
+    # ... and as applog keeps a pino record's nested err (by its dotted path)
+    ("jsonwebtoken NotBeforeError", "jwt not active",
+     '{"fields": {"err.type": "NotBeforeError", "err.date": "2026-11-30T09:41:43.000Z"}}', -598.5),
 ])
 def test_token_validators_bound_the_unnamed_issuer_from_below(shape, message, data, hi):
     import duckdb
