@@ -7,19 +7,34 @@ Reads the two shapes Windows produces:
 * ``wevtutil qe /f:xml`` / ``/f:RenderedXml`` and ``Get-WinEvent ... | ToXml()``
   output: a bare stream of ``<Event>`` elements with no root.
 
-Each ``<Event>`` element is read on its own, so one damaged record costs only itself:
+Yields one event per ``<Event>`` record: its System fields, its EventData or UserData
+as ``data``, and the ``RenderingInfo/Message`` of RenderedXml, when present, as its
+message. Events are rendered into the JSON shape of the ``evtx`` package and share its
+normalisation (:mod:`.winevent`), so that a record reads the same from an .evtx and
+from its XML where the XML can tell: UserData's namespace declarations are among its
+element's attributes, and a ``<Data>`` is read by its Name wherever it stands (AD FS
+writes its fields as ``<UserData><Event xmlns=".../ActiveDirectoryFederationServices/
+2.0/Events"><EventData><Data>``). What XML cannot tell is left as text: the type of a
+value (the evtx package writes a boolean or a number typed in the .evtx as such) and
+repeated elements (a list here, numbered keys there).
+
+A record ends at its own ``</Event>``: an ``<Event>`` inside it in another namespace
+nests (AD FS's above; UserData holds only elements of other namespaces), one in the
+record's own namespace opens the next record and the first is quarantined as cut
+short. Each record is read on its own, so one damaged record costs only itself:
 events of a shape already seen are filled into that shape's JSON template without a
 parse (see "The fast path" below), every other one goes through the parser.
 ``read(ctx, templates=False)`` puts every event through the parser: the reference
 the fast path must equal.
 DTDs and entity declarations are refused (defusedxml) and the region that carries them
 is quarantined: an event log has no business declaring entities, and expanding them is
-how XML bombs and external-entity reads work. Events are rendered into the JSON shape
-of the ``evtx`` package and share its normalisation (:mod:`.winevent`); the
-``RenderingInfo/Message`` of RenderedXml, when present, becomes the event's message.
+how XML bombs and external-entity reads work.
 
-References: Microsoft, "Event Schema" (``EventType``, ``RenderingInfoType``);
-"wevtutil" command reference; defusedxml documentation.
+References: Microsoft, "Event Schema" (``EventType``, ``UserDataType``,
+``RenderingInfoType``); "wevtutil" command reference; defusedxml documentation;
+W3C, "Namespaces in XML 1.0" (default namespace scope, attribute uniqueness);
+https://github.com/omerbenamram/evtx, ``src/json_output.rs`` (the JSON rendering:
+``<Data>`` by element name, attributes as written).
 """
 
 from __future__ import annotations
@@ -28,11 +43,11 @@ import json
 import re
 from operator import itemgetter
 from typing import Any, Iterator
-from xml.etree.ElementTree import Element
+from xml.etree.ElementTree import Element, TreeBuilder
 
 import pyarrow as pa
 from defusedxml import DefusedXmlException
-from defusedxml.ElementTree import ParseError, fromstring
+from defusedxml.ElementTree import DefusedXMLParser, ParseError, fromstring
 
 from ..errors import UnusableFile
 from .base import BATCH_ROWS, FileContext
@@ -46,7 +61,12 @@ FORMAT = "eventxml"
 _HEAD = re.compile(rb"^\s*(?:\xef\xbb\xbf)?\s*(?:<\?xml[^>]*\?>\s*)?(?:<!--.*?-->\s*)*"
                    rb"(?:<!DOCTYPE[^\[>]*(?:\[.*?\])?\s*>\s*)?(?:<!--.*?-->\s*)*<(?:Events|Event)[\s>/]", re.S)
 _EVENT_OPEN = re.compile(r"<Event[\s>]")
-_EVENT_CLOSE = "</Event>"
+_EVENT_CLOSE = re.compile(r"</Event\s*>")
+# The rest of a start tag, its attributes read whole (a '>' may stand in a value):
+# group 1 the attributes, group 2 "/" when the element is empty.
+_TAG_REST = re.compile(r"""((?:\s+[^\s=<>/]+\s*=\s*(?:'[^'<]*'|"[^"<]*"))*)\s*(/?)>""")
+_ATTR = re.compile(r"""\s+([^\s=<>/]+)\s*=\s*(?:'([^'<]*)'|"([^"<]*)")""")
+_TAG = re.compile(r"""<(/?)[^\s<>/!?]+""" + _TAG_REST.pattern)
 _DECLARATION = re.compile(r"<!(?:DOCTYPE|ENTITY)", re.I)
 # What may stand between events without being a record: the prolog, the <Events>
 # wrapper, comments and white space.
@@ -72,14 +92,25 @@ def _node(el: Element) -> Any:
     out: dict[str, Any] = {}
     if el.attrib:
         out["#attributes"] = {_local(k): v for k, v in el.attrib.items()}
+    unnamed: list[str] = []
     for child in el:
         key = _local(child.tag)
-        value = _node(child)
+        if key == "Data":
+            # The evtx package reads a <Data> by its tag wherever it stands, so the
+            # <EventData> AD FS nests in its <UserData> reads as the record's own does.
+            key, value = _data(child)
+            if key is None:
+                unnamed.append(value)
+                continue
+        else:
+            value = _node(child)
         if key in out:
             prev = out[key]
             out[key] = (prev if isinstance(prev, list) else [prev]) + [value]
         else:
             out[key] = value
+    if unnamed:
+        out["Data"] = _unnamed(unnamed)
     text = (el.text or "").strip()
     if not out:
         return _scalar(text) if text else None
@@ -92,22 +123,38 @@ def _scalar(text: str) -> Any:
     return int(text) if text.isdigit() and len(text) < 19 else text
 
 
+def _data(el: Element) -> tuple[str | None, Any]:
+    """A <Data> as the evtx package renders it: (its Name, its value), or (None, its
+    text as it stands) when it has no Name."""
+    text = el.text or ""
+    name = el.attrib.get("Name")
+    if name is None:
+        return None, text
+    stripped = text.strip()
+    return name, _scalar(stripped) if stripped else text
+
+
+def _unnamed(texts: list[str]) -> dict[str, Any]:
+    # Unnamed <Data> are gathered under "Data", as the evtx package renders them.
+    return {"#text": texts if len(texts) > 1 else texts[0]}
+
+
 def _event_data(el: Element) -> dict[str, Any]:
-    # Named <Data Name="X">v</Data> become {"X": v}; unnamed ones a list under "Data",
-    # as the evtx package renders them.
+    # Named <Data Name="X">v</Data> become {"X": v}; unnamed ones a list under "Data".
     named: dict[str, Any] = {}
-    unnamed: list[Any] = []
+    unnamed: list[str] = []
     for child in el:
         tag = _local(child.tag)
-        text = child.text or ""
-        if tag == "Data" and "Name" in child.attrib:
-            named[child.attrib["Name"]] = _scalar(text.strip()) if text.strip() else text
-        elif tag == "Data":
-            unnamed.append(text)
+        if tag == "Data":
+            key, value = _data(child)
+            if key is None:
+                unnamed.append(value)
+            else:
+                named[key] = value
         else:
             named[tag] = _node(child)
     if unnamed:
-        named["Data"] = {"#text": unnamed if len(unnamed) > 1 else unnamed[0]}
+        named["Data"] = _unnamed(unnamed)
     return named
 
 
@@ -148,8 +195,32 @@ def read(ctx: FileContext, *, templates: bool = True) -> Iterator[pa.RecordBatch
 
 def _render_json(text: str) -> str:
     """One ``<Event>`` element -> its JSON text, through the guarded parser (the reference)."""
-    root = fromstring(text, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    if text.find("xmlns", text.find(">")) < 0:
+        # Nothing below the root declares a namespace (the usual record): the plain tree.
+        root = fromstring(text, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    else:
+        parser = DefusedXMLParser(target=_Declaring(), forbid_dtd=True, forbid_entities=True, forbid_external=True)
+        parser.feed(text)
+        root = parser.close()
     return json.dumps(_render(root), ensure_ascii=False)
+
+
+class _Declaring(TreeBuilder):
+    """A tree whose elements keep their namespace declarations among their attributes
+    (``xmlns``, ``xmlns:p``), where the evtx package shows them: the UserData of
+    ``<EventXML xmlns="Event_NS">`` renders as it does from the .evtx."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._declared: dict[str, str] = {}
+
+    def start_ns(self, prefix: str, uri: str) -> None:
+        self._declared["xmlns:" + prefix if prefix else "xmlns"] = uri
+
+    def start(self, tag: str, attrs: dict[str, str]) -> Element:
+        if self._declared:
+            attrs, self._declared = {**self._declared, **attrs}, {}
+        return super().start(tag, attrs)
 
 
 # ---------------------------------------------------------------------------------
@@ -169,8 +240,11 @@ def _render_json(text: str) -> str:
 # parser does it: entity and character references decoded, digits read as a number
 # (_scalar), names that become keys checked not to collide. Anything else (a skeleton
 # with comments, CDATA, processing instructions or a DTD, "]]>", a reserved namespace,
-# a reference this decoder does not know) takes the guarded parser, which also decides
-# what is malformed. tests/test_sources_eventxml_equivalence.py holds it to the parser
+# a prefixed attribute (whose namespace, a value, decides whether two of them are one
+# attribute twice), a reference this decoder does not know) takes the guarded parser,
+# which also decides what is malformed. Namespace declarations are values like any
+# other: the parser shows them, it does not compare them. The test
+# tests/integration/test_eventxml_equivalence.py holds the templates to the parser
 # (``read(ctx, templates=False)``).
 
 # Values, by kind; each pass runs on what the passes before it left, with the values
@@ -187,6 +261,9 @@ _PASSES = (
     (re.compile('(?<!Name)="([^"<&\t\n\r\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]+)(?=")'), '="\x04'),
 )
 _HOLE = re.compile("[\x01-\x04]")
+# A prefixed attribute (not a namespace declaration) in a start tag; read past the tag's
+# end, which only ever refuses a template too many.
+_PREFIXED = re.compile(r"<[^<!?/][^<]*?\s(?!xmlns:)[^\s=<>/:]+:[^\s=<>/]*\s*=")
 _REF = re.compile(r"&(?:(lt|gt|amp|apos|quot)|#([0-9]+)|#x([0-9a-fA-F]+));")
 _NAMED = {"lt": "<", "gt": ">", "amp": "&", "apos": "'", "quot": '"'}
 _MARK = "7{:09d}3"
@@ -316,6 +393,8 @@ def _skeleton(text: str) -> str:
 def _compile(skeleton: str) -> _Template | None:
     if "<!" in skeleton or "<?" in skeleton or _MARKS.search(skeleton):
         return None  # comments, CDATA, DTD, processing instructions: the parser's business
+    if _PREFIXED.search(skeleton):
+        return None  # p:a and q:a are one attribute twice when p and q name one namespace
     parts = _HOLE.split(skeleton)
     marks = [_MARK.format(k) for k in range(len(parts) - 1)]
     marked = "".join(p + m for p, m in zip(parts, marks + [""]))
@@ -401,6 +480,66 @@ class _FastRenderer:
         return tmpl.fill(m.groups(), text)
 
 
+def _extent(buf: str, m: re.Match, eof: bool) -> tuple[bool, int] | None:
+    """Where the record whose start tag ``m`` found ends: (True, just past its own end
+    tag), (False, where the next record opens or the text ends) if it is cut short
+    first, or None if ``buf`` ends before that can be told.
+
+    An ``<Event>`` inside the record nests (AD FS writes one in its UserData, in its own
+    namespace): it opens the next record only if it is in the record's own namespace,
+    since the Event Schema's UserData holds elements of other namespaces alone.
+    """
+    depth, pos, home = 1, m.end(), None
+    while True:
+        close = _EVENT_CLOSE.search(buf, pos)
+        inner = _EVENT_OPEN.search(buf, pos, close.start() if close else len(buf))
+        if inner is None:
+            if close is None:
+                return (False, len(buf)) if eof else None
+            depth -= 1
+            pos = close.end()
+            if depth == 0:
+                return True, pos
+            continue
+        tag = _TAG_REST.match(buf, inner.end() - 1)
+        if tag is None and not eof and buf.find("<", inner.end()) < 0:
+            return None  # its start tag may end in the next chunk (no '<' stands in one)
+        if tag is not None and tag.group(2):
+            pos = tag.end()  # an empty <Event/>: nothing to close
+            continue
+        if home is None:
+            home = _namespace(buf, m.start(), m.start(), _TAG_REST.match(buf, m.end() - 1))
+        if tag is None or _namespace(buf, m.start(), inner.start(), tag) == home:
+            return False, inner.start()
+        depth += 1
+        pos = tag.end()
+
+
+def _namespace(buf: str, start: int, at: int, tag: re.Match | None) -> str:
+    """The default namespace of the element whose start tag opens at ``at`` (``tag``:
+    the rest of that tag), as declared from the record opening at ``start`` on."""
+    own = _declared(tag.group(1)) if tag is not None else None
+    if own is not None:
+        return own
+    scope = [""]
+    for t in _TAG.finditer(buf, start, at):
+        if t.group(1):
+            if len(scope) > 1:
+                scope.pop()
+        elif not t.group(3):
+            declared = _declared(t.group(2))
+            scope.append(scope[-1] if declared is None else declared)
+    return scope[-1]
+
+
+def _declared(attributes: str) -> str | None:
+    """The default namespace a start tag's attributes declare, if they declare one."""
+    for a in _ATTR.finditer(attributes):
+        if a.group(1) == "xmlns":
+            return a.group(2) if a.group(2) is not None else a.group(3)
+    return None
+
+
 def _read_stream(reader: Any, ctx: FileContext, fast: _FastRenderer | None) -> Iterator[pa.RecordBatch]:
     nos: list[int] = []
     ids: list[int | None] = []
@@ -431,20 +570,22 @@ def _read_stream(reader: Any, ctx: FileContext, fast: _FastRenderer | None) -> I
             m = _EVENT_OPEN.search(buf, pos)
             if not m:
                 break
-            end = buf.find(_EVENT_CLOSE, m.end())
-            nxt = _EVENT_OPEN.search(buf, m.end())
-            if end < 0 and not eof:
-                break  # the rest of this event is in the next chunk
+            close = _EVENT_CLOSE.search(buf, m.end())
+            if close is not None and _EVENT_OPEN.search(buf, m.end(), close.start()) is None:
+                closed, stop = True, close.end()  # the usual record: no <Event> inside it
+            else:
+                extent = _extent(buf, m, eof)
+                if extent is None:
+                    break  # the rest of this event is in the next chunk
+                closed, stop = extent
             between(buf[pos:m.start()])
-            if end < 0 or (nxt is not None and nxt.start() < end):
+            pos = stop
+            if not closed:
                 # An <Event> that never closes before the next one opens: truncated.
-                stop = nxt.start() if nxt is not None else len(buf)
                 ctx.quarantine(ordinal, "truncated <Event> element (no </Event>)", buf[m.start():stop])
                 ordinal += 1
-                pos = stop
                 continue
-            text = buf[m.start():end + len(_EVENT_CLOSE)]
-            pos = end + len(_EVENT_CLOSE)
+            text = buf[m.start():stop]
             rendered = fast(text) if fast is not None else None
             if rendered is None:
                 try:

@@ -4,7 +4,8 @@ The reference is the reader without templates (``eventxml.read(ctx, templates=Fa
 every event through defusedxml's ElementTree): the same EVENTS rows, record numbers,
 quarantine rows and notes, on the synthetic corpus, on XML rendered from the real EVTX
 samples (pretty-printed, double-quoted, as the ``evtx`` package writes it), and on
-hostile events built by hypothesis. Each event's JSON is also compared on its own.
+hostile events built by hypothesis (UserData among them, an ``<Event>`` nested in it).
+Each event's JSON is also compared on its own.
 """
 
 from __future__ import annotations
@@ -145,17 +146,27 @@ _HOSTILE = st.lists(
     max_size=12).map("".join)
 
 
-def _event(rid, name, text, attr, quote, data_names, unnamed, message, pretty):
+# UserData as AD FS (an <Event> of its own), TerminalServices and the Eventlog write it,
+# and in a namespace that is itself a hostile value.
+_USERDATA = ["", "<UserData><Event xmlns={q}http://schemas.microsoft.com/ActiveDirectoryFederationServices/2.0/Events{q}>"
+                 "<EventData>{data}</EventData></Event></UserData>",
+             "<UserData><EventXML xmlns={q}Event_NS{q}><User>{text}</User>{data}</EventXML></UserData>",
+             "<UserData><LogFileCleared xmlns:auto-ns3={q}{attr}{q} xmlns={q}{attr}{q}>{data}</LogFileCleared></UserData>",
+             "<UserData><Event xmlns={q}{attr}{q}><Event/>{data}</Event></UserData>"]
+
+
+def _event(rid, name, text, attr, quote, data_names, unnamed, message, pretty, userdata):
     q = quote
     nl = "\n  " if pretty else ""
     data = "".join(f"{nl}<Data Name={q}{n}{q}>{v}</Data>" for n, v in data_names)
     data += "".join(f"{nl}<Data>{v}</Data>" for v in unnamed)
+    body = userdata.format(q=q, data=data, text=text, attr=attr) if userdata else f"<EventData>{data}</EventData>"
     return (f"<Event xmlns={q}{NS}{q}>{nl}<System>{nl}<Provider Name={q}{name}{q} Guid={q}{attr}{q}/>"
             f"{nl}<EventID Qualifiers={q}{attr}{q}>{text}</EventID><Level>{text}</Level>"
             f"<TimeCreated SystemTime={q}2014-10-21T02:33:25.1234567Z{q}/><EventRecordID>{rid}</EventRecordID>"
             f"<Execution ProcessID={q}{attr}{q} ThreadID={q}1{q}/><Channel>{text}</Channel>"
             f"<Computer>{text}</Computer><Security UserID={q}{attr}{q}/></System>"
-            f"<EventData>{data}</EventData><RenderingInfo Culture={q}en{q}><Message>{message}</Message>"
+            f"{body}<RenderingInfo Culture={q}en{q}><Message>{message}</Message>"
             f"</RenderingInfo></Event>")
 
 
@@ -165,7 +176,8 @@ _EVENTS = st.builds(
     name=st.sampled_from(["P", "P'", "P&amp;"]),
     text=_HOSTILE, attr=_HOSTILE, quote=st.sampled_from(["'", '"']),
     data_names=st.lists(st.tuples(st.sampled_from(["a", "b", "Data", "Binary", "x y"]), _HOSTILE), max_size=4),
-    unnamed=st.lists(_HOSTILE, max_size=3), message=_HOSTILE, pretty=st.booleans())
+    unnamed=st.lists(_HOSTILE, max_size=3), message=_HOSTILE, pretty=st.booleans(),
+    userdata=st.sampled_from(_USERDATA))
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
