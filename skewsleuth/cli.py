@@ -35,6 +35,9 @@ WORKERS_HELP = ("Processes that read the files (default: every core when the inp
                 "else 1).")
 SCHEDULER_HELP = ("Read the files on a Dask cluster (tcp://HOST:PORT); its workers must see the same paths. "
                   "Needs pip install 'skewsleuth[scale]'.")
+YEAR_HELP = ("Year of the first line of every RFC 3164 syslog file, whose times carry none; later lines are "
+             "counted forward across New Year (default: each file's newest line is taken to be no later than "
+             "the file's modification time).")
 
 
 def _fail(message: str, status: int = 2) -> None:
@@ -69,12 +72,12 @@ def _outputs(verdict: Verdict, json_out: Optional[str], md_out: Optional[str], q
 
 def _run(paths: List[Path], case: Optional[Path], db: Optional[Path], host: Optional[str],
          rules: Optional[List[Path]], timezone: Optional[str], workers: Optional[int] = None,
-         scheduler: Optional[str] = None) -> Verdict:
+         scheduler: Optional[str] = None, year: Optional[int] = None) -> Verdict:
     if workers is not None and workers < 1:
         _fail("--workers must be 1 or more")
     if scheduler and "://" not in scheduler:
         _fail(f"--scheduler takes a Dask scheduler address like tcp://HOST:8786, not {scheduler!r}")
-    reading = {"workers": workers, "scheduler": scheduler}
+    reading = {"workers": workers, "scheduler": scheduler, "year": year}
     show = sys.stderr.isatty()
     if show:
         from rich.progress import Progress, SpinnerColumn, TextColumn
@@ -129,6 +132,7 @@ def investigate_cmd(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No verdict on the terminal."),
     workers: Optional[int] = typer.Option(None, "--workers", metavar="N", help=WORKERS_HELP),
     scheduler: Optional[str] = typer.Option(None, "--scheduler", metavar="ADDRESS", help=SCHEDULER_HELP),
+    year: Optional[int] = typer.Option(None, "--year", metavar="YEAR", help=YEAR_HELP),
 ) -> None:
     """Investigate collected evidence and print the verdict.
 
@@ -140,10 +144,11 @@ def investigate_cmd(
       skewsleuth investigate System.evtx --host srv-lyncedge01 --json - | jq '.hosts[].steps'
       skewsleuth investigate evidence/ --db case.duckdb     # again later: only changed files are parsed
       skewsleuth investigate evidence/ --scheduler tcp://127.0.0.1:8786
+      skewsleuth investigate evidence/ --year 2026    # syslog files copied without their times
     """
     _check_outputs(json_out, md_out, str(db) if db else None, html=html_out, png=png_out)
     try:
-        verdict = _run(paths, case, db, host, rules, timezone, workers, scheduler)
+        verdict = _run(paths, case, db, host, rules, timezone, workers, scheduler, year)
     except InputError as exc:
         _fail(str(exc))
     _outputs(verdict, json_out, md_out, quiet, html_out, png_out)
@@ -161,6 +166,7 @@ def timeline_cmd(
     timezone: Optional[str] = typer.Option(None, "--timezone", metavar="ZONE", help="IANA zone for times written without one (default: the case file's, else UTC)."),
     workers: Optional[int] = typer.Option(None, "--workers", metavar="N", help=WORKERS_HELP),
     scheduler: Optional[str] = typer.Option(None, "--scheduler", metavar="ADDRESS", help=SCHEDULER_HELP),
+    year: Optional[int] = typer.Option(None, "--year", metavar="YEAR", help=YEAR_HELP),
 ) -> None:
     """Investigate the evidence and write every event with its logged time, true time and
     uncertainty, in true-time order.
@@ -171,6 +177,7 @@ def timeline_cmd(
       skewsleuth timeline evidence/ --format timesketch --out timeline.csv
       skewsleuth timeline evidence/ --format parquet --out timeline.parquet
       skewsleuth timeline evidence/ | jq -c 'select(.symptoms != [])'
+      skewsleuth timeline evidence/ --year 2026 --out timeline.jsonl
     """
     from .report.timeline import FORMATS, export_timeline
 
@@ -180,7 +187,7 @@ def timeline_cmd(
         _fail("parquet is binary: give --out FILE")
     _check_outputs(out)
     try:
-        verdict = _run(paths, case, None, host, rules, timezone, workers, scheduler)
+        verdict = _run(paths, case, None, host, rules, timezone, workers, scheduler, year)
     except InputError as exc:
         _fail(str(exc))
     rows = export_timeline(verdict.store, out, fmt)

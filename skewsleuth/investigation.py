@@ -21,6 +21,7 @@ from .incident import find_incidents
 from .normalise import canonicalise, drop_duplicates, host_roles
 from .rca import diagnose
 from .reading.discovery import find_case_files
+from .reading.files import PLACEABLE_FROM, PLACEABLE_UNTIL
 from .reading.ingest import ingest
 from .rules import load_rules
 from .rules.matcher import match_rules
@@ -32,7 +33,7 @@ from .verdict import Verdict
 def investigate(paths: list[str | Path], case: str | Path | Case | None = None, *, db: str | Path | None = None,
                 host: str | None = None, rules: list[Path] | None = None, timezone: str | None = None,
                 progress: Callable[[Path], None] | None = None, workers: int | None = None,
-                scheduler: str | None = None) -> Verdict:
+                scheduler: str | None = None, year: int | None = None) -> Verdict:
     """Investigate the evidence under ``paths`` and return the verdict.
 
     ``case`` is a case file (YAML) or a :class:`Case`; case files and change logs found
@@ -40,8 +41,13 @@ def investigate(paths: list[str | Path], case: str | Path | Case | None = None, 
     beside it (``<db>.parsed/``) every file as parsed, so that investigating again
     parses only the files that changed. ``workers`` processes read the files (default:
     every core for large inputs), or the Dask cluster at ``scheduler`` does; the
-    verdict is the same. Raises :class:`InputError` for unusable input.
+    verdict is the same. RFC 3164 syslog times carry no year: each file's newest line is
+    taken to be no later than the file's modification time, unless ``year`` says the
+    year of every such file's first line. Raises :class:`InputError` for unusable input.
     """
+    if year is not None and not PLACEABLE_FROM.year <= year < PLACEABLE_UNTIL.year:
+        raise InputError(f"year {year} is outside the years a timeline can hold "
+                         f"({PLACEABLE_FROM.year}-{PLACEABLE_UNTIL.year - 1})")
     if timezone:
         try:
             ZoneInfo(timezone)
@@ -84,7 +90,7 @@ def investigate(paths: list[str | Path], case: str | Path | Case | None = None, 
     own = {Path(f"{db}{suffix}") for suffix in ("", ".wal", ".parsed")} if db else set()
     try:
         summary = ingest(store, files, the_case, host=host, progress=progress, workers=workers,
-                         scheduler=scheduler, cache=cache, exclude=own)
+                         scheduler=scheduler, cache=cache, exclude=own, year=year)
     except SchedulerError as exc:
         raise InputError(str(exc)) from None
     if summary.records - summary.quarantined == 0 and not the_case.changes:

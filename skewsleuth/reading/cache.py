@@ -1,7 +1,7 @@
 """The parse cache: each file's parsed result kept as Parquet beside a kept case
 database (``--db``). A file whose path, size, modification time and reading settings
-are unchanged, read by the same source code, is loaded from there instead of being
-parsed again.
+(host, zone, ``--year``) are unchanged, read by the same source code, is loaded from
+there instead of being parsed again.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ class ParseCache:
         except OSError:
             return None
         parts = [self._code, str(Path(task.path).resolve()), str(st.st_size), str(st.st_mtime_ns), task.format,
-                 task.host_hint, str(task.timezone), str(task.reference_year)]
+                 task.host_hint, str(task.timezone), str(task.modified), str(task.year)]
         return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:32]
 
     def _paths(self, key: str) -> tuple[Path, Path, Path]:

@@ -36,7 +36,10 @@ class FileTask:
     format: str
     host_hint: str
     timezone: tzinfo
-    reference_year: int
+    # What RFC 3164 syslog needs for its years (see FileContext): when the file was
+    # last modified, and the year the user gave, if any.
+    modified: datetime | None
+    year: int | None = None
 
 
 @dataclass
@@ -153,7 +156,7 @@ class _Reading:
     def __init__(self, task: FileTask, sink: Callable[[FileTask, pa.RecordBatch], None] | None) -> None:
         self.task = task
         self.ctx = FileContext(path=Path(task.path), file_id=task.file_id, default_host=task.host_hint,
-                               timezone=task.timezone, reference_year=task.reference_year)
+                               timezone=task.timezone, modified=task.modified, year=task.year)
         self.result = FileResult(task)
         self.sink = sink
         self.batches: list[pa.RecordBatch] = []

@@ -47,14 +47,16 @@ class IngestSummary:
 
 def ingest(store: Store, paths: list[Path], case: Case, *, host: str | None = None,
            progress: Callable[[Path], None] | None = None, workers: int | None = None,
-           scheduler: str | None = None, cache: Path | None = None, exclude: Iterable[Path] = ()) -> IngestSummary:
+           scheduler: str | None = None, cache: Path | None = None, exclude: Iterable[Path] = (),
+           year: int | None = None) -> IngestSummary:
     """Read every evidence file under ``paths`` into ``store``; merge case files found into ``case``.
 
     Files are read in this process, by ``workers`` processes (default: every core
     when the input is large enough to pay for them) or on the Dask cluster at
     ``scheduler``, and loaded in the order they were found either way. ``cache`` is a
     folder of parsed files (:class:`~.reading.ParseCache`): unchanged files are
-    loaded from it instead of being parsed again.
+    loaded from it instead of being parsed again. ``year``: the year of the first line
+    of every RFC 3164 syslog file, instead of one chosen from its modification time.
     """
     summary = IngestSummary()
     loader = _Loader(store)
@@ -80,7 +82,7 @@ def ingest(store: Store, paths: list[Path], case: Case, *, host: str | None = No
                   "KRB5_TRACE, w32tm stripchart, text lines starting with a time in a known shape, case file "
                   "or change log)")
             continue
-        tasks.append(FileTask(str(path), file_id, fmt, hint, case.timezone, _year(path)))
+        tasks.append(FileTask(str(path), file_id, fmt, hint, case.timezone, _modified(path), year))
 
     parse_cache = ParseCache(cache) if cache is not None else None
     keys = [parse_cache.key(t) if parse_cache else None for t in tasks]
@@ -275,11 +277,11 @@ def _record(loader: _Loader, summary: IngestSummary, result: FileResult) -> None
     summary.quarantined += q
 
 
-def _year(path: Path) -> int:
+def _modified(path: Path) -> datetime | None:
     try:
-        return datetime.fromtimestamp(path.stat().st_mtime, dt_timezone.utc).year
-    except OSError:
-        return datetime.now(dt_timezone.utc).year
+        return datetime.fromtimestamp(path.stat().st_mtime, dt_timezone.utc)
+    except (OSError, OverflowError, ValueError):   # gone, or a time Python cannot hold
+        return None
 
 
 def _fail(loader: _Loader, summary: IngestSummary, file_id: int, path: Path, fmt: str | None,

@@ -55,8 +55,12 @@ class FileContext:
     default_host: str
     # Zone for times written without an offset (RFC 3164 syslog, case-file times).
     timezone: tzinfo
-    # Year for RFC 3164 timestamps, which carry none: the file's modification year.
-    reference_year: int = field(default_factory=lambda: datetime.now().year)
+    # When the file was last written to (an instant): RFC 3164 times carry no year, and
+    # none of them can be later than this. None when unknown: the time of reading stands in.
+    modified: datetime | None = None
+    # The year of the file's first RFC 3164 line, when the user says it (--year): years
+    # are then counted forward from it, whatever the modification time says.
+    year: int | None = None
     quarantined: list[Quarantined] = field(default_factory=list)
     # What a reader assumed about the whole file (a year, a zone): for the verdict.
     notes: list[str] = field(default_factory=list)

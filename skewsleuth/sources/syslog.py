@@ -31,19 +31,28 @@ times carry neither year nor zone:
   second occurrence (``fold=1``) is used, so the repeated hour does not look like a
   clock step; a non-existent local time (spring-forward gap) uses the offset in force
   before the change (PEP 495 ``fold=0``). Both are recorded in ``tz_resolution``.
-* Year: the newest line of the file is taken to be in ``ctx.reference_year`` (the
-  file's modification year), and years are counted back from it. Each 3164 line's
-  day of the year is compared with the newest day seen so far (the anchor): a jump
-  *backwards* by more than half a year (Dec 31 -> Jan 1) crosses a New Year, so
-  everything before it belongs to the previous year; a line dated in the month
+* Year: the newest line of the file is taken to be in the last year that puts it no
+  later than the file's modification time (``ctx.modified``): a file modified on 2
+  December whose lines reach Dec 10 ends in the previous year. The lines are local wall
+  time and the modification time an instant, and a host may write in another zone than
+  the case's, so the modification time is read on the clock of the zone furthest ahead
+  (UTC+14). Years are counted back from the newest line. A year given instead
+  (``ctx.year``, ``--year``) is the first line's, and years are counted forward from
+  it, as with plaso's ``--preferred-year``. The verdict's notes say which was done.
+
+  Each 3164 line's day of the year is compared with the newest day seen so far (the
+  anchor): a jump *backwards* by more than half a year (Dec 31 -> Jan 1) crosses a New
+  Year, so everything before it belongs to the previous year; a line dated in the month
   before the anchor's New Year (a late Dec 31 line among Jan 1 lines) is a straggler
-  from the previous year and leaves the anchor where it is. Any other forward jump
-  (a gap in logging, however long) and any backward jump under half a year
-  (out-of-order lines, a clock stepped back) stay in the same year. Because the
-  year of the first line depends on crossings further down, the file is scanned
-  twice when it holds 3164 lines (the first pass only counts crossings; memory stays
-  bounded). A clock set back by more than half a year (a CMOS reset) reads as a
-  New Year crossing: the text alone cannot tell them apart.
+  from the previous year and leaves the anchor where it is. Any other forward jump (a
+  gap in logging, however long) and any backward jump under half a year (out-of-order
+  lines, a clock stepped back) stay in the same year. Because the year of the first
+  line depends on the crossings and the newest line further down, the file is scanned
+  twice when it holds 3164 lines and no year is given (the first pass only counts
+  crossings and finds the newest line; memory stays bounded). A clock set back by more
+  than half a year (a CMOS reset) reads as a New Year crossing, and a line from a clock
+  that ran ahead past the modification time (and those 14 hours) puts the file a year
+  back: the text alone cannot tell them apart.
 
 Reading. The lines of the common shapes are read column-wise (:mod:`.syslog_columns`),
 every other line by the per-line grammar (:mod:`.syslog_lines`), in file order, and the

@@ -29,8 +29,8 @@ from ..schema import EVENTS, TIMESTAMP
 from . import base
 from .base import FileContext
 from .syslog_lines import (CHANNEL, CONT, CUM, EVENT, FORMAT, HALF_YEAR, QUAR, SKIP, STRAGGLE, LineGrammar,
-                           YearTracker, add_pri, as_pid, bsd_match, continued, count_crossings, end_of_file,
-                           to_json)
+                           YearTracker, add_pri, as_pid, bsd_match, bsd_wall, continued, end_of_file, to_json,
+                           wall_key)
 from .textcols import Block, assemble, lut, repeat, unique
 from .textinput import text_blocks
 from .timeparse import (MONTHS, US_DAY, US_HOUR, US_MIN, days_from_civil, leap_columns, micros_columns,
@@ -136,6 +136,15 @@ class _BsdHead:
     def days(self, blk: Block, strip_bom: bool) -> np.ndarray:
         """Day number (``CUM[month] + day``) of every line ``bsd_match`` accepts, -1
         for the others; the unsure lines are asked one by one."""
+        return self._ask(blk, strip_bom, None)
+
+    def walls(self, blk: Block) -> tuple[np.ndarray, np.ndarray]:
+        """``days`` of the lines as they stand (the first pass's), and the wall time
+        (``wall_key``) of each line that has one."""
+        wall = wall_key(self.month, self.day, self.hh, self.mm, self.ss, 0)   # the common shape has no fraction
+        return self._ask(blk, False, wall), wall
+
+    def _ask(self, blk: Block, strip_bom: bool, wall: np.ndarray | None) -> np.ndarray:
         p = self.p
         unsure = np.flatnonzero(self.unsure)
         if len(unsure):
@@ -147,16 +156,22 @@ class _BsdHead:
                 m = bsd_match(line)
                 if m is not None:
                     p[i] = CUM[MONTHS[m.group(2).title()]] + int(m.group(3))
+                    if wall is not None:
+                        wall[i] = bsd_wall(m)
         return p
 
 
 def _step_blocks(tracker: YearTracker, texts: Iterator[str]) -> None:
-    """``count_crossings``' steps: the lines of the common shape column-wise, the
-    others one by one."""
+    """``first_pass``' steps: the lines of the common shape column-wise, the others
+    one by one; the tracker sees the newest line of each block."""
     for text in texts:
         blk = Block(text)
-        p = _BsdHead(blk, False).days(blk, False)
-        _step_years(tracker, p[p >= 0])
+        p, wall = _BsdHead(blk, False).walls(blk)
+        lines = p >= 0
+        if lines.any():
+            years = _step_years(tracker, p[lines])
+            top = years.max()
+            tracker.see(int(top), int(wall[lines][years == top].max()))
 
 
 class _Reader:
@@ -172,7 +187,6 @@ class _Reader:
         self.grammar = LineGrammar(ctx)
         self.localizer = self.grammar.localizer
         self.json_cache = self.grammar.json_cache
-        self.years: YearTracker | None = None
         self.no = 0
         self.last_event = False  # may a continuation line extend the last event read?
 
@@ -198,7 +212,7 @@ class _Reader:
                         done = done[-1:]
                         rows = done[0].num_rows
                 held = batch
-        end_of_file(self.ctx, self.no, self.years is not None)
+        end_of_file(self.ctx, self.no, self.grammar.year_note)
         if held is not None:
             done.append(held)
         if done:
@@ -213,9 +227,7 @@ class _Reader:
         year = np.full(n, -1, np.int64)
         stepping = np.flatnonzero(p >= 0)
         if len(stepping):
-            if self.years is None:
-                self.years = YearTracker(self.ctx.reference_year - count_crossings(self.ctx, _step_blocks))
-            year[stepping] = _step_years(self.years, p[stepping])
+            year[stepping] = _step_years(self.grammar.start_years(_step_blocks), p[stepping])
 
         fast3 = self._bsd_fast(blk, head, year)
         fast5 = _Rfc5424Cols(blk, (blk.at(blk.starts) == 60) & ~fast3.mask, self.default_host)

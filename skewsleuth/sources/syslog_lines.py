@@ -1,22 +1,26 @@
 """The syslog per-line grammar: what one line reads as, with regular expressions.
 
 It decides every line's shape, fields, time and quarantine reason (the format is
-described in :mod:`.syslog`). The column-wise reader (:mod:`.syslog_columns`) reads
-the lines of the common shapes itself and hands every other line to
-:class:`LineGrammar`. :func:`read_lines` reads a whole file with the grammar alone,
-one line at a time (``syslog.read(ctx, columnar=False)``): the reference whose
-output the column-wise reader must equal exactly (tests/test_syslog_columnar.py).
+described in :mod:`.syslog`), and the year of a file's RFC 3164 lines (``first_year``:
+given, or from the file's modification time after a first pass). The column-wise
+reader (:mod:`.syslog_columns`) reads the lines of the common shapes itself and hands
+every other line to :class:`LineGrammar`. :func:`read_lines` reads a whole file with
+the grammar alone, one line at a time (``syslog.read(ctx, columnar=False)``): the
+reference whose output the column-wise reader must equal exactly
+(tests/test_syslog_columnar.py).
 """
 
 from __future__ import annotations
 
 import json
 import re
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterator
 
 import pyarrow as pa
 
 from ..errors import UnusableFile
+from ..timefmt import clockface
 from .base import EventBatchBuilder, FileContext
 from .textinput import line_blocks, text_blocks
 from .timeparse import MONTHS, Localizer, micros, note_zone, rfc3339_utc
@@ -77,15 +81,38 @@ CUM = (0, 0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334)
 HALF_YEAR = 183
 STRAGGLE = 31
 
+# RFC 3164 lines are local wall time in ctx.timezone; the file's modification time is
+# an instant. But ctx.timezone is the case's zone (UTC when nobody said it) and a host
+# may write in another: a line written at the modification time reads up to 14 hours
+# later on its own wall clock than in UTC (UTC+14 is the zone furthest ahead). The
+# modification time read on that clock bounds the newest line whatever its zone; read
+# in ctx.timezone, an active log of a host east of it would be put a whole year back.
+ZONE_SLACK = timedelta(hours=14)
+
+
+def wall_key(month: Any, day: Any, hh: Any, mm: Any, ss: Any, us: Any) -> Any:
+    """A wall time within its year as one integer that sorts as the times do: of
+    ints, or of numpy int64 arrays (the fields as a line writes them, unchecked: up
+    to two digits each)."""
+    return ((((month * 100 + day) * 100 + hh) * 100 + mm) * 100 + ss) * 1_000_000 + us
+
+
+def bsd_wall(m: re.Match[str]) -> int:
+    """``wall_key`` of a ``bsd_match``."""
+    return wall_key(MONTHS[m.group(2).title()], int(m.group(3)), int(m.group(4)), int(m.group(5)),
+                    int(m.group(6)), micros(m.group(7)))
+
 
 class YearTracker:
     """Year of each RFC 3164 line relative to the newest line (see :mod:`.syslog`)."""
 
-    __slots__ = ("year", "anchor")
+    __slots__ = ("year", "anchor", "newest")
 
     def __init__(self, year: int) -> None:
         self.year = year
         self.anchor = -1
+        # (year, wall_key) of the newest line the first pass has seen (``see``).
+        self.newest: tuple[int, int] | None = None
 
     def step(self, month: int, day: int) -> int:
         return self.step_day(CUM[month] + day)
@@ -106,31 +133,72 @@ class YearTracker:
             self.anchor = p
         return self.year
 
+    def see(self, year: int, wall: int) -> None:
+        """A line ``step`` put in ``year``, at ``wall`` (``wall_key``) in it."""
+        if self.newest is None or (year, wall) > self.newest:
+            self.newest = (year, wall)
+
 
 def _step_lines(tracker: YearTracker, texts: Iterator[str]) -> None:
     for text in texts:
         for line in text.split("\n"):
             m = bsd_match(line)
             if m is not None:
-                tracker.step(MONTHS[m.group(2).title()], int(m.group(3)))
+                tracker.see(tracker.step(MONTHS[m.group(2).title()], int(m.group(3))), bsd_wall(m))
 
 
-def count_crossings(ctx: FileContext,
-                    step_blocks: Callable[[YearTracker, Iterator[str]], None] = _step_lines) -> int:
-    """New Year crossings in the file: the first pass of the year inference.
+def first_pass(ctx: FileContext,
+               step_blocks: Callable[[YearTracker, Iterator[str]], None] = _step_lines) -> YearTracker:
+    """The file's New Year crossings (the tracker's year, counted from 0) and its newest
+    line (``newest``): the first pass of the year inference.
 
-    ``step_blocks`` steps the tracker over the file's blocks of lines (``text_blocks``):
-    over the lines ``bsd_match`` accepts as they stand (a line starting with a BOM is
-    not one here, unlike in the reading pass), in file order.
+    ``step_blocks`` steps the tracker over the file's blocks of lines (``text_blocks``)
+    and shows it each line's wall time: over the lines ``bsd_match`` accepts as they
+    stand (a line starting with a BOM is not one here, unlike in the reading pass), in
+    file order.
     """
     tracker = YearTracker(0)
+    # A context of its own: what this pass meets is quarantined by the reading pass.
     probe = FileContext(path=ctx.path, file_id=ctx.file_id, default_host=ctx.default_host,
-                        timezone=ctx.timezone, reference_year=ctx.reference_year)
+                        timezone=ctx.timezone)
     try:
         step_blocks(tracker, text_blocks(probe))
     except UnusableFile:
         pass
-    return tracker.year
+    return tracker
+
+
+def first_year(ctx: FileContext,
+               step_blocks: Callable[[YearTracker, Iterator[str]], None] = _step_lines) -> tuple[int, str]:
+    """The year of the file's first RFC 3164 line, and the note that says how it was
+    chosen: the year given (``ctx.year``), or the one that puts the newest line in the
+    last year in which it is no later than the file's modification time (ZONE_SLACK),
+    counted back from there over the file's New Year crossings."""
+    head = f"{ctx.path.name}: RFC 3164 times carry no year; "
+    if ctx.year is not None:
+        return ctx.year, head + (f"the first line was taken to be in {ctx.year} (given with --year) and years "
+                                 f"counted forward from it")
+    modified = ctx.modified if ctx.modified is not None else datetime.now(timezone.utc)
+    try:
+        limit = (modified.astimezone(timezone.utc) + ZONE_SLACK).replace(tzinfo=None)
+    except OverflowError:
+        limit = datetime.max
+    tracker = first_pass(ctx, step_blocks)
+    newest = limit.year
+    if tracker.newest is not None and tracker.newest[1] > wall_key(limit.month, limit.day, limit.hour, limit.minute,
+                                                                   limit.second, limit.microsecond):
+        newest -= 1
+    what = "the file's modification time" if ctx.modified is not None else "the time it was read"
+    # To the second: file systems keep modification times to different precisions, and
+    # the note reads the same on each.
+    shown = modified.replace(microsecond=0)
+    try:
+        when = clockface(ctx.timezone)(shown)
+    except OverflowError:   # a time set to the end of year 9999, past it in the case's zone
+        when = shown.isoformat()
+    return newest - tracker.year, head + (
+        f"the newest line was taken to be no later than {what}, {when} (whatever zone it was written in), so in "
+        f"{newest}, and years counted back from it")
 
 
 # --- one line --------------------------------------------------------------------------
@@ -189,15 +257,14 @@ def continued(message: str, text: str) -> str:
     return (message + "\n" + text)[:MAX_MESSAGE] if len(message) < MAX_MESSAGE else message
 
 
-def end_of_file(ctx: FileContext, records: int, year_guessed: bool) -> None:
-    """Raise UnusableFile when no line was a record; note the year guess."""
+def end_of_file(ctx: FileContext, records: int, year_note: str | None) -> None:
+    """Raise UnusableFile when no line was a record; note how the year was chosen
+    (``first_year``), when a line needed one."""
     if records == 0:
         raise UnusableFile("no syslog lines (blank file)")
-    if year_guessed:
-        # A guess that shapes every time of the file: the verdict must say so.
-        ctx.notes.append(
-            f"{ctx.path.name}: RFC 3164 times carry no year; the file's newest line was taken to be "
-            f"in {ctx.reference_year} (the file's modification year) and years counted back from it")
+    if year_note is not None:
+        # A choice that shapes every time of the file: the verdict must say so.
+        ctx.notes.append(year_note)
 
 
 class LineGrammar:
@@ -210,14 +277,20 @@ class LineGrammar:
         self.default_host = ctx.default_host
         self.localizer = Localizer(ctx.timezone)
         self.years: YearTracker | None = None
+        self.year_note: str | None = None
         self.json_cache: dict[tuple[Any, ...], str] = {}
 
-    def year(self, month: int, day: int) -> int:
-        """The year of an RFC 3164 line, lines taken one at a time in file order; the
-        tracker starts at the first such line, after a first pass over the file."""
+    def start_years(self, step_blocks: Callable[[YearTracker, Iterator[str]], None] = _step_lines) -> YearTracker:
+        """The year tracker, started at the file's first RFC 3164 line (``first_year``:
+        after a first pass over the file, unless the year was given)."""
         if self.years is None:
-            self.years = YearTracker(self.ctx.reference_year - count_crossings(self.ctx))
-        return self.years.step(month, day)
+            start, self.year_note = first_year(self.ctx, step_blocks)
+            self.years = YearTracker(start)
+        return self.years
+
+    def year(self, month: int, day: int) -> int:
+        """The year of an RFC 3164 line, lines taken one at a time in file order."""
+        return (self.years or self.start_years()).step(month, day)
 
     def parse(self, line: str, no: int, can_continue: bool, year: int | None = None) -> tuple[int, Any]:
         """One non-empty line read as the per-line grammar says: skipped, a
@@ -349,7 +422,7 @@ def read_lines(ctx: FileContext) -> Iterator[pa.RecordBatch]:
             host, logged, app, msg, data = value
             builder.add(record_no=record_no, host=host, logged=logged, format=FORMAT, channel=CHANNEL,
                         provider=app, message=msg, data=data)
-    end_of_file(ctx, no, grammar.years is not None)
+    end_of_file(ctx, no, grammar.year_note)
     batch = builder.flush()
     if batch is not None:
         yield batch

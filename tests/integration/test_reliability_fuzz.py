@@ -7,6 +7,7 @@ far as they can be (the rest of the reliability tests are in tests/unit/test_rel
 from __future__ import annotations
 
 import random
+from datetime import datetime
 
 from hypothesis import given, strategies as st
 
@@ -34,9 +35,9 @@ def test_a_mutated_real_evtx_file_is_read_as_far_as_it_can_be(tmp_path, evtx_dir
     if result is not None and result.failed is None:
         assert result.ingested + result.quarantined > 0
     # Between two good files, normalised with theirs, it reads the same as alone.
-    good = [FileTask(str(evtx_dir / name), i, "evtx", "folder", UTC, 2024)
+    good = [FileTask(str(evtx_dir / name), i, "evtx", "folder", UTC, datetime(2024, 12, 31, tzinfo=UTC))
             for i, name in ((2, "security.evtx"), (3, "system.evtx"))]
-    together = read_bundle([good[0], FileTask(str(p), 1, "evtx", "folder", UTC, 2024), good[1]])
+    together = read_bundle([good[0], FileTask(str(p), 1, "evtx", "folder", UTC, datetime(2024, 12, 31, tzinfo=UTC)), good[1]])
     for alone, mixed in zip([read_file(good[0]), result, read_file(good[1])], together):
         assert (mixed.failed, mixed.ingested, mixed.notes) == (alone.failed, alone.ingested, alone.notes)
         if alone.failed is None:

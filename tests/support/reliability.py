@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from datetime import timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from skewsleuth.reading.files import FileTask, read_file
@@ -24,7 +24,7 @@ def _read(path: Path, fmt: str | None = None):
     fmt = fmt or sniff(path.read_bytes()[:8192])
     if fmt is None:
         return None
-    task = FileTask(str(path), 1, fmt, "folder", UTC, 2024)
+    task = FileTask(str(path), 1, fmt, "folder", UTC, datetime(2024, 12, 31, tzinfo=UTC))
     result = read_file(task)
     if result.failed is not None:
         assert result.ingested == 0 and result.events is None and result.failed

@@ -101,5 +101,5 @@ def test_fix_runs_commands_as_argument_free_strings_of_the_runbook_only(tmp_path
 
 @pytest.mark.parametrize("fmt", ["evtx", "eventxml", "sipstack", "syslog", "journald", "applog"])
 def test_a_file_gone_before_it_is_read_is_a_failed_file_not_a_quarantined_record(tmp_path, fmt):
-    result = read_file(FileTask(str(tmp_path / "gone.log"), 1, fmt, "h", UTC, 2024))
+    result = read_file(FileTask(str(tmp_path / "gone.log"), 1, fmt, "h", UTC, datetime(2024, 12, 31, tzinfo=UTC)))
     assert result.failed and result.ingested == 0 and result.quarantined == 0

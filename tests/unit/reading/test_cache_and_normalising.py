@@ -71,3 +71,28 @@ def test_a_files_result_is_sent_as_its_own_rows_not_the_batch_they_were_cut_from
     back = pickle.loads(sent)
     assert back.events.equals(small.events) and back.quarantine.equals(small.quarantine)
     assert (back.task, back.ingested, back.notes, back.failed) == (small.task, small.ingested, small.notes, small.failed)
+
+
+def test_the_parse_cache_key_changes_with_what_syslog_years_depend_on(tmp_path):
+    """A file read with another modification time or another year given is parsed
+    again: its RFC 3164 lines may land in another year."""
+    from dataclasses import replace
+    from datetime import datetime, timezone
+
+    from skewsleuth.reading.cache import ParseCache
+    from skewsleuth.reading.files import FileTask
+
+    log = tmp_path / "auth.log"
+    log.write_text("Dec 10 08:15:00 bastion sshd[4242]: Accepted publickey for ops\n")
+    task = FileTask(str(log), 1, "syslog", "bastion", timezone.utc, datetime(2026, 12, 2, tzinfo=timezone.utc))
+    cache = ParseCache(tmp_path / "parsed")
+    keys = [cache.key(t) for t in (task, replace(task, modified=datetime(2026, 12, 11, tzinfo=timezone.utc)),
+                                   replace(task, year=2026))]
+    assert None not in keys and len(set(keys)) == 3
+    ev = tmp_path / "ev" / "bastion"
+    ev.mkdir(parents=True)
+    shutil.copy(log, ev / "auth.log")
+    db = tmp_path / "case.duckdb"
+    for year, said in ((None, "so in "), (2026, "in 2026 (given with --year)"), (None, "so in ")):
+        (note,) = [n for n in investigate([ev], db=db, workers=1, year=year).notes if "no year" in n]
+        assert said in note

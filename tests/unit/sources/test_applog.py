@@ -50,7 +50,7 @@ TP = f"00-{TRACE}-{SPAN}-01"
 
 
 def make_ctx(path: Path, **kw) -> FileContext:
-    args = dict(path=path, file_id=0, default_host="app01", timezone=CHICAGO, reference_year=2014)
+    args = dict(path=path, file_id=0, default_host="app01", timezone=CHICAGO)
     args.update(kw)
     return FileContext(**args)
 

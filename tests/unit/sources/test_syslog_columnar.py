@@ -4,12 +4,14 @@
 (``syslog_lines.read_lines``, one Python loop per line); the default reads the common
 shapes column-wise. Both read the same files; their EVENTS tables (every column,
 every row, in order), their quarantine (record number, reason, excerpt, in order),
-their notes and their UnusableFile must be equal.
+their notes and their UnusableFile must be equal, and so must the year each chooses
+for RFC 3164 lines (from the file's modification time, or given).
 Inputs: synthetic corpora (RFC 3164 with krb5kdc lines, RFC 5424 with structured
 data), hand-written files of every shape the reader knows, and generated files of
 hostile lines (controls, quotes, backslashes, non-UTF-8, NUL, long lines, DST
 boundaries in Europe/Berlin and America/Chicago, New Year crossings, continuations,
-BOMs, UTF-16).
+BOMs, UTF-16), each against modification times that put the newest line on either
+side of the year's choice.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from hypothesis import strategies as st
 from support.properties import examples
 
 from skewsleuth.schema import EVENTS
-from skewsleuth.sources import base, syslog, textinput
+from skewsleuth.sources import base, syslog, syslog_lines, textinput
 from skewsleuth.errors import UnusableFile
 from skewsleuth.sources.base import FileContext
 from synth.corpus import write_corpus
@@ -37,8 +39,12 @@ BERLIN = ZoneInfo("Europe/Berlin")
 CHICAGO = ZoneInfo("America/Chicago")
 
 
-def outcome(columnar: bool, path: Path, tz=UTC, year: int = 2014):
-    ctx = FileContext(path=path, file_id=3, default_host="dflt", timezone=tz, reference_year=year)
+# RFC 3164 lines carry no year: by default the files were last modified in 2014.
+MODIFIED = datetime(2014, 12, 31, tzinfo=UTC)
+
+
+def outcome(columnar: bool, path: Path, tz=UTC, modified: datetime | None = MODIFIED, year: int | None = None):
+    ctx = FileContext(path=path, file_id=3, default_host="dflt", timezone=tz, modified=modified, year=year)
     error = None
     batches = []
     try:
@@ -52,9 +58,9 @@ def outcome(columnar: bool, path: Path, tz=UTC, year: int = 2014):
     return table, quarantined, ctx.notes, error
 
 
-def assert_same(path: Path, tz=UTC, year: int = 2014) -> int:
-    want = outcome(False, path, tz, year)
-    got = outcome(True, path, tz, year)
+def assert_same(path: Path, tz=UTC, modified: datetime | None = MODIFIED, year: int | None = None) -> int:
+    want = outcome(False, path, tz, modified, year)
+    got = outcome(True, path, tz, modified, year)
     if not got[0].equals(want[0]):
         for i, (a, b) in enumerate(zip(want[0].to_pylist(), got[0].to_pylist())):
             assert b == a, f"row {i}"
@@ -74,6 +80,7 @@ def test_synthetic_corpus_same(tmp_path, fmt):
     for f in files:
         assert assert_same(f) > 0
         assert assert_same(f, tz=BERLIN, year=2025) > 0
+        assert assert_same(f, modified=datetime(2014, 10, 20, 12, 0, tzinfo=UTC)) > 0
 
 
 def write(tmp_path: Path, lines: list[str] | bytes, name: str = "syslog") -> Path:
@@ -225,7 +232,9 @@ def test_year_inference_and_dst(tmp_path):
         t += timedelta(hours=7, minutes=13)
     lines.insert(300, rfc3164_line(datetime(2013, 12, 31, 23, 59), "h", "app", 1, "straggler"))
     for tz in (BERLIN, CHICAGO, UTC):
-        assert_same(write(tmp_path, lines, "years"), tz=tz, year=2015)
+        assert_same(write(tmp_path, lines, "years"), tz=tz, modified=datetime(2015, 1, 2, 22, tzinfo=UTC))
+        assert_same(write(tmp_path, lines, "years"), tz=tz, modified=datetime(2015, 1, 3, 22, tzinfo=UTC))
+        assert_same(write(tmp_path, lines, "years"), tz=tz, year=2012)
     # The repeated hour of autumn, twice, and the spring gap, minute by minute.
     lines = []
     for day, hours in ((27, (1, 2, 3)), (30, (1, 2, 3))):
@@ -238,7 +247,35 @@ def test_year_inference_and_dst(tmp_path):
         lines.append(rfc3164_line(datetime(2014, 3, 30, 2, mi), "h", "app", 1, "gap"))
         lines.append(f"2014-03-30T02:{mi:02d}:00 h app: ISO in the gap")
     for tz in (BERLIN, CHICAGO):
-        assert_same(write(tmp_path, lines, "dst"), tz=tz, year=2014)
+        assert_same(write(tmp_path, lines, "dst"), tz=tz)
+        assert_same(write(tmp_path, lines, "dst"), tz=tz, year=2013)
+
+
+# The newest line, in each shape the column-wise first pass reads itself or asks the
+# grammar about, at Dec 31 23:59:58 (.25 where a fraction can say it), among older lines.
+_NEWEST = ["Dec 31 23:59:58 host app[1]: common shape",
+           "<13>Dec 31 23:59:58 host app: PRI",
+           "Dec 31 23:59:58.250 host app[1]: fraction",
+           "Dec 31 23:59:58  host app[1]: two spaces before the host",
+           "DEC 31 23:59:58 host app[1]: upper-case month",
+           "Dec 31 23:59:58 kdc krb5kdc[1234](info): kdc"]
+
+
+@pytest.mark.parametrize("newest", _NEWEST)
+def test_the_newest_line_decides_the_year_the_same_whatever_its_shape(tmp_path, newest):
+    """Modification times a quarter second apart around the newest line's wall time
+    (less ZONE_SLACK): both readers flip to the previous year at the same one."""
+    lines = ["Dec 30 08:00:00 host app[1]: older", "Dec 31 9:00:00 host app[1]: one-digit hour", newest,
+             "Dec 31 10:00:00 host app[1]: older again"]
+    path = write(tmp_path, lines)
+    wall = datetime(2014, 12, 31, 23, 59, 58, 250_000 if ".250" in newest else 0, tzinfo=UTC)
+    years = set()
+    for k in range(-4, 5):
+        modified = wall - syslog_lines.ZONE_SLACK + timedelta(microseconds=250_000 * k)
+        assert_same(path, modified=modified)
+        (note,) = outcome(False, path, modified=modified)[2]
+        years.add((k >= 0, note.split("so in ")[1][:4]))
+    assert years == {(True, "2014"), (False, "2013")}
 
 
 # Hostile lines: pieces of every shape, glued with hostile characters.
@@ -273,14 +310,22 @@ _5424_LINE = st.builds(
     st.lists(_TOKEN, min_size=4, max_size=4), _SD, st.sampled_from([" ", " ", " ", "", "  "]), _LINE)
 
 
+# Modification times near the hostile lines' dates (which straddle New Year), so that
+# the newest line falls on either side of the year's choice; or a year given.
+_MODIFIED = st.one_of(st.sampled_from([datetime(2014, 12, 31, 9, 59, 5, tzinfo=UTC), datetime(2015, 1, 1, tzinfo=UTC),
+                                       datetime(2014, 10, 20, 4, 19, 5, tzinfo=UTC),
+                                       datetime(2014, 2, 28, 10, 0, 5, tzinfo=UTC)]),
+                      st.datetimes(datetime(2013, 12, 1), datetime(2015, 2, 1), timezones=st.just(UTC)))
+
+
 @settings(max_examples=examples(200), deadline=None, suppress_health_check=list(HealthCheck))
 @given(st.lists(st.one_of(_LINE, _BSD_LINE, _BSD_LINE, _5424_LINE, _5424_LINE), max_size=40),
        st.sampled_from([UTC, BERLIN, CHICAGO]),
-       st.sampled_from([b"", b"\xff\xfe\x00", b"\xc3"]))
-def test_hostile_lines_same(tmp_path_factory, lines, tz, junk):
+       st.sampled_from([b"", b"\xff\xfe\x00", b"\xc3"]), _MODIFIED, st.none() | st.just(2014))
+def test_hostile_lines_same(tmp_path_factory, lines, tz, junk, modified, year):
     path = tmp_path_factory.mktemp("h") / "syslog"
     path.write_bytes("\n".join(lines).encode("utf-8", "replace") + junk)
-    assert_same(path, tz=tz)
+    assert_same(path, tz=tz, modified=modified, year=year)
 
 
 def test_kdc_and_5424_writers(tmp_path):

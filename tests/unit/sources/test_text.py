@@ -39,8 +39,13 @@ CHICAGO = ZoneInfo("America/Chicago")
 SOURCES = (sipstack, syslog, journald)
 
 
+# RFC 3164 lines carry no year: the files here were last modified as late as a line of
+# Dec 31, and no later than a line of Jan 1, can still be 2014's, whatever its zone.
+END_OF_2014 = datetime(2015, 1, 1, tzinfo=UTC) - syslog_lines.ZONE_SLACK - timedelta(microseconds=1)
+
+
 def make_ctx(path: Path, **kw) -> FileContext:
-    args = dict(path=path, file_id=0, default_host="srv-lyncfe01", timezone=CHICAGO, reference_year=2014)
+    args = dict(path=path, file_id=0, default_host="srv-lyncfe01", timezone=CHICAGO, modified=END_OF_2014)
     args.update(kw)
     return FileContext(**args)
 
@@ -338,10 +343,94 @@ def test_rfc3164_two_new_years_and_long_gap(tmp_path):
     assert [r["message"] for r in rows] == ["2012", "2013a", "2013b", "2014"]
 
 
-def test_rfc3164_reference_year_is_the_last_lines_year(tmp_path):
+def test_rfc3164_year_is_the_modification_times(tmp_path):
     lines = [rfc3164_line(datetime(2014, 10, 20, 18, 0, i), "h", "app", 1, "x") for i in range(3)]
-    rows, _ = syslog_rows(tmp_path, lines, reference_year=2009)
+    rows, _ = syslog_rows(tmp_path, lines, modified=datetime(2009, 11, 1, tzinfo=UTC))
     assert {r["logged"].year for r in rows} == {2009}
+
+
+def _years(tmp_path, lines, **kw):
+    """(local date of each line, the notes), read column-wise and line by line (which
+    must agree)."""
+    path = write(tmp_path, "\n".join(lines) + "\n")
+    seen = []
+    for columnar in (True, False):
+        ctx = make_ctx(path, timezone=UTC, **kw)
+        rows = [r for batch in syslog.read(ctx, columnar=columnar) for r in batch.to_pylist()]
+        seen.append(([r["logged"].date().isoformat() for r in rows], ctx.notes))
+    assert seen[0] == seen[1]
+    return seen[0]
+
+
+def test_rfc3164_lines_later_than_the_modification_time_are_last_years(tmp_path):
+    """OpenSSH lines of Dec 10 in a file last modified on 2 December: the lines cannot
+    be later than the file, so they are of the year before (they used to be put on 10
+    December of the modification year)."""
+    lines = [rfc3164_line(datetime(2025, 12, 10, 8, 15, i), "bastion", "sshd", 4242,
+                          f"Accepted publickey for ops from 10.0.0.{i} port 50022 ssh2") for i in range(3)]
+    dates, notes = _years(tmp_path, lines, modified=datetime(2026, 12, 2, 9, 30, tzinfo=UTC))
+    assert dates == ["2025-12-10"] * 3
+    assert notes == ["evidence.log: RFC 3164 times carry no year; the newest line was taken to be no later than "
+                     "the file's modification time, 2026-12-02 09:30:00 UTC (whatever zone it was written in), so "
+                     "in 2025, and years counted back from it"]
+    # Written on the day it was modified: that year.
+    dates, notes = _years(tmp_path, lines, modified=datetime(2026, 12, 10, 8, 16, tzinfo=UTC))
+    assert dates == ["2026-12-10"] * 3 and "so in 2026," in notes[0]
+
+
+def test_rfc3164_lines_spanning_new_year_end_in_the_modification_year(tmp_path):
+    lines = [rfc3164_line(datetime(2026, 12, 30, 22, 0), "h", "app", 1, "a"),
+             rfc3164_line(datetime(2026, 12, 31, 23, 59, 59), "h", "app", 1, "b"),
+             rfc3164_line(datetime(2027, 1, 1, 0, 0, 1), "h", "app", 1, "c"),
+             rfc3164_line(datetime(2027, 1, 2, 7, 0), "h", "app", 1, "d")]
+    dates, notes = _years(tmp_path, lines, modified=datetime(2027, 1, 3, 12, 0, tzinfo=UTC))
+    assert dates == ["2026-12-30", "2026-12-31", "2027-01-01", "2027-01-02"]
+    assert "2027-01-03 12:00:00 UTC" in notes[0] and "so in 2027," in notes[0]
+    # A day earlier, the lines of Jan 2 cannot be this year's: the span ends a year sooner.
+    dates, _ = _years(tmp_path, lines, modified=datetime(2027, 1, 1, 12, 0, tzinfo=UTC))
+    assert dates == ["2025-12-30", "2025-12-31", "2026-01-01", "2026-01-02"]
+
+
+@pytest.mark.parametrize("zone", ["Europe/Berlin", "Pacific/Kiritimati", "America/Chicago"])
+def test_rfc3164_a_host_in_another_zone_than_the_cases_keeps_its_year(tmp_path, zone):
+    """The case's zone is UTC, the host writes its wall time in another zone and the file
+    was modified right after its last line: the line's wall time is later than the
+    modification time read in UTC, yet it was written before it."""
+    written = datetime(2026, 12, 2, 23, 30, tzinfo=ZoneInfo(zone))
+    lines = [rfc3164_line(written.replace(tzinfo=None), "h", "app", 1, "last")]
+    dates, _ = _years(tmp_path, lines, modified=written.astimezone(UTC) + timedelta(seconds=1))
+    assert dates == ["2026-12-02"]
+
+
+def test_rfc3164_the_zone_slack_is_fourteen_hours_and_no_more(tmp_path):
+    lines = [rfc3164_line(datetime(2026, 12, 2, 23, 0, 0), "h", "app", 1, "x")]
+    assert _years(tmp_path, lines, modified=datetime(2026, 12, 2, 9, 0, tzinfo=UTC))[0] == ["2026-12-02"]
+    assert _years(tmp_path, lines, modified=datetime(2026, 12, 2, 8, 59, 59, tzinfo=UTC))[0] == ["2025-12-02"]
+
+
+def test_rfc3164_a_year_given_is_the_first_lines(tmp_path):
+    """--year overrides the modification time, and years count forward from it (as
+    plaso's --preferred-year)."""
+    lines = [rfc3164_line(datetime(2026, 12, 10, 8, 0), "h", "sshd", 1, "a"),
+             rfc3164_line(datetime(2027, 1, 2, 7, 0), "h", "sshd", 1, "b")]
+    dates, notes = _years(tmp_path, lines, modified=datetime(2026, 12, 2, tzinfo=UTC), year=2026)
+    assert dates == ["2026-12-10", "2027-01-02"]
+    assert notes == ["evidence.log: RFC 3164 times carry no year; the first line was taken to be in 2026 (given "
+                     "with --year) and years counted forward from it"]
+
+
+def test_rfc3164_without_a_modification_time_nothing_is_later_than_now(tmp_path):
+    now = datetime.now(UTC).replace(tzinfo=None)
+    later = now + timedelta(days=2)   # past any zone's wall clock
+    ctx = make_ctx(write(tmp_path, rfc3164_line(later, "h", "app", 1, "x") + "\n"), modified=None, timezone=UTC)
+    (row,) = [r for batch in syslog.read(ctx) for r in batch.to_pylist()]
+    assert row["logged"].year == later.year - 1
+    assert "no later than the time it was read" in ctx.notes[0]
+
+
+def test_rfc3164_no_note_without_rfc3164_lines(tmp_path):
+    lines = [rfc5424_line(datetime(2014, 10, 20, tzinfo=UTC), "h", "app", 1, "x")]
+    assert _years(tmp_path, lines, modified=datetime(2020, 1, 1, tzinfo=UTC)) == (["2014-10-20"], [])
 
 
 @pytest.mark.parametrize("zone", ["zoneinfo", "pytz"])

@@ -27,7 +27,7 @@ def read(path: Path, zone: str = "America/Chicago") -> tuple[str | None, list[di
     fmt = sniff(path.read_bytes()[:8192])
     assert fmt is not None, f"{path} not sniffed"
     ctx = FileContext(path=path, file_id=1, default_host=path.parent.name, timezone=ZoneInfo(zone),
-                      reference_year=2014)
+                      modified=datetime(2014, 12, 31, tzinfo=UTC))
     rows = [r for batch in READERS[fmt](ctx) for r in batch.to_pylist()]
     for r in rows:
         r["data"] = json.loads(r["data"]) if r["data"] else {}
