@@ -27,9 +27,9 @@ continue it (up to ``MAX_MESSAGE`` characters), ``provider`` = the logcat tag or
 klog source file, ``data`` = ``shape`` and what the shape names (``level``, ``pid``,
 ``tid``). A file is read as the shape of its first line; a line of another shape, or
 of none, continues the record before it. Lines before the first record are
-quarantined. klog and logcat print no year: the newest line is taken to be in the
-file's modification year and New Year crossings are counted back, as for RFC 3164
-syslog (:mod:`.syslog_lines`), and a note says so.
+quarantined. klog and logcat print no year: it is chosen as for RFC 3164 syslog
+(:func:`.syslog_lines.first_year`: no line later than the file's modification time,
+New Year crossings counted back; ``--year`` gives it), and a note says so.
 
 References: log4j 2 PatternLayout (``%d`` ISO8601, ``yy/MM/dd``); klog's header
 (``Lmmdd hh:mm:ss.uuuuuu threadid file:line]``, k8s.io/klog); Apache httpd ErrorLogFormat;
@@ -47,7 +47,7 @@ import pyarrow as pa
 from ..errors import UnusableFile
 from .base import EventBatchBuilder, FileContext
 from .contract import Source
-from .syslog_lines import YearTracker, count_crossings
+from .syslog_lines import YearTracker, first_year, wall_key
 from .textinput import decode_head, line_blocks, text_blocks
 from .timeparse import MONTHS, Localizer, leap_second, micros, note_zone, rfc3339_utc
 
@@ -111,7 +111,9 @@ def _yearless_steps(rx: re.Pattern) -> Callable[[YearTracker, Iterator[str]], No
                 if m is not None:
                     month, day = int(m.group("M")), int(m.group("D"))
                     if 1 <= month <= 12:
-                        tracker.step(month, day)
+                        tracker.see(tracker.step(month, day),
+                                    wall_key(month, day, int(m.group("h")), int(m.group("m")), int(m.group("s")),
+                                             micros(m.group("f"))))
     return step
 
 
@@ -136,9 +138,10 @@ def read(ctx: FileContext) -> Iterator[pa.RecordBatch]:
     localizer = Localizer(ctx.timezone)
     years: YearTracker | None = None
     if shape in _YEARLESS:
-        years = YearTracker(ctx.reference_year - count_crossings(ctx, _yearless_steps(rx)))
-        ctx.notes.append(f"{ctx.path.name}: {shape} times carry no year; the file's newest line was taken to be in "
-                         f"{ctx.reference_year} (the file's modification year) and years counted back from it")
+        # as RFC 3164 syslog's: no line later than the file's modification time
+        start, note = first_year(ctx, _yearless_steps(rx))
+        years = YearTracker(start)
+        ctx.notes.append(note.replace("RFC 3164 times", f"{shape} times", 1))
     builder = EventBatchBuilder(ctx.file_id)
     pending: list | None = None       # [record_no, logged, provider, message parts, data]
     size = 0

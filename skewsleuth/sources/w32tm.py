@@ -42,7 +42,6 @@ issue 176, MicrosoftDocs/windowsserverdocs issue 2065).
 
 from __future__ import annotations
 
-import os
 import re
 from datetime import date, datetime, timedelta
 from typing import Iterator
@@ -123,10 +122,8 @@ class _Run:
 def _choose(ctx: FileContext, options: list[date], raw: str) -> date:
     if len(options) == 1:
         return options[0]
-    try:
-        mtime = datetime.fromtimestamp(os.stat(ctx.path).st_mtime).date()
-    except OSError:
-        mtime = None
+    # (the day the file was last written, on the host's local calendar)
+    mtime = ctx.modified.astimezone(ctx.timezone).date() if ctx.modified is not None else None
     if mtime is not None:
         best = min(options, key=lambda d: abs((d - mtime).days))
         how = "the nearer to the file's modification date"

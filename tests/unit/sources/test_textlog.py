@@ -80,7 +80,7 @@ TEXTLOG_KINDS = ("zookeeper", "hadoop", "spark", "hdfs", "apache", "android", "o
 
 
 def _read(path: Path, tz=UTC) -> tuple[list[dict], FileContext]:
-    ctx = FileContext(path, 0, "h1", tz, reference_year=2026)
+    ctx = FileContext(path, 0, "h1", tz, modified=datetime(2026, 12, 31, tzinfo=UTC))
     rows = [r for b in textlog.read(ctx) for r in b.to_pylist()]
     for r in rows:
         r["data"] = json.loads(r["data"])

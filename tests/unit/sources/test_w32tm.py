@@ -9,7 +9,6 @@ a Windows Server 2003 run without the comma after the time (pastebin 1gMXNe08).
 from __future__ import annotations
 
 import json
-import os
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -65,9 +64,9 @@ def _read(tmp_path: Path, text: str, *, encoding: str = "utf-8", newline: str = 
     body = text.replace("\n", newline)
     path.write_bytes(b"\xff\xfe" + body.encode("utf-16-le") if encoding == "utf-16" else body.encode(encoding))
     if mtime is not None:
-        os.utime(path, (mtime.timestamp(), mtime.timestamp()))
+        mtime = mtime.replace(tzinfo=tz)
     assert sources.sniff(path.read_bytes()[:4096]) == w32tm.FORMAT
-    ctx = FileContext(path, 0, "ws01", tz)
+    ctx = FileContext(path, 0, "ws01", tz, modified=mtime)
     rows = [r for b in w32tm.read(ctx) for r in b.to_pylist()]
     for r in rows:
         r["data"] = json.loads(r["data"])
