@@ -65,7 +65,7 @@ PYJWT_TB = ('  File "/srv/auth/tokens.py", line 41, in verify\n'
 
 def read_all(path: Path):
     """(rows with data decoded, quarantined); every record read is one or the other."""
-    ctx = FileContext(path=path, file_id=0, default_host="app01", timezone=UTC, reference_year=2026)
+    ctx = FileContext(path=path, file_id=0, default_host="app01", timezone=UTC)
     rows = []
     for batch in applog.read(ctx):
         assert batch.schema.equals(EVENTS)
