@@ -251,7 +251,7 @@ _decoder = json.JSONDecoder(parse_float=_finite, parse_constant=_no_constant)
 _loads = _decoder.decode
 
 
-def _parse(line: str) -> Any:
+def parse_json(line: str) -> Any:
     """One JSON value (NaN, Infinity and overflowing numbers read as null)."""
     return json_line(line, _loads)
 
@@ -673,7 +673,7 @@ def _flatten(level: list[tuple[str, Any]], skip: tuple[str | None, ...], out: di
 # --- sniffing ------------------------------------------------------------------------------
 
 
-def _is_otlp(obj: dict[str, Any]) -> bool:
+def is_otlp(obj: dict[str, Any]) -> bool:
     return "resourceSpans" in obj
 
 
@@ -690,7 +690,7 @@ def sniff(head: bytes) -> bool:
             _KEY_HINT.search(line) is not None and _MESSAGE_HINT.search(line) is not None)
     if obj.__class__ is not dict or "__REALTIME_TIMESTAMP" in obj or "MESSAGE" in obj:
         return False
-    if _is_otlp(obj):
+    if is_otlp(obj):
         return obj["resourceSpans"].__class__ is list
     logged, _ = _timestamp(obj, Localizer(UTC), None)
     return logged.__class__ is not str
@@ -705,7 +705,7 @@ def read(ctx: FileContext) -> Iterator[pa.RecordBatch]:
     default_host = ctx.default_host
     quarantine = ctx.quarantine
     localizer = Localizer(ctx.timezone)
-    parse = _parse
+    parse = parse_json
     no = 0
 
     for lines in line_blocks(ctx, max_line=MAX_LINE):
@@ -728,55 +728,19 @@ def read(ctx: FileContext) -> Iterator[pa.RecordBatch]:
                 quarantine(no, "JSON line is not an object", line)
                 no += 1
                 continue
-            if _is_otlp(obj):
+            if is_otlp(obj):
                 no = yield from _otlp(obj, line, no, builder, quarantine, default_host)
                 continue
 
             record_no = no
             no += 1
-            data: dict[str, Any] = {}
-            logged, time_key = _timestamp(obj, localizer, data)
-            if time_key is None:
-                quarantine(record_no, logged, line)  # type: ignore[arg-type]
+            got = record_of(obj, localizer)
+            if got.__class__ is str:
+                quarantine(record_no, got, line)  # type: ignore[arg-type]
                 continue
-
-            message, message_key = _first_text(obj, _MESSAGE_KEYS)
-            if message is None:
-                # Some loggers put a number or an object under "message".
-                for key in ("message", "msg"):
-                    v = obj.get(key)
-                    if v is not None and v.__class__ is not str:
-                        message = _dump(v, "") if v.__class__ is dict or v.__class__ is list else str(v)
-                        message_key = key
-                        break
-            if message is not None and len(message) > _MAX_TEXT:
-                message = message[:_MAX_TEXT]
-
-            host, host_key = None, None
-            for key in () if obj.keys().isdisjoint(_HOST_KEYS[1]) else _HOST_KEYS[0]:
-                v = _lookup(obj, key)
-                if v.__class__ is str and v:
-                    if key == "host" and any(h in obj for h in _ACCESS_HINTS):
-                        continue  # nginx/envoy "host": the HTTP Host header, not this machine
-                    host, host_key = v, key
-                    break
-                if key == "host" and v.__class__ is dict:
-                    n, path = v.get("name"), "host.name"
-                    if n.__class__ is not str or not n:
-                        n, path = v.get("hostname"), "host.hostname"
-                    if n.__class__ is str and n:
-                        host, host_key = n, path
-                        break
-            provider, provider_key = _first_text(obj, _PROVIDER_KEYS)
-            if provider is None:
-                v = obj.get("name")
-                if v.__class__ is str and v and ("levelname" in obj or ("hostname" in obj and "pid" in obj)):
-                    provider, provider_key = v, "name"
-
-            data["corr"] = _correlate(obj, logged, localizer, data, time_key)  # type: ignore[arg-type]
-            data["fields"] = _scalars(obj, (time_key, message_key, host_key, provider_key), data)
-            add(record_no=record_no, host=_cut(host) if host else default_host, logged=logged, format=FORMAT,
-                channel=CHANNEL, provider=_cut(provider) if provider else None, message=message, data=data)
+            logged, host, provider, message, data = got  # type: ignore[misc]
+            add(record_no=record_no, host=host or default_host, logged=logged, format=FORMAT,
+                channel=CHANNEL, provider=provider, message=message, data=data)
             if builder.full():
                 yield builder.flush()  # type: ignore[misc]
 
@@ -785,6 +749,55 @@ def read(ctx: FileContext) -> Iterator[pa.RecordBatch]:
     batch = builder.flush()
     if batch is not None:
         yield batch
+
+
+def record_of(obj: dict[str, Any], localizer: Localizer
+              ) -> tuple[datetime, str | None, str | None, str | None, dict[str, Any]] | str:
+    """One JSON log object as a record: (logged, host it names or None, provider,
+    message, data with ``corr`` and ``fields``), or why it is none (no time). Also
+    for JSON lines inside other formats (a container's line, :mod:`.containers`)."""
+    data: dict[str, Any] = {}
+    logged, time_key = _timestamp(obj, localizer, data)
+    if time_key is None:
+        return logged  # type: ignore[return-value]
+
+    message, message_key = _first_text(obj, _MESSAGE_KEYS)
+    if message is None:
+        # Some loggers put a number or an object under "message".
+        for key in ("message", "msg"):
+            v = obj.get(key)
+            if v is not None and v.__class__ is not str:
+                message = _dump(v, "") if v.__class__ is dict or v.__class__ is list else str(v)
+                message_key = key
+                break
+    if message is not None and len(message) > _MAX_TEXT:
+        message = message[:_MAX_TEXT]
+
+    host, host_key = None, None
+    for key in () if obj.keys().isdisjoint(_HOST_KEYS[1]) else _HOST_KEYS[0]:
+        v = _lookup(obj, key)
+        if v.__class__ is str and v:
+            if key == "host" and any(h in obj for h in _ACCESS_HINTS):
+                continue  # nginx/envoy "host": the HTTP Host header, not this machine
+            host, host_key = v, key
+            break
+        if key == "host" and v.__class__ is dict:
+            n, path = v.get("name"), "host.name"
+            if n.__class__ is not str or not n:
+                n, path = v.get("hostname"), "host.hostname"
+            if n.__class__ is str and n:
+                host, host_key = n, path
+                break
+    provider, provider_key = _first_text(obj, _PROVIDER_KEYS)
+    if provider is None:
+        v = obj.get("name")
+        if v.__class__ is str and v and ("levelname" in obj or ("hostname" in obj and "pid" in obj)):
+            provider, provider_key = v, "name"
+
+    data["corr"] = _correlate(obj, logged, localizer, data, time_key)  # type: ignore[arg-type]
+    data["fields"] = _scalars(obj, (time_key, message_key, host_key, provider_key), data)
+    return (logged, _cut(host) if host else None,  # type: ignore[return-value]
+            _cut(provider) if provider else None, message, data)
 
 
 # --- OTLP ----------------------------------------------------------------------------------

@@ -21,9 +21,11 @@ Yields one event per line (parts joined, up to ``MAX_LINE`` characters),
 :func:`skewsleuth.reading.discovery.host_hint`), ``logged`` = the runtime's time,
 ``channel`` = the stream, ``message`` = the container's line, ``data`` with ``stream``,
 and ``namespace``, ``pod``, ``container`` where the file's path names them. The line
-itself is read as the text logs' shapes (:mod:`.textlog`: klog, log4j, ...) to keep its
-level and its program (``provider``: klog's source file); its own time is not used:
-the runtime's is the same clock, with a date and a zone. A line that is neither is
+itself is read by the reader of its kind: a JSON logger's line as :mod:`.applog` reads
+one (its message, program, and ``corr`` / ``fields`` in ``data``, so that its request
+ids pair it with other hosts' records), else as the text logs' shapes (:mod:`.textlog`:
+klog, log4j, ...) to keep its level and its program (``provider``: klog's source file).
+Its own time is not used: the runtime's is the same clock, with a date and a zone. A line that is neither is
 quarantined with its reason.
 
 References: Kubernetes, "CRI logging" (kubernetes/design-proposals, kubelet-cri-logging);
@@ -43,7 +45,8 @@ from .base import EventBatchBuilder, FileContext
 from .contract import Source
 from .textinput import decode_head, line_blocks
 from .textlog import SHAPES, shape_of
-from .timeparse import rfc3339_utc
+from .applog import is_otlp, parse_json, record_of
+from .timeparse import Localizer, rfc3339_utc
 
 FORMAT = "container"
 MAX_LINE = 256 * 1024
@@ -83,6 +86,7 @@ def path_fields(path: Path) -> dict[str, str]:
 
 def read(ctx: FileContext) -> Iterator[pa.RecordBatch]:
     builder = EventBatchBuilder(ctx.file_id)
+    localizer = Localizer(ctx.timezone)
     fields = path_fields(ctx.path)
     parts: list[str] = []
     size = 0
@@ -105,15 +109,21 @@ def read(ctx: FileContext) -> Iterator[pa.RecordBatch]:
             line, parts, size = "".join(parts), [], 0
             data: dict = {"stream": stream, **fields}
             provider = None
-            shape = shape_of(line)
-            if shape is not None:
+            message = line
+            inner = _json_record(line, localizer) if line.startswith("{") else None
+            if inner is not None:
+                # a JSON logger's line: its message, program and fields as applog reads
+                # them (request ids and traceparents pair it); the runtime's time stays
+                _, _, provider, message, more = inner
+                data.update(more)
+            elif (shape := shape_of(line)) is not None:
                 data["shape"] = shape
                 if shape == "klog":
                     g = SHAPES["klog"].match(line).groupdict()  # type: ignore[union-attr]
                     data["level"] = _KLOG_LEVELS[g["lvl"]]
                     provider = g["src"].rsplit(":", 1)[0]
             builder.add(record_no=no, host=ctx.default_host, logged=when, format=FORMAT, channel=stream,
-                        provider=provider, message=line, data=data)
+                        provider=provider, message=message, data=data)
             no += 1
             if builder.full():
                 yield builder.flush()  # type: ignore[misc]
@@ -122,6 +132,18 @@ def read(ctx: FileContext) -> Iterator[pa.RecordBatch]:
     batch = builder.flush()
     if batch is not None:
         yield batch
+
+
+def _json_record(line: str, localizer: Localizer):
+    """applog's record of a JSON logger's line, or None (not an object, no time, OTLP)."""
+    try:
+        obj = parse_json(line)
+    except (ValueError, RecursionError):
+        return None
+    if obj.__class__ is not dict or is_otlp(obj):
+        return None
+    got = record_of(obj, localizer)
+    return None if isinstance(got, str) else got
 
 
 def _parse(raw: str):
@@ -155,4 +177,5 @@ def _parse(raw: str):
 
 # --- what later stages need of these records (see .contract) ---------------------------------
 
-SOURCE = Source(FORMAT, platform="linux")
+# A JSON logger's lines carry applog's ``corr`` and ``fields``: paired like applog's.
+SOURCE = Source(FORMAT, platform="linux", messages="correlated")

@@ -95,3 +95,25 @@ def test_three_control_plane_nodes_stay_three_hosts(tmp_path):
     hosts = sorted(h for (h,) in v.store.con.execute("SELECT DISTINCT host FROM events").fetchall())
     assert hosts == ["cp1", "cp2", "cp3"]
     assert v.to_dict()["ingest"]["quarantined"] == 0
+
+
+def test_a_json_loggers_line_is_read_as_applog_reads_it(tmp_path):
+    """A Node service (pino) in a pod: its line's message, its request id and its err
+    (pino-std-serializers) are kept as a JSON log's; the time is the runtime's."""
+    pino = ('{"level":50,"time":1747728007215,"pid":1,"hostname":"api-7d9f","req":{"id":"req-42","method":"GET"},'
+            '"err":{"type":"NotBeforeError","message":"jwt not active","stack":"NotBeforeError: jwt not active\\n'
+            '    at /srv/api/node_modules/jsonwebtoken/verify.js:180:21","date":"2025-05-20T08:10:07.000Z"},'
+            '"msg":"jwt not active"}')
+    path = tmp_path / "api-json.log"
+    path.write_text(json.dumps({"log": pino + "\n", "stream": "stdout", "time": "2025-05-20T08:00:07.300000Z"}) + "\n")
+    rows, ctx = _read(path)
+    (r,) = rows
+    assert r["message"] == "jwt not active" and r["logged"] == datetime(2025, 5, 20, 8, 0, 7, 300000, tzinfo=UTC)
+    assert r["data"]["fields"]["req.id"] == "req-42" and r["data"]["corr"]["request_id"] == "req-42"
+    assert r["data"]["fields"]["err.type"] == "NotBeforeError" and r["data"]["stream"] == "stdout"
+    assert r["host"] == "node1" and not ctx.quarantined
+    # ... and a rule reads it as it reads an application log's
+    (tmp_path / "node1").mkdir()
+    path.rename(tmp_path / "node1" / "api-json.log")
+    v = skewsleuth.investigate([tmp_path / "node1"]).to_dict()
+    assert [i["signatures"] for i in v["incidents"]] == [["JWT_LIFETIME_INVALID"]]
