@@ -80,7 +80,7 @@ def _matches(rule: Rule, **record) -> bool:
            record.get("event_id")]
     return duckdb.connect().execute(
         f"WITH t AS (SELECT ?::VARCHAR AS message, ?::VARCHAR AS data, ?::VARCHAR AS provider, "
-        f"?::INTEGER AS event_id, NULL AS channel, NULL AS format, NULL AS host) "
+        f"?::INTEGER AS event_id, NULL::VARCHAR AS channel, NULL::VARCHAR AS format, NULL::VARCHAR AS host) "
         f"SELECT coalesce(({where}), FALSE) FROM {with_message_lower('t')}", row + params).fetchone()[0]
 
 
