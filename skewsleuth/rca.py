@@ -568,6 +568,11 @@ def _unmeasured_clocks(incident: Incident, model: ClockModel, case: Case, weight
     return out
 
 
+def _around(incident: Incident) -> tuple[datetime, datetime]:
+    """The records read as measuring an incident's clocks: logged within an hour of it."""
+    return incident.onset - timedelta(hours=1), (incident.end or incident.last) + timedelta(hours=1)
+
+
 def _bound_unnamed(c: Candidate, party: str, incident: Incident, model: ClockModel, when: Format) -> bool:
     """What the messages that measure a clock no record names (a token's nbf beside the
     validator's time) state of ``party``, the clock the failures with those validators
@@ -575,7 +580,7 @@ def _bound_unnamed(c: Candidate, party: str, incident: Incident, model: ClockMod
     validator's own clock is measured. False when none bounds it."""
     partners = {j for (w, j) in incident.clock_pairs if w == party} | \
                {w for (w, j) in incident.clock_pairs if j == party}
-    start, stop = incident.onset - timedelta(hours=1), (incident.end or incident.last) + timedelta(hours=1)
+    start, stop = _around(incident)
     bounds = [b for b in model.unnamed if start <= b.logged <= stop and any(same_host(b.host, p) for p in partners)]
     if not bounds:
         return False
@@ -614,7 +619,7 @@ def _bound_either_way(c: Candidate, party: str, incident: Incident, model: Clock
     """What the records that print a difference without its sign (Ceph's leader on a
     monitor) state of ``party``'s clock against another: the largest size, either way.
     False when none names it."""
-    start, stop = incident.onset - timedelta(hours=1), (incident.end or incident.last) + timedelta(hours=1)
+    start, stop = _around(incident)
     bounds = [b for b in model.absolute if start <= b.logged <= stop
               and (same_host(b.other, party) or same_host(b.host, party))]
     if not bounds:

@@ -400,6 +400,16 @@ def _go_seconds(col: str) -> str:
             "WHEN 'µs' THEN 1e-6 WHEN 'us' THEN 1e-6 WHEN 'ns' THEN 1e-9 END))")
 
 
+def _in(ks: Sequence[int]) -> str:
+    """A list of shape numbers for ``k IN (...)`` (-1, which no shape has, when empty)."""
+    return ",".join(map(str, ks)) or "-1"
+
+
+def _has_table(store: Store, name: str) -> bool:
+    return bool(store.con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?",
+                                  [name]).fetchall()[0][0])
+
+
 def _sql_str(s: str) -> str:
     return "'" + s.replace("'", "''") + "'"
 
@@ -519,15 +529,15 @@ def prepare_measurements(store: Store, shapes: Sequence[Shape] = (), addresses: 
     # kept apart, for the verdict to say what they state of that party.
     unnamed = [k for k, o in kinds.items() if o == "unnamed"]
     con.execute(f"""CREATE OR REPLACE TEMP TABLE _unnamed_measurements AS SELECT * FROM _measurements
-                    WHERE k IN ({','.join(map(str, unnamed)) or '-1'})""")
-    con.execute(f"DELETE FROM _measurements WHERE k IN ({','.join(map(str, unnamed)) or '-1'})")
+                    WHERE k IN ({_in(unnamed)})""")
+    con.execute(f"DELETE FROM _measurements WHERE k IN ({_in(unnamed)})")
     peers = [k for k, o in kinds.items() if o == "peer"]
     etcd = [k for k, o in kinds.items() if o == "etcd_member"]
     present = {k for (k,) in con.execute("SELECT DISTINCT k FROM _measurements").fetchall()}
     peers, etcd = [k for k in peers if k in present], [k for k in etcd if k in present]
     if peers:
         raws = [r for (r,) in con.execute(
-            f"SELECT DISTINCT peer_raw FROM _measurements WHERE k IN ({','.join(map(str, peers))})").fetchall()]
+            f"SELECT DISTINCT peer_raw FROM _measurements WHERE k IN ({_in(peers)})").fetchall()]
         known = [h for (h,) in con.execute("SELECT DISTINCT host FROM events").fetchall() if h]
         rows = _peer_hosts(raws, known, addresses or {})
         if rows:
@@ -535,38 +545,38 @@ def prepare_measurements(store: Store, shapes: Sequence[Shape] = (), addresses: 
             con.executemany("INSERT INTO _peer_hosts VALUES (?, ?)", rows)
             con.execute(f"""UPDATE _measurements SET other_host = p.host FROM _peer_hosts p
                             WHERE _measurements.peer_raw = p.raw
-                              AND _measurements.k IN ({','.join(map(str, peers))})""")
+                              AND _measurements.k IN ({_in(peers)})""")
     if etcd:
         # one member id, one host: an id two hosts claim names neither
         con.execute(f"""UPDATE _measurements SET other_host = m.host FROM (
                           SELECT id, any_value(host) AS host FROM ({_ETCD_MEMBERS}) GROUP BY id
                           HAVING count(DISTINCT host) = 1) m
                         WHERE lower(_measurements.peer_raw) = m.id
-                          AND _measurements.k IN ({','.join(map(str, etcd))})""")
+                          AND _measurements.k IN ({_in(etcd)})""")
     if peers:
         # a public time service no host of the collection is: true time, allowed a second
         public = [r for (r,) in con.execute(
             f"""SELECT DISTINCT peer_raw FROM _measurements WHERE other_host IS NULL
-                AND k IN ({','.join(map(str, peers))})""").fetchall() if r and PUBLIC_TIME_SERVICES.match(r)]
+                AND k IN ({_in(peers)})""").fetchall() if r and PUBLIC_TIME_SERVICES.match(r)]
         if public:
             con.execute(f"""UPDATE _measurements SET other_host = '', lo_s = lo_s - {SERVICE_ACC_S},
                               hi_s = hi_s + {SERVICE_ACC_S},
                               said = said || ' (against ' || peer_raw || ', a public time service taken as true time)'
                             WHERE other_host IS NULL AND peer_raw IN ({','.join('?' * len(public))})
-                              AND k IN ({','.join(map(str, peers))})""", public)
+                              AND k IN ({_in(peers)})""", public)
     absolute = [k for k, shp in enumerate(all_shapes) if shp.absolute]
     # A size without a sign bounds no difference: kept apart, with the host it names.
     con.execute(f"""CREATE OR REPLACE TEMP TABLE _absolute_measurements AS SELECT * FROM _measurements
-                    WHERE k IN ({','.join(map(str, absolute)) or '-1'}) AND other_host IS NOT NULL
+                    WHERE k IN ({_in(absolute)}) AND other_host IS NOT NULL
                       AND other_host <> '' AND lower(other_host) <> lower(host)""")
     # A difference to a clock the evidence does not hold bounds neither self nor true
     # time: such records are left out (counted, for the model's notes).
-    unplaced = f"""k IN ({','.join(map(str, peers + etcd)) or '-1'})
+    unplaced = f"""k IN ({_in(peers + etcd)})
                    AND (other_host IS NULL OR lower(other_host) = lower(host))"""
     left_out = con.execute(f"""SELECT shape, count(*), string_agg(DISTINCT peer_raw, ', ' ORDER BY peer_raw)
                                FROM _measurements WHERE {unplaced} GROUP BY 1 ORDER BY 1""").fetchall()
     con.execute(f"DELETE FROM _measurements WHERE {unplaced}")
-    con.execute(f"DELETE FROM _measurements WHERE k IN ({','.join(map(str, absolute)) or '-1'})")
+    con.execute(f"DELETE FROM _measurements WHERE k IN ({_in(absolute)})")
     con.execute("UPDATE _measurements SET other_host = NULL WHERE other_host = ''")
     return notes + [f"{n} {shape} record{'s' if n > 1 else ''} not used: the clock measured against ({peers_}) is no "
             f"host of the collection (nor an address the case file's hosts: maps, nor a member id a host's etcd "
@@ -633,9 +643,7 @@ FROM m JOIN o USING (file_id, record_no, k) WHERE o.other IS NULL GROUP BY 1, 2 
 
 def unplaced_notes(store: Store) -> list[str]:
     """Why measurements were left out on the final segments (none: no notes)."""
-    present = store.con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = '_measurements'").fetchall()[0][0]
-    if not present:
+    if not _has_table(store, "_measurements"):
         return []
     out = []
     for shape, other, n, held in store.con.execute(_UNPLACED).fetchall():
@@ -661,9 +669,7 @@ class UnnamedBound:
 
 def unnamed_bounds(store: Store) -> list[UnnamedBound]:
     """The measurements against an unnamed clock, on the current segments."""
-    present = store.con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = '_unnamed_measurements'").fetchall()[0][0]
-    if not present:
+    if not _has_table(store, "_unnamed_measurements"):
         return []
     rows = store.con.execute("""SELECT m.host, s.segment_id, m.l_us, m.lo_s, m.hi_s, m.shape, m.said
                                 FROM _unnamed_measurements m JOIN event_segments s USING (file_id, record_no)
@@ -686,9 +692,7 @@ class AbsoluteBound:
 
 def absolute_bounds(store: Store) -> list[AbsoluteBound]:
     """The measurements that print a difference without its sign (Ceph's clock skew)."""
-    present = store.con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = '_absolute_measurements'").fetchall()[0][0]
-    if not present:
+    if not _has_table(store, "_absolute_measurements"):
         return []
     rows = store.con.execute("""SELECT host, other_host, l_us, greatest(lo_s, 0), hi_s, shape, said
                                 FROM _absolute_measurements ORDER BY l_us, file_id, record_no""").fetchall()
@@ -728,9 +732,8 @@ class MeasuredBounds:
 def measured_bounds(store: Store, when: Format = UTC_FORMAT) -> MeasuredBounds:
     """The prepared measurements (:func:`prepare_measurements`) on the current
     segments (``event_segments``); none where none were prepared."""
-    present = store.con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = '_measurements'").fetchall()[0][0]
-    if not present or not store.con.execute("SELECT count(*) FROM _measurements").fetchall()[0][0]:
+    if not _has_table(store, "_measurements") or \
+            not store.con.execute("SELECT count(*) FROM _measurements").fetchall()[0][0]:
         t = pa.table({"seg": pa.array([], pa.int64())})
         e = np.zeros(0)
         return MeasuredBounds(e.astype(np.int64), e.astype(np.int64), e, e, t, when)
