@@ -44,7 +44,7 @@ import pyarrow as pa
 from .base import EventBatchBuilder, FileContext
 from .contract import Source
 from .textinput import decode_head, line_blocks
-from .textlog import SHAPES, shape_of
+from .textlog import klog_program, match_shape
 from .applog import is_otlp, parse_json, record_of
 from .timeparse import Localizer, rfc3339_utc
 
@@ -59,7 +59,6 @@ _DOCKER_HEAD = re.compile(r'^\{"log":".*","stream":"(?:stdout|stderr)","time":"\
 _POD_DIR = re.compile(r"^([a-z0-9-]+)_([a-z0-9.-]+)_([0-9a-f-]{8,})$")
 # /var/log/containers/<pod>_<namespace>_<container>-<64 hex id>.log
 _CONTAINER_FILE = re.compile(r"^([a-z0-9.-]+)_([a-z0-9-]+)_(.+)-[0-9a-f]{64}\.log$")
-_KLOG_LEVELS = {"I": "INFO", "W": "WARNING", "E": "ERROR", "F": "FATAL"}
 
 
 def sniff(head: bytes) -> bool:
@@ -116,12 +115,10 @@ def read(ctx: FileContext) -> Iterator[pa.RecordBatch]:
                 # them (request ids and traceparents pair it); the runtime's time stays
                 _, _, provider, message, more = inner
                 data.update(more)
-            elif (shape := shape_of(line)) is not None:
-                data["shape"] = shape
-                if shape == "klog":
-                    g = SHAPES["klog"].match(line).groupdict()  # type: ignore[union-attr]
-                    data["level"] = _KLOG_LEVELS[g["lvl"]]
-                    provider = g["src"].rsplit(":", 1)[0]
+            elif (shaped := match_shape(line)) is not None:
+                data["shape"] = shaped[0]
+                if shaped[0] == "klog":
+                    provider, data["level"] = klog_program(shaped[1].groupdict())
             builder.add(record_no=no, host=ctx.default_host, logged=when, format=FORMAT, channel=stream,
                         provider=provider, message=message, data=data)
             no += 1

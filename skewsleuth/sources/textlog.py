@@ -78,11 +78,22 @@ _LOGCAT_LEVELS = {"V": "VERBOSE", "D": "DEBUG", "I": "INFO", "W": "WARN", "E": "
                   "A": "ASSERT"}
 
 
-def shape_of(line: str) -> str | None:
+def match_shape(line: str) -> tuple[str, re.Match] | None:
+    """The shape a line starts with, and its match."""
     for name, rx in SHAPES.items():
-        if rx.match(line):
-            return name
+        if (m := rx.match(line)) is not None:
+            return name, m
     return None
+
+
+def shape_of(line: str) -> str | None:
+    got = match_shape(line)
+    return got[0] if got is not None else None
+
+
+def klog_program(g: dict) -> tuple[str, str]:
+    """(the source file, as the record's provider, and the level) of a klog header's match."""
+    return g["src"].rsplit(":", 1)[0], _KLOG_LEVELS[g["lvl"]]
 
 
 # Lines a file may start with before its first record (a banner, a JVM's notice).
@@ -178,8 +189,8 @@ def read(ctx: FileContext) -> Iterator[pa.RecordBatch]:
                 continue
             provider = None
             if shape == "klog":
-                data.update(level=_KLOG_LEVELS[g["lvl"]], pid=int(g["pid"]))
-                provider = g["src"].rsplit(":", 1)[0]
+                provider, level = klog_program(g)
+                data.update(level=level, pid=int(g["pid"]))
             elif shape == "logcat":
                 data.update(level=_LOGCAT_LEVELS[g["lvl"]], pid=int(g["pid"]), tid=int(g["tid"]))
                 provider = g["tag"] or None
