@@ -17,6 +17,7 @@ from .case import Case, load_case
 from .clock.krb5 import map_kdc_addresses
 from .clock.model import build_clock_model
 from .errors import CaseError, InputError, SchedulerError, StoreError
+from .findings import find_clock_changes
 from .incident import find_incidents
 from .normalise import canonicalise, drop_duplicates, host_roles
 from .rca import diagnose
@@ -109,8 +110,9 @@ def investigate(paths: list[str | Path], case: str | Path | Case | None = None, 
                          f"SKEWSLEUTH_MEMORY_LIMIT higher (e.g. 4GB)") from None
     roles = host_roles(store)
     diagnoses = [diagnose(inc, model, the_case, roles, when) for inc in incidents]
+    findings = find_clock_changes(store, model)
     notes = [f"observation of {o.host} not used: {why}" for o, why in model.unmatched_observations]
     notes += [f"case entry not used ({src}): {why}" for src, _, why in the_case.rejected]
     notes += model.notes
     notes += the_case.notes + summary.notes
-    return Verdict(summary, model, incidents, diagnoses, the_case, store, notes)
+    return Verdict(summary, model, incidents, diagnoses, the_case, store, notes, findings)

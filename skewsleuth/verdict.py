@@ -13,6 +13,7 @@ from datetime import datetime
 
 from .case import Case
 from .clock.model import ClockModel
+from .findings import Finding, summary as findings_summary
 from .incident import Incident
 from .reading.ingest import IngestSummary
 from .rca import Diagnosis
@@ -28,6 +29,8 @@ class Verdict:
     case: Case
     store: Store
     notes: list[str] = field(default_factory=list)
+    # every explicit change of a clock, graded (findings.py), whether or not it failed anything
+    findings: list[Finding] = field(default_factory=list)
 
     @property
     def exit_status(self) -> int:
@@ -106,6 +109,8 @@ def verdict_dict(v: Verdict) -> dict:
         "case": {"timezone": v.case.timezone_name, "references": v.case.references, "files": v.case.sources},
         "hosts": hosts,
         "incidents": incidents,
+        "findings": [f.to_dict() for f in v.findings],
+        "findings_summary": findings_summary(v.findings),
         "contradictions": [{k: x for k, x in c.items() if not k.startswith("_")} for c in v.model.contradictions],
         "notes": v.notes,
     }

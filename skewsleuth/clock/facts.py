@@ -162,6 +162,10 @@ class ClockFact:
     # was then caught up, so the offset before it held only at the pause, not all along.
     resume: bool = False
     process: str | None = None
+    # The account the change ran under, as the record names it (4616's Subject, sudo's
+    # invoking user; Kernel-General 1 gives only a SID)
+    user: str | None = None
+    sid: str | None = None
     # For a boot read from a log's boot ids (journald's _BOOT_ID): the id, the same in
     # every export of the journal and no other boot's, whatever time its clock came up at.
     boot_id: str | None = None
@@ -248,10 +252,14 @@ def _windows_fact(host, file_id, at, logged, provider, event_id, data, when: For
             before, after = _parse_ts(fields.get("PreviousTime")), _parse_ts(fields.get("NewTime"))
             fact.process = fields.get("ProcessName") or None
             fact.setter = classify_setter(fact.process)
+            name, domain = fields.get("SubjectUserName"), fields.get("SubjectDomainName")
+            fact.user = (f"{domain}\\{name}" if domain and name else name) or None
+            fact.sid = fields.get("SubjectUserSid") or None
         else:
             before, after = _parse_ts(fields.get("OldTime")), _parse_ts(fields.get("NewTime"))
             reason = str(fields.get("Reason"))
             sid = fields.get("@UserID")
+            fact.sid = sid or None
             if reason == "2":
                 # "System time synchronized with the hardware clock": a resume or a
                 # boot re-reading the RTC, which may itself be wrong.
@@ -307,6 +315,9 @@ def _text_fact(host, file_id, at, logged, provider, message) -> ClockFact | None
         elif kind == "set":
             fact.setter = "user"
             fact.process = "timedatectl" if provider == "systemd-timedated" else m.group(1).split()[0]
+            # sudo: "alice : TTY=pts/0 ; PWD=/home/alice ; USER=root ; COMMAND=..."
+            who = re.match(r"\s*([^\s:;]+) : ", message) if provider == "sudo" else None
+            fact.user = who.group(1) if who else None
             fact.evidence.append(f"{provider} on {host}: {message[:200]}")
         return fact
     return None
@@ -357,13 +368,14 @@ def _attribute_kernel_steps(facts: list[ClockFact]) -> None:
                 if a.after and abs((a.after - f.after).total_seconds()) < 2 and a.delta_s is not None \
                         and abs(a.delta_s - (f.delta_s or 0)) < 2 and (a.process or f.setter == "unknown"):
                     f.setter, f.process = a.setter, a.process
+                    f.user, f.sid = a.user or f.user, a.sid or f.sid
                     break
             else:
                 if f.setter != "unknown":
                     continue
                 user = set_by_user(users, f.before, f.after, f.file_id, f.seq)
                 if user is not None:
-                    f.setter, f.process = "user", user.process
+                    f.setter, f.process, f.user = "user", user.process, user.user
                     f.evidence += user.evidence
                     continue
                 for s in service:

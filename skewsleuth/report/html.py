@@ -45,6 +45,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from ..findings import LEVELS as FINDING_LEVELS
 from ..verdict import Verdict
 from ..rca import Candidate
 from .common import bounded, local, offset, plural
@@ -270,7 +271,27 @@ def _findings(v: Verdict, recs: _Records) -> dict:
         boots = [{"id": f"boot-{opens.get(id(b), f'{name}-{k}')}", "at": local(b.after, zone), "records": recs.refs(_boundary_pairs(b))[:4]} for k, b in enumerate(hc.boots)]
         hosts.append({"host": name, "platform": hc.platform, "segments": segs, "steps": steps, "boots": boots})
     return {"incidents": incidents, "hosts": hosts, "ingest": d["ingest"], "notes": d["notes"],
-            "contradictions": len(d["contradictions"])}
+            "contradictions": len(d["contradictions"]), "changes": _clock_changes(v, d, recs)}
+
+
+def _clock_changes(v: Verdict, d: dict, recs: _Records) -> dict:
+    """The findings (every clock change, graded) as the page lists them: counts per host
+    and level, then each change, most severe first, informational ones only counted."""
+    zone = v.case.timezone
+    rank = {k: i for i, k in enumerate(FINDING_LEVELS)}
+    listed = sorted((x for x in v.findings if x.level != "informational"), key=lambda x: (rank[x.level], x.logged))
+    rows = [{"level": x.level, "host": x.host, "when": (f"{local(x.before, zone)} → {local(x.after, zone)}"
+                                                         if x.before and x.after else local(x.logged, zone)),
+             "true_at": local(x.true_at, zone) if x.true_at else "unknown",
+             "size": "not recorded" if x.delta_s is None else offset(x.delta_s), "set_by": x.setter.replace("_", " "),
+             "process": x.process or "", "user": x.user or "", "sid": x.sid or "", "mitre": ", ".join(x.mitre),
+             "why": x.why, "records": recs.refs(x.keys)[:4]} for x in listed[:MAX_CHANGES]]
+    return {"summary": d["findings_summary"], "levels": FINDING_LEVELS, "rows": rows,
+            "more": max(0, len(listed) - MAX_CHANGES),
+            "informational": d["findings_summary"]["total"]["informational"]}
+
+
+MAX_CHANGES = 200     # clock changes listed one by one; the JSON holds every one
 
 
 def _change_what(c) -> str:

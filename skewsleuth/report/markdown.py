@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from ..findings import LEVELS as FINDING_LEVELS
 from ..verdict import Verdict
 from .common import bounded, code, code_span, local, md, offset
 
@@ -14,6 +15,27 @@ def _t(v: Verdict, s: str | None) -> str:
     return local(datetime.fromisoformat(s.replace("Z", "+00:00")), v.case.timezone)
 
 
+def _findings(v: Verdict, d: dict) -> list[str]:
+    """Every clock change: counts per host and level, then each one, most severe first."""
+    if not d["findings"]:
+        return []
+    levels = FINDING_LEVELS
+    out = ["## Clock changes", "", "| host | " + " | ".join(levels) + " |", "|---|" + "---|" * len(levels)]
+    out += [f"| {md(h['host'])} | " + " | ".join(str(h[k]) for k in levels) + " |"
+            for h in d["findings_summary"]["hosts"]]
+    out += ["", "| level | host | clock set (as logged) | size | set by | process | user | records |",
+            "|---|---|---|---|---|---|---|---|"]
+    rank = {k: i for i, k in enumerate(levels)}
+    for f in sorted(d["findings"], key=lambda f: rank[f["level"]]):
+        when = f"{_t(v, f['before'])} → {_t(v, f['after'])}" if f["before"] else _t(v, f["logged"])
+        size = "not recorded" if f["delta_s"] is None else offset(f["delta_s"])
+        who = md(f["user"] or "") + (f" ({md(f['sid'])})" if f["sid"] else "")
+        out.append(f"| {f['level']}{' ' + ', '.join(f['mitre']) if f['mitre'] else ''} | {md(f['host'])} | {when} "
+                   f"| {md(size)} | {md(f['set_by'])} | {md(f['process'] or '')} | {who} "
+                   f"| {md(', '.join(f['records'][:3]))} |")
+    return out + [""]
+
+
 def render_markdown(v: Verdict) -> str:
     d = v.to_dict()
     ing = d["ingest"]
@@ -21,7 +43,10 @@ def render_markdown(v: Verdict) -> str:
            f"Read {ing['files']} files, {ing['records']:,} records: {ing['quarantined']} quarantined, "
            f"{ing['files_failed']} files failed. Times in {md(v.case.timezone_name)}.", ""]
     if not d["incidents"]:
-        out += ["**No incident**: no skew-sensitive failure was found in the evidence.", ""]
+        high = d["findings_summary"]["total"]["high"]
+        out += ["**No incident**: no skew-sensitive failure was found in the evidence"
+                + (f", but **{high} clock change{'s' if high != 1 else ''} by a person or an unknown process** "
+                   f"({'is a high finding' if high == 1 else 'are high findings'}: see Clock changes)." if high else "."), ""]
     for n, inc in enumerate(d["incidents"], 1):
         unknown = "" if inc["onset_bounds"]["latest"] else " (as logged: true time unknown)"
         out += [f"## Incident {n}: {_t(v, inc['onset'])} → {_t(v, inc['end']) if inc['end'] else 'still failing at the end of the evidence'}{unknown}", "",
@@ -47,6 +72,7 @@ def render_markdown(v: Verdict) -> str:
                     f"**Verify:** {md(r['verify'])}", ""]
             out += [f"> {md(n_)}" for n_ in r["notes"]]
             out.append("")
+    out += _findings(v, d)
     out += ["## Clocks", "", "| host | segment (logged) | offset | interval | basis |", "|---|---|---|---|---|"]
     for h in d["hosts"]:
         for s in h["segments"]:

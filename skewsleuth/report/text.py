@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from rich.console import Console, Group
@@ -9,11 +10,17 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from ..findings import LEVELS as FINDING_LEVELS
 from ..verdict import Verdict
 from .common import bounded, local, offset, plural
 
 MAX_ROWS_PER_HOST = 8
 MAX_EVIDENCE = 6
+# Clock changes listed one by one: every high one up to this many, then a count
+MAX_HIGH_FINDINGS = 20
+MAX_OTHER_FINDINGS = 10
+MAX_FINDING_HOSTS = 10
+_LEVEL_STYLE = {"high": "bold red", "medium": "yellow", "low": "cyan", "informational": "dim"}
 
 
 def _dt(s: str | None) -> datetime | None:
@@ -56,7 +63,14 @@ def render_text(v: Verdict, console: Console) -> None:
     for f in ing["failures"][:10]:
         console.print(Text(f"  failed: {f['path']}: {f['reason']}", style="yellow"))
     if not d["incidents"]:
-        console.print(Text("No incident: no skew-sensitive failure was found in the evidence.", style="bold green"))
+        high = d["findings_summary"]["total"]["high"]
+        if high:
+            console.print(Text(f"No incident: no skew-sensitive failure was found in the evidence, but "
+                               f"{plural(high, 'clock change')} by a person or an unknown process "
+                               f"{'is a high finding' if high == 1 else 'are high findings'} (see Clock changes).",
+                               style="bold yellow"))
+        else:
+            console.print(Text("No incident: no skew-sensitive failure was found in the evidence.", style="bold green"))
     for n, inc in enumerate(d["incidents"], 1):
         body: list = []
         sig = Text("Symptoms: ")
@@ -102,12 +116,56 @@ def render_text(v: Verdict, console: Console) -> None:
         title = Text(f"Incident {n}: " + _span(v, inc["onset"], inc["end"], "still failing at the end")
                      + ("" if inc["onset_bounds"]["latest"] else " (true time unknown)"))
         console.print(Panel(Group(*body), title=title, title_align="left", border_style="red"))
+    _findings(v, d, console)
     _clocks(v, d, console)
     if d["contradictions"]:
         console.print(Text(f"note: {plural(len(d['contradictions']), 'contradiction')} in the clock evidence: the "
                            "weakest piece of each was set aside (see 'contradictions' in --json)", style="yellow"))
     for note in d["notes"]:
         console.print(Text(f"note: {note}", style="yellow"))
+
+
+def _findings(v: Verdict, d: dict, console: Console) -> None:
+    """Every clock change, graded: the counts per host and level, then the changes
+    themselves, most severe first (informational ones only counted)."""
+    if not d["findings"]:
+        return
+    total = d["findings_summary"]["total"]
+    head = Text("Clock changes: ", style="bold")
+    head.append(", ".join(f"{total[k]:,} {k}" for k in FINDING_LEVELS if total[k]),
+                style="bold red" if total["high"] else "yellow" if total["medium"] else "")
+    hosts = d["findings_summary"]["hosts"]
+    head.append(f" on {plural(len(hosts), 'host')}" if len(hosts) > 1 else f" on {hosts[0]['host']}")
+    console.print(head)
+    if len(hosts) > 1:
+        for h in hosts[:MAX_FINDING_HOSTS]:
+            console.print(Text(f"  {h['host']}: " + ", ".join(f"{h[k]:,} {k}" for k in FINDING_LEVELS if h[k])))
+        if len(hosts) > MAX_FINDING_HOSTS:
+            console.print(Text(f"  … {plural(len(hosts) - MAX_FINDING_HOSTS, 'more host')}", style="dim"))
+    table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
+    for name in ("level", "host", "clock set (as logged)", "size", "by"):
+        table.add_column(name, overflow="fold")
+    shown = 0
+    for level, limit in (("high", MAX_HIGH_FINDINGS), ("medium", MAX_OTHER_FINDINGS), ("low", MAX_OTHER_FINDINGS)):
+        rows = [f for f in d["findings"] if f["level"] == level]
+        for f in rows[:limit]:
+            when = _span(v, f["before"], f["after"], "") if f["before"] else _t(v, f["logged"])
+            size = "not recorded" if f["delta_s"] is None else offset(f["delta_s"])
+            process = re.split(r"[\\/]", f["process"])[-1] if f["process"] else None
+            who = ", ".join(x for x in (process, f["user"] and f"as {f['user']}" or f["sid"]) if x)
+            by = f["set_by"].replace("_", " ") + (f" ({who})" if who else "") + \
+                (f" [{', '.join(f['mitre'])}]" if f["mitre"] else "")
+            table.add_row(Text(level, style=_LEVEL_STYLE[level]), Text(f["host"]), Text(when), Text(size), Text(by))
+            shown += 1
+        if len(rows) > limit:
+            table.add_row(Text(level, style=_LEVEL_STYLE[level]), Text(""),
+                          Text(f"… {len(rows) - limit:,} more", style="dim"), Text(""), Text(""))
+    if shown:
+        console.print(table)
+    rest = len(d["findings"]) - shown
+    if rest:
+        console.print(Text(f"  ({plural(rest, 'other change')} not listed here; --json or --md lists every one)",
+                           style="dim"))
 
 
 def _clocks(v: Verdict, d: dict, console: Console) -> None:

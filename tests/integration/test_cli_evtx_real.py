@@ -70,3 +70,23 @@ def test_truncated_evtx_and_junk_next_to_good_evidence_give_exit_1(evtx_dir, tmp
     assert any("unrecognised format" in f["reason"] for f in v["ingest"]["failures"])
     assert v["ingest"]["quarantined"] == 1   # the partial chunk at the end, said out loud
     import duckdb  # noqa: F401
+
+
+def test_vmware_tools_steps_in_security_evtx_are_findings_with_process_and_sizes(evtx_dir, tmp_path):
+    out = tmp_path / "v.json"
+    r = run_cli("investigate", str(evtx_dir / "security.evtx"), "--json", str(out))
+    assert r.returncode == 0, r.stderr
+    v = json.loads(out.read_text())
+    steps = {round(s["delta_s"], 3) for h in v["hosts"] for s in h["steps"]}
+    big = [f for f in v["findings"] if f["level"] == "medium"]
+    # every step the model cut is a finding of the same size, by VMware Tools as SYSTEM
+    assert {f["delta_s"] for f in big} == steps and len(big) == 8
+    for f in v["findings"]:
+        assert f["process"].endswith("VMware Tools\\vmtoolsd.exe") and f["set_by"] == "agent"
+        assert f["sid"] == "S-1-5-18" and f["user"] == "WORKGROUP\\WIN-03DLIIOFRRA$"
+        assert f["sources"] == ["Security 4616"] and f["records"][0].startswith(str(evtx_dir / "security.evtx") + "#")
+        assert (f["level"] == "informational") == (abs(f["delta_s"]) < 60)
+    assert v["findings_summary"]["total"]["informational"] == len(v["findings"]) - 8 > 0
+    # the terminal lists the large ones with their process and sizes, and counts the rest
+    assert "Clock changes: 8 medium" in r.stdout and r.stdout.count("vmtoolsd.exe") == 8
+    assert "+14,400 s (+4.00 h)" in r.stdout and "other changes not listed here" in r.stdout
