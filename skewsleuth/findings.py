@@ -14,7 +14,10 @@ tests of who set the clock and by how much:
   high, MITRE ATT&CK T1070.006 (SigmaHQ's "Unauthorized System Time Modification" rule
   tags Security 4616 so).
 * ``set_by_unknown``: a process that is neither a time service, a hypervisor's agent nor
-  the hardware clock, or a record that names no process: high, T1070.006, as above.
+  the hardware clock, or an account no such process runs as (a Kernel-General 1 under a
+  user's SID): high, T1070.006, as above.
+* ``unattributed``: no record says who (a step only the journal's clocks show; a VM
+  paused or reverted leaves the same trace): medium from :data:`LARGE_STEP_S`, else low.
 * ``large_step``: a time service, an agent or the hardware clock moved it by
   :data:`LARGE_STEP_S` or more: medium; a source of time can be wrong, and such a step
   breaks every authentication protocol's tolerance.
@@ -81,6 +84,8 @@ class Finding:
         by = f"set by {who}" + (f" ({names})" if names else "")
         if self.test in ("set_by_person", "set_by_unknown"):
             return f"{by}: possible tampering (MITRE ATT&CK {TAMPERING})"
+        if self.test == "unattributed":
+            return "no record says who set it"
         if self.test == "large_step":
             return f"{by}, by {LARGE_STEP_S:g} s or more: beyond authentication's tolerances"
         return f"{by}: a routine correction"
@@ -97,13 +102,17 @@ class Finding:
                 "sources": self.sources, "records": self.records, "mitre": self.mitre, "why": self.why}
 
 
-def grade(setter: str, delta_s: float | None) -> tuple[str, str]:
-    """(level, test) of one change of a clock."""
+def grade(setter: str, delta_s: float | None, named: bool = True) -> tuple[str, str]:
+    """(level, test) of one change of a clock; ``named``: a record names the process or
+    account that made it."""
+    large = delta_s is None or abs(delta_s) >= LARGE_STEP_S
     if setter == "user":
         return "high", "set_by_person"
     if setter not in ("time_service", "agent", "rtc"):
-        return "high", "set_by_unknown"
-    if delta_s is None or abs(delta_s) >= LARGE_STEP_S:
+        if named:
+            return "high", "set_by_unknown"
+        return ("medium" if large else "low"), "unattributed"
+    if large:
         return "medium", "large_step"
     return "informational", "routine"
 
@@ -147,7 +156,7 @@ def _finding(group: list[ClockFact], paths: dict[int, str]) -> Finding:
                                       f.setter != "unknown"))
     setter = "user" if any(f.setter == "user" for f in group) else named.setter
     delta = sized[0].delta_s if sized else None
-    level, test = grade(setter, delta)
+    level, test = grade(setter, delta, named=any(f.process or f.user or f.sid for f in group))
     first = min(group, key=lambda f: f.logged)
     return Finding(
         host=first.host, level=level, test=test, kind="clock_change" if sized else "clock_set",

@@ -302,8 +302,42 @@ def healthy_never_culprit(c: Case) -> list[str]:
     return out
 
 
+# who set a clock in the generator -> the finding's level (skewsleuth.findings): a person
+# (PowerShell's Set-Date, sudo date -s) is high whatever the size; a time service or
+# VMware Tools is medium from 60 s, else informational; a step no record attributes (the
+# generator's unlogged steps, seen in the journal's clocks) is never high
+_PERSONS = ("powershell.exe", "date")
+
+
+def findings_grade_who_set_the_clock(c: Case) -> list[str]:
+    out = []
+    found: dict[str, list[dict]] = {}
+    for f in c.verdict["findings"]:
+        found.setdefault(f["host"], []).append(f)
+    for h in c.truth.hosts:
+        mine = found.get(h.host.lower(), [])
+        persons = [b for b in h.boundaries if b.kind == "step" and b.setter in _PERSONS]
+        for b in h.boundaries:
+            if b.kind != "step" or b.setter is None or abs(b.delta_s) < 1.0:
+                continue
+            if b.setter == "date":     # sudo's record names who, not by how much
+                match = [f for f in mine if f["set_by"] == "user"]
+            else:
+                match = [f for f in mine if f["delta_s"] is not None and abs(f["delta_s"] - b.delta_s) <= TOL_S]
+            want = ("high" if b.setter in _PERSONS else "medium" if abs(b.delta_s) >= 60 else "informational")
+            if not any(f["level"] == want for f in match):
+                out.append(f"{h.host}: step of {b.delta_s:+.3f} s by {b.setter} at {_iso(b.true_us)}: no {want} "
+                           f"finding (found {[(f['level'], f['delta_s'], f['set_by']) for f in match] or 'none'})")
+        highs = [f for f in mine if f["level"] == "high"]
+        if highs and not persons:
+            out.append(f"{h.host}: {len(highs)} high findings, but no person set its clock: "
+                       f"{[(f['delta_s'], f['set_by'], f['process']) for f in highs[:3]]}")
+    return out
+
+
 PROPERTIES = {"intervals": intervals_hold_truth, "since_until": since_until_within_evidence,
-              "no_phantom_incident": no_incident_where_none_happened, "healthy_not_culprit": healthy_never_culprit}
+              "no_phantom_incident": no_incident_where_none_happened, "healthy_not_culprit": healthy_never_culprit,
+              "findings": findings_grade_who_set_the_clock}
 
 
 def check(prop, seed: int, phen: frozenset[str]) -> None:
@@ -354,6 +388,15 @@ def test_a_host_whose_clock_is_always_true_is_never_the_culprit(phen):
     @given(seed=SEEDS)
     def run(seed):
         check(healthy_never_culprit, seed, phen)
+    run()
+
+
+@pytest.mark.parametrize("phen", CASES)
+def test_every_clock_change_is_a_finding_graded_by_who_made_it(phen):
+    @_prop_settings(phen)
+    @given(seed=SEEDS)
+    def run(seed):
+        check(findings_grade_who_set_the_clock, seed, phen)
     run()
 
 

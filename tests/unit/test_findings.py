@@ -39,6 +39,9 @@ def test_grades_follow_who_set_the_clock_and_by_how_much():
     assert grade("agent", LARGE_STEP_S - 1) == ("informational", "routine")
     assert grade("time_service", -LARGE_STEP_S) == ("medium", "large_step")
     assert grade("rtc", 3600) == ("medium", "large_step")
+    # a step only the journal's clocks show: nobody to blame, its size still matters
+    assert grade("unknown", 3600, named=False) == ("medium", "unattributed")
+    assert grade("unknown", 5, named=False) == ("low", "unattributed")
 
 
 def test_every_change_is_one_finding_with_who_and_sizes(tampered):
