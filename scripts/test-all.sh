@@ -10,12 +10,13 @@ cd "$(dirname "$0")/.."
 # certificate). fix: openssh-server (a real sshd on 127.0.0.1 that fix --apply runs
 # runbooks over; the tests start their own, never the package's service). watch:
 # prometheus (a real Prometheus server scrapes watch's metrics and is queried over its
-# HTTP API). HTML report: chromium (Playwright drives Debian's browser headless; the
+# HTTP API), prometheus-alertmanager (a real Alertmanager that watch --alertmanager
+# sends alerts to, read back through its API). HTML report: chromium (Playwright drives Debian's browser headless; the
 # tests never download one). Rule pack: krb5-kdc, krb5-admin-server (kadmin.local) and
 # krb5-user (kinit) for a real KDC on 127.0.0.1 and a client under faketime (the tests
 # start their own, never the package's service); curl and a Java runtime
 # (openjdk-17-jre-headless) to read their real TLS certificate-date errors.
-APT_PACKAGES=(chrony faketime exim4-daemon-light openssl openssh-server prometheus chromium
+APT_PACKAGES=(chrony faketime exim4-daemon-light openssl openssh-server prometheus prometheus-alertmanager chromium
               krb5-kdc krb5-admin-server krb5-user curl openjdk-17-jre-headless)
 if [ ${#APT_PACKAGES[@]} -gt 0 ]; then
   if command -v apt-get >/dev/null 2>&1; then
@@ -32,7 +33,7 @@ if [ ${#APT_PACKAGES[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${APT_PACKAGES[@]}"
     if [ "$own_policy" = 1 ]; then rm -f /usr/sbin/policy-rc.d; trap - EXIT; fi
     if [ -d /run/systemd/system ]; then
-      systemctl disable --now chrony exim4 ssh prometheus prometheus-node-exporter krb5-kdc krb5-admin-server >/dev/null 2>&1 || true
+      systemctl disable --now chrony exim4 ssh prometheus prometheus-node-exporter prometheus-alertmanager krb5-kdc krb5-admin-server >/dev/null 2>&1 || true
     fi
   fi
 fi

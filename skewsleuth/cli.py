@@ -308,6 +308,7 @@ def watch_cmd(
     listen: Optional[str] = typer.Option(None, "--listen", metavar="HOST:PORT", help="Serve Prometheus metrics at http://HOST:PORT/metrics (default 127.0.0.1:9393; with --once, none unless given)."),
     no_metrics: bool = typer.Option(False, "--no-metrics", help="Serve no metrics."),
     webhook: Optional[List[str]] = typer.Option(None, "--webhook", metavar="URL", help="POST alerts as JSON (Alertmanager webhook shape) to URL (repeatable)."),
+    alertmanager: Optional[List[str]] = typer.Option(None, "--alertmanager", metavar="URL", help="Send alerts to the Alertmanager at URL (its API v2), every firing one each round (repeatable)."),
     max_offset: float = typer.Option(1.0, "--max-offset", metavar="SECONDS", help="Limit of targets whose inventory entry sets no tolerance."),
     warn_fraction: float = typer.Option(0.5, "--warn-fraction", metavar="F", help="Warn (near_tolerance) from this fraction of the limit."),
     jump: float = typer.Option(1.0, "--jump", metavar="SECONDS", help="Smallest offset change between two probes that is a jump."),
@@ -325,6 +326,7 @@ def watch_cmd(
     Examples:
       skewsleuth watch --inventory hosts.yml
       skewsleuth watch --inventory hosts.yml --interval 30 --webhook http://127.0.0.1:5001/alerts
+      skewsleuth watch --inventory hosts.yml --alertmanager http://127.0.0.1:9093
       skewsleuth watch ntp://dc01.domain.com ntp://srv-lyncedge01.domain.com --listen 127.0.0.1:9394
       skewsleuth watch --inventory hosts.yml --once --db /var/lib/skewsleuth/watch.duckdb
     """
@@ -339,7 +341,8 @@ def watch_cmd(
         rules = AlertRules(max_offset_s=max_offset, warn_fraction=warn_fraction, jump_min_s=jump,
                            unreachable_after=unreachable_after)
         options = WatchOptions(interval_s=interval, timeout=timeout, concurrency=concurrency, samples=samples,
-                               insecure=insecure, rules=rules, webhooks=tuple(webhook or ()))
+                               insecure=insecure, rules=rules, webhooks=tuple(webhook or ()),
+                               alertmanagers=tuple(alertmanager or ()))
     except ValueError as exc:
         _fail(f"bad option: {exc}")
     try:

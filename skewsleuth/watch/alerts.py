@@ -107,8 +107,21 @@ class Alert:
         return SEVERITY[self.kind]
 
     @property
+    def labels(self) -> dict[str, str]:
+        """The alert's identity as Alertmanager keys it. ``instance`` is the host, the label
+        node_exporter's and chrony_exporter's series are joined on; a jump is an event, so
+        each one is its own alert (``jump_at``), never an update of the last."""
+        labels = {"alertname": ALERT_NAMES[self.kind], "kind": self.kind, "severity": self.severity,
+                  "target": self.target, "host": self.host, "instance": self.host, "protocol": self.protocol}
+        if self.kind == "jump":
+            labels["jump_at"] = self.at
+        return labels
+
+    @property
     def fingerprint(self) -> str:
-        return hashlib.sha256(f"{self.kind}\0{self.target}".encode()).hexdigest()[:16]
+        """One per alert instance: a hash of its labels, as Alertmanager fingerprints them."""
+        text = "\0".join(f"{k}\0{v}" for k, v in sorted(self.labels.items()))
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "severity": self.severity}
@@ -118,8 +131,7 @@ class Alert:
         firing = self.status == "firing"
         return {
             "status": self.status,
-            "labels": {"alertname": ALERT_NAMES[self.kind], "kind": self.kind, "severity": self.severity,
-                       "target": self.target, "host": self.host, "protocol": self.protocol},
+            "labels": self.labels,
             "annotations": {"summary": self.message},
             "startsAt": self.at if firing else (self.since or self.at),
             "endsAt": self.at if (not firing or self.kind == "jump") else "0001-01-01T00:00:00Z",
@@ -135,7 +147,11 @@ class _TargetState:
     failures: int = 0
     level: str | None = None
     unreachable: bool = False
-    since: dict[str, str] = field(default_factory=dict)   # kind -> when it fired
+    firing: dict[str, Alert] = field(default_factory=dict)   # kind -> the alert as raised (its at: when)
+
+    @property
+    def since(self) -> dict[str, str]:
+        return {k: a.at for k, a in self.firing.items()}
 
 
 @dataclass
@@ -156,8 +172,12 @@ class Alerter:
                 out.append(("unreachable", target))
         return out
 
+    def firing(self) -> list[Alert]:
+        """The alerts firing now, as raised (jumps are events: never left firing)."""
+        return [a for _, s in sorted(self.states.items()) for _, a in sorted(s.firing.items())]
+
     def resume(self, last_good: dict[str, Measurement], failures: dict[str, int],
-               firing: dict[str, dict[str, str]]) -> None:
+               firing: dict[str, dict[str, Alert]]) -> None:
         """Go on from where an earlier watch stopped (its history): a jump is measured
         from its last offset, and an alert it left firing is not raised again."""
         for target in set(last_good) | set(failures) | set(firing):
@@ -165,7 +185,7 @@ class Alerter:
             s.last_good = last_good.get(target)
             s.failures = failures.get(target, 0)
             kinds = firing.get(target, {})
-            s.since.update(kinds)
+            s.firing.update(kinds)
             s.unreachable = "unreachable" in kinds
             levels = [k for k in ("tolerance", "near_tolerance") if k in kinds]
             s.level = levels[0] if levels else None
@@ -190,15 +210,16 @@ class Alerter:
             s.failures += 1
             if s.failures >= self.rules.unreachable_after and not s.unreachable:
                 s.unreachable = True
-                s.since["unreachable"] = m.measured_at
-                return [Alert("unreachable", "firing", **self._base(m), failures=s.failures, error=m.error,
+                alert = Alert("unreachable", "firing", **self._base(m), failures=s.failures, error=m.error,
                               message=f"{m.target} ({m.host}) could not be measured in {s.failures} probes in a row: "
-                                      f"{m.error}")]
+                                      f"{m.error}")
+                s.firing["unreachable"] = alert
+                return [alert]
             return []
         s.failures = 0
         if s.unreachable:
             s.unreachable = False
-            return [Alert("unreachable", "resolved", **self._base(m), since=s.since.pop("unreachable", None),
+            return [Alert("unreachable", "resolved", **self._base(m), since=_pop_since(s, "unreachable"),
                           message=f"{m.target} ({m.host}) is measured again")]
         return []
 
@@ -225,18 +246,23 @@ class Alerter:
         out = []
         limit = self.rules.limit(m)
         if s.level:
-            out.append(Alert(s.level, "resolved", **self._base(m), since=s.since.pop(s.level, None),
+            out.append(Alert(s.level, "resolved", **self._base(m), since=_pop_since(s, s.level),
                              message=f"{m.target} ({m.host}) offset {m.offset_s:+.3f} s is no longer "
                                      f"{'beyond' if s.level == 'tolerance' else 'near'} its tolerance of {limit:g} s"))
         if new:
-            s.since[new] = m.measured_at
             what = (f"beyond its tolerance of {limit:g} s" if new == "tolerance" else
                     f"past {self.rules.warn_fraction:.0%} of its tolerance of {limit:g} s")
-            out.append(Alert(new, "firing", **self._base(m),
-                             message=f"{m.target} ({m.host}) offset {m.offset_s:+.3f} s "
-                                     f"± {m.uncertainty_s or 0:.3f} s is {what}"))
+            s.firing[new] = Alert(new, "firing", **self._base(m),
+                                  message=f"{m.target} ({m.host}) offset {m.offset_s:+.3f} s "
+                                          f"± {m.uncertainty_s or 0:.3f} s is {what}")
+            out.append(s.firing[new])
         s.level = new
         return out
+
+
+def _pop_since(s: _TargetState, kind: str) -> str | None:
+    alert = s.firing.pop(kind, None)
+    return alert.at if alert else None
 
 
 # --- sinks -----------------------------------------------------------------------
@@ -275,13 +301,15 @@ def webhook_payload(alerts: list[Alert], *, external_url: str = "") -> dict[str,
     entries = [a.to_alertmanager(external_url) for a in alerts]
     common = {k: v for k, v in entries[0]["labels"].items()
               if all(e["labels"].get(k) == v for e in entries)} if entries else {}
-    return {"version": "4", "groupKey": "{}:{skewsleuth=\"watch\"}", "truncatedAlerts": 0,
+    # One group, grouped by no label: Alertmanager writes such a group's key as the route's
+    # matchers, then the group labels, "{}:{}" (dispatch.go, aggrGroup.GroupKey)
+    return {"version": "4", "groupKey": "{}:{}", "truncatedAlerts": 0,
             "status": "firing" if any(a.status == "firing" for a in alerts) else "resolved",
             "receiver": "skewsleuth", "groupLabels": {}, "commonLabels": common, "commonAnnotations": {},
             "externalURL": external_url, "alerts": entries}
 
 
-def post_json(url: str, body: dict[str, Any], timeout: float) -> int:
+def post_json(url: str, body: Any, timeout: float) -> int:
     """POST ``body`` as JSON; the HTTP status (raises on a network error or a 4xx/5xx)."""
     data = json.dumps(body).encode()
     req = urllib.request.Request(url, data=data, method="POST",
@@ -310,7 +338,7 @@ class Webhooks:
         self.timeout, self.retries, self.backoff = timeout, retries, backoff
         self.external_url = external_url
         self.stream = stream
-        self.queues: dict[str, asyncio.Queue[dict[str, Any]]] = {u: asyncio.Queue(queue_size) for u in self.urls}
+        self.queues: dict[str, asyncio.Queue[Any]] = {u: asyncio.Queue(queue_size) for u in self.urls}
         self.tasks: list[asyncio.Task[None]] = []
         self.delivered = 0
         self.failed = 0
@@ -318,16 +346,21 @@ class Webhooks:
     def start(self) -> None:
         self.tasks = [asyncio.create_task(self._worker(u), name=f"webhook {u}") for u in self.urls]
 
+    # what the log lines call a receiver
+    event = "webhook"
+
     def send(self, alerts: list[Alert]) -> None:
         """Queue one round's alerts for every URL; returns at once."""
-        if not alerts:
-            return
-        body = webhook_payload(alerts, external_url=self.external_url)
+        if alerts:
+            self.post(webhook_payload(alerts, external_url=self.external_url))
+
+    def post(self, body: Any) -> None:
+        """Queue ``body`` for every URL; returns at once."""
         for url, q in self.queues.items():
             if q.full():
                 q.get_nowait()
                 q.task_done()
-                log_line("warning", "webhook queue full: oldest alerts dropped", self.stream, event="webhook",
+                log_line("warning", f"{self.event} queue full: oldest alerts dropped", self.stream, event=self.event,
                          url=url)
             q.put_nowait(body)
 
@@ -340,7 +373,7 @@ class Webhooks:
             finally:
                 q.task_done()
 
-    async def _deliver(self, url: str, body: dict[str, Any]) -> None:
+    async def _deliver(self, url: str, body: Any) -> None:
         delay = self.backoff
         for attempt in range(self.retries + 1):
             try:
@@ -350,8 +383,9 @@ class Webhooks:
             except (OSError, ValueError) as exc:   # URLError and HTTPError are OSErrors
                 if attempt == self.retries:
                     self.failed += 1
-                    log_line("error", "webhook not delivered", self.stream, event="webhook", url=url,
-                             attempts=attempt + 1, error=_why(exc), alerts=len(body["alerts"]))
+                    log_line("error", f"{self.event} not delivered", self.stream, event=self.event, url=url,
+                             attempts=attempt + 1, error=_why(exc),
+                             alerts=len(body["alerts"] if isinstance(body, dict) else body))
                     return
                 await asyncio.sleep(delay)
                 delay *= 2
@@ -363,7 +397,8 @@ class Webhooks:
                 await asyncio.gather(*(q.join() for q in self.queues.values()))
         except TimeoutError:
             pending = sum(q.qsize() for q in self.queues.values())
-            log_line("warning", "webhooks still pending at shutdown", self.stream, event="webhook", rounds=pending)
+            log_line("warning", f"{self.event}s still pending at shutdown", self.stream, event=self.event,
+                     rounds=pending)
         for t in self.tasks:
             t.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)

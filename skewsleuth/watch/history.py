@@ -141,11 +141,11 @@ class History:
 class ResumeState:
     """What a watch killed mid-run left in its history, for the next one to go on from:
     per target its last good measurement, the failed probes since, and the alerts
-    firing (kind -> when it fired)."""
+    firing (kind -> the alert as raised, its ``at`` when it fired)."""
 
     last_good: dict[str, Measurement]
     failures: dict[str, int]
-    firing: dict[str, dict[str, str]]
+    firing: dict[str, dict[str, Alert]]
 
 
 def resume_state(db_path: str | Path) -> ResumeState:
@@ -166,7 +166,8 @@ def resume_state(db_path: str | Path) -> ResumeState:
         # The last word on each (kind, target): firing, unless resolved since. A jump
         # is an event, never left firing.
         firing = con.execute(
-            """SELECT target, kind, raised_at FROM alerts WHERE kind <> 'jump'
+            """SELECT target, kind, raised_at, host, protocol, offset_s, uncertainty_s, tolerance_s, message
+               FROM alerts WHERE kind <> 'jump'
                QUALIFY row_number() OVER (PARTITION BY target, kind ORDER BY raised_at DESC,
                                           status = 'firing') = 1 AND status = 'firing'""").fetchall()
     except duckdb.CatalogException:
@@ -174,8 +175,9 @@ def resume_state(db_path: str | Path) -> ResumeState:
     finally:
         con.close()
     state = ResumeState({r[1]: _from_row(r) for r in good}, dict(failed), {})
-    for target, kind, at in firing:
-        state.firing.setdefault(target, {})[kind] = _iso(at)
+    for target, kind, at, host, protocol, offset, unc, tol, message in firing:
+        state.firing.setdefault(target, {})[kind] = Alert(kind, "firing", target, host, protocol, _iso(at), message,
+                                                          offset_s=offset, uncertainty_s=unc, tolerance_s=tol)
     return state
 
 

@@ -21,6 +21,7 @@ from typing import Sequence, TextIO
 
 from ..errors import HistoryError, WatchError
 from ..probe import Measurement, Target, measure
+from .alertmanager import Alertmanager
 from .alerts import Alert, Alerter, AlertRules, Webhooks, log_alert, log_line
 from .history import History, resume_state
 from .metrics import MetricsServer, WatchCollector
@@ -52,6 +53,7 @@ class WatchOptions:
     insecure: bool = False
     rules: AlertRules = field(default_factory=AlertRules)
     webhooks: tuple[str, ...] = ()
+    alertmanagers: tuple[str, ...] = ()   # base URLs: alerts go to <URL>/api/v2/alerts
     webhook_timeout: float = 5.0
     webhook_retries: int = 2
 
@@ -59,10 +61,11 @@ class WatchOptions:
         if not (self.interval_s > 0 and 0 <= self.jitter < 1 and self.timeout > 0 and self.concurrency >= 1
                 and self.samples >= 1 and self.webhook_timeout > 0 and self.webhook_retries >= 0):
             raise ValueError("interval and timeouts must be > 0, jitter in [0, 1), concurrency and samples >= 1")
-        for url in self.webhooks:
-            # urllib would also open file:// and ftp:// URLs: only HTTP(S) is a webhook.
-            if not url.lower().startswith(("http://", "https://")):
-                raise ValueError(f"webhook {url!r}: give an http:// or https:// URL")
+        for what, urls in (("webhook", self.webhooks), ("alertmanager", self.alertmanagers)):
+            for url in urls:
+                # urllib would also open file:// and ftp:// URLs: only HTTP(S) is a receiver.
+                if not url.lower().startswith(("http://", "https://")):
+                    raise ValueError(f"{what} {url!r}: give an http:// or https:// URL")
 
 
 @dataclass
@@ -89,6 +92,7 @@ class Watch:
         self._pending_m: list[Measurement] = []
         self._pending_a: list[Alert] = []
         self.webhooks: Webhooks | None = None
+        self.alertmanager: Alertmanager | None = None
 
     def start(self) -> None:
         """Open the history and bind the metrics address (WatchError if either fails)."""
@@ -128,6 +132,8 @@ class Watch:
             log_alert(a, self.stream)
         if self.webhooks is not None:
             self.webhooks.send(alerts)
+        if self.alertmanager is not None:
+            self.alertmanager.send_round(alerts, self.alerter.firing())
         bad = sum(1 for m in ms if not m.ok)
         beyond = sum(1 for m in ms if m.ok and abs(m.offset_s or 0.0) > o.rules.limit(m))
         log_line("info", "round", self.stream, event="round", round=self.rounds, targets=len(ms), ok=len(ms) - bad,
@@ -160,9 +166,13 @@ class Watch:
         self.webhooks = Webhooks(o.webhooks, timeout=o.webhook_timeout, retries=o.webhook_retries,
                                  external_url=self.server.url if self.server else "", stream=self.stream)
         self.webhooks.start()
+        self.alertmanager = Alertmanager(o.alertmanagers, interval_s=o.interval_s, timeout=o.webhook_timeout,
+                                         retries=o.webhook_retries, stream=self.stream,
+                                         external_url=self.server.url if self.server else "")
+        self.alertmanager.start()
         log_line("info", "watch started", self.stream, event="start", targets=len(self.targets),
                  interval_s=o.interval_s, db=str(self.history.path), metrics=self.server.url if self.server else None,
-                 webhooks=len(o.webhooks))
+                 webhooks=len(o.webhooks), alertmanagers=len(o.alertmanagers))
         status = 0
         try:
             while not stop.is_set():
@@ -186,6 +196,7 @@ class Watch:
                     pass
         finally:
             await self.webhooks.close(wait=o.webhook_timeout)
+            await self.alertmanager.close(wait=o.webhook_timeout)
             if self.server is not None:
                 self.server.stop()
             log_line("info", "watch stopped", self.stream, event="stop", rounds=self.rounds)

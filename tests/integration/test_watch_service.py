@@ -291,3 +291,69 @@ def test_watch_killed_with_sigkill_loses_no_round_and_resumes(tmp_path):
     assert jump["skewsleuth"]["jump_s"] == pytest.approx(18000, abs=0.1)
     assert abs(jump["skewsleuth"]["previous_offset_s"] + 18000) < 0.1
     assert "Traceback" not in log1.read_text() + log2.read_text()
+
+
+@contextmanager
+def alertmanager(tmp: Path) -> Iterator[int]:
+    """A real Alertmanager (Debian's prometheus-alertmanager) on 127.0.0.1, alone (no
+    cluster), routing every alert to a receiver that sends nothing."""
+    need("prometheus-alertmanager")
+    port = free_port()
+    tmp.mkdir(parents=True, exist_ok=True)
+    conf = tmp / "alertmanager.yml"
+    conf.write_text("route: {receiver: keep, group_wait: 0s, group_interval: 1s, repeat_interval: 1h}\n"
+                    "receivers: [{name: keep}]\n")
+    cmd = ["prometheus-alertmanager", f"--config.file={conf}", f"--storage.path={tmp / 'data'}",
+           f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address=", "--log.level=warn"]
+    with running(cmd, tmp / "alertmanager.log", lambda: tcp_open(port), wait=30):
+        yield port
+
+
+def am_alerts(port: int, alertname: str | None = None) -> list[dict]:
+    """The alerts Alertmanager holds now (its API v2 lists none past its endsAt)."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/alerts", timeout=2) as resp:
+            alerts = json.load(resp)
+    except OSError:
+        return []
+    return [a for a in alerts if alertname is None or a["labels"]["alertname"] == alertname]
+
+
+def test_watch_keeps_alertmanager_up_to_date_and_resolves(tmp_path):
+    """Read back through Alertmanager's own API: a clock beyond its tolerance is an active
+    alert, re-sent each round (its endsAt moves ahead, so it never times out while it
+    holds), resolved when the clock is right again; each jump is an alert of its own."""
+    db, log = tmp_path / "watch.duckdb", tmp_path / "watch.log"
+    with ExitStack() as stack:
+        am = stack.enter_context(alertmanager(tmp_path / "am"))
+        edge = stack.enter_context(ntp_responder(-18000.0))
+        dc = stack.enter_context(ntp_responder(0.0))
+        edge_t = f"ntp://127.0.0.1:{edge.port}"
+        cmd = [sys.executable, "-m", "skewsleuth", "watch", edge_t, f"ntp://127.0.0.1:{dc.port}", "--interval", "0.5",
+               "--db", str(db), "--no-metrics", "--alertmanager", f"http://127.0.0.1:{am}", "--max-offset", "300",
+               "--timeout", "0.5", "--samples", "1"]
+        watch = stack.enter_context(running(cmd, log, lambda: log.exists() and "event=start" in log.read_text()))
+        [tol] = wait_for("the tolerance alert in Alertmanager", lambda: am_alerts(am, "ClockBeyondTolerance"), 20, log)
+        assert tol["status"]["state"] == "active" and tol["labels"]["severity"] == "critical"
+        assert tol["labels"]["target"] == edge_t and tol["labels"]["instance"] == "127.0.0.1"
+        assert float(tol["annotations"]["offset_seconds"]) == pytest.approx(-18000, abs=0.1)
+        assert "beyond its tolerance of 300 s" in tol["annotations"]["summary"]
+        first_end = tol["endsAt"]
+        later = wait_for("the alert re-sent with a later endsAt",
+                         lambda: [a for a in am_alerts(am, "ClockBeyondTolerance") if a["endsAt"] > first_end], 10, log)
+        assert later[0]["startsAt"] == tol["startsAt"] and later[0]["fingerprint"] == tol["fingerprint"]
+        assert not am_alerts(am, "ClockJump")
+
+        edge.offset_s = 0.0                   # set right: resolved, and a jump
+        wait_for("the tolerance alert resolved", lambda: not am_alerts(am, "ClockBeyondTolerance"), 20, log)
+        [jump] = wait_for("the jump alert", lambda: am_alerts(am, "ClockJump"), 10, log)
+        assert float(jump["annotations"]["jump_seconds"]) == pytest.approx(18000, abs=0.1)
+        edge.offset_s = -18000.0              # and wrong again: a second jump, a second alert
+        jumps = wait_for("the second jump", lambda: len(am_alerts(am, "ClockJump")) == 2 and am_alerts(am, "ClockJump"),
+                         10, log)
+        assert len({j["fingerprint"] for j in jumps}) == 2
+        wait_for("the tolerance alert again", lambda: am_alerts(am, "ClockBeyondTolerance"), 10, log)
+        os.killpg(watch.pid, signal.SIGTERM)
+        assert watch.wait(15) == 0
+    text = log.read_text()
+    assert "Traceback" not in text and "not delivered" not in text

@@ -177,12 +177,60 @@ def test_payload_is_alertmanager_shaped():
     body = webhook_payload(alerts, external_url="http://127.0.0.1:9393/metrics")
     assert body["version"] == "4" and body["status"] == "firing" and len(body["alerts"]) == 2
     assert body["commonLabels"] == {"severity": "critical", "target": T, "host": "srv-lyncedge01.domain.com",
-                                    "protocol": "ntp"}
+                                    "instance": "srv-lyncedge01.domain.com", "protocol": "ntp"}
+    # grouped by no label: Alertmanager's key for such a group is "{}:{}"
+    assert body["groupLabels"] == {} and body["groupKey"] == "{}:{}"
     jump = body["alerts"][0]
     assert jump["labels"]["alertname"] == "ClockJump" and jump["startsAt"] == "2026-01-01T00:00:00.000Z"
     assert jump["skewsleuth"]["jump_s"] == -18000.0 and jump["skewsleuth"]["kind"] == "jump"
     assert len(jump["fingerprint"]) == 16 and jump["generatorURL"].endswith("/metrics")
     json.dumps(body)        # plain JSON all the way down
+
+
+def test_each_jump_is_its_own_alert_and_a_level_keeps_its_fingerprint():
+    a = Alerter()
+    a.evaluate([good(0.0, at=0)])
+    first = a.evaluate([good(-18000.0, at=10)])
+    again = a.evaluate([good(0.0, at=20)])
+    jumps = [x for x in first + again if x.kind == "jump"]
+    assert len(jumps) == 2 and jumps[0].fingerprint != jumps[1].fingerprint
+    assert jumps[0].labels["jump_at"] != jumps[1].labels["jump_at"]
+    fired, resolved = (next(x for x in batch if x.kind == "tolerance") for batch in (first, again))
+    assert resolved.status == "resolved" and fired.fingerprint == resolved.fingerprint
+
+
+def test_alertmanager_gets_every_firing_alert_each_round_until_resolved():
+    from datetime import datetime, timedelta, timezone
+
+    from skewsleuth.watch.alertmanager import MIN_RESEND_S, RESEND_FACTOR, Alertmanager, api_url
+
+    assert api_url("http://127.0.0.1:9093/") == "http://127.0.0.1:9093/api/v2/alerts"
+    assert api_url("http://127.0.0.1:9093/api/v2/alerts") == "http://127.0.0.1:9093/api/v2/alerts"
+    a = Alerter()
+    am = Alertmanager(["http://127.0.0.1:9093"], interval_s=30.0)
+    t0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    hold = timedelta(seconds=RESEND_FACTOR * max(30.0, MIN_RESEND_S))
+    rounds = []
+    for k, offset in enumerate((0.0, -18000.0, -18000.0, -18000.0, 0.0)):
+        raised = a.evaluate([good(offset, at=10 * k)])
+        rounds.append(am.body(raised, a.firing(), t0 + timedelta(seconds=10 * k)))
+    assert rounds[0] == []
+    for k in (1, 2, 3):      # firing: sent every round, endsAt pushed ahead each time
+        [tol] = [x for x in rounds[k] if x["labels"]["kind"] == "tolerance"]
+        assert tol["startsAt"] == "2026-01-01T00:00:10.000Z"
+        assert tol["endsAt"] == (t0 + timedelta(seconds=10 * k) + hold).isoformat(timespec="milliseconds").replace(
+            "+00:00", "Z")
+        assert tol["labels"]["alertname"] == "ClockBeyondTolerance" and tol["labels"]["instance"] == a.states[T].last_good.host
+        assert float(tol["annotations"]["offset_seconds"]) == -18000.0
+    # the jump is an event: shown with a fixed end while it lasts, not moved ahead
+    jump1 = [x for x in rounds[1] if x["labels"]["kind"] == "jump"]
+    jump3 = [x for x in rounds[3] if x["labels"]["kind"] == "jump"]
+    assert jump1 and jump1 == jump3[:1]
+    # resolved: once, ending at the resolution
+    [res] = [x for x in rounds[4] if x["labels"]["kind"] == "tolerance"]
+    assert res["endsAt"] == "2026-01-01T00:00:40.000Z" and res["startsAt"] == "2026-01-01T00:00:10.000Z"
+    assert not a.firing()
+    json.dumps(rounds)
 
 
 class _Sink:
