@@ -318,6 +318,7 @@ def watch_cmd(
     samples: int = typer.Option(4, "--samples", metavar="N", help="NTP requests per target and round (least delay kept)."),
     insecure: bool = typer.Option(False, "--insecure", help="Do not verify TLS certificates (https targets)."),
     once: bool = typer.Option(False, "--once", help="One round, then exit with probe's statuses (cron, tests)."),
+    print_asset: Optional[str] = typer.Option(None, "--print", metavar="NAME", help="Write a shipped file to stdout and exit: prometheus-rules (alerting and recording rules), grafana-dashboard."),
 ) -> None:
     """Probe on a schedule: history in DuckDB, Prometheus metrics, alerts (log + webhooks) when a
     clock nears or crosses its tolerance, jumps between two probes, or cannot be reached.
@@ -329,7 +330,15 @@ def watch_cmd(
       skewsleuth watch --inventory hosts.yml --alertmanager http://127.0.0.1:9093
       skewsleuth watch ntp://dc01.domain.com ntp://srv-lyncedge01.domain.com --listen 127.0.0.1:9394
       skewsleuth watch --inventory hosts.yml --once --db /var/lib/skewsleuth/watch.duckdb
+      skewsleuth watch --print prometheus-rules > /etc/prometheus/rules/skewsleuth.yml
     """
+    if print_asset is not None:
+        from .watch.assets import ASSETS, asset_text
+
+        if print_asset not in ASSETS:
+            _fail(f"--print {print_asset!r}: give one of {', '.join(ASSETS)}")
+        sys.stdout.write(asset_text(print_asset))
+        return
     from .probe import Inventory
     from .probe.fleet import as_targets
     from .watch import AlertRules, WatchOptions, parse_listen, run_watch

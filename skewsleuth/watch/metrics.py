@@ -9,7 +9,10 @@ several watches (and tests) can run in one process and nothing else leaks in.
 
 Per target (labels ``target``, ``host``, ``protocol``):
 
-- ``skewsleuth_clock_offset_seconds``                 logged − true, positive when ahead
+- ``skewsleuth_clock_offset_seconds``                 the target's clock − the watching host's,
+                                                      positive when the target is ahead (the
+                                                      opposite sign of chrony_exporter's
+                                                      ``chrony_tracking_system_time_seconds``)
 - ``skewsleuth_clock_offset_uncertainty_seconds``     half-width of the sure interval
 - ``skewsleuth_probe_rtt_seconds``                    round trip of the kept reading
 - ``skewsleuth_clock_tolerance_seconds``              the limit the target is held to
@@ -20,13 +23,16 @@ The first three are present only while the last probe succeeded, as the blackbox
 exporter does: a stale offset must not pass for a current one (``up`` is 0 then, and
 ``last_success_timestamp`` says how old the last good reading is).
 
-Watch-wide: ``skewsleuth_alerts_total{kind}`` (alerts fired, per kind),
+Watch-wide: ``skewsleuth_build_info{version, python}`` (always 1, as the Prometheus
+convention for build information has it), ``skewsleuth_alerts_total{kind}`` (alerts fired, per kind),
 ``skewsleuth_watch_rounds_total``, ``skewsleuth_watch_round_duration_seconds``,
 ``skewsleuth_watch_last_round_timestamp_seconds``.
 """
 
 from __future__ import annotations
 
+import importlib.metadata
+import platform
 import threading
 from dataclasses import dataclass
 from datetime import datetime
@@ -40,14 +46,27 @@ from ..probe import Measurement
 from .alerts import KINDS, Alert
 
 LABELS = ("target", "host", "protocol")
+
+
+
+def _version() -> str:
+    # the package's own __init__ is a later stage (tests/unit/test_layout.py): ask the
+    # installed distribution
+    try:
+        return importlib.metadata.version("skewsleuth")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
 HELP = {
-    "skewsleuth_clock_offset_seconds": "Clock offset of the target (logged - true time); positive when its clock is ahead.",
-    "skewsleuth_clock_offset_uncertainty_seconds": "Half-width of the interval that surely holds the offset.",
+    "skewsleuth_clock_offset_seconds": ("The target's clock minus the watching host's at the probe; positive when the "
+                                        "target is ahead (opposite sign to chrony_tracking_system_time_seconds)."),
+    "skewsleuth_clock_offset_uncertainty_seconds": "Half-width of the interval that surely holds the offset (half the round trip and more).",
     "skewsleuth_probe_rtt_seconds": "Round trip time of the reading the offset was taken from.",
     "skewsleuth_clock_tolerance_seconds": "Offset the target is held to (its roles' tolerance, else --max-offset).",
     "skewsleuth_probe_up": "1 if the last probe of the target measured its clock, 0 if not.",
     "skewsleuth_probe_last_success_timestamp_seconds": "Unix time of the last probe that measured the target's clock.",
     "skewsleuth_alerts_total": "Alerts fired, by kind (tolerance, near_tolerance, jump, unreachable).",
+    "skewsleuth_build_info": "Always 1: the skewsleuth version that exports these metrics, and its Python.",
     "skewsleuth_watch_rounds_total": "Probe rounds completed.",
     "skewsleuth_watch_round_duration_seconds": "Duration of the last probe round.",
     "skewsleuth_watch_last_round_timestamp_seconds": "Unix time at which the last probe round ended.",
@@ -116,6 +135,9 @@ class WatchCollector(Collector):
             if s.last_success is not None:
                 success.add_metric(labels, s.last_success)
         yield from (offset, unc, rtt, tol, up, success)
+        info = GaugeMetricFamily("skewsleuth_build_info", HELP["skewsleuth_build_info"], labels=("version", "python"))
+        info.add_metric([_version(), platform.python_version()], 1.0)
+        yield info
         total = CounterMetricFamily("skewsleuth_alerts", HELP["skewsleuth_alerts_total"], labels=("kind",))
         for kind, n in alerts.items():
             total.add_metric([kind], n)

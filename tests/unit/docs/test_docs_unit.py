@@ -27,7 +27,7 @@ def _watch_section() -> str:
 
 def test_watch_metrics_table_is_what_is_served():
     from skewsleuth.watch.metrics import HELP
-    rows = dict(re.findall(r"^\| `(skewsleuth_[a-z_]+)(?:\{kind\})?` \| (?:gauge|counter) \| (.+?) \|$",
+    rows = dict(re.findall(r"^\| `(skewsleuth_[a-z_]+)(?:\{[a-z,]+\})?` \| (?:gauge|counter) \| (.+?) \|$",
                            _watch_section(), re.M))
     assert rows == HELP
 

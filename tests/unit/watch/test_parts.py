@@ -134,3 +134,8 @@ def test_metrics_as_prometheus_parses_them_from_two_servers_in_one_process():
     kinds = {s.labels["kind"]: s.value for s in got["skewsleuth_alerts"].samples if s.name.endswith("_total")}
     assert kinds == {"tolerance": 1.0, "near_tolerance": 0.0, "jump": 1.0, "unreachable": 0.0}
     assert got["skewsleuth_watch_rounds"].samples[0].value == 2
+    [info] = got["skewsleuth_build_info"].samples
+    import importlib.metadata
+    import platform
+    assert info.value == 1.0 and info.labels == {"version": importlib.metadata.version("skewsleuth"),
+                                                  "python": platform.python_version()}
