@@ -177,6 +177,16 @@ hosts:
                           and v < -1000 and v, 15, log)
         assert skewed == pytest.approx(-18000, abs=0.05)
         assert value(prom, f'skewsleuth_alerts_total{{kind="jump"}}') == 1.0
+        # The shipped Grafana dashboard's queries, as Grafana sends them, run on real data.
+        from skewsleuth.watch.assets import asset_text
+        board = json.loads(asset_text("grafana-dashboard"))
+        results = {t["expr"]: query(prom, t["expr"].replace("$host", ".*").replace("$__range", "5m"))
+                   for p in board["panels"] for t in p.get("targets") or []}
+        by_panel = {p["title"]: results[p["targets"][0]["expr"]] for p in board["panels"] if p.get("targets")}
+        assert {r["metric"]["host"] for r in by_panel["Clock offset per host"]} == {EDGE, DC}
+        assert float(by_panel["Hosts beyond tolerance"][0]["value"][1]) == 1.0
+        assert float(by_panel["Targets not measured"][0]["value"][1]) == 1.0
+        assert [r["metric"]["host"] for r in by_panel["Unreachable targets"]] == [GONE]
 
         # Two more rounds: the skewed Edge is not alerted again; the dead receiver was
         # reported and the loop goes on.
