@@ -732,6 +732,8 @@ def _write_segments(store: Store, estimates: list[SegmentEstimate], twice: bool 
                                pa.float64()),
         "drift_mid_us": pa.array([e.drift.mid_us if e.drift and e.drift.significant else None for e in estimates],
                                  pa.int64()),
+        # the kinds of evidence bearing on the offset (solve.KINDS), as the verdict names them
+        "basis": pa.array([list(e.interval.basis) for e in estimates], pa.list_(pa.string())),
     }))
     offset = "coalesce(s.offset_s, 0) * 1e6 + coalesce(s.drift_rate * (epoch_us(e.logged) - s.drift_mid_us), 0)"
     half = ("CASE WHEN s.offset_low_s IS NULL OR s.offset_high_s IS NULL THEN NULL "
