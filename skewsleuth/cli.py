@@ -158,8 +158,9 @@ def investigate_cmd(
 @app.command("timeline", epilog=EXIT_STATUS)
 def timeline_cmd(
     paths: List[Path] = typer.Argument(..., metavar="PATH...", help="Evidence files and folders (one folder per host)."),
-    fmt: str = typer.Option("jsonl", "--format", "-f", metavar="FORMAT", help="jsonl, csv, parquet or timesketch (a CSV Timesketch imports)."),
+    fmt: str = typer.Option("jsonl", "--format", "-f", metavar="FORMAT", help="jsonl, csv, parquet, timesketch (a CSV Timesketch imports) or timesketch-jsonl (JSON Lines Timesketch imports, ids kept integers)."),
     out: str = typer.Option("-", "--out", "-o", metavar="FILE", help="Write to FILE ('-' for stdout; parquet needs a file)."),
+    spreadsheet_safe: bool = typer.Option(False, "--spreadsheet-safe", help="For a spreadsheet (csv, timesketch): write a cell that starts like a formula (= + - @) with a leading ' so that it is shown, not run. Off by default: the text is written as logged."),
     case: Optional[Path] = typer.Option(None, "--case", metavar="FILE", help="Case file (YAML): timezone, references, changes, observations."),
     host: Optional[str] = typer.Option(None, "--host", metavar="NAME", help="Host for records that name none, for files named directly."),
     rules: Optional[List[Path]] = typer.Option(None, "--rules", metavar="DIR", help="Extra rule folder (repeatable)."),
@@ -175,22 +176,26 @@ def timeline_cmd(
     Examples:
       skewsleuth timeline evidence/ --case case.yml > timeline.jsonl
       skewsleuth timeline evidence/ --format timesketch --out timeline.csv
+      skewsleuth timeline evidence/ --format timesketch-jsonl --out timeline.jsonl
+      skewsleuth timeline evidence/ --format csv --spreadsheet-safe --out timeline.csv   # to open in Excel
       skewsleuth timeline evidence/ --format parquet --out timeline.parquet
       skewsleuth timeline evidence/ | jq -c 'select(.symptoms != [])'
       skewsleuth timeline evidence/ --year 2026 --out timeline.jsonl
     """
-    from .report.timeline import FORMATS, export_timeline
+    from .report.timeline import CSV_FORMATS, FORMATS, export_timeline
 
     if fmt not in FORMATS:
         _fail(f"unknown --format {fmt!r} (choose from {', '.join(FORMATS)})")
     if out == "-" and fmt == "parquet":
         _fail("parquet is binary: give --out FILE")
+    if spreadsheet_safe and fmt not in CSV_FORMATS:
+        _fail(f"--spreadsheet-safe is for the CSV formats ({', '.join(CSV_FORMATS)}), not {fmt}")
     _check_outputs(out)
     try:
         verdict = _run(paths, case, None, host, rules, timezone, workers, scheduler, year)
     except InputError as exc:
         _fail(str(exc))
-    rows = export_timeline(verdict.store, out, fmt)
+    rows = export_timeline(verdict.store, out, fmt, spreadsheet_safe)
     if out != "-":
         err.print(f"{rows} events written to {out}", markup=False, highlight=False)
     raise typer.Exit(verdict.exit_status)

@@ -37,6 +37,7 @@ from datetime import datetime, timedelta
 
 from .clock.facts import ClockFact, set_by_user, user_sets
 from .clock.model import ClockModel
+from .schema import cite
 from .store import Store
 from .timefmt import UTC_FORMAT, Format
 
@@ -164,7 +165,7 @@ def _finding(group: list[ClockFact], paths: dict[int, str]) -> Finding:
         delta_s=delta, setter=setter, process=named.process,
         user=next((f.user for f in group if f.user), None), sid=next((f.sid for f in group if f.sid), None),
         sources=list(dict.fromkeys(f.source for f in group)),
-        records=list(dict.fromkeys(f"{paths.get(f.file_id, f'file {f.file_id}')}#{f.seq}" for f in group)),
+        records=list(dict.fromkeys(f.ref or cite(paths.get(f.file_id, f"file {f.file_id}"), f.seq) for f in group)),
         mitre=[TAMPERING] if level == "high" else [],
         keys=list(dict.fromkeys((f.file_id, f.record_no) for f in group)))
 

@@ -21,6 +21,11 @@ EXCERPT_CHARS = 240
 # A judge that accepted a peer's time this close to its failures (on its own clock)
 # had a clock that worked for that peer then.
 ACCEPT_WINDOW = timedelta(minutes=5)
+# A symptom's record as reports cite it (schema.cite): its file and EventRecordID, else
+# its position in the file.
+_CITING = ("JOIN files cf ON cf.file_id = s.file_id "
+           "JOIN events ce ON ce.file_id = s.file_id AND ce.record_no = s.record_no")
+_CITED = "cf.path || '#' || coalesce(ce.record_id, s.record_no)"
 
 
 @dataclass
@@ -68,31 +73,32 @@ def find_incidents(store: Store, gap_s: float = DEFAULT_GAP_S, when: Format = UT
     # joins one its host is part of, when there is one.
     rows = store.con.execute(f"""
         WITH sym AS (
-          SELECT s.*, s.uncertainty_s IS NULL AS unknown_time
-          FROM symptoms s WHERE s.role IN ('symptom', 'consequence')),
+          -- (rowid: symptoms of one record in the order the rules were matched, as written)
+          SELECT s.*, s.uncertainty_s IS NULL AS unknown_time, {_CITED} AS cited, s.rowid AS written
+          FROM symptoms s {_CITING} WHERE s.role IN ('symptom', 'consequence')),
         s AS (
           SELECT *, CASE WHEN epoch_us(true_time) - epoch_us(lag(true_time) OVER w) > {gap_s * 1e6}
                          THEN 1 ELSE 0 END AS starts
           FROM sym WHERE NOT unknown_time
-          WINDOW w AS (ORDER BY true_time, host, file_id, record_no))
-        SELECT sum(starts) OVER (ORDER BY true_time, host, file_id, record_no) AS incident,
+          WINDOW w AS (ORDER BY true_time, host, file_id, record_no, written))
+        SELECT sum(starts) OVER (ORDER BY true_time, host, file_id, record_no, written) AS incident,
                true_time, host, other_raw, signature, protocol, tolerance_s, role, skew_signature,
-               logged, excerpt, logged_by, writer_role, judge_role, trusted, uncertainty_s
-        FROM s ORDER BY true_time, host, file_id, record_no""").fetchall()
+               logged, excerpt, logged_by, writer_role, judge_role, trusted, uncertainty_s, cited
+        FROM s ORDER BY true_time, host, file_id, record_no, written""").fetchall()
     # ... though a one-sided interval bounds it on one side: true = logged - offset (none
     # for a record that may be on either of two segments)
-    unplaced = store.con.execute("""
+    unplaced = store.con.execute(f"""
         SELECT NULL, s.true_time, s.host, s.other_raw, s.signature, s.protocol, s.tolerance_s, s.role,
                s.skew_signature, s.logged, s.excerpt, s.logged_by, s.writer_role, s.judge_role, s.trusted,
-               NULL,
+               NULL, {_CITED},
                CASE WHEN x.file_id IS NULL THEN s.logged - to_microseconds(CAST(g.offset_high_s * 1e6 AS BIGINT))
                END AS true_low,
                CASE WHEN x.file_id IS NULL THEN s.logged - to_microseconds(CAST(g.offset_low_s * 1e6 AS BIGINT))
                END AS true_high
         FROM symptoms s LEFT JOIN segments g USING (segment_id)
-             LEFT JOIN ambiguous_records x USING (file_id, record_no)
+             LEFT JOIN ambiguous_records x USING (file_id, record_no) {_CITING}
         WHERE s.role IN ('symptom', 'consequence') AND s.uncertainty_s IS NULL
-        ORDER BY s.true_time, s.host, s.file_id, s.record_no""").fetchall()
+        ORDER BY s.true_time, s.host, s.file_id, s.record_no, s.rowid""").fetchall()
     evidence_end = store.con.execute("SELECT max(true_time) FROM timeline").fetchall()[0][0]
     groups: dict[int, list[tuple]] = {}
     for row in rows:
@@ -116,7 +122,7 @@ def find_incidents(store: Store, gap_s: float = DEFAULT_GAP_S, when: Format = UT
             text = " ".join((r[10] or "").split())
             text = text if len(text) <= EXCERPT_CHARS else text[:EXCERPT_CHARS - 1] + "…"
             true = f"true {when(r[1])}" if r[0] is not None else "true time unknown"
-            firsts.append(f"{r[4]} logged by {r[2]} at {when(r[9])} ({true}): {text}")
+            firsts.append(f"{r[4]} logged by {r[2]} at {when(r[9])} ({true}) in {r[16]}: {text}")
         incidents.append(Incident(
             incident_id=len(incidents) + 1, onset=timed[0][1], last=last, end=end, symptoms=len(g),
             signatures=[s for s, _ in sig.most_common()], signature_counts=dict(sig), skew_signatures=skew,
@@ -162,7 +168,7 @@ def _onset_bounds(g: list[tuple]) -> tuple[datetime | None, datetime | None]:
             u = timedelta(seconds=float(r[15]))
             lo, hi = r[1] - u, r[1] + u
         else:
-            lo, hi = (r[16], r[17]) if len(r) > 17 else (None, None)
+            lo, hi = (r[-2], r[-1]) if len(r) > 18 else (None, None)
         if lo is None:
             unbounded_low = True
         elif low is None or lo < low:

@@ -39,6 +39,17 @@ EVENTS = pa.schema(
     ]
 )
 
+# How reports cite a record: FILE#N, N the log's own number for it where it has one
+# (EVTX and event XML: the EventRecordID, what Event Viewer and every EVTX tool show),
+# else its position in the file counting from 0 (``record_no``, as the timeline has it).
+RECORD_NUMBER_SQL = "coalesce(record_id, record_no)"
+
+
+def cite(path: str, number: int) -> str:
+    """A record as reports cite it: its file and its number (:data:`RECORD_NUMBER_SQL`)."""
+    return f"{path}#{number}"
+
+
 QUARANTINE = pa.schema(
     [
         pa.field("file_id", pa.int32(), nullable=False),

@@ -33,6 +33,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from ..schema import RECORD_NUMBER_SQL, cite
 from ..sources import format_in, formats
 from ..store import Store
 from ..timefmt import UTC_FORMAT, Format
@@ -40,7 +41,7 @@ from ..timefmt import UTC_FORMAT, Format
 # Write order within a file: the log's own sequence number where it has one. A circular
 # EVTX file's chunks are not stored oldest first, so the position in the file is not
 # the order the host wrote the records in.
-SEQ = "coalesce(record_id, record_no)"
+SEQ = RECORD_NUMBER_SQL   # a record's place in its log's write order, and its number in citations
 
 # Windows: (provider, event id) -> fact kind.
 WINDOWS_FACTS = {
@@ -170,6 +171,8 @@ class ClockFact:
     # every export of the journal and no other boot's, whatever time its clock came up at.
     boot_id: str | None = None
     evidence: list[str] = field(default_factory=list)
+    # The record as reports cite it (schema.cite): its file and EventRecordID or position.
+    ref: str = ""
 
 
 def _parse_ts(value: object) -> datetime | None:
@@ -215,11 +218,13 @@ def read_facts(store: Store, when: Format = UTC_FORMAT) -> list[ClockFact]:
             FROM events WHERE ({win_filter}) OR ({text_filter})
             ORDER BY host, file_id, seq, record_no""", params).fetchall()
     facts: list[ClockFact] = []
+    paths = file_paths(store)
     for host, file_id, record_no, seq, logged, fmt, provider, event_id, message, data in rows:
+        ref = cite(paths.get(file_id, f"file {file_id}"), seq)
         if fmt in _WINDOWS_EVENTS:
-            fact = _windows_fact(host, file_id, (record_no, seq), logged, provider, event_id, data, when)
+            fact = _windows_fact(host, file_id, (record_no, seq, ref), logged, provider, event_id, data, when)
         else:
-            fact = _text_fact(host, file_id, (record_no, seq), logged, provider, message or "")
+            fact = _text_fact(host, file_id, (record_no, seq, ref), logged, provider, message or "")
         if fact is not None:
             facts.append(fact)
     from .monotonic import monotonic_facts  # deferred: it imports this module
@@ -229,6 +234,11 @@ def read_facts(store: Store, when: Format = UTC_FORMAT) -> list[ClockFact]:
     facts.sort(key=lambda f: (f.host, f.file_id, f.seq, f.record_no, f.boot_id is None))
     _attribute_kernel_steps(facts)
     return facts
+
+
+def file_paths(store: Store) -> dict[int, str]:
+    """Every input file's path by its id, for citing records."""
+    return dict(store.con.execute("SELECT file_id, path FROM files").fetchall())
 
 
 def _short(provider: str) -> str:
@@ -246,7 +256,7 @@ def _windows_fact(host, file_id, at, logged, provider, event_id, data, when: For
     if not isinstance(fields, dict):
         fields = {}
     source = f"{_short(provider)} {event_id}"
-    fact = ClockFact(host, kind, file_id, at[0], at[1], logged, source)
+    fact = ClockFact(host, kind, file_id, at[0], at[1], logged, source, ref=at[2])
     if kind == "step":
         if event_id == 4616:
             before, after = _parse_ts(fields.get("PreviousTime")), _parse_ts(fields.get("NewTime"))
@@ -274,7 +284,8 @@ def _windows_fact(host, file_id, at, logged, provider, event_id, data, when: For
             return None
         fact.before, fact.after = before, after
         fact.delta_s = (after - before).total_seconds()
-        fact.evidence.append(f"{source} on {host}: clock set from {when(before)} to {when(after)} (as logged)"
+        fact.evidence.append(f"{source} on {host} ({fact.ref}): clock set from {when(before)} to {when(after)} "
+                             "(as logged)"
                              + (f" by {fact.process}" if fact.process else ""))
     elif kind == "hint":
         value = fields.get("TimeOffsetSeconds")
@@ -300,14 +311,15 @@ def _text_fact(host, file_id, at, logged, provider, message) -> ClockFact | None
         m = rx.search(message)
         if not m:
             continue
-        fact = ClockFact(host, kind, file_id, at[0], at[1], logged, provider, setter="time_service", process=provider)
+        fact = ClockFact(host, kind, file_id, at[0], at[1], logged, provider, setter="time_service", process=provider,
+                         ref=at[2])
         if kind == "step":
             delta = float(m.group(1))
             fact.delta_s = delta
             # The daemons log after stepping: the record's time is on the new clock.
             fact.after = logged
             fact.before = logged - timedelta(seconds=delta)
-            fact.evidence.append(f"{provider} on {host}: {m.group(0)}")
+            fact.evidence.append(f"{provider} on {host} ({fact.ref}): {m.group(0)}")
         elif kind == "hint":
             fact.correction_s = float(m.group(1))
         elif kind in ("boot", "sleep", "resume"):
@@ -318,7 +330,7 @@ def _text_fact(host, file_id, at, logged, provider, message) -> ClockFact | None
             # sudo: "alice : TTY=pts/0 ; PWD=/home/alice ; USER=root ; COMMAND=..."
             who = re.match(r"\s*([^\s:;]+) : ", message) if provider == "sudo" else None
             fact.user = who.group(1) if who else None
-            fact.evidence.append(f"{provider} on {host}: {message[:200]}")
+            fact.evidence.append(f"{provider} on {host} ({fact.ref}): {message[:200]}")
         return fact
     return None
 

@@ -24,14 +24,15 @@ import numpy as np
 import pyarrow as pa
 
 from ..case import Case, Observation
+from ..schema import cite
 from ..sources import platform_sql
 from ..store import Store
 from ..timefmt import UTC_FORMAT, Format, clockface
 from .drift import Drift, estimate_drift, register as register_drift
-from .facts import ClockFact, TimeService, read_facts, set_by_user, time_services, user_sets
+from .facts import ClockFact, TimeService, file_paths, read_facts, set_by_user, time_services, user_sets
 from .measured import AbsoluteBound, Shape, UnnamedBound, absolute_bounds, measured_bounds, prepare_measurements, unnamed_bounds, unplaced_notes
 from .pairs import STEP_FROM_PAIRS_S, match_pairs, pair_bounds, prepare_messages, step_boundaries
-from .segments import (SAME_STEP_S, STEP_MIN_S, Boundary, Segment, Segmenter, add_step, keep_paired,
+from .segments import (SAME_STEP_S, STEP_MIN_S, Boundary, Segment, Segmenter, add_step, cited, keep_paired,
                        leap_boundaries, sync_boundaries, twice_read)
 from .solve import Constraint, ConstraintSet, Contradiction, Interval, Solution, solve
 
@@ -143,8 +144,8 @@ def _base_constraints(chains: dict[str, list[Boundary]], segments: list[Segment]
                                            ev if quiet < 1 else f"{ev}; the logs were quiet for {quiet:.0f} s "
                                                                 f"before it"))
                     cons.append(Constraint(prev, nxt, b.delta_s - STEP_EPS_S, b.delta_s + STEP_EPS_S, "continuity",
-                                           f"{b.source} on {host}: presumed the only change of its clock since the "
-                                           f"last record before it"))
+                                           f"{b.source} on {host}{cited(b.ref)}: presumed the only change of its "
+                                           f"clock since the last record before it"))
                 if b.setter == "time_service":
                     # A presumption, the weakest kind but write order: a time service
                     # sets the time of its source, which may be wrong itself. Any
@@ -152,8 +153,8 @@ def _base_constraints(chains: dict[str, list[Boundary]], segments: list[Segment]
                     # agent or a person sets whatever they were given: no presumption.
                     who = next((f.process for f in b.facts if f.process), None) or "a time service"
                     cons.append(Constraint(0, nxt, -TIME_SERVICE_ACC_S, TIME_SERVICE_ACC_S, "time_service",
-                                           f"{b.source} on {host} at {when(b.after)} (logged) was made by {who}, "
-                                           f"presumed to set its source's time"))
+                                           f"{b.source} on {host}{cited(b.ref)} at {when(b.after)} (logged) was "
+                                           f"made by {who}, presumed to set its source's time"))
             elif b.kind == "step" and b.inferred and b.delta_max_s is not None:
                 cons.append(Constraint(prev, nxt, -math.inf, b.delta_max_s + ORDER_EPS_S, "inferred", ev))
             elif b.kind in ("boot", "resume") and b.before is not None:
@@ -174,7 +175,7 @@ def _base_constraints(chains: dict[str, list[Boundary]], segments: list[Segment]
                 seg = _after_settling(segments[seg], by_host, chains, settles[id(f)])
             if seg is not None:
                 cons.append(Constraint(0, seg + 1, -SYNC_ACC_S, SYNC_ACC_S, "sync",
-                                       f"{f.source} on {f.host} at {when(f.logged)} (logged): "
+                                       f"{f.source} on {f.host}{cited(f.ref)} at {when(f.logged)} (logged): "
                                        + ("time service reports sync" if f.kind == "sync"
                                           else f"time service corrected the clock by {f.delta_s:+.3f} s")))
         elif f.kind == "hint" and f.correction_s is not None and f.source == "chronyd":
@@ -182,8 +183,8 @@ def _base_constraints(chains: dict[str, list[Boundary]], segments: list[Segment]
             if seg is not None:
                 o = -f.correction_s
                 cons.append(Constraint(0, seg + 1, o - STEP_EPS_S, o + STEP_EPS_S, "hint",
-                                       f"chronyd on {f.host} at {when(f.logged)} (logged): clock wrong by "
-                                       f"{f.correction_s:+.3f} s"))
+                                       f"chronyd on {f.host}{cited(f.ref)} at {when(f.logged)} (logged): clock "
+                                       f"wrong by {f.correction_s:+.3f} s"))
     refs = set(case.references)
     for s in segments:
         if s.host in refs:
@@ -595,6 +596,7 @@ def _proven_leaps(store: Store, case: Case, facts: list[ClockFact], segments: li
     for seg in segs:
         by_host.setdefault(seg.host, []).append(seg)
     users = user_sets(facts)
+    paths = file_paths(store)
     proven: dict[str, list[Boundary]] = {}
     dropped: list[tuple[str, Boundary]] = []
     unforced: set[tuple] = {_skew_key(seg) for seg in segs if not _off_true(sol.intervals[seg.segment_id])}
@@ -611,7 +613,8 @@ def _proven_leaps(store: Store, case: Case, facts: list[ClockFact], segments: li
                 # a record says the clock was set here: a step, whatever else shows it
                 b.source, b.setter = "set by a person", "user"
                 b.evidence += [f"its log leaps {(b.after - b.before).total_seconds():+.0f} s from {when(b.before)} "
-                               f"to {when(b.after)} (as logged), next to a record of the clock being set"]
+                               f"to {when(b.after)} (as logged, at {cite(paths.get(b.file_id, '?'), b.seq)}), next "
+                               f"to a record of the clock being set"]
                 b.evidence += user.evidence
                 proven.setdefault(host, []).append(b)
                 continue
@@ -624,8 +627,9 @@ def _proven_leaps(store: Store, case: Case, facts: list[ClockFact], segments: li
                 dropped.append((host, b))
                 continue
             leap = (b.after - b.before).total_seconds()
-            where = (f"where its log leaps {leap:+.0f} s" if b.source == "log leap"
-                     else f"where a time service reports sync after {leap:.0f} s without records")
+            at = cite(paths.get(b.file_id, "?"), b.seq)
+            where = (f"where its log leaps {leap:+.0f} s ({at})" if b.source == "log leap"
+                     else f"where a time service reports sync ({at}) after {leap:.0f} s without records")
             b.source = "message pairs" if host in paired else "clock evidence"
             b.evidence.append(f"the evidence on {host}'s clock ({'messages it exchanged, ' if host in paired else ''}"
                               f"sync reports, steps, boots) puts it {least:+.3f} s to {most:+.3f} s further ahead "
@@ -732,6 +736,8 @@ def _write_segments(store: Store, estimates: list[SegmentEstimate], twice: bool 
                                pa.float64()),
         "drift_mid_us": pa.array([e.drift.mid_us if e.drift and e.drift.significant else None for e in estimates],
                                  pa.int64()),
+        # the kinds of evidence bearing on the offset (solve.KINDS), as the verdict names them
+        "basis": pa.array([list(e.interval.basis) for e in estimates], pa.list_(pa.string())),
     }))
     offset = "coalesce(s.offset_s, 0) * 1e6 + coalesce(s.drift_rate * (epoch_us(e.logged) - s.drift_mid_us), 0)"
     half = ("CASE WHEN s.offset_low_s IS NULL OR s.offset_high_s IS NULL THEN NULL "

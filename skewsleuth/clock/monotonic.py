@@ -40,6 +40,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from ..schema import cite
 from ..sources import format_in, formats, per_source_sql
 from ..store import Store
 from ..timefmt import UTC_FORMAT, Format
@@ -98,7 +99,7 @@ def monotonic_facts(store: Store, when: Format = UTC_FORMAT) -> list[ClockFact]:
           FROM usable GROUP BY ALL),
         w AS (
           SELECT *, lag(d) OVER o AS prev_d, lag(mono) OVER o AS prev_mono,
-                 lag(logged) OVER o AS prev_logged, lag(record_no) OVER o AS prev_record_no
+                 lag(logged) OVER o AS prev_logged, lag(seq) OVER o AS prev_seq
           FROM usable SEMI JOIN (SELECT host, file_id, boot_id FROM parts WHERE spread >= {step_us})
                  USING (host, file_id, boot_id)
           WINDOW o AS (PARTITION BY file_id, host, boot_id ORDER BY mono, seq, record_no)),
@@ -139,7 +140,7 @@ def monotonic_facts(store: Store, when: Format = UTC_FORMAT) -> list[ClockFact]:
           FROM parts)
         SELECT CASE WHEN s.said IS NULL THEN 'step' ELSE 'resume' END AS kind,
                c.host, c.file_id, c.record_no, c.seq, c.logged, c.boot_id,
-               c.d - c.prev_d AS delta_us, c.prev_logged, c.prev_record_no, s.said, t.provider,
+               c.d - c.prev_d AS delta_us, c.prev_logged, c.prev_seq, s.said, t.provider,
                coalesce(t.stated, FALSE), f.path
         FROM changes c LEFT JOIN slept s USING (file_id, record_no)
              LEFT JOIN setters t USING (file_id, record_no) LEFT JOIN files f USING (file_id)
@@ -151,20 +152,20 @@ def monotonic_facts(store: Store, when: Format = UTC_FORMAT) -> list[ClockFact]:
         ORDER BY host, file_id, seq, record_no, kind""",
         [GOING_RX, WAKING_RX] + [v for provider, rx in STATED_STEPS for v in (provider, rx.pattern)]).fetchall()
     facts: list[ClockFact] = []
-    for kind, host, file_id, record_no, seq, logged, boot_id, delta_us, prev_logged, prev_no, said, \
+    for kind, host, file_id, record_no, seq, logged, boot_id, delta_us, prev_logged, prev_seq, said, \
             setter_provider, stated, path in rows:
         where = f"{path or f'file {file_id}'}"
-        fact = ClockFact(host, kind, file_id, record_no, seq, logged, SOURCE)
+        fact = ClockFact(host, kind, file_id, record_no, seq, logged, SOURCE, ref=cite(where, seq))
         if kind == "boot":
             fact.boot_id = boot_id
-            fact.evidence.append(f"{SOURCE} on {host}: record {record_no + 1} of {where} is the first of boot "
+            fact.evidence.append(f"{SOURCE} on {host}: {fact.ref} is the first record of boot "
                                  f"{boot_id} (after boot {said}), logged at {when(logged)}")
         elif kind == "resume":
             # Not a step: the clock kept true time while the host slept.
             fact.before, fact.after = prev_logged, logged
             fact.evidence.append(f"{SOURCE} on {host}: realtime - monotonic goes forward by {delta_us / 1e6:.6f} s "
-                                 f"between records {prev_no + 1} ({when(prev_logged)}) and {record_no + 1} "
-                                 f"({when(logged)}) of {where}, across a suspend ({said!r})")
+                                 f"between {cite(where, prev_seq)} ({when(prev_logged)}) and {fact.ref} "
+                                 f"({when(logged)}), across a suspend ({said!r})")
         else:
             delta = delta_us / 1e6
             # The step lies between the two records; its size is exact, and the first
@@ -179,7 +180,7 @@ def monotonic_facts(store: Store, when: Format = UTC_FORMAT) -> list[ClockFact]:
             if not stated:   # else the time service's record says it, and the fact corroborates
                 fact.evidence.append(
                     f"{SOURCE} on {host}: realtime - monotonic changes by {delta:+.6f} s in boot {boot_id} between "
-                    f"records {prev_no + 1} ({when(prev_logged)}) and {record_no + 1} ({when(logged)}) of {where}: "
+                    f"{cite(where, prev_seq)} ({when(prev_logged)}) and {fact.ref} ({when(logged)}): "
                     f"the clock was set from {when(fact.before)} to {when(fact.after)}"
                     + (f", by {setter_provider} (logged within {SETTER_AFTER_S:g} s)" if setter_provider else ""))
         facts.append(fact)

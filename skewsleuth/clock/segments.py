@@ -33,7 +33,8 @@ import pyarrow as pa
 
 from ..store import Store
 from ..timefmt import UTC_FORMAT, Format
-from .facts import SEQ, ClockFact, set_by_user, user_sets
+from ..schema import cite
+from .facts import SEQ, ClockFact, file_paths, set_by_user, user_sets
 
 STEP_MIN_S = 1.0          # smaller explicit changes are slews / routine sync, not steps
 INFER_BACK_S = 120.0      # Windows writes records out of order by seconds around boots
@@ -111,6 +112,12 @@ class Boundary:
         if self.delta_max_s is not None or (self.kind in ("boot", "resume") and self.before is not None):
             return StepSize.AT_MOST
         return StepSize.UNKNOWN
+
+    @property
+    def ref(self) -> str:
+        """The record that shows the boundary, as reports cite it ('' when none does)."""
+        return next((f.ref for f in self.facts if (f.file_id, f.record_no) == (self.file_id, self.record_no)),
+                    self.facts[0].ref if self.facts else "")
 
     @property
     def candidate(self) -> bool:
@@ -210,7 +217,7 @@ def explicit_boundaries(facts: list[ClockFact], when: Format = UTC_FORMAT) -> di
                     continue
                 b = Boundary(host, f.kind, f.file_id, f.record_no, f.seq, last_down.pop(f.file_id, None), f.logged,
                              None, source=f.source, facts=[f])
-                b.evidence.append(f"{f.source} on {host}: {f.kind} logged at {when(f.logged)}")
+                b.evidence.append(f"{f.source} on {host}{cited(f.ref)}: {f.kind} logged at {when(f.logged)}")
                 bounds.append(b)
                 if f.boot_id is not None:
                     by_id[f.file_id] = b
@@ -232,6 +239,11 @@ def explicit_boundaries(facts: list[ClockFact], when: Format = UTC_FORMAT) -> di
                                        evidence=list(f.evidence), earliest=f.earliest))
         out[host] = bounds
     return out
+
+
+def cited(ref: str) -> str:
+    """`` (FILE#N)`` after a record's source and host, where it is known."""
+    return f" ({ref})" if ref else ""
 
 
 def _first_fact(b: Boundary, file_id: int) -> ClockFact:
@@ -344,6 +356,7 @@ def inferred_boundaries(store: Store, explicit: dict[str, list[Boundary]],
     """Backward jumps in write order that no explicit boundary explains; ``jumps``:
     those :func:`backward_jumps` read already."""
     out: dict[str, list[Boundary]] = {}
+    paths = file_paths(store) if store is not None else {}   # (tests give the jumps and no store)
     for host, file_id, record_no, seq, prev, logged in backward_jumps(store) if jumps is None else jumps:
         # Only a record that says so explains a jump. A step the records say went
         # forward explains no jump back, nor does a boundary the jump's own log wrote
@@ -368,7 +381,7 @@ def inferred_boundaries(store: Store, explicit: dict[str, list[Boundary]],
         b = Boundary(host, "step", file_id, record_no, seq, prev, logged, None, inferred=True, delta_max_s=back,
                      source="record order")
         b.evidence.append(f"records written in sequence on {host} go back in logged time by {-back:.0f} s "
-                          f"({when(prev)} -> {when(logged)})")
+                          f"({when(prev)} -> {when(logged)}, at {cite(paths.get(file_id, '?'), seq)})")
         add_step(out.setdefault(host, []), b, jumps=True)
     return out
 

@@ -48,6 +48,7 @@ import pyarrow as pa
 from ..findings import LEVELS as FINDING_LEVELS
 from ..verdict import Verdict
 from ..rca import Candidate
+from ..schema import cite
 from .common import bounded, local, offset, plural
 
 UTC = timezone.utc
@@ -112,7 +113,8 @@ class _Records:
             got = con.execute(f"""
                 SELECT e.file_id, e.record_no, e.host, e.logged, t.true_time, t.offset_s, f.path, e.format,
                        e.provider, e.event_id, e.channel, left(e.message, {MESSAGE_CHARS}) AS message,
-                       length(e.message) AS chars
+                       length(e.message) AS chars,
+                       coalesce(e.record_id, e.record_no) AS number   -- schema.RECORD_NUMBER_SQL
                 FROM _wanted w
                 JOIN events e USING (file_id, record_no)
                 JOIN files f USING (file_id)
@@ -129,7 +131,7 @@ class _Records:
             what = " ".join(str(x) for x in (r[8], r[9]) if x not in (None, "")) or r[7] or ""
             out.append({"id": anchor, "host": r[2], "logged": local(r[3], zone), "true": local(r[4], zone),
                         "offset": offset(r[5]) if r[5] is not None else "unknown",
-                        "source": f"{r[6]} #{r[1]}", "what": what, "channel": r[10] or "",
+                        "source": cite(r[6], r[13]), "what": what, "channel": r[10] or "",
                         "message": r[11] or "", "more_chars": max(0, (r[12] or 0) - MESSAGE_CHARS)})
         out.sort(key=lambda x: int(x["id"].split("-")[1]))
         return out

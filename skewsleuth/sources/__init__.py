@@ -63,6 +63,13 @@ def per_source_sql(pick: Callable[[Source], str | None], default: str = "NULL") 
     return f"CASE {' '.join(whens)} ELSE {default} END" if whens else default
 
 
+def message_sql() -> str:
+    """SQL: a record's message as a person reads it: as logged, else what its source
+    builds from its other fields (:attr:`.contract.Source.message_sql`)."""
+    built = per_source_sql(lambda src: src.message_sql, default="message")
+    return f"CASE WHEN coalesce(message, '') <> '' THEN message ELSE {built} END"
+
+
 def host_names_sql() -> str | None:
     """SQL: a column ``n`` of the names records give other hosts
     (:attr:`.contract.Source.host_names_sql`); None when no source gives any."""

@@ -63,6 +63,10 @@ class Source:
     (NULL or '' when a record gives none): with them a short host name finds its FQDN."""
     excerpt_sql: str | None = None
     """What a person is shown of a record; None: its message, else its data."""
+    message_sql: str | None = None
+    """What a person reads of a record that carries no message, built from its other
+    fields (Windows events: the event id and the EventData or UserData fields); None:
+    its message as logged, even empty."""
     boot_sql: str | None = None
     """The boot a record was written in (an id the host gives each boot), NULL when the
     record does not say; None: its records never say."""

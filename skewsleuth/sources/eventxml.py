@@ -52,7 +52,7 @@ from defusedxml.ElementTree import DefusedXMLParser, ParseError, fromstring
 from ..errors import UnusableFile
 from .base import BATCH_ROWS, FileContext
 from .contract import Source
-from .winevent import normalize
+from .winevent import FIELDS_MESSAGE_SQL, normalize
 
 FORMAT = "eventxml"
 
@@ -615,4 +615,4 @@ def _read_stream(reader: Any, ctx: FileContext, fast: _FastRenderer | None) -> I
 
 # --- what later stages need of these records (see .contract) ---------------------------------
 
-SOURCE = Source(FORMAT, platform="windows", windows_events=True)
+SOURCE = Source(FORMAT, platform="windows", windows_events=True, message_sql=FIELDS_MESSAGE_SQL)

@@ -20,7 +20,7 @@ import pyarrow as pa
 from ..errors import UnusableFile
 from .base import BATCH_ROWS, FileContext
 from .contract import Source
-from .winevent import normalize
+from .winevent import FIELDS_MESSAGE_SQL, normalize
 
 FORMAT = "evtx"
 MAGIC = b"ElfFile\x00"
@@ -114,4 +114,4 @@ def read(ctx: FileContext) -> Iterator[pa.RecordBatch]:
 
 # --- what later stages need of these records (see .contract) ---------------------------------
 
-SOURCE = Source(FORMAT, platform="windows", windows_events=True)
+SOURCE = Source(FORMAT, platform="windows", windows_events=True, message_sql=FIELDS_MESSAGE_SQL)

@@ -103,6 +103,28 @@ SELECT part, record_no, record_id, coalesce(host, default_host) AS host, logged,
 FROM f
 """
 
+MESSAGE_CHARS = 1000
+
+# What a person reads of a Windows event that carries no rendered text (EVTX never
+# does; event XML does only where its RenderingInfo was kept): its event id and its
+# EventData or UserData fields in the order the record has them,
+# "4616: SubjectUserSid=S-1-5-18; ...; PreviousTime=...; NewTime=...; ProcessName=...",
+# values verbatim, unnamed ones (Data without a Name, an element's text) bare, empty
+# fields kept (``Name=``) and absent ones (null) left out; at most MESSAGE_CHARS
+# characters (``data`` keeps them all). Without fields: "<provider> <event id>". Who
+# wrote the record (``@UserID``, ``@ProcessID``, from System, not the event's own
+# fields) and XML namespace declarations are left out. One statement over every
+# record (json_tree, not Python per row).
+_LEAF = "(j.atom ->> '$')"
+FIELDS_MESSAGE_SQL = f"""(SELECT CASE WHEN length(m) > {MESSAGE_CHARS} THEN left(m, {MESSAGE_CHARS - 1}) || '…' ELSE m END
+  FROM (SELECT CASE WHEN count(*) = 0 THEN concat_ws(' ', provider, event_id)
+                    ELSE concat_ws(': ', event_id,
+                                   string_agg(CASE WHEN suffix(j.fullkey, ']') OR j.key = '#text' THEN {_LEAF}
+                                                   ELSE j.key || '=' || {_LEAF} END, '; ' ORDER BY j.id)) END AS m
+        FROM json_tree(data) j
+        WHERE j.atom IS NOT NULL AND NOT (j.path = '$' AND starts_with(j.key, '@'))
+          AND j.key <> 'xmlns' AND NOT starts_with(j.key, 'xmlns:')))"""
+
 _local = threading.local()
 
 

@@ -156,8 +156,8 @@ def test_an_unlogged_step_back_of_three_hours_and_one_forward_of_400_s_are_found
     assert back.after == T0 + timedelta(seconds=30 * 11) - timedelta(microseconds=10_800_123_456) + timedelta(
         seconds=7.25)
     assert (back.after - back.before).total_seconds() == pytest.approx(-10800.123456, abs=1e-6)
-    assert "records 10 (" in back.evidence[0] and "and 11 (" in back.evidence[0]
-    assert "journal.json" in back.evidence[0]
+    # the two records cited by file and position (a journal gives its records no number)
+    assert "journal.json#9 (" in back.evidence[0] and "journal.json#10 (" in back.evidence[0]
 
 
 def test_a_suspend_is_a_resume_not_a_step_and_a_step_soon_after_waking_still_is(tmp_path):
@@ -233,7 +233,9 @@ def test_a_step_chronyd_logs_in_the_same_export_is_one_boundary(tmp_path):
     assert sorted(f.source for f in step.facts) == ["chronyd", SOURCE]
     assert step.setter == "time_service"
     # chronyd's record says it: the monotonic fact corroborates without a second text
-    assert step.evidence == [f"chronyd on {HOST}: System clock was stepped by -10800.123456 seconds"]
+    chronyd = next(f for f in step.facts if f.source == "chronyd")
+    assert step.evidence == [f"chronyd on {HOST} ({chronyd.ref}): System clock was stepped by -10800.123456 seconds"]
+    assert chronyd.ref.endswith(f"journal.json#{chronyd.record_no}")
 
 
 def test_damaged_records_without_a_monotonic_time_or_boot_are_skipped(tmp_path):
@@ -256,7 +258,7 @@ def test_damaged_records_without_a_monotonic_time_or_boot_are_skipped(tmp_path):
     assert store.con.execute("SELECT count(*) FROM events").fetchone()[0] == 13
     (step,) = monotonic_facts(store)
     assert (step.kind, step.record_no, step.delta_s) == ("step", 8, pytest.approx(400.250001, abs=1e-9))
-    assert "records 5 (" in step.evidence[0] and "and 9 (" in step.evidence[0]
+    assert "journal.json#4 (" in step.evidence[0] and "journal.json#8 (" in step.evidence[0]
 
 
 # --- through the whole investigation -------------------------------------------------------
