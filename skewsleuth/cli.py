@@ -85,9 +85,17 @@ def _run(paths: List[Path], case: Optional[Path], db: Optional[Path], host: Opti
         progress = Progress(SpinnerColumn(), TextColumn("reading {task.description}"), console=err, transient=True)
         with progress:
             task = progress.add_task("", total=None)
-            return investigate(paths, case, db=db, host=host, rules=rules, timezone=timezone, **reading,
-                               progress=lambda p: progress.update(task, description=str(p)))
-    return investigate(paths, case, db=db, host=host, rules=rules, timezone=timezone, **reading)
+            verdict = investigate(paths, case, db=db, host=host, rules=rules, timezone=timezone, **reading,
+                                  progress=lambda p: progress.update(task, description=str(p)))
+    else:
+        verdict = investigate(paths, case, db=db, host=host, rules=rules, timezone=timezone, **reading)
+    _warn_skipped(verdict.skipped_rules)
+    return verdict
+
+
+def _warn_skipped(skipped: list) -> None:
+    for why in skipped:
+        err.print(f"warning: rule skipped: {why}", markup=False, highlight=False, soft_wrap=True)
 
 
 def _show_version(value: bool) -> None:
@@ -482,7 +490,10 @@ def _load_pack(rules: Optional[List[Path]], no_builtin: bool) -> list:
     if no_builtin and not rules:
         _fail("--no-builtin needs a --rules folder")
     try:
-        return load_rules(rules, builtin=not no_builtin)
+        skipped: list = []
+        pack = load_rules(rules, builtin=not no_builtin, skipped=skipped)
+        _warn_skipped(skipped)
+        return pack
     except (RuleError, OSError) as exc:
         _fail(str(exc))
     return []

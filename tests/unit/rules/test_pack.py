@@ -149,7 +149,7 @@ def test_rules_test_says_when_a_match_lacks_the_texts_the_matcher_looks_for(tmp_
 @pytest.mark.parametrize("detection, error", [
     ("  s: {Message: x}\n  condition: s and nope\n", "does not define"),
     ("  s: {Message: x}\n  condition: (s\n", "ends too early"),
-    ("  s: {Message|base64: x}\n  condition: s\n", "unknown modifier"),
+    ("  s: {Message|frobnicate: x}\n  condition: s\n", "unknown modifier"),
     ("  s: {Message|re: '(' }\n  condition: s\n", "bad regular expression"),
     ("  s: {'Nope Nope': 1}\n  condition: s\n", "unknown field"),
 ])
