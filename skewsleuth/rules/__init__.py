@@ -41,10 +41,15 @@ mappings: any; a list of strings: keywords anywhere in the message) and a Sigma
 ``Format``, ``Host`` and ``Message`` (the record's text and its structured data); any
 other name is a field of the record's data (Windows EventData such as ``Status``, a
 JSON log's field, a nested one by its dotted path: ``err.stack``, ``http.request.id``).
-Values match case-insensitively with Sigma's ``*`` / ``?`` wildcards; modifiers
-``contains``, ``startswith``, ``endswith``, ``re`` (with ``i``, ``m``, ``s``), ``all``.
-Every rule is matched by one SQL statement over the whole ``timeline`` in DuckDB, never
-record by record in Python.
+SigmaHQ's names load too (``Provider_Name``, ``Computer``), so its Windows rules match
+as the built-in form does. Values match case-insensitively with Sigma's ``*`` / ``?``
+wildcards; modifiers ``contains``, ``startswith``, ``endswith``, ``re`` (with ``i``,
+``m``, ``s``), ``all`` (on keywords too: ``'|all'``), ``cidr``, ``windash``, ``base64``,
+``base64offset`` (with ``wide`` / ``utf16*``), ``fieldref``, ``gt``/``gte``/``lt``/``lte``,
+``exists``, ``cased``. Every rule is matched by one SQL statement over the whole
+``timeline`` in DuckDB, never record by record in Python. What one statement over single
+records cannot express (a correlation, ``| count()``, ``expand``) raises
+:class:`RuleInexpressible`, which a rule folder skips with the reason.
 
 ``measure`` (optional, in the same block): shapes of records that state a difference
 between two clocks (:mod:`skewsleuth.clock.measured`), each a mapping whose
