@@ -18,6 +18,7 @@ SIGMAHQ = Path(__file__).parents[1] / "data" / "sigmahq"
 T = datetime(2026, 11, 30, 12, 0, tzinfo=timezone.utc)
 RDP, TIME_129, ENCODED, W32TIME = ("259a9cdf-c4dd-4fa2-b243-2269e5ab18a2", "6f1d0a57-3c1e-4f4f-9b7e-2a0b7c5d0129",
                                    "0c2c1c7a-1f43-4a7e-8f7e-5a3b1d9e0b64", "1b2c3d4e-5f60-4718-9a0b-c1d2e3f40129")
+IEX = "88f680b8-070e-402c-ae11-d2914f2257f1"   # SigmaHQ's own base64offset rule
 
 
 def _event(n: int, provider: str, event_id: int, channel: str, data: dict) -> str:
@@ -34,7 +35,12 @@ def _evidence(tmp_path: Path) -> Path:
               _event(4, "Microsoft-Windows-Time-Service", 129, "System", {"DomainPeer": "dc02.corp"}),
               _event(5, sec, 4688, "Security", {"CommandLine": "powershell -e " + payload}),
               _event(6, sec, 4688, "Security", {"CommandLine": "notepad.exe /p report.txt"}),
-              _event(7, "Microsoft-Windows-Kernel-General", 129, "System", {})]
+              _event(7, "Microsoft-Windows-Kernel-General", 129, "System", {}),
+              # IEX as PowerShell -EncodedCommand carries it: UTF-16LE, base64
+              _event(8, sec, 4688, "Security", {"CommandLine": "powershell -enc " + base64.b64encode(
+                  "iex (New-Object Net.WebClient)".encode("utf-16le")).decode()}),
+              _event(9, sec, 4688, "Security", {"CommandLine": "powershell -e " + base64.b64encode(
+                  b"Write-Output (New-Object Net.WebClient)").decode()})]
     folder = tmp_path / "evidence" / "dc01"
     folder.mkdir(parents=True)
     (folder / "dc01.xml").write_text(events_document(events), encoding="utf-8")
@@ -47,7 +53,8 @@ def test_sigmahq_rules_mark_their_records_and_the_inexpressible_one_is_skipped(t
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     marked = {row["record_id"]: set(row["symptoms"]) for row in map(json.loads, r.stdout.splitlines())}
-    assert marked == {1: {RDP}, 2: set(), 3: set(), 4: {TIME_129, W32TIME}, 5: {ENCODED}, 6: set(), 7: set()}
+    assert marked == {1: {RDP}, 2: set(), 3: set(), 4: {TIME_129, W32TIME}, 5: {ENCODED, IEX}, 6: set(), 7: set(),
+                      8: {IEX}, 9: set()}
     warnings = [line for line in r.stderr.splitlines() if line.startswith("warning: rule skipped:")]
     assert len(warnings) == 1 and "correlation_win_security_failed_logon_bruteforce_single_account.yml" in warnings[0]
 

@@ -30,7 +30,7 @@ def _check(rule, match, no_match):
 
 def test_the_correlation_rule_is_skipped_with_its_name_and_why_and_the_rest_load(loaded):
     rules, skipped = loaded
-    assert len(rules) == 3
+    assert len(rules) == 4
     assert len(skipped) == 1 and "correlation_win_security_failed_logon" in skipped[0] and "correlation" in skipped[0]
     with pytest.raises(RuleError, match="correlation"):   # without a skipped list it is an error, as before
         load_rules([SIGMAHQ], builtin=False)
