@@ -85,9 +85,17 @@ def _run(paths: List[Path], case: Optional[Path], db: Optional[Path], host: Opti
         progress = Progress(SpinnerColumn(), TextColumn("reading {task.description}"), console=err, transient=True)
         with progress:
             task = progress.add_task("", total=None)
-            return investigate(paths, case, db=db, host=host, rules=rules, timezone=timezone, **reading,
-                               progress=lambda p: progress.update(task, description=str(p)))
-    return investigate(paths, case, db=db, host=host, rules=rules, timezone=timezone, **reading)
+            verdict = investigate(paths, case, db=db, host=host, rules=rules, timezone=timezone, **reading,
+                                  progress=lambda p: progress.update(task, description=str(p)))
+    else:
+        verdict = investigate(paths, case, db=db, host=host, rules=rules, timezone=timezone, **reading)
+    _warn_skipped(verdict.skipped_rules)
+    return verdict
+
+
+def _warn_skipped(skipped: list) -> None:
+    for why in skipped:
+        err.print(f"warning: rule skipped: {why}", markup=False, highlight=False, soft_wrap=True)
 
 
 def _show_version(value: bool) -> None:
@@ -487,7 +495,10 @@ def _load_pack(rules: Optional[List[Path]], no_builtin: bool) -> list:
     if no_builtin and not rules:
         _fail("--no-builtin needs a --rules folder")
     try:
-        return load_rules(rules, builtin=not no_builtin)
+        skipped: list = []
+        pack = load_rules(rules, builtin=not no_builtin, skipped=skipped)
+        _warn_skipped(skipped)
+        return pack
     except (RuleError, OSError) as exc:
         _fail(str(exc))
     return []
@@ -543,30 +554,46 @@ def rules_export_cmd(
     out: Optional[Path] = typer.Option(None, "--out", metavar="DIR", help="Write one .yml per rule in DIR (default: one multi-document YAML stream on stdout)."),
     rules: Optional[List[Path]] = typer.Option(None, "--rules", metavar="DIR", help=RULES_DIRS_HELP),
     no_builtin: bool = typer.Option(False, "--no-builtin", help=NO_BUILTIN_HELP),
+    keep_skewsleuth: bool = typer.Option(False, "--keep-skewsleuth", help="Keep each rule's skewsleuth block (a custom attribute SigmaHQ's validators flag), to load the copy back with --rules."),
 ) -> None:
-    """Export the rules for a SIEM: Sigma rules that sigma-cli converts
-    (sigma convert -t splunk DIR); their skewsleuth block is a custom attribute Sigma keeps.
+    """Export the rules for a SIEM: Sigma rules in SigmaHQ's taxonomy and conventions
+    (Provider_Name, 4-space YAML) that sigma-cli checks and converts.
 
     \b
     Examples:
       skewsleuth rules export --sigma --out sigma-rules/
+      sigma convert -t splunk -p splunk_windows -p "$(skewsleuth rules pipeline)" sigma-rules/
       skewsleuth rules export --sigma > skew-rules.yml
     """
-    from .rules.testing import export_sigma, sigma_texts
+    from .rules.export import export_sigma, sigma_texts
 
     if not sigma:
         _fail("say the format: --sigma (the only one)")
     pack = _load_pack(rules, no_builtin)
     if out is None:
-        sys.stdout.write("\n---\n".join(text.strip() + "\n" for _, text in sigma_texts(pack)))
+        sys.stdout.write("---\n".join(text for _, text in sigma_texts(pack, keep_skewsleuth)))
         return
     if out.exists() and not out.is_dir():
         _fail(f"--out {out} exists and is not a folder")
     try:
-        paths = export_sigma(pack, out)
+        paths = export_sigma(pack, out, keep_skewsleuth)
     except OSError as exc:
         _fail(f"cannot write {out}: {exc.strerror or exc}")
     err.print(f"wrote {len(paths)} Sigma rules to {out}", markup=False, highlight=False)
+
+
+@rules_app.command("pipeline", epilog=RULES_EXIT)
+def rules_pipeline_cmd() -> None:
+    """Print the path of the pySigma processing pipeline for skewsleuth's custom log
+    sources (windows/lync, lync/sipstack, ...), for sigma convert -p.
+
+    \b
+    Examples:
+      sigma convert -t lucene -p ecs_windows -p "$(skewsleuth rules pipeline)" sigma-rules/
+    """
+    from importlib import resources
+
+    typer.echo(str(resources.files("skewsleuth.rules") / "sigma-pipeline.yml"))
 
 
 @app.command("version")

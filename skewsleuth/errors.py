@@ -57,6 +57,11 @@ class RuleError(SkewsleuthError, ValueError):
     """A rule or rule folder that cannot be loaded, with the file and the reason."""
 
 
+class RuleInexpressible(RuleError):
+    """A valid Sigma rule using what skewsleuth cannot express in SQL (an aggregation,
+    a placeholder): a rule folder skips it with the reason rather than failing."""
+
+
 class StoreError(SkewsleuthError):
     """The case database cannot be set up as asked (one-line reason)."""
 

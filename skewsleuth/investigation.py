@@ -79,7 +79,8 @@ def investigate(paths: list[str | Path], case: str | Path | Case | None = None, 
         except (ZoneInfoNotFoundError, ValueError):
             raise InputError(f"unknown time zone {timezone!r} (expected an IANA name like America/Chicago)") from None
     try:
-        rule_pack = load_rules(rules)
+        skipped_rules: list[str] = []
+        rule_pack = load_rules(rules, skipped=skipped_rules)
     except (ValueError, OSError) as exc:
         raise InputError(str(exc)) from None
     try:
@@ -115,4 +116,5 @@ def investigate(paths: list[str | Path], case: str | Path | Case | None = None, 
     notes += [f"case entry not used ({src}): {why}" for src, _, why in the_case.rejected]
     notes += model.notes
     notes += the_case.notes + summary.notes
-    return Verdict(summary, model, incidents, diagnoses, the_case, store, notes, findings)
+    notes += [f"rule skipped: {why}" for why in skipped_rules]
+    return Verdict(summary, model, incidents, diagnoses, the_case, store, notes, findings, skipped_rules)

@@ -31,6 +31,8 @@ class Verdict:
     notes: list[str] = field(default_factory=list)
     # every explicit change of a clock, graded (findings.py), whether or not it failed anything
     findings: list[Finding] = field(default_factory=list)
+    # why each rule of a --rules folder that skewsleuth cannot express was left out (also in notes)
+    skipped_rules: list[str] = field(default_factory=list)
 
     @property
     def exit_status(self) -> int:

@@ -41,10 +41,15 @@ mappings: any; a list of strings: keywords anywhere in the message) and a Sigma
 ``Format``, ``Host`` and ``Message`` (the record's text and its structured data); any
 other name is a field of the record's data (Windows EventData such as ``Status``, a
 JSON log's field, a nested one by its dotted path: ``err.stack``, ``http.request.id``).
-Values match case-insensitively with Sigma's ``*`` / ``?`` wildcards; modifiers
-``contains``, ``startswith``, ``endswith``, ``re`` (with ``i``, ``m``, ``s``), ``all``.
-Every rule is matched by one SQL statement over the whole ``timeline`` in DuckDB, never
-record by record in Python.
+SigmaHQ's names load too (``Provider_Name``, ``Computer``), so its Windows rules match
+as the built-in form does. Values match case-insensitively with Sigma's ``*`` / ``?``
+wildcards; modifiers ``contains``, ``startswith``, ``endswith``, ``re`` (with ``i``,
+``m``, ``s``), ``all`` (on keywords too: ``'|all'``), ``cidr``, ``windash``, ``base64``,
+``base64offset`` (with ``wide`` / ``utf16*``), ``fieldref``, ``gt``/``gte``/``lt``/``lte``,
+``exists``, ``cased``. Every rule is matched by one SQL statement over the whole
+``timeline`` in DuckDB, never record by record in Python. What one statement over single
+records cannot express (a correlation, ``| count()``, ``expand``) raises
+:class:`RuleInexpressible`, which a rule folder skips with the reason.
 
 ``measure`` (optional, in the same block): shapes of records that state a difference
 between two clocks (:mod:`skewsleuth.clock.measured`), each a mapping whose
@@ -54,8 +59,11 @@ before the rules match, as plain data.
 
 from __future__ import annotations
 
+import base64
 import fnmatch
 import functools
+import ipaddress
+import itertools
 import re
 from dataclasses import dataclass, field
 from importlib import resources
@@ -65,7 +73,7 @@ from typing import Any, Callable
 import yaml
 
 from ..clock.measured import Shape, shape_from_mapping, time_formats_problem
-from ..errors import RuleError
+from ..errors import RuleError, RuleInexpressible
 from ..sources import per_source_sql
 
 FIELDS = {
@@ -77,6 +85,9 @@ FIELDS = {
     "message": "(coalesce(message, '') || chr(10) || coalesce(data, ''))",
 }
 MESSAGE = FIELDS["message"]
+# SigmaHQ's Windows taxonomy names for the same columns, so that a rule written as
+# SigmaHQ writes it (Provider_Name, Computer) matches what the built-in form does.
+TAXONOMY = {"provider_name": "provider", "computer": "host", "hostname": "host"}
 # Rules search the message text case-insensitively, many patterns per record: the
 # text is lowered once per record (a column every query running rules provides, see
 # ``with_message_lower``) rather than once per pattern.
@@ -134,7 +145,14 @@ def _re2_problem(pattern: str) -> str | None:
 
 
 _DATA_FIELD = re.compile(r"^[A-Za-z_@][A-Za-z0-9_@.-]{0,127}$")
-_MODIFIERS = {"contains", "startswith", "endswith", "re", "all", "i", "m", "s"}
+_OPS = ("contains", "startswith", "endswith", "re", "cidr", "fieldref", "exists", "gt", "gte", "lt", "lte")
+_ENCODINGS = {"base64", "base64offset", "wide", "utf16le", "utf16", "utf16be", "windash", "cased", "all"}
+_MODIFIERS = set(_OPS) | _ENCODINGS | {"i", "m", "s"}
+# Sigma modifiers skewsleuth knows and cannot express in SQL: a rule using one is skipped
+# (with the reason), not refused, so that a SigmaHQ folder still loads.
+_INEXPRESSIBLE = {"expand": "placeholders (|expand) need values only a SIEM's pipeline supplies",
+                  **{m: "time-part modifiers read a time field records do not carry as data"
+                     for m in ("minute", "hour", "day", "week", "month", "year")}}
 
 
 @dataclass
@@ -201,7 +219,7 @@ def _like(value: str, op: str) -> str:
 
 
 def _column(rule: Rule, name: str) -> str:
-    column = FIELDS.get(name.lower())
+    column = FIELDS.get(TAXONOMY.get(name.lower(), name.lower()))
     if column is not None:
         return column
     if not _DATA_FIELD.match(name):
@@ -213,19 +231,110 @@ def _column(rule: Rule, name: str) -> str:
                           else None, default=f"json_extract_string(data, '${member}')")
 
 
-def _field_sql(rule: Rule, key: str, values: Any, params: list) -> str:
+def _split_key(rule: Rule, key: str) -> tuple[str, list[str], str]:
+    """A detection key as (field name, modifiers, operation); an empty name (``'|all'``
+    under keywords) is the message, searched for the values anywhere."""
     name, *mods = key.split("|")
+    for m in mods:
+        if m in _INEXPRESSIBLE:
+            raise RuleInexpressible(f"{rule.path}: modifier {m!r}: {_INEXPRESSIBLE[m]}")
     bad = [m for m in mods if m not in _MODIFIERS]
     if bad:
         raise RuleError(f"{rule.path}: unknown modifier {bad[0]!r}")
+    ops = [m for m in mods if m in _OPS]
+    # fieldref compares with another field, exactly or as contains/startswith/endswith does
+    op = "fieldref" if "fieldref" in ops else (ops[0] if ops else ("contains" if not name else "equals"))
+    return name or "Message", mods, op
+
+
+_WINDASH = re.compile(r"\B[-/]\b")
+_DASHES = ("-", "/", "\u2013", "\u2014", "\u2015")   # as pySigma's windash: en, em dash, horizontal bar
+
+
+def _values(rule: Rule, value: str, mods: list[str]) -> list[str]:
+    """The texts a Sigma value stands for after its value modifiers: windash's every
+    dash of an option, then an encoding (wide/utf16*) and base64 or base64offset."""
+    texts = [value]
+    if "windash" in mods:
+        cuts = _WINDASH.split(value)
+        texts = ["".join(a + b for a, b in zip(cuts, dashes + ("",)))
+                 for dashes in itertools.product(_DASHES, repeat=len(cuts) - 1)]
+    if not {"base64", "base64offset"} & set(mods):
+        if {"wide", "utf16le", "utf16", "utf16be"} & set(mods):
+            raise RuleInexpressible(f"{rule.path}: an encoding modifier without base64 matches bytes, not text")
+        return texts
+    if any(c in value for c in "*?"):
+        raise RuleError(f"{rule.path}: base64 of a value with wildcards ({value!r}) has no meaning")
+    encoding = ("utf-16le" if {"wide", "utf16le"} & set(mods) else "utf-16" if "utf16" in mods
+                else "utf-16be" if "utf16be" in mods else "utf-8")
+    out = []
+    for t in texts:
+        raw = t.encode(encoding)
+        if "base64" in mods:
+            out.append(base64.b64encode(raw).decode())
+            continue
+        # the three ways the value's bytes fall in a longer base64 text, without the
+        # characters that depend on its neighbours (as pySigma's base64offset)
+        for i in range(3):
+            enc = base64.b64encode(b" " * i + raw).decode()
+            out.append(enc[(0, 2, 3)[i]:len(enc) - (0, 3, 2)[(len(raw) + i) % 3]])
+    return out
+
+
+_IPV4 = r"^(?:::ffff:)?[0-9]{1,3}(?:\.[0-9]{1,3}){3}$"
+
+
+def _cidr_sql(rule: Rule, column: str, value: str, params: list) -> str:
+    """A field's address inside a network: IPv4 by number (an IPv4-mapped IPv6 address
+    too); IPv6 by the text of its leading groups as RFC 5952 writes them (lower case,
+    no leading zeros), which is how Windows and Linux log them."""
+    try:
+        net = ipaddress.ip_network(str(value).strip(), strict=False)
+    except ValueError:
+        raise RuleError(f"{rule.path}: {value!r} is not a network for |cidr") from None
+    text = f"trim(CAST({column} AS VARCHAR))"
+    if net.version == 4:
+        addr = f"regexp_replace({text}, '^::ffff:', '', 'i')"
+        number = " + ".join(f"TRY_CAST(split_part({addr}, '.', {i + 1}) AS UBIGINT) * {256 ** (3 - i)}" for i in range(4))
+        params += [_IPV4, int(net.network_address), int(net.broadcast_address)]
+        return f"(regexp_matches({text}, ?) AND ({number}) BETWEEN ? AND ?)"
+    groups = net.network_address.exploded.split(":")
+    whole, bits = divmod(net.prefixlen, 16)
+    head = ":".join(format(int(g, 16), "x") for g in groups[:whole])
+    if net.prefixlen == 128:
+        params.append(net.network_address.compressed)
+        return f"(lower({text}) = ?)"
+    if not bits:
+        prefixes = [head + ":" if head else ""]
+    else:
+        lo = int(groups[whole], 16)
+        hi = lo | ((1 << (16 - bits)) - 1)
+        if lo >= 0x1000:   # four digits: the group's leading digits are its leading bits
+            shift = 4 * ((16 - bits) // 4)
+            firsts = [format(v << shift, "04x")[:4 - shift // 4] for v in range(lo >> shift, (hi >> shift) + 1)]
+        elif hi - lo < 256:
+            firsts = [format(v, "x") + ":" for v in range(lo, hi + 1)]
+        else:
+            raise RuleInexpressible(f"{rule.path}: network {value} is not matched on the address text")
+        prefixes = [(head + ":" if head else "") + f for f in firsts]
+    if any(p == "" for p in prefixes):
+        return "TRUE"
+    params.extend(p.replace("_", "\\_") + "%" for p in prefixes)
+    return "(" + " OR ".join(f"lower({text}) LIKE ? ESCAPE '\\'" for _ in prefixes) + ")"
+
+
+def _field_sql(rule: Rule, key: str, values: Any, params: list) -> str:
+    name, mods, op = _split_key(rule, key)
     column = _column(rule, name)
     values = values if isinstance(values, list) else [values]
     every = "all" in mods
-    op = next((m for m in mods if m in ("contains", "startswith", "endswith", "re")), "equals")
+    cased = "cased" in mods
     parts = []
     for v in values:
         if v is None:
             parts.append(f"{column} IS NULL")
+        elif op == "exists":
+            parts.append(f"({column} IS {'NOT ' if v else ''}NULL)")
         elif op == "re":
             flags = "".join(f for f in "ims" if f in mods)
             parts.append(f"regexp_matches({column}, ?)")
@@ -233,15 +342,39 @@ def _field_sql(rule: Rule, key: str, values: Any, params: list) -> str:
             problem = None if rule.builtin else _re2_problem(params[-1])
             if problem:
                 raise RuleError(f"{rule.path}: bad regular expression {str(v)!r}: {problem}")
+        elif op == "cidr":
+            parts.append(_cidr_sql(rule, column, str(v), params))
+        elif op == "fieldref":
+            other = _column(rule, str(v))
+            a, b = ((f"CAST({column} AS VARCHAR)", f"CAST({other} AS VARCHAR)") if cased else
+                    (f"lower(CAST({column} AS VARCHAR))", f"lower(CAST({other} AS VARCHAR))"))
+            how = next((m for m in mods if m in ("contains", "startswith", "endswith")), None)
+            parts.append({"contains": f"contains({a}, {b})", "startswith": f"starts_with({a}, {b})",
+                          "endswith": f"ends_with({a}, {b})"}.get(how, f"({a} = {b})"))
+        elif op in ("gt", "gte", "lt", "lte"):
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                raise RuleError(f"{rule.path}: |{op} compares with a number, not {v!r}")
+            parts.append(f"(TRY_CAST({column} AS DOUBLE) {dict(gt='>', gte='>=', lt='<', lte='<=')[op]} ?)")
+            params.append(float(v))
         elif column == "event_id" and op == "equals" and not isinstance(v, bool) and str(v).isdigit():
             parts.append(f"{column} = ?")
             params.append(int(v))
-        elif column == MESSAGE:
-            parts.append(f"{MESSAGE_LOWER} LIKE ? ESCAPE '\\'")
-            params.append(_like(str(v), op).lower())
         else:
-            parts.append(f"lower(CAST({column} AS VARCHAR)) LIKE lower(?) ESCAPE '\\'")
-            params.append(_like(str(v), op))
+            texts = _values(rule, str(v), mods)
+            # base64 texts are case-sensitive, and so is |cased
+            exact = cased or {"base64", "base64offset"} & set(mods)
+            sub = []
+            for t in texts:
+                if column == MESSAGE and not exact:
+                    sub.append(f"{MESSAGE_LOWER} LIKE ? ESCAPE '\\'")
+                    params.append(_like(t, op).lower())
+                elif exact:
+                    sub.append(f"CAST({column} AS VARCHAR) LIKE ? ESCAPE '\\'")
+                    params.append(_like(t, op))
+                else:
+                    sub.append(f"lower(CAST({column} AS VARCHAR)) LIKE lower(?) ESCAPE '\\'")
+                    params.append(_like(t, op))
+            parts.append(sub[0] if len(sub) == 1 else "(" + " OR ".join(sub) + ")")
     if not parts:
         raise RuleError(f"{rule.path}: field {name!r} has no values")
     return "(" + (" AND " if every else " OR ").join(parts) + ")"
@@ -268,10 +401,10 @@ def _literal_runs(pattern: str) -> list[str]:
 def _field_needles(rule: Rule, key: str, values: Any) -> frozenset[str] | None:
     """What ``_field_sql`` tests, as texts the lowered message must contain: for the
     message field, each value's longest run without wildcards."""
-    name, *mods = key.split("|")
-    op = next((m for m in mods if m in ("contains", "startswith", "endswith", "re")), "equals")
+    name, mods, op = _split_key(rule, key)
     values = values if isinstance(values, list) else [values]
-    if _column(rule, name) != MESSAGE or op == "re" or not values or any(v is None for v in values):
+    if _column(rule, name) != MESSAGE or op not in ("contains", "startswith", "endswith", "equals") or \
+            set(mods) - {"contains", "startswith", "endswith", "all"} or not values or any(v is None for v in values):
         return None
     runs = [max(_literal_runs(_like(str(v), op).lower()), key=len) for v in values]
     if "all" in mods:
@@ -423,7 +556,16 @@ def _load_file(path: Path, text: str, builtin: bool = False) -> Rule:
         raise RuleError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
     if not isinstance(doc, dict):
         raise RuleError(f"{path}: a rule is a YAML mapping")
+    if "correlation" in doc:
+        raise RuleInexpressible(f"{path}: a correlation rule counts matches of other rules over time; "
+                                f"skewsleuth reads single records")
     det = doc.get("detection")
+    condition = det.get("condition") if isinstance(det, dict) else None
+    if isinstance(condition, list) and len(condition) == 1:
+        condition = det["condition"] = condition[0]
+    if isinstance(condition, str) and ("|" in condition or re.search(r"\bnear\b", condition)):
+        raise RuleInexpressible(f"{path}: the condition {condition!r} aggregates records (| count(), near); "
+                                f"skewsleuth reads single records")
     if not isinstance(det, dict) or not isinstance(det.get("condition"), str):
         raise RuleError(f"{path}: detection needs search identifiers and a 'condition'")
     if not isinstance(doc.get("logsource"), dict):
@@ -537,9 +679,12 @@ def builtin_files() -> list[tuple[str, str]]:
             if e.name.endswith((".yml", ".yaml"))]
 
 
-def load_rules(extra_dirs: list[Path] | None = None, *, builtin: bool = True) -> list[Rule]:
+def load_rules(extra_dirs: list[Path] | None = None, *, builtin: bool = True,
+               skipped: list[str] | None = None) -> list[Rule]:
     """The built-in pack (unless ``builtin=False``) plus every ``*.yml`` / ``*.yaml`` in
-    ``extra_dirs``."""
+    ``extra_dirs``. With ``skipped``, a folder's rule that skewsleuth cannot express
+    (:class:`RuleInexpressible`) is left out and its reason appended there, so that a
+    SigmaHQ folder loads; otherwise it is an error like any other."""
     rules = [_load_file(Path(name), text, builtin=True) for name, text in builtin_files()] if builtin else []
     for d in extra_dirs or []:
         d = Path(d)
@@ -550,7 +695,12 @@ def load_rules(extra_dirs: list[Path] | None = None, *, builtin: bool = True) ->
             # Likely a wrong path: the user meant some rules to apply and none would.
             raise RuleError(f"rules folder {d} holds no *.yml or *.yaml rule files")
         for p in files:
-            rules.append(_load_file(p, p.read_text(encoding="utf-8")))
+            try:
+                rules.append(_load_file(p, p.read_text(encoding="utf-8")))
+            except RuleInexpressible as exc:
+                if skipped is None:
+                    raise
+                skipped.append(str(exc))
     ids = [r.id for r in rules]
     dup = {i for i in ids if ids.count(i) > 1}
     if dup:

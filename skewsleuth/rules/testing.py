@@ -1,5 +1,4 @@
-"""A rule pack's own examples, run through the same SQL the matcher uses, and its
-export as Sigma YAML files.
+"""A rule pack's own examples, run through the same SQL the matcher uses.
 
 A rule's examples sit in its ``skewsleuth.tests`` block: ``match`` (records it must
 mark) and ``no_match`` (records it must not), each a message text or a record::
@@ -21,13 +20,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import duckdb
 
 from ..errors import RuleError
-from . import MESSAGE_LOWER, Rule, builtin_files, with_message_lower
+from . import MESSAGE_LOWER, Rule, with_message_lower
 from .matcher import other_sql
 
 _RECORD_KEYS = {"message", "provider", "event_id", "channel", "format", "host", "data", "other", "suspect"}
@@ -138,31 +136,3 @@ def test_rules(rules: list[Rule]) -> list[RuleResult]:
 # pytest must not collect these as tests when a test module imports them.
 test_rule.__test__ = False  # type: ignore[attr-defined]
 test_rules.__test__ = False  # type: ignore[attr-defined]
-
-
-def sigma_texts(rules: list[Rule]) -> list[tuple[str, str]]:
-    """(file name, YAML text) of each rule as its file holds it: Sigma rules whose
-    ``skewsleuth`` block is a custom attribute that Sigma tools keep and ignore."""
-    builtin = dict(builtin_files())
-    out, names = [], set()
-    for r in rules:
-        name = Path(r.path).name
-        text = builtin[name] if r.builtin else Path(r.path).read_text(encoding="utf-8")
-        stem, n = Path(name).stem, 1
-        while name in names:   # user folders may reuse a built-in's file name
-            n += 1
-            name = f"{stem}-{n}.yml"
-        names.add(name)
-        out.append((name, text))
-    return out
-
-
-def export_sigma(rules: list[Rule], out_dir: Path) -> list[Path]:
-    """Write every rule as a Sigma YAML file in ``out_dir`` (made if missing)."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for name, text in sigma_texts(rules):
-        p = out_dir / name
-        p.write_text(text, encoding="utf-8")
-        paths.append(p)
-    return paths

@@ -38,6 +38,7 @@ def test_wheel_carries_the_rule_pack_and_the_entry_point(wheel):
     builtin = sorted(n for n in names if n.startswith("skewsleuth/rules/builtin/") and n.endswith(".yml"))
     shipped = sorted(p.name for p in (ROOT / "skewsleuth" / "rules" / "builtin").glob("*.yml"))
     assert [n.rsplit("/", 1)[1] for n in builtin] == shipped and shipped
+    assert "skewsleuth/rules/sigma-pipeline.yml" in names      # `rules pipeline` prints its path
     entry = next(n for n in names if n.endswith("entry_points.txt"))
     assert "skewsleuth = skewsleuth.cli:main" in zipfile.ZipFile(wheel).read(entry).decode()
     # The HTML report's template, script, style and the vendored CSP-safe Vega interpreter.
