@@ -16,9 +16,11 @@ from skewsleuth.demo.eventxml import event_xml, events_document
 
 SIGMAHQ = Path(__file__).parents[1] / "data" / "sigmahq"
 T = datetime(2026, 11, 30, 12, 0, tzinfo=timezone.utc)
-RDP, TIME_129, ENCODED, W32TIME = ("259a9cdf-c4dd-4fa2-b243-2269e5ab18a2", "6f1d0a57-3c1e-4f4f-9b7e-2a0b7c5d0129",
-                                   "0c2c1c7a-1f43-4a7e-8f7e-5a3b1d9e0b64", "1b2c3d4e-5f60-4718-9a0b-c1d2e3f40129")
-IEX = "88f680b8-070e-402c-ae11-d2914f2257f1"   # SigmaHQ's own base64offset rule
+# the timeline names a rule by its signature: a SigmaHQ rule, with no skewsleuth block, by its file name
+RDP, TIME_129, ENCODED, W32TIME = ("WIN_SECURITY_SUCCESSFUL_EXTERNAL_REMOTE_RDP_LOGIN",
+                                   "WIN_SYSTEM_TIME_SERVICE_PROVIDER_NAME",
+                                   "PROC_CREATION_WIN_WINDASH_BASE64OFFSET_ALL", "W32TIME_NO_SYNC")
+IEX = "PROC_CREATION_WIN_POWERSHELL_BASE64_IEX"   # SigmaHQ's own base64offset rule
 
 
 def _event(n: int, provider: str, event_id: int, channel: str, data: dict) -> str:
