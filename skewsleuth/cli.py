@@ -46,7 +46,7 @@ def _fail(message: str, status: int = 2) -> None:
 
 
 def _outputs(verdict: Verdict, json_out: Optional[str], md_out: Optional[str], quiet: bool,
-             html_out: Optional[str] = None, png_out: Optional[str] = None) -> None:
+             html_out: Optional[str] = None, png_out: Optional[str] = None, all_hosts: bool = False) -> None:
     from .report.json import write_json
     from .report.markdown import render_markdown
     from .report.text import render_text
@@ -63,9 +63,9 @@ def _outputs(verdict: Verdict, json_out: Optional[str], md_out: Optional[str], q
         from .report.html import write_html, write_png
 
         if html_out:
-            write_html(verdict, html_out)
+            write_html(verdict, html_out, all_hosts=all_hosts)
         if png_out:
-            write_png(verdict, png_out)
+            write_png(verdict, png_out, all_hosts=all_hosts)
     if not quiet and "-" not in (json_out, md_out):
         render_text(verdict, Console(highlight=False, soft_wrap=False))
 
@@ -133,6 +133,7 @@ def investigate_cmd(
     md_out: Optional[str] = typer.Option(None, "--md", metavar="FILE", help="Write the verdict as Markdown to FILE ('-' for stdout)."),
     html_out: Optional[str] = typer.Option(None, "--html", metavar="FILE", help="Write the verdict as one self-contained HTML page with the clocks drawn (works offline)."),
     png_out: Optional[str] = typer.Option(None, "--png", metavar="FILE", help="Write the chart of the clocks as a PNG image (for a ticket)."),
+    all_hosts: bool = typer.Option(False, "--all-hosts", help="With --html/--png: draw a lane for every host (by default the hosts without clock evidence are counted and named, not drawn, and at most 40 lanes are drawn)."),
     db: Optional[Path] = typer.Option(None, "--db", metavar="FILE", help="Keep the case database (DuckDB) in FILE, and every file as parsed in FILE.parsed/: investigating again parses only the files that changed."),
     host: Optional[str] = typer.Option(None, "--host", metavar="NAME", help="Host for records that name none, for files named directly."),
     rules: Optional[List[Path]] = typer.Option(None, "--rules", metavar="DIR", help="Extra rule folder (repeatable)."),
@@ -149,6 +150,7 @@ def investigate_cmd(
       skewsleuth investigate evidence/
       skewsleuth investigate evidence/ --case case.yml --json verdict.json --md ticket.md
       skewsleuth investigate evidence/ --html report.html --png clocks.png
+      skewsleuth investigate evidence/ --html report.html --all-hosts   # a lane for every host
       skewsleuth investigate System.evtx --host srv-lyncedge01 --json - | jq '.hosts[].steps'
       skewsleuth investigate evidence/ --db case.duckdb     # again later: only changed files are parsed
       skewsleuth investigate evidence/ --scheduler tcp://127.0.0.1:8786
@@ -159,7 +161,7 @@ def investigate_cmd(
         verdict = _run(paths, case, db, host, rules, timezone, workers, scheduler, year)
     except InputError as exc:
         _fail(str(exc))
-    _outputs(verdict, json_out, md_out, quiet, html_out, png_out)
+    _outputs(verdict, json_out, md_out, quiet, html_out, png_out, all_hosts)
     raise typer.Exit(verdict.exit_status)
 
 

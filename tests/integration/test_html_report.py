@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 from html import unescape
 import hashlib
+import json
 import re
 import shutil
 import struct
@@ -16,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from conftest import run_cli
+from synth.reportcases import STEPS_4616, security_4616_steps, sparse_collection
 from synth.syslog import rfc5424_line
 from support.probe_helpers import need
 
@@ -40,12 +42,12 @@ def browser():
 class Opened:
     """A report open in a fresh page, with everything the page tried to do recorded."""
 
-    def __init__(self, browser, path: Path) -> None:
+    def __init__(self, browser, path: Path, width: int = 1280) -> None:
         self.url = path.resolve().as_uri()
         self.console: list[tuple[str, str]] = []
         self.requests: list[str] = []
         self.dialogs: list[str] = []
-        self.page = browser.new_page(viewport={"width": 1280, "height": 1000})
+        self.page = browser.new_page(viewport={"width": width, "height": 1000})
         self.page.on("console", lambda m: self.console.append((m.type, m.text)))
         self.page.on("pageerror", lambda e: self.console.append(("pageerror", str(e))))
         self.page.on("dialog", lambda d: (self.dialogs.append(d.message), d.dismiss()))
@@ -315,3 +317,231 @@ def test_html_and_png_need_a_file(tmp_path):
     assert "--html" in one_line_error("investigate", str(tmp_path), "--html", "-")
     assert "--png" in one_line_error("demo", "--out", str(tmp_path / "d"), "--png", "-")
     assert "does not exist" in one_line_error("investigate", str(tmp_path), "--html", str(tmp_path / "no" / "r.html"))
+
+
+# -- readable on real collections (issue 20) ------------------------------------------------
+
+# Everything drawn in the chart, as the browser lays it out: every visible text's box, the
+# drawn width of every step, segment and interval, and the page's width.
+_LAYOUT = """() => {
+  const svg = document.querySelector('#chart svg');
+  const shown = e => {
+    for (let n = e; n && n !== svg.parentNode; n = n.parentNode) {
+      if (n.getAttribute && n.getAttribute('opacity') === '0') return false;
+      const s = getComputedStyle(n);
+      if (s.display === 'none' || s.visibility === 'hidden' || +s.opacity === 0) return false;
+    }
+    return true;
+  };
+  const box = e => { const b = e.getBoundingClientRect(); return {x: b.left, y: b.top, r: b.right, b: b.bottom, w: b.width, h: b.height}; };
+  const axis = t => { const a = t.closest('[aria-roledescription=axis]'); return a ? a.getAttribute('aria-label') : ''; };
+  const texts = Array.from(svg.querySelectorAll('text')).filter(t => t.textContent.trim() && shown(t))
+    .map(t => Object.assign(box(t), {text: t.textContent, cls: t.parentNode.getAttribute('class') || '', axis: axis(t),
+                                     label: t.getAttribute('aria-label') || ''}));
+  /* a vertical rule's box has no width: it is drawn as wide as its stroke */
+  const drawn = sel => Array.from(svg.querySelectorAll(sel)).map(e => { const b = box(e);
+    return Object.assign(b, {drawn: b.w >= 1 ? b.w : b.w + (+e.getAttribute('stroke-width') || 0), label: e.getAttribute('aria-label') || ''}); });
+  return {chart: box(svg), texts, steps: drawn('.step_marks line'), boots: drawn('.boot_marks line'),
+          segments: drawn('.offset_marks line'), intervals: drawn('.interval_marks path'),
+          page: document.documentElement.scrollWidth, viewport: window.innerWidth};
+}"""
+
+
+def _overlapping(texts: list[dict]) -> list[tuple[str, str]]:
+    out = []
+    for i, a in enumerate(texts):
+        for b in texts[i + 1:]:
+            if min(a["r"], b["r"]) - max(a["x"], b["x"]) > 0.5 and min(a["b"], b["b"]) - max(a["y"], b["y"]) > 0.5:
+                out.append((a["text"], b["text"]))
+    return out
+
+
+def _ticks(layout: dict) -> list[list[str]]:
+    """The visible labels of each time axis, left to right."""
+    axes: dict[str, list[dict]] = {}
+    for t in layout["texts"]:
+        if "role-axis-label" in t["cls"] and t["axis"].startswith("X-axis"):
+            axes.setdefault(f"{round(t['y'])}", []).append(t)
+    return [[t["text"] for t in sorted(v, key=lambda t: t["x"])] for v in axes.values()]
+
+
+def _assert_readable(layout: dict) -> None:
+    """No text over another, none out of the chart, tick labels distinct, every step and
+    segment at least 2 px wide, the chart no wider than the window, nor the page from
+    800 px up (below that the tables of records are wider)."""
+    texts, chart = layout["texts"], layout["chart"]
+    assert texts
+    assert _overlapping(texts) == []
+    out = [t["text"] for t in texts if t["x"] < chart["x"] - 0.5 or t["r"] > chart["r"] + 0.5
+           or t["y"] < chart["y"] - 0.5 or t["b"] > chart["b"] + 0.5]
+    assert out == []
+    ticks = _ticks(layout)
+    assert ticks and all(len(set(axis)) == len(axis) >= 2 for axis in ticks), ticks
+    for kind in ("steps", "boots", "segments", "intervals"):
+        assert all(m["drawn"] >= 2 for m in layout[kind]), (kind, min(m["drawn"] for m in layout[kind]))
+    assert chart["w"] <= layout["viewport"]
+    assert layout["page"] <= layout["viewport"] or layout["viewport"] < 800
+
+
+def _layout(page) -> dict:
+    return page.evaluate(_LAYOUT)
+
+
+def _lanes(layout: dict) -> list[str]:
+    return [t["text"] for t in sorted((t for t in layout["texts"] if "lane_title" in t["cls"]), key=lambda t: t["y"])]
+
+
+def _told_steps(layout: dict) -> int:
+    """Steps the labels tell, one by one or as a count."""
+    n = 0
+    for t in layout["texts"]:
+        if "label_marks" in t["cls"]:
+            m = re.fullmatch(r"([\d,]+) steps", t["text"])
+            n += int(m.group(1).replace(",", "")) if m else t["text"].startswith("step ")
+    return n
+
+
+@pytest.fixture(scope="module")
+def run4616(tmp_path_factory):
+    """A Security log with 4616s minutes apart, two of them 0.1 s apart."""
+    out = tmp_path_factory.mktemp("run4616")
+    security_4616_steps(out / "ev")
+    r = run_cli("investigate", str(out / "ev"), "--html", str(out / "report.html"), "--png", str(out / "chart.png"),
+                "--json", str(out / "v.json"), "-q")
+    assert r.returncode == 0, r.stderr
+    return out
+
+
+@pytest.fixture(scope="module")
+def fleet75(tmp_path_factory):
+    """75 hosts, four with clock evidence; drawn by default and with --all-hosts."""
+    out = tmp_path_factory.mktemp("fleet75")
+    truth = sparse_collection(out / "ev")
+    db = str(out / "case.duckdb")
+    r = run_cli("investigate", str(out / "ev"), "--db", db, "--html", str(out / "report.html"),
+                "--png", str(out / "chart.png"), "--json", str(out / "v.json"), "-q")
+    assert r.returncode == 0, r.stderr
+    r = run_cli("investigate", str(out / "ev"), "--db", db, "--all-hosts", "--html", str(out / "all.html"),
+                "--png", str(out / "all.png"), "-q")
+    assert r.returncode == 0, r.stderr
+    return out, truth
+
+
+def test_a_run_of_4616_steps_is_readable_at_every_zoom(browser, run4616):
+    opened = Opened(browser, run4616 / "report.html", width=800)
+    page = opened.page
+    try:
+        assert opened.errors == [] and opened.requests == [opened.url]
+        page.locator("#chart").scroll_into_view_if_needed()
+        page.locator("#chart").screenshot(path=str(run4616 / "chart-800.png"))
+        layout = _layout(page)
+        _assert_readable(layout)
+        hc = json.loads((run4616 / "v.json").read_text())["hosts"][0]
+        assert len(layout["steps"]) == len(hc["steps"]) >= len(STEPS_4616) - 1
+        assert _told_steps(layout) == len(hc["steps"])          # every step told, alone or counted
+        assert len(layout["segments"]) == len(layout["intervals"]) == len(hc["segments"])
+        # the steps 0.1 s apart: a count whose tooltip lists each
+        count = next(t for t in layout["texts"] if re.fullmatch(r"\d+ steps", t["text"]))
+        assert "too close to tell apart" in count["label"] and count["label"].count(": step ") == int(count["text"][0])
+        page.mouse.move(count["x"] + count["w"] / 2, count["y"] + count["h"] / 2)
+        page.wait_for_selector("#tip:not([hidden])")
+        assert page.inner_text("#tip").count("step ") >= 2
+        # Zoom in on the run, step by step, to a few seconds; then out past the whole.
+        step = min(layout["steps"], key=lambda m: abs(m["x"] - count["x"]))
+        lane = next(t for t in layout["texts"] if "lane_title" in t["cls"])
+        seconds = False
+        for k in range(9):
+            page.mouse.move(step["x"] + 1, lane["b"] + 40)
+            page.mouse.wheel(0, -500)
+            page.wait_for_timeout(250)
+            layout = _layout(page)
+            _assert_readable(layout)
+            seconds |= all(re.fullmatch(r"\d\d:\d\d:\d\d(\.\d{3})?", t) for t in _ticks(layout)[0])
+            if k == 4:
+                page.locator("#chart").screenshot(path=str(run4616 / "chart-800-zoomed.png"))
+        assert seconds
+        assert all(m["drawn"] >= 2 for m in layout["segments"])
+        for k in range(14):
+            page.mouse.wheel(0, 700)
+            page.wait_for_timeout(150)
+        _assert_readable(_layout(page))
+        assert opened.errors == []
+    finally:
+        opened.close()
+
+
+def test_steps_and_segments_however_short_are_drawn_at_every_width(browser, run4616):
+    for width in (480, 800, 1280, 1900):
+        opened = Opened(browser, run4616 / "report.html", width=width)
+        try:
+            layout = _layout(opened.page)
+            _assert_readable(layout)
+            # the segment 0.1 s long is drawn as wide as the others' minimum
+            assert min(m["drawn"] for m in layout["segments"]) >= 2
+            assert layout["chart"]["w"] <= width - 40 and layout["chart"]["w"] >= min(width, 1180) - 60
+        finally:
+            opened.close()
+
+
+def test_the_chart_follows_the_window_width(browser, run4616):
+    opened = Opened(browser, run4616 / "report.html", width=1280)
+    try:
+        wide = _layout(opened.page)["chart"]["w"]
+        opened.page.set_viewport_size({"width": 800, "height": 1000})
+        opened.page.wait_for_timeout(400)
+        layout = _layout(opened.page)
+        assert layout["chart"]["w"] < wide and layout["chart"]["w"] <= 800
+        _assert_readable(layout)
+    finally:
+        opened.close()
+
+
+def test_a_75_host_collection_draws_the_hosts_with_clock_evidence_and_counts_the_rest(browser, fleet75):
+    out, truth = fleet75
+    opened = Opened(browser, out / "report.html", width=800)
+    page = opened.page
+    try:
+        assert opened.errors == []
+        page.locator("#chart").screenshot(path=str(out / "chart-800.png"))
+        layout = _layout(page)
+        _assert_readable(layout)
+        lanes = _lanes(layout)
+        # the host a person set two hours ahead first (its name sorts last), then the
+        # other hosts whose logs speak of their clock; none of the 71 silent ones
+        assert lanes == [truth.culprit, "app02.corp.test", "app01.corp.test", "dc01.corp.test"]
+        assert len(truth.healthy) == 71 and not set(lanes) & set(truth.healthy)
+        line = page.inner_text("#chart-left-out")
+        assert line.startswith(f"71 hosts without clock evidence not drawn: {', '.join(sorted(truth.healthy)[:3])}")
+        assert all(h in line for h in truth.healthy) and "--all-hosts" in line
+        # the culprit's step is drawn and labelled
+        assert any(t["text"].startswith("step +7,200 s") for t in layout["texts"])
+        assert len(layout["steps"]) == 2 and len(layout["boots"]) == 1
+    finally:
+        opened.close()
+
+
+def test_all_hosts_draws_all_75_lanes_readably(browser, fleet75):
+    out, truth = fleet75
+    opened = Opened(browser, out / "all.html", width=800)
+    page = opened.page
+    try:
+        assert opened.errors == []
+        layout = _layout(page)
+        _assert_readable(layout)
+        lanes = _lanes(layout)
+        assert len(lanes) == len(set(lanes)) == 75 and lanes[0] == truth.culprit
+        assert page.locator("#chart-left-out").count() == 0
+        assert len(_ticks(layout)) == 2                       # a time axis on top as well
+    finally:
+        opened.close()
+
+
+def test_the_png_of_a_75_host_collection_says_what_it_left_out(fleet75):
+    from skewsleuth.report.chart import chart_height
+
+    out, _ = fleet75
+    w, h = _png_size(out / "chart.png")
+    scale = w / 1100
+    assert scale == 2 and h / scale > chart_height(4) + 60 + 16 * 6   # the lanes, the axis, the note under it
+    w_all, h_all = _png_size(out / "all.png")
+    assert h_all / (w_all / 1100) > chart_height(75)
