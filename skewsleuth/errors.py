@@ -9,6 +9,7 @@ brackets), so that code catching ``ValueError`` still catches what it did::
     ├── InputError                 unusable input or arguments: the CLI exits with status 2
     ├── CaseError [ValueError]     a case file that cannot be used
     ├── RuleError [ValueError]     a rule or rule folder that cannot be loaded
+    │   └── RuleInexpressible      a valid Sigma rule the matcher cannot express: skipped
     ├── StoreError                 the case database cannot be set up as asked
     ├── SchedulerError             the Dask scheduler cannot be used
     ├── UnusableFile               nothing in one evidence file can be read
