@@ -199,7 +199,7 @@ def _segment_at(v: Verdict, host: str | None, at: datetime | None):
     if host is None or at is None or host not in v.model.hosts:
         return None
     for e in v.model.hosts[host].segments:
-        if e.true_from is not None and abs((e.true_from - at).total_seconds()) < 0.001:
+        if any(t is not None and abs((t - at).total_seconds()) < 0.001 for t in (e.true_from, e.known_true_from)):
             return e
     return None
 
@@ -258,12 +258,16 @@ def _findings(v: Verdict, recs: _Records) -> dict:
     hosts = []
     for name in sorted(v.model.hosts):
         hc = v.model.hosts[name]
-        segs = [{"id": f"seg-{e.segment.segment_id}", "from": local(e.segment.logged_from, zone), "to": local(e.segment.logged_to, zone),
-                 "true_from": local(e.true_from, zone), "true_to": local(e.true_to, zone),
+        segs = [{"id": f"seg-{e.segment.segment_id}", "from": local(a, zone), "to": local(b, zone),
+                 "true_from": local(e.known_true_from, zone), "true_to": local(e.known_true_to, zone),
                  "offset": bounded(e.offset_s, _fin(e.interval.low), _fin(e.interval.high)),
-                 "basis": ", ".join(e.interval.basis or ["no clock evidence"]), "events": e.segment.events,
-                 "skewed": _skewed(v, e), "records": recs.refs(_segment_pairs(v, e))[:4]}
-                for e in hc.segments if e.segment.events]
+                 "basis": ", ".join(e.interval.basis or ["no clock evidence"]), "events": n,
+                 "skewed": _skewed(v, e), "records": recs.refs(_segment_pairs(v, e))[:4]} if known else
+                # beyond the reach of its evidence: as a segment nothing measures
+                {"id": f"seg-{e.segment.segment_id}-{'before' if k == 0 else 'after'}", "from": local(a, zone),
+                 "to": local(b, zone), "true_from": local(a, zone), "true_to": local(b, zone), "offset": "unknown",
+                 "basis": e.beyond_basis(lambda t: local(t, zone)), "events": n, "skewed": False, "records": []}
+                for e in hc.segments if e.segment.events for k, (a, b, n, known) in enumerate(e.parts())]
         opens = {id(e.segment.opened_by): e.segment.segment_id for e in hc.segments if e.segment.opened_by}
         steps = [{"id": f"step-{opens.get(id(b), f'{name}-{k}')}", "at": local(b.before or b.after, zone), "delta": _step_delta(b), "source": b.source,
                   "inferred": b.inferred, "records": recs.refs(_boundary_pairs(b))[:4]} for k, b in enumerate(hc.steps)]
@@ -355,11 +359,17 @@ def chart_data(v: Verdict, recs: _Records | None = None) -> tuple[list[dict], di
         if hc is None:
             add(host, "note", lo_t, label="no logs from this host: the case file names it", color=GREY)
             continue
-        segs = [e for e in hc.segments if e.segment.events and e.offset_s is not None and e.true_from is not None]
+        segs = [e for e in hc.segments if e.segment.events and e.offset_s is not None and e.known_true_from is not None]
         for e in hc.segments:
             if e.segment.events and e.offset_s is None:
                 add(host, "note", e.true_from or lo_t, color=GREY, anchor=f"seg-{e.segment.segment_id}",
                     label=f"offset unknown: no clock evidence ({plural(e.segment.events, 'event')})")
+            elif e.segment.events:
+                for k, (a, _, n, known) in enumerate(e.parts()):
+                    if not known:
+                        add(host, "note", a or lo_t, color=GREY,
+                            anchor=f"seg-{e.segment.segment_id}-{'before' if k == 0 else 'after'}",
+                            label=f"offset unknown: beyond the evidence ({plural(n, 'event')})")
         ests = [e.offset_s for e in segs] or [0.0]
         halves = [(e.interval.high - e.interval.low) / 2 for e in segs
                   if math.isfinite(e.interval.high - e.interval.low)]
@@ -374,14 +384,15 @@ def chart_data(v: Verdict, recs: _Records | None = None) -> tuple[list[dict], di
             color = RED if skewed else (GREY if lo is None or hi is None else BLUE)
             anchor = f"seg-{e.segment.segment_id}"
             tip = (f"{host}: offset {bounded(e.offset_s, lo, hi)}\n"
-                   f"true {when(e.true_from)} → {when(e.true_to)}\n"
-                   f"logged {when(e.segment.logged_from)} → {when(e.segment.logged_to)}\n"
+                   f"true {when(e.known_true_from)} → {when(e.known_true_to)}\n"
+                   f"logged {when(e.known_from)} → {when(e.known_to)}\n"
                    f"basis: {', '.join(e.interval.basis or ['no clock evidence'])}; {plural(e.segment.events, 'event')}"
                    + (f"\nbeyond the {tol:g} s tolerance" if skewed else ""))
-            end = e.true_to if e.true_to and e.true_to > e.true_from else e.true_from + timedelta(seconds=1)
-            add(host, "interval", e.true_from, end, max(floor, lo if lo is not None else floor),
+            start = e.known_true_from
+            end = e.known_true_to if e.known_true_to and e.known_true_to > start else start + timedelta(seconds=1)
+            add(host, "interval", start, end, max(floor, lo if lo is not None else floor),
                 min(ceil, hi if hi is not None else ceil), tip=tip, color=color, anchor=anchor)
-            add(host, "offset", e.true_from, end, e.offset_s, tip=tip, color=color, anchor=anchor,
+            add(host, "offset", start, end, e.offset_s, tip=tip, color=color, anchor=anchor,
                 label=offset(e.offset_s) if (skewed or host in causes) and abs(e.offset_s) >= 1 else "")
         for b in hc.steps:
             e = next((s for s in hc.segments if s.segment.opened_by is b), None)
