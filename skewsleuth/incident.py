@@ -11,6 +11,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from .clock.model import beyond_sql
 from .hosts import canonical, canonical_map
 from .store import Store
 from .timefmt import UTC_FORMAT, Format
@@ -86,14 +87,16 @@ def find_incidents(store: Store, gap_s: float = DEFAULT_GAP_S, when: Format = UT
                logged, excerpt, logged_by, writer_role, judge_role, trusted, uncertainty_s, cited
         FROM s ORDER BY true_time, host, file_id, record_no, written""").fetchall()
     # ... though a one-sided interval bounds it on one side: true = logged - offset (none
-    # for a record that may be on either of two segments)
+    # for a record that may be on either of two segments, nor one logged beyond the
+    # reach of its segment's evidence: of unknown offset, as on a clock nothing measures)
+    placed = f"x.file_id IS NULL AND NOT {beyond_sql('g', 's.logged')}"
     unplaced = store.con.execute(f"""
         SELECT NULL, s.true_time, s.host, s.other_raw, s.signature, s.protocol, s.tolerance_s, s.role,
                s.skew_signature, s.logged, s.excerpt, s.logged_by, s.writer_role, s.judge_role, s.trusted,
                NULL, {_CITED},
-               CASE WHEN x.file_id IS NULL THEN s.logged - to_microseconds(CAST(g.offset_high_s * 1e6 AS BIGINT))
+               CASE WHEN {placed} THEN s.logged - to_microseconds(CAST(g.offset_high_s * 1e6 AS BIGINT))
                END AS true_low,
-               CASE WHEN x.file_id IS NULL THEN s.logged - to_microseconds(CAST(g.offset_low_s * 1e6 AS BIGINT))
+               CASE WHEN {placed} THEN s.logged - to_microseconds(CAST(g.offset_low_s * 1e6 AS BIGINT))
                END AS true_high
         FROM symptoms s LEFT JOIN segments g USING (segment_id)
              LEFT JOIN ambiguous_records x USING (file_id, record_no) {_CITING}

@@ -117,18 +117,21 @@ def _skew_run(e: SegmentEstimate, model: ClockModel, tol: float, step: int) -> S
     of the stretch the skew of ``e`` lasted: over boots and resumes (a step changed the
     clock, whether or not records follow it), as long as the evidence puts each next
     segment with records as far off, beyond the tolerance and within the same interval
-    (a reboot that left the clock as wrong as it was)."""
+    (a reboot that left the clock as wrong as it was), and the evidence of both reaches
+    the boundary between them."""
     segs = model.hosts[e.segment.host].segments
     low, high = e.interval.low, e.interval.high
     end, k = e, e.segment.index
     while 0 <= k + step < len(segs):
         b = segs[max(k, k + step)].segment.opened_by      # between k and k + step
-        if b is None or b.kind == "step":
+        if b is None or b.kind == "step" or not _reaches_end(end, step):
             break
         k += step
         seg = segs[k]
         if not seg.segment.events:
             continue
+        if not _reaches_end(seg, -step):
+            break
         lo, hi = max(low, seg.interval.low), min(high, seg.interval.high)
         bounded = math.isfinite(seg.interval.low) and math.isfinite(seg.interval.high)
         if lo > hi or not bounded or _magnitude(seg) <= tol:
@@ -137,11 +140,18 @@ def _skew_run(e: SegmentEstimate, model: ClockModel, tol: float, step: int) -> S
     return end
 
 
+def _reaches_end(e: SegmentEstimate, step: int) -> bool:
+    """Whether the reach of the segment's evidence takes in its end (``step`` +1) or its
+    start (-1)."""
+    return e.known_to == e.segment.logged_to if step > 0 else e.known_from == e.segment.logged_from
+
+
 def _skew_until(e: SegmentEstimate, model: ClockModel, tol: float) -> datetime | None:
     """When the skew of ``e`` ended (see :func:`_skew_run`); None while it lasts to the
-    end of the evidence."""
+    end of the evidence, or past the reach of the evidence (when it ended is unknown)."""
     last = _skew_run(e, model, tol, +1)
-    return last.true_to if last.segment.closed_by else None
+    closed = last.segment.closed_by is not None and last.known_to == last.segment.logged_to
+    return last.known_true_to if closed else None
 
 
 def _skew_since(e: SegmentEstimate, model: ClockModel, tol: float) -> SegmentEstimate:
@@ -151,7 +161,9 @@ def _skew_since(e: SegmentEstimate, model: ClockModel, tol: float) -> SegmentEst
 
 
 def _in_window(e: SegmentEstimate, start: datetime, stop: datetime) -> bool:
-    a, b = e.true_from, e.true_to
+    """Whether the part of the segment its offset holds for (the reach of its evidence)
+    meets ``start`` .. ``stop`` in true time: beyond it the clock is not measured."""
+    a, b = e.known_true_from, e.known_true_to
     return (a is None or a <= stop) and (b is None or b >= start)
 
 
@@ -343,15 +355,15 @@ def diagnose(incident: Incident, model: ClockModel, case: Case, host_roles: dict
         host = e.segment.host
         mag = _magnitude(e)
         involved = any(same_host(host, h) for h in incident.involved)
-        at = e.true_from
+        at = e.known_true_from
         if mag > tol:
             first = _skew_since(e, model, tol)
             if first is not e and skewed_here(first):
                 continue      # one skew across a reboot: the candidate of its first segment holds it
-            at = first.true_from
+            at = first.known_true_from
         if mag <= tol:
-            if involved and (e.true_from is None or e.true_from <= incident.onset + slack) and \
-                    (e.true_to is None or e.true_to >= incident.onset):
+            if involved and (e.known_true_from is None or e.known_true_from <= incident.onset + slack) and \
+                    (e.known_true_to is None or e.known_true_to >= incident.onset):
                 ruled.append(RuledOut(f"clock of {host}", at,
                                       f"offset {_fmt_s(e.offset_s)} (interval {_fmt_s(e.interval.low)} .. "
                                       f"{_fmt_s(e.interval.high)}) is within the {tol:g} s tolerance of "
@@ -423,14 +435,16 @@ def diagnose(incident: Incident, model: ClockModel, case: Case, host_roles: dict
                 candidates.append(r)
                 continue
             reasons = []
-            at_low = _earliest(opened, at)
+            # (beyond the reach of the evidence after it, the reboot's true time is unknown)
+            known = opened is not None and not opened.beyond(b.after)
+            at_low = _earliest(opened, at) if known else None
             if at_low is not None and incident.onset_high is not None and at_low > incident.onset_high + slack:
                 reasons.append(f"it came after the first failure: at {when(at)} (true time, "
                                f"{when(at_low)} at the earliest), the first failure at "
                                f"{when(incident.onset_high)} at the latest")
             if knows_all and host not in involved:
                 reasons.append(f"{host} is not among the hosts the failures involve ({', '.join(sorted(involved))})")
-            if opened is not None and _within(opened, tol):
+            if known and opened is not None and _within(opened, tol):
                 reasons.append(f"the clock came back within the tolerance after it (offset "
                                f"{_fmt_s(opened.interval.low)} .. {_fmt_s(opened.interval.high)}), so it cannot "
                                f"explain a {sig} failure")

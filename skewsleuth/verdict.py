@@ -12,12 +12,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from .case import Case
-from .clock.model import ClockModel
+from .clock.model import REACH_S, ClockModel, SegmentEstimate
 from .findings import Finding, summary as findings_summary
 from .incident import Incident
 from .reading.ingest import IngestSummary
 from .rca import Diagnosis
 from .store import Store
+from .timefmt import Format, clockface
 
 
 @dataclass
@@ -60,7 +61,35 @@ def _drift(e) -> dict:
             "drift_high_ppm": round(e.drift.high * 1e6, 2)}
 
 
+def _segment_rows(e: SegmentEstimate, when: Format) -> list[dict]:
+    """A segment's rows: the part its offset holds for, as its evidence gives it, and
+    the parts beyond the evidence's reach (more than ``REACH_S`` before or after it,
+    logged), where the offset is unknown."""
+    span = {"evidence_from": _iso(e.evidence_from or (e.segment.logged_from if e.interval.known else None)),
+            "evidence_to": _iso(e.evidence_to or (e.segment.logged_to if e.interval.known else None))}
+    rows = []
+    for start, end, events, known in e.parts():
+        if known:
+            rows.append({"from": _iso(start), "to": _iso(end),
+                         "offset_s": _num(e.offset_s), "offset_low_s": _num(e.interval.low),
+                         "offset_high_s": _num(e.interval.high),
+                         "basis": e.interval.basis or ["no clock evidence"],
+                         "evidence": e.interval.evidence[:5], "events": events, **span,
+                         **_drift(e),
+                         "suspect": e.suspect})
+        else:
+            rows.append({"from": _iso(start), "to": _iso(end),
+                         "offset_s": None, "offset_low_s": None, "offset_high_s": None,
+                         "basis": [e.beyond_basis(when)],
+                         "evidence": [f"the evidence ({', '.join(e.interval.basis)}) bounds the offset where it was "
+                                      f"read, and {REACH_S / 3600:g} h around it: further away the offset is unknown, "
+                                      f"and these events keep their logged time"],
+                         "events": events, **span, "suspect": e.suspect})
+    return rows
+
+
 def verdict_dict(v: Verdict) -> dict:
+    when = clockface(v.case.timezone)
     hosts = []
     for name in sorted(v.model.hosts):
         hc = v.model.hosts[name]
@@ -74,13 +103,7 @@ def verdict_dict(v: Verdict) -> dict:
                                                                          if d is not None), None)),
                        "source": b.source, "inferred": b.inferred, "set_by": b.setter,
                        "to": _iso(b.after)} for b in hc.steps],
-            "segments": [{"from": _iso(e.segment.logged_from), "to": _iso(e.segment.logged_to),
-                          "offset_s": _num(e.offset_s), "offset_low_s": _num(e.interval.low),
-                          "offset_high_s": _num(e.interval.high),
-                          "basis": e.interval.basis or ["no clock evidence"],
-                          "evidence": e.interval.evidence[:5], "events": e.segment.events,
-                          **_drift(e),
-                          "suspect": e.suspect} for e in hc.segments if e.segment.events],
+            "segments": [row for e in hc.segments if e.segment.events for row in _segment_rows(e, when)],
         })
     incidents = []
     for inc, dg in zip(v.incidents, v.diagnoses):

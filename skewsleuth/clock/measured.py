@@ -628,7 +628,8 @@ o AS (
 """
 _PLACED = _PLACING + """
 SELECT m.seg, CASE WHEN m.other_host IS NULL THEN -1 ELSE o.other END AS other_seg, m.lo_s, m.hi_s,
-       m.shape, m.host, coalesce(m.other_host, '') AS other_host, m.said, m.l_us
+       m.shape, m.host, coalesce(m.other_host, '') AS other_host, m.said, m.l_us,
+       coalesce(m.other_us, m.l_us) AS other_us
 FROM m LEFT JOIN o USING (file_id, record_no, k)
 WHERE m.other_host IS NULL OR o.other IS NOT NULL
 ORDER BY m.file_id, m.record_no, m.k

@@ -9,6 +9,12 @@ is written back as the ``segments`` table, so that every event's true time is on
 join away (the ``timeline`` view: true = logged - offset, less rate x (t - mid) for a
 drifting segment).
 
+An offset holds only as far as its evidence reaches: each segment's interval is what
+the evidence says at the instants it was read (a step's, a sync report's, the first
+and last message pair's; the whole segment for a reference or a time service's
+presumption), and further than ``REACH_S`` from them the offset is unknown: those
+events keep their logged time, as on a clock nothing measures.
+
 Offsets follow BRIEF: offset = logged - true, positive when the clock is ahead.
 """
 
@@ -16,7 +22,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import PurePath
 from typing import Sequence
 
@@ -34,7 +40,7 @@ from .measured import AbsoluteBound, Shape, UnnamedBound, absolute_bounds, measu
 from .pairs import STEP_FROM_PAIRS_S, match_pairs, pair_bounds, prepare_messages, step_boundaries
 from .segments import (SAME_STEP_S, STEP_MIN_S, Boundary, Segment, Segmenter, add_step, cited, keep_paired,
                        leap_boundaries, sync_boundaries, twice_read)
-from .solve import Constraint, ConstraintSet, Contradiction, Interval, Solution, solve
+from .solve import Constraint, ConstraintSet, Contradiction, Interval, Solution, evidence_spans, solve
 
 STEP_EPS_S = 0.5        # a logged step's size is exact but for write latency
 TIME_SERVICE_ACC_S = 2.0  # after a time service sets the clock it is this close to true
@@ -45,6 +51,17 @@ ORDER_EPS_S = 1.0       # write-order bounds: records written in sequence
 MAX_PAIR_PASSES = 8     # rounds of cutting segments where message pairs disagree
 MAX_RECUT_TRIALS = 20   # dropped leaps tried again where dropping them settled something
 SKEW_MIN_S = 60.0       # ... a segment this far off true time, for one
+# How far a segment's offset holds beyond the instants its evidence was read at. The
+# clock runs on meanwhile at its own rate error, which NTP bounds by PHI, "frequency
+# tolerance PHI (s/s)" = 15e-6 (RFC 5905, 7.2, Figure 6), the rate a reading's
+# dispersion grows at with its age (RFC 5905, 4). So an event's uncertainty widens by
+# REACH_PHI x its distance from the evidence, and beyond REACH_S the offset is unknown:
+# a day, where the widening (1.3 s) is as wide as the bounds themselves (SYNC_ACC_S),
+# and a clock nothing watched for longer may as well have been set unseen (a snapshot
+# revert, a person, a hypervisor: the reason a step's size says nothing of months
+# before it).
+REACH_PHI = 15e-6
+REACH_S = 86400.0
 
 
 @dataclass
@@ -56,6 +73,17 @@ class SegmentEstimate:
     # The clock's rate over the segment where pairs span hours; when it is not zero
     # the offset is the one at drift.mid_us and changes at drift.rate.
     drift: Drift | None = None
+    # The logged span (its own clock) of the instants the evidence bounding the offset
+    # holds at (solve.evidence_spans); None: it holds for the whole segment (a
+    # reference, a time service's presumption) or nothing bounds the offset.
+    evidence_from: datetime | None = None
+    evidence_to: datetime | None = None
+    # Its events logged further than REACH_S before and after that span, of unknown
+    # offset: how many, the first logged of those before and the last of those after.
+    events_before: int = 0
+    events_after: int = 0
+    first_before: datetime | None = None
+    last_after: datetime | None = None
 
     @property
     def offset_s(self) -> float | None:
@@ -67,7 +95,18 @@ class SegmentEstimate:
             o += self.drift.rate * (logged.timestamp() * 1e6 - self.drift.mid_us) / 1e6
         return o
 
+    def beyond(self, logged: datetime) -> bool:
+        """Whether the offset is unknown at ``logged``: further than ``REACH_S`` from the
+        instants its evidence was read at."""
+        if self.evidence_from is None or self.evidence_to is None:
+            return False
+        return (self.evidence_from - logged).total_seconds() > REACH_S or \
+            (logged - self.evidence_to).total_seconds() > REACH_S
+
     def true_time(self, logged: datetime) -> datetime:
+        """As the ``timeline`` view gives it: beyond the evidence, as logged."""
+        if self.beyond(logged):
+            return logged
         return logged - timedelta(seconds=self.offset_at(logged))
 
     @property
@@ -79,6 +118,66 @@ class SegmentEstimate:
     def true_to(self) -> datetime | None:
         lt = self.segment.logged_to
         return self.true_time(lt) if lt else None
+
+    @property
+    def known_from(self) -> datetime | None:
+        """Where (logged) the part of the segment its offset holds for begins: its
+        start, or ``REACH_S`` before the evidence."""
+        lf = self.segment.logged_from
+        if self.evidence_from is None:
+            return lf
+        edge = self.evidence_from - timedelta(seconds=REACH_S)
+        return edge if lf is None or edge > lf else lf
+
+    @property
+    def known_to(self) -> datetime | None:
+        lt = self.segment.logged_to
+        if self.evidence_to is None:
+            return lt
+        edge = self.evidence_to + timedelta(seconds=REACH_S)
+        return edge if lt is None or edge < lt else lt
+
+    def parts(self) -> list[tuple[datetime | None, datetime | None, int, bool]]:
+        """The segment's stretches with events, in order: (logged from, logged to,
+        events, whether its offset holds there). The part within the reach of its
+        evidence (where the offset was measured, kept even with no event of its own),
+        and the parts beyond it, before and after, of unknown offset."""
+        within = self.segment.events - self.events_before - self.events_after
+        out = []
+        if self.events_before:
+            out.append((_earlier(self.first_before, self.segment.logged_from), self.known_from, self.events_before,
+                        False))
+        out.append((self.known_from, self.known_to, within, True))
+        if self.events_after:
+            out.append((self.known_to, _later(self.last_after, self.segment.logged_to), self.events_after, False))
+        return out
+
+    def beyond_basis(self, when: Format = UTC_FORMAT) -> str:
+        """Why the offset is unknown beyond the reach of the evidence."""
+        if self.evidence_from is None or self.evidence_to is None:
+            return ""
+        when_read = (f"at {when(self.evidence_from)}" if self.evidence_from == self.evidence_to
+                     else f"from {when(self.evidence_from)} to {when(self.evidence_to)}")
+        return f"beyond the evidence: the offset was measured only {when_read} (logged)"
+
+    @property
+    def known_true_from(self) -> datetime | None:
+        """The true time the part its offset holds for begins at."""
+        k = self.known_from
+        return None if k is None else k - timedelta(seconds=self.offset_at(k))
+
+    @property
+    def known_true_to(self) -> datetime | None:
+        k = self.known_to
+        return None if k is None else k - timedelta(seconds=self.offset_at(k))
+
+
+def _earlier(a: datetime | None, b: datetime | None) -> datetime | None:
+    return b if a is None else a if b is None else min(a, b)
+
+
+def _later(a: datetime | None, b: datetime | None) -> datetime | None:
+    return b if a is None else a if b is None else max(a, b)
 
 
 @dataclass
@@ -126,12 +225,15 @@ def _base_constraints(chains: dict[str, list[Boundary]], segments: list[Segment]
         for k, b in enumerate(chain):
             prev, nxt = _node(segs[k]), _node(segs[k + 1])
             ev = "; ".join(b.evidence) or b.source
+            # A change across the boundary holds where it happened: the old clock's last
+            # reading, the new one's first.
+            at = {"at_i": _instant(b.before or b.after), "at_j": _instant(b.after)}
             if b.kind == "step" and b.delta_s is not None:
                 if b.resume and b.delta_s > 0:
                     # The clock stood still during a pause and was caught up: it was
                     # behind by delta only at the end, by less before the pause.
                     cons.append(Constraint(prev, nxt, -math.inf, b.delta_s + STEP_EPS_S, "step",
-                                           ev + "; catches up after a pause"))
+                                           ev + "; catches up after a pause", **at))
                 else:
                     # The size is exact for the change the record names. That nothing
                     # moved the clock unseen between the last record before it and the
@@ -142,27 +244,29 @@ def _base_constraints(chains: dict[str, list[Boundary]], segments: list[Segment]
                     quiet = _quiet_before(segs[k], b)
                     cons.append(Constraint(prev, nxt, -math.inf, b.delta_s + quiet + STEP_EPS_S, "step",
                                            ev if quiet < 1 else f"{ev}; the logs were quiet for {quiet:.0f} s "
-                                                                f"before it"))
+                                                                f"before it", **at))
                     cons.append(Constraint(prev, nxt, b.delta_s - STEP_EPS_S, b.delta_s + STEP_EPS_S, "continuity",
                                            f"{b.source} on {host}{cited(b.ref)}: presumed the only change of its "
-                                           f"clock since the last record before it"))
+                                           f"clock since the last record before it", **at))
                 if b.setter == "time_service":
                     # A presumption, the weakest kind but write order: a time service
                     # sets the time of its source, which may be wrong itself. Any
                     # measurement that disagrees wins (solve.STRENGTH). A hypervisor's
                     # agent or a person sets whatever they were given: no presumption.
+                    # The service goes on running: the presumption holds for the whole
+                    # segment it opened (no span).
                     who = next((f.process for f in b.facts if f.process), None) or "a time service"
                     cons.append(Constraint(0, nxt, -TIME_SERVICE_ACC_S, TIME_SERVICE_ACC_S, "time_service",
                                            f"{b.source} on {host}{cited(b.ref)} at {when(b.after)} (logged) was "
                                            f"made by {who}, presumed to set its source's time"))
             elif b.kind == "step" and b.inferred and b.delta_max_s is not None:
-                cons.append(Constraint(prev, nxt, -math.inf, b.delta_max_s + ORDER_EPS_S, "inferred", ev))
+                cons.append(Constraint(prev, nxt, -math.inf, b.delta_max_s + ORDER_EPS_S, "inferred", ev, **at))
             elif b.kind in ("boot", "resume") and b.before is not None:
                 gap = (b.after - b.before).total_seconds()
                 across = "a reboot" if b.kind == "boot" else "a sleep"
                 cons.append(Constraint(prev, nxt, -math.inf, gap + ORDER_EPS_S, "boot",
                                        f"{ev}; last logged before it {when(b.before)}, and true time "
-                                       f"only moves forward across {across}"))
+                                       f"only moves forward across {across}", **at))
     locate = _locator(store, facts)
     settles = _settling(facts)
     for f in facts:
@@ -170,21 +274,24 @@ def _base_constraints(chains: dict[str, list[Boundary]], segments: list[Segment]
                    and f.setter == "time_service")
         if f.kind == "sync" or routine:
             # A time service's routine sub-second correction says as much as a sync report.
-            seg = locate(f.file_id, f.host, f.record_no)
+            seg = located = locate(f.file_id, f.host, f.record_no)
             if seg is not None and f.kind == "sync" and id(f) in settles:
                 seg = _after_settling(segments[seg], by_host, chains, settles[id(f)])
             if seg is not None:
+                # (a report that holds once the step it came with is made: from the step on)
+                at = f.logged if seg == located else (segments[seg].logged_from or f.logged)
                 cons.append(Constraint(0, seg + 1, -SYNC_ACC_S, SYNC_ACC_S, "sync",
                                        f"{f.source} on {f.host}{cited(f.ref)} at {when(f.logged)} (logged): "
                                        + ("time service reports sync" if f.kind == "sync"
-                                          else f"time service corrected the clock by {f.delta_s:+.3f} s")))
+                                          else f"time service corrected the clock by {f.delta_s:+.3f} s"),
+                                       at_j=_instant(at)))
         elif f.kind == "hint" and f.correction_s is not None and f.source == "chronyd":
             seg = locate(f.file_id, f.host, f.record_no)
             if seg is not None:
                 o = -f.correction_s
                 cons.append(Constraint(0, seg + 1, o - STEP_EPS_S, o + STEP_EPS_S, "hint",
                                        f"chronyd on {f.host}{cited(f.ref)} at {when(f.logged)} (logged): clock "
-                                       f"wrong by {f.correction_s:+.3f} s"))
+                                       f"wrong by {f.correction_s:+.3f} s", at_j=_instant(f.logged)))
     refs = set(case.references)
     for s in segments:
         if s.host in refs:
@@ -194,13 +301,20 @@ def _base_constraints(chains: dict[str, list[Boundary]], segments: list[Segment]
     out = ConstraintSet(cons)
     pairs = pair_bounds(store, when)
     out.add_columns(pairs.seg_send + 1, pairs.seg_recv + 1, np.full(len(pairs), -math.inf), pairs.bound_s,
-                    "pairs", pairs.describe)
+                    "pairs", pairs.describe, pairs.spans)
     measured = measured_bounds(store, when)
     if len(measured):
-        # lo <= o_self - o_other <= hi, the other true time (node 0) or a segment
+        # lo <= o_self - o_other <= hi, the other true time (node 0) or a segment; read
+        # when the record was logged, and the other clock when it read what it said
+        mine = measured.table.column("l_us").to_numpy().astype(float) / 1e6
+        theirs = measured.table.column("other_us").to_numpy().astype(float) / 1e6
         out.add_columns(np.where(measured.other < 0, 0, measured.other + 1), measured.seg + 1, measured.lo,
-                        measured.hi, "measured", measured.describe)
+                        measured.hi, "measured", measured.describe, np.column_stack([theirs, theirs, mine, mine]))
     return out
+
+
+def _instant(t: datetime) -> tuple[datetime, datetime]:
+    return (t, t)
 
 
 def _quiet_before(seg: Segment, b: Boundary) -> float:
@@ -299,7 +413,7 @@ def _observation_constraints(case: Case, segments: list[Segment], first: Solutio
         best = min(cands, key=lambda s: (distance(s), -s.index))
         cons.append(Constraint(0, _node(best), o - ob.uncertainty_s, o + ob.uncertainty_s, "observation",
                                f"observed on {ob.host}: showed {when(ob.shown)} when it was "
-                               f"{when(ob.at)} (case file)"))
+                               f"{when(ob.at)} (case file)", at_j=_instant(ob.shown)))
     return cons, unmatched
 
 
@@ -329,6 +443,8 @@ class Weighed:
     solution: Solution
     drifts: dict[int, Drift]
     unmatched: list[tuple[Observation, str]]
+    # the constraints solved (None: not known, every offset holds for its whole segment)
+    constraints: ConstraintSet | None = None
 
 
 def build_clock_model(store: Store, case: Case, measures: Sequence[Shape] = ()) -> ClockModel:
@@ -401,17 +517,24 @@ def weigh(store: Store, case: Case, facts: list[ClockFact], segmenter: Segmenter
             if recut:
                 base, first, drifts = _solve_with_drift(store, case, facts, segments, chains, when)
     obs, unmatched = _observation_constraints(case, segments, first, when)
-    solution = solve(len(segments), base + obs) if obs else first.described()
-    return Weighed(Cut(segments, chains, extra), solution, drifts, unmatched)
+    cons = base + obs if obs else base
+    solution = solve(len(segments), cons) if obs else first.described()
+    return Weighed(Cut(segments, chains, extra), solution, drifts, unmatched, cons)
 
 
 def assemble(store: Store, facts: list[ClockFact], weighed: Weighed, when: Format = UTC_FORMAT) -> ClockModel:
     """Phase 4: estimates per segment and host, the measured size of the steps no
     record sized, the ``segments`` table and the ``timeline`` view."""
     segments, chains, solution = weighed.cut.segments, weighed.cut.chains, weighed.solution
+    if weighed.constraints is not None:
+        first, last = evidence_spans(len(segments), weighed.constraints, solution)
+    else:
+        first, last = np.full(len(segments), -np.inf), np.full(len(segments), np.inf)
     estimates = []
-    for seg, iv in zip(segments, solution.intervals):
+    for seg, iv, a, b in zip(segments, solution.intervals, first.tolist(), last.tolist()):
         est = SegmentEstimate(seg, iv, drift=weighed.drifts.get(seg.segment_id))
+        if iv.known and math.isfinite(a) and math.isfinite(b):
+            est.evidence_from, est.evidence_to = _utc(a), _utc(b)
         if seg.opened_by is not None and seg.opened_by.setter == "user":
             est.suspect = True
             who = next((f.process for f in seg.opened_by.facts if f.process), "a user process")
@@ -442,7 +565,49 @@ def assemble(store: Store, facts: list[ClockFact], weighed: Weighed, when: Forma
                                  services.get(h))
         hosts[h].segments.append(est)
     _write_segments(store, estimates, twice)
+    _count_beyond(store, estimates)
     return ClockModel(hosts, estimates, facts, solution.contradictions, weighed.unmatched, chains)
+
+
+def _utc(seconds: float) -> datetime:
+    return datetime.fromtimestamp(round(seconds, 6), timezone.utc)
+
+
+def _count_beyond(store: Store, estimates: list[SegmentEstimate]) -> None:
+    """Each segment's events logged beyond its evidence's reach, before and after it
+    (see ``REACH_S``): counted only where its events' logged span passes the reach."""
+    cut = [e for e in estimates if e.segment.events and e.evidence_from is not None and e.evidence_to is not None
+           and ((e.segment.first_logged is not None and e.beyond(e.segment.first_logged))
+                or (e.segment.last_logged is not None and e.beyond(e.segment.last_logged)))]
+    if not cut:
+        return
+    ids = ", ".join(str(e.segment.segment_id) for e in cut)
+    reach = int(REACH_S * 1e6)
+    rows = store.con.execute(f"""
+        SELECT r.segment_id,
+               count(*) FILTER (WHERE epoch_us(e.logged) < s.evidence_from_us - {reach}),
+               count(*) FILTER (WHERE epoch_us(e.logged) > s.evidence_to_us + {reach}),
+               min(e.logged) FILTER (WHERE epoch_us(e.logged) < s.evidence_from_us - {reach}),
+               max(e.logged) FILTER (WHERE epoch_us(e.logged) > s.evidence_to_us + {reach})
+        FROM event_segments r JOIN events e USING (file_id, record_no) JOIN segments s USING (segment_id)
+        WHERE r.segment_id IN ({ids}) GROUP BY 1""").fetchall()
+    by_id = {e.segment.segment_id: e for e in cut}
+    for seg, before, after, first, last in rows:
+        e = by_id[seg]
+        e.events_before, e.events_after, e.first_before, e.last_after = int(before), int(after), first, last
+
+
+def beyond_sql(seg: str = "s", logged: str = "e.logged") -> str:
+    """SQL: whether an event logged at ``logged`` on segment ``seg`` (a row of the
+    ``segments`` table) is beyond its evidence's reach, of unknown offset."""
+    return f"coalesce({_distance_sql(seg, logged)} > {int(REACH_S * 1e6)}, false)"
+
+
+def _distance_sql(seg: str, logged: str) -> str:
+    """SQL: microseconds from the span of a segment's evidence to ``logged`` (0 inside
+    it, or where the evidence holds for the whole segment)."""
+    return (f"coalesce(greatest({seg}.evidence_from_us - epoch_us({logged}), "
+            f"epoch_us({logged}) - {seg}.evidence_to_us, 0), 0)")
 
 
 def _twice_read(store: Store, by_host: dict[str, list[SegmentEstimate]], when: Format) -> bool:
@@ -738,10 +903,15 @@ def _write_segments(store: Store, estimates: list[SegmentEstimate], twice: bool 
                                  pa.int64()),
         # the kinds of evidence bearing on the offset (solve.KINDS), as the verdict names them
         "basis": pa.array([list(e.interval.basis) for e in estimates], pa.list_(pa.string())),
+        # the logged span of the instants its evidence holds at (NULL: the whole segment)
+        "evidence_from_us": pa.array([_us(e.evidence_from) for e in estimates], pa.int64()),
+        "evidence_to_us": pa.array([_us(e.evidence_to) for e in estimates], pa.int64()),
     }))
     offset = "coalesce(s.offset_s, 0) * 1e6 + coalesce(s.drift_rate * (epoch_us(e.logged) - s.drift_mid_us), 0)"
+    # away from the evidence the interval widens at REACH_PHI (see REACH_S)
     half = ("CASE WHEN s.offset_low_s IS NULL OR s.offset_high_s IS NULL THEN NULL "
-            "ELSE (s.offset_high_s - s.offset_low_s) / 2 END")
+            f"ELSE (s.offset_high_s - s.offset_low_s) / 2 + {REACH_PHI} * {_distance_sql('s', 'e.logged')} / 1e6 END")
+    beyond = beyond_sql("s", "e.logged")
     joins = ""
     if twice:
         # A record logged while the clock read a stretch twice: the middle of both
@@ -753,12 +923,20 @@ def _write_segments(store: Store, estimates: list[SegmentEstimate], twice: bool 
         lo, hi = "least(s.offset_low_s, a.offset_low_s)", "greatest(s.offset_high_s, a.offset_high_s)"
         offset = f"CASE WHEN a.segment_id IS NULL OR {unbounded} THEN {offset} ELSE ({lo} + {hi}) / 2 * 1e6 END"
         half = f"CASE WHEN a.segment_id IS NULL THEN {half} WHEN {unbounded} THEN NULL ELSE ({hi} - {lo}) / 2 END"
+        beyond = f"({beyond} OR (a.segment_id IS NOT NULL AND {beyond_sql('a', 'e.logged')}))"
+    # Beyond the evidence's reach an event keeps its logged time, of unknown
+    # uncertainty, as on a clock nothing measures.
     store.con.execute(f"""
         CREATE OR REPLACE VIEW timeline AS
-        SELECT e.*, s.segment_id, s.offset_s,
-               e.logged - to_microseconds(CAST(round({offset}) AS BIGINT)) AS true_time,
-               {half} AS uncertainty_s
+        SELECT e.*, s.segment_id, CASE WHEN {beyond} THEN NULL ELSE s.offset_s END AS offset_s,
+               CASE WHEN {beyond} THEN e.logged
+                    ELSE e.logged - to_microseconds(CAST(round({offset}) AS BIGINT)) END AS true_time,
+               CASE WHEN {beyond} THEN NULL ELSE {half} END AS uncertainty_s
         FROM events e
         JOIN event_segments r USING (file_id, record_no)
         JOIN segments s ON s.segment_id = r.segment_id
         {joins}""")
+
+
+def _us(t: datetime | None) -> int | None:
+    return None if t is None else int(round(t.timestamp() * 1e6))

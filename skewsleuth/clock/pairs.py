@@ -364,6 +364,8 @@ WITH p AS (
 )
 SELECT s_seg AS seg_send, r_seg AS seg_recv, any_value(s_host) AS host_send, any_value(r_host) AS host_recv,
        min(b_us) / 1e6 AS bound_s, count(*) AS messages,
+       -- when the pairs were logged, on each side's clock (how far the bound reaches)
+       min(s_us) / 1e6 AS s_first, max(s_us) / 1e6 AS s_last, min(r_us) / 1e6 AS r_first, max(r_us) / 1e6 AS r_last,
        -- of the messages as quick as the quickest, the first logged is the example, every run
        arg_min(via, (b_us, s_us, s_file, s_rn)) AS via, arg_min(label, (b_us, s_us, s_file, s_rn)) AS example
 FROM p GROUP BY s_seg, r_seg ORDER BY s_seg, r_seg
@@ -490,6 +492,9 @@ class PairBounds:
     messages: np.ndarray
     table: pa.Table           # host_send, host_recv, via, example: for the descriptions
     when: Format = UTC_FORMAT
+    # the first and last message logged, epoch seconds: sender's (send side's clock),
+    # receiver's (receive side's clock); rows of (s first, s last, r first, r last)
+    spans: np.ndarray | None = None
     _texts: list | None = None
     _asked: int = 0
 
@@ -535,8 +540,11 @@ def pair_bounds(store: Store, when: Format = UTC_FORMAT) -> PairBounds:
     match_pairs(store)
     t = store.con.sql(_REDUCE).to_arrow_table()
     col = lambda name, dtype: t.column(name).to_numpy().astype(dtype)  # noqa: E731
+    spans = np.column_stack([col(c, float) for c in ("s_first", "s_last", "r_first", "r_last")]) if len(t) \
+        else np.zeros((0, 4))
     return PairBounds(col("seg_send", np.int64), col("seg_recv", np.int64), col("bound_s", float),
-                      col("messages", np.int64), t.select(["host_send", "host_recv", "via", "example"]), when)
+                      col("messages", np.int64), t.select(["host_send", "host_recv", "via", "example"]), when,
+                      spans=spans)
 
 
 # Two readings of one offset difference further apart than this mean a clock stepped

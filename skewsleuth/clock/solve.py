@@ -19,6 +19,11 @@ distance 0->j, the lower bound minus the distance j->0. A negative cycle means
 contradictory evidence: the weakest constraint on each cycle is set aside, and the
 contradiction is reported with the evidence involved.
 
+Each constraint also says when it holds, on each of its segments' clocks (the logged
+span of the records it rests on: a step's instant, the pairs' first and last; or the
+whole segment, for a reference): :func:`evidence_spans` reads from them how far each
+segment's interval reaches.
+
 Constraints are held as columns (:class:`ConstraintSet`), so a million message pairs
 cost arrays, not objects; their descriptions are written only for the few that end up
 bounding an interval or in a contradiction. Shortest paths run as Bellman-Ford in
@@ -37,6 +42,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Callable, Iterable, TypedDict
 
 import numpy as np
@@ -65,15 +71,29 @@ class Constraint:
     hi: float
     kind: str              # one of KINDS
     evidence: str
+    # When it holds, as (first, last) logged time on node i's and on node j's own clock:
+    # the records it rests on (a step's instant, a sync report's). None: for the whole
+    # segment (a reference, a presumption of a running service), or the node is true time.
+    at_i: tuple[datetime, datetime] | None = None
+    at_j: tuple[datetime, datetime] | None = None
+
+
+# The span of a constraint that holds for the whole of its segments (epoch seconds).
+WHOLE = (-math.inf, math.inf)
+
+
+def _span(at: tuple[datetime, datetime] | None) -> tuple[float, float]:
+    return WHOLE if at is None else (at[0].timestamp(), at[1].timestamp())
 
 
 class ConstraintSet:
     """Constraints as columns: node arrays, bounds, kind codes, and descriptions that
-    are written on demand (``describe(row)`` of the block a constraint came in)."""
+    are written on demand (``describe(row)`` of the block a constraint came in); and
+    when each holds (:meth:`spans`)."""
 
     def __init__(self, constraints: Iterable[Constraint] = ()) -> None:
         self._blocks: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
-                                 Callable[[int], str]]] = []
+                                 Callable[[int], str], np.ndarray]] = []
         self._cache: tuple | None = None
         self.extend(constraints)
 
@@ -83,14 +103,26 @@ class ConstraintSet:
             self.add_columns(np.array([c.i for c in cs]), np.array([c.j for c in cs]),
                              np.array([c.lo for c in cs], float), np.array([c.hi for c in cs], float),
                              np.array([KINDS.index(c.kind) for c in cs], np.int8),
-                             [c.evidence for c in cs].__getitem__)
+                             [c.evidence for c in cs].__getitem__,
+                             np.array([_span(c.at_i) + _span(c.at_j) for c in cs], float))
 
-    def add_columns(self, i, j, lo, hi, kind: str | np.ndarray, describe: Callable[[int], str]) -> None:
+    def add_columns(self, i, j, lo, hi, kind: str | np.ndarray, describe: Callable[[int], str],
+                    spans: np.ndarray | None = None) -> None:
+        """``spans``: per constraint (i first, i last, j first, j last), epoch seconds
+        logged on each node's clock, -inf/inf for the whole segment (the default)."""
         n = len(i)
         codes = np.full(n, KINDS.index(kind), np.int8) if isinstance(kind, str) else np.asarray(kind, np.int8)
+        at = np.tile(np.array(WHOLE + WHOLE), (n, 1)) if spans is None else np.asarray(spans, float).reshape(n, 4)
         self._blocks.append((np.asarray(i, np.int64), np.asarray(j, np.int64), np.asarray(lo, float),
-                             np.asarray(hi, float), codes, describe))
+                             np.asarray(hi, float), codes, describe, at))
         self._cache = None
+
+    def spans(self) -> np.ndarray:
+        """When each constraint holds: rows (i first, i last, j first, j last), epoch
+        seconds on each node's own clock (see :meth:`add_columns`)."""
+        if not self._blocks:
+            return np.zeros((0, 4))
+        return np.concatenate([b[6] for b in self._blocks])
 
     def __add__(self, other: "ConstraintSet | list[Constraint]") -> "ConstraintSet":
         out = ConstraintSet()
@@ -183,6 +215,32 @@ def solve(n_segments: int, constraints: ConstraintSet | list[Constraint], descri
         return Solution(explain(), contradictions, np.flatnonzero(dropped).tolist())
     plain = [Interval(float(-down[k]), float(up[k]), _estimate(float(-down[k]), float(up[k]))) for k in range(1, n)]
     return Solution(plain, contradictions, np.flatnonzero(dropped).tolist(), explain)
+
+
+def evidence_spans(n_segments: int, cs: ConstraintSet, solution: Solution) -> tuple[np.ndarray, np.ndarray]:
+    """Per segment, the first and last logged time (epoch seconds, on its own clock)
+    at which the evidence bounding its offset holds: the spans of every constraint on
+    it that was not set aside and that bounds it, that is whose other end is bounded
+    on the side it passes (a boot's "at most" after a clock nothing bounds says
+    nothing of the next). -inf and inf: one holds for the whole segment; inf and -inf:
+    none bounds it."""
+    ci, cj, lo, hi, _, _ = cs.columns()
+    at = cs.spans()
+    keep = np.ones(len(ci), bool)
+    keep[np.asarray(solution.set_aside, np.int64)] = False
+    low = np.array([0.0] + [iv.low for iv in solution.intervals])
+    high = np.array([0.0] + [iv.high for iv in solution.intervals])
+    fin = np.isfinite
+    # lo <= o_j - o_i <= hi: o_j <= o_i + hi and o_j >= o_i + lo; o_i <= o_j - lo and o_i >= o_j - hi
+    on_j = keep & ((fin(hi) & fin(high[ci])) | (fin(lo) & fin(low[ci])))
+    on_i = keep & ((fin(lo) & fin(high[cj])) | (fin(hi) & fin(low[cj])))
+    first = np.full(n_segments + 1, np.inf)
+    last = np.full(n_segments + 1, -np.inf)
+    np.minimum.at(first, ci[on_i], at[on_i, 0])
+    np.maximum.at(last, ci[on_i], at[on_i, 1])
+    np.minimum.at(first, cj[on_j], at[on_j, 2])
+    np.maximum.at(last, cj[on_j], at[on_j, 3])
+    return first[1:], last[1:]
 
 
 def _shortest(n: int, a: np.ndarray, b: np.ndarray, w: np.ndarray, tie: np.ndarray, source: int

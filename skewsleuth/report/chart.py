@@ -325,13 +325,21 @@ def chart_data(v: Verdict, all_hosts: bool = False) -> tuple[list[dict], dict]:
         if hc is None:
             label(host, "segment", lo_t, "no logs from this host: the case file names it", color=GREY, italic=True)
             continue
-        segs = [e for e in hc.segments if e.segment.events and e.offset_s is not None and e.true_from is not None]
+        segs = [e for e in hc.segments if e.segment.events and e.offset_s is not None and e.known_true_from is not None]
         for e in hc.segments:
             if e.segment.events and e.offset_s is None:
                 text = f"offset unknown: no clock evidence ({plural(e.segment.events, 'event')})"
                 label(host, "segment", e.true_from or lo_t, text, t1=e.true_to, color=GREY, italic=True,
                       anchor=f"seg-{e.segment.segment_id}",
                       tipline=f"{when(e.true_from or lo_t)}: {text}")
+            elif e.segment.events:
+                # the parts of a segment beyond the reach of its evidence (clock.model)
+                for k, (a, b, n, known) in enumerate(e.parts()):
+                    if not known:
+                        text = f"offset unknown: beyond the evidence ({plural(n, 'event')})"
+                        label(host, "segment", a or lo_t, text, t1=b, color=GREY, italic=True,
+                              anchor=f"seg-{e.segment.segment_id}-{'before' if k == 0 else 'after'}",
+                              tipline=f"{when(a or lo_t)}: {text}")
         if segs:
             ests = [e.offset_s for e in segs]
             halves = [(e.interval.high - e.interval.low) / 2 for e in segs
@@ -346,17 +354,18 @@ def chart_data(v: Verdict, all_hosts: bool = False) -> tuple[list[dict], dict]:
             color = RED if skewed else (GREY if lo is None or hi is None else BLUE)
             anchor = f"seg-{e.segment.segment_id}"
             tip = (f"{host}: offset {bounded(e.offset_s, lo, hi)}\n"
-                   f"true {when(e.true_from)} → {when(e.true_to)}\n"
-                   f"logged {when(e.segment.logged_from)} → {when(e.segment.logged_to)}\n"
+                   f"true {when(e.known_true_from)} → {when(e.known_true_to)}\n"
+                   f"logged {when(e.known_from)} → {when(e.known_to)}\n"
                    f"basis: {', '.join(e.interval.basis or ['no clock evidence'])}; {plural(e.segment.events, 'event')}"
                    + (f"\nbeyond the {tol:g} s tolerance" if skewed else ""))
-            end = e.true_to if e.true_to and e.true_to > e.true_from else e.true_from
-            add(host, "interval", e.true_from, end, max(floor, lo if lo is not None else floor),
+            start = e.known_true_from
+            end = e.known_true_to if e.known_true_to and e.known_true_to > start else start
+            add(host, "interval", start, end, max(floor, lo if lo is not None else floor),
                 min(ceil, hi if hi is not None else ceil), tip=tip, color=color, anchor=anchor)
-            add(host, "offset", e.true_from, end, e.offset_s, tip=tip, color=color, anchor=anchor)
+            add(host, "offset", start, end, e.offset_s, tip=tip, color=color, anchor=anchor)
             if (skewed or host in causes) and abs(e.offset_s) >= 1:
-                label(host, "segment", e.true_from, offset(e.offset_s), t1=end, tip=tip, color=color, anchor=anchor,
-                      bold=True, hot=skewed, tipline=f"{when(e.true_from)}: offset {offset(e.offset_s)}")
+                label(host, "segment", start, offset(e.offset_s), t1=end, tip=tip, color=color, anchor=anchor,
+                      bold=True, hot=skewed, tipline=f"{when(start)}: offset {offset(e.offset_s)}")
         for b in hc.steps:
             e = next((s for s in hc.segments if s.segment.opened_by is b), None)
             at = e.true_from if e is not None else None

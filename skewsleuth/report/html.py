@@ -171,7 +171,7 @@ def _segment_at(v: Verdict, host: str | None, at: datetime | None):
     if host is None or at is None or host not in v.model.hosts:
         return None
     for e in v.model.hosts[host].segments:
-        if e.true_from is not None and abs((e.true_from - at).total_seconds()) < 0.001:
+        if any(t is not None and abs((t - at).total_seconds()) < 0.001 for t in (e.true_from, e.known_true_from)):
             return e
     return None
 
@@ -230,12 +230,16 @@ def _findings(v: Verdict, recs: _Records) -> dict:
     hosts = []
     for name in sorted(v.model.hosts):
         hc = v.model.hosts[name]
-        segs = [{"id": f"seg-{e.segment.segment_id}", "from": local(e.segment.logged_from, zone), "to": local(e.segment.logged_to, zone),
-                 "true_from": local(e.true_from, zone), "true_to": local(e.true_to, zone),
+        segs = [{"id": f"seg-{e.segment.segment_id}", "from": local(a, zone), "to": local(b, zone),
+                 "true_from": local(e.known_true_from, zone), "true_to": local(e.known_true_to, zone),
                  "offset": bounded(e.offset_s, _fin(e.interval.low), _fin(e.interval.high)),
-                 "basis": ", ".join(e.interval.basis or ["no clock evidence"]), "events": e.segment.events,
-                 "skewed": _skewed(v, e), "records": recs.refs(_segment_pairs(v, e))[:4]}
-                for e in hc.segments if e.segment.events]
+                 "basis": ", ".join(e.interval.basis or ["no clock evidence"]), "events": n,
+                 "skewed": _skewed(v, e), "records": recs.refs(_segment_pairs(v, e))[:4]} if known else
+                # beyond the reach of its evidence: as a segment nothing measures
+                {"id": f"seg-{e.segment.segment_id}-{'before' if k == 0 else 'after'}", "from": local(a, zone),
+                 "to": local(b, zone), "true_from": local(a, zone), "true_to": local(b, zone), "offset": "unknown",
+                 "basis": e.beyond_basis(lambda t: local(t, zone)), "events": n, "skewed": False, "records": []}
+                for e in hc.segments if e.segment.events for k, (a, b, n, known) in enumerate(e.parts())]
         opens = {id(e.segment.opened_by): e.segment.segment_id for e in hc.segments if e.segment.opened_by}
         steps = [{"id": f"step-{opens.get(id(b), f'{name}-{k}')}", "at": local(b.before or b.after, zone), "delta": _step_delta(b), "source": b.source,
                   "inferred": b.inferred, "records": recs.refs(_boundary_pairs(b))[:4]} for k, b in enumerate(hc.steps)]
