@@ -159,6 +159,7 @@ def test_the_browser_enforces_the_policy(browser, demo):
 def test_hover_shows_a_mark_and_the_wheel_zooms(opened):
     page = opened.page
     seg = page.locator(f'#chart svg path[aria-label*="anchor: seg-"][fill="{RED}"]').first
+    seg.scroll_into_view_if_needed()       # the clock changes listed above may push the chart down
     box = seg.bounding_box()
     page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     page.wait_for_selector("#tip:not([hidden])")

@@ -158,7 +158,7 @@ def test_the_terminal_markdown_and_html_say_unknown(investigated):
     rows = next(h for h in _findings(v, recs)["hosts"] if h["host"] == HOST)["segments"]
     assert rows[0]["offset"] == "unknown" and rows[0]["basis"].startswith("beyond the evidence")
     marks, _ = chart_data(v, recs)
-    assert any(m["kind"] == "note" and "offset unknown: beyond the evidence" in m["label"] for m in marks)
+    assert any(m["kind"] == "label" and "offset unknown: beyond the evidence" in m["label"] for m in marks)
 
 
 # -- the spans, on the solver alone -----------------------------------------------
