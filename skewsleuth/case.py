@@ -20,6 +20,11 @@ observations of the form "host X showed S when the time was T"::
         at: 2014-10-20 21:31            # true time
         shown: 2014-10-20 16:31         # what the host displayed
 
+A key the file does not define, at the top or in an entry of ``changes``,
+``observations`` or ``correlation_keys`` (``refrences:``, ``shwon:``), is refused
+with the nearest known key (:class:`CaseKeyError`): what it holds would be lost.
+``references`` is a list of names; ``hosts`` is keyed by the hosts' own names.
+
 A change log CSV has the header ``time,host,change``.
 
 Times are parsed by this module, not by YAML: PyYAML would read ``2014-10-20 18:30:00``
@@ -31,6 +36,7 @@ its first reading and flagged, never shifted silently.
 from __future__ import annotations
 
 import csv
+import difflib
 import io
 import ipaddress
 import re
@@ -42,12 +48,16 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
-from .errors import CaseError
+from .errors import CaseError, CaseKeyError
 
 UTC = dt_timezone.utc
 
 CASE_KEYS = ("timezone", "references", "reference_accuracy_s", "hosts", "correlation_keys", "changes",
              "observations")
+# The keys of an entry of each list; ``change`` is another name of a change's ``what``.
+CHANGE_KEYS = ("at", "host", "what", "change")
+OBSERVATION_KEYS = ("host", "at", "shown", "uncertainty_s")
+CORRELATION_KEY_KEYS = ("key", "direction", "phase")
 # A correlation key names a field of JSON application logs (a nested one by its dotted
 # path, ``req.id``), a structured-data parameter of RFC 5424 syslog, or a name=value
 # word of a syslog or journal message.
@@ -221,15 +231,22 @@ def load_case(path: Path, default_zone: str | None = None) -> Case:
     if not isinstance(doc, dict):
         raise CaseError(f"case file {path} must be a mapping with keys {', '.join(CASE_KEYS)}")
     src = str(path)
+    # A misspelt key (``refrences``) would silently drop what it holds: refused, as
+    # the inventory refuses one, before anything else is read.
+    _known_keys(doc, CASE_KEYS, src)
+    for name, known in (("changes", CHANGE_KEYS), ("observations", OBSERVATION_KEYS),
+                        ("correlation_keys", CORRELATION_KEY_KEYS)):
+        entries = doc.get(name)
+        for i, entry in enumerate(entries if isinstance(entries, list) else [entries]):
+            if isinstance(entry, dict):
+                _known_keys(entry, known, f"{name}[{i}] of {src}" if isinstance(entries, list) else f"{name} of {src}")
     zone_name = str(doc.get("timezone") or default_zone or "UTC")
     case = Case(timezone=_zone(zone_name), timezone_name=zone_name, sources=[src])
-    for key in doc:
-        if key not in CASE_KEYS:
-            # A misspelt key (``refrences``) would silently drop what it holds.
-            case.rejected.append((src, f"{key}: ...", f"unknown key {key!r} (known: {', '.join(CASE_KEYS)})"))
     refs = doc.get("references") or []
     if isinstance(refs, str):
         refs = [refs]
+    if not isinstance(refs, list) or any(isinstance(r, (dict, list)) for r in refs):
+        raise CaseError(f"case file {path}: 'references' is a list of host names, like [fe01.corp, dc01.corp]")
     case.references = [str(r).strip() for r in refs if str(r).strip()]
     if doc.get("reference_accuracy_s") is not None:
         try:
@@ -319,6 +336,17 @@ def _read_hosts(entry: Any, case: Case, src: str) -> None:
                                       f"{a} is already the address of {case.addresses[norm]}"))
                 continue
             case.addresses[norm] = host
+
+
+def _known_keys(entry: dict, known: tuple[str, ...], where: str) -> None:
+    """Refuse a key ``entry`` does not define, naming the nearest known one."""
+    for key in entry:
+        if key in known:
+            continue
+        name = str(key)[:60]
+        near = difflib.get_close_matches(name.lower(), known, n=1, cutoff=0.6)
+        hint = f"; did you mean {near[0]!r}?" if near else f" (known: {', '.join(known)})"
+        raise CaseKeyError(f"unknown key {name!r} in {where}{hint}")
 
 
 def _why(exc: Exception) -> str:

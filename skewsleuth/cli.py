@@ -5,32 +5,116 @@ Exit status (BRIEF): investigate: 0 a verdict was reached, 1 inputs were readabl
 something was quarantined; probe: 0 all within --max-offset, 1 some beyond it, 2 some
 could not be measured; fix: 0 runbook printed or fixed and verified, 1 applied but
 failed or still beyond the limit, 2 refused or unreachable; all: 2 unusable input or
-arguments (one line on stderr, never a traceback).
+arguments (one line on stderr, never a traceback), 130 interrupted (Ctrl-C: one line).
+
+A reader of the output that goes away early (``| head``) is no error: the command
+stops writing and exits quietly with the status it had reached (the verdict's, the
+probe's, ...); ``timeline``, whose output is the export itself, exits 141 as Unix
+tools do.
+
+The pipeline (DuckDB, Arrow) is imported when a command runs, not with this module:
+an interrupt while it loads is handled like any other.
 """
 
 from __future__ import annotations
 
+import atexit
 import os
+import signal
 import sys
+from contextlib import contextmanager
 from pathlib import Path
-from typing import List, Optional
+from typing import TYPE_CHECKING, Any, Callable, Iterator, List, NoReturn, Optional
 
 import typer
 from rich.console import Console
+from typer.core import TyperGroup
 
 from . import __version__
 from .errors import (FixHistoryError, InputError, InventoryError, MissingPywinrm, RuleError, TargetError,
                      WatchError)
-from .investigation import investigate
-from .verdict import Verdict
+from .report.console import terminal
 
+if TYPE_CHECKING:
+    from .verdict import Verdict
+
+INTERRUPTED = 130
+CLOSED_PIPE = 141      # timeline's: 128 + SIGPIPE, as a Unix tool killed by it
 EXIT_STATUS = ("Exit status: 0 a verdict was reached (even 'no incident'), 1 the inputs were readable but "
-               "something was quarantined, 2 unusable input or arguments.")
-app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
+               "something was quarantined, 2 unusable input or arguments, 130 interrupted.")
+
+
+class _Interrupt:
+    """Whether SIGINT (Ctrl-C) arrived. What it interrupts may surface as anything: a
+    KeyboardInterrupt, DuckDB's "Query interrupted" RuntimeError or INTERRUPT error, a
+    worker pool broken under it, a library that caught the KeyboardInterrupt and went
+    on. Once it arrived, however the command ends, it ends as interrupted."""
+
+    seen = False
+    said = False
+
+
+def _on_sigint(signum: int, frame: Any) -> None:
+    if _Interrupt.seen:
+        # Asked again while stopping: stop now (the case database's write-ahead log
+        # keeps it consistent).
+        _say_interrupted()
+        os._exit(INTERRUPTED)
+    _Interrupt.seen = True
+    raise KeyboardInterrupt
+
+
+def _say_interrupted() -> None:
+    if not _Interrupt.said:
+        _Interrupt.said = True
+        try:
+            os.write(2, b"skewsleuth: interrupted\n")
+        except OSError:
+            pass
+
+
+def _exit_interrupted() -> None:
+    _say_interrupted()
+    _stdout_gone()      # what was written but not flushed goes nowhere, quietly
+    raise SystemExit(INTERRUPTED)
+
+
+class _Commands(TyperGroup):
+    """Every command runs through here: an interrupt ends it with one line and 130,
+    whatever the command was doing when it came and whatever it raised (click would
+    print "Aborted!" for one at a prompt). A reader that goes away from output no
+    command guards (a help page, the version) ends it quietly with 0, not click's 1."""
+
+    def make_context(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().make_context(*args, **kwargs)      # --help and --version print from here
+        except BrokenPipeError:
+            _stdout_gone()
+            raise typer.Exit(0) from None
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            result = super().invoke(ctx)
+        except BrokenPipeError:
+            if _Interrupt.seen:
+                _exit_interrupted()
+            _stdout_gone()
+            raise typer.Exit(0) from None
+        except BaseException:
+            if _Interrupt.seen:
+                _exit_interrupted()
+            raise
+        if _Interrupt.seen:
+            _exit_interrupted()
+        return result
+
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None, cls=_Commands,
                   help="Find the clock that lied: reconstruct every host's clock from its logs and name the "
                        "skewed host behind time-sensitive failures (Kerberos, TLS, SIP federation, ...).",
                   epilog=EXIT_STATUS)
-err = Console(stderr=True, highlight=False)
+# One line per message, however long: never wrapped at 80 columns.
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 WORKERS_HELP = ("Processes that read the files (default: every core when the input is 32 MB or more, "
                 "else 1).")
 SCHEDULER_HELP = ("Read the files on a Dask cluster (tcp://HOST:PORT); its workers must see the same paths. "
@@ -40,9 +124,44 @@ YEAR_HELP = ("Year of the first line of every RFC 3164 syslog file, whose times 
              "the file's modification time).")
 
 
-def _fail(message: str, status: int = 2) -> None:
+def _fail(message: str, status: int = 2) -> NoReturn:
     err.print(f"skewsleuth: {message}", markup=False, highlight=False, soft_wrap=True)
     raise typer.Exit(status)
+
+
+def _stdout_gone() -> None:
+    """Point standard output at /dev/null, as Python's documentation on SIGPIPE says:
+    what is still buffered for a reader that went away is flushed there at exit, not
+    into the closed pipe (no "Exception ignored ... BrokenPipeError")."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+@contextmanager
+def _stdout(status: int) -> Iterator[None]:
+    """What a command writes to stdout once its status is known: if the reader goes
+    away (``| head -1``), stop writing and exit quietly with that status."""
+    try:
+        yield
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _stdout_gone()
+        raise typer.Exit(status) from None
+
+
+def _write(target: str, write: Callable[[], None]) -> None:
+    """Write an output file; one that cannot be written (a full disk, a read-only
+    folder) is a one-line error, not a traceback."""
+    try:
+        write()
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        _fail(f"cannot write {target}: {exc.strerror or exc}")
 
 
 def _outputs(verdict: Verdict, json_out: Optional[str], md_out: Optional[str], quiet: bool,
@@ -51,44 +170,51 @@ def _outputs(verdict: Verdict, json_out: Optional[str], md_out: Optional[str], q
     from .report.markdown import render_markdown
     from .report.text import render_text
 
-    if json_out:
-        write_json(verdict.to_dict(), json_out)
-    if md_out:
-        text = render_markdown(verdict)
-        if md_out == "-":
-            sys.stdout.write(text)
-        else:
-            Path(md_out).write_text(text, encoding="utf-8")
-    if html_out or png_out:
-        from .report.html import write_html, write_png
+    with _stdout(verdict.exit_status):
+        if json_out:
+            _write(json_out, lambda: write_json(verdict.to_dict(), json_out))
+        if md_out:
+            text = render_markdown(verdict)
+            if md_out == "-":
+                sys.stdout.write(text)
+            else:
+                _write(md_out, lambda: Path(md_out).write_text(text, encoding="utf-8"))
+        if html_out or png_out:
+            from .report.html import write_html, write_png
 
-        if html_out:
-            write_html(verdict, html_out, all_hosts=all_hosts)
-        if png_out:
-            write_png(verdict, png_out, all_hosts=all_hosts)
-    if not quiet and "-" not in (json_out, md_out):
-        render_text(verdict, Console(highlight=False, soft_wrap=False))
+            if html_out:
+                _write(html_out, lambda: write_html(verdict, html_out, all_hosts=all_hosts))
+            if png_out:
+                _write(png_out, lambda: write_png(verdict, png_out, all_hosts=all_hosts))
+        if not quiet and "-" not in (json_out, md_out):
+            render_text(verdict, terminal())
 
 
 def _run(paths: List[Path], case: Optional[Path], db: Optional[Path], host: Optional[str],
          rules: Optional[List[Path]], timezone: Optional[str], workers: Optional[int] = None,
          scheduler: Optional[str] = None, year: Optional[int] = None) -> Verdict:
+    from .investigation import investigate
+
     if workers is not None and workers < 1:
         _fail("--workers must be 1 or more")
     if scheduler and "://" not in scheduler:
         _fail(f"--scheduler takes a Dask scheduler address like tcp://HOST:8786, not {scheduler!r}")
     reading = {"workers": workers, "scheduler": scheduler, "year": year}
     show = sys.stderr.isatty()
-    if show:
-        from rich.progress import Progress, SpinnerColumn, TextColumn
+    try:
+        if show:
+            from rich.progress import Progress, SpinnerColumn, TextColumn
 
-        progress = Progress(SpinnerColumn(), TextColumn("reading {task.description}"), console=err, transient=True)
-        with progress:
-            task = progress.add_task("", total=None)
-            verdict = investigate(paths, case, db=db, host=host, rules=rules, timezone=timezone, **reading,
-                                  progress=lambda p: progress.update(task, description=str(p)))
-    else:
-        verdict = investigate(paths, case, db=db, host=host, rules=rules, timezone=timezone, **reading)
+            progress = Progress(SpinnerColumn(), TextColumn("reading {task.description}"), console=err,
+                                transient=True)
+            with progress:
+                task = progress.add_task("", total=None)
+                verdict = investigate(paths, case, db=db, host=host, rules=rules, timezone=timezone, **reading,
+                                      progress=lambda p: progress.update(task, description=str(p)))
+        else:
+            verdict = investigate(paths, case, db=db, host=host, rules=rules, timezone=timezone, **reading)
+    except InputError as exc:
+        _fail(str(exc))
     _warn_skipped(verdict.skipped_rules)
     return verdict
 
@@ -123,6 +249,39 @@ def _check_outputs(*targets: Optional[str], html: Optional[str] = None, png: Opt
             _fail(f"cannot write {t}: folder {Path(t).parent} does not exist")
         if t != "-" and Path(t).expanduser().is_dir():
             _fail(f"cannot write {t}: it is a folder; give a file name")
+        if t != "-":
+            _check_writable(Path(t).expanduser())
+
+
+def _check_db(db: Path) -> None:
+    """An investigation rebuilds its case database from scratch: a file at --db that
+    is not one (a case file, a log, a typo for another name) would be lost."""
+    try:
+        with open(db.expanduser(), "rb") as fh:
+            head = fh.read(12)
+    except OSError:
+        return      # none yet: it is created
+    if head and head[8:12] != b"DUCK":
+        _fail(f"--db {db} exists and is not a DuckDB database: it would be overwritten; give another name")
+
+
+def _check_writable(path: Path) -> None:
+    """Open the file for appending, as writing it will (a read-only folder, a file
+    system that refuses it): a file this creates is removed again. A FIFO or a device
+    is left alone: opening one may wait for a reader."""
+    existed = path.exists()
+    if existed and not path.is_file():
+        return
+    try:
+        with open(path, "ab"):
+            pass
+    except OSError as exc:
+        _fail(f"cannot write {path}: {exc.strerror or exc}")
+    if not existed:
+        try:
+            path.unlink()
+        except OSError:
+            pass
 
 
 @app.command("investigate", epilog=EXIT_STATUS)
@@ -157,10 +316,9 @@ def investigate_cmd(
       skewsleuth investigate evidence/ --year 2026    # syslog files copied without their times
     """
     _check_outputs(json_out, md_out, str(db) if db else None, html=html_out, png=png_out)
-    try:
-        verdict = _run(paths, case, db, host, rules, timezone, workers, scheduler, year)
-    except InputError as exc:
-        _fail(str(exc))
+    if db is not None:
+        _check_db(db)
+    verdict = _run(paths, case, db, host, rules, timezone, workers, scheduler, year)
     _outputs(verdict, json_out, md_out, quiet, html_out, png_out, all_hosts)
     raise typer.Exit(verdict.exit_status)
 
@@ -192,6 +350,8 @@ def timeline_cmd(
       skewsleuth timeline evidence/ | jq -c 'select(.symptoms != [])'
       skewsleuth timeline evidence/ --year 2026 --out timeline.jsonl
     """
+    import duckdb
+
     from .report.timeline import CSV_FORMATS, FORMATS, export_timeline
 
     if fmt not in FORMATS:
@@ -201,11 +361,15 @@ def timeline_cmd(
     if spreadsheet_safe and fmt not in CSV_FORMATS:
         _fail(f"--spreadsheet-safe is for the CSV formats ({', '.join(CSV_FORMATS)}), not {fmt}")
     _check_outputs(out)
+    verdict = _run(paths, case, None, host, rules, timezone, workers, scheduler, year)
     try:
-        verdict = _run(paths, case, None, host, rules, timezone, workers, scheduler, year)
-    except InputError as exc:
-        _fail(str(exc))
-    rows = export_timeline(verdict.store, out, fmt, spreadsheet_safe)
+        rows = export_timeline(verdict.store, out, fmt, spreadsheet_safe)
+    except BrokenPipeError:
+        # The reader went away (| head): the export is cut short, 141 as a Unix tool.
+        _stdout_gone()
+        raise typer.Exit(CLOSED_PIPE) from None
+    except (OSError, duckdb.IOException) as exc:
+        _fail(f"cannot write {out}: {getattr(exc, 'strerror', None) or exc}")
     if out != "-":
         err.print(f"{rows} events written to {out}", markup=False, highlight=False)
     raise typer.Exit(verdict.exit_status)
@@ -229,9 +393,13 @@ def demo_cmd(
       skewsleuth demo --html seed-report.html
     """
     from .demo.scenario import SEED, write_evidence
+    from .investigation import investigate
 
     _check_outputs(json_out, md_out, html=html_out, png=png_out)
-    evidence = write_evidence(SEED, out)
+    try:
+        evidence = write_evidence(SEED, out)
+    except InputError as exc:
+        _fail(str(exc))
     err.print(f"evidence written to {evidence}/ (one folder per host, and case.yml)", markup=False, highlight=False)
     try:
         verdict = investigate([evidence], evidence / "case.yml")
@@ -300,13 +468,13 @@ def probe_cmd(
             measurements = run(lambda done, total: bar.update(task, completed=done))
     else:
         measurements = run()
-    if json_out:
-        write_json([m.to_dict() for m in measurements], json_out)
-    if not quiet and json_out != "-":
-        render_probe(measurements, Console(highlight=False, soft_wrap=False), max_offset)
-    if not all(m.ok for m in measurements):
-        raise typer.Exit(2)
-    raise typer.Exit(1 if any(m.beyond(max_offset) for m in measurements) else 0)
+    status = 2 if not all(m.ok for m in measurements) else 1 if any(m.beyond(max_offset) for m in measurements) else 0
+    with _stdout(status):
+        if json_out:
+            _write(json_out, lambda: write_json([m.to_dict() for m in measurements], json_out))
+        if not quiet and json_out != "-":
+            render_probe(measurements, terminal(), max_offset)
+    raise typer.Exit(status)
 
 
 WATCH_EXIT = ("Exit status: 0 stopped by SIGINT/SIGTERM; with --once, probe's: 0 every target measured and "
@@ -436,20 +604,24 @@ def fix_cmd(
     except FixHistoryError as exc:
         _fail(str(exc))
     # With --json - stdout carries the JSON alone; the runbook text goes to stderr.
-    out = Console(stderr=json_out == "-", highlight=False, soft_wrap=False)
-    if not quiet:
-        render_runbook(runbook, out)
-    if not apply_:
-        if json_out:
-            write_json(runbook.to_dict(), json_out)
-        raise typer.Exit(0)
+    out = terminal(stderr=json_out == "-")
+    # A reader that goes away while the runbook is shown: with --apply, nothing is run
+    # that no one can watch (2: nothing ran).
+    with _stdout(2 if apply_ else 0):
+        if not quiet:
+            render_runbook(runbook, out)
+        if not apply_:
+            if json_out:
+                _write(json_out, lambda: write_json(runbook.to_dict(), json_out))
+            raise typer.Exit(0)
     if runbook.platform_from == "assumed":
         _fail(f"refusing to apply: the inventory gives {runbook.host} no platform (add 'platform: linux' or "
               "'platform: windows')")
     if not runbook.needs_fix:
-        if json_out:
-            write_json(runbook.to_dict(), json_out)
-        out.print(f"{runbook.host} is within {runbook.limit_s:g} s: nothing to apply", markup=False)
+        with _stdout(0):
+            if json_out:
+                _write(json_out, lambda: write_json(runbook.to_dict(), json_out))
+            out.print(f"{runbook.host} is within {runbook.limit_s:g} s: nothing to apply", markup=False)
         raise typer.Exit(0)
     try:
         transport = transport_for(runbook)
@@ -471,12 +643,13 @@ def fix_cmd(
         log.write("refused", reason="declined at the prompt")
         _fail("not confirmed: nothing ran")
     outcome = apply(runbook, target, log, confirmation=confirmation, transport=transport, timeout=timeout)
-    if json_out:
-        write_json(outcome.to_dict(), json_out)
-    if outcome.error is not None:
-        _fail(f"{outcome.error} (nothing ran; see {audit})")
-    if not quiet:
-        render_outcome(outcome, out)
+    with _stdout(outcome.exit_status):
+        if json_out:
+            _write(json_out, lambda: write_json(outcome.to_dict(), json_out))
+        if outcome.error is not None:
+            _fail(f"{outcome.error} (nothing ran; see {audit})")
+        if not quiet:
+            render_outcome(outcome, out)
     raise typer.Exit(outcome.exit_status)
 
 
@@ -522,11 +695,13 @@ def rules_list_cmd(
     from .report.json import write_json
     from .report.rules import render_rules, rule_row
 
+    _check_outputs(json_out)
     pack = _load_pack(rules, no_builtin)
-    if json_out:
-        write_json([rule_row(r) for r in pack], json_out)
-    if json_out != "-":
-        render_rules(pack, Console(highlight=False))
+    with _stdout(0):
+        if json_out:
+            _write(json_out, lambda: write_json([rule_row(r) for r in pack], json_out))
+        if json_out != "-":
+            render_rules(pack, terminal())
 
 
 @rules_app.command("test", epilog=RULES_EXIT)
@@ -546,8 +721,10 @@ def rules_test_cmd(
     from .rules.testing import test_rules
 
     results = test_rules(_load_pack(rules, no_builtin))
-    render_results(results, Console(highlight=False))
-    raise typer.Exit(0 if all(r.passed for r in results) else 1)
+    status = 0 if all(r.passed for r in results) else 1
+    with _stdout(status):
+        render_results(results, terminal())
+    raise typer.Exit(status)
 
 
 @rules_app.command("export", epilog=RULES_EXIT)
@@ -573,7 +750,8 @@ def rules_export_cmd(
         _fail("say the format: --sigma (the only one)")
     pack = _load_pack(rules, no_builtin)
     if out is None:
-        sys.stdout.write("---\n".join(text for _, text in sigma_texts(pack, keep_skewsleuth)))
+        with _stdout(0):
+            sys.stdout.write("---\n".join(text for _, text in sigma_texts(pack, keep_skewsleuth)))
         return
     if out.exists() and not out.is_dir():
         _fail(f"--out {out} exists and is not a folder")
@@ -604,22 +782,39 @@ def version_cmd() -> None:
     typer.echo(__version__)
 
 
+def _status_of_an_interrupt() -> None:
+    """The last thing at exit (registered first): after an interrupt, exit 130. Python
+    itself would end the process by SIGINT instead (status -2 to a parent that is not
+    a shell) once a KeyboardInterrupt passed through an ``exec`` of a string, as when a
+    module defining a dataclass was loading, whatever became of it after."""
+    if _Interrupt.seen:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError, AttributeError):
+                pass
+        os._exit(INTERRUPTED)
+
+
 def main() -> None:
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:   # not when started ignoring it (nohup, &)
+        signal.signal(signal.SIGINT, _on_sigint)
+        atexit.register(_status_of_an_interrupt)
     try:
         app()
-    except KeyboardInterrupt:
-        err.print("skewsleuth: interrupted", markup=False)
-        sys.exit(130)
-    except BrokenPipeError:
-        # The reader of our output went away (| head): stop quietly, as Unix tools do.
-        try:
-            sys.stdout = open(os.devnull, "w")   # noqa: SIM115 - nothing may flush into the closed pipe
-        except OSError:
-            pass
-        sys.exit(141)
     except SystemExit:
+        if _Interrupt.seen:
+            _exit_interrupted()
         raise
+    except KeyboardInterrupt:
+        _exit_interrupted()
+    except BrokenPipeError:
+        # A reader that went away before any command ran: stop quietly, as Unix tools do.
+        _stdout_gone()
+        sys.exit(CLOSED_PIPE)
     except Exception as exc:  # noqa: BLE001 - the contract promises one line, not a traceback
+        if _Interrupt.seen:
+            _exit_interrupted()
         if os.environ.get("SKEWSLEUTH_DEBUG"):
             raise
         err.print(f"skewsleuth: internal error: {type(exc).__name__}: {exc} (set SKEWSLEUTH_DEBUG=1 for details)",

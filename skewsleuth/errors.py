@@ -8,6 +8,7 @@ brackets), so that code catching ``ValueError`` still catches what it did::
     │   the investigation (offline)
     ├── InputError                 unusable input or arguments: the CLI exits with status 2
     ├── CaseError [ValueError]     a case file that cannot be used
+    │   └── CaseKeyError           a case file with a key it does not define (a misspelling)
     ├── RuleError [ValueError]     a rule or rule folder that cannot be loaded
     │   └── RuleInexpressible      a valid Sigma rule the matcher cannot express: skipped
     ├── StoreError                 the case database cannot be set up as asked
@@ -30,10 +31,11 @@ brackets), so that code catching ``ValueError`` still catches what it did::
 ``investigate()`` raises InputError for all that makes a run impossible: it turns a
 CaseError of the ``--case`` file, a RuleError, a StoreError and a SchedulerError into
 one. A CaseError of a case file found among the evidence and an UnusableFile fail
-that file only, and the run goes on; a WorkerDied is yielded in place of its file's
-result, not raised. HistoryError and FixHistoryError stay two classes: watch (which
-writes the history) and fix (which only reads it) each read it their own way, and
-their standard bases differ.
+that file only, and the run goes on; a CaseKeyError (a misspelt key, whose entries
+would be lost silently) makes the run impossible wherever the case file was found. A
+WorkerDied is yielded in place of its file's result, not raised. HistoryError and
+FixHistoryError stay two classes: watch (which writes the history) and fix (which
+only reads it) each read it their own way, and their standard bases differ.
 """
 
 from __future__ import annotations
@@ -52,6 +54,11 @@ class InputError(SkewsleuthError):
 
 class CaseError(SkewsleuthError, ValueError):
     """The case file cannot be used at all."""
+
+
+class CaseKeyError(CaseError):
+    """A key the case file does not define, at any level (``refrences:``): refused,
+    with the nearest known key, never ignored: what it holds would be lost."""
 
 
 class RuleError(SkewsleuthError, ValueError):

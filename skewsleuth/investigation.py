@@ -16,7 +16,7 @@ import duckdb
 from .case import Case, load_case
 from .clock.krb5 import map_kdc_addresses
 from .clock.model import build_clock_model
-from .errors import CaseError, InputError, SchedulerError, StoreError
+from .errors import CaseError, CaseKeyError, InputError, SchedulerError, StoreError
 from .findings import find_clock_changes
 from .incident import find_incidents
 from .normalise import canonicalise, drop_duplicates, host_roles
@@ -44,7 +44,8 @@ def investigate(paths: list[str | Path], case: str | Path | Case | None = None, 
     every core for large inputs), or the Dask cluster at ``scheduler`` does; the
     verdict is the same. RFC 3164 syslog times carry no year: each file's newest line is
     taken to be no later than the file's modification time, unless ``year`` says the
-    year of every such file's first line. Raises :class:`InputError` for unusable input.
+    year of every such file's first line. Raises :class:`InputError` for unusable input,
+    a case file with a key it does not define among it.
     """
     if year is not None and not PLACEABLE_FROM.year <= year < PLACEABLE_UNTIL.year:
         raise InputError(f"year {year} is outside the years a timeline can hold "
@@ -71,6 +72,8 @@ def investigate(paths: list[str | Path], case: str | Path | Case | None = None, 
         for found in find_case_files(files)[:1]:
             try:
                 the_case = load_case(found, default_zone=timezone)
+            except CaseKeyError as exc:
+                raise InputError(str(exc)) from None
             except CaseError:
                 pass
     if timezone and the_case.timezone_name == "UTC":
@@ -93,7 +96,7 @@ def investigate(paths: list[str | Path], case: str | Path | Case | None = None, 
     try:
         summary = ingest(store, files, the_case, host=host, progress=progress, workers=workers,
                          scheduler=scheduler, cache=cache, exclude=own, year=year)
-    except SchedulerError as exc:
+    except (SchedulerError, CaseKeyError) as exc:
         raise InputError(str(exc)) from None
     if summary.records - summary.quarantined == 0 and not the_case.changes:
         reasons = "; ".join(f"{p}: {r}" for p, r in summary.failures[:3])

@@ -43,6 +43,10 @@ class Verdict:
         return verdict_dict(self)
 
 
+# The basis of a segment nothing in the evidence bounds the offset of.
+NO_CLOCK_EVIDENCE = "no clock evidence"
+
+
 def _iso(dt: datetime | None) -> str | None:
     return None if dt is None else dt.isoformat().replace("+00:00", "Z")
 
@@ -73,7 +77,7 @@ def _segment_rows(e: SegmentEstimate, when: Format) -> list[dict]:
             rows.append({"from": _iso(start), "to": _iso(end),
                          "offset_s": _num(e.offset_s), "offset_low_s": _num(e.interval.low),
                          "offset_high_s": _num(e.interval.high),
-                         "basis": e.interval.basis or ["no clock evidence"],
+                         "basis": e.interval.basis or [NO_CLOCK_EVIDENCE],
                          "evidence": e.interval.evidence[:5], "events": events, **span,
                          **_drift(e),
                          "suspect": e.suspect})

@@ -50,6 +50,7 @@ from typing import Callable
 from zoneinfo import ZoneInfo
 
 from ..case import Change, Observation
+from ..errors import InputError
 from .eventxml import event_stream, event_xml, events_document, filetime_text
 from .lync import (EXUM_PEER, REFUSED, UNAVAILABLE, exum_dialplan, exum_routing_failed, referrer_skew_headers, rfc1123,
                    routing_error)
@@ -674,16 +675,44 @@ def build(scenario: Scenario) -> dict[str, dict[str, str]]:
 
 
 def write_evidence(scenario: Scenario, out: Path) -> Path:
-    """Write one folder per host (named by its short name) and ``case.yml`` under ``out``."""
+    """Write one folder per host (named by its short name) and ``case.yml`` under ``out``.
+
+    ``out`` must not exist, be empty, or hold only what this writes (an earlier demo's
+    evidence, written again): anything else there would be investigated with it, and
+    a file of that name would be lost. Raises :class:`InputError` when it cannot be.
+    """
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    for folder, files in build(scenario).items():
-        d = out / folder
-        d.mkdir(exist_ok=True)
-        for name, text in files.items():
-            (d / name).write_text(text, encoding="utf-8", newline="")
-    (out / "case.yml").write_text(case_yaml(scenario), encoding="utf-8", newline="")
+    hosts = build(scenario)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"cannot write the demo's evidence to {out}: it is a file; give a new or empty folder")
+    other = _not_ours(out, hosts) if out.is_dir() else None
+    if other:
+        raise InputError(f"cannot write the demo's evidence to {out}: it holds other files ({other}); give a new "
+                         "or empty folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        for folder, files in hosts.items():
+            d = out / folder
+            d.mkdir(exist_ok=True)
+            for name, text in files.items():
+                (d / name).write_text(text, encoding="utf-8", newline="")
+        (out / "case.yml").write_text(case_yaml(scenario), encoding="utf-8", newline="")
+    except OSError as exc:
+        raise InputError(f"cannot write the demo's evidence to {out}: {exc.strerror or exc}") from None
     return out
+
+
+def _not_ours(out: Path, hosts: dict[str, dict[str, str]]) -> str | None:
+    """The first entry of ``out`` that :func:`write_evidence` would not write, if any."""
+    for entry in sorted(out.iterdir()):
+        if entry.name == "case.yml" and entry.is_file():
+            continue
+        if entry.name not in hosts or not entry.is_dir():
+            return entry.name
+        extra = sorted(e.name for e in entry.iterdir() if e.name not in hosts[entry.name] or not e.is_file())
+        if extra:
+            return f"{entry.name}/{extra[0]}"
+    return None
 
 
 # ----------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from typing import Callable, Iterable, Iterator
 import duckdb
 import pyarrow as pa
 
-from ..errors import CaseError, WorkerDied
+from ..errors import CaseError, CaseKeyError, WorkerDied
 from ..case import Case, load_case, load_changes_csv, sniff_case, sniff_changes_csv
 from ..hosts import host_keys
 from ..schema import EVENTS, QUARANTINE, quarantine_table
@@ -299,6 +299,8 @@ def _read_case(loader: _Loader, summary: IngestSummary, case: Case, file_id: int
                 found = load_case(path, default_zone=case.timezone_name)
             else:
                 found = load_changes_csv(path, case.timezone, case.timezone_name)
+        except CaseKeyError:
+            raise               # a misspelt key: the run is refused, wherever the file was found
         except (CaseError, OSError) as exc:
             _fail(loader, summary, file_id, path, "case", "", str(exc))
             return

@@ -16,9 +16,12 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import sys
+import threading
 import warnings
 from collections import deque
+from contextlib import contextmanager
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Callable, Iterable, Iterator, TypeVar
@@ -77,8 +80,8 @@ def _processes(fn, tasks: list, workers: int, window: int) -> Iterator:
     done = 0
     while done < len(tasks):
         try:
-            with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-                for result in _windowed(lambda t: pool.submit(fn, t), tasks[done:], window, lambda f: f.result()):
+            with _pool(workers, ctx) as pool:
+                for result in _windowed(lambda t: _submit(pool, fn, t), tasks[done:], window, lambda f: f.result()):
                     yield result
                     done += 1
         except BrokenProcessPool:
@@ -94,11 +97,71 @@ def _processes(fn, tasks: list, workers: int, window: int) -> Iterator:
             # either completes or shows itself the cause.
             for task in tasks[done:done + window]:
                 try:
-                    with ProcessPoolExecutor(max_workers=1, mp_context=ctx) as alone:
-                        yield alone.submit(fn, task).result()
+                    with _pool(1, ctx) as alone:
+                        yield _submit(alone, fn, task).result()
                 except BrokenProcessPool:
                     yield WorkerDied("the reader process died reading it (a crash in a parser, or killed)")
                 done += 1
+
+
+@contextmanager
+def _pool(workers: int, ctx) -> Iterator[ProcessPoolExecutor]:
+    """A pool of reader processes that leave SIGINT to this process. Left early (an
+    interrupt, an error, the caller stopping), it ends its processes at once rather
+    than wait for the files in flight: Ctrl-C stops the reading within moments, and
+    no worker prints a traceback of its own."""
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_reader_process)
+    try:
+        yield pool
+    except BrokenProcessPool:
+        pool.shutdown(wait=True)
+        raise
+    except BaseException:
+        _terminate(pool)
+        raise
+    pool.shutdown(wait=True)
+
+
+def _reader_process() -> None:
+    """In each worker: Ctrl-C reaches the whole process group, and the parent decides."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _submit(pool: ProcessPoolExecutor, fn, task):
+    """``pool.submit``, which starts the pool's processes (and the fork server) as it
+    needs them, with Ctrl-C held back until it returns. A process started meanwhile
+    inherits the blocked signal and never sees Ctrl-C, not even while Python starts in
+    it, before it could ignore it (as multiprocessing starts its resource tracker);
+    and this process learns of it only once the pool knows every process it started,
+    so that :func:`_terminate` ends them all."""
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "pthread_sigmask"):
+        return pool.submit(fn, task)
+    from multiprocessing import resource_tracker
+
+    resource_tracker.ensure_running()     # started first: starting, it lets SIGINT through again
+    held: list = []
+    handler = signal.signal(signal.SIGINT, lambda *args: held.append(args))
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        return pool.submit(fn, task)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        signal.signal(signal.SIGINT, handler)
+        if held:
+            signal.raise_signal(signal.SIGINT)     # now, to whatever handles it here
+
+
+def _terminate(pool: ProcessPoolExecutor) -> None:
+    terminate = getattr(pool, "terminate_workers", None)     # Python 3.14
+    if terminate is not None:
+        terminate()
+        return
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        try:
+            process.terminate()
+        except (OSError, ValueError, AttributeError):
+            pass
+    pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _start_method():

@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..findings import LEVELS as FINDING_LEVELS
-from ..verdict import Verdict
+from ..verdict import NO_CLOCK_EVIDENCE, Verdict
 from .common import bounded, local, offset, plural
 
 MAX_ROWS_PER_HOST = 8
@@ -168,24 +168,47 @@ def _findings(v: Verdict, d: dict, console: Console) -> None:
                            style="dim"))
 
 
+# Hosts without clock evidence named on their one line; --json lists them all.
+MAX_BLIND_NAMED = 8
+
+
 def _clocks(v: Verdict, d: dict, console: Console) -> None:
-    table = Table(title="Clocks (offset = logged − true)", title_justify="left", expand=False)
-    width = min(max((len(h["host"]) for h in d["hosts"]), default=10), 30)
-    table.add_column("host", no_wrap=True, min_width=width, overflow="ellipsis")
-    table.add_column("logged", overflow="fold")
-    table.add_column("offset", overflow="fold")
-    table.add_column("basis", overflow="fold")
-    for h in d["hosts"]:
-        # A long log has hundreds of synced segments: show the ones that are off or
-        # unknown; the JSON and Markdown keep them all.
-        shown = [s for s in h["segments"] if s["offset_s"] is None or abs(s["offset_s"]) > 2.0
-                 or s["offset_low_s"] is None or s["offset_high_s"] is None] or h["segments"][:1]
-        hidden = len(h["segments"]) - len(shown[:MAX_ROWS_PER_HOST])
-        for s in shown[:MAX_ROWS_PER_HOST]:
-            table.add_row(Text(h["host"]), Text(_span(v, s["from"], s["to"], "…")),
-                          Text(bounded(s["offset_s"], s["offset_low_s"], s["offset_high_s"])),
-                          Text(", ".join(s["basis"])))
-        if hidden > 0:
-            table.add_row(Text(h["host"]), Text(f"… {plural(hidden, 'more segment')} (--md or --json lists them)",
-                                                style="dim"), Text(""), Text(""))
-    console.print(table)
+    # A host whose logs bound its clock nowhere (no pairs, reference, step...) would be
+    # one row of "unknown" per boot: a collection of workstations buries the clocks that
+    # matter under them. They are named on one line; the JSON and Markdown keep them.
+    blind = [h["host"] for h in d["hosts"] if _no_clock_evidence(h)]
+    hosts = [h for h in d["hosts"] if not _no_clock_evidence(h)]
+    if hosts:
+        table = Table(title="Clocks (offset = logged − true)", title_justify="left", expand=False)
+        width = min(max(len(h["host"]) for h in hosts), 30)
+        # On a terminal a long name is cut (…) to leave the offsets room; elsewhere
+        # (a pipe, a file) it is whole.
+        widest = max(30, console.width // 3) if console.is_terminal else None
+        table.add_column("host", no_wrap=True, min_width=width, max_width=widest, overflow="ellipsis")
+        table.add_column("logged", overflow="fold")
+        table.add_column("offset", overflow="fold")
+        table.add_column("basis", overflow="fold")
+        for h in hosts:
+            # A long log has hundreds of synced segments: show the ones that are off or
+            # unknown; the JSON and Markdown keep them all.
+            shown = [s for s in h["segments"] if s["offset_s"] is None or abs(s["offset_s"]) > 2.0
+                     or s["offset_low_s"] is None or s["offset_high_s"] is None] or h["segments"][:1]
+            hidden = len(h["segments"]) - len(shown[:MAX_ROWS_PER_HOST])
+            for s in shown[:MAX_ROWS_PER_HOST]:
+                table.add_row(Text(h["host"]), Text(_span(v, s["from"], s["to"], "…")),
+                              Text(bounded(s["offset_s"], s["offset_low_s"], s["offset_high_s"])),
+                              Text(", ".join(s["basis"])))
+            if hidden > 0:
+                table.add_row(Text(h["host"]), Text(f"… {plural(hidden, 'more segment')} (--md or --json lists them)",
+                                                    style="dim"), Text(""), Text(""))
+        console.print(table)
+    if blind:
+        named = ", ".join(blind[:MAX_BLIND_NAMED])
+        more = f", … {len(blind) - MAX_BLIND_NAMED:,} more (--json lists them)" if len(blind) > MAX_BLIND_NAMED else ""
+        console.print(Text(f"{plural(len(blind), 'host')} without clock evidence: {named}{more}", style="dim"))
+
+
+def _no_clock_evidence(h: dict) -> bool:
+    """Nothing in the evidence bounds this host's clock: every segment's basis is "no
+    clock evidence" and its log shows no step."""
+    return not h["steps"] and all(s["basis"] == [NO_CLOCK_EVIDENCE] for s in h["segments"])

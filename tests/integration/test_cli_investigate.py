@@ -7,6 +7,7 @@ ruled-out reasons, remediation, or the JSON contract.
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -45,6 +46,18 @@ def test_demo_exits_0_and_prints_the_verdict(seed):
     assert r.returncode == 0, r.stderr
     assert "srv-lyncedge01.domain.com" in r.stdout and "Root cause" in r.stdout
     assert "-18,000 s" in r.stdout and "Password Sync re-enabled" in r.stdout
+
+
+def test_demo_verdict_piped_is_whole_lines_not_wrapped_at_80_columns(seed):
+    r, v, _, _ = seed
+    lines = r.stdout.splitlines()
+    assert lines[0] == "Read 7 files, 2,381 records: 0 quarantined, 0 files failed. Times in America/Chicago."
+    fix = v["incidents"][0]["remediation"][0]
+    for text in fix["notes"] + [fix["verify"]]:           # each on its one line, inside the panel
+        assert any(text in line for line in lines), text
+    # Nothing cut short by the terminal's width (the first symptom is cut by the verdict itself).
+    assert not re.search(r"\w…", r.stdout.replace(v["incidents"][0]["first_symptoms"][0], ""))
+    assert len(lines) < 40
 
 
 def test_demo_reads_every_record(seed):

@@ -1,7 +1,9 @@
 """Hostile and damaged input (issue 7): real EVTX files mutated, event XML and case files
 mutated, whole damaged collections investigated, times no timeline can hold, and the
-verdict the same whatever order the evidence is named in: the part that runs the command
-line, a real daemon or another process (the rest is in tests/unit/test_reliability.py).
+verdict the same whatever order the evidence is named in; and the exit statuses of the
+contract (issue 20): a reader that goes away, Ctrl-C, user mistakes, misspelt case-file
+keys. The part that runs the command line, a real daemon or another process (the rest
+is in tests/unit/test_reliability.py and tests/unit/report/test_terminal.py).
 """
 
 from __future__ import annotations
@@ -9,10 +11,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from datetime import datetime, timezone
+from pathlib import Path
 
+import pytest
 
 from skewsleuth.demo.eventxml import event_stream, event_xml
 from synth.syslog import rfc5424_line
@@ -143,3 +149,205 @@ def test_a_cache_entry_whose_parquet_is_damaged_is_read_again(tmp_path, seed_cop
     again = run_cli("investigate", str(ev), "--db", str(db), "--json", str(tmp_path / "b.json"), "-q")
     assert first.returncode == again.returncode == 0, again.stderr
     assert (tmp_path / "a.json").read_bytes() == (tmp_path / "b.json").read_bytes()
+
+
+# The exit statuses of the contract (issue 20): a reader that goes away, Ctrl-C, and
+# user mistakes are each one status and at most one line, never a traceback.
+
+
+def _cli(*args: str, **kwargs) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "skewsleuth", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=dict(os.environ, COLUMNS="200"), **kwargs)
+
+
+def _reader_gone(*args: str) -> tuple[int, str]:
+    """Run with standard output a pipe whose reader went away before the first byte:
+    every write the command makes fails (EPIPE), deterministically."""
+    p = _cli(*args)
+    p.stdout.close()
+    err = p.stderr.read()
+    return p.wait(timeout=300), err
+
+
+@pytest.fixture(scope="module")
+def quarantining(seed_evidence, tmp_path_factory):
+    """The seed with a file nothing can be read from: its verdict's status is 1."""
+    ev = Path(shutil.copytree(seed_evidence, tmp_path_factory.mktemp("q") / "ev"))
+    (ev / "srv-lyncfe01" / "junk.bin").write_bytes(b"\x01\x02 not a log")
+    return ev
+
+
+@pytest.mark.parametrize("args, status", [
+    (["investigate", "{seed}"], 0),
+    (["investigate", "{bad}"], 1),                   # the verdict's status, not "quarantined" by accident
+    (["investigate", "{bad}", "--json", "-"], 1),
+    (["investigate", "{bad}", "--md", "-"], 1),
+    (["demo", "--out", "{tmp}/demo", "-q", "--json", "-"], 0),
+    (["rules", "list"], 0),
+    (["rules", "list", "--json", "-"], 0),
+    (["rules", "test"], 0),
+    (["rules", "export", "--sigma"], 0),
+    (["probe", "ntp://127.0.0.1:9", "--timeout", "0.3", "--samples", "1"], 2),
+    (["timeline", "{seed}"], 141),                   # the export itself is cut short: as a Unix tool
+    (["--help"], 0),
+    (["investigate", "--help"], 0),
+    (["version"], 0),
+])
+def test_a_reader_that_goes_away_ends_the_command_quietly_with_its_status(args, status, seed_evidence, quarantining,
+                                                                          tmp_path):
+    args = [a.format(seed=seed_evidence, bad=quarantining, tmp=tmp_path) for a in args]
+    code, err = _reader_gone(*args)
+    assert code == status, (args, err)
+    noise = [line for line in err.splitlines() if not line.startswith("evidence written to")]
+    assert noise == [], err           # no traceback, no "Exception ignored ... BrokenPipeError"
+
+
+def test_investigate_piped_to_head_exits_with_the_verdicts_status(quarantining):
+    r = subprocess.run(f"{sys.executable} -m skewsleuth investigate {quarantining} | head -1; "
+                       "echo ${PIPESTATUS[0]}", shell=True, executable="/bin/bash", capture_output=True, text=True,
+                       timeout=300)
+    first, status = r.stdout.splitlines()
+    assert first.startswith("Read ") and status == "1" and r.stderr == ""
+
+
+def test_rules_list_into_a_file_keeps_every_column_whole(tmp_path):
+    with open(tmp_path / "rules.txt", "w") as out:
+        r = subprocess.run([sys.executable, "-m", "skewsleuth", "rules", "list"], stdout=out, stderr=subprocess.PIPE,
+                           text=True, timeout=120, env={k: v for k, v in os.environ.items() if k != "COLUMNS"})
+    assert r.returncode == 0, r.stderr
+    text = (tmp_path / "rules.txt").read_text()
+    rules = json.loads(run_cli("rules", "list", "--json", "-").stdout)
+    assert "…" not in text and max(map(len, text.splitlines())) > 80
+    lines = text.splitlines()
+    for rule in rules:      # each rule on one line: its signature, protocol and whole title
+        assert any(line.startswith(rule["signature"] + " ") and f" {rule['protocol']} " in line
+                   and line.rstrip().endswith(rule["title"]) for line in lines), rule
+
+
+def test_investigate_into_a_file_cuts_no_host_name(tmp_path):
+    long_host = "srv-with-a-name-longer-than-any-terminal-column.datacenter-frankfurt-2.corp.example.com"
+    ev = tmp_path / "ev" / long_host
+    ev.mkdir(parents=True)
+    t = datetime(2014, 10, 20, 20, 0, tzinfo=UTC)
+    (ev / "syslog").write_text(rfc5424_line(t, long_host, "chronyd", 7, "System clock wrong by -42.000000 seconds")
+                               + "\n")
+    r = run_cli("investigate", str(tmp_path / "ev"))
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
+    (row,) = [line for line in r.stdout.splitlines() if long_host in line]
+    assert "+42.00 s" in row and "…" not in r.stdout
+
+
+@pytest.fixture(scope="module")
+def big(tmp_path_factory):
+    """A collection large enough to interrupt at leisure (worker processes read it by
+    default: more than 32 MB), and how long investigating it takes here."""
+    from synth.corpus import write_corpus
+
+    root = tmp_path_factory.mktemp("big")
+    write_corpus(root / "fleet", 24, 200_000, seed=2)
+    start = time.monotonic()
+    r = run_cli("investigate", str(root / "fleet"), "-q")
+    assert r.returncode == 0, r.stderr
+    return root / "fleet", time.monotonic() - start
+
+
+def _interrupted(args: list[str], delay: float) -> tuple[int | None, str]:
+    """Start ``skewsleuth ARGS`` in its own process group and send SIGINT to the whole
+    group after ``delay`` s, as Ctrl-C in a terminal does (the worker processes get it
+    too). (None, "") when the command was over before."""
+    p = _cli(*args, start_new_session=True)
+    time.sleep(delay)
+    if p.poll() is not None:
+        p.communicate()
+        return None, ""
+    os.killpg(p.pid, signal.SIGINT)
+    _, err = p.communicate(timeout=300)
+    return p.returncode, err
+
+
+def test_ctrl_c_at_any_stage_exits_130_with_one_line(big, tmp_path):
+    """From Python loading the command line to the verdict: the readers (worker
+    processes, the fork server starting), the case database's queries (DuckDB
+    interrupts them with errors of its own), the clock model."""
+    fleet, took = big
+    landed = 0
+    for k, delay in enumerate([0.5, 1.5] + [f * took for f in (0.1, 0.25, 0.4, 0.55, 0.7, 0.85)]):
+        args = ["investigate", str(fleet), "-q"] + (["--workers", "1"] if k % 3 == 2 else [])
+        args += ["--db", str(tmp_path / f"c{k}.duckdb")] if k % 2 else []
+        code, err = _interrupted(args, delay)
+        if code is None:
+            continue
+        landed += 1
+        assert (code, err) == (130, "skewsleuth: interrupted\n"), (delay, args, err[-2000:])
+    assert landed >= 6
+    # The CLI's part of --db: the next investigation with it runs.
+    r = run_cli("investigate", str(fleet), "-q", "--db", str(tmp_path / "c1.duckdb"))
+    assert r.returncode == 0, r.stderr
+
+
+def test_ctrl_c_during_timeline_and_demo_is_130_too(big, tmp_path):
+    fleet, took = big
+    for args in (["timeline", str(fleet), "--out", str(tmp_path / "t.jsonl")],
+                 ["demo", "--out", str(tmp_path / "demo"), "-q"]):
+        code, err = _interrupted(args, 1.0)
+        assert code in (130, None) and (code is None or err.endswith("skewsleuth: interrupted\n")), (args, err)
+        assert "Traceback" not in err and err.count("\n") <= 2
+
+
+@pytest.mark.parametrize("mistake, says", [
+    (["demo", "--out", "{file}", "-q"], "cannot write the demo's evidence to {file}: it is a file"),
+    (["demo", "--out", "{full}", "-q"], "cannot write the demo's evidence to {full}: it holds other files (notes.txt)"),
+    (["investigate", "{seed}", "--json", "{tmp}", "-q"], "it is a folder"),
+    (["investigate", "{seed}", "--html", "/proc/skewsleuth-report.html", "-q"], "cannot write /proc/skewsleuth-report.html"),
+    (["investigate", "{seed}", "--md", "/dev/full", "-q"], "cannot write /dev/full: No space left on device"),
+    (["investigate", "{seed}", "--db", "{tmp}/no/such/folder/c.duckdb", "-q"], "folder"),
+    (["investigate", "{seed}", "--db", "{file}", "-q"], "is not a DuckDB database"),
+    (["investigate", "{seed}", "--case", "{tmp}", "-q"], "Is a directory"),
+    (["timeline", "{seed}", "--out", "/dev/full"], "cannot write /dev/full"),
+    (["rules", "list", "--json", "/proc/rules.json"], "cannot write /proc/rules.json"),
+])
+def test_user_mistakes_are_one_line_errors_not_internal_ones(mistake, says, seed_evidence, tmp_path):
+    values = {"seed": seed_evidence, "tmp": tmp_path, "file": tmp_path / "notes.txt", "full": tmp_path / "full"}
+    (tmp_path / "notes.txt").write_text("my notes\n")
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "notes.txt").write_text("my notes\n")
+    line = one_line_error(*[a.format(**values) for a in mistake])
+    assert says.format(**values) in line and "internal error" not in line
+    assert (tmp_path / "notes.txt").read_text() == "my notes\n"       # nothing of the user's overwritten
+
+
+def test_demo_writes_its_evidence_again_into_the_folder_it_wrote(tmp_path):
+    for _ in range(2):
+        r = run_cli("demo", "--out", str(tmp_path / "seed"), "-q")
+        assert r.returncode == 0, r.stderr
+
+
+@pytest.mark.parametrize("where", ["--case", "among the evidence"])
+@pytest.mark.parametrize("edit, says", [
+    (("references:", "refrences:"), "unknown key 'refrences' in {case}; did you mean 'references'?"),
+    (("    shown:", "    shwon:"), "unknown key 'shwon' in observations[0] of {case}; did you mean 'shown'?"),
+    (("    what:", "    waht:"), "unknown key 'waht' in changes[0] of {case}; did you mean 'what'?"),
+])
+def test_a_misspelt_case_file_key_is_refused_with_a_suggestion(seed_copy, tmp_path, where, edit, says):
+    """Not a note at the bottom of a verdict reached without what the key held: the
+    inventory refuses an unknown key the same way."""
+    ev = seed_copy
+    case = ev / "case.yml"
+    assert edit[0] in case.read_text()
+    case.write_text(case.read_text().replace(edit[0], edit[1], 1))
+    if where == "--case":
+        moved = tmp_path / "case.yml"
+        case.rename(moved)
+        case = moved
+        line = one_line_error("investigate", str(ev), "--case", str(case), "-q")
+    else:
+        line = one_line_error("investigate", str(ev), "-q")
+    assert line == "skewsleuth: " + says.format(case=case)
+
+
+def test_a_misspelt_key_in_a_second_case_file_among_the_evidence_is_refused_too(seed_copy):
+    ev = seed_copy
+    (ev / "srv-lyncfe01" / "changes.yml").write_text("changes:\n  - at: 2014-10-20 18:00\n    hots: fe01\n"
+                                                     "    what: firewall rule\n")
+    line = one_line_error("investigate", str(ev), "-q")
+    assert "unknown key 'hots' in changes[0] of" in line and "did you mean 'host'?" in line

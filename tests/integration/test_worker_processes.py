@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import time
 
 
@@ -103,3 +104,28 @@ def test_a_bundle_whose_reader_died_is_read_again_file_by_file(evtx_dir):
     assert [r.task for r in out] == tasks and all(r.failed is None and r.ingested > 0 for r in out)
     lone = list(_results_of_bundles(iter([(tasks[:1], WorkerDied("the reader process died"))]), workers=2))
     assert [(r.task, r.failed) for r in lone] == [(tasks[0], "the reader process died")]
+
+
+def _slow_or_sigint(x: int) -> int:
+    if x == 0:
+        os.kill(os.getpid(), signal.SIGINT)   # Ctrl-C reaches every process of the group
+        return -1
+    time.sleep(30)
+    return x
+
+
+def test_workers_leave_ctrl_c_to_this_process_and_end_when_it_stops_early():
+    """A worker ignores SIGINT (no KeyboardInterrupt, no traceback of its own); when the
+    reading stops early (an interrupt here, an error), the files in flight are not
+    waited for: the processes end at once."""
+    import multiprocessing
+
+    results = ordered_map(_slow_or_sigint, range(4), workers=2, window=4)
+    assert next(results) == -1
+    started = time.monotonic()
+    results.close()
+    assert time.monotonic() - started < 10
+    deadline = time.monotonic() + 10
+    while multiprocessing.active_children() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert multiprocessing.active_children() == []

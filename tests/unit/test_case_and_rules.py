@@ -11,6 +11,7 @@ import pyarrow as pa
 import pytest
 
 from skewsleuth.case import CaseError, CorrelationKey, load_case, load_changes_csv, parse_time
+from skewsleuth.errors import CaseKeyError
 from skewsleuth.hosts import canonical, canonical_map, host_key, host_keys
 from skewsleuth.rules import RuleError, load_rules
 
@@ -92,11 +93,39 @@ def test_a_rule_with_a_field_that_is_neither_a_column_nor_a_data_field_is_refuse
         load_rules([tmp_path])
 
 
-def test_a_misspelt_key_is_rejected_not_ignored(tmp_path):
+@pytest.mark.parametrize("text, message", [
+    ("timezone: UTC\nrefrences: [fe01]\n", "unknown key 'refrences' in {p}; did you mean 'references'?"),
+    ("Timezone: UTC\n", "unknown key 'Timezone' in {p}; did you mean 'timezone'?"),
+    ("changes:\n  - at: 2014-10-20 18:30\n    what: x\n  - at: 2014-10-20 18:31\n    wat: y\n",
+     "unknown key 'wat' in changes[1] of {p}; did you mean 'what'?"),
+    ("observations:\n  - {host: e1, at: 2014-10-20 21:31, shwon: 2014-10-20 16:31}\n",
+     "unknown key 'shwon' in observations[0] of {p}; did you mean 'shown'?"),
+    ("correlation_keys:\n  - {key: job, direktion: dir}\n",
+     "unknown key 'direktion' in correlation_keys[0] of {p}; did you mean 'direction'?"),
+    ("correlation_keys: {key: job, colour: red}\n",
+     "unknown key 'colour' in correlation_keys of {p} (known: key, direction, phase)"),
+    ("timezone: UTC\nnotes: whatever\n", "unknown key 'notes' in {p} (known: timezone, references, "),
+])
+def test_a_misspelt_key_is_refused_with_the_nearest_known_one(tmp_path, text, message):
+    """At any level the case file defines: what a misspelt key holds would be lost."""
     p = tmp_path / "case.yml"
-    p.write_text("timezone: UTC\nrefrences: [fe01]\n")
+    p.write_text(text)
+    with pytest.raises(CaseKeyError) as caught:
+        load_case(p)
+    assert str(caught.value).startswith(message.format(p=p)), str(caught.value)
+    assert isinstance(caught.value, CaseError) and "\n" not in str(caught.value)
+
+
+def test_references_are_names_not_mappings_and_hosts_are_keyed_by_any_name(tmp_path):
+    p = tmp_path / "case.yml"
+    p.write_text("references: [{host: fe01}]\n")
+    with pytest.raises(CaseError, match="'references' is a list of host names"):
+        load_case(p)
+    p.write_text("references: fe01\nhosts:\n  Any-Name.corp: [10.0.0.5]\nchanges:\n  - {at: 2014-10-20 18:30, "
+                 "change: x}\n")
     case = load_case(p)
-    assert case.references == [] and any("unknown key 'refrences'" in r for _, _, r in case.rejected)
+    assert case.references == ["fe01"] and case.addresses == {"10.0.0.5": "Any-Name.corp"}
+    assert case.changes[0].what == "x" and not case.rejected
 
 
 def test_two_case_files_with_different_zones_are_noted(tmp_path):
@@ -112,11 +141,11 @@ def test_two_case_files_with_different_zones_are_noted(tmp_path):
 def test_correlation_keys_name_a_field_and_optionally_its_direction_and_phase(tmp_path):
     p = tmp_path / "case.yml"
     p.write_text("correlation_keys:\n  - order_id\n  - {key: job, direction: dir, phase: step}\n  - order_id\n"
-                 "  - {key: job, via: x}\n  - {direction: dir}\n  - 'a b'\n  - {key: \"x'; DROP\"}\n")
+                 "  - {direction: dir}\n  - 'a b'\n  - {key: \"x'; DROP\"}\n")
     case = load_case(p)
     assert case.correlation_keys == [CorrelationKey("order_id"), CorrelationKey("job", "dir", "step")]
-    assert [r[1] for r in case.rejected] == ["correlation_keys: {'key': 'job', 'via': 'x'}",
-                                             "correlation_keys: {'direction': 'dir'}", "correlation_keys: a b",
+    # (a key of its own, {key: job, via: x}, is refused with the whole file: see above)
+    assert [r[1] for r in case.rejected] == ["correlation_keys: {'direction': 'dir'}", "correlation_keys: a b",
                                              "correlation_keys: {'key': \"x'; DROP\"}"]
 
 

@@ -71,3 +71,19 @@ def test_watch_history_schema_is_the_one_written(tmp_path):
     documented.execute(sql)
     for table in ("measurements", "alerts"):
         assert documented.execute(f"DESCRIBE {table}").fetchall() == real.execute(f"DESCRIBE {table}").fetchall()
+
+
+def test_the_misspelt_key_example_is_what_the_case_file_reader_says(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    import pytest
+
+    from skewsleuth.case import load_case
+    from skewsleuth.errors import CaseKeyError
+
+    shown = re.search(r"\$ skewsleuth investigate seed/ --case case.yml\n(skewsleuth: .*)\n", USAGE.read_text())
+    monkeypatch.chdir(tmp_path)
+    Path("case.yml").write_text("timezone: UTC\nrefrences: [srv-lyncfe01.domain.com]\n")
+    with pytest.raises(CaseKeyError) as refused:
+        load_case(Path("case.yml"))
+    assert shown and shown.group(1) == f"skewsleuth: {refused.value}"
