@@ -10,7 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..verdict import Verdict
-from .common import bounded, local, offset, plural
+from .common import TERMINAL_FAILURES, TERMINAL_REASONS, bounded, local, offset, plural, printable, where
 
 MAX_ROWS_PER_HOST = 8
 MAX_EVIDENCE = 6
@@ -53,8 +53,7 @@ def render_text(v: Verdict, console: Console) -> None:
         head.append(f", {ing['duplicates']:,} collected twice and counted once")
     head.append(f". Times in {v.case.timezone_name}.")
     console.print(head)
-    for f in ing["failures"][:10]:
-        console.print(Text(f"  failed: {f['path']}: {f['reason']}", style="yellow"))
+    _not_read(ing, console)
     if not d["incidents"]:
         console.print(Text("No incident: no skew-sensitive failure was found in the evidence.", style="bold green"))
     for n, inc in enumerate(d["incidents"], 1):
@@ -108,6 +107,30 @@ def render_text(v: Verdict, console: Console) -> None:
                            "weakest piece of each was set aside (see 'contradictions' in --json)", style="yellow"))
     for note in d["notes"]:
         console.print(Text(f"note: {note}", style="yellow"))
+
+
+def _not_read(ing: dict, console: Console) -> None:
+    """Under the counts: a line per reason records were quarantined for (the most
+    frequent first, with the first such record), and every failed file with its reason
+    (the first few of each; --json has them all)."""
+    reasons = ing.get("quarantine", [])
+    for q in reasons[:TERMINAL_REASONS]:
+        line = Text(f"  {q['count']:,} quarantined: ", style="yellow")
+        line.append(printable(q["reason"]))
+        line.append(f"  (e.g. {where(q['example'])})", style="dim")
+        console.print(line)
+    if len(reasons) > TERMINAL_REASONS:
+        rest = reasons[TERMINAL_REASONS:]
+        records = plural(sum(q["count"] for q in rest), "record")
+        console.print(Text(f"  … {plural(len(rest), 'more reason')} ({records}), see --json", style="dim"))
+    failures = ing["failures"]
+    for f in failures[:TERMINAL_FAILURES]:
+        line = Text(f"  failed: {printable(f['path'])}: ", style="yellow")
+        line.append(printable(f["reason"]))
+        console.print(line)
+    if len(failures) > TERMINAL_FAILURES:
+        console.print(Text(f"  … {plural(len(failures) - TERMINAL_FAILURES, 'more failed file')}, see --json",
+                           style="dim"))
 
 
 def _clocks(v: Verdict, d: dict, console: Console) -> None:
