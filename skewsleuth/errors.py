@@ -7,6 +7,7 @@ brackets), so that code catching ``ValueError`` still catches what it did::
     SkewsleuthError
     │   the investigation (offline)
     ├── InputError                 unusable input or arguments: the CLI exits with status 2
+    │   └── NothingRead            no record of the evidence could be read (each file and why)
     ├── CaseError [ValueError]     a case file that cannot be used
     │   └── CaseKeyError           a case file with a key it does not define (a misspelling)
     ├── RuleError [ValueError]     a rule or rule folder that cannot be loaded
@@ -50,6 +51,36 @@ class SkewsleuthError(Exception):
 
 class InputError(SkewsleuthError):
     """Unusable input or arguments (exit status 2)."""
+
+
+class NothingRead(InputError):
+    """No record of the evidence could be read. ``unread`` holds (path, why) for every
+    file, in the order they were found. The message is one line: the reasons of the
+    first files (at most ``SHOWN``), each with the files it applies to (at most
+    ``SHOWN``), then how many files more; ``why`` when there was no file to name."""
+
+    SHOWN = 3
+
+    def __init__(self, unread: list[tuple[str, str]], why: str = "") -> None:
+        self.unread = list(unread)
+        # The reasons of the first few files, each with (the first few of) its files.
+        shown: dict[str, list[str]] = {}
+        for path, reason in self.unread:
+            reason = _one_line(reason)
+            if reason in shown or len(shown) < self.SHOWN:
+                named = shown.setdefault(reason, [])
+                if len(named) < self.SHOWN:
+                    named.append(_one_line(path))
+        parts = [f"{', '.join(paths)}: {reason}" for reason, paths in shown.items()]
+        more = len(self.unread) - sum(len(paths) for paths in shown.values())
+        if more > 0:
+            parts.append(f"and {more:,} more")
+        detail = "; ".join(parts) or why
+        super().__init__("nothing could be read from the input" + (f": {detail}" if detail else ""))
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
 
 
 class CaseError(SkewsleuthError, ValueError):

@@ -16,19 +16,31 @@ import duckdb
 from .case import Case, load_case
 from .clock.krb5 import map_kdc_addresses
 from .clock.model import build_clock_model
-from .errors import CaseError, CaseKeyError, InputError, SchedulerError, StoreError
+from .errors import CaseError, CaseKeyError, InputError, NothingRead, SchedulerError, StoreError
 from .findings import find_clock_changes
 from .incident import find_incidents
 from .normalise import canonicalise, drop_duplicates, host_roles
 from .rca import diagnose
-from .reading.discovery import find_case_files
+from .reading.discovery import HIDDEN, find_case_files
 from .reading.files import PLACEABLE_FROM, PLACEABLE_UNTIL
-from .reading.ingest import ingest
+from .reading.ingest import IngestSummary, ingest, unread_files
 from .rules import load_rules
 from .rules.matcher import match_rules
 from .store import Store
 from .timefmt import clockface
 from .verdict import Verdict
+
+
+def _nothing_found(summary: IngestSummary) -> str:
+    """Why there was no evidence file to read from."""
+    if summary.files:
+        return "only case files, with no change in them"
+    if summary.aside:
+        named = ", ".join(f"{p} ({'hidden' if w == HIDDEN else 'a link to a folder'})" for p, w in summary.aside[:3])
+        more = len(summary.aside) - 3
+        return (f"no evidence file, only what is not read as evidence: {named}"
+                + (f" and {more:,} more" if more > 0 else ""))
+    return "no files in it"
 
 
 def investigate(paths: list[str | Path], case: str | Path | Case | None = None, *, db: str | Path | None = None,
@@ -44,8 +56,9 @@ def investigate(paths: list[str | Path], case: str | Path | Case | None = None, 
     every core for large inputs), or the Dask cluster at ``scheduler`` does; the
     verdict is the same. RFC 3164 syslog times carry no year: each file's newest line is
     taken to be no later than the file's modification time, unless ``year`` says the
-    year of every such file's first line. Raises :class:`InputError` for unusable input,
-    a case file with a key it does not define among it.
+    year of every such file's first line. Raises :class:`InputError` for unusable input
+    (a case file with a key it does not define among them), :class:`NothingRead` (one)
+    when not one record could be read, naming the files and why.
     """
     if year is not None and not PLACEABLE_FROM.year <= year < PLACEABLE_UNTIL.year:
         raise InputError(f"year {year} is outside the years a timeline can hold "
@@ -99,8 +112,7 @@ def investigate(paths: list[str | Path], case: str | Path | Case | None = None, 
     except (SchedulerError, CaseKeyError) as exc:
         raise InputError(str(exc)) from None
     if summary.records - summary.quarantined == 0 and not the_case.changes:
-        reasons = "; ".join(f"{p}: {r}" for p, r in summary.failures[:3])
-        raise InputError("nothing could be read from the input" + (f" ({reasons})" if reasons else ""))
+        raise NothingRead(unread_files(store), _nothing_found(summary))
     try:
         canonicalise(store, the_case)
         map_kdc_addresses(store, the_case.addresses)

@@ -59,15 +59,20 @@ QUARANTINE = pa.schema(
         pa.field("reason", pa.string(), nullable=False),
         # A short, printable excerpt of the damaged input (never interpreted).
         pa.field("excerpt", pa.string()),
+        # The log's own sequence number of the damaged record where it could be read
+        # (EVTX and event XML EventRecordID), as ``events.record_id``.
+        pa.field("record_id", pa.int64()),
     ]
 )
 
 
-def quarantine_table(file_id: int, record_nos: list, reasons: list[str], excerpts: list[str]) -> pa.Table:
+def quarantine_table(file_id: int, record_nos: list, reasons: list[str], excerpts: list[str],
+                     record_ids: list | None = None) -> pa.Table:
     """Quarantined records of one file as a QUARANTINE table."""
     return pa.table({
         "file_id": pa.array([file_id] * len(reasons), pa.int32()),
         "record_no": pa.array(record_nos, pa.int64()),
         "reason": pa.array(reasons, pa.string()),
         "excerpt": pa.array(excerpts, pa.string()),
+        "record_id": pa.array(record_ids if record_ids is not None else [None] * len(reasons), pa.int64()),
     }, schema=QUARANTINE)

@@ -134,7 +134,7 @@ def verdict_dict(v: Verdict) -> dict:
         })
     failures = [{"path": p, "reason": r} for p, r in v.ingest.failures]
     return {
-        "ingest": {**v.ingest.as_dict(), "failures": failures},
+        "ingest": {**v.ingest.as_dict(), "failures": failures, "quarantine": v.ingest.quarantine},
         "case": {"timezone": v.case.timezone_name, "references": v.case.references, "files": v.case.sources},
         "hosts": hosts,
         "incidents": incidents,

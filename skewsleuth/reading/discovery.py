@@ -6,37 +6,73 @@ from its name; case files found among the evidence.
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 from typing import Iterable, Iterator
 
 from ..case import sniff_case
+from ..errors import UnusableFile
 from ..sources.containers import pod_of
 
 SNIFF_BYTES = 8192
 
 
-def discover(paths: Iterable[Path], exclude: Iterable[Path] = ()) -> Iterator[tuple[Path, bool]]:
+def discover(paths: Iterable[Path], exclude: Iterable[Path] = (),
+             aside: list[tuple[Path, str]] | None = None) -> Iterator[tuple[Path, bool]]:
     """Yield (file, named_directly) for every file under ``paths``, each file once (a
     folder named with its parent, ``ev/ ev/host1``, is not read twice), in the order
     of their real paths: the order the paths were named in changes nothing, not even
-    which of two copies of a record is kept."""
+    which of two copies of a record is kept.
+
+    Hidden files and folders (``.DS_Store``, ``.git/``) are not evidence, and links to
+    folders are not followed: each is added to ``aside`` with why (:data:`HIDDEN`,
+    :data:`LINKED`), as is a folder that cannot be listed (``cannot list folder: ...``),
+    in path order, so that nothing is left out without a word."""
     found: dict[Path, tuple[Path, bool]] = {}
     skip = [p.resolve() for p in exclude]
+    left: list[tuple[Path, str]] = []
+
+    def unlisted(exc: OSError) -> None:
+        left.append((Path(exc.filename or "."), f"cannot list folder: {exc.strerror or exc}"))
+
     for path in paths:
         if path.is_dir():
-            for root, dirs, files in os.walk(path):
+            for root, dirs, files in os.walk(path, onerror=unlisted):
+                for d in dirs:
+                    if d.startswith("."):
+                        left.append((Path(root) / d, HIDDEN))
+                    elif os.path.islink(os.path.join(root, d)):
+                        left.append((Path(root) / d, LINKED))
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
                 for name in sorted(files):
                     if not name.startswith("."):
                         found.setdefault((Path(root) / name).resolve(), (Path(root) / name, False))
+                    else:
+                        left.append((Path(root) / name, HIDDEN))
         else:
             # Named directly wins over found in a folder: --host speaks of it.
             key = path.resolve()
             if key not in found or not found[key][1]:
                 found[key] = (path, True)
+    if aside is not None:
+        seen: set[Path] = set()
+        for p, why in sorted(left, key=lambda x: str(x[0].absolute())):
+            key = p.absolute()   # not resolved: a link is what is set aside, not what it points to
+            if key not in seen and not _excluded(p.resolve(), skip):
+                seen.add(key)
+                aside.append((p, why))
     for key in sorted(found, key=str):
-        if not any(key == s or s in key.parents for s in skip):
+        if not _excluded(key, skip):
             yield found[key]
+
+
+HIDDEN = "hidden (its name starts with '.')"
+LINKED = "a link to a folder (not followed: name the folder itself to read it)"
+
+
+def _excluded(key: Path, skip: list[Path]) -> bool:
+    """Whether ``key`` (a resolved path) is one of ``skip`` or inside one."""
+    return any(key == s or s in key.parents for s in skip)
 
 
 def host_hint(path: Path) -> str:
@@ -59,6 +95,14 @@ def host_hint(path: Path) -> str:
 
 
 def head_of(path: Path) -> bytes:
+    """The first bytes of a file, to sniff its format. Raises :class:`UnusableFile` for
+    what is not a regular file (a named pipe would block the read, and its content,
+    once read here, would be gone for the reader) and OSError when it cannot be read."""
+    mode = os.stat(path).st_mode
+    if not stat.S_ISREG(mode):
+        kind = ("a named pipe" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode)
+                else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "not a file")
+        raise UnusableFile(f"not a regular file ({kind}): save its content to a file to read it")
     with open(path, "rb") as fh:
         return fh.read(SNIFF_BYTES)
 
@@ -68,7 +112,7 @@ def find_case_files(paths: Iterable[Path]) -> list[Path]:
     for path, _ in discover(paths):
         try:
             head = head_of(path)
-        except OSError:
+        except (OSError, UnusableFile):
             continue
         if sniff_case(head):
             found.append(path)

@@ -177,29 +177,49 @@ class _Reading:
         try:
             read()
         except UnusableFile as exc:
-            if not (result.ingested or self.handed or ctx.quarantined):
-                result.failed = str(exc)
+            if not self._read_any():
+                result.failed = self._nothing_read(str(exc))
                 return
             ctx.quarantine(None, f"reading stopped: {exc}")
         except (OSError, MemoryError) as exc:
-            if not (result.ingested or self.handed or ctx.quarantined):
+            if not self._read_any():
                 # Nothing read at all (gone, unreadable, or not where a worker looks).
-                result.failed = f"cannot read: {exc}"
+                result.failed = self._nothing_read(f"cannot read: {exc}")
                 return
             # The rest of the file cannot be read; what was read stays, and the stop
             # itself is quarantined so that the loss is visible.
             ctx.quarantine(None, f"reading stopped: {exc}")
 
+    def _read_any(self) -> bool:
+        """Whether any record was read: ingested, waiting to be, or quarantined as a
+        record (a loss the reader noted for the whole file, such as a cut tail, is
+        no record read)."""
+        return bool(self.result.ingested or self.handed
+                    or any(q.record_no is not None for q in self.ctx.quarantined))
+
+    def _nothing_read(self, reason: str) -> str:
+        """The reason a file failed, with what its reader noted about the whole file
+        before it gave up (those notes are not kept as quarantined records then)."""
+        noted = [q.reason for q in self.ctx.quarantined if q.reason != reason]
+        self.ctx.quarantined = []
+        return "; ".join([reason, *noted]).replace("\n", " ")
+
     def finish(self) -> FileResult:
         result, ctx = self.result, self.ctx
         if result.failed is not None:
+            return result
+        if ctx.quarantined and not self._read_any():
+            # Only losses of the whole file were noted, and no record read: the file
+            # failed, with those for its reason (not quarantined "records" of a file
+            # none of whose records could be read).
+            result.failed = self._nothing_read(ctx.quarantined[0].reason)
             return result
         result.notes = ctx.notes
         if self.sink is None:
             result.events = pa.Table.from_batches(self.batches, schema=EVENTS)
         q = ctx.quarantined
         result.quarantine = quarantine_table(self.task.file_id, [x.record_no for x in q], [x.reason for x in q],
-                                             [x.excerpt for x in q])
+                                             [x.excerpt for x in q], [x.record_id for x in q])
         return result
 
 
@@ -218,11 +238,11 @@ def _placeable(batch: pa.RecordBatch, ctx: FileContext) -> pa.RecordBatch:
     if not pc.any(outside).as_py():
         return batch
     bad = batch.filter(outside)
-    for no, us, message in zip(bad.column("record_no").to_pylist(),
-                               pc.cast(bad.column("logged"), pa.int64()).to_pylist(),
-                               bad.column("message").to_pylist()):
+    for no, rid, us, message in zip(bad.column("record_no").to_pylist(), bad.column("record_id").to_pylist(),
+                                    pc.cast(bad.column("logged"), pa.int64()).to_pylist(),
+                                    bad.column("message").to_pylist()):
         ctx.quarantine(no, f"logged time {_iso_us(us)} is outside the years {PLACEABLE_FROM.year}-"
-                           f"{PLACEABLE_UNTIL.year - 1} a timeline can hold", message or "")
+                           f"{PLACEABLE_UNTIL.year - 1} a timeline can hold", message or "", rid)
     return batch.filter(pc.invert(outside))
 
 

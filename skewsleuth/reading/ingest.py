@@ -18,14 +18,15 @@ from typing import Callable, Iterable, Iterator
 import duckdb
 import pyarrow as pa
 
-from ..errors import CaseError, CaseKeyError, WorkerDied
+from ..errors import CaseError, CaseKeyError, UnusableFile, WorkerDied
 from ..case import Case, load_case, load_changes_csv, sniff_case, sniff_changes_csv
 from ..hosts import host_keys
 from ..schema import EVENTS, QUARANTINE, quarantine_table
 from ..sources import sniff
+from ..sources.base import EXCERPT_CHARS, excerpt
 from ..store import Store
 from .cache import CacheEntryWriter, ParseCache
-from .discovery import discover, head_of, host_hint
+from .discovery import HIDDEN, LINKED, discover, head_of, host_hint
 from .files import FileResult, FileTask, read_bundle, read_files
 from .workers import default_workers, ordered_map
 
@@ -39,6 +40,11 @@ class IngestSummary:
     duplicates: int = 0
     failures: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
     notes: list[str] = field(default_factory=list)  # what readers assumed about whole files
+    # The quarantined records counted by reason, most first, each with its first record
+    # (:func:`quarantine_by_reason`); the counts add up to ``quarantined``.
+    quarantine: list[dict] = field(default_factory=list)
+    # Entries under the evidence folders that are not evidence: (path, why) (see discover).
+    aside: list[tuple[str, str]] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return {"files": self.files, "records": self.records, "quarantined": self.quarantined,
@@ -61,13 +67,18 @@ def ingest(store: Store, paths: list[Path], case: Case, *, host: str | None = No
     summary = IngestSummary()
     loader = _Loader(store)
     tasks: list[FileTask] = []
-    for file_id, (path, direct) in enumerate(discover(paths, exclude), start=1):
+    aside: list[tuple[Path, str]] = []
+    file_id = 0
+    for file_id, (path, direct) in enumerate(discover(paths, exclude, aside), start=1):
         summary.files += 1
         hint = host if (host and direct) else host_hint(path)
         try:
             head = head_of(path)
+        except UnusableFile as exc:
+            _fail(loader, summary, file_id, path, None, hint, str(exc))
+            continue
         except OSError as exc:
-            _fail(loader, summary, file_id, path, None, hint, f"cannot read: {exc.strerror}")
+            _fail(loader, summary, file_id, path, None, hint, _unreadable(path, exc))
             continue
         if not head:
             _fail(loader, summary, file_id, path, None, hint, "empty file (0 bytes)")
@@ -83,6 +94,15 @@ def ingest(store: Store, paths: list[Path], case: Case, *, host: str | None = No
                   "or change log)")
             continue
         tasks.append(FileTask(str(path), file_id, fmt, hint, case.timezone, _modified(path), year))
+    for path, why in aside:
+        if why in (HIDDEN, LINKED):
+            summary.aside.append((str(path), why))
+        else:
+            # A folder that cannot be listed hides whatever it holds: it fails like a file.
+            file_id += 1
+            summary.files += 1
+            _fail(loader, summary, file_id, path, None, host_hint(path), why)
+    summary.notes += _aside_notes(summary.aside)
 
     parse_cache = ParseCache(cache) if cache is not None else None
     keys = [parse_cache.key(t) if parse_cache else None for t in tasks]
@@ -154,7 +174,119 @@ def ingest(store: Store, paths: list[Path], case: Case, *, host: str | None = No
     loader.flush()
     if parse_cache is not None:
         parse_cache.keep_only({k for k in keys if k})
+    # In the order the files were found, whether they failed before or while being read.
+    summary.failures = [(r["path"], r["error"]) for r in store.rows(
+        "SELECT path, error FROM files WHERE status = 'failed' ORDER BY file_id")]
+    summary.quarantine = quarantine_by_reason(store)
     return summary
+
+
+def _unreadable(path: Path, exc: OSError) -> str:
+    if path.is_symlink() and not path.exists():
+        try:
+            return f"a link to {os.readlink(path)}, which does not exist"
+        except OSError:
+            pass
+    return f"cannot read: {exc.strerror or exc}"
+
+
+ASIDE_SHOWN = 5
+
+
+def _aside_notes(aside: list[tuple[str, str]]) -> list[str]:
+    """What was set aside as not evidence, counted and named (the first few), by why."""
+    notes = []
+    for why, one, many, because in (
+            (HIDDEN, "hidden file or folder", "hidden files or folders", "names starting with '.'"),
+            (LINKED, "link to a folder", "links to folders",
+             "links are not followed: name the folder itself to read it")):
+        paths = [p + ("/" if os.path.isdir(p) else "") for p, w in aside if w == why]
+        if paths:
+            more = len(paths) - ASIDE_SHOWN
+            named = ", ".join(paths[:ASIDE_SHOWN]) + (f" and {more:,} more" if more > 0 else "")
+            noun = one if len(paths) == 1 else many
+            notes.append(f"not read as evidence: {len(paths):,} {noun} ({because}): {named}")
+    return notes
+
+
+# Parts of quarantine reasons that change from record to record (a number, a position,
+# a value read), as the readers write them (the ``ctx.quarantine`` calls of
+# skewsleuth.sources and reading.files): written as "…", so that one kind of damage is
+# counted once. A reason is otherwise kept as its reader wrote it. RE2 patterns.
+REASON_VARIABLE_PARTS: list[tuple[str, str]] = [
+    (r"^logged time \S+ is outside", "logged time … is outside"),
+    # "record number 6335011", "chunk 3", "at offset 78404", "Offset 0x00008060",
+    # "line 1 column 5 (char 4)", "holds 2", "last 3000 bytes", "(need 0 bytes, have 0)"
+    (r"\b(number|chunk|chunks|offset|Offset|line|column|char|year|EventRecordID|last|lists|holds|need|have) "
+     r"(0x[0-9A-Fa-f]+|\d+)\b", r"\1 …"),
+    (r"\(\d+ (line|lines)\)", "(… lines)"),
+    # the parser's "found `[ 0, 6E,  0, 64]`", "invalid byte `0x73`"
+    (r"\b(found|byte) `[^`]*`", r"\1 `…`"),
+    # a value read, quoted: "not RFC 3339: '2024-13-01'", "invalid time '13/45/2020-...'"
+    (r"(: |time |offset )'[^']*'", r"\1'…'"),
+    # "PRI out of range: <999>", "time out of range: 1e99", "__REALTIME_TIMESTAMP out of range: 9"
+    (r"(out of range: ).+$", r"\1…"),
+]
+
+
+def _normalised_reason(column: str) -> tuple[str, list[str]]:
+    sql, params = column, []
+    for pattern, replacement in REASON_VARIABLE_PARTS:
+        sql = f"regexp_replace({sql}, ?, ?, 'g')"
+        params += [pattern, replacement]
+    return sql, params
+
+
+def quarantine_by_reason(store: Store) -> list[dict]:
+    """The ``quarantine`` table counted by reason (:data:`REASON_VARIABLE_PARTS`
+    written as "…"), most first, each with its first record as an example: the file,
+    the record (its EventRecordID where the format has one and it was read, else its
+    ``record_no``, as the case database and the timeline number it) and an escaped,
+    bounded excerpt."""
+    reason, params = _normalised_reason("reason")
+    rows = store.rows(f"""
+        WITH q AS (SELECT rowid AS k, file_id, record_no, record_id, excerpt, {reason} AS reason FROM quarantine),
+        g AS (SELECT reason, count(*) AS n, min(k) AS k FROM q GROUP BY reason)
+        SELECT g.reason, g.n, f.path, q.record_no, q.record_id, left(q.excerpt, {EXCERPT_CHARS * 2}) AS excerpt
+        FROM g JOIN q USING (k) LEFT JOIN files f USING (file_id)
+        ORDER BY g.n DESC, g.reason""", params)
+    out = []
+    for r in rows:
+        if r["record_id"] is not None:
+            record, kind = r["record_id"], "EventRecordID"
+        elif r["record_no"] is not None:
+            record, kind = r["record_no"], "record_no"
+        else:
+            record, kind = None, None
+        out.append({"reason": r["reason"], "count": r["n"],
+                    "example": {"path": r["path"], "record": record, "record_kind": kind,
+                                "excerpt": excerpt(r["excerpt"] or "")}})
+    return out
+
+
+def unread_files(store: Store) -> list[tuple[str, str]]:
+    """(path, why) of every evidence file no record was ingested from, in the order
+    they were found: the failed ones with their reason, the others with what became of
+    their records (the reason most of them were quarantined for)."""
+    reason, params = _normalised_reason("reason")
+    rows = store.rows(f"""
+        WITH r AS (SELECT file_id, {reason} AS reason, count(*) AS n FROM quarantine GROUP BY ALL),
+        top AS (SELECT file_id, arg_max(reason, (n, reason)) AS reason, count(*) AS reasons FROM r GROUP BY file_id)
+        SELECT f.path, f.status, f.error, f.records, top.reason AS top, top.reasons
+        FROM files f LEFT JOIN top USING (file_id)
+        WHERE f.ingested = 0 AND f.status <> 'case' ORDER BY f.file_id""", params)
+    out = []
+    for r in rows:
+        if r["status"] == "failed":
+            out.append((r["path"], r["error"]))
+        elif r["records"] and r["top"] is not None:
+            what = "its one record" if r["records"] == 1 else f"all {r['records']:,} records"
+            more = r["reasons"] - 1
+            others = f", and {more:,} other reason{'s' if more > 1 else ''}" if more else ""
+            out.append((r["path"], f"{what} quarantined: {r['top']}{others}"))
+        else:
+            out.append((r["path"], "no records in it"))
+    return out
 
 
 # A worker process is given several small files at once: one task per file cost more

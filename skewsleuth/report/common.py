@@ -66,3 +66,27 @@ def bounded(estimate: float | None, low: float | None, high: float | None, beyon
 
 def plural(n: int, word: str) -> str:
     return f"{n:,} {word}" + ("" if n == 1 else "s")
+
+
+# What the reports show of the evidence not read (``ingest.quarantine`` and
+# ``ingest.failures``): the terminal the first few, the Markdown and HTML more; the JSON
+# holds them all.
+TERMINAL_REASONS, TERMINAL_FAILURES = 5, 10
+REPORT_REASONS, REPORT_FAILURES = 20, 50
+
+
+def printable(text: object) -> str:
+    """Text from the evidence or the file system with its control characters escaped
+    (``\\x1b``, ``\\n``): a file name cannot move a terminal's cursor or start a line."""
+    s = str(text)
+    if s.isprintable():
+        return s
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in s)
+
+
+def where(example: dict) -> str:
+    """Where a quarantined record is: its file and its record (EventRecordID, or
+    record_no as the case database numbers it)."""
+    if example.get("record") is None:
+        return printable(example.get("path") or "")
+    return f"{printable(example.get('path') or '')}, {example['record_kind']} {example['record']}"

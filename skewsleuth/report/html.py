@@ -51,7 +51,7 @@ from ..rca import Candidate
 from ..schema import cite
 from .chart import (MAX_LANES, _change_what, _fin, _skewed, _step_delta, chart_data, chart_spec,  # noqa: F401
                     choose_lanes, vega_spec, write_png)
-from .common import bounded, local, offset
+from .common import REPORT_FAILURES, REPORT_REASONS, bounded, local, offset, plural, printable, where
 
 UTC = timezone.utc
 MAX_RECORDS = 10          # records linked from one finding
@@ -246,7 +246,24 @@ def _findings(v: Verdict, recs: _Records) -> dict:
         boots = [{"id": f"boot-{opens.get(id(b), f'{name}-{k}')}", "at": local(b.after, zone), "records": recs.refs(_boundary_pairs(b))[:4]} for k, b in enumerate(hc.boots)]
         hosts.append({"host": name, "platform": hc.platform, "segments": segs, "steps": steps, "boots": boots})
     return {"incidents": incidents, "hosts": hosts, "ingest": d["ingest"], "notes": d["notes"],
-            "contradictions": len(d["contradictions"]), "changes": _clock_changes(v, d, recs)}
+            "contradictions": len(d["contradictions"]), "changes": _clock_changes(v, d, recs),
+            "not_read": _not_read(d["ingest"])}
+
+
+def _not_read(ing: dict) -> dict | None:
+    """The records quarantined by reason (each with its first record) and the failed
+    files, the first few of each, for the section under the verdict; None when all was read."""
+    reasons, failures = ing["quarantine"], ing["failures"]
+    if not (reasons or failures):
+        return None
+    rest = reasons[REPORT_REASONS:]
+    return {"quarantined": ing["quarantined"],
+            "reasons": [{"count": q["count"], "reason": printable(q["reason"]), "where": where(q["example"]),
+                         "excerpt": q["example"]["excerpt"]} for q in reasons[:REPORT_REASONS]],
+            "more_reasons": len(rest), "more_records": sum(q["count"] for q in rest),
+            "failures": [{"path": printable(x["path"]), "reason": printable(x["reason"])}
+                         for x in failures[:REPORT_FAILURES]], "failed": len(failures),
+            "more_failures": max(0, len(failures) - REPORT_FAILURES)}
 
 
 def _clock_changes(v: Verdict, d: dict, recs: _Records) -> dict:

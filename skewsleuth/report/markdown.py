@@ -6,7 +6,8 @@ from datetime import datetime
 
 from ..findings import LEVELS as FINDING_LEVELS
 from ..verdict import Verdict
-from .common import bounded, code, code_span, local, md, offset
+from .common import (REPORT_FAILURES, REPORT_REASONS, bounded, code, code_span, local, md, offset, plural, printable,
+                     where)
 
 
 def _t(v: Verdict, s: str | None) -> str:
@@ -42,6 +43,7 @@ def render_markdown(v: Verdict) -> str:
     out = ["# skewsleuth verdict", "",
            f"Read {ing['files']} files, {ing['records']:,} records: {ing['quarantined']} quarantined, "
            f"{ing['files_failed']} files failed. Times in {md(v.case.timezone_name)}.", ""]
+    out += _not_read(ing)
     if not d["incidents"]:
         high = d["findings_summary"]["total"]["high"]
         out += ["**No incident**: no skew-sensitive failure was found in the evidence"
@@ -82,3 +84,34 @@ def render_markdown(v: Verdict) -> str:
     if d["notes"]:
         out += ["## Notes", ""] + [f"- {md(n_)}" for n_ in d["notes"]] + [""]
     return "\n".join(out)
+
+
+def _not_read(ing: dict) -> list[str]:
+    """The records quarantined, by reason (most first, each with its first record), and
+    the files that failed with their reasons: the first few of each (the JSON's
+    ``ingest`` has them all)."""
+    reasons, failures = ing.get("quarantine", []), ing["failures"]
+    if not (reasons or failures):
+        return []
+    out = ["## Evidence not read", ""]
+    if reasons:
+        out += [f"{plural(ing['quarantined'], 'record')} quarantined, by reason (each with its first record):", ""]
+        for q in reasons[:REPORT_REASONS]:
+            ex = q["example"]
+            line = f"- **{q['count']:,}** × {md(printable(q['reason']))} — e.g. {md(where(ex))}"
+            if ex.get("excerpt"):
+                line += f": {code_span(ex['excerpt'])}"
+            out.append(line)
+        rest = reasons[REPORT_REASONS:]
+        if rest:
+            out.append(f"- … {plural(len(rest), 'more reason')} ({plural(sum(q['count'] for q in rest), 'record')}): "
+                       "see `ingest.quarantine` in the JSON")
+        out.append("")
+    if failures:
+        out += [f"{plural(len(failures), 'file')} failed:", ""]
+        out += [f"- {md(printable(f['path']))}: {md(printable(f['reason']))}" for f in failures[:REPORT_FAILURES]]
+        if len(failures) > REPORT_FAILURES:
+            out.append(f"- … {plural(len(failures) - REPORT_FAILURES, 'more failed file')}: see `ingest.failures` in "
+                       "the JSON")
+        out.append("")
+    return out

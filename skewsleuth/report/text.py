@@ -12,7 +12,7 @@ from rich.text import Text
 
 from ..findings import LEVELS as FINDING_LEVELS
 from ..verdict import NO_CLOCK_EVIDENCE, Verdict
-from .common import bounded, local, offset, plural
+from .common import TERMINAL_FAILURES, TERMINAL_REASONS, bounded, local, offset, plural, printable, where
 
 MAX_ROWS_PER_HOST = 8
 MAX_EVIDENCE = 6
@@ -60,8 +60,7 @@ def render_text(v: Verdict, console: Console) -> None:
         head.append(f", {ing['duplicates']:,} collected twice and counted once")
     head.append(f". Times in {v.case.timezone_name}.")
     console.print(head)
-    for f in ing["failures"][:10]:
-        console.print(Text(f"  failed: {f['path']}: {f['reason']}", style="yellow"))
+    _not_read(ing, console)
     if not d["incidents"]:
         high = d["findings_summary"]["total"]["high"]
         if high:
@@ -170,6 +169,30 @@ def _findings(v: Verdict, d: dict, console: Console) -> None:
 
 # Hosts without clock evidence named on their one line; --json lists them all.
 MAX_BLIND_NAMED = 8
+
+
+def _not_read(ing: dict, console: Console) -> None:
+    """Under the counts: a line per reason records were quarantined for (the most
+    frequent first, with the first such record), and every failed file with its reason
+    (the first few of each; --json has them all)."""
+    reasons = ing.get("quarantine", [])
+    for q in reasons[:TERMINAL_REASONS]:
+        line = Text(f"  {q['count']:,} quarantined: ", style="yellow")
+        line.append(printable(q["reason"]))
+        line.append(f"  (e.g. {where(q['example'])})", style="dim")
+        console.print(line)
+    if len(reasons) > TERMINAL_REASONS:
+        rest = reasons[TERMINAL_REASONS:]
+        records = plural(sum(q["count"] for q in rest), "record")
+        console.print(Text(f"  … {plural(len(rest), 'more reason')} ({records}), see --json", style="dim"))
+    failures = ing["failures"]
+    for f in failures[:TERMINAL_FAILURES]:
+        line = Text(f"  failed: {printable(f['path'])}: ", style="yellow")
+        line.append(printable(f["reason"]))
+        console.print(line)
+    if len(failures) > TERMINAL_FAILURES:
+        console.print(Text(f"  … {plural(len(failures) - TERMINAL_FAILURES, 'more failed file')}, see --json",
+                           style="dim"))
 
 
 def _clocks(v: Verdict, d: dict, console: Console) -> None:

@@ -42,6 +42,7 @@ class Quarantined:
     record_no: int | None
     reason: str
     excerpt: str
+    record_id: int | None = None     # the log's own number for the record (EventRecordID), if read
 
 
 @dataclass
@@ -65,8 +66,9 @@ class FileContext:
     # What a reader assumed about the whole file (a year, a zone): for the verdict.
     notes: list[str] = field(default_factory=list)
 
-    def quarantine(self, record_no: int | None, reason: str, raw: str | bytes = "") -> None:
-        self.quarantined.append(Quarantined(record_no, reason, excerpt(raw)))
+    def quarantine(self, record_no: int | None, reason: str, raw: str | bytes = "",
+                   record_id: int | None = None) -> None:
+        self.quarantined.append(Quarantined(record_no, reason, excerpt(raw), record_id))
 
 
 class EventBatchBuilder:

@@ -540,6 +540,16 @@ def _declared(attributes: str) -> str | None:
     return None
 
 
+_RECORD_ID = re.compile(r"<(?:\w+:)?EventRecordID>\s*(\d{1,18})\s*</")
+
+
+def _record_id(text: str) -> int | None:
+    """The EventRecordID of an event that cannot be read whole, where it can be seen:
+    the number a reader finds the event by in Event Viewer."""
+    m = _RECORD_ID.search(text)
+    return int(m.group(1)) if m else None
+
+
 def _read_stream(reader: Any, ctx: FileContext, fast: _FastRenderer | None) -> Iterator[pa.RecordBatch]:
     nos: list[int] = []
     ids: list[int | None] = []
@@ -582,7 +592,8 @@ def _read_stream(reader: Any, ctx: FileContext, fast: _FastRenderer | None) -> I
             pos = stop
             if not closed:
                 # An <Event> that never closes before the next one opens: truncated.
-                ctx.quarantine(ordinal, "truncated <Event> element (no </Event>)", buf[m.start():stop])
+                ctx.quarantine(ordinal, "truncated <Event> element (no </Event>)", buf[m.start():stop],
+                               _record_id(buf[m.start():stop]))
                 ordinal += 1
                 continue
             text = buf[m.start():stop]
@@ -591,7 +602,7 @@ def _read_stream(reader: Any, ctx: FileContext, fast: _FastRenderer | None) -> I
                 try:
                     rendered = _render_json(text)
                 except (ParseError, DefusedXmlException, ValueError) as exc:
-                    ctx.quarantine(ordinal, f"malformed event XML: {exc}", text)
+                    ctx.quarantine(ordinal, f"malformed event XML: {exc}", text, _record_id(text))
                     ordinal += 1
                     continue
             nos.append(ordinal)

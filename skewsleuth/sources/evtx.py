@@ -4,8 +4,11 @@ Yields one event per record that the ``evtx`` package (pyevtx-rs, a Rust parser)
 render. EVTX files from broken machines and shadow copies are often damaged: a chunk
 with bad magic, a record with a zero data size, a corrupt string cache. The parser
 raises for the damaged unit and carries on with the next; each raise is quarantined
-here with the parser's message. A damaged chunk is counted as one quarantined unit,
-since its record count cannot be read.
+here with the parser's message (and the record's EventRecordID when the message
+names it). A damaged chunk is counted as one quarantined unit, since its record count
+cannot be read. A copy cut short is read up to the cut: the parser reads whole chunks
+only, so it is given the whole records of the partial last chunk followed by zeros, and
+the records lost after them are quarantined as one unit (see :func:`_check_size`).
 
 References: Microsoft, "[MS-EVEN6] BinXml"; Joachim Metz, "Windows XML Event Log
 (EVTX) format" (libevtx documentation); https://github.com/omerbenamram/evtx.
@@ -13,6 +16,10 @@ References: Microsoft, "[MS-EVEN6] BinXml"; Joachim Metz, "Windows XML Event Log
 
 from __future__ import annotations
 
+import io
+import re
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Iterator
 
 import pyarrow as pa
@@ -32,30 +39,127 @@ def sniff(head: bytes) -> bool:
 
 HEADER_BLOCK = 4096
 CHUNK = 65536
+CHUNK_HEADER = 512
+CHUNK_MAGIC = b"ElfChnk\x00"
+RECORD_MAGIC = b"\x2a\x2a\x00\x00"
+RECORD_HEADER = 24        # magic, size, EventRecordID, time; a record ends with a copy of its size
 
 
-def _check_size(ctx: FileContext) -> None:
+@dataclass
+class _Cut:
+    """Where a file cut short can still be read up to: the end of the last whole record
+    of its partial last chunk (the parser is given zeros from there to the chunk's end,
+    which it takes for the end of the records)."""
+    keep: int          # bytes of the file read as they are
+    size: int          # the file as the parser sees it: ``keep`` then zeros to a whole chunk
+
+
+def _last_whole_record(data: bytes) -> tuple[int, int] | None:
+    """(where it ends, its EventRecordID) of the last record wholly inside ``data``, the
+    start of a chunk cut short; None when not even one record is whole."""
+    if len(data) < CHUNK_HEADER or not data.startswith(CHUNK_MAGIC):
+        return None
+    pos, last = CHUNK_HEADER, None
+    while pos + RECORD_HEADER <= len(data) and data[pos:pos + 4] == RECORD_MAGIC:
+        size = int.from_bytes(data[pos + 4:pos + 8], "little")
+        end = pos + size
+        if size < RECORD_HEADER + 4 or end > len(data) or int.from_bytes(data[end - 4:end], "little") != size:
+            break
+        last = (end, int.from_bytes(data[pos + 8:pos + 16], "little"))
+        pos = end
+    return last
+
+
+def _check_size(ctx: FileContext) -> _Cut | None:
     """Quarantine what the parser would drop without a word: a truncated tail.
 
     A file is a 4096-byte header block and whole 64 KiB chunks; the header says how
     many chunks there are. A copy cut short ends inside a chunk or holds fewer chunks.
+    The parser reads whole chunks only: the records of the partial last chunk that are
+    whole are read all the same (see :class:`_Cut`), the rest are lost. Raises
+    :class:`UnusableFile` when not even one record is left.
     """
     try:
         size = ctx.path.stat().st_size
         with open(ctx.path, "rb") as fh:
             header = fh.read(HEADER_BLOCK)
+            whole, partial = divmod(max(size - HEADER_BLOCK, 0), CHUNK)
+            fh.seek(HEADER_BLOCK + whole * CHUNK)
+            tail = fh.read(partial) if partial else b""
     except OSError:
-        return
+        return None
     if len(header) < 0x2C:
-        return
+        return None
     listed = int.from_bytes(header[0x2A:0x2C], "little")  # "number of chunks"
-    whole, partial = divmod(max(size - HEADER_BLOCK, 0), CHUNK)
-    if partial:
+    if size < HEADER_BLOCK:
+        raise UnusableFile(f"the file was cut short inside its header block ({size:,} of {HEADER_BLOCK:,} bytes): "
+                           "it holds no record")
+    salvaged = _last_whole_record(tail) if partial else None
+    if not whole and salvaged is None:
+        if partial:
+            raise UnusableFile(f"the file was cut short inside its first chunk ({partial:,} of {CHUNK:,} bytes): "
+                               "not one record in it is whole")
+        raise UnusableFile("the file holds its header and no chunk of records"
+                           + (f" (the header lists {listed}: the file was cut short)" if listed else ""))
+    cut = None
+    if salvaged is not None:
+        end, last_id = salvaged
+        cut = _Cut(HEADER_BLOCK + whole * CHUNK + end, HEADER_BLOCK + (whole + 1) * CHUNK)
+        # The chunk's header names its last record: those after the last whole one are lost.
+        if int.from_bytes(tail[32:40], "little") > last_id:
+            ctx.quarantine(None, f"file ends inside chunk {whole}: its records after EventRecordID {last_id} "
+                                 "are lost (the file was cut short)")
+    elif partial:
         ctx.quarantine(None, f"file ends inside chunk {whole}: its last {partial} bytes cannot be read "
                              "(the file was cut short)")
     if listed > whole + (1 if partial else 0):
         ctx.quarantine(None, f"the header lists {listed} chunks but the file holds {whole}"
                              + (" and a partial one" if partial else "") + " (the file was cut short)")
+    return cut
+
+
+class _CutFile(io.RawIOBase):
+    """A file cut short as the parser is given it: its first ``cut.keep`` bytes, then
+    zeros up to ``cut.size``."""
+
+    def __init__(self, path: Path, cut: _Cut) -> None:
+        super().__init__()
+        self._fh = open(path, "rb")     # noqa: SIM115 - closed with this object
+        self._cut = cut
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        view = memoryview(buffer).cast("B")
+        n = max(0, min(len(view), self._cut.size - self._pos))
+        real = max(0, min(n, self._cut.keep - self._pos))
+        if real:
+            self._fh.seek(self._pos)
+            got = self._fh.readinto(view[:real]) or 0
+            real = got
+        view[real:n] = bytes(n - real)
+        self._pos += n
+        return n
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._cut.size}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def tell(self) -> int:
+        return self._pos
+
+    def close(self) -> None:
+        self._fh.close()
+        super().close()
+
+
+_RECORD_NUMBER = re.compile(r"Failed to parse record number (\d{1,18})\b")
 
 
 def read_raw(ctx: FileContext) -> Iterator[tuple[list[int], list[int | None], list[str]]]:
@@ -64,38 +168,45 @@ def read_raw(ctx: FileContext) -> Iterator[tuple[list[int], list[int | None], li
     quarantined here."""
     import evtx  # imported here so that the rest of the package loads without it
 
-    _check_size(ctx)
-
+    cut = _check_size(ctx)
+    source = _CutFile(ctx.path, cut) if cut is not None else None
     try:
-        parser = evtx.PyEvtxParser(str(ctx.path))
-    except Exception as exc:  # the header itself is unreadable
-        raise UnusableFile(f"not a readable EVTX file: {exc}") from None
-    records = parser.records_json()
-    nos: list[int] = []
-    ids: list[int | None] = []
-    jsons: list[str] = []
-    ordinal = 0
-    while True:
-        # A for loop, entered again after each damaged record: next() in a try block per
-        # record cost a third as much as the parser itself.
         try:
-            for record in records:
-                rid, data = record.get("event_record_id"), record["data"]
-                nos.append(ordinal)
-                ids.append(rid)
-                jsons.append(data)
+            parser = evtx.PyEvtxParser(source if source is not None else str(ctx.path))
+        except Exception as exc:  # the header itself is unreadable
+            raise UnusableFile(f"not a readable EVTX file: {exc}".split("\n")[0]) from None
+        records = parser.records_json()
+        nos: list[int] = []
+        ids: list[int | None] = []
+        jsons: list[str] = []
+        ordinal = 0
+        while True:
+            # A for loop, entered again after each damaged record: next() in a try block per
+            # record cost a third as much as the parser itself.
+            try:
+                for record in records:
+                    rid, data = record.get("event_record_id"), record["data"]
+                    nos.append(ordinal)
+                    ids.append(rid)
+                    jsons.append(data)
+                    ordinal += 1
+                    if len(nos) >= BATCH_ROWS:
+                        yield nos, _record_ids(ids), jsons
+                        nos, ids, jsons = [], [], []
+                break
+            except MemoryError:
+                raise   # not damage: the reader stops here, with what it read kept
+            except Exception as exc:  # noqa: BLE001 - the parser signals damage with plain exceptions
+                message = f"EVTX parser: {exc}".split("\n")[0][:300]
+                # The parser names the record it failed on by its EventRecordID, when it read that far.
+                m = _RECORD_NUMBER.search(message)
+                ctx.quarantine(ordinal, message, "", int(m.group(1)) if m else None)
                 ordinal += 1
-                if len(nos) >= BATCH_ROWS:
-                    yield nos, _record_ids(ids), jsons
-                    nos, ids, jsons = [], [], []
-            break
-        except MemoryError:
-            raise   # not damage: the reader stops here, with what it read kept
-        except Exception as exc:  # noqa: BLE001 - the parser signals damage with plain exceptions
-            ctx.quarantine(ordinal, f"EVTX parser: {exc}".split("\n")[0][:300])
-            ordinal += 1
-    if nos:
-        yield nos, _record_ids(ids), jsons
+        if nos:
+            yield nos, _record_ids(ids), jsons
+    finally:
+        if source is not None:
+            source.close()
 
 
 def _record_ids(ids: list) -> list[int | None]:

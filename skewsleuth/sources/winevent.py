@@ -203,9 +203,10 @@ class Pending:
             rows = pc.indices_nonzero(problem.is_valid())
             excerpts = pc.utf8_slice_codeunits(raw.column("json").take(rows), 0, 200)
             bad = out.take(rows)
-            for part, no, reason, ex in zip(bad.column("part").to_pylist(), bad.column("record_no").to_pylist(),
-                                            bad.column("problem").to_pylist(), excerpts.to_pylist()):
-                parts[part].ctx.quarantine(no, reason, ex)
+            for part, no, rid, reason, ex in zip(bad.column("part").to_pylist(), bad.column("record_no").to_pylist(),
+                                                 bad.column("record_id").to_pylist(), bad.column("problem").to_pylist(),
+                                                 excerpts.to_pylist()):
+                parts[part].ctx.quarantine(no, reason, ex, rid)
             out = out.filter(problem.is_null())
         return [(parts[k].ctx, _events(rows, parts[k])) for k, rows in _split(out, len(parts))]
 
@@ -228,7 +229,8 @@ def _valid_json_only(part: _Part) -> _Part:
             json.loads(text)
             keep.append(k)
         except ValueError as exc:
-            part.ctx.quarantine(part.record_nos[k], f"record rendered as malformed JSON: {exc}", text)
+            part.ctx.quarantine(part.record_nos[k], f"record rendered as malformed JSON: {exc}", text,
+                                part.record_ids[k])
     return _Part(part.ctx, part.format, [part.record_nos[k] for k in keep], [part.record_ids[k] for k in keep],
                  [part.jsons[k] for k in keep])
 

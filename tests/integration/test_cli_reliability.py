@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import shutil
 import signal
 import subprocess
@@ -351,3 +352,148 @@ def test_a_misspelt_key_in_a_second_case_file_among_the_evidence_is_refused_too(
                                                      "    what: firewall rule\n")
     line = one_line_error("investigate", str(ev), "-q")
     assert "unknown key 'hots' in changes[0] of" in line and "did you mean 'host'?" in line
+
+
+# -- what was not read, said everywhere (issue 20) ---------------------------------------------
+
+def _junk_folder(evtx_dir, folder):
+    """A truncated EVTX, a 0-byte file, random bytes, text that is no log, a dangling
+    link, a named pipe, and a hidden file (not evidence)."""
+    folder.mkdir(parents=True)
+    (folder / "cut.evtx").write_bytes((evtx_dir / "system.evtx").read_bytes()[:5000])
+    (folder / "empty.log").write_bytes(b"")
+    (folder / "random.bin").write_bytes(random.Random(7).randbytes(4000))
+    (folder / "notes.txt").write_text("remember to call the vendor\nnothing here has a time\n")
+    (folder / "link.log").symlink_to(folder / "gone.log")
+    os.mkfifo(folder / "pipe.log")
+    (folder / ".DS_Store").write_bytes(b"\0\0\0\1Bud1")
+    return {"cut.evtx": "the file was cut short inside its first chunk (904 of 65,536 bytes): not one record in "
+                        "it is whole",
+            "empty.log": "empty file (0 bytes)", "random.bin": "unrecognised format",
+            "notes.txt": "unrecognised format",
+            "link.log": f"a link to {(folder / 'gone.log').absolute()}, which does not exist",
+            "pipe.log": "not a regular file (a named pipe)"}
+
+
+def test_every_file_of_a_junk_folder_is_named_with_its_reason_in_json_and_terminal(evtx_dir, tmp_path, seed_copy):
+    ev = seed_copy
+    reasons = _junk_folder(evtx_dir, ev / "junk")
+    r = run_cli("investigate", str(ev), "--json", str(tmp_path / "v.json"), "--md", str(tmp_path / "t.md"),
+                "--html", str(tmp_path / "r.html"))
+    assert r.returncode == 1, r.stderr
+    d = json.loads((tmp_path / "v.json").read_text())
+    failures = {f["path"]: f["reason"] for f in d["ingest"]["failures"]}
+    assert d["ingest"]["files_failed"] == len(failures) == len(reasons) == 6
+    terminal = " ".join(r.stdout.split())         # as printed, long lines wrapped
+    for name, reason in reasons.items():
+        path = str(ev / "junk" / name)
+        assert failures[path].startswith(reason), name
+        assert f"failed: {path}: {failures[path]}" in terminal, name
+        assert path in (tmp_path / "t.md").read_text() and path in (tmp_path / "r.html").read_text()
+    # the hidden file is no failure, but it is counted where the user sees it
+    note = f"not read as evidence: 1 hidden file or folder (names starting with '.'): {ev / 'junk' / '.DS_Store'}"
+    assert note in d["notes"] and note in terminal
+    assert d["incidents"][0]["root_causes"][0]["host"] == "srv-lyncedge01.domain.com"
+
+
+def test_a_junk_folder_alone_is_exit_2_naming_every_file_on_one_line(evtx_dir, tmp_path):
+    reasons = _junk_folder(evtx_dir, tmp_path / "junk")
+    line = one_line_error("investigate", "junk", cwd=tmp_path)
+    # the reasons of the first files found, each with its files, and how many more
+    assert line == ("skewsleuth: nothing could be read from the input: junk/cut.evtx: " + reasons["cut.evtx"]
+                    + "; junk/empty.log: empty file (0 bytes); junk/link.log: " + reasons["link.log"]
+                    + "; and 3 more")
+
+
+def test_a_truncated_evtx_alone_is_exit_2_naming_the_file_and_the_reason(evtx_dir, tmp_path):
+    cut = tmp_path / "cut.evtx"
+    data = (evtx_dir / "system.evtx").read_bytes()
+    for size, reason in ((5000, "the file was cut short inside its first chunk (904 of 65,536 bytes): not one "
+                                "record in it is whole"),
+                         (4096, "the file holds its header and no chunk of records (the header lists 3: the file "
+                                "was cut short)"),
+                         (1000, "the file was cut short inside its header block (1,000 of 4,096 bytes): it holds "
+                                "no record")):
+        cut.write_bytes(data[:size])
+        assert one_line_error("investigate", "cut.evtx", cwd=tmp_path) == \
+            f"skewsleuth: nothing could be read from the input: cut.evtx: {reason}"
+
+
+def test_a_truncated_evtx_is_read_up_to_the_cut(evtx_dir, tmp_path):
+    (tmp_path / "srv01").mkdir()
+    (tmp_path / "srv01" / "System.evtx").write_bytes((evtx_dir / "system.evtx").read_bytes()[:4096 + 20_000])
+    r = run_cli("investigate", str(tmp_path), "--json", "-", "-q")
+    assert r.returncode == 1, r.stderr
+    d = json.loads(r.stdout)
+    assert d["ingest"]["records"] - d["ingest"]["quarantined"] > 0 and d["ingest"]["files_failed"] == 0
+    (q, *_) = d["ingest"]["quarantine"]
+    assert q["reason"] == ("file ends inside chunk …: its records after EventRecordID … are lost "
+                           "(the file was cut short)")
+
+
+def _damaged_evidence(evtx_dir, ev):
+    """Evidence with quarantined records of several reasons, one excerpt hostile."""
+    win = ev / "win01"
+    win.mkdir()
+    for name in ("sample_with_a_bad_chunk_magic.evtx", "sysmon.evtx", "sample-with-zero-data-size-event.evtx",
+                 "Microsoft-Windows-HelloForBusiness%4Operational.evtx"):
+        shutil.copy(evtx_dir / name, win / name)
+    good = [rfc5424_line(datetime(2014, 10, 20, 18, m, tzinfo=UTC), "lnx01", "app", 1, "ok") for m in range(5)]
+    hostile = ("<999>Oct 20 18:19:05 lnx01 app: <script>alert(1)</script> `code` [x](javascript:alert(1)) "
+               "| pipe \x1b[31mred\x07")
+    (ev / "lnx01").mkdir()
+    (ev / "lnx01" / "syslog").write_text("\n".join(good[:2] + [hostile, hostile.replace("999", "777")] + good[2:])
+                                         + "\n")
+
+
+def test_quarantine_reasons_add_up_with_an_example_each_in_every_report(evtx_dir, tmp_path, seed_copy):
+    ev = seed_copy
+    _damaged_evidence(evtx_dir, ev)
+    r = run_cli("investigate", str(ev), "--json", str(tmp_path / "v.json"), "--md", str(tmp_path / "t.md"),
+                "--html", str(tmp_path / "r.html"))
+    assert r.returncode == 1, r.stderr
+    ing = json.loads((tmp_path / "v.json").read_text())["ingest"]
+    reasons = ing["quarantine"]
+    assert sum(q["count"] for q in reasons) == ing["quarantined"] > 0
+    assert [q["count"] for q in reasons] == sorted((q["count"] for q in reasons), reverse=True)
+    assert len({q["reason"] for q in reasons}) == len(reasons) >= 5
+    by = {q["reason"]: q for q in reasons}
+    pri = by["PRI out of range: …"]
+    assert pri["count"] == 2 and pri["example"]["path"] == str(ev / "lnx01" / "syslog")
+    assert pri["example"]["record"] == 2 and pri["example"]["record_kind"] == "record_no"
+    assert "<script>alert(1)</script>" in pri["example"]["excerpt"] and "\\x1b[31m" in pri["example"]["excerpt"]
+    filetime = by["TimeCreated is FILETIME 0 (1601-01-01): no time recorded"]["example"]
+    assert filetime["record_kind"] == "EventRecordID"
+    assert filetime["path"].endswith("HelloForBusiness%4Operational.evtx")
+    for q in reasons:
+        assert set(q["example"]) == {"path", "record", "record_kind", "excerpt"} and q["example"]["path"]
+    md = (tmp_path / "t.md").read_text()
+    html = (tmp_path / "r.html").read_text()
+    top = html[:html.index('id="clocks-chart"')]          # a section under the verdict, above the chart
+    shown = reasons[:5]                                   # the terminal shows the first five reasons
+    for q in shown:
+        assert f"{q['count']:,} quarantined: {q['reason']}" in r.stdout
+    if len(reasons) > 5:
+        assert f"… {len(reasons) - 5} more reason" in r.stdout and "see --json" in r.stdout
+    for q in reasons:
+        assert f"**{q['count']:,}** × " in md and q["example"]["path"] in md
+        assert q["example"]["path"] in top
+    assert "PRI out of range: …" in md and "PRI out of range: …" in top
+
+
+def test_a_hostile_excerpt_is_escaped_in_markdown_html_and_the_terminal(evtx_dir, tmp_path, seed_copy):
+    ev = seed_copy
+    _damaged_evidence(evtx_dir, ev)
+    r = run_cli("investigate", str(ev), "--md", str(tmp_path / "t.md"), "--html", str(tmp_path / "r.html"))
+    assert r.returncode == 1, r.stderr
+    md = (tmp_path / "t.md").read_text()
+    (line,) = [x for x in md.splitlines() if x.startswith("- **2** × PRI out of range")]
+    # inside a code span: no tag, link or emphasis can form, and the span cannot be closed early
+    span = line[line.index(": `") + 2:]
+    assert span.startswith("`") and span.endswith("`") and span.count("`") == 2
+    assert "<script>alert(1)</script>" in span and "'code'" in span
+    assert "\x1b" not in md and "\x07" not in md
+    html = (tmp_path / "r.html").read_text()
+    assert "<script>alert(1)" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; `code` [x](javascript:alert(1)) | pipe \\x1b[31mred\\x07" in html
+    assert "\x1b" not in r.stdout and "\x1b" not in html

@@ -55,7 +55,10 @@ def test_a_cut_short_evtx_says_so(evtx_dir, tmp_path):
     (tmp_path / "cut.evtx").write_bytes(data[:300_000])
     v = skewsleuth.investigate([tmp_path / "cut.evtx"])
     reasons = [r["reason"] for r in v.store.rows("SELECT reason FROM quarantine")]
-    assert reasons == ["file ends inside chunk 4: its last 33760 bytes cannot be read (the file was cut short)"]
+    # The records of the partial chunk before the cut are read: 4 whole chunks hold 444.
+    assert reasons == ["file ends inside chunk 4: its records after EventRecordID 509 are lost "
+                       "(the file was cut short)"]
+    assert v.store.rows("SELECT count(*) AS n, max(record_id) AS last FROM events")[0] == {"n": 509, "last": 509}
     assert v.ingest.records == v.ingest.quarantined + v.store.rows("SELECT count(*) AS n FROM events")[0]["n"]
     assert v.exit_status == 1
 
