@@ -137,6 +137,10 @@ def find_clock_changes(store: Store, model: ClockModel) -> list[Finding]:
     used: set[int] = set()
     for g in groups:
         first = g[0]
+        if any(f.setter != "unknown" for f in g):
+            # a time service's or an agent's own step: a person's command logged near it
+            # is a change of its own (a 'date -s' the service then undid), not its setter
+            continue
         u = set_by_user(sets.get(first.host, []), first.before, first.after, first.file_id, first.seq)
         if u is not None:
             g.append(u)
