@@ -50,7 +50,8 @@ def investigate(paths: list[str | Path], case: str | Path | Case | None = None, 
     """Investigate the evidence under ``paths`` and return the verdict.
 
     ``case`` is a case file (YAML) or a :class:`Case`; case files and change logs found
-    among the evidence are used too. ``db`` keeps the case database in a file, and
+    among the evidence are used too. ``db`` keeps the case database in a file, written
+    whole once the verdict is reached (a run stopped part-way leaves it as it was), and
     beside it (``<db>.parsed/``) every file as parsed, so that investigating again
     parses only the files that changed. ``workers`` processes read the files (default:
     every core for large inputs), or the Dask cluster at ``scheduler`` does; the
@@ -105,7 +106,7 @@ def investigate(paths: list[str | Path], case: str | Path | Case | None = None, 
         raise InputError(str(exc)) from None
     cache = Path(f"{db}.parsed") if db else None
     # Our own outputs are not evidence, even when kept inside the evidence folder.
-    own = {Path(f"{db}{suffix}") for suffix in ("", ".wal", ".parsed")} if db else set()
+    own = {Path(f"{db}{suffix}") for suffix in ("", ".wal", ".parsed", ".partial", ".partial.wal")} if db else set()
     try:
         summary = ingest(store, files, the_case, host=host, progress=progress, workers=workers,
                          scheduler=scheduler, cache=cache, exclude=own, year=year)
@@ -132,4 +133,8 @@ def investigate(paths: list[str | Path], case: str | Path | Case | None = None, 
     notes += model.notes
     notes += the_case.notes + summary.notes
     notes += [f"rule skipped: {why}" for why in skipped_rules]
+    try:
+        store.save()    # --db: written whole now, or left as it was
+    except StoreError as exc:
+        raise InputError(str(exc)) from None
     return Verdict(summary, model, incidents, diagnoses, the_case, store, notes, findings, skipped_rules)

@@ -9,18 +9,26 @@ Tables (created here; written by the stage that owns them):
 ``steps``, ``boots``, ``segments``                   (clock model)
 ``symptoms``, ``incidents``                          (rules, incident finder)
 
-``--db FILE`` keeps the database for later queries; by default it lives in memory.
-Either way DuckDB holds at most ``memory_limit`` (``SKEWSLEUTH_MEMORY_LIMIT``, default
-1 GB) and spills the rest to a temporary folder, so the tables do not grow in RAM with
-the evidence (the clock model's own arrays, a few bytes an event, still do).
+The investigation works on a database in memory. ``--db FILE`` keeps it for later
+queries: :meth:`Store.save` writes it once the verdict is reached, whole, into
+``FILE.partial`` and renames that over ``FILE``. A run stopped part-way (Ctrl-C, an
+error, a kill) leaves ``FILE`` as the last complete run left it, never half-written
+tables; and the investigation pays for no commit per insert to a file on disk (which
+had made ``--db`` runs slower than in-memory ones, reruns included).
+
+DuckDB holds at most ``memory_limit`` (``SKEWSLEUTH_MEMORY_LIMIT``, default 1 GB) and
+spills the rest to a temporary folder, so the tables do not grow in RAM with the
+evidence (the clock model's own arrays, a few bytes an event, still do).
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import tempfile
 from pathlib import Path
+from typing import Iterator
 
 import duckdb
 import pyarrow as pa
@@ -53,10 +61,12 @@ class Store:
     """A DuckDB connection with the case tables."""
 
     def __init__(self, path: str | Path | None = None, memory_limit: str | None = None) -> None:
-        self.path = str(path) if path else ":memory:"
-        if path and Path(path).exists():
-            Path(path).unlink()  # an investigation rebuilds its case database
-        self.con = duckdb.connect(self.path)
+        # Where save() keeps the database; the work is done in memory either way.
+        self.path = Path(path) if path else None
+        if self.path is not None and not os.access(self.path.resolve().parent, os.W_OK | os.X_OK):
+            # Said now, not once the verdict is reached.
+            raise StoreError(f"cannot write the case database {self.path}: its folder is missing or not writable")
+        self.con = duckdb.connect(":memory:")
         # Without a limit DuckDB takes up to 80% of the machine, and an in-memory
         # database spills to ".tmp" in the working directory: neither is ours to take.
         self._spill = tempfile.TemporaryDirectory(prefix="skewsleuth-spill-")
@@ -85,12 +95,18 @@ class Store:
         self._append("files", pa.table([pa.array(c, t) for c, t in zip(cols, types)], names=names))
 
     def append_events(self, batch: pa.RecordBatch | pa.Table) -> None:
-        # One thread: appending Arrow rows in order is quicker alone (0.7 us a row
-        # against 1.1 us with two threads, more while worker processes read files).
+        with self.one_thread():
+            self._append("events", batch)
+
+    @contextlib.contextmanager
+    def one_thread(self) -> Iterator[None]:
+        """DuckDB on one thread meanwhile: appending rows in order is quicker alone
+        (Arrow rows: 0.7 us a row against 1.1 us with two threads, more while worker
+        processes read files; the parse cache's Parquet: half the time)."""
         threads = self.con.execute("SELECT current_setting('threads')").fetchall()[0][0]
         self.con.execute("SET threads = 1")
         try:
-            self._append("events", batch)
+            yield
         finally:
             self.con.execute(f"SET threads = {int(threads)}")
 
@@ -120,6 +136,66 @@ class Store:
     def rows(self, sql: str, params: list | dict | None = None) -> list[dict]:
         return self.query(sql, params).to_pylist()
 
+    def save(self) -> None:
+        """Write the database to :attr:`path` (nothing without one), whole or not at all.
+
+        The tables and views (not the temporary tables of the stages) are copied into
+        ``FILE.partial`` beside it, checkpointed and closed, then renamed over ``FILE``:
+        interrupted before the rename, the file is as the last run left it."""
+        if self.path is None:
+            return
+        partial = partial_path(self.path)
+        leftovers = (partial, Path(f"{partial}.wal"))
+        try:
+            for p in leftovers:       # a run killed while saving
+                p.unlink(missing_ok=True)
+            (here,) = self.con.execute("SELECT current_database()").fetchone()  # type: ignore[misc]
+            # ATTACH takes no parameters (DuckDB 1.4): the path is quoted as a literal.
+            self.con.execute("ATTACH '" + str(partial).replace("'", "''") + "' AS _kept")
+            try:
+                self.con.execute(f'COPY FROM DATABASE "{here}" TO _kept')
+                self.con.execute("CHECKPOINT _kept")    # on disk, no log left to replay
+            finally:
+                _detach(self.con)
+            # An older database's log would be replayed onto the new file.
+            Path(f"{self.path}.wal").unlink(missing_ok=True)
+            os.replace(partial, self.path)
+            _sync_folder(self.path.parent)
+        except (duckdb.Error, OSError) as exc:
+            raise StoreError(f"cannot write the case database {self.path}: {exc}") from None
+        finally:
+            for p in leftovers:
+                try:
+                    p.unlink(missing_ok=True)
+                except OSError:     # what stopped the save stops this too: said above
+                    pass
+
     def close(self) -> None:
         self.con.close()
         self._spill.cleanup()
+
+
+def partial_path(path: str | Path) -> Path:
+    """Where :meth:`Store.save` writes the database before renaming it into place."""
+    return Path(f"{path}.partial")
+
+
+def _detach(con: duckdb.DuckDBPyConnection) -> None:
+    try:
+        con.execute("DETACH _kept")
+    except duckdb.Error:        # after a copy that failed: the file is deleted anyway
+        pass
+
+
+def _sync_folder(folder: Path) -> None:
+    """The rename on disk, not only in the page cache (where a folder can be opened)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

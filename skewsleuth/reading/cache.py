@@ -30,7 +30,8 @@ def _sources_digest() -> str:
             pass
     here = Path(__file__).parent
     package = here.parent
-    for p in sorted([*here.glob("*.py"), package / "schema.py", package / "timefmt.py",
+    # hosts.py: records' host names are keyed as they are read (files._keyed).
+    for p in sorted([*here.glob("*.py"), package / "schema.py", package / "timefmt.py", package / "hosts.py",
                      *(package / "sources").glob("*.py")]):
         h.update(p.name.encode() + b"\0" + p.read_bytes())
     return h.hexdigest()
@@ -104,6 +105,8 @@ class CacheEntryWriter:
         self._writer: Any = None
         self._ok = True
         try:
+            # An entry written again (its last one would not load) is not one until done.
+            self.paths[2].unlink(missing_ok=True)
             self._writer = _parquet().ParquetWriter(self.paths[0], EVENTS)
         except OSError:
             self._ok = False
@@ -129,7 +132,8 @@ class CacheEntryWriter:
                 _parquet().write_table(result.quarantine, self.paths[1])
                 tmp = self.paths[2].with_suffix(".tmp")
                 tmp.write_text(json.dumps({"ingested": result.ingested, "notes": result.notes,
-                                           "failed": result.failed}), encoding="utf-8")
+                                           "failed": result.failed, "file_id": result.task.file_id}),
+                               encoding="utf-8")
                 tmp.replace(self.paths[2])
             self._guard(finish)
         if not self._ok or result.failed is not None:

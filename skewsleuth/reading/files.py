@@ -23,6 +23,7 @@ import pyarrow.compute as pc
 import pyarrow.ipc  # noqa: F401 - pa.ipc
 
 from ..errors import UnusableFile
+from ..hosts import host_keys
 from ..schema import EVENTS, QUARANTINE, quarantine_table
 from ..sources import RAW_READERS, READERS
 from ..sources.base import BATCH_ROWS, FileContext
@@ -163,7 +164,7 @@ class _Reading:
         self.handed = 0      # records handed to be normalised later, not yet counted as ingested
 
     def deliver(self, batch: pa.RecordBatch) -> None:
-        batch = _placeable(batch, self.ctx)
+        batch = _keyed(_placeable(batch, self.ctx))
         if self.sink is not None:
             self.sink(self.task, batch)
         else:
@@ -244,6 +245,17 @@ def _placeable(batch: pa.RecordBatch, ctx: FileContext) -> pa.RecordBatch:
         ctx.quarantine(no, f"logged time {_iso_us(us)} is outside the years {PLACEABLE_FROM.year}-"
                            f"{PLACEABLE_UNTIL.year - 1} a timeline can hold", message or "", rid)
     return batch.filter(pc.invert(outside))
+
+
+HOST = EVENTS.get_field_index("host")
+
+
+def _keyed(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """Host names keyed as records are read (:func:`.hosts.host_keys`), so that naming
+    each host later rewrites only the records of names that change again, and the parse
+    cache holds the rows as the case database does."""
+    keyed = host_keys(pa.chunked_array([batch.column(HOST)])).combine_chunks()
+    return batch.set_column(HOST, EVENTS.field(HOST), keyed)
 
 
 def _iso_us(us: int) -> str:

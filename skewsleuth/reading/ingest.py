@@ -16,11 +16,11 @@ from typing import Callable, Iterable, Iterator
 
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 
 from ..errors import CaseError, CaseKeyError, UnusableFile, WorkerDied
 from ..case import Case, load_case, load_changes_csv, sniff_case, sniff_changes_csv
-from ..hosts import host_keys
 from ..schema import EVENTS, QUARANTINE, quarantine_table
 from ..sources import sniff
 from ..sources.base import EXCERPT_CHARS, excerpt
@@ -45,6 +45,10 @@ class IngestSummary:
     quarantine: list[dict] = field(default_factory=list)
     # Entries under the evidence folders that are not evidence: (path, why) (see discover).
     aside: list[tuple[str, str]] = field(default_factory=list)
+    # How the evidence files were read this time (not part of the verdict, which is the
+    # same either way): parsed from the file, or loaded from the parse cache.
+    parsed: int = 0
+    from_cache: int = 0
 
     def as_dict(self) -> dict:
         return {"files": self.files, "records": self.records, "quarantined": self.quarantined,
@@ -145,20 +149,34 @@ def ingest(store: Store, paths: list[Path], case: Case, *, host: str | None = No
         results = _results_of_bundles(zip(bundles, ordered_map(read_bundle, bundles, workers=workers,
                                                                scheduler=scheduler)), workers)
 
-    def done(result: FileResult) -> None:
+    def done(result: FileResult, from_cache: bool = False) -> None:
         if progress:
             progress(Path(result.task.path))
+        if from_cache:
+            summary.from_cache += 1
+        else:
+            summary.parsed += 1
         _record(loader, summary, result)
+
+    hits: list[tuple[FileTask, dict]] = []     # consecutive files in the cache, loaded together
+
+    def load_hits() -> None:
+        if not hits:
+            return
+        loader.flush()   # the files before them are in the database first
+        for task, loaded in _load_cached(store, hits):
+            # An entry that would not load: the file is read here.
+            for result in [loaded] if loaded else read_here([task]):
+                done(result, from_cache=loaded is not None)
+        hits.clear()
 
     run: list[FileTask] = []      # files to read here, up to the next one read from the cache
     for i, (task, key, hit) in enumerate(zip(tasks, keys, cached)):
         if hit is not None:
-            loader.flush()   # the files before it are in the database first
-            loaded = _load_cached(store, task, hit)
-            # An entry that would not load: the file is read here.
-            for result in [loaded] if loaded else read_here([task]):
-                done(result)
-        elif inline:
+            hits.append((task, hit))
+            continue
+        load_hits()
+        if inline:
             run.append(task)
             if i + 1 == len(tasks) or cached[i + 1] is not None:
                 for result in read_here(run):
@@ -171,6 +189,7 @@ def ingest(store: Store, paths: list[Path], case: Case, *, host: str | None = No
             if parse_cache is not None and key and result.failed is None:
                 parse_cache.put(key, result)
             done(result)
+    load_hits()
     loader.flush()
     if parse_cache is not None:
         parse_cache.keep_only({k for k in keys if k})
@@ -323,9 +342,6 @@ def _results_of_bundles(bundles: Iterator, workers: int) -> Iterator[FileResult]
             yield from _results_of_bundles(zip([[t] for t in bundle], again), workers)
 
 
-HOST = EVENTS.get_field_index("host")
-
-
 class _Loader:
     """Rows for the case database, written many files at a time: an INSERT per small
     file cost more than its rows (measured: 1-5 ms each)."""
@@ -357,7 +373,7 @@ class _Loader:
             rows = pa.Table.from_batches(
                 [b for x in self._events for b in (x.to_batches() if isinstance(x, pa.Table) else [x])],
                 schema=EVENTS)
-            self.store.append_events(rows.set_column(HOST, "host", host_keys(rows.column(HOST))))
+            self.store.append_events(rows)     # host names keyed as they were read (files._keyed)
             self._events, self._rows = [], 0
         if self._quarantine:
             self.store.append_quarantine(pa.concat_tables(self._quarantine))
@@ -374,24 +390,91 @@ def _size(path: str) -> int:
         return 0
 
 
-def _load_cached(store: Store, task: FileTask, hit: dict) -> FileResult | None:
-    """A file parsed by an earlier run, unchanged since: its rows, renumbered, in one
-    transaction. None when the entry will not load (the file is then read again)."""
+def _load_cached(store: Store, hits: list[tuple[FileTask, dict]]) -> list[tuple[FileTask, FileResult | None]]:
+    """Files parsed by an earlier run, unchanged since: their rows, renumbered, and
+    each file's result (None for an entry that will not load: the file is then read
+    again).
+
+    All of them in one query and one transaction: a query and a commit per file had
+    cost more than a small file's rows. If any entry will not load, one file at a time,
+    so that only that file is read again."""
+    if len(hits) > 1:
+        try:
+            return _load_cached_together(store, hits)
+        except _UNLOADABLE:
+            pass
+    out: list[tuple[FileTask, FileResult | None]] = []
+    for hit in hits:
+        try:
+            out += _load_cached_together(store, [hit])
+        except _UNLOADABLE:
+            out.append((hit[0], None))
+    return out
+
+
+# What a damaged or missing cache entry raises. Not an interrupted query (Ctrl-C):
+# DuckDB raises RuntimeError for that, and it must stop the investigation, not send
+# the file to be read again.
+_UNLOADABLE = (duckdb.Error, OSError, ValueError, pa.ArrowException)
+
+
+def _load_cached_together(store: Store, hits: list[tuple[FileTask, dict]]) -> list[tuple[FileTask, FileResult]]:
+    """Consecutive files' cache entries in one transaction: all of them or none."""
+    con = store.con
+    paths = pa.table({"path": [h["events"] for _, h in hits], "qpath": [h["quarantine"] for _, h in hits],
+                      "new_id": pa.array([t.file_id for t, _ in hits], pa.int32())})
+    with_events = [h["events"] for _, h in hits if h["ingested"]]
+    con.register("_cached", paths)
     try:
-        store.con.execute("BEGIN")
-        if hit["ingested"]:
-            store.con.execute("INSERT INTO events BY NAME SELECT * REPLACE (?::INTEGER AS file_id) "
-                              "FROM read_parquet(?)", [task.file_id, hit["events"]])
-        quarantine = store.con.sql("SELECT * REPLACE (?::INTEGER AS file_id) FROM read_parquet(?)",
-                                   params=[task.file_id, hit["quarantine"]]).to_arrow_table().cast(QUARANTINE)
-        got = store.con.execute("SELECT count(*) FROM events WHERE file_id = ?", [task.file_id]).fetchall()[0][0]
-        if got != hit["ingested"]:
-            raise ValueError(f"cache holds {got} of {hit['ingested']} records")
-        store.con.execute("COMMIT")
-    except (duckdb.Error, OSError, ValueError):
-        store.con.execute("ROLLBACK")
-        return None
-    return FileResult(task, hit["ingested"], hit["failed"], hit["notes"], None, quarantine)
+        # One thread (Store.one_thread), set outside the transaction: a SET after a
+        # statement that failed in it would fail too, and hide why.
+        with store.one_thread():
+            con.execute("BEGIN")
+            try:
+                if with_events and all(h.get("file_id") == t.file_id for t, h in hits):
+                    # Numbered as they are now (the evidence has not moved): the rows as
+                    # written, in the order written (DuckDB keeps a scan's order).
+                    con.execute("INSERT INTO events BY NAME SELECT * FROM read_parquet(?)", [with_events])
+                elif with_events:
+                    con.execute("""INSERT INTO events BY NAME
+                        SELECT e.* EXCLUDE (file_id, filename, file_row_number), c.new_id AS file_id
+                        FROM read_parquet(?, filename = true, file_row_number = true) e
+                        JOIN _cached c ON e.filename = c.path
+                        ORDER BY c.new_id, e.file_row_number""", [with_events])
+                quarantine = con.sql("""
+                    SELECT q.* EXCLUDE (file_id, filename, file_row_number), c.new_id AS file_id
+                    FROM read_parquet(?, filename = true, file_row_number = true) q
+                    JOIN _cached c ON q.filename = c.qpath
+                    ORDER BY c.new_id, q.file_row_number""", params=[paths.column("qpath").to_pylist()]).to_arrow_table()
+                quarantine = quarantine.select(QUARANTINE.names).cast(QUARANTINE)
+                # Only files without events of their own (failed ones, case files) lie
+                # between these: every row in the range is one of theirs.
+                got = dict(con.execute("SELECT file_id, count(*) FROM events WHERE file_id BETWEEN ? AND ? "
+                                       "GROUP BY ALL", [hits[0][0].file_id, hits[-1][0].file_id]).fetchall())
+                for task, hit in hits:
+                    if got.get(task.file_id, 0) != hit["ingested"]:
+                        raise ValueError(f"cache holds {got.get(task.file_id, 0)} of {hit['ingested']} records")
+                # Each file's quarantined records, cut from the one table.
+                ends = np.cumsum(np.bincount(
+                    np.searchsorted(paths.column("new_id").to_numpy(), quarantine.column("file_id").to_numpy()),
+                    minlength=len(hits)))
+                con.execute("COMMIT")
+            except BaseException:
+                _rollback(con)
+                raise
+    finally:
+        con.unregister("_cached")
+    starts = np.concatenate([[0], ends[:-1]])
+    return [(task, FileResult(task, hit["ingested"], hit["failed"], hit["notes"], None,
+                              quarantine.slice(int(a), int(b - a))))
+            for (task, hit), a, b in zip(hits, starts, ends)]
+
+
+def _rollback(con: duckdb.DuckDBPyConnection) -> None:
+    try:
+        con.execute("ROLLBACK")
+    except duckdb.Error:        # the transaction was never begun
+        pass
 
 
 def _record(loader: _Loader, summary: IngestSummary, result: FileResult) -> None:
