@@ -37,7 +37,6 @@ from datetime import datetime, timedelta
 
 from .clock.facts import ClockFact, set_by_user, user_sets
 from .clock.model import ClockModel
-from .schema import cite
 from .store import Store
 from .timefmt import UTC_FORMAT, Format
 
@@ -146,15 +145,14 @@ def find_clock_changes(store: Store, model: ClockModel) -> list[Finding]:
             g.append(u)
             used.add(id(u))
     groups += [[s] for host_sets in sets.values() for s in host_sets if id(s) not in used]
-    paths = dict(store.con.execute("SELECT file_id, path FROM files").fetchall())
-    found = [_finding(g, paths) for g in groups]
+    found = [_finding(g) for g in groups]
     _place_in_true_time(store, found, groups)
     # logged times lie across the very changes listed: true time where the model knows it
     found.sort(key=lambda x: (x.host, x.true_at or x.logged))
     return found
 
 
-def _finding(group: list[ClockFact], paths: dict[int, str]) -> Finding:
+def _finding(group: list[ClockFact]) -> Finding:
     sized = [f for f in group if f.kind == "step"]
     # the record that names most of who made it speaks for the change (4616 over Kernel-General 1)
     named = max(group, key=lambda f: (f.setter == "user", f.process is not None, f.user is not None,
@@ -169,7 +167,7 @@ def _finding(group: list[ClockFact], paths: dict[int, str]) -> Finding:
         delta_s=delta, setter=setter, process=named.process,
         user=next((f.user for f in group if f.user), None), sid=next((f.sid for f in group if f.sid), None),
         sources=list(dict.fromkeys(f.source for f in group)),
-        records=list(dict.fromkeys(f.ref or cite(paths.get(f.file_id, f"file {f.file_id}"), f.seq) for f in group)),
+        records=list(dict.fromkeys(f.ref for f in group)),
         mitre=[TAMPERING] if level == "high" else [],
         keys=list(dict.fromkeys((f.file_id, f.record_no) for f in group)))
 
