@@ -41,4 +41,8 @@ fi
 # winrm and scale: the optional extras, so that the WinRM session tests and the Dask
 # cluster tests run too.
 python3 -m pip install -q --disable-pip-version-check -e '.[test,winrm,scale]'
+# Timesketch's server package for the readers its upload task runs on a timeline
+# (tests/integration/test_timesketch_import.py). Without its requirements: they pin some 50
+# server packages (Flask, Celery, OpenSearch, SQLAlchemy...) over the ones the tests use.
+python3 -m pip install -q --disable-pip-version-check --no-deps 'timesketch==20261014'
 exec python3 -m pytest -q --hypothesis-profile=thorough "$@"
