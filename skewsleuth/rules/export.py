@@ -30,6 +30,32 @@ _FALSEPOSITIVES = {
 }
 
 
+# SigmaHQ's file name prefixes (its filename convention, as pySigma-validators-sigmaHQ's
+# sigmahq_filename.json 20240809 lists it) for the log sources of the pack, by (product,
+# service); a log source it does not list takes its product's.
+_SIGMAHQ_PREFIX = {("windows", None): "win_", ("windows", "security"): "win_security_",
+                   ("windows", "system"): "win_system_", ("linux", None): "lnx_", ("linux", "auth"): "lnx_auth_",
+                   ("linux", "syslog"): "lnx_syslog_", ("azure", None): "azure_", ("aws", None): "aws_"}
+# the words our own file names start with that a prefix already says
+_PRODUCT_WORDS = ("windows_", "win_", "linux_", "lnx_")
+
+
+def sigmahq_file_stem(rule: Rule) -> str:
+    """The rule's file name without ``.yml``, as SigmaHQ names its rules: lower case,
+    words joined by underscores, after the prefix of its log source."""
+    stem = Path(rule.path).stem.lower().replace("-", "_")
+    logsource = rule.raw.get("logsource") or {}
+    product, service = logsource.get("product"), logsource.get("service")
+    prefix = _SIGMAHQ_PREFIX.get((product, service)) or _SIGMAHQ_PREFIX.get((product, None))
+    if not prefix or stem.startswith(prefix):
+        return stem
+    for word in _PRODUCT_WORDS:
+        if stem.startswith(word):
+            stem = stem[len(word):]
+            break
+    return prefix + stem
+
+
 class _Yaml(yaml.SafeDumper):
     """SigmaHQ's layout: 4-space indentation, list items indented under their key."""
 
@@ -118,8 +144,7 @@ def sigma_texts(rules: list[Rule], keep_own: bool = False) -> list[tuple[str, st
     ``keep_own``, its ``skewsleuth`` block too, a custom attribute Sigma tools keep and ignore."""
     out, names = [], set()
     for r in rules:
-        # SigmaHQ's file names: lower case, words joined by underscores
-        stem, n = Path(r.path).stem.lower().replace("-", "_"), 1
+        stem, n = sigmahq_file_stem(r), 1
         name = f"{stem}.yml"
         while name in names:   # user folders may reuse a built-in's file name
             n += 1
