@@ -123,3 +123,26 @@ def test_every_sigmahq_validator_with_sigmahqs_data_finds_only_the_documented_lo
     found = [type(i).__name__ for i in SigmaValidator([v for k, v in validators.items() if k not in _DOWNLOADING])
              .validate_rules(SigmaCollection.load_ruleset([bad]))]
     assert found == ["SigmahqFilenamePrefixIssue"], found
+
+
+def test_pipeline_gives_the_daemons_syslog_log_source_to_a_sites_own_pipeline(tmp_path):
+    """A site places SigmaHQ's linux/syslog (here: a Splunk sourcetype); with the shipped
+    pipeline before it, the time daemons' and KDCs' rules land there, and only they."""
+    need("sigma")
+    out = _export(tmp_path)
+    site = tmp_path / "site.yml"
+    site.write_text("name: a site's syslog\npriority: 30\ntransformations:\n"
+                    "    - id: syslog_sourcetype\n      type: add_condition\n      conditions:\n"
+                    "          sourcetype: syslog\n      rule_conditions:\n"
+                    "          - type: logsource\n            product: linux\n            service: syslog\n")
+
+    def convert(name: str, *pipelines: str) -> str:
+        r = subprocess.run(["sigma", "convert", "-t", "splunk", *[a for p in pipelines for a in ("-p", p)],
+                            str(out / name)], capture_output=True, text=True, cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+        return r.stdout
+
+    for name in ("lnx_time_daemon_clock_wrong.yml", "lnx_kerberos_clock_skew.yml", "lnx_heimdal_kdc_time_skew.yml"):
+        assert convert(name, PIPELINE, str(site)).startswith('sourcetype="syslog" '), name
+        assert "sourcetype" not in convert(name, str(site)), name
+    assert "sourcetype" not in convert("lnx_auth_totp_code_rejected.yml", PIPELINE, str(site))
