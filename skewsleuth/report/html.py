@@ -49,6 +49,7 @@ from ..findings import LEVELS as FINDING_LEVELS
 from ..verdict import Verdict
 from ..rca import Candidate
 from ..schema import cite
+from ..sources import message_sql
 from .chart import (MAX_LANES, _change_what, _fin, _skewed, _step_delta, chart_data, chart_spec,  # noqa: F401
                     choose_lanes, vega_spec, write_png)
 from .common import REPORT_FAILURES, REPORT_REASONS, bounded, local, offset, plural, printable, where
@@ -101,11 +102,12 @@ class _Records:
         try:
             got = con.execute(f"""
                 SELECT e.file_id, e.record_no, e.host, e.logged, t.true_time, t.offset_s, f.path, e.format,
-                       e.provider, e.event_id, e.channel, left(e.message, {MESSAGE_CHARS}) AS message,
-                       length(e.message) AS chars,
+                       e.provider, e.event_id, e.channel, left(e.text, {MESSAGE_CHARS}) AS message,
+                       length(e.text) AS chars,
                        coalesce(e.record_id, e.record_no) AS number   -- schema.RECORD_NUMBER_SQL
-                FROM _wanted w
-                JOIN events e USING (file_id, record_no)
+                -- an EVTX record has no text: show what the timeline shows for it
+                FROM (SELECT e.*, {message_sql()} AS text
+                      FROM _wanted w JOIN events e USING (file_id, record_no)) e
                 JOIN files f USING (file_id)
                 LEFT JOIN timeline t USING (file_id, record_no)""").fetchall()
         finally:

@@ -97,3 +97,19 @@ def test_the_html_report_lists_records_by_event_record_id_or_position(seed_verdi
     assert sources == [f"{path}#{record_id if record_id is not None else record_no}"
                        for _, record_no, path, record_id in wanted]
     assert sources[0] != f"{wanted[0][2]}#{wanted[0][1]}"       # the EventRecordID, not the position
+
+
+def test_the_html_report_shows_an_evtx_records_fields_as_its_message(tmp_path):
+    """EVTX records hold no text: the HTML's records table shows what the timeline shows,
+    the event id and its EventData, not an empty cell."""
+    from skewsleuth.report.html import _Records
+
+    shutil.copy(EVTX_DIR / "security.evtx", tmp_path / "security.evtx")
+    verdict = skewsleuth.investigate([tmp_path / "security.evtx"])
+    con = verdict.store.con
+    ((file_id, record_no),) = con.execute("SELECT file_id, record_no FROM events WHERE event_id = 4616 "
+                                          "ORDER BY record_no LIMIT 1").fetchall()
+    recs = _Records.of(verdict)
+    recs.ref(file_id, record_no)
+    (row,) = recs.rows(verdict)
+    assert row["message"].startswith("4616: SubjectUserSid=") and "NewTime=" in row["message"]
