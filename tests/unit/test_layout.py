@@ -101,7 +101,7 @@ STAGES = {
     "rca": 7, "findings": 7, "verdict": 8, "investigation": 9,
     "probe": 10, "watch": 11, "fix": 11,
     "report": 12, "demo": 12,
-    "cli": 13, "__init__": 13, "__main__": 14,
+    "cli": 13, "commands": 13, "__init__": 13, "__main__": 14,
 }
 OFFLINE = ("clock", "rules", "incident", "rca", "findings", "remediation", "normalise", "reading", "sources", "verdict",
            "investigation")
