@@ -5,7 +5,7 @@ This module imports nothing beyond the standard library: ``skewsleuth --version`
 ``skewsleuth version``) is answered here, before typer and rich load (~50 ms of the
 ~120 ms it took), with the same output and exit status as the command gives. Every
 other argument list goes to typer, in a process where pandas is not importable
-(``_WithoutPandas``).
+(``without_pandas``).
 
 Ctrl-C is handled from the moment ``main`` starts, while the commands load included:
 one line on stderr and status 130.
@@ -18,6 +18,8 @@ import os
 import signal
 import sys
 from typing import Any
+
+from .without_pandas import leave_out_pandas
 
 INTERRUPTED = 130
 CLOSED_PIPE = 141      # timeline's: 128 + SIGPIPE, as a Unix tool killed by it
@@ -103,21 +105,6 @@ def _answer_version(line: str) -> None:
     sys.exit(0)
 
 
-class _WithoutPandas:
-    """An import finder that says pandas is not installed. pyarrow imports pandas, when
-    it is, the first time it builds any array (to ask whether the input is a pandas
-    object): 0.2-0.5 s of a small investigation, more than the rest of the imports.
-    The command never hands pyarrow a pandas object nor asks for one back, and pandas
-    is no dependency of skewsleuth: without it the command runs as it does wherever
-    pandas is not installed. Only this process: the library leaves its caller's
-    pyarrow as it found it."""
-
-    @staticmethod
-    def find_spec(name: str, path: Any = None, target: Any = None) -> None:
-        if name == "pandas" or name.startswith("pandas."):
-            raise ModuleNotFoundError(f"No module named {name!r} (left out by skewsleuth's command line)", name=name)
-
-
 def main() -> None:
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:   # not when started ignoring it (nohup, &)
         signal.signal(signal.SIGINT, _on_sigint)
@@ -126,8 +113,7 @@ def main() -> None:
         version = _VERSION_LINES.get(tuple(sys.argv[1:]))
         if version is not None:
             _answer_version(version)
-        if "pandas" not in sys.modules:
-            sys.meta_path.insert(0, _WithoutPandas())
+        leave_out_pandas()
         from .commands import app
 
         app()

@@ -40,3 +40,17 @@ def test_investigating_a_small_file_loads_neither_pandas_scipy_nor_jinja(kind, s
     assert json.loads(out.read_text())["ingest"]["records"] > 0
     assert {"duckdb", "pyarrow"} <= loaded
     assert not loaded & {"pandas", "scipy", "jinja2"}, sorted(loaded)
+
+
+def _pandas_after_an_array(_: int) -> bool:
+    import pyarrow as pa
+
+    pa.array([1, 2])
+    return sys.modules.get("pandas") is not None
+
+
+def test_reader_processes_leave_pandas_out_too():
+    """Each worker process would import pandas at its first array (~0.3 s of CPU)."""
+    from skewsleuth.reading.workers import ordered_map
+
+    assert list(ordered_map(_pandas_after_an_array, range(4), workers=2, window=2)) == [False] * 4

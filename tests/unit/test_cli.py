@@ -53,8 +53,8 @@ def test_pyarrow_and_duckdb_do_their_work_with_pandas_left_out():
     """Under the command line's finder, pyarrow builds arrays and tables and DuckDB
     reads and returns them as the store does, and pandas stays unloaded; importing
     it says it is not installed."""
-    out = _fresh("from skewsleuth.cli import _WithoutPandas\n"
-                 "sys.meta_path.insert(0, _WithoutPandas())\n"
+    out = _fresh("from skewsleuth.without_pandas import leave_out_pandas\n"
+                 "leave_out_pandas()\n"
                  "import duckdb, pyarrow as pa, numpy as np\n"
                  "t = pa.table({'x': pa.array([1, 2, None]), 'y': pa.array(np.array([0.5, np.nan, 2.0]), "
                  "from_pandas=True)})\n"
