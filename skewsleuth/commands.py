@@ -25,14 +25,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, List, NoReturn, Optional
 
 import typer
-from rich.console import Console
 from typer.core import TyperGroup
 
 from . import __version__
 from .cli import CLOSED_PIPE, _exit_interrupted, _Interrupt, _stdout_gone
 from .errors import (FixHistoryError, InputError, InventoryError, MissingPywinrm, RuleError, TargetError,
                      WatchError)
-from .report.console import terminal
 
 if TYPE_CHECKING:
     from .verdict import Verdict
@@ -75,8 +73,28 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=N
                   help="Find the clock that lied: reconstruct every host's clock from its logs and name the "
                        "skewed host behind time-sensitive failures (Kerberos, TLS, SIP federation, ...).",
                   epilog=EXIT_STATUS)
-# One line per message, however long: never wrapped at 80 columns.
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+class _Stderr:
+    """The console messages go to on stderr, one line per message however long (never
+    wrapped at 80 columns); made when first used: rich takes 25-45 ms to import, which
+    a command that writes no text (``--json -``, ``--help``) need not pay."""
+
+    _console: Any = None
+
+    @property
+    def console(self) -> Any:
+        if self._console is None:
+            from rich.console import Console
+
+            type(self)._console = Console(stderr=True, highlight=False, soft_wrap=True)
+        return self._console
+
+    def print(self, *objects: Any, **kwargs: Any) -> None:
+        self.console.print(*objects, **kwargs)
+
+
+err = _Stderr()
 WORKERS_HELP = ("Processes that read the files (default: every core when the input is 32 MB or more, "
                 "else 1).")
 SCHEDULER_HELP = ("Read the files on a Dask cluster (tcp://HOST:PORT); its workers must see the same paths. "
@@ -118,7 +136,6 @@ def _outputs(verdict: Verdict, json_out: Optional[str], md_out: Optional[str], q
              html_out: Optional[str] = None, png_out: Optional[str] = None, all_hosts: bool = False) -> None:
     from .report.json import write_json
     from .report.markdown import render_markdown
-    from .report.text import render_text
 
     with _stdout(verdict.exit_status):
         if json_out:
@@ -137,6 +154,9 @@ def _outputs(verdict: Verdict, json_out: Optional[str], md_out: Optional[str], q
             if png_out:
                 _write(png_out, lambda: write_png(verdict, png_out, all_hosts=all_hosts))
         if not quiet and "-" not in (json_out, md_out):
+            from .report.console import terminal
+            from .report.text import render_text
+
             render_text(verdict, terminal())
 
 
@@ -155,7 +175,7 @@ def _run(paths: List[Path], case: Optional[Path], db: Optional[Path], host: Opti
         if show:
             from rich.progress import Progress, SpinnerColumn, TextColumn
 
-            progress = Progress(SpinnerColumn(), TextColumn("reading {task.description}"), console=err,
+            progress = Progress(SpinnerColumn(), TextColumn("reading {task.description}"), console=err.console,
                                 transient=True)
             with progress:
                 task = progress.add_task("", total=None)
@@ -390,6 +410,7 @@ def probe_cmd(
     """
     from .probe import Inventory, Measurement, probe
     from .probe.fleet import Progress, as_targets
+    from .report.console import terminal
     from .report.json import write_json
     from .report.probe import render_probe
 
@@ -413,7 +434,7 @@ def probe_cmd(
     if sys.stderr.isatty() and len(todo) > 1:
         from rich.progress import Progress
 
-        with Progress(console=err, transient=True) as bar:
+        with Progress(console=err.console, transient=True) as bar:
             task = bar.add_task("probing", total=len(todo))
             measurements = run(lambda done, total: bar.update(task, completed=done))
     else:
@@ -534,6 +555,7 @@ def fix_cmd(
     """
     from .fix import AuditLog, apply, plan, transport_for
     from .probe import Inventory
+    from .report.console import terminal
     from .report.fix import render_outcome, render_runbook
     from .report.json import write_json
 
@@ -642,6 +664,7 @@ def rules_list_cmd(
       skewsleuth rules list
       skewsleuth rules list --rules my-rules/ --json - | jq '.[] | select(.protocol == "kerberos")'
     """
+    from .report.console import terminal
     from .report.json import write_json
     from .report.rules import render_rules, rule_row
 
@@ -667,6 +690,7 @@ def rules_test_cmd(
       skewsleuth rules test
       skewsleuth rules test --rules my-rules/ --no-builtin
     """
+    from .report.console import terminal
     from .report.rules import render_results
     from .rules.testing import test_rules
 

@@ -29,9 +29,10 @@ def small(tmp_path_factory) -> dict[str, Path]:
 
 
 @pytest.mark.parametrize("kind", ["evtx", "syslog", "event XML", "journald"])
-def test_investigating_a_small_file_loads_neither_pandas_scipy_nor_jinja(kind, small, tmp_path):
+def test_investigating_a_small_file_loads_neither_pandas_scipy_jinja_nor_rich(kind, small, tmp_path):
     """pyarrow would load pandas (0.2-0.5 s) the first time it builds an array, the
-    clock model SciPy (0.15 s) for its components; Jinja is the HTML page's."""
+    clock model SciPy (0.15 s) for its components; Jinja is the HTML page's, rich the
+    terminal's."""
     out = tmp_path / "verdict.json"
     r = subprocess.run([sys.executable, "-c", _RUN, "investigate", str(small[kind]), "--json", str(out), "-q"],
                        capture_output=True, text=True, timeout=300)
@@ -39,7 +40,7 @@ def test_investigating_a_small_file_loads_neither_pandas_scipy_nor_jinja(kind, s
     assert r.returncode in (0, 1), r.stderr
     assert json.loads(out.read_text())["ingest"]["records"] > 0
     assert {"duckdb", "pyarrow"} <= loaded
-    assert not loaded & {"pandas", "scipy", "jinja2"}, sorted(loaded)
+    assert not loaded & {"pandas", "scipy", "jinja2", "rich"}, sorted(loaded)   # -q: no text written
 
 
 def _pandas_after_an_array(_: int) -> bool:
