@@ -24,7 +24,6 @@ evidence (the clock model's own arrays, a few bytes an event, still do).
 from __future__ import annotations
 
 import contextlib
-import functools
 import os
 import tempfile
 from pathlib import Path
@@ -46,15 +45,20 @@ CREATE TABLE IF NOT EXISTS files (
 """
 
 
-@functools.cache
-def _ddl(name: str, schema: pa.Schema) -> str:
-    # Asked of a connection of its own once per process: opening one costs ~10 ms.
-    con = duckdb.connect()
-    empty = schema.empty_table()  # noqa: F841 - referenced by the query below
-    cols = con.sql("DESCRIBE SELECT * FROM empty").fetchall()
-    con.close()
-    body = ", ".join(f'"{c[0]}" {c[1]}' for c in cols)
-    return f"CREATE TABLE IF NOT EXISTS {name} ({body})"
+# name -> CREATE TABLE in the types DuckDB reads the Arrow schema as, once per process.
+_TABLE_DDL: dict[str, str] = {}
+
+
+def _ddl(con: duckdb.DuckDBPyConnection, name: str, schema: pa.Schema) -> str:
+    # Asked of the store's own connection: a connection of its own is a database of
+    # its own, with its own threads (10-50 ms to open, a small investigation's
+    # largest cost after the imports).
+    if name not in _TABLE_DDL:
+        empty = schema.empty_table()  # noqa: F841 - referenced by the query below
+        cols = con.sql("DESCRIBE SELECT * FROM empty").fetchall()
+        body = ", ".join(f'"{c[0]}" {c[1]}' for c in cols)
+        _TABLE_DDL[name] = f"CREATE TABLE IF NOT EXISTS {name} ({body})"
+    return _TABLE_DDL[name]
 
 
 class Store:
@@ -82,8 +86,8 @@ class Store:
         self.versions: dict[str, int] = {}
         self.con.execute("SET TimeZone = 'UTC'")
         self.con.execute(_FILES_DDL)
-        self.con.execute(_ddl("events", EVENTS))
-        self.con.execute(_ddl("quarantine", QUARANTINE))
+        self.con.execute(_ddl(self.con, "events", EVENTS))
+        self.con.execute(_ddl(self.con, "quarantine", QUARANTINE))
 
     def add_files(self, rows: list[tuple]) -> None:
         """Rows of ``files`` in one statement, each (file_id, path, format, host_hint,

@@ -40,7 +40,8 @@ from .measured import AbsoluteBound, Shape, UnnamedBound, absolute_bounds, measu
 from .pairs import STEP_FROM_PAIRS_S, match_pairs, pair_bounds, prepare_messages, step_boundaries
 from .segments import (SAME_STEP_S, STEP_MIN_S, Boundary, Segment, Segmenter, add_step, cited, keep_paired,
                        leap_boundaries, sync_boundaries, twice_read)
-from .solve import Constraint, ConstraintSet, Contradiction, Interval, Solution, evidence_spans, solve
+from .solve import (Constraint, ConstraintSet, Contradiction, Interval, Solution, components, evidence_spans,
+                    solve)
 
 STEP_EPS_S = 0.5        # a logged step's size is exact but for write latency
 TIME_SERVICE_ACC_S = 2.0  # after a time service sets the clock it is this close to true
@@ -743,14 +744,9 @@ def _proven_leaps(store: Store, case: Case, facts: list[ClockFact], segments: li
     cons = _base_constraints(trial_chains, segs, facts, store, case, when)
     if case.observations:   # a person's reading is evidence like any other
         cons = cons + _observation_constraints(case, segs, solve(len(segs), cons, describe=False), when)[0]
-    # Imported here: scipy takes ~0.15 s to import, and only logs with leaps or sync
-    # reports come this far.
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
     ci, cj = cons.columns()[:2]
     n = len(segs) + 1
-    _, comp = connected_components(coo_matrix((np.ones(len(ci)), (ci, cj)), shape=(n, n)), directed=False)
+    comp = components(n, ci, cj)
     roots = {}
     for node in range(1, n):
         if comp[node] != comp[0]:

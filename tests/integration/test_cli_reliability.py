@@ -193,6 +193,7 @@ def quarantining(seed_evidence, tmp_path_factory):
     (["--help"], 0),
     (["investigate", "--help"], 0),
     (["version"], 0),
+    (["--version"], 0),                              # answered before typer loads (cli.py)
 ])
 def test_a_reader_that_goes_away_ends_the_command_quietly_with_its_status(args, status, seed_evidence, quarantining,
                                                                           tmp_path):

@@ -96,12 +96,12 @@ def test_every_module_declares_its_source():
 # tools (probe, watch, fix) come after the whole offline verdict: they may use it, it
 # never loads them. report renders both; the CLI and the package's API come last.
 STAGES = {
-    "errors": 0, "schema": 0, "timefmt": 0, "hosts": 0, "case": 0, "store": 0,
+    "errors": 0, "without_pandas": 0, "schema": 0, "timefmt": 0, "hosts": 0, "case": 0, "store": 0,
     "sources": 1, "reading": 2, "normalise": 3, "clock": 4, "rules": 5, "incident": 6, "remediation": 6,
     "rca": 7, "findings": 7, "verdict": 8, "investigation": 9,
     "probe": 10, "watch": 11, "fix": 11,
     "report": 12, "demo": 12,
-    "cli": 13, "__init__": 13, "__main__": 14,
+    "cli": 13, "commands": 13, "__init__": 13, "__main__": 14,
 }
 OFFLINE = ("clock", "rules", "incident", "rca", "findings", "remediation", "normalise", "reading", "sources", "verdict",
            "investigation")
