@@ -35,7 +35,7 @@ _FALSEPOSITIVES = {
 # service); a log source it does not list takes its product's.
 _SIGMAHQ_PREFIX = {("windows", None): "win_", ("windows", "security"): "win_security_",
                    ("windows", "system"): "win_system_", ("linux", None): "lnx_", ("linux", "auth"): "lnx_auth_",
-                   ("linux", "syslog"): "lnx_syslog_", ("azure", None): "azure_", ("aws", None): "aws_"}
+                   ("azure", None): "azure_", ("aws", None): "aws_"}
 # the words our own file names start with that a prefix already says
 _PRODUCT_WORDS = ("windows_", "win_", "linux_", "lnx_")
 
