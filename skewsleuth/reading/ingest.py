@@ -73,9 +73,9 @@ def ingest(store: Store, paths: list[Path], case: Case, *, host: str | None = No
     tasks: list[FileTask] = []
     aside: list[tuple[Path, str]] = []
     file_id = 0
-    for file_id, (path, direct) in enumerate(discover(paths, exclude, aside), start=1):
+    for file_id, (path, direct, real) in enumerate(discover(paths, exclude, aside), start=1):
         summary.files += 1
-        hint = host if (host and direct) else host_hint(path)
+        hint = host if (host and direct) else host_hint(path, real)
         try:
             head = head_of(path)
         except UnusableFile as exc:
