@@ -41,6 +41,9 @@ class FileTask:
     # last modified, and the year the user gave, if any.
     modified: datetime | None
     year: int | None = None
+    # About how many bytes its reader reads (a preallocated EVTX file: not its zeros),
+    # to bundle files for worker processes; None: the file's size.
+    to_read: int | None = None
 
 
 @dataclass

@@ -35,14 +35,23 @@ from .winevent import FIELDS_MESSAGE_SQL, normalize
 
 FORMAT = "evtx"
 MAGIC = b"ElfFile\x00"
+HEADER_BLOCK = 4096
+CHUNK = 65536
 
 
 def sniff(head: bytes) -> bool:
     return head.startswith(MAGIC)
 
 
-HEADER_BLOCK = 4096
-CHUNK = 65536
+def bytes_to_read(head: bytes, size: int) -> int:
+    """About how much of a file of ``size`` bytes :func:`read_raw` reads, from its
+    head: the chunks its header lists (a dirty file may hold more), not the zeros most
+    channel files are preallocated with (see :func:`_unused_tail`)."""
+    if len(head) < 0x2C:
+        return size
+    return min(size, HEADER_BLOCK + int.from_bytes(head[0x2A:0x2C], "little") * CHUNK)
+
+
 CHUNK_HEADER = 512
 CHUNK_MAGIC = b"ElfChnk\x00"
 RECORD_MAGIC = b"\x2a\x2a\x00\x00"
