@@ -313,7 +313,7 @@ def unread_files(store: Store) -> list[tuple[str, str]]:
 # A worker process is given several small files at once: one task per file cost more
 # in hand-over than reading a small file does.
 BUNDLE_BYTES = 8 * 1024 * 1024
-BUNDLE_FILES = 64
+BUNDLE_FILES = 128
 
 
 def _bundles(tasks: list[FileTask]) -> Iterator[list[FileTask]]:
