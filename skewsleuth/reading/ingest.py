@@ -115,7 +115,9 @@ def ingest(store: Store, paths: list[Path], case: Case, *, host: str | None = No
     cached = [parse_cache.get(k) if parse_cache and k else None for k in keys]
     to_read = [t for t, c in zip(tasks, cached) if c is None]
     if workers is None:
-        workers = default_workers(len(to_read), sum(_size(t.path) for t in to_read))
+        # What will be read, not the files' sizes: a host's 400 channel files are 400 MB
+        # on disk and 30 MB to read, which one process reads before workers would start.
+        workers = default_workers(len(to_read), sum(_to_read(t) for t in to_read))
     workers = min(workers, max(1, len(to_read)))     # never more processes than files
     inline = workers <= 1 and not scheduler
     writers: dict[int, CacheEntryWriter] = {}
@@ -323,7 +325,7 @@ def _bundles(tasks: list[FileTask]) -> Iterator[list[FileTask]]:
         # What is read, not the file's size: a host's 400 channel files preallocated to
         # 1 MB each and holding a few dozen records had made bundles of 7 files, each
         # paying the normalisation query's fixed 7 ms and a hand-over.
-        n = task.to_read if task.to_read is not None else _size(task.path)
+        n = _to_read(task)
         if bundle and (size + n > BUNDLE_BYTES or len(bundle) >= BUNDLE_FILES):
             yield bundle
             bundle, size = [], 0
@@ -386,6 +388,10 @@ class _Loader:
         if self._files:
             self.store.add_files(self._files)
             self._files = []
+
+
+def _to_read(task: FileTask) -> int:
+    return task.to_read if task.to_read is not None else _size(task.path)
 
 
 def _size(path: str) -> int:
