@@ -28,7 +28,7 @@ from ..store import Store
 from .cache import CacheEntryWriter, ParseCache
 from .discovery import HIDDEN, LINKED, discover, head_of, host_hint
 from .files import FileResult, FileTask, read_bundle, read_files
-from .workers import default_workers, ordered_map
+from .workers import PARALLEL_MIN_BYTES, default_workers, ordered_map, usable_cores, warm_up
 
 @dataclass
 class IngestSummary:
@@ -73,6 +73,12 @@ def ingest(store: Store, paths: list[Path], case: Case, *, host: str | None = No
     tasks: list[FileTask] = []
     aside: list[tuple[Path, str]] = []
     file_id = 0
+    # Worker processes will be wanted once this much is to be read (default_workers): their
+    # server is started then, to get ready while the rest is found (a --db rerun may
+    # read none of it: not there).
+    warm_at = (PARALLEL_MIN_BYTES if workers is None and not scheduler and cache is None and usable_cores() > 1
+               else None)
+    to_read_so_far = 0
     for file_id, (path, direct, real) in enumerate(discover(paths, exclude, aside), start=1):
         summary.files += 1
         hint = host if (host and direct) else host_hint(path, real)
@@ -100,6 +106,11 @@ def ingest(store: Store, paths: list[Path], case: Case, *, host: str | None = No
         modified, size = _stat(path)
         tasks.append(FileTask(str(path), file_id, fmt, hint, case.timezone, modified, year,
                               bytes_to_read(fmt, head, size)))
+        if warm_at is not None:
+            to_read_so_far += tasks[-1].to_read or 0
+            if to_read_so_far >= warm_at and len(tasks) > 1:
+                warm_up()
+                warm_at = None
     for path, why in aside:
         if why in (HIDDEN, LINKED):
             summary.aside.append((str(path), why))

@@ -52,3 +52,27 @@ def test_bundles_weigh_what_is_read(tmp_path):
     assert [len(b) for b in ingest_module._bundles(big)] == [1, 1, 1, 1]
     unknown = [task(k, None) for k in range(3)]      # weighed by their size: 10 bytes each
     assert [len(b) for b in ingest_module._bundles(unknown)] == [3]
+
+
+def test_the_worker_server_is_started_while_files_are_still_being_found(evtx_dir, tmp_path, monkeypatch):
+    """Once enough is to be read for worker processes, their server is started at
+    once, while the rest is sniffed; never when workers are not the default's to
+    choose or a parse cache may hold the files."""
+    _channels(evtx_dir, tmp_path / "ev" / "host1", 6)
+    sniffed: list[int] = []
+    started: list[int] = []
+    real_head = ingest_module.head_of
+    monkeypatch.setattr(ingest_module, "head_of", lambda p: sniffed.append(1) or real_head(p))
+    monkeypatch.setattr(ingest_module, "warm_up", lambda: started.append(len(sniffed)))
+    monkeypatch.setattr(ingest_module, "PARALLEL_MIN_BYTES", 3 * (4096 + CHUNK))
+    monkeypatch.setattr(ingest_module, "usable_cores", lambda: 2)
+    monkeypatch.setattr(ingest_module, "default_workers", lambda n, size: 1)     # the unit tier starts none
+    ingest_module.ingest(Store(), [tmp_path / "ev"], Case())
+    assert started == [3]                 # after the third file of six, once
+    for kwargs in ({"workers": 1}, {"cache": tmp_path / "cache"}):
+        started.clear()
+        ingest_module.ingest(Store(), [tmp_path / "ev"], Case(), **kwargs)
+        assert started == [], kwargs
+    monkeypatch.setattr(ingest_module, "usable_cores", lambda: 1)
+    ingest_module.ingest(Store(), [tmp_path / "ev"], Case())
+    assert started == []
