@@ -2,7 +2,7 @@
 
     python benchmarks/collection.py OUT [--hosts 10] [--channels 400] [--small-mean 15]
                                         [--seed 22] [--samples DIR]
-    python benchmarks/collection.py OUT --bench [--repeat 3] [--plaso PATH]
+    python benchmarks/collection.py OUT --bench [--repeat 3] [--plaso PATH] [--against DIR]
 
 ``--bench`` writes the collection into OUT if it is not there, then times, side by side
 in one run (each figure the best of ``--repeat``, the figures of one repeat run one
@@ -10,7 +10,10 @@ after the other so that a busy machine slows them alike): raw single-core ``evtx
 iteration of every file (the floor), ``skewsleuth investigate OUT`` (the CLI, with
 start-up and JSON), the CLI on one host's folder and on the 23 samples, and plaso's
 ``log2timeline --parsers winevtx`` on those two (once each: it takes minutes). It
-prints the machine and its load average with the figures.
+prints the machine and its load average with the figures, and each repeat's ratio to
+the floor measured just before it (on a shared machine, the best of those is steadier
+than the ratio of the bests). ``--against DIR`` also runs, in each repeat, the CLI of
+the skewsleuth package in DIR (``git archive REV skewsleuth | tar -x -C DIR``).
 
 A Windows host yields 300-400 channel files (``C:\\Windows\\System32\\winevt\\Logs``). A
 few are big (Security, System, Application); most hold a few records, yet are 1 MB or
@@ -216,7 +219,23 @@ def make_collection(out: Path, *, hosts: int = 10, channels: int = 400, small_me
     return files, records, size
 
 
-def bench(out: Path, repeat: int, plaso: str | None, samples: Path) -> None:
+def _cli(folder: Path, package: Path | None = None) -> float:
+    """Wall time of ``skewsleuth investigate FOLDER`` (as a user runs it), with the
+    package in ``package`` when given."""
+    import os
+    import subprocess
+    import time
+
+    env = dict(os.environ)
+    if package is not None:
+        env["PYTHONPATH"] = str(package)
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "skewsleuth", "investigate", str(folder), "-q", "--json", os.devnull],
+                   check=False, capture_output=True, env=env)
+    return time.perf_counter() - start
+
+
+def bench(out: Path, repeat: int, plaso: str | None, samples: Path, against: Path | None = None) -> None:
     import os
     import platform
     import tempfile
@@ -224,7 +243,7 @@ def bench(out: Path, repeat: int, plaso: str | None, samples: Path) -> None:
     from importlib import metadata
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from evtx_ingest import _cli, _plaso, raw_iteration
+    from evtx_ingest import _plaso, raw_iteration
 
     files = sorted(out.rglob("*.evtx"))
     host = sorted(p for p in out.iterdir() if p.is_dir())[0]
@@ -233,20 +252,28 @@ def bench(out: Path, repeat: int, plaso: str | None, samples: Path) -> None:
           f"evtx {metadata.version('evtx')}, duckdb {metadata.version('duckdb')}; "
           f"load average at the start {os.getloadavg()[0]:.2f}")
     size = sum(f.stat().st_size for f in files)
-    floor, cli, cli_host, cli_samples = [], [], [], []
+    floor, cli, cli_host, cli_samples, other = [], [], [], [], []
     n = 0
     for k in range(repeat):
         start = time.perf_counter()
         n = raw_iteration(files)
         floor.append(time.perf_counter() - start)
-        cli.append(_cli(out)[0])
-        cli_host.append(_cli(host)[0])
-        cli_samples.append(_cli(samples)[0])
-        print(f"  repeat {k + 1}: floor {floor[-1]:.2f} s, CLI {cli[-1]:.2f} s, one host {cli_host[-1]:.2f} s, "
-              f"23 samples {cli_samples[-1]:.2f} s (load {os.getloadavg()[0]:.2f})", flush=True)
+        cli.append(_cli(out))
+        if against is not None:
+            other.append(_cli(out, against))
+        cli_host.append(_cli(host))
+        cli_samples.append(_cli(samples))
+        print(f"  repeat {k + 1}: floor {floor[-1]:.2f} s, CLI {cli[-1]:.2f} s (x{cli[-1] / floor[-1]:.2f})"
+              + (f", {against}'s CLI {other[-1]:.2f} s (x{other[-1] / floor[-1]:.2f})" if other else "")
+              + f", one host {cli_host[-1]:.2f} s, 23 samples {cli_samples[-1]:.2f} s "
+              f"(load {os.getloadavg()[0]:.2f})", flush=True)
     print(f"collection: {len(files):,} files, {n:,} records, {size / 1e6:,.0f} MB")
     print(f"raw evtx iteration (1 core, the floor): {min(floor):7.2f} s")
-    print(f"skewsleuth investigate (CLI):           {min(cli):7.2f} s  x{min(cli) / min(floor):.2f} the floor")
+    print(f"skewsleuth investigate (CLI):           {min(cli):7.2f} s  x{min(cli) / min(floor):.2f} the floor; "
+          f"best ratio of a repeat x{min(c / f for c, f in zip(cli, floor)):.2f}")
+    if other:
+        print(f"{against}'s CLI:  {min(other):7.2f} s  x{min(other) / min(floor):.2f} the floor; "
+              f"best ratio of a repeat x{min(c / f for c, f in zip(other, floor)):.2f}")
     print(f"one host ({len(list(host.glob('*.evtx')))} files), CLI:           {min(cli_host):7.2f} s")
     print(f"the 23 samples, CLI:                    {min(cli_samples):7.2f} s")
     if plaso:
@@ -271,9 +298,10 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--plaso", default=shutil.which("log2timeline.py") or shutil.which("log2timeline"),
                         help="plaso's log2timeline to compare with (default: on PATH)")
+    parser.add_argument("--against", type=Path, help="a folder holding another skewsleuth package to time too")
     args = parser.parse_args()
     if args.bench and args.out.is_dir() and any(args.out.iterdir()):
-        bench(args.out, args.repeat, args.plaso, args.samples)
+        bench(args.out, args.repeat, args.plaso, args.samples, args.against)
         return
     if args.channels < len(BIG) + MEDIUM_PER_HOST + 1:
         sys.exit(f"--channels must be at least {len(BIG) + MEDIUM_PER_HOST + 1}")
@@ -281,7 +309,7 @@ def main() -> None:
                                            small_mean=args.small_mean, seed=args.seed, samples=args.samples)
     print(f"{args.out}: {files:,} files of {args.hosts} hosts, {records:,} records, {size / 1e6:,.0f} MB")
     if args.bench:
-        bench(args.out, args.repeat, args.plaso, args.samples)
+        bench(args.out, args.repeat, args.plaso, args.samples, args.against)
 
 
 if __name__ == "__main__":
