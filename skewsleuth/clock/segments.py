@@ -823,6 +823,7 @@ def _place_events(store: Store, segments: list[Segment], order: WriteOrder,
     out_file, out_rn, out_seg = [], [], []
     tw_file, tw_rn, tw_alt = [], [], []
     kept: dict = {}
+    hosts: dict[str, _HostSegments] = {}
     for a, z in zip(order.starts.tolist(), order.stops.tolist()):
         file_id, host = int(order.file_id[a]), order.host_names[order.host[a]]
         segs = by_host[host]
@@ -832,21 +833,23 @@ def _place_events(store: Store, segments: list[Segment], order: WriteOrder,
             out_rn.append(rn)
             out_seg.append(np.full(len(rn), segs[0].segment_id, dtype=np.int32))
             continue
+        hs = hosts.get(host)
+        if hs is None:
+            hs = hosts[host] = _HostSegments(segs)
         # The records that are themselves boundaries (a boot, a step) open their
         # segment: cut the file there and pin the run that starts there.
         opens = {}
         upto: dict[int, int] = {}    # loose openers: the last segment they may open
-        for seg in segs:
-            rn_open = None if seg.opened_by is None else seg.opened_by.opened_in().get(file_id)
-            if rn_open is not None:
-                opens[rn_open] = seg.index
-                if file_id in seg.opened_by.loose:
-                    upto[rn_open] = next((x.index - 1 for x in segs[seg.index + 1:] if x.opened_by is not None
-                                          and x.opened_by.kind in ("boot", "resume")), len(segs) - 1)
+        if file_id in hs.opening_files:
+            for seg, opened_in in zip(segs, hs.opened_in):
+                rn_open = None if opened_in is None else opened_in.get(file_id)
+                if rn_open is not None:
+                    opens[rn_open] = seg.index
+                    if file_id in seg.opened_by.loose:   # type: ignore[union-attr]
+                        upto[rn_open] = hs.before_next_boot[seg.index]
         # The placement depends on nothing else: a log whose host was not cut anew
         # since the last build keeps it.
-        key = (a, tuple((seg.window_from, seg.window_to) for seg in segs), tuple(sorted(opens.items())),
-               tuple(sorted(upto.items())))
+        key = (a, hs.windows, tuple(sorted(opens.items())), tuple(sorted(upto.items())))
         cached = placed.get(key) if placed is not None else None
         if cached is None:
             pinned: dict[int, int] = {}
@@ -870,17 +873,15 @@ def _place_events(store: Store, segments: list[Segment], order: WriteOrder,
             # boot's last records until it went down, after the last the boundary's
             # log wrote: they change at the new boot's first record.
             passes: list[int] = []
-            for seg in segs:
-                b = seg.closed_by
-                if b is not None and b.before is not None and file_id not in b.opened_in():
-                    came_up_later = b.kind in ("boot", "resume") and b.after > b.before
-                    later = us >= _us(b.after, 0) if came_up_later else us > _us(b.before, 0)
+            for seg, closed_in, (came_up_later, at) in zip(segs, hs.closed_in, hs.passed_at):
+                if closed_in is not None and file_id not in closed_in:
+                    later = us >= at if came_up_later else us > at
                     passes += (np.flatnonzero(later[1:] & ~later[:-1]) + 1).tolist()
             runs = _runs(us, sorted(set(pinned) | set(passes)))
-            assignment = _assign_runs(us, runs, segs, pinned, ranges)
+            assignment = _assign_runs(us, runs, segs, pinned, ranges, hs)
             lengths = np.array([stop - start for start, stop, _ in runs], dtype=np.int64)
             index = np.repeat(np.array([seg.index for seg in assignment], dtype=np.int32), lengths)
-            cached = (index, *_read_twice(us, index, segs, file_id))
+            cached = (index, *_read_twice(us, index, segs, file_id, hs))
         index, twice_pos, twice_alt = cached
         kept[key] = cached
         out_file.append(np.full(len(rn), file_id, dtype=np.int32))
@@ -919,6 +920,39 @@ def _place_events(store: Store, segments: list[Segment], order: WriteOrder,
                 s.events = n
                 s.first_logged = _EPOCH + timedelta(microseconds=int(lo[s.segment_id]))
                 s.last_logged = _EPOCH + timedelta(microseconds=int(hi[s.segment_id]))
+
+
+class _HostSegments:
+    """What placing a host's logs on its segments needs of them that no log changes,
+    worked out once a build, not once a log (a host's 400 channel files had each
+    rebuilt every boundary's openers and every window's times)."""
+
+    def __init__(self, segs: list[Segment]) -> None:
+        self.opened_in = [None if s.opened_by is None else s.opened_by.opened_in() for s in segs]
+        self.opening_files = {f for o in self.opened_in if o is not None for f in o}
+        # the closing boundary's logs (None: no boundary with a time before it)
+        self.closed_in = [s.closed_by.opened_in() if s.closed_by is not None and s.closed_by.before is not None
+                          else None for s in segs]
+        self.passed_at = [_passed_at(s.closed_by) for s in segs]
+        self.windows = tuple((s.window_from, s.window_to) for s in segs)
+        # for a loose opener of each segment: the last segment before the next boot
+        self.before_next_boot = [next((x.index - 1 for x in segs[s.index + 1:] if x.opened_by is not None
+                                       and x.opened_by.kind in ("boot", "resume")), len(segs) - 1) for s in segs]
+        self.starts = np.array([_us(s.window_from, -np.inf) for s in segs])
+        self.lo = self.starts - SLACK_S * 1e6
+        self.hi = np.array([_us(s.window_to, np.inf) for s in segs]) + SLACK_S * 1e6
+        stretches = [twice_read(s.closed_by, segs[s.index + 1]) if s.closed_by is not None else None
+                     for s in segs[:-1]]
+        self.twice = [None if t is None else (_us(t[0], 0), _us(t[1], 0)) for t in stretches]
+
+
+def _passed_at(b: Boundary | None) -> tuple[bool, float]:
+    """Where a log that does not show ``b`` passes it: (whether at or past the new
+    clock's first time, that time in microseconds); else past the old clock's last."""
+    if b is None or b.before is None:
+        return False, 0.0
+    came_up_later = b.kind in ("boot", "resume") and b.after > b.before
+    return came_up_later, _us(b.after, 0) if came_up_later else _us(b.before, 0)
 
 
 def _written_early(us: np.ndarray, pos: int, b: Boundary, file_id: int, floor: int = -1) -> int:
@@ -973,18 +1007,20 @@ def _runs(us: np.ndarray, also_at: list[int] | None = None) -> list[tuple[int, i
 
 
 def _assign_runs(us: np.ndarray, runs: list[tuple[int, int, bool]], segs: list[Segment],
-                 pinned: dict[int, int] | None = None, ranges: dict[int, int] | None = None) -> list[Segment]:
+                 pinned: dict[int, int] | None = None, ranges: dict[int, int] | None = None,
+                 hs: _HostSegments | None = None) -> list[Segment]:
     """Place runs on a non-decreasing sequence of segments, fitting the windows best.
 
     ``pinned`` maps a run's first position to the segment it must go to; ``ranges``
     to the last it may go to instead, for a loose opener (it goes to the one of
-    ``pinned[pos]..ranges[pos]`` its times fit best).
+    ``pinned[pos]..ranges[pos]`` its times fit best). ``hs``: the segments' windows,
+    worked out already.
     """
     S = len(segs)
     if S == 1:
         return [segs[0]] * len(runs)
-    lo = np.array([_us(s.window_from, -np.inf) for s in segs]) - SLACK_S * 1e6
-    hi = np.array([_us(s.window_to, np.inf) for s in segs]) + SLACK_S * 1e6
+    hs = hs or _HostSegments(segs)
+    lo, hi = hs.lo, hs.hi
     R = len(runs)
     cost = np.zeros((R, S))
     for r, (a, b, _) in enumerate(runs):
@@ -997,7 +1033,7 @@ def _assign_runs(us: np.ndarray, runs: list[tuple[int, int, bool]], segs: list[S
     # would otherwise swallow them all. Last, a segment that opens after the run
     # starts (within the slack): the run more likely ends the one before. The weight
     # keeps this below a millisecond.
-    starts = np.array([_us(s.window_from, -np.inf) for s in segs])
+    starts = hs.starts
     for r, (a, _, _) in enumerate(runs):
         # (ages saturate at ~9.5 years: a clock reset to 1970 is as old as one to 2018)
         since_open = np.where(~np.isfinite(starts), 4e8,
@@ -1151,8 +1187,8 @@ def twice_read(b: Boundary, after: Segment) -> tuple[datetime, datetime] | None:
     return (low, high) if low < high else None
 
 
-def _read_twice(us: np.ndarray, index: np.ndarray, segs: list[Segment], file_id: int
-                ) -> tuple[np.ndarray, np.ndarray]:
+def _read_twice(us: np.ndarray, index: np.ndarray, segs: list[Segment], file_id: int,
+                hs: _HostSegments | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The positions of a log's records in a stretch its clock read twice across a
     boundary the log does not show (no record of it, no jump back from the records
     placed before it to those after), and the segment (index) each may be on instead
@@ -1161,15 +1197,12 @@ def _read_twice(us: np.ndarray, index: np.ndarray, segs: list[Segment], file_id:
     on the old clock (one logged before the stretch); and those placed after it, but
     those written after its first record there that can only be on the new clock
     (one logged after the stretch)."""
+    hs = hs or _HostSegments(segs)
     pos, alt = [], []
-    for seg in segs[:-1]:
-        b = seg.closed_by
-        if b is None or file_id in b.opened_in():
+    for seg, stretch, closed_in in zip(segs[:-1], hs.twice, hs.closed_in):
+        if stretch is None or file_id in closed_in:    # type: ignore[operator] - a stretch has a boundary
             continue
-        stretch = twice_read(b, segs[seg.index + 1])
-        if stretch is None:
-            continue
-        low, high = _us(stretch[0], 0), _us(stretch[1], 0)
+        low, high = stretch
         # (placement never goes back a segment: each one's records are one slice)
         start, cut, stop = np.searchsorted(index, [seg.index, seg.index + 1, seg.index + 2])
         old, new = np.arange(start, cut), np.arange(cut, stop)

@@ -18,8 +18,8 @@ SNIFF_BYTES = 8192
 
 
 def discover(paths: Iterable[Path], exclude: Iterable[Path] = (),
-             aside: list[tuple[Path, str]] | None = None) -> Iterator[tuple[Path, bool]]:
-    """Yield (file, named_directly) for every file under ``paths``, each file once (a
+             aside: list[tuple[Path, str]] | None = None) -> Iterator[tuple[Path, bool, Path]]:
+    """Yield (file, named_directly, its real path) for every file under ``paths``, each file once (a
     folder named with its parent, ``ev/ ev/host1``, is not read twice), in the order
     of their real paths: the order the paths were named in changes nothing, not even
     which of two copies of a record is kept.
@@ -44,9 +44,14 @@ def discover(paths: Iterable[Path], exclude: Iterable[Path] = (),
                     elif os.path.islink(os.path.join(root, d)):
                         left.append((Path(root) / d, LINKED))
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                # The folder resolved once, not each file: resolving walks every part of
+                # the path (60 us a file, most of the time to find a host's 400 files).
+                real_root = Path(root).resolve()
                 for name in sorted(files):
                     if not name.startswith("."):
-                        found.setdefault((Path(root) / name).resolve(), (Path(root) / name, False))
+                        file = Path(root) / name
+                        real = file.resolve() if os.path.islink(file) else real_root / name
+                        found.setdefault(real, (file, False))
                     else:
                         left.append((Path(root) / name, HIDDEN))
         else:
@@ -63,7 +68,7 @@ def discover(paths: Iterable[Path], exclude: Iterable[Path] = (),
                 aside.append((p, why))
     for key in sorted(found, key=str):
         if not _excluded(key, skip):
-            yield found[key]
+            yield (*found[key], key)
 
 
 HIDDEN = "hidden (its name starts with '.')"
@@ -75,14 +80,15 @@ def _excluded(key: Path, skip: list[Path]) -> bool:
     return any(key == s or s in key.parents for s in skip)
 
 
-def host_hint(path: Path) -> str:
+def host_hint(path: Path, real: Path | None = None) -> str:
     """The host a file's records belong to when they do not name one. Collection tools
     lay evidence out one folder per host: the folder the file sits in, unless that
     folder is part of the host's own file system as collected (``<host>/var/log/...``,
     ``<host>/var/lib/docker/...``: the folder above ``var``) or a kubelet's pod log
     (``.../pods/<namespace>_<pod>_<uid>/<container>/0.log``: the folder above ``pods``,
-    else the pod)."""
-    folders = path.resolve().parts[:-1]
+    else the pod). ``real``: the file's real path, when known (see :func:`discover`)."""
+    real = real or path.resolve()
+    folders = real.parts[:-1]
     for i in range(len(folders) - 2, 0, -1):
         if folders[i] == "var" and folders[i + 1] in ("log", "lib") and folders[i - 1] not in ("", "/"):
             return folders[i - 1]
@@ -90,7 +96,7 @@ def host_hint(path: Path) -> str:
     if pod is not None:
         above = path.parent.parent.parent
         return above.parent.name if above.name == "pods" and above.parent.name else pod
-    parent = path.resolve().parent.name
+    parent = real.parent.name
     return parent or "unknown"
 
 
@@ -109,7 +115,7 @@ def head_of(path: Path) -> bytes:
 
 def find_case_files(paths: Iterable[Path]) -> list[Path]:
     found = []
-    for path, _ in discover(paths):
+    for path, _, _ in discover(paths):
         try:
             head = head_of(path)
         except (OSError, UnusableFile):

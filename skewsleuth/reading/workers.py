@@ -132,13 +132,21 @@ def _reader_process() -> None:
 
 def _submit(pool: ProcessPoolExecutor, fn, task):
     """``pool.submit``, which starts the pool's processes (and the fork server) as it
-    needs them, with Ctrl-C held back until it returns. A process started meanwhile
+    needs them, with Ctrl-C held back until it returns (see :func:`_sigint_held`)."""
+    with _sigint_held():
+        return pool.submit(fn, task)
+
+
+@contextmanager
+def _sigint_held() -> Iterator[None]:
+    """Ctrl-C held back while processes are started. A process started meanwhile
     inherits the blocked signal and never sees Ctrl-C, not even while Python starts in
     it, before it could ignore it (as multiprocessing starts its resource tracker);
     and this process learns of it only once the pool knows every process it started,
     so that :func:`_terminate` ends them all."""
     if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "pthread_sigmask"):
-        return pool.submit(fn, task)
+        yield
+        return
     from multiprocessing import resource_tracker
 
     resource_tracker.ensure_running()     # started first: starting, it lets SIGINT through again
@@ -146,12 +154,29 @@ def _submit(pool: ProcessPoolExecutor, fn, task):
     handler = signal.signal(signal.SIGINT, lambda *args: held.append(args))
     mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
-        return pool.submit(fn, task)
+        yield
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         signal.signal(signal.SIGINT, handler)
         if held:
             signal.raise_signal(signal.SIGINT)     # now, to whatever handles it here
+
+
+def warm_up() -> None:
+    """Start the server worker processes are forked from now, so that it imports the
+    readers while this process still finds and sniffs files: the first worker had
+    waited for it, and this process with it (0.3 s on an idle machine, over a second
+    on a busy one, of a 4,000-file collection). Nothing where workers are not forked
+    from a server."""
+    if _cannot_spawn or not _spawnable():
+        return
+    ctx = _start_method()
+    if ctx.get_start_method() != "forkserver":
+        return
+    from multiprocessing import forkserver
+
+    with _sigint_held():
+        forkserver.ensure_running()
 
 
 def _terminate(pool: ProcessPoolExecutor) -> None:

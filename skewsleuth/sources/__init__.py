@@ -23,6 +23,8 @@ READERS: dict[str, Callable[[FileContext], Iterator[pa.RecordBatch]]] = {m.FORMA
 # Formats whose rendered records a reader of many files can normalise together
 # (:class:`.winevent.Pending`): ``read_raw(ctx)`` yields (record_nos, record_ids, jsons).
 RAW_READERS = {evtx.FORMAT: evtx.read_raw}
+# Formats whose readers read less than the whole file: ``bytes_to_read(head, size)``.
+_BYTES_TO_READ = {evtx.FORMAT: evtx.bytes_to_read}
 
 SOURCES: tuple[Source, ...] = tuple(m.SOURCE for m in MODULES)
 
@@ -35,6 +37,12 @@ def sniff(head: bytes) -> str | None:
         if module.sniff(head):
             return module.FORMAT
     return None
+
+
+def bytes_to_read(format: str, head: bytes, size: int) -> int:
+    """About how much of a file its format's reader reads (the whole file for most)."""
+    guess = _BYTES_TO_READ.get(format)
+    return size if guess is None else guess(head, size)
 
 
 def formats(test: Callable[[Source], bool]) -> tuple[str, ...]:

@@ -129,3 +129,41 @@ def test_workers_leave_ctrl_c_to_this_process_and_end_when_it_stops_early():
     while multiprocessing.active_children() and time.monotonic() < deadline:
         time.sleep(0.1)
     assert multiprocessing.active_children() == []
+
+
+def _collection_module():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "collection.py"
+    spec = importlib.util.spec_from_file_location("collection_bench", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_collection_of_preallocated_channel_files_reads_the_same_bundled(evtx_dir, tmp_path, monkeypatch):
+    """Hosts of many channel files preallocated to 1 MB and holding a few records
+    (benchmarks/collection.py): read by worker processes in bundles sized by what is
+    read, the verdict is byte for byte the one of reading each whole file, zeros and
+    all, in this process."""
+    from skewsleuth.reading import ingest as ingest_module
+    from skewsleuth.sources import evtx as evtx_source
+
+    ev = tmp_path / "ev"
+    files, records, size = _collection_module().make_collection(ev, hosts=3, channels=24, samples=evtx_dir)
+    assert files == 72 and size > 60 * 1024 * 1024
+    bundles: list[list] = []
+    real = ingest_module._bundles
+
+    def counted(tasks):
+        bundles.extend(real(tasks))
+        return bundles
+
+    monkeypatch.setattr(ingest_module, "_bundles", counted)
+    bundled = _json(investigate([ev], workers=2), tmp_path / "w2.json")
+    assert len(bundles) <= 3       # by bytes on disk: a bundle of 8 MB, 7 files each, 11 bundles
+    monkeypatch.setattr(evtx_source, "_unused_tail", lambda fh, listed, whole: 0)
+    whole = _json(investigate([ev], workers=1), tmp_path / "w1.json")
+    assert bundled == whole
+    assert json.loads(whole)["ingest"]["records"] == records

@@ -197,7 +197,7 @@ def test_discovery_sets_aside_hidden_entries_and_links_to_folders_and_says_so(tm
     (tmp_path / "elsewhere" / "app.log").write_text("x")
     (ev / "h1" / "linked").symlink_to(tmp_path / "elsewhere")
     aside: list = []
-    found = [p for p, _ in discover([ev], aside=aside)]
+    found = [p for p, _, _ in discover([ev], aside=aside)]
     assert found == [ev / "h1" / "sys.log"]
     assert aside == [(ev / "h1" / ".DS_Store", HIDDEN), (ev / "h1" / ".git", HIDDEN), (ev / "h1" / "linked", LINKED)]
 
