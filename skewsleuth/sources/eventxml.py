@@ -252,8 +252,10 @@ class _Declaring(TreeBuilder):
 _PASSES = (
     # element text that reads as a number (_scalar): written in the JSON as it is
     (re.compile(r">(0|[1-9][0-9]{0,17})(?=<)"), ">\x01"),
-    # other element text, without white space at either end (the parser strips it)
-    (re.compile(">([^<\\s\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff](?:[^<\r\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]*[^<\\s\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff])?)(?=<)"), ">\x02"),
+    # other element text, without white space at either end (the parser strips it); line
+    # ends inside it are folded to "\n" by fill() as the parser folds them, so a CRLF
+    # export's multi-line messages are values like any other, not skeleton
+    (re.compile(">([^<\\s\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff](?:[^<\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]*[^<\\s\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff])?)(?=<)"), ">\x02"),
     # attribute values; the parser folds tabs and line ends in them, so those stay out.
     # Names (Provider/@Name, Data/@Name) stay in the skeleton: they tell events apart
     # early, and a Data name is a key of the JSON, whose collisions the parser resolves.
@@ -348,7 +350,14 @@ class _Template:
             names = self.names(values)
             if len(set(names)) != len(names) or not self.literal_keys.isdisjoint(names):
                 return None  # two names collide: the parser's dict would keep one
-        plain = not ("\\" in text or '"' in text or "\n" in text or "\t" in text)
+        plain = not ("\\" in text or '"' in text or "\n" in text or "\t" in text or "\r" in text)
+        if "\r" in text:
+            # XML's end-of-line handling, before references are decoded (a &#13; stays)
+            folded = list(values)
+            for i in self.texts:
+                if "\r" in folded[i]:
+                    folded[i] = folded[i].replace("\r\n", "\n").replace("\r", "\n")
+            values = tuple(folded)
         if "&" in text:
             # only element text may hold references (attribute values with one are skeleton)
             decoded = list(values)
