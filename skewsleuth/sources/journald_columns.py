@@ -1,0 +1,256 @@
+"""journalctl -o json exports read column-wise: Arrow's JSON reader on blocks of lines.
+
+``pyarrow.json`` parses a block of lines in C++ into a column per field of interest,
+all typed as text; the row :func:`.journald.entry` builds in Python (host, provider,
+message, the ``data`` JSON) is then built with Arrow compute over whole columns. Its
+parser is as strict as Python's where it matters here: it refuses a trailing comma,
+a raw control character in a string, a lone surrogate escape, a field of interest
+given twice or holding anything but text or null (journalctl's byte arrays and lists
+of values), and a line that is not one object. A part of a block it refuses is split
+in halves until the lines it refuses stand alone; those, and the lines it would read
+where Python does not, go through ``entry`` one by one, in order, with its quarantines:
+
+* ``Inf``, ``-Inf``, ``-NaN`` (Python reads only ``NaN``, ``Infinity``, ``-Infinity``),
+  and nesting deep enough for Python's RecursionError;
+* a ``__REALTIME_TIMESTAMP`` that is not 1 to 18 digits or lies past what a datetime
+  holds (``entry`` quarantines it, or reads the leading zeros of a longer one);
+* a text field written into ``data`` that would need JSON escaping;
+* a line that does not start with ``{`` (blank, indented, not JSON).
+
+``journald.read(ctx, columnar=False)`` is the reference this must equal.
+"""
+
+from __future__ import annotations
+
+import io
+from datetime import datetime, timezone
+from typing import Iterator
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.json as pj
+
+from ..errors import UnusableFile
+from ..schema import EVENTS, TIMESTAMP
+from .base import FileContext
+from .journald import CHANNEL, FORMAT, INT_FIELDS, TEXT_FIELDS, entry
+from .syslog_lines import FACILITIES, SEVERITIES
+from .textcols import Block, assemble, repeat
+from .textinput import text_blocks
+from .timeparse import EPOCH, US
+
+_FIELDS = ("__REALTIME_TIMESTAMP", "_PID", "PRIORITY", "SYSLOG_FACILITY", "_BOOT_ID", "MESSAGE_ID",
+           "_SYSTEMD_UNIT", "_TRANSPORT", "__MONOTONIC_TIMESTAMP", "_SOURCE_REALTIME_TIMESTAMP",
+           "_HOSTNAME", "SYSLOG_IDENTIFIER", "_COMM", "MESSAGE")
+_PARSE = pj.ParseOptions(explicit_schema=pa.schema([(f, pa.string()) for f in _FIELDS]),
+                         unexpected_field_behavior="ignore")
+# The latest instant a datetime holds: a later __REALTIME_TIMESTAMP is quarantined.
+_MAX_US = (datetime.max.replace(tzinfo=timezone.utc) - EPOCH) // US
+# Nesting Python reads whatever the caller's depth (its limit is about 1,000).
+_MAX_BRACKETS = 400
+# What may stand before a value, and between it and the "Inf" or "NaN" RapidJSON reads
+# there (Python refuses Inf, -Inf and -NaN).
+_VALUE_OPENS = frozenset(b":,[")
+_SPACE_OR_MINUS = frozenset(b" \t\r-")
+_NULL = pa.scalar(None, pa.string())
+_NEEDS_ESCAPE = r'[\x00-\x1f"\\]'          # what json.dumps escapes with ensure_ascii=False
+
+
+def _parse(feed: bytes, offsets: np.ndarray, lo: int, hi: int, out: list[tuple[int, pa.Table]]) -> None:
+    """Lines ``lo:hi`` of ``feed`` (one "\\n"-ended line each, ``offsets`` their starts)
+    into ``out`` as (first line, table), where the parser reads each as one object;
+    halves of what it refuses, down to single lines, which it leaves out."""
+    try:
+        table = pj.read_json(io.BytesIO(feed[offsets[lo]:offsets[hi]]),
+                             # one block: the whole part, whatever the length of its lines
+                             read_options=pj.ReadOptions(use_threads=False,
+                                                         block_size=max(1 << 20, 2 * int(offsets[hi] - offsets[lo]))),
+                             parse_options=_PARSE)
+    except pa.ArrowInvalid:
+        table = None
+    if table is not None and table.num_rows == hi - lo:
+        out.append((lo, table))
+    elif hi - lo > 1:
+        mid = (lo + hi) // 2
+        _parse(feed, offsets, lo, mid, out)
+        _parse(feed, offsets, mid, hi, out)
+
+
+def _digits(values: pa.Array, most: int) -> pa.Array:
+    """journald._int on text: 1 to ``most`` ASCII digits (null stays null)."""
+    return pc.match_substring_regex(values, f"^[0-9]{{1,{most}}}$")
+
+
+def _number(values: pa.Array) -> pa.Array:
+    """All-digit text as int() then str() write it: without leading zeros."""
+    trimmed = pc.utf8_ltrim(values, "0")
+    return pc.if_else(pc.equal(trimmed, ""), "0", trimmed)
+
+
+def _keyword(values: pa.Array, names: tuple[str, ...]) -> pa.Array:
+    """SEVERITIES / FACILITIES by number, null where the number names none."""
+    n = pc.if_else(_digits(values, 20), _number(values), _NULL)
+    small = pc.if_else(pc.less_equal(pc.utf8_length(n), 2), n, _NULL)
+    index = pc.cast(small, pa.int32())
+    index = pc.if_else(pc.less(index, len(names)), index, pa.scalar(None, pa.int32()))
+    return pc.take(pa.array(names), index)
+
+
+def _pair(key: str, value: pa.Array, quoted: bool) -> pa.Array:
+    q = '"' if quoted else ""
+    return pc.binary_join_element_wise(f'"{key}": {q}', value, q, "")
+
+
+def _rows(t: pa.Table, default_host: str) -> tuple[pa.Table, np.ndarray]:
+    """The EVENTS columns of the rows ``entry`` would build alike, and which those are."""
+    t = t.combine_chunks()
+
+    def col(name: str) -> pa.Array:
+        return t.column(name).chunk(0) if t.column(name).num_chunks else pa.array([], pa.string())
+
+    rt = col("__REALTIME_TIMESTAMP")
+    ok = _digits(rt, 18)
+    us = pc.cast(pc.if_else(ok, rt, _NULL), pa.int64())
+    ok = pc.and_kleene(ok, pc.less_equal(us, _MAX_US))
+    pid = col("_PID")
+    pid_digits = _digits(pid, 20)
+    for field, _ in TEXT_FIELDS:
+        ok = pc.and_kleene(ok, pc.invert(pc.fill_null(pc.match_substring_regex(col(field), _NEEDS_ESCAPE), False)))
+    ok = pc.and_kleene(ok, pc.invert(pc.fill_null(pc.and_(pc.invert(pid_digits), pc.match_substring_regex(pid, _NEEDS_ESCAPE)), False)))
+    keep = pc.fill_null(ok, False)
+    t = t.filter(keep).combine_chunks()
+    pid = col("_PID")
+    pid_digits = _digits(pid, 20)
+    pairs = [pc.if_else(pid_digits, _pair("pid", _number(pid), False), _pair("pid", pid, True)),
+             _pair("severity", _keyword(col("PRIORITY"), SEVERITIES), True),
+             _pair("facility", _keyword(col("SYSLOG_FACILITY"), FACILITIES), True)]
+    pairs += [_pair(key, col(field), True) for field, key in TEXT_FIELDS]
+    pairs += [_pair(key, pc.if_else(_digits(col(field), 20), _number(col(field)), _NULL), False)
+              for field, key in INT_FIELDS]
+    # A last "" so that no row's pieces are all null (pyarrow 26 then drops the rows);
+    # every piece ends in a digit or a quote, so only its separator is trimmed.
+    body = pc.utf8_rtrim(pc.binary_join_element_wise(*pairs, repeat("", len(t)), ", ", null_handling="skip"), ", ")
+    data = pc.if_else(pc.equal(body, ""), _NULL, pc.binary_join_element_wise("{", body, "}", ""))
+    hostname = col("_HOSTNAME")
+    host = pc.if_else(pc.fill_null(pc.equal(hostname, ""), True), default_host, hostname)
+    ident = col("SYSLOG_IDENTIFIER")
+    provider = pc.if_else(pc.fill_null(pc.not_equal(ident, ""), False), ident, col("_COMM"))
+    rows = pa.table({"logged": pc.cast(pc.cast(col("__REALTIME_TIMESTAMP"), pa.int64()), TIMESTAMP), "host": host,
+                     "provider": provider, "message": col("MESSAGE"), "data": data})
+    return rows, np.asarray(keep.to_numpy(zero_copy_only=False), bool)
+
+
+_GROUP = 8   # blocks of text_blocks (1 MB each) per parse; Block's offsets are 32-bit
+
+
+def _groups(ctx: FileContext) -> Iterator[str]:
+    """The file's blocks of lines, ``_GROUP`` at a time: fewer, larger parses."""
+    group: list[str] = []
+    for text in text_blocks(ctx):
+        group.append(text)
+        if len(group) == _GROUP:
+            yield "\n".join(group)
+            group = []
+    if group:
+        yield "\n".join(group)
+
+
+def _feed(block: Block, lines: np.ndarray) -> tuple[bytes, np.ndarray]:
+    """The given lines, each ended by its "\\n", as one buffer, and where each starts."""
+    lens = block.ends[lines] - block.starts[lines] + 1
+    offsets = np.zeros(len(lines) + 1, np.int64)
+    np.cumsum(lens, out=offsets[1:])
+    if len(lines) == block.n:
+        return bytes(block.buf[:block.size + 1]), offsets  # every line: the block as it is
+    data = assemble(block.buf, block.starts[lines][:, None], lens[:, None])
+    return data.buffers()[2].to_pybytes()[:int(offsets[-1])], offsets
+
+
+def _suspects(block: Block) -> np.ndarray:
+    """Lines RapidJSON may read where Python does not (see the module's doc)."""
+    out = np.zeros(block.n, bool)
+    raw = block.raw
+    at = []
+    for word in (b"Inf", b"NaN"):
+        # Rare words but in "Info": found by find, then judged by what stands before.
+        pos = raw.find(word)
+        while pos >= 0:
+            j = pos - 1
+            while j >= 0 and raw[j] in _SPACE_OR_MINUS:
+                j -= 1
+            if j >= 0 and raw[j] in _VALUE_OPENS:
+                at.append(pos)
+            pos = raw.find(word, pos + 3)
+    if at:
+        out[np.searchsorted(block.starts, np.array(at), "right") - 1] = True
+    if raw.count(b"[") + raw.count(b"{") - block.n >= _MAX_BRACKETS:
+        buf = block.buf[:block.size + 1]
+        at = np.flatnonzero((buf == ord("[")) | (buf == ord("{")))
+        line_of = np.searchsorted(block.starts, at, "right") - 1
+        out |= np.bincount(line_of, minlength=block.n) >= _MAX_BRACKETS
+    return out
+
+
+def read_columns(ctx: FileContext) -> Iterator[pa.RecordBatch]:
+    no = 0
+    for text in _groups(ctx):
+        block = Block(text)
+        # An empty line reads the "\n" that ends it: a line that opens an object is not blank.
+        opens = block.at(block.starts) == ord("{")
+        counted = opens.copy()
+        for i in np.flatnonzero(~opens):
+            line = block.line(i)
+            counted[i] = bool(line) and not line.isspace()
+        record_nos = no + np.cumsum(counted) - 1
+        no += int(counted.sum())
+
+        lines = np.flatnonzero(opens & ~_suspects(block))
+        feed, offsets = _feed(block, lines)
+        parts: list[tuple[int, pa.Table]] = []
+        if len(lines):
+            _parse(feed, offsets, 0, len(lines), parts)
+        fast = np.zeros(block.n, bool)
+        tables, numbers = [], []
+        for first, table in parts:
+            rows, keep = _rows(table, ctx.default_host)
+            which = lines[first:first + table.num_rows][keep]
+            fast[which] = True
+            tables.append(rows)
+            numbers.append(record_nos[which])
+        # What the parser left, through the reference one line at a time, in file order.
+        slow = [row for i in np.flatnonzero(counted & ~fast)
+                if (row := entry(block.line(i), int(record_nos[i]), ctx)) is not None]
+        if slow:
+            cols = list(zip(*slow))
+            tables.append(pa.table({"logged": pa.array(cols[2], TIMESTAMP), "host": pa.array(cols[1], pa.string()),
+                                    "provider": pa.array(cols[3], pa.string()), "message": pa.array(cols[4], pa.string()),
+                                    "data": pa.array(cols[5], pa.string())}))
+            numbers.append(np.array(cols[0], np.int64))
+        if not tables:
+            continue
+        table = pa.concat_tables(tables)
+        record_no = np.concatenate(numbers)
+        order = np.argsort(record_no, kind="stable")
+        if slow or len(tables) > 1:
+            table, record_no = table.take(order), record_no[order]
+        if table.num_rows:
+            yield _events(table, record_no, ctx.file_id)
+    if no == 0:
+        raise UnusableFile("no journal entries (blank file)")
+
+
+def _events(table: pa.Table, record_no: np.ndarray, file_id: int) -> pa.RecordBatch:
+    n = table.num_rows
+    cols = {
+        "file_id": pa.array(np.full(n, file_id, np.int32)),
+        "record_no": pa.array(record_no, pa.int64()),
+        "record_id": pa.nulls(n, pa.int64()),
+        "format": repeat(FORMAT, n),
+        "channel": repeat(CHANNEL, n),
+        "event_id": pa.nulls(n, pa.int32()),
+    }
+    for name in ("host", "logged", "provider", "message", "data"):
+        cols[name] = table.column(name).combine_chunks()
+    return pa.RecordBatch.from_arrays([cols[name].cast(EVENTS.field(name).type) for name in EVENTS.names],
+                                      schema=EVENTS)
