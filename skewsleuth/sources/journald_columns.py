@@ -47,14 +47,13 @@ _PARSE = pj.ParseOptions(explicit_schema=pa.schema([(f, pa.string()) for f in _F
                          unexpected_field_behavior="ignore")
 # The latest instant a datetime holds: a later __REALTIME_TIMESTAMP is quarantined.
 _MAX_US = (datetime.max.replace(tzinfo=timezone.utc) - EPOCH) // US
-# Nesting Python reads whatever the caller's depth (its limit is about 1,000).
-_MAX_BRACKETS = 400
+# Nesting Python reads whatever the caller's depth (its limit is about 1,000 frames).
+_MAX_BRACKETS = 500
 # What may stand before a value, and between it and the "Inf" or "NaN" RapidJSON reads
 # there (Python refuses Inf, -Inf and -NaN).
 _VALUE_OPENS = frozenset(b":,[")
 _SPACE_OR_MINUS = frozenset(b" \t\r-")
 _NULL = pa.scalar(None, pa.string())
-_NEEDS_ESCAPE = r'[\x00-\x1f"\\]'          # what json.dumps escapes with ensure_ascii=False
 
 
 def _parse(feed: bytes, offsets: np.ndarray, lo: int, hi: int, out: list[tuple[int, pa.Table]]) -> None:
@@ -79,7 +78,7 @@ def _parse(feed: bytes, offsets: np.ndarray, lo: int, hi: int, out: list[tuple[i
 
 def _digits(values: pa.Array, most: int) -> pa.Array:
     """journald._int on text: 1 to ``most`` ASCII digits (null stays null)."""
-    return pc.match_substring_regex(values, f"^[0-9]{{1,{most}}}$")
+    return pc.and_kleene(pc.ascii_is_decimal(values), pc.less_equal(pc.binary_length(values), most))
 
 
 def _number(values: pa.Array) -> pa.Array:
@@ -114,12 +113,17 @@ def _rows(t: pa.Table, default_host: str) -> tuple[pa.Table, np.ndarray]:
     us = pc.cast(pc.if_else(ok, rt, _NULL), pa.int64())
     ok = pc.and_kleene(ok, pc.less_equal(us, _MAX_US))
     pid = col("_PID")
-    pid_digits = _digits(pid, 20)
-    for field, _ in TEXT_FIELDS:
-        ok = pc.and_kleene(ok, pc.invert(pc.fill_null(pc.match_substring_regex(col(field), _NEEDS_ESCAPE), False)))
-    ok = pc.and_kleene(ok, pc.invert(pc.fill_null(pc.and_(pc.invert(pid_digits), pc.match_substring_regex(pid, _NEEDS_ESCAPE)), False)))
-    keep = pc.fill_null(ok, False)
-    t = t.filter(keep).combine_chunks()
+    # The text data holds, in one column: what json.dumps would escape sends the row to
+    # entry(), and so does anything but printable ASCII (a few more, checked faster).
+    # The last "" keeps a row whose texts are all null (binary_join_element_wise drops
+    # it otherwise).
+    texts = [col(field) for field, _ in TEXT_FIELDS] + [pc.if_else(_digits(pid, 20), "", pid), repeat("", len(t))]
+    text = pc.binary_join_element_wise(*texts, "", null_handling="skip")
+    plain = pc.and_(pc.ascii_is_printable(text), pc.invert(pc.or_(pc.match_substring(text, '"'),
+                                                                  pc.match_substring(text, "\\"))))
+    keep = pc.fill_null(pc.and_kleene(ok, plain), False)
+    if not pc.all(keep).as_py():
+        t = t.filter(keep).combine_chunks()
     pid = col("_PID")
     pid_digits = _digits(pid, 20)
     pairs = [pc.if_else(pid_digits, _pair("pid", _number(pid), False), _pair("pid", pid, True)),
@@ -128,8 +132,8 @@ def _rows(t: pa.Table, default_host: str) -> tuple[pa.Table, np.ndarray]:
     pairs += [_pair(key, col(field), True) for field, key in TEXT_FIELDS]
     pairs += [_pair(key, pc.if_else(_digits(col(field), 20), _number(col(field)), _NULL), False)
               for field, key in INT_FIELDS]
-    # A last "" so that no row's pieces are all null (pyarrow 26 then drops the rows);
-    # every piece ends in a digit or a quote, so only its separator is trimmed.
+    # The last "" again; every piece ends in a digit or a quote, so only its separator
+    # is trimmed.
     body = pc.utf8_rtrim(pc.binary_join_element_wise(*pairs, repeat("", len(t)), ", ", null_handling="skip"), ", ")
     data = pc.if_else(pc.equal(body, ""), _NULL, pc.binary_join_element_wise("{", body, "}", ""))
     hostname = col("_HOSTNAME")
@@ -184,11 +188,11 @@ def _suspects(block: Block) -> np.ndarray:
             pos = raw.find(word, pos + 3)
     if at:
         out[np.searchsorted(block.starts, np.array(at), "right") - 1] = True
-    if raw.count(b"[") + raw.count(b"{") - block.n >= _MAX_BRACKETS:
-        buf = block.buf[:block.size + 1]
-        at = np.flatnonzero((buf == ord("[")) | (buf == ord("{")))
-        line_of = np.searchsorted(block.starts, at, "right") - 1
-        out |= np.bincount(line_of, minlength=block.n) >= _MAX_BRACKETS
+    # Only a line that long can hold that many brackets; journalctl's lines are short
+    # enough in the main, and the long ones are counted in C.
+    for i in np.flatnonzero(block.ends - block.starts >= _MAX_BRACKETS):
+        s, e = int(block.starts[i]), int(block.ends[i])
+        out[i] = raw.count(b"[", s, e) + raw.count(b"{", s, e) >= _MAX_BRACKETS
     return out
 
 
