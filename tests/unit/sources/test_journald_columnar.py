@@ -26,6 +26,11 @@ from skewsleuth.sources import journald, journald_columns
 from skewsleuth.sources.base import FileContext
 
 
+@pytest.fixture(autouse=True)
+def columnar_whatever_the_size(monkeypatch):
+    monkeypatch.setattr(journald, "COLUMNAR_MIN_BYTES", 0)
+
+
 def outcome(columnar: bool, path: Path):
     ctx = FileContext(path=path, file_id=3, default_host="dflt", timezone=None)  # type: ignore[arg-type]
     try:
@@ -154,6 +159,21 @@ def test_groups_of_blocks(tmp_path, monkeypatch):
     for group in (1, 3):
         monkeypatch.setattr(journald_columns, "_GROUP", group)
         assert len(assert_same(p)) > 300
+
+
+def test_a_small_file_is_read_line_by_line(tmp_path, monkeypatch):
+    monkeypatch.setattr(journald, "COLUMNAR_MIN_BYTES", 4096)
+    lines: list[int] = []
+    entry = journald.entry
+    monkeypatch.setattr(journald, "entry", lambda line, no, ctx: lines.append(no) or entry(line, no, ctx))
+    left = per_line(monkeypatch)
+    p = tmp_path / "j.json"
+    for n, small in ((5, True), (100, False)):
+        lines.clear()
+        p.write_text("\n".join(_entry(MESSAGE=f"m{i}") for i in range(n)) + "\n")
+        assert len(assert_same(p)) == n
+        # the reference reads every line; the default too where the file is small
+        assert len(lines) == (2 * n if small else n) and left == []
 
 
 def test_blank_file_is_unusable_either_way(tmp_path):
