@@ -237,11 +237,12 @@ class _Declaring(TreeBuilder):
 # This is exact because a value, as matched, cannot change how the rest is parsed (no
 # '<', no raw '&', no quote that ends it, no white space a parser folds or strips, no
 # character XML cannot carry); what depends on a value itself is done here as the
-# parser does it: entity and character references decoded, digits read as a number
-# (_scalar), names that become keys checked not to collide. Anything else (a skeleton
-# with comments, CDATA, processing instructions or a DTD, "]]>", a reserved namespace,
-# a prefixed attribute (whose namespace, a value, decides whether two of them are one
-# attribute twice), a reference this decoder does not know) takes the guarded parser,
+# parser does it: line ends inside element text folded to "\n", entity and character
+# references decoded, digits read as a number (_scalar), names that become keys
+# checked not to collide. Anything else (a skeleton with comments, CDATA, processing
+# instructions or a DTD, "]]>", a reserved namespace, a prefixed attribute (whose
+# namespace, a value, decides whether two of them are one attribute twice), a
+# reference this decoder does not know) takes the guarded parser,
 # which also decides what is malformed. Namespace declarations are values like any
 # other: the parser shows them, it does not compare them. The test
 # tests/integration/test_eventxml_equivalence.py holds the templates to the parser

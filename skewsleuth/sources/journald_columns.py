@@ -22,7 +22,6 @@ where Python does not, go through ``entry`` one by one, in order, with its quara
 
 from __future__ import annotations
 
-import io
 from datetime import datetime, timezone
 from typing import Iterator
 
@@ -56,12 +55,12 @@ _SPACE_OR_MINUS = frozenset(b" \t\r-")
 _NULL = pa.scalar(None, pa.string())
 
 
-def _parse(feed: bytes, offsets: np.ndarray, lo: int, hi: int, out: list[tuple[int, pa.Table]]) -> None:
+def _parse(feed: pa.Buffer, offsets: np.ndarray, lo: int, hi: int, out: list[tuple[int, pa.Table]]) -> None:
     """Lines ``lo:hi`` of ``feed`` (one "\\n"-ended line each, ``offsets`` their starts)
     into ``out`` as (first line, table), where the parser reads each as one object;
     halves of what it refuses, down to single lines, which it leaves out."""
     try:
-        table = pj.read_json(io.BytesIO(feed[offsets[lo]:offsets[hi]]),
+        table = pj.read_json(pa.BufferReader(feed.slice(int(offsets[lo]), int(offsets[hi] - offsets[lo]))),
                              # one block: the whole part, whatever the length of its lines
                              read_options=pj.ReadOptions(use_threads=False,
                                                          block_size=max(1 << 20, 2 * int(offsets[hi] - offsets[lo]))),
@@ -160,15 +159,14 @@ def _groups(ctx: FileContext) -> Iterator[str]:
         yield "\n".join(group)
 
 
-def _feed(block: Block, lines: np.ndarray) -> tuple[bytes, np.ndarray]:
-    """The given lines, each ended by its "\\n", as one buffer, and where each starts."""
+def _feed(block: Block, lines: np.ndarray) -> tuple[pa.Buffer, np.ndarray]:
+    """The given lines, each ended by its "\n", as one buffer, and where each starts."""
     lens = block.ends[lines] - block.starts[lines] + 1
     offsets = np.zeros(len(lines) + 1, np.int64)
     np.cumsum(lens, out=offsets[1:])
     if len(lines) == block.n:
-        return bytes(block.buf[:block.size + 1]), offsets  # every line: the block as it is
-    data = assemble(block.buf, block.starts[lines][:, None], lens[:, None])
-    return data.buffers()[2].to_pybytes()[:int(offsets[-1])], offsets
+        return pa.py_buffer(block.buf), offsets  # every line: the block's own bytes
+    return assemble(block.buf, block.starts[lines][:, None], lens[:, None]).buffers()[2], offsets
 
 
 def _suspects(block: Block) -> np.ndarray:
