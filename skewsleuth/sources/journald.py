@@ -22,6 +22,11 @@ Yields one event per JSON line, ``format="journald"``, ``channel="journal"``:
 Blank lines are skipped. A line that is not a JSON object, or has no usable
 ``__REALTIME_TIMESTAMP``, is quarantined with a reason and reading carries on.
 
+:func:`entry` reads one line as above. Files of 128 KiB and more are read in blocks
+by Arrow's JSON reader (:mod:`.journald_columns`), which hands the lines it may read
+otherwise than Python's ``json`` to ``entry``; ``read(ctx, columnar=False)`` reads
+every line with ``entry``, the reference the blocks must equal.
+
 References: systemd.journal-fields(7); journalctl(1) ``--output=json``; "Journal
 Export Formats" (https://systemd.io/JOURNAL_EXPORT_FORMATS/, "Journal JSON Format").
 """
