@@ -22,6 +22,7 @@ where Python does not, go through ``entry`` one by one, in order, with its quara
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
 from typing import Iterator
 
@@ -53,26 +54,56 @@ _MAX_BRACKETS = 500
 _VALUE_OPENS = frozenset(b":,[")
 _SPACE_OR_MINUS = frozenset(b" \t\r-")
 _NULL = pa.scalar(None, pa.string())
+# Each parse costs some 50 us however few lines it reads: a part read as other than
+# its lines is halved down to this many, and a part stops being read after as many
+# refused lines (see _parse).
+_FEWEST = 16
+_REFUSALS = 32
+_ROW = re.compile(r"in row (\d+)")
+
+
+def _read(feed: pa.Buffer, offsets: np.ndarray, lo: int, hi: int) -> pa.Table:
+    size = int(offsets[hi] - offsets[lo])
+    return pj.read_json(pa.BufferReader(feed.slice(int(offsets[lo]), size)),
+                        # one block: the whole part, whatever the length of its lines
+                        read_options=pj.ReadOptions(use_threads=False, block_size=max(1 << 16, 2 * size)),
+                        parse_options=_PARSE)
 
 
 def _parse(feed: pa.Buffer, offsets: np.ndarray, lo: int, hi: int, out: list[tuple[int, pa.Table]]) -> None:
     """Lines ``lo:hi`` of ``feed`` (one "\\n"-ended line each, ``offsets`` their starts)
-    into ``out`` as (first line, table), where the parser reads each as one object;
-    halves of what it refuses, down to single lines, which it leaves out."""
-    try:
-        table = pj.read_json(pa.BufferReader(feed.slice(int(offsets[lo]), int(offsets[hi] - offsets[lo]))),
-                             # one block: the whole part, whatever the length of its lines
-                             read_options=pj.ReadOptions(use_threads=False,
-                                                         block_size=max(1 << 20, 2 * int(offsets[hi] - offsets[lo]))),
-                             parse_options=_PARSE)
-    except pa.ArrowInvalid:
-        table = None
-    if table is not None and table.num_rows == hi - lo:
-        out.append((lo, table))
-    elif hi - lo > 1:
-        mid = (lo + hi) // 2
-        _parse(feed, offsets, lo, mid, out)
-        _parse(feed, offsets, mid, hi, out)
+    into ``out`` as (first line, table), where the parser reads each as one object.
+
+    The parser stops at the first line it refuses and names its row (or the next, for
+    text after an object): the lines before it are read again and the rest after it,
+    the line itself left out. After
+    ``_REFUSALS`` refusals the rest of the part is left out whole (a file of damaged
+    lines is read line by line at the per-line reader's speed, not slower). A part
+    whose rows are not its lines (two objects on a line) is halved down to
+    ``_FEWEST`` lines. What is left out goes to entry()."""
+    refusals = 0
+    while lo < hi:
+        try:
+            table = _read(feed, offsets, lo, hi)
+        except pa.ArrowInvalid as exc:
+            refusals += 1
+            m = _ROW.search(str(exc))
+            if m is None or refusals > _REFUSALS:
+                return
+            # Text after a line's object is refused as the next row: past the part's
+            # end, it is the last line.
+            row = min(int(m.group(1)), hi - lo - 1)
+            if row:
+                _parse(feed, offsets, lo, lo + row, out)
+            lo += row + 1
+            continue
+        if table.num_rows == hi - lo:
+            out.append((lo, table))
+        elif hi - lo > _FEWEST:
+            mid = (lo + hi) // 2
+            _parse(feed, offsets, lo, mid, out)
+            _parse(feed, offsets, mid, hi, out)
+        return
 
 
 def _digits(values: pa.Array, most: int) -> pa.Array:
@@ -170,7 +201,8 @@ def _feed(block: Block, lines: np.ndarray) -> tuple[pa.Buffer, np.ndarray]:
 
 
 def _suspects(block: Block) -> np.ndarray:
-    """Lines RapidJSON may read where Python does not (see the module's doc)."""
+    """Lines RapidJSON may read where Python does not (see the module's doc), and
+    those it would refuse that are easily told."""
     out = np.zeros(block.n, bool)
     raw = block.raw
     at = []
@@ -186,12 +218,18 @@ def _suspects(block: Block) -> np.ndarray:
             pos = raw.find(word, pos + 3)
     if at:
         out[np.searchsorted(block.starts, np.array(at), "right") - 1] = True
-    # Only a line that long can hold that many brackets; brackets are few in journal
-    # lines, so they are found and counted by line rather than the bytes summed.
+    # A value that opens an array or an object: journalctl's byte arrays and lists of
+    # values, which the parser refuses in a field read and Python reads; sent to
+    # entry() now rather than found by halving (one in ten lines made that 40x slower).
+    # A bracket is found once a block; its value's key ends at most a space before it.
+    buf = block.buf
+    at = np.flatnonzero((buf[:block.size] == ord("[")) | (buf[:block.size] == ord("{")))
+    before = buf[np.maximum(at - 1, 0)]
+    value = (before == ord(":")) | ((before == ord(" ")) & (buf[np.maximum(at - 2, 0)] == ord(":")))
+    line_of = np.searchsorted(block.starts, at, "right") - 1
+    out[line_of[value]] = True
+    # Only a line that long can hold brackets enough for Python's RecursionError.
     if (block.ends - block.starts >= _MAX_BRACKETS).any():
-        buf = block.buf[:block.size]
-        at = np.flatnonzero((buf == ord("[")) | (buf == ord("{")))
-        line_of = np.searchsorted(block.starts, at, "right") - 1
         out |= np.bincount(line_of, minlength=block.n) >= _MAX_BRACKETS
     return out
 
