@@ -6,15 +6,16 @@ message, the ``data`` JSON) is then built with Arrow compute over whole columns.
 parser is as strict as Python's where it matters here: it refuses a trailing comma,
 a raw control character in a string, a lone surrogate escape, a field of interest
 given twice or holding anything but text or null (journalctl's byte arrays and lists
-of values), and a line that is not one object. A part of a block it refuses is split
-in halves until the lines it refuses stand alone; those, and the lines it would read
-where Python does not, go through ``entry`` one by one, in order, with its quarantines:
+of values), and a line that is not one object. The lines it refuses (see ``_parse``),
+and those below, go through ``entry`` one by one, in order, with its quarantines:
 
 * ``Inf``, ``-Inf``, ``-NaN`` (Python reads only ``NaN``, ``Infinity``, ``-Infinity``),
-  and nesting deep enough for Python's RecursionError;
+  and nesting deep enough for Python's RecursionError: what it reads and Python not;
+* a value that opens an array or an object: told before the parse, which would
+  refuse it in a field of interest (the byte arrays are common);
 * a ``__REALTIME_TIMESTAMP`` that is not 1 to 18 digits or lies past what a datetime
   holds (``entry`` quarantines it, or reads the leading zeros of a longer one);
-* a text field written into ``data`` that would need JSON escaping;
+* text in ``data`` that is not printable ASCII or that JSON would escape;
 * a line that does not start with ``{`` (blank, indented, not JSON).
 
 ``journald.read(ctx, columnar=False)`` is the reference this must equal.
