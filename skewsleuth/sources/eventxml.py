@@ -237,11 +237,12 @@ class _Declaring(TreeBuilder):
 # This is exact because a value, as matched, cannot change how the rest is parsed (no
 # '<', no raw '&', no quote that ends it, no white space a parser folds or strips, no
 # character XML cannot carry); what depends on a value itself is done here as the
-# parser does it: entity and character references decoded, digits read as a number
-# (_scalar), names that become keys checked not to collide. Anything else (a skeleton
-# with comments, CDATA, processing instructions or a DTD, "]]>", a reserved namespace,
-# a prefixed attribute (whose namespace, a value, decides whether two of them are one
-# attribute twice), a reference this decoder does not know) takes the guarded parser,
+# parser does it: line ends inside element text folded to "\n", entity and character
+# references decoded, digits read as a number (_scalar), names that become keys
+# checked not to collide. Anything else (a skeleton with comments, CDATA, processing
+# instructions or a DTD, "]]>", a reserved namespace, a prefixed attribute (whose
+# namespace, a value, decides whether two of them are one attribute twice), a
+# reference this decoder does not know) takes the guarded parser,
 # which also decides what is malformed. Namespace declarations are values like any
 # other: the parser shows them, it does not compare them. The test
 # tests/integration/test_eventxml_equivalence.py holds the templates to the parser
@@ -252,8 +253,10 @@ class _Declaring(TreeBuilder):
 _PASSES = (
     # element text that reads as a number (_scalar): written in the JSON as it is
     (re.compile(r">(0|[1-9][0-9]{0,17})(?=<)"), ">\x01"),
-    # other element text, without white space at either end (the parser strips it)
-    (re.compile(">([^<\\s\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff](?:[^<\r\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]*[^<\\s\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff])?)(?=<)"), ">\x02"),
+    # other element text, without white space at either end (the parser strips it); line
+    # ends inside it are folded to "\n" by fill() as the parser folds them, so a CRLF
+    # export's multi-line messages are values like any other, not skeleton
+    (re.compile(">([^<\\s\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff](?:[^<\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]*[^<\\s\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff])?)(?=<)"), ">\x02"),
     # attribute values; the parser folds tabs and line ends in them, so those stay out.
     # Names (Provider/@Name, Data/@Name) stay in the skeleton: they tell events apart
     # early, and a Data name is a key of the JSON, whose collisions the parser resolves.
@@ -348,7 +351,14 @@ class _Template:
             names = self.names(values)
             if len(set(names)) != len(names) or not self.literal_keys.isdisjoint(names):
                 return None  # two names collide: the parser's dict would keep one
-        plain = not ("\\" in text or '"' in text or "\n" in text or "\t" in text)
+        plain = not ("\\" in text or '"' in text or "\n" in text or "\t" in text or "\r" in text)
+        if "\r" in text:
+            # XML's end-of-line handling, before references are decoded (a &#13; stays)
+            folded = list(values)
+            for i in self.texts:
+                if "\r" in folded[i]:
+                    folded[i] = folded[i].replace("\r\n", "\n").replace("\r", "\n")
+            values = tuple(folded)
         if "&" in text:
             # only element text may hold references (attribute values with one are skeleton)
             decoded = list(values)

@@ -133,3 +133,39 @@ def test_event_data_and_who_wrote_it(tmp_path, event_data, expected):
     batch = normalize([0], [9], [_rendered(event_data)], ctx, "evtx")
     assert ctx.quarantined == [] and batch.num_rows == 1
     assert json.loads(batch.column("data")[0].as_py()) == expected
+
+
+def _logons(n: int) -> str:
+    """Security 4624s as Event Viewer saves them: one per line, each message spread over
+    lines and naming its own logon, so no two messages are alike."""
+    events = [EVENT.format(rid=100 + k, msg=f"{k}.\n\nNew Logon:\n\tLogon ID:\t\t0x{k:x}\n\tName:\tu&amp;{k}")
+              for k in range(n)]
+    return "<?xml version='1.0' encoding='utf-8'?>\n<Events>\n" + "\n".join(events) + "\n</Events>\n"
+
+
+def test_crlf_and_utf16_exports_read_as_lf_through_the_templates(tmp_path, monkeypatch):
+    from skewsleuth.sources import eventxml
+
+    text = _logons(300)
+    files = {"lf": text.encode(), "crlf": text.replace("\n", "\r\n").encode(),
+             "utf16": text.replace("\n", "\r\n").encode("utf-16")}
+    parsed = []
+    render = eventxml._render_json
+    monkeypatch.setattr(eventxml, "_render_json", lambda t: parsed.append(t) or render(t))
+
+    def rows(name: str, templates: bool = True):
+        p = tmp_path / f"{name}.xml"
+        p.write_bytes(files[name])
+        ctx = FileContext(path=p, file_id=1, default_host="folder", timezone=ZoneInfo("UTC"))
+        got = [r for b in eventxml.read(ctx, templates=templates) for r in b.to_pylist()]
+        assert ctx.quarantined == []
+        return got
+
+    reference = rows("crlf", templates=False)
+    assert len(reference) == 300 and reference[7]["message"].startswith("The system time has changed to 7.\n\nNew")
+    assert "\r" not in "".join(r["message"] for r in reference)
+    for name in files:
+        parsed.clear()
+        assert rows(name) == reference, name
+        # The parser makes the one template; the other 299 events are filled into it.
+        assert len(parsed) <= 2, (name, len(parsed))
