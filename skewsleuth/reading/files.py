@@ -12,6 +12,8 @@ can hand each batch to a ``sink`` instead, so that a large file is never held wh
 
 from __future__ import annotations
 
+import functools
+
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone, tzinfo
 from pathlib import Path
@@ -46,9 +48,13 @@ class FileTask:
     to_read: int | None = None
 
 
-# Most files quarantine nothing: one empty table for them all (tables are immutable),
-# neither built nor sent per file.
-NO_QUARANTINE = QUARANTINE.empty_table()
+@functools.cache
+def no_quarantine() -> pa.Table:
+    """Most files quarantine nothing: one empty table for them all (tables are
+    immutable), neither built nor sent per file. Built at first use, not on import: the
+    reader processes' server imports this module before they leave pandas out, and
+    pyarrow's first table would import pandas there."""
+    return QUARANTINE.empty_table()
 
 
 @dataclass
@@ -58,7 +64,7 @@ class FileResult:
     failed: str | None = None            # the reason nothing could be read
     notes: list[str] = field(default_factory=list)
     events: pa.Table | None = None       # None when the batches went to a sink
-    quarantine: pa.Table = field(default_factory=lambda: NO_QUARANTINE)
+    quarantine: pa.Table = field(default_factory=no_quarantine)
 
     @property
     def quarantined(self) -> int:
@@ -78,7 +84,7 @@ class FileResult:
             if state[name] is not None:
                 state[name] = pa.ipc.open_stream(state[name]).read_all()
         if state["quarantine"] is None:
-            state["quarantine"] = NO_QUARANTINE
+            state["quarantine"] = no_quarantine()
         self.__dict__.update(state)
 
 

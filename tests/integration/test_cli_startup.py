@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from support.interpreter import fresh
 from synth.small import small_files
 
 # The command as its console script runs it, then, at exit, what it had loaded.
@@ -43,15 +44,13 @@ def test_investigating_a_small_file_loads_neither_pandas_scipy_jinja_nor_rich(ki
     assert not loaded & {"pandas", "scipy", "jinja2", "rich"}, sorted(loaded)   # -q: no text written
 
 
-def _pandas_after_an_array(_: int) -> bool:
-    import pyarrow as pa
-
-    pa.array([1, 2])
-    return sys.modules.get("pandas") is not None
-
-
 def test_reader_processes_leave_pandas_out_too():
-    """Each worker process would import pandas at its first array (~0.3 s of CPU)."""
-    from skewsleuth.reading.workers import ordered_map
-
-    assert list(ordered_map(_pandas_after_an_array, range(4), workers=2, window=2)) == [False] * 4
+    """Each worker process would import pandas at its first array (~0.3 s of CPU). In a
+    fresh interpreter, as the command runs: the test process's forkserver is whichever
+    test started it first, with what that one had it preload."""
+    got = fresh("import sys\n"
+                f"sys.path[:0] = [{str(Path(__file__).parents[1])!r}]\n"
+                "from skewsleuth.reading.workers import ordered_map\n"
+                "from support.interpreter import pandas_after_an_array\n"
+                "out['pandas'] = list(ordered_map(pandas_after_an_array, range(4), workers=2, window=2))\n")
+    assert got["pandas"] == [False] * 4

@@ -63,7 +63,7 @@ def test_a_script_that_calls_investigate_without_a_main_guard_still_gets_its_ver
     import sys
 
     ev = tmp_path / "ev"
-    for k in range(2):      # 42 MB: past the size from which files are read in workers
+    for k in range(4):      # past the size to read (zeros left out) from which workers read
         shutil.copytree(evtx_dir, ev / f"win{k}")
     script = tmp_path / "unguarded.py"
     script.write_text("import json, skewsleuth\n"
@@ -72,6 +72,6 @@ def test_a_script_that_calls_investigate_without_a_main_guard_still_gets_its_ver
     r = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-2000:]
     counts = json.loads(r.stdout.strip().splitlines()[-1])
-    assert counts["files"] == 2 * len(list(evtx_dir.glob("*.evtx"))) and counts["files_failed"] == 0
+    assert counts["files"] == 4 * len(list(evtx_dir.glob("*.evtx"))) and counts["files_failed"] == 0
     assert "if __name__ == \"__main__\":" in r.stderr and "read in this process" in r.stderr
     assert r.stderr.count("Traceback") <= 4      # the workers that died showing it, no more

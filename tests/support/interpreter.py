@@ -21,3 +21,11 @@ def fresh(code: str) -> dict:
     assert r.returncode == 0 and _MARK in r.stderr, r.stderr
     stderr, answer = r.stderr.rsplit(_MARK, 1)
     return json.loads(answer) | {"stdout": r.stdout, "stderr": stderr}
+
+
+def pandas_after_an_array(_: int) -> bool:
+    """In a reader process: whether pandas is loaded once pyarrow built an array."""
+    import pyarrow as pa
+
+    pa.array([1, 2])
+    return sys.modules.get("pandas") is not None
