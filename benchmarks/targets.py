@@ -50,7 +50,7 @@ def plan(out: Path, quick: bool, with_10m: bool, plaso: str | None) -> list[tupl
         ("text", ["text_formats.py", "--repeat", repeat, "--tmp", str(out / "text"),
                   "--lines", "20000" if quick else "200000", "--events", "300" if quick else "2000"]),
         ("scale-text", ["scale.py", "text", "--formats", "eventxml,applog,journald,rfc3164,sipstack",
-                        "--lines", "50000" if quick else "1000000", "--repeat", repeat]),
+                        "--lines", "50000" if quick else "1000000"]),
         ("db-rerun", ["db_rerun.py", str(SAMPLES), "--repeat", repeat, "--hosts", "4" if quick else "38"]),
         ("solver", ["solve_pairs.py"]),
     ]
