@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import heapq
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from enum import Enum
 
@@ -123,6 +123,11 @@ class Boundary:
     def candidate(self) -> bool:
         """A spot where the clock may have been stepped, cut on trial until proven."""
         return self.source in ("log leap", "sync report")
+
+    def copy(self) -> "Boundary":
+        """An independent copy: its containers too, the facts it holds shared."""
+        return replace(self, openers=dict(self.openers), seqs=dict(self.seqs), loose=set(self.loose),
+                       facts=list(self.facts), evidence=list(self.evidence))
 
     def opened_in(self) -> dict[int, int]:
         """file_id -> the record each log's part of the new segment starts with."""
@@ -718,23 +723,31 @@ class Segmenter:
 
     def __init__(self, store: Store, facts: list[ClockFact], when: Format = UTC_FORMAT) -> None:
         self.store, self.facts, self.when = store, facts, when
-        self._jumps: list[tuple] | None = None
         self._order: WriteOrder | None = None
         self._placed: dict = {}
+        # The boundaries the records name and the jumps back, as read: the same for
+        # every build. Each build gets copies, which later phases may change.
+        self._named: tuple[dict[str, list[Boundary]], dict[str, list[Boundary]]] | None = None
+
+    def _boundaries(self) -> tuple[dict[str, list[Boundary]], dict[str, list[Boundary]]]:
+        """Fresh copies of the explicit and the inferred boundaries of every host."""
+        if self._named is None:
+            store, when = self.store, self.when
+            explicit = explicit_boundaries(self.facts, when)
+            _boot_befores(store, explicit)
+            _merge_reset_boots(explicit, when)
+            inferred = inferred_boundaries(store, explicit, when, backward_jumps(store))
+            _attribute_user_sets(inferred, self.facts)
+            self._named = explicit, inferred
+            self._order = WriteOrder.read(store)
+        return tuple({h: [b.copy() for b in bs] for h, bs in named.items()}  # type: ignore[return-value]
+                     for named in self._named)
 
     def build(self, extra: dict[str, list[Boundary]] | None = None
               ) -> tuple[list[Segment], dict[str, list[Boundary]]]:
         """Segments of every host, and the ``event_segments`` table placing every
         event. ``extra`` are boundaries found by other means (message pairs)."""
-        store, when = self.store, self.when
-        explicit = explicit_boundaries(self.facts, when)
-        _boot_befores(store, explicit)
-        _merge_reset_boots(explicit, when)
-        if self._jumps is None:
-            self._jumps = backward_jumps(store)
-            self._order = WriteOrder.read(store)
-        inferred = inferred_boundaries(store, explicit, when, self._jumps)
-        _attribute_user_sets(inferred, self.facts)
+        explicit, inferred = self._boundaries()
         segments: list[Segment] = []
         chains: dict[str, list[Boundary]] = {}
         for host in self._order.host_names:  # type: ignore[union-attr]
@@ -746,7 +759,7 @@ class Segmenter:
                 segments.append(Segment(len(segments), host, k, opened, closed,
                                         opened.after if opened else None,
                                         closed.before if closed else None))
-        _place_events(store, segments, self._order, self._placed)  # type: ignore[arg-type]
+        _place_events(self.store, segments, self._order, self._placed)  # type: ignore[arg-type]
         return segments, chains
 
 
