@@ -124,3 +124,21 @@ def test_a_copy_of_a_boundary_shares_nothing_a_later_phase_changes():
     assert (b.openers, b.seqs, b.evidence, b.loose, b.before) == ({2: 7}, {2: 7}, ["boot"], set(), T0)
     assert c == Boundary("h", "boot", 1, 5, 5, None, T0 + timedelta(minutes=1), None, openers={2: 7, 3: 9},
                          seqs={2: 7, 3: 9}, evidence=["boot", "more"], loose={2})
+
+
+def test_a_recut_the_last_trial_made_is_not_built_and_solved_again(evtx_dir, monkeypatch):
+    """On the sample EVTX files one dropped leap is cut again, by the last trial: the
+    model takes that trial's segments and solution, and the verdict is the one that
+    building and solving once more gives."""
+    import skewsleuth
+    from skewsleuth.clock import model, segments
+
+    builds = []
+    build = segments.Segmenter.build
+    monkeypatch.setattr(segments.Segmenter, "build", lambda self, extra=None: builds.append(1) or build(self, extra))
+    reused = skewsleuth.investigate([evtx_dir]).to_dict()
+    taken = len(builds)
+    monkeypatch.setattr(model, "_same_cuts", lambda a, b: False)
+    builds.clear()
+    assert skewsleuth.investigate([evtx_dir]).to_dict() == reused
+    assert len(builds) == taken + 1
