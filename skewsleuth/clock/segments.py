@@ -25,7 +25,7 @@ from __future__ import annotations
 import bisect
 import heapq
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from enum import Enum
 
@@ -127,8 +127,13 @@ class Boundary:
 
     def copy(self) -> "Boundary":
         """An independent copy: its containers too, the facts it holds shared."""
-        return replace(self, openers=dict(self.openers), seqs=dict(self.seqs), loose=set(self.loose),
-                       facts=list(self.facts), evidence=list(self.evidence))
+        # (not dataclasses.replace, which runs __init__ field by field: a build copies
+        # every boundary of every host)
+        out = object.__new__(Boundary)
+        out.__dict__.update(self.__dict__)
+        out.openers, out.seqs, out.loose = dict(self.openers), dict(self.seqs), set(self.loose)
+        out.facts, out.evidence = list(self.facts), list(self.evidence)
+        return out
 
     def opened_in(self) -> dict[int, int]:
         """file_id -> the record each log's part of the new segment starts with."""
