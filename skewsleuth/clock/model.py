@@ -511,12 +511,19 @@ def weigh(store: Store, case: Case, facts: list[ClockFact], segmenter: Segmenter
             break
         segments, chains = segmenter.build(extra)
     if cut.dropped and cut.unforced:
-        recut, tried = _recut_dropped(store, case, facts, segmenter,
-                                      Cut(segments, chains, extra, cut.dropped, cut.unforced), first.intervals, when)
+        recut, tried, last = _recut_dropped(store, case, facts, segmenter,
+                                            Cut(segments, chains, extra, cut.dropped, cut.unforced),
+                                            first.intervals, when)
         if _add_new(recut, chains, extra) or tried:   # (a trial leaves its cuts in event_segments)
-            segments, chains = segmenter.build(extra)
-            if recut:
-                base, first, drifts = _solve_with_drift(store, case, facts, segments, chains, when)
+            if recut and last is not None and _same_cuts(last.extra, extra):
+                # The last trial cut just these, and the store holds its placement:
+                # its segments and solution are what building and solving again gives.
+                segments, chains = last.segments, last.chains
+                base, first, drifts = last.solved
+            else:
+                segments, chains = segmenter.build(extra)
+                if recut:
+                    base, first, drifts = _solve_with_drift(store, case, facts, segments, chains, when)
     obs, unmatched = _observation_constraints(case, segments, first, when)
     cons = base + obs if obs else base
     solution = solve(len(segments), cons) if obs else first.described()
@@ -842,23 +849,39 @@ def _settled(store: Store, cut: Cut, intervals: list[Interval]
     return out
 
 
+@dataclass
+class _Trial:
+    """A trial cut and solved: what it cut beyond the chains, its segments, its solve."""
+    extra: dict[str, list[Boundary]]
+    segments: list[Segment]
+    chains: dict[str, list[Boundary]]
+    solved: tuple[ConstraintSet, Solution, dict[int, Drift]]
+
+
+def _same_cuts(a: dict[str, list[Boundary]], b: dict[str, list[Boundary]]) -> bool:
+    """Whether two sets of extra boundaries are the same boundaries, in the same order."""
+    ids = lambda cuts: {h: [id(x) for x in bs] for h, bs in cuts.items() if bs}  # noqa: E731
+    return ids(a) == ids(b)
+
+
 def _recut_dropped(store: Store, case: Case, facts: list[ClockFact], segmenter: Segmenter, cut: Cut,
-                   intervals: list[Interval], when: Format) -> tuple[dict[str, list[Boundary]], bool]:
+                   intervals: list[Interval], when: Format
+                   ) -> tuple[dict[str, list[Boundary]], bool, _Trial | None]:
     """The dropped leaps to cut after all: one whose cut leaves open again what the
     solution settled only because it was dropped (see :func:`_settled`), on its host
     or one it exchanged messages with, near in time. Dropping a leap says the clock
     did not change there: the solve may then put the change at a partner's boot or
     sleep (the evidence does not say whose clock changed), or read a jump back before
     a sync report as the fix of a clock that was ahead (where it may have been set
-    back and then right again). Cut, each stays open. Returns them, and whether any
-    was tried (each trial is a build and a solve)."""
+    back and then right again). Cut, each stays open. Returns them, whether any was
+    tried (each trial is a build and a solve), and the last trial."""
     moved = _settled(store, cut, intervals)
     if not moved:
-        return {}, False
+        return {}, False, None
     paired = {(a, b) for a, b in store.con.execute("SELECT DISTINCT s_host, r_host FROM _message_pairs").fetchall()}
     near = timedelta(seconds=SAME_STEP_S)
     out: dict[str, list[Boundary]] = {}
-    tried, trials = False, 0
+    tried, trials, last = False, 0, None
     for host, c in cut.dropped:
         if c.before is None or c.source != "log leap":
             continue         # (a pause of the logs hides a change; the spot before a sync report is no pause)
@@ -873,11 +896,13 @@ def _recut_dropped(store: Store, case: Case, facts: list[ClockFact], segmenter: 
         trial = {h: list(bs) for h, bs in cut.extra.items()}
         trial.setdefault(host, []).append(c)
         segs, chains = segmenter.build(trial)
-        _, sol, _ = _solve_with_drift(store, case, facts, segs, chains, when)
-        still = {key for key, _, _ in _settled(store, Cut(segs, chains, trial, [], cut.unforced), sol.intervals)}
+        solved = _solve_with_drift(store, case, facts, segs, chains, when)
+        last = _Trial(trial, segs, chains, solved)
+        still = {key for key, _, _ in _settled(store, Cut(segs, chains, trial, [], cut.unforced),
+                                                solved[1].intervals)}
         if any(key not in still for key in mine):
             out.setdefault(host, []).append(c)
-    return out, tried
+    return out, tried, last
 
 
 def _finite(x: float) -> float | None:

@@ -22,6 +22,7 @@ none goes on a segment whose opener its log writes later).
 """
 from __future__ import annotations
 
+import bisect
 import heapq
 import math
 from dataclasses import dataclass, field
@@ -123,6 +124,16 @@ class Boundary:
     def candidate(self) -> bool:
         """A spot where the clock may have been stepped, cut on trial until proven."""
         return self.source in ("log leap", "sync report")
+
+    def copy(self) -> "Boundary":
+        """An independent copy: its containers too, the facts it holds shared."""
+        # (not dataclasses.replace, which runs __init__ field by field: a build copies
+        # every boundary of every host)
+        out = object.__new__(Boundary)
+        out.__dict__.update(self.__dict__)
+        out.openers, out.seqs, out.loose = dict(self.openers), dict(self.seqs), set(self.loose)
+        out.facts, out.evidence = list(self.facts), list(self.evidence)
+        return out
 
     def opened_in(self) -> dict[int, int]:
         """file_id -> the record each log's part of the new segment starts with."""
@@ -718,23 +729,31 @@ class Segmenter:
 
     def __init__(self, store: Store, facts: list[ClockFact], when: Format = UTC_FORMAT) -> None:
         self.store, self.facts, self.when = store, facts, when
-        self._jumps: list[tuple] | None = None
         self._order: WriteOrder | None = None
-        self._placed: dict = {}
+        self._placed = Placements()
+        # The boundaries the records name and the jumps back, as read: the same for
+        # every build. Each build gets copies, which later phases may change.
+        self._named: tuple[dict[str, list[Boundary]], dict[str, list[Boundary]]] | None = None
+
+    def _boundaries(self) -> tuple[dict[str, list[Boundary]], dict[str, list[Boundary]]]:
+        """Fresh copies of the explicit and the inferred boundaries of every host."""
+        if self._named is None:
+            store, when = self.store, self.when
+            explicit = explicit_boundaries(self.facts, when)
+            _boot_befores(store, explicit)
+            _merge_reset_boots(explicit, when)
+            inferred = inferred_boundaries(store, explicit, when, backward_jumps(store))
+            _attribute_user_sets(inferred, self.facts)
+            self._named = explicit, inferred
+            self._order = WriteOrder.read(store)
+        return tuple({h: [b.copy() for b in bs] for h, bs in named.items()}  # type: ignore[return-value]
+                     for named in self._named)
 
     def build(self, extra: dict[str, list[Boundary]] | None = None
               ) -> tuple[list[Segment], dict[str, list[Boundary]]]:
         """Segments of every host, and the ``event_segments`` table placing every
         event. ``extra`` are boundaries found by other means (message pairs)."""
-        store, when = self.store, self.when
-        explicit = explicit_boundaries(self.facts, when)
-        _boot_befores(store, explicit)
-        _merge_reset_boots(explicit, when)
-        if self._jumps is None:
-            self._jumps = backward_jumps(store)
-            self._order = WriteOrder.read(store)
-        inferred = inferred_boundaries(store, explicit, when, self._jumps)
-        _attribute_user_sets(inferred, self.facts)
+        explicit, inferred = self._boundaries()
         segments: list[Segment] = []
         chains: dict[str, list[Boundary]] = {}
         for host in self._order.host_names:  # type: ignore[union-attr]
@@ -746,7 +765,7 @@ class Segmenter:
                 segments.append(Segment(len(segments), host, k, opened, closed,
                                         opened.after if opened else None,
                                         closed.before if closed else None))
-        _place_events(store, segments, self._order, self._placed)  # type: ignore[arg-type]
+        _place_events(self.store, segments, self._order, self._placed)  # type: ignore[arg-type]
         return segments, chains
 
 
@@ -808,7 +827,7 @@ class WriteOrder:
 
 
 def _place_events(store: Store, segments: list[Segment], order: WriteOrder,
-                  placed: dict | None = None) -> None:
+                  placed: Placements | None = None) -> None:
     """Write ``event_segments`` (file, record -> segment), ``ambiguous_records`` (those
     a log wrote in a stretch its clock read twice: see :func:`twice_read`) and each
     segment's event range.
@@ -822,8 +841,8 @@ def _place_events(store: Store, segments: list[Segment], order: WriteOrder,
         by_host.setdefault(s.host, []).append(s)
     out_file, out_rn, out_seg = [], [], []
     tw_file, tw_rn, tw_alt = [], [], []
-    kept: dict = {}
-    hosts: dict[str, _HostSegments] = {}
+    hosts: dict[str, tuple[_HostSegments, list[dict]]] = {}
+    used: dict = {}
     for a, z in zip(order.starts.tolist(), order.stops.tolist()):
         file_id, host = int(order.file_id[a]), order.host_names[order.host[a]]
         segs = by_host[host]
@@ -833,9 +852,11 @@ def _place_events(store: Store, segments: list[Segment], order: WriteOrder,
             out_rn.append(rn)
             out_seg.append(np.full(len(rn), segs[0].segment_id, dtype=np.int32))
             continue
-        hs = hosts.get(host)
-        if hs is None:
-            hs = hosts[host] = _HostSegments(segs)
+        if host not in hosts:
+            hs = _HostSegments(segs)
+            # (the windows key the placements of all the host's logs: looked up once)
+            hosts[host] = hs, placed.of_host(hs.windows) if placed is not None else []
+        hs, earlier = hosts[host]
         # The records that are themselves boundaries (a boot, a step) open their
         # segment: cut the file there and pin the run that starts there.
         opens = {}
@@ -848,42 +869,14 @@ def _place_events(store: Store, segments: list[Segment], order: WriteOrder,
                     if file_id in seg.opened_by.loose:   # type: ignore[union-attr]
                         upto[rn_open] = hs.before_next_boot[seg.index]
         # The placement depends on nothing else: a log whose host was not cut anew
-        # since the last build keeps it.
-        key = (a, hs.windows, tuple(sorted(opens.items())), tuple(sorted(upto.items())))
-        cached = placed.get(key) if placed is not None else None
+        # since an earlier build keeps it.
+        key = (a, tuple(sorted(opens.items())), tuple(sorted(upto.items())))
+        cached = next((c for c in (p.get(key) for p in earlier) if c is not None), None)
         if cached is None:
-            pinned: dict[int, int] = {}
-            ranges: dict[int, int] = {}
-            if opens:
-                keys = np.fromiter(opens, dtype=np.int64)
-                for pos in np.flatnonzero(np.isin(rn, keys)):
-                    pinned[int(pos)] = opens[int(rn[pos])]
-                    if int(rn[pos]) in upto:
-                        ranges[int(pos)] = upto[int(rn[pos])]
-                for pos, k in list(pinned.items()):
-                    early = _written_early(us, pos, segs[k].opened_by, file_id,  # type: ignore[arg-type]
-                                           max((q for q in pinned if q < pos), default=-1))
-                    if early < pos:
-                        pinned[early] = k
-            # Also cut where the log passes the time a boundary's old clock read: a
-            # log that does not show the boundary (no record of it, no jump worth the
-            # name) changes clocks there all the same. Every time it passes: a clock
-            # that was ahead before an earlier step may have read that time already.
-            # Across a reboot or a sleep the clock kept, other logs write the old
-            # boot's last records until it went down, after the last the boundary's
-            # log wrote: they change at the new boot's first record.
-            passes: list[int] = []
-            for seg, closed_in, (came_up_later, at) in zip(segs, hs.closed_in, hs.passed_at):
-                if closed_in is not None and file_id not in closed_in:
-                    later = us >= at if came_up_later else us > at
-                    passes += (np.flatnonzero(later[1:] & ~later[:-1]) + 1).tolist()
-            runs = _runs(us, sorted(set(pinned) | set(passes)))
-            assignment = _assign_runs(us, runs, segs, pinned, ranges, hs)
-            lengths = np.array([stop - start for start, stop, _ in runs], dtype=np.int64)
-            index = np.repeat(np.array([seg.index for seg in assignment], dtype=np.int32), lengths)
-            cached = (index, *_read_twice(us, index, segs, file_id, hs))
+            cached = _place_log(us, rn, segs, hs, file_id, opens, upto)
+        if placed is not None:
+            used.setdefault(hs.windows, {})[key] = cached
         index, twice_pos, twice_alt = cached
-        kept[key] = cached
         out_file.append(np.full(len(rn), file_id, dtype=np.int32))
         out_rn.append(rn)
         out_seg.append(index + np.int32(segs[0].segment_id))
@@ -891,9 +884,8 @@ def _place_events(store: Store, segments: list[Segment], order: WriteOrder,
             tw_file.append(np.full(len(twice_pos), file_id, dtype=np.int32))
             tw_rn.append(rn[twice_pos])
             tw_alt.append(twice_alt + np.int32(segs[0].segment_id))
-    if placed is not None:   # only what this build used: memory stays one build's worth
-        placed.clear()
-        placed.update(kept)
+    if placed is not None:
+        placed.built(used)
     empty32, empty64 = np.zeros(0, np.int32), np.zeros(0, np.int64)
     store.put_table("event_segments", pa.table({
         "file_id": pa.array(np.concatenate(out_file) if out_file else empty32),
@@ -922,6 +914,63 @@ def _place_events(store: Store, segments: list[Segment], order: WriteOrder,
                 s.last_logged = _EPOCH + timedelta(microseconds=int(hi[s.segment_id]))
 
 
+def _place_log(us: np.ndarray, rn: np.ndarray, segs: list[Segment], hs: _HostSegments, file_id: int,
+               opens: dict[int, int], upto: dict[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One log's placement on its host's segments: the segment index of each of its
+    records (in write order), and the positions of those it may have written on
+    another segment, with that one's index (see :func:`_read_twice`)."""
+    pinned: dict[int, int] = {}
+    ranges: dict[int, int] = {}
+    if opens:
+        keys = np.fromiter(opens, dtype=np.int64)
+        for pos in np.flatnonzero(np.isin(rn, keys)):
+            pinned[int(pos)] = opens[int(rn[pos])]
+            if int(rn[pos]) in upto:
+                ranges[int(pos)] = upto[int(rn[pos])]
+        floors = sorted(pinned)
+        for pos, k in list(pinned.items()):
+            floor = bisect.bisect_left(floors, pos)
+            early = _written_early(us, pos, segs[k].opened_by, file_id,  # type: ignore[arg-type]
+                                   floors[floor - 1] if floor else -1)
+            if early < pos:
+                if early not in pinned:
+                    bisect.insort(floors, early)
+                pinned[early] = k
+    # Also cut where the log passes the time a boundary's old clock read: a log that
+    # does not show the boundary (no record of it, no jump worth the name) changes
+    # clocks there all the same. Every time it passes: a clock that was ahead before
+    # an earlier step may have read that time already. Across a reboot or a sleep
+    # the clock kept, other logs write the old boot's last records until it went
+    # down, after the last the boundary's log wrote: they change at the new boot's
+    # first record.
+    runs = _runs(us, sorted(set(pinned) | set(hs.passes(us, file_id).tolist())))
+    assignment = _assign_runs(us, runs, segs, pinned, ranges, hs)
+    lengths = np.array([stop - start for start, stop, _ in runs], dtype=np.int64)
+    index = np.repeat(np.array([seg.index for seg in assignment], dtype=np.int32), lengths)
+    return (index, *_read_twice(us, index, segs, file_id, hs))
+
+
+class Placements:
+    """Each log's placement from the builds before, by the host's segment windows and
+    what else it was computed from (see :func:`_place_events`). Those the last
+    ``KEEP`` builds used are kept: a trial cuts many hosts and is then mostly
+    dropped, and the build after it cuts them as the one before did."""
+
+    KEEP = 2
+
+    def __init__(self) -> None:
+        self._builds: list[dict] = []    # newest first: windows -> key -> placement
+
+    def of_host(self, windows: tuple) -> list[dict]:
+        """The placements kept for a host cut into these windows, newest first."""
+        return [p for p in (b.get(windows) for b in self._builds) if p is not None]
+
+    def built(self, used: dict) -> None:
+        """What a build used: kept, and the oldest dropped (memory stays a few
+        builds' worth)."""
+        self._builds = [used] + self._builds[:self.KEEP - 1]
+
+
 class _HostSegments:
     """What placing a host's logs on its segments needs of them that no log changes,
     worked out once a build, not once a log (a host's 400 channel files had each
@@ -936,14 +985,53 @@ class _HostSegments:
         self.passed_at = [_passed_at(s.closed_by) for s in segs]
         self.windows = tuple((s.window_from, s.window_to) for s in segs)
         # for a loose opener of each segment: the last segment before the next boot
-        self.before_next_boot = [next((x.index - 1 for x in segs[s.index + 1:] if x.opened_by is not None
-                                       and x.opened_by.kind in ("boot", "resume")), len(segs) - 1) for s in segs]
+        self.before_next_boot = [0] * len(segs)
+        last = len(segs) - 1
+        for s in reversed(segs):
+            self.before_next_boot[s.index] = last
+            if s.opened_by is not None and s.opened_by.kind in ("boot", "resume"):
+                last = s.index - 1
         self.starts = np.array([_us(s.window_from, -np.inf) for s in segs])
         self.lo = self.starts - SLACK_S * 1e6
         self.hi = np.array([_us(s.window_to, np.inf) for s in segs]) + SLACK_S * 1e6
         stretches = [twice_read(s.closed_by, segs[s.index + 1]) if s.closed_by is not None else None
                      for s in segs[:-1]]
         self.twice = [None if t is None else (_us(t[0], 0), _us(t[1], 0)) for t in stretches]
+        # The times logs that do not show a boundary pass it at (see _passed_at), sorted,
+        # for each way of passing: at or past the time (>=), past it (>).
+        self._pass_files = {f for c in self.closed_in if c is not None for f in c}
+        self._passes: dict[int | None, tuple[np.ndarray, np.ndarray]] = {}
+
+    def _pass_times(self, file_id: int | None) -> tuple[np.ndarray, np.ndarray]:
+        """The sorted times a log passes the boundaries it does not show at: those it
+        passes at or after (>=), those it passes after (>)."""
+        if file_id not in self._pass_files:
+            file_id = None       # (most logs show no boundary: one answer for all of them)
+        if file_id not in self._passes:
+            at_or_after, after = [], []
+            for closed_in, (came_up_later, at) in zip(self.closed_in, self.passed_at):
+                if closed_in is not None and file_id not in closed_in:
+                    (at_or_after if came_up_later else after).append(at)
+            self._passes[file_id] = (np.sort(np.array(at_or_after, dtype=np.float64)),
+                                     np.sort(np.array(after, dtype=np.float64)))
+        return self._passes[file_id]
+
+    def passes(self, us: np.ndarray, file_id: int) -> np.ndarray:
+        """Positions in a log's write-ordered times where it passes the time of a
+        boundary it does not show, going forward: the record before reads earlier
+        than that time, this one at or past it. With times sorted, a time lies
+        between two records' exactly where the count of times below them differs,
+        so every boundary's crossings come from two binary searches."""
+        at_or_after, after = self._pass_times(file_id)
+        # (the times are floats: records' times compared with them in float64, as
+        # exact below 2**53 us)
+        t = us.astype(np.float64)
+        out = []
+        for times, side in ((at_or_after, "right"), (after, "left")):
+            if len(times):
+                below = np.searchsorted(times, t, side=side)
+                out.append(np.flatnonzero(below[1:] > below[:-1]) + 1)
+        return np.concatenate(out) if out else np.zeros(0, np.int64)
 
 
 def _passed_at(b: Boundary | None) -> tuple[bool, float]:
@@ -1020,36 +1108,9 @@ def _assign_runs(us: np.ndarray, runs: list[tuple[int, int, bool]], segs: list[S
     if S == 1:
         return [segs[0]] * len(runs)
     hs = hs or _HostSegments(segs)
-    lo, hi = hs.lo, hs.hi
     R = len(runs)
-    cost = np.zeros((R, S))
-    for r, (a, b, _) in enumerate(runs):
-        first, last = us[a], us[b - 1]
-        # Seconds outside the window, for the run's first and last records.
-        cost[r] = (np.maximum(lo - first, 0) + np.maximum(first - hi, 0)
-                   + np.maximum(lo - last, 0) + np.maximum(last - hi, 0)) / 1e6
-    # Break ties toward the segment whose opening is nearest below the run: a window
-    # left open (no boundary, or a boot nothing was logged before) fits every run, and
-    # would otherwise swallow them all. Last, a segment that opens after the run
-    # starts (within the slack): the run more likely ends the one before. The weight
-    # keeps this below a millisecond.
+    cost = _run_costs(us, runs, hs, pinned, ranges)
     starts = hs.starts
-    for r, (a, _, _) in enumerate(runs):
-        # (ages saturate at ~9.5 years: a clock reset to 1970 is as old as one to 2018)
-        since_open = np.where(~np.isfinite(starts), 4e8,
-                              np.where(starts <= us[a], np.minimum((us[a] - starts) / 1e6, 3e8),
-                                       5e8 + np.minimum((starts - us[a]) / 1e6, 3e8)))
-        cost[r] += 1e-12 * since_open
-        if pinned and a in pinned:
-            forced = np.full(S, np.inf)
-            last = (ranges or {}).get(a, pinned[a])
-            forced[pinned[a]:last + 1] = 0.0 if last == pinned[a] else cost[r, pinned[a]:last + 1]
-            cost[r] = forced
-        elif pinned:
-            # Written before the record that opens a later segment: on an older clock.
-            later = [pinned[q] for q in pinned if q > a]
-            if later:
-                cost[r, min(later):] = np.inf
     dp = np.full((R, S), np.inf)
     back = np.zeros((R, S), dtype=np.int64)
     dp[0] = cost[0]
@@ -1078,6 +1139,46 @@ def _assign_runs(us: np.ndarray, runs: list[tuple[int, int, bool]], segs: list[S
         out[r] = j
         j = int(back[r, j]) if r > 0 else j
     return [segs[j] for j in out]
+
+
+def _run_costs(us: np.ndarray, runs: list[tuple[int, int, bool]], hs: _HostSegments,
+               pinned: dict[int, int] | None = None, ranges: dict[int, int] | None = None) -> np.ndarray:
+    """The cost of each run (row) on each segment (column), as :func:`_assign_runs`
+    weighs them: seconds outside the window, a tie-break, pinned runs forced."""
+    S = len(hs.starts)
+    lo, hi = hs.lo, hs.hi
+    # (every run against every segment at once: a host's logs are many, their runs few)
+    at = np.array([a for a, _, _ in runs], dtype=np.int64)
+    first = us[at][:, None]
+    last = us[np.array([b for _, b, _ in runs], dtype=np.int64) - 1][:, None]
+    # Seconds outside the window, for the run's first and last records.
+    cost = (np.maximum(lo - first, 0) + np.maximum(first - hi, 0)
+            + np.maximum(lo - last, 0) + np.maximum(last - hi, 0)) / 1e6
+    # Break ties toward the segment whose opening is nearest below the run: a window
+    # left open (no boundary, or a boot nothing was logged before) fits every run, and
+    # would otherwise swallow them all. Last, a segment that opens after the run
+    # starts (within the slack): the run more likely ends the one before. The weight
+    # keeps this below a millisecond.
+    starts = hs.starts
+    # (ages saturate at ~9.5 years: a clock reset to 1970 is as old as one to 2018)
+    since_open = np.where(~np.isfinite(starts), 4e8,
+                          np.where(starts <= first, np.minimum((first - starts) / 1e6, 3e8),
+                                   5e8 + np.minimum((starts - first) / 1e6, 3e8)))
+    cost += 1e-12 * since_open
+    if pinned:
+        # Written before the record that opens a later segment: on an older clock.
+        keys = np.array(sorted(pinned), dtype=np.int64)
+        least_later = np.r_[np.minimum.accumulate(np.array([pinned[q] for q in keys.tolist()])[::-1])[::-1], S]
+        from_seg = least_later[np.searchsorted(keys, at, side="right")]
+        free = ~np.isin(at, keys)
+        cost[free] = np.where(np.arange(S) >= from_seg[free][:, None], np.inf, cost[free])
+        for r in np.flatnonzero(~free).tolist():
+            a = runs[r][0]
+            forced = np.full(S, np.inf)
+            last_seg = (ranges or {}).get(a, pinned[a])
+            forced[pinned[a]:last_seg + 1] = 0.0 if last_seg == pinned[a] else cost[r, pinned[a]:last_seg + 1]
+            cost[r] = forced
+    return cost
 
 
 def _argmin_accumulate(values: np.ndarray) -> np.ndarray:
