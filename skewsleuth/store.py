@@ -140,6 +140,12 @@ class Store:
     def rows(self, sql: str, params: list | dict | None = None) -> list[dict]:
         return self.query(sql, params).to_pylist()
 
+    def has_rows(self, relation: str) -> bool:
+        """Whether ``relation`` (a table, or ``events WHERE ...``) holds a row: asked
+        before a statement whose planning alone (2-15 ms) would cost more than knowing
+        it has nothing to read."""
+        return bool(self.con.execute(f"SELECT count(*) FROM (SELECT 1 FROM {relation} LIMIT 1)").fetchall()[0][0])
+
     def save(self) -> None:
         """Write the database to :attr:`path` (nothing without one), whole or not at all.
 

@@ -525,7 +525,7 @@ def prepare_measurements(store: Store, shapes: Sequence[Shape] = (), addresses: 
     # A shape's statement maps the records of its relation one by one: with no record
     # naming any shape's texts (most collections), the shapes that read them give none,
     # and planning each statement (~2 ms, whatever the records) is skipped.
-    named = con.execute("SELECT count(*) FROM (SELECT 1 FROM _measure_text LIMIT 1)").fetchall()[0][0] > 0
+    named = store.has_rows("_measure_text")
     for k, shape in enumerate(all_shapes):
         if shape.contains and not named:
             continue

@@ -78,7 +78,7 @@ def monotonic_facts(store: Store, when: Format = UTC_FORMAT) -> list[ClockFact]:
     has = format_in(carries)
     # Every row below comes from these records: with none (no journal among the
     # evidence) there is nothing, and planning the statement (~15 ms) is skipped.
-    if not store.con.execute(f"SELECT count(*) FROM (SELECT 1 FROM events WHERE {has} LIMIT 1)").fetchall()[0][0]:
+    if not store.has_rows(f"events WHERE {has}"):
         return []
     boot = per_source_sql(lambda s: s.boot_sql)
     mono = per_source_sql(lambda s: s.monotonic_us_sql)

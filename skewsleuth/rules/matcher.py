@@ -102,7 +102,7 @@ def match_rules(store: Store, rules: list[Rule], addresses: dict[str, str] | Non
         # Which rules matched anything, asked in one query: most match nothing, and a
         # statement per rule costs milliseconds even over no rows. With no candidate at
         # all (most small cases), not even that one (~15 ms of planning).
-        if store.con.execute("SELECT count(*) FROM (SELECT 1 FROM _rule_hits LIMIT 1)").fetchall()[0][0]:
+        if store.has_rows("_rule_hits"):
             matched = list(store.con.execute(
                 "SELECT " + ", ".join(f"coalesce(bool_or({w}), false)" for w, _ in wheres) + " FROM _rule_candidates",
                 [p for _, ps in wheres for p in ps]).fetchall()[0])
