@@ -86,9 +86,12 @@ def _status_of_an_interrupt() -> None:
         os._exit(INTERRUPTED)
 
 
-# The argument lists answered without typer, and what each prints: `--version` (the
-# root option) and the `version` command, as commands.py defines them.
-_VERSION_LINES = {("--version",): "skewsleuth {}", ("version",): "{}"}
+# What `--version` (the root option) and the `version` command print; commands.py
+# prints these too, for the argument lists this module does not answer itself.
+VERSION_LINE = "skewsleuth {}"
+VERSION_COMMAND_LINE = "{}"
+# The argument lists answered without typer.
+_VERSION_LINES = {("--version",): VERSION_LINE, ("version",): VERSION_COMMAND_LINE}
 
 
 def _answer_version(line: str) -> None:

@@ -28,7 +28,7 @@ import typer
 from typer.core import TyperGroup
 
 from . import __version__
-from .cli import CLOSED_PIPE, _exit_interrupted, _Interrupt, _stdout_gone
+from .cli import CLOSED_PIPE, VERSION_COMMAND_LINE, VERSION_LINE, _exit_interrupted, _Interrupt, _stdout_gone
 from .errors import (FixHistoryError, InputError, InventoryError, MissingPywinrm, RuleError, TargetError,
                      WatchError)
 
@@ -196,7 +196,7 @@ def _warn_skipped(skipped: list) -> None:
 
 def _show_version(value: bool) -> None:
     if value:
-        typer.echo(f"skewsleuth {__version__}")
+        typer.echo(VERSION_LINE.format(__version__))
         raise typer.Exit()
 
 
@@ -753,4 +753,4 @@ def rules_pipeline_cmd() -> None:
 @app.command("version")
 def version_cmd() -> None:
     """Print the version."""
-    typer.echo(__version__)
+    typer.echo(VERSION_COMMAND_LINE.format(__version__))
