@@ -22,7 +22,7 @@ from __future__ import annotations
 import sys
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator, List, NoReturn, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Callable, Iterator, List, NoReturn, Optional
 
 import typer
 from typer.core import TyperGroup
@@ -95,13 +95,40 @@ class _Stderr:
 
 
 err = _Stderr()
-WORKERS_HELP = ("Processes that read the files (default: every core when the input is 32 MB or more, "
-                "else 1).")
-SCHEDULER_HELP = ("Read the files on a Dask cluster (tcp://HOST:PORT); its workers must see the same paths. "
-                  "Needs pip install 'skewsleuth[scale]'.")
-YEAR_HELP = ("Year of the first line of every RFC 3164 syslog file, whose times carry none; later lines are "
-             "counted forward across New Year (default: each file's newest line is taken to be no later than "
-             "the file's modification time).")
+# The options and arguments several commands take, defined once: each command's
+# signature names them (``case: CaseOpt = None``), so their flags, help and metavar
+# cannot drift apart from one command to the next.
+EvidenceArg = Annotated[List[Path], typer.Argument(
+    metavar="PATH...", help="Evidence files and folders (one folder per host).")]
+CaseOpt = Annotated[Optional[Path], typer.Option(
+    "--case", metavar="FILE", help="Case file (YAML): timezone, references, changes, observations.")]
+HostOpt = Annotated[Optional[str], typer.Option(
+    "--host", metavar="NAME", help="Host for records that name none, for files named directly.")]
+RulesOpt = Annotated[Optional[List[Path]], typer.Option(
+    "--rules", metavar="DIR", help="Your own rule folder (repeatable), read beside the built-in rules.")]
+TimezoneOpt = Annotated[Optional[str], typer.Option(
+    "--timezone", metavar="ZONE", help="IANA zone for times written without one (default: the case file's, else UTC).")]
+WorkersOpt = Annotated[Optional[int], typer.Option(
+    "--workers", metavar="N",
+    help="Processes that read the files (default: every core when the input is 32 MB or more, else 1).")]
+SchedulerOpt = Annotated[Optional[str], typer.Option(
+    "--scheduler", metavar="ADDRESS",
+    help="Read the files on a Dask cluster (tcp://HOST:PORT); its workers must see the same paths. "
+         "Needs pip install 'skewsleuth[scale]'.")]
+YearOpt = Annotated[Optional[int], typer.Option(
+    "--year", metavar="YEAR",
+    help="Year of the first line of every RFC 3164 syslog file, whose times carry none; later lines are "
+         "counted forward across New Year (default: each file's newest line is taken to be no later than "
+         "the file's modification time).")]
+QuietVerdictOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No verdict on the terminal.")]
+TargetsArg = Annotated[Optional[List[str]], typer.Argument(
+    metavar="TARGET...", help="ntp://host[:port], http(s)://host[:port], smtp://host[:port].")]
+InventoryOpt = Annotated[Optional[Path], typer.Option(
+    "--inventory", "-i", metavar="FILE", help="Inventory (YAML): hosts, how to probe each, roles.")]
+TimeoutOpt = Annotated[float, typer.Option("--timeout", metavar="SECONDS", help="Time allowed per target.")]
+ConcurrencyOpt = Annotated[int, typer.Option("--concurrency", metavar="N", help="Targets probed at once.")]
+InsecureOpt = Annotated[bool, typer.Option("--insecure", help="Do not verify TLS certificates (https targets).")]
+NoBuiltinOpt = Annotated[bool, typer.Option("--no-builtin", help="Leave the built-in pack out: only the --rules folders.")]
 
 
 def _fail(message: str, status: int = 2) -> NoReturn:
@@ -256,21 +283,21 @@ def _check_writable(path: Path) -> None:
 
 @app.command("investigate", epilog=EXIT_STATUS)
 def investigate_cmd(
-    paths: List[Path] = typer.Argument(..., metavar="PATH...", help="Evidence files and folders (one folder per host)."),
-    case: Optional[Path] = typer.Option(None, "--case", metavar="FILE", help="Case file (YAML): timezone, references, changes, observations."),
+    paths: EvidenceArg,
+    case: CaseOpt = None,
     json_out: Optional[str] = typer.Option(None, "--json", metavar="FILE", help="Write the verdict as JSON to FILE ('-' for stdout)."),
     md_out: Optional[str] = typer.Option(None, "--md", metavar="FILE", help="Write the verdict as Markdown to FILE ('-' for stdout)."),
     html_out: Optional[str] = typer.Option(None, "--html", metavar="FILE", help="Write the verdict as one self-contained HTML page with the clocks drawn (works offline)."),
     png_out: Optional[str] = typer.Option(None, "--png", metavar="FILE", help="Write the chart of the clocks as a PNG image (for a ticket)."),
     all_hosts: bool = typer.Option(False, "--all-hosts", help="With --html/--png: draw a lane for every host (by default the hosts without clock evidence are counted and named, not drawn, and at most 40 lanes are drawn)."),
     db: Optional[Path] = typer.Option(None, "--db", metavar="FILE", help="Keep the case database (DuckDB) in FILE, and every file as parsed in FILE.parsed/: investigating again parses only the files that changed."),
-    host: Optional[str] = typer.Option(None, "--host", metavar="NAME", help="Host for records that name none, for files named directly."),
-    rules: Optional[List[Path]] = typer.Option(None, "--rules", metavar="DIR", help="Extra rule folder (repeatable)."),
-    timezone: Optional[str] = typer.Option(None, "--timezone", metavar="ZONE", help="IANA zone for times written without one (default: the case file's, else UTC)."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No verdict on the terminal."),
-    workers: Optional[int] = typer.Option(None, "--workers", metavar="N", help=WORKERS_HELP),
-    scheduler: Optional[str] = typer.Option(None, "--scheduler", metavar="ADDRESS", help=SCHEDULER_HELP),
-    year: Optional[int] = typer.Option(None, "--year", metavar="YEAR", help=YEAR_HELP),
+    host: HostOpt = None,
+    rules: RulesOpt = None,
+    timezone: TimezoneOpt = None,
+    quiet: QuietVerdictOpt = False,
+    workers: WorkersOpt = None,
+    scheduler: SchedulerOpt = None,
+    year: YearOpt = None,
 ) -> None:
     """Investigate collected evidence and print the verdict.
 
@@ -295,17 +322,17 @@ def investigate_cmd(
 
 @app.command("timeline", epilog=EXIT_STATUS)
 def timeline_cmd(
-    paths: List[Path] = typer.Argument(..., metavar="PATH...", help="Evidence files and folders (one folder per host)."),
+    paths: EvidenceArg,
     fmt: str = typer.Option("jsonl", "--format", "-f", metavar="FORMAT", help="jsonl, csv, parquet, timesketch (a CSV Timesketch imports) or timesketch-jsonl (JSON Lines Timesketch imports, ids kept integers)."),
     out: str = typer.Option("-", "--out", "-o", metavar="FILE", help="Write to FILE ('-' for stdout; parquet needs a file)."),
     spreadsheet_safe: bool = typer.Option(False, "--spreadsheet-safe", help="For a spreadsheet (csv, timesketch): write a cell that starts like a formula (= + - @) with a leading ' so that it is shown, not run. Off by default: the text is written as logged."),
-    case: Optional[Path] = typer.Option(None, "--case", metavar="FILE", help="Case file (YAML): timezone, references, changes, observations."),
-    host: Optional[str] = typer.Option(None, "--host", metavar="NAME", help="Host for records that name none, for files named directly."),
-    rules: Optional[List[Path]] = typer.Option(None, "--rules", metavar="DIR", help="Extra rule folder (repeatable)."),
-    timezone: Optional[str] = typer.Option(None, "--timezone", metavar="ZONE", help="IANA zone for times written without one (default: the case file's, else UTC)."),
-    workers: Optional[int] = typer.Option(None, "--workers", metavar="N", help=WORKERS_HELP),
-    scheduler: Optional[str] = typer.Option(None, "--scheduler", metavar="ADDRESS", help=SCHEDULER_HELP),
-    year: Optional[int] = typer.Option(None, "--year", metavar="YEAR", help=YEAR_HELP),
+    case: CaseOpt = None,
+    host: HostOpt = None,
+    rules: RulesOpt = None,
+    timezone: TimezoneOpt = None,
+    workers: WorkersOpt = None,
+    scheduler: SchedulerOpt = None,
+    year: YearOpt = None,
 ) -> None:
     """Investigate the evidence and write every event with its logged time, true time and
     uncertainty, in true-time order.
@@ -352,7 +379,7 @@ def demo_cmd(
     md_out: Optional[str] = typer.Option(None, "--md", metavar="FILE", help="Also write the verdict as Markdown to FILE ('-' for stdout)."),
     html_out: Optional[str] = typer.Option(None, "--html", metavar="FILE", help="Also write the verdict as a self-contained HTML page with the clocks drawn."),
     png_out: Optional[str] = typer.Option(None, "--png", metavar="FILE", help="Also write the chart of the clocks as a PNG image."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No verdict on the terminal."),
+    quiet: QuietVerdictOpt = False,
 ) -> None:
     """Write the seed incident's evidence (Lync Edge five hours behind) and investigate it.
 
@@ -388,15 +415,15 @@ PROBE_EXIT = ("Exit status: 0 every target measured and within --max-offset (and
 
 @app.command("probe", epilog=PROBE_EXIT)
 def probe_cmd(
-    targets: Optional[List[str]] = typer.Argument(None, metavar="TARGET...", help="ntp://host[:port], http(s)://host[:port], smtp://host[:port]."),
-    inventory: Optional[Path] = typer.Option(None, "--inventory", "-i", metavar="FILE", help="Inventory (YAML): hosts, how to probe each, roles."),
+    targets: TargetsArg = None,
+    inventory: InventoryOpt = None,
     json_out: Optional[str] = typer.Option(None, "--json", metavar="FILE", help="Write the measurements as JSON to FILE ('-' for stdout)."),
     max_offset: float = typer.Option(1.0, "--max-offset", metavar="SECONDS", help="Offset beyond which exit status is 1 (a role's tolerance, if tighter, applies)."),
-    timeout: float = typer.Option(5.0, "--timeout", metavar="SECONDS", help="Time allowed per target."),
-    concurrency: int = typer.Option(256, "--concurrency", metavar="N", help="Targets probed at once."),
+    timeout: TimeoutOpt = 5.0,
+    concurrency: ConcurrencyOpt = 256,
     samples: int = typer.Option(4, "--samples", metavar="N", help="NTP requests per target (least delay kept); HTTP/SMTP take 2N (at most 16) readings per round."),
     interval: float = typer.Option(0.25, "--interval", metavar="SECONDS", help="Pause between one target's NTP requests."),
-    insecure: bool = typer.Option(False, "--insecure", help="Do not verify TLS certificates (https targets)."),
+    insecure: InsecureOpt = False,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No table on the terminal."),
 ) -> None:
     """Measure hosts' clocks now (offset = logged - true, positive when ahead) over NTP, HTTP Date or SMTP banners.
@@ -455,8 +482,8 @@ WATCH_EXIT = ("Exit status: 0 stopped by SIGINT/SIGTERM; with --once, probe's: 0
 
 @app.command("watch", epilog=WATCH_EXIT)
 def watch_cmd(
-    targets: Optional[List[str]] = typer.Argument(None, metavar="TARGET...", help="ntp://host[:port], http(s)://host[:port], smtp://host[:port]."),
-    inventory: Optional[Path] = typer.Option(None, "--inventory", "-i", metavar="FILE", help="Inventory (YAML): hosts, how to probe each, roles."),
+    targets: TargetsArg = None,
+    inventory: InventoryOpt = None,
     interval: float = typer.Option(60.0, "--interval", metavar="SECONDS", help="Time between the starts of two probe rounds (spread by ±10%)."),
     db: Path = typer.Option(Path("skewsleuth-watch.duckdb"), "--db", metavar="FILE", help="History (DuckDB): every measurement and alert."),
     listen: Optional[str] = typer.Option(None, "--listen", metavar="HOST:PORT", help="Serve Prometheus metrics at http://HOST:PORT/metrics (default 127.0.0.1:9393; with --once, none unless given)."),
@@ -467,10 +494,10 @@ def watch_cmd(
     warn_fraction: float = typer.Option(0.5, "--warn-fraction", metavar="F", help="Warn (near_tolerance) from this fraction of the limit."),
     jump: float = typer.Option(1.0, "--jump", metavar="SECONDS", help="Smallest offset change between two probes that is a jump."),
     unreachable_after: int = typer.Option(3, "--unreachable-after", metavar="N", help="Failed probes in a row before an unreachable alert."),
-    timeout: float = typer.Option(5.0, "--timeout", metavar="SECONDS", help="Time allowed per target."),
-    concurrency: int = typer.Option(256, "--concurrency", metavar="N", help="Targets probed at once."),
+    timeout: TimeoutOpt = 5.0,
+    concurrency: ConcurrencyOpt = 256,
     samples: int = typer.Option(4, "--samples", metavar="N", help="NTP requests per target and round (least delay kept)."),
-    insecure: bool = typer.Option(False, "--insecure", help="Do not verify TLS certificates (https targets)."),
+    insecure: InsecureOpt = False,
     once: bool = typer.Option(False, "--once", help="One round, then exit with probe's statuses (cron, tests)."),
     print_asset: Optional[str] = typer.Option(None, "--print", metavar="NAME", help="Write a shipped file to stdout and exit: prometheus-rules (alerting and recording rules), grafana-dashboard."),
 ) -> None:
@@ -632,8 +659,6 @@ rules_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None, epilog=RULE
                              "\b\nExamples:\n  skewsleuth rules list\n  skewsleuth rules test --rules my-rules/\n"
                              "  skewsleuth rules export --sigma --out sigma-rules/")
 app.add_typer(rules_app, name="rules")
-RULES_DIRS_HELP = "Your own rule folder (repeatable), as investigate --rules takes it."
-NO_BUILTIN_HELP = "Leave the built-in pack out: only the --rules folders."
 
 
 def _load_pack(rules: Optional[List[Path]], no_builtin: bool) -> list:
@@ -653,8 +678,8 @@ def _load_pack(rules: Optional[List[Path]], no_builtin: bool) -> list:
 
 @rules_app.command("list", epilog=RULES_EXIT)
 def rules_list_cmd(
-    rules: Optional[List[Path]] = typer.Option(None, "--rules", metavar="DIR", help=RULES_DIRS_HELP),
-    no_builtin: bool = typer.Option(False, "--no-builtin", help=NO_BUILTIN_HELP),
+    rules: RulesOpt = None,
+    no_builtin: NoBuiltinOpt = False,
     json_out: Optional[str] = typer.Option(None, "--json", metavar="FILE", help="Write the rules as JSON to FILE ('-' for stdout)."),
 ) -> None:
     """List the rules: signature, protocol, tolerance, role and whose clock each accuses.
@@ -679,8 +704,8 @@ def rules_list_cmd(
 
 @rules_app.command("test", epilog=RULES_EXIT)
 def rules_test_cmd(
-    rules: Optional[List[Path]] = typer.Option(None, "--rules", metavar="DIR", help=RULES_DIRS_HELP),
-    no_builtin: bool = typer.Option(False, "--no-builtin", help=NO_BUILTIN_HELP),
+    rules: RulesOpt = None,
+    no_builtin: NoBuiltinOpt = False,
 ) -> None:
     """Run every rule over its own examples (skewsleuth.tests: match / no_match), with the
     SQL investigate uses. A rule with no example it must match fails.
@@ -705,8 +730,8 @@ def rules_test_cmd(
 def rules_export_cmd(
     sigma: bool = typer.Option(False, "--sigma", help="As Sigma YAML (the only format), for sigma-cli / pySigma."),
     out: Optional[Path] = typer.Option(None, "--out", metavar="DIR", help="Write one .yml per rule in DIR (default: one multi-document YAML stream on stdout)."),
-    rules: Optional[List[Path]] = typer.Option(None, "--rules", metavar="DIR", help=RULES_DIRS_HELP),
-    no_builtin: bool = typer.Option(False, "--no-builtin", help=NO_BUILTIN_HELP),
+    rules: RulesOpt = None,
+    no_builtin: NoBuiltinOpt = False,
     keep_skewsleuth: bool = typer.Option(False, "--keep-skewsleuth", help="Keep each rule's skewsleuth block (a custom attribute SigmaHQ's validators flag), to load the copy back with --rules."),
 ) -> None:
     """Export the rules for a SIEM: Sigma rules in SigmaHQ's taxonomy and conventions
