@@ -207,9 +207,6 @@ class ClockModel:
     # Differences printed without their sign (Ceph's clock skew), for the verdict.
     absolute: list[AbsoluteBound] = field(default_factory=list)
 
-    def segment_of(self, segment_id: int) -> SegmentEstimate:
-        return self.segments[segment_id]
-
 
 def _node(seg: Segment) -> int:
     return seg.segment_id + 1

@@ -782,13 +782,6 @@ def _attribute_user_sets(inferred: dict[str, list[Boundary]], facts: list[ClockF
                     b.evidence += [e for e in u.evidence if e not in b.evidence]
 
 
-def build_segments(store: Store, facts: list[ClockFact], when: Format = UTC_FORMAT,
-                   extra: dict[str, list[Boundary]] | None = None
-                   ) -> tuple[list[Segment], dict[str, list[Boundary]]]:
-    """Segments of every host, once (see :class:`Segmenter` to cut again)."""
-    return Segmenter(store, facts, when).build(extra)
-
-
 @dataclass
 class WriteOrder:
     """Every event in its log's write order, as arrays: per (file, host) a slice
