@@ -1,6 +1,6 @@
 """Issue 22, text formats: event XML whatever its line ends, journald column-wise.
 
-    python benchmarks/text_formats.py [--events 2000] [--lines 200000] [--repeat 5]
+    python benchmarks/text_formats.py [--events 2000] [--lines 200000] [--repeat 5] [--store 1000000 [--only-store]]
 
 (a) An Event Viewer export of ``--events`` Security 4624 events, each with a message
 of its own over several lines, written with LF, CRLF, and as UTF-16 with CRLF (as
@@ -16,8 +16,14 @@ and per line (``columnar=False``, the reference it must equal), side by side.
 fields, the cursor, the command line: 25 fields, about 1 KB a line, where the corpus
 writes 9 fields in 360 bytes), column-wise and per line.
 
+(d) With ``--store N``: a journald corpus of N lines read, then its batches appended
+to a fresh case database as ingest appends them, with DuckDB's checkpoints as they
+come (each compresses the rows appended since the one before: what an ingest of a
+million lines pays and one of 200,000 does not) and with them put off until one
+checkpoint at the end; the database's memory before and after that checkpoint.
+
 One CPU (``sched_setaffinity``), best of ``--repeat``, readers only (no case
-database); prints the machine and the load average before and after.
+database) but in (d); prints the machine and the load average before and after.
 """
 
 from __future__ import annotations
@@ -137,20 +143,63 @@ def journalctl_shaped(base: Path, lines: int, repeat: int) -> None:
           f"{ref / fast:>5.1f}x", flush=True)
 
 
+def store_share(base: Path, lines: int, repeat: int) -> None:
+    from skewsleuth.store import Store
+
+    truth = write_corpus(base / "store", 10, lines, formats=["journald"], incident=False, faults=0.1, seed=2)
+    paths = sorted(p for p in Path(truth.root).rglob("*") if p.is_file() and p.name != "case.yml")
+    batches: list = []
+    read_s = _best(lambda: batches.__setitem__(slice(None), [b for p in paths for b in journald.read(_ctx(p))]),
+                   repeat)
+
+    def append(put_off: bool) -> tuple[float, float, float, float]:
+        store = Store()
+        if put_off:
+            store.con.execute("SET checkpoint_threshold = '1TB'")
+
+        def mb() -> float:
+            return store.con.execute("SELECT sum(memory_usage_bytes) FROM duckdb_memory()").fetchone()[0] / 1e6
+
+        start = time.perf_counter()
+        for b in batches:
+            store.append_events(b)
+        appended = time.perf_counter()
+        before = mb()
+        checkpoint = time.perf_counter()
+        store.con.execute("CHECKPOINT")
+        done = time.perf_counter()
+        after = mb()
+        store.close()
+        return appended - start, done - checkpoint, before, after
+
+    print(f"(d) journald, {truth.lines:,} lines: the reader, then its batches appended to a case database")
+    print(f"{'':34} {'append s':>9} {'then CHECKPOINT s':>17} {'memory MB before, after it':>26}")
+    print(f"{'reader, its batches kept':34} {read_s:>9.3f} ({truth.lines / read_s:,.0f} lines/s)")
+    for label, put_off in (("checkpoints as DuckDB makes them", False), ("checkpoints put off to the end", True)):
+        runs = [append(put_off) for _ in range(repeat)]
+        print(f"{label:34} {min(r[0] for r in runs):>9.3f} {min(r[1] for r in runs):>17.3f} "
+              f"{runs[-1][2]:>19.0f}, {runs[-1][3]:.0f}", flush=True)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--events", type=int, default=2000, help="(a) events in the export (default 2,000)")
     p.add_argument("--lines", type=int, default=200_000, help="(b) lines per format (default 200,000)")
     p.add_argument("--repeat", type=int, default=5, help="runs of each, best kept (default 5)")
     p.add_argument("--tmp", help="where corpora are written (default: the temporary folder)")
+    p.add_argument("--store", type=int, default=0, metavar="N", help="(d) journald lines read and stored (default: skip)")
+    p.add_argument("--only-store", action="store_true", help="(d) alone")
     args = p.parse_args()
     print(machine())
     os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
     base = Path(tempfile.mkdtemp(prefix="skewsleuth-i22-", dir=args.tmp))
     try:
-        line_ends(base, args.events, args.repeat)
-        columnar(base, args.lines, args.repeat)
-        journalctl_shaped(base, args.lines // 2, args.repeat)
+        if not args.only_store:
+            line_ends(base, args.events, args.repeat)
+            columnar(base, args.lines, args.repeat)
+            journalctl_shaped(base, args.lines // 2, args.repeat)
+        if args.store:
+            store_share(base, args.store, args.repeat)
     finally:
         shutil.rmtree(base, ignore_errors=True)
     print(f"load average at the end: {os.getloadavg()[0]:.2f}")

@@ -112,28 +112,93 @@ def _digits(values: pa.Array, most: int) -> pa.Array:
     return pc.and_kleene(pc.ascii_is_decimal(values), pc.less_equal(pc.binary_length(values), most))
 
 
+def _every(mask: pa.Array) -> bool:
+    """Whether ``mask`` holds no False (nulls aside): the common case, where the
+    kernels that mend the rest of a column can be skipped."""
+    return pc.all(mask, min_count=0).as_py() is True
+
+
 def _number(values: pa.Array) -> pa.Array:
     """All-digit text as int() then str() write it: without leading zeros."""
+    if not pc.any(pc.and_kleene(pc.starts_with(values, "0"), pc.greater(pc.binary_length(values), 1))).as_py():
+        return values  # no leading zero to trim: journald writes none
     trimmed = pc.utf8_ltrim(values, "0")
     return pc.if_else(pc.equal(trimmed, ""), "0", trimmed)
 
 
+def _integer(values: pa.Array) -> pa.Array:
+    """journald._int as text: the number without leading zeros, null where not one."""
+    digits = _digits(values, 20)
+    return _number(values) if _every(digits) else pc.if_else(digits, _number(values), _NULL)
+
+
+_NUMBERS = {names: pa.array([str(i) for i in range(len(names))]) for names in (SEVERITIES, FACILITIES)}
+
+
 def _keyword(values: pa.Array, names: tuple[str, ...]) -> pa.Array:
     """SEVERITIES / FACILITIES by number, null where the number names none."""
-    n = pc.if_else(_digits(values, 20), _number(values), _NULL)
-    small = pc.if_else(pc.less_equal(pc.utf8_length(n), 2), n, _NULL)
-    index = pc.cast(small, pa.int32())
-    index = pc.if_else(pc.less(index, len(names)), index, pa.scalar(None, pa.int32()))
-    return pc.take(pa.array(names), index)
+    return pc.take(pa.array(names), pc.index_in(_integer(values), value_set=_NUMBERS[names]))
 
 
-def _pair(key: str, value: pa.Array, quoted: bool) -> pa.Array:
-    q = '"' if quoted else ""
-    return pc.binary_join_element_wise(f'"{key}": {q}', value, q, "")
+def _data(fields: list[tuple[str, pa.Array, bool | np.ndarray]], n: int) -> pa.Array:
+    """The data JSON of ``n`` rows from (key, text, quoted) per field in entry()'s
+    order, null where a row has none of them: one join of every piece, a key written
+    with what stands before it ("{" or ", ", by the fields the row holds before it),
+    a field absent from the row skipped. Pairs joined first, then joined again, cost
+    twice as much."""
+    seen = np.zeros(n, bool)
+    pieces: list[pa.Array | str] = []
+    for key, value, quoted in fields:
+        present = np.ones(n, bool) if value.null_count == 0 else np.asarray(value.is_valid())
+        if not present.any():
+            continue
+        uniform = present.all() and not isinstance(quoted, np.ndarray) and (seen.all() or not seen.any())
+        if uniform:
+            pieces.append((", " if seen.any() else "{") + f'"{key}": ' + ('"' if quoted else ""))
+        else:
+            heads = pa.array([f'{{"{key}": ', f', "{key}": ', f'{{"{key}": "', f', "{key}": "'])
+            which = seen.astype(np.int8) + 2 * np.asarray(quoted, np.int8)
+            pieces.append(pc.take(heads, pa.array(which, mask=~present)))
+        pieces.append(value)
+        if isinstance(quoted, np.ndarray):
+            pieces.append(pc.if_else(pa.array(present & quoted), '"', _NULL))
+        elif quoted:
+            pieces.append('"' if present.all() else pc.if_else(pa.array(present), '"', _NULL))
+        seen |= present
+    if not seen.any():
+        return pa.nulls(n, pa.string())
+    # Every row keeps an argument that is not null: binary_join_element_wise drops a
+    # row whose arguments are all null when it skips nulls.
+    pieces.append("}" if seen.all() else pc.if_else(pa.array(seen), "}", ""))
+    data = pc.binary_join_element_wise(*pieces, "", null_handling="skip")
+    return data if seen.all() else pc.if_else(pa.array(seen), data, _NULL)
+
+
+# Bytes JSON would escape or that are not printable ASCII (json.dumps keeps those as
+# they are, but what stands beyond ASCII is left to entry(): lone surrogates and all).
+_UNPLAIN = np.ones(256, bool)
+_UNPLAIN[0x20:0x7F] = False
+_UNPLAIN[[ord('"'), ord("\\")]] = True
+
+
+def _unplain(values: pa.Array, out: np.ndarray) -> None:
+    """Marks in ``out`` the rows whose text in ``values`` holds a byte of _UNPLAIN
+    (a null's bytes too, should a writer leave any: that only sends a row to entry())."""
+    _, offsets, data = values.buffers()
+    if data is None or not len(values):
+        return
+    offsets = np.frombuffer(offsets, np.int32)[values.offset:values.offset + len(values) + 1]
+    text = np.frombuffer(data, np.uint8)[offsets[0]:offsets[-1]]
+    at = np.flatnonzero(_UNPLAIN[text])
+    if len(at):
+        out[np.searchsorted(offsets, at + offsets[0], "right") - 1] = True
 
 
 def _rows(t: pa.Table, default_host: str) -> tuple[pa.Table, np.ndarray]:
-    """The EVENTS columns of the rows ``entry`` would build alike, and which those are."""
+    """The EVENTS columns of the rows ``entry`` would build alike, and which those are.
+
+    Columns are mended (trimmed, nulled, defaulted) only where a block needs it:
+    journald's own fields seldom do, and each mending kernel copies a column."""
     t = t.combine_chunks()
 
     def col(name: str) -> pa.Array:
@@ -141,37 +206,37 @@ def _rows(t: pa.Table, default_host: str) -> tuple[pa.Table, np.ndarray]:
 
     rt = col("__REALTIME_TIMESTAMP")
     ok = _digits(rt, 18)
-    us = pc.cast(pc.if_else(ok, rt, _NULL), pa.int64())
+    us = pc.cast(rt if _every(ok) else pc.if_else(ok, rt, _NULL), pa.int64())
     ok = pc.and_kleene(ok, pc.less_equal(us, _MAX_US))
-    pid = col("_PID")
-    # The text data holds, in one column: what json.dumps would escape sends the row to
-    # entry(), and so does anything but printable ASCII (a few more, checked faster).
-    # The last "" keeps a row whose texts are all null (binary_join_element_wise drops
-    # it otherwise).
-    texts = [col(field) for field, _ in TEXT_FIELDS] + [pc.if_else(_digits(pid, 20), "", pid), repeat("", len(t))]
-    text = pc.binary_join_element_wise(*texts, "", null_handling="skip")
-    plain = pc.and_(pc.ascii_is_printable(text), pc.invert(pc.or_(pc.match_substring(text, '"'),
-                                                                  pc.match_substring(text, "\\"))))
-    keep = pc.fill_null(pc.and_kleene(ok, plain), False)
-    if not pc.all(keep).as_py():
+    # The text data holds: what json.dumps would escape sends the row to entry(), and
+    # so does anything but printable ASCII (a few more, checked faster). A pid of
+    # digits is written as a number, and holds no such byte.
+    unplain = np.zeros(len(t), bool)
+    for field in [f for f, _ in TEXT_FIELDS] + ["_PID"]:
+        _unplain(col(field), unplain)
+    keep = pc.and_(pc.fill_null(ok, False), pa.array(~unplain))
+    if not _every(keep):
         t = t.filter(keep).combine_chunks()
+        us = us.filter(keep)
     pid = col("_PID")
     pid_digits = _digits(pid, 20)
-    pairs = [pc.if_else(pid_digits, _pair("pid", _number(pid), False), _pair("pid", pid, True)),
-             _pair("severity", _keyword(col("PRIORITY"), SEVERITIES), True),
-             _pair("facility", _keyword(col("SYSLOG_FACILITY"), FACILITIES), True)]
-    pairs += [_pair(key, col(field), True) for field, key in TEXT_FIELDS]
-    pairs += [_pair(key, pc.if_else(_digits(col(field), 20), _number(col(field)), _NULL), False)
-              for field, key in INT_FIELDS]
-    # The last "" again; every piece ends in a digit or a quote, so only its separator
-    # is trimmed.
-    body = pc.utf8_rtrim(pc.binary_join_element_wise(*pairs, repeat("", len(t)), ", ", null_handling="skip"), ", ")
-    data = pc.if_else(pc.equal(body, ""), _NULL, pc.binary_join_element_wise("{", body, "}", ""))
+    if _every(pid_digits):
+        pid_field = ("pid", _number(pid), False)
+    else:
+        digits = np.asarray(pc.fill_null(pid_digits, False))
+        pid_field = ("pid", pc.if_else(pid_digits, _number(pid), pid), ~digits)
+    fields = [pid_field, ("severity", _keyword(col("PRIORITY"), SEVERITIES), True),
+              ("facility", _keyword(col("SYSLOG_FACILITY"), FACILITIES), True)]
+    fields += [(key, col(field), True) for field, key in TEXT_FIELDS]
+    fields += [(key, _integer(col(field)), False) for field, key in INT_FIELDS]
+    data = _data(fields, len(t))
     hostname = col("_HOSTNAME")
-    host = pc.if_else(pc.fill_null(pc.equal(hostname, ""), True), default_host, hostname)
+    missing = pc.fill_null(pc.equal(hostname, ""), True)
+    host = pc.if_else(missing, default_host, hostname) if pc.any(missing).as_py() else hostname
     ident = col("SYSLOG_IDENTIFIER")
-    provider = pc.if_else(pc.fill_null(pc.not_equal(ident, ""), False), ident, col("_COMM"))
-    rows = pa.table({"logged": pc.cast(pc.cast(col("__REALTIME_TIMESTAMP"), pa.int64()), TIMESTAMP), "host": host,
+    named = pc.fill_null(pc.not_equal(ident, ""), False)
+    provider = ident if _every(named) else pc.if_else(named, ident, col("_COMM"))
+    rows = pa.table({"logged": pc.cast(us, TIMESTAMP), "host": host,
                      "provider": provider, "message": col("MESSAGE"), "data": data})
     return rows, np.asarray(keep.to_numpy(zero_copy_only=False), bool)
 
@@ -201,29 +266,41 @@ def _feed(block: Block, lines: np.ndarray) -> tuple[pa.Buffer, np.ndarray]:
     return assemble(block.buf, block.starts[lines][:, None], lens[:, None]).buffers()[2], offsets
 
 
+_IN, _NA = (int.from_bytes(w, "little") for w in (b"In", b"Na"))
+
+
+def _words(buf: np.ndarray, size: int) -> np.ndarray:
+    """Where "Inf" and "NaN" start in the first ``size`` bytes of ``buf`` (which runs
+    on past them in newlines): their first two bytes compared two at a time, at even
+    offsets then at odd ones, a quarter of what bytes.find costs for each word."""
+    found = []
+    for start in (0, 1):
+        two = np.frombuffer(buf, "<u2", count=size // 2 + 1, offset=start)
+        found.append(np.flatnonzero((two == _IN) | (two == _NA)) * 2 + start)
+    at = np.concatenate(found)
+    third = buf[at + 2]
+    return at[np.where(buf[at] == ord("I"), third == ord("f"), third == ord("N"))]
+
+
 def _suspects(block: Block) -> np.ndarray:
     """Lines RapidJSON may read where Python does not (see the module's doc), and
     those it would refuse that are easily told."""
     out = np.zeros(block.n, bool)
-    raw = block.raw
+    raw, buf = block.raw, block.buf
     at = []
-    for word in (b"Inf", b"NaN"):
-        # Rare words but in "Info": found by find, then judged by what stands before.
-        pos = raw.find(word)
-        while pos >= 0:
-            j = pos - 1
-            while j >= 0 and raw[j] in _SPACE_OR_MINUS:
-                j -= 1
-            if j >= 0 and raw[j] in _VALUE_OPENS:
-                at.append(pos)
-            pos = raw.find(word, pos + 3)
+    for pos in _words(buf, block.size).tolist():
+        # Rare as values but in "Info": judged by what stands before.
+        j = pos - 1
+        while j >= 0 and raw[j] in _SPACE_OR_MINUS:
+            j -= 1
+        if j >= 0 and raw[j] in _VALUE_OPENS:
+            at.append(pos)
     if at:
         out[np.searchsorted(block.starts, np.array(at), "right") - 1] = True
     # A value that opens an array or an object: journalctl's byte arrays and lists of
     # values, which the parser refuses in a field read and Python reads; sent to
     # entry() now rather than found by halving (one in ten lines made that 40x slower).
     # A bracket is found once a block; its value's key ends at most a space before it.
-    buf = block.buf
     at = np.flatnonzero((buf[:block.size] == ord("[")) | (buf[:block.size] == ord("{")))
     before = buf[np.maximum(at - 1, 0)]
     value = (before == ord(":")) | ((before == ord(" ")) & (buf[np.maximum(at - 2, 0)] == ord(":")))

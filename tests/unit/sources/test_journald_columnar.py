@@ -227,3 +227,18 @@ def test_hostile_lines_same(tmp_path_factory, monkeypatch, entries, newline, few
     p = tmp_path_factory.mktemp("h") / "h.json"
     p.write_bytes(newline.join(lines).encode("utf-8", "surrogatepass"))
     assert_same(p)
+
+
+@settings(max_examples=examples(300), deadline=None)
+@given(st.lists(st.sampled_from(["Inf", "NaN", "In", "Na", "I", "N", "nf", "aN", "f", ": ", "-", "\n", "x", "é"]),
+                max_size=40).map("".join))
+def test_inf_and_nan_found_at_every_offset(text):
+    """The two-bytes-at-a-time search finds what bytes.find finds, at even and odd
+    offsets and against the block's end."""
+    import re
+
+    from skewsleuth.sources.textcols import Block
+
+    block = Block(text)
+    want = [m.start() for m in re.finditer(rb"(?=Inf|NaN)", block.raw)]
+    assert sorted(journald_columns._words(block.buf, block.size).tolist()) == want

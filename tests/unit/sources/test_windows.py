@@ -169,3 +169,36 @@ def test_crlf_and_utf16_exports_read_as_lf_through_the_templates(tmp_path, monke
         assert rows(name) == reference, name
         # The parser makes the one template; the other 299 events are filled into it.
         assert len(parsed) <= 2, (name, len(parsed))
+
+
+def test_percent_signs_in_a_template_read_as_the_parser_reads_them(tmp_path, monkeypatch):
+    """A template's own text (names stay in it) and the values filled in may hold % and
+    %s: the fill is a join, not a format, on the plain path and the escaped one."""
+    from skewsleuth.sources import eventxml
+
+    def event(k: int, msg: str) -> str:
+        return (EVENT.format(rid=100 + k, msg=msg)
+                .replace("Microsoft-Windows-Kernel-General", "100%s Kernel %d")
+                .replace("Name='Reason'", "Name='Reason%%'"))
+
+    # plain messages, then messages with a quote and a tab (JSON-escaped)
+    text = "\n".join([event(k, f"{k} at 50% of %s") for k in range(5)]
+                     + [event(5 + k, f"{k} \"q\"\t%(x)s") for k in range(5)])
+    parsed = []
+    render = eventxml._render_json
+    monkeypatch.setattr(eventxml, "_render_json", lambda t: parsed.append(t) or render(t))
+    p = tmp_path / "pct.xml"
+    p.write_text(text)
+
+    def rows(templates: bool):
+        ctx = FileContext(path=p, file_id=1, default_host="folder", timezone=ZoneInfo("UTC"))
+        got = [r for b in eventxml.read(ctx, templates=templates) for r in b.to_pylist()]
+        assert ctx.quarantined == []
+        return got
+
+    reference = rows(False)
+    parsed.clear()
+    assert rows(True) == reference
+    assert len(parsed) <= 2  # the template's first event and its marked skeleton: the rest filled in
+    assert reference[0]["provider"] == "100%s Kernel %d" and reference[7]["message"].endswith('2 "q"\t%(x)s')
+    assert '"Reason%%":1' in reference[0]["data"]
