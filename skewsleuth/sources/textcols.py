@@ -62,6 +62,17 @@ class Block:
         return both.take(pa.array(np.arange(0, 2 * m, 2, dtype=np.int32)))
 
 
+def json_records(block: Block) -> tuple[np.ndarray, np.ndarray]:
+    """Which lines of a block of JSON Lines open an object, and which are records
+    (not blank: a line that opens an object is not)."""
+    opens = block.at(block.starts) == ord("{")
+    counted = opens.copy()
+    for i in np.flatnonzero(~opens):
+        line = block.line(i)
+        counted[i] = bool(line) and not line.isspace()
+    return opens, counted
+
+
 def lut(chars: bytes = b"", ranges: tuple[tuple[int, int], ...] = ()) -> np.ndarray:
     """A 256-entry byte class: the bytes in ``chars`` and the inclusive ``ranges``."""
     t = np.zeros(256, bool)
