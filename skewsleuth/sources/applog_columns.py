@@ -1,0 +1,494 @@
+"""JSON Lines application logs read column-wise: lines grouped by shape, each shape
+parsed by Arrow's JSON reader and its rows built with Arrow compute.
+
+A logger writes the same keys in the same order, with values of the same kinds, at
+each of its call sites. A line's *shape* is its text with the contents of its value
+strings, its digits, signs and white space outside strings left out (found with numpy
+over the whole block: the quotes no backslash escapes, and which strings a colon
+follows): lines of one shape have one key order and one kind per key, which Arrow's
+JSON reader, typing a column by its first value, needs, and which ``fields`` (in the
+line's own key order) needs. Each shape of ``_FEWEST`` lines or more is parsed alone
+(values typed by inference; a column read as a time is read again as text), and where
+:func:`.applog.record_of` would take a field is decided once per shape, from its
+keys: the first time key, the first non-empty message, host, provider, request id and
+peer are coalesced over the shape's text columns in applog's order.
+
+What it does not build goes through :func:`.applog.read_line` one line at a time, in
+order, with its quarantines and record numbers (an OTLP line counts a record a span):
+
+* a line that does not open with ``{``, or whose quotes do not pair (not JSON);
+* a shape that nests an object or a list, holds a float (Python's ``repr``), a number
+  too large for 64 bits, NaN or Infinity (letters outside strings other than those of
+  ``true``, ``false``, ``null``), or a key applog reads in ways not built here
+  (span kinds, trace / span ids, ``traceparent``, ``end``, an access log's duration,
+  a non-text ``message``), or a time in neither ISO 8601 text nor epoch integer;
+* a line Arrow's parser refuses (duplicate keys, trailing commas, raw control
+  characters, lone surrogates, text after the object; see ``parse_lines``);
+* a row whose time does not parse here (not matched by applog's pattern, a date that
+  does not exist, before 1970, a local time in a zone change), whose text runs past
+  64 KiB, holds a control character JSON writes as ``\\u00XX``, or whose direction or
+  phase word is not ASCII.
+
+``applog.read(ctx, columnar=False)`` is the reference this must equal.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Iterator
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.json as pj
+
+from ..errors import UnusableFile
+from ..schema import EVENTS
+from . import applog
+from .applog import (_ACCESS_HINTS, _DIRECTION_KEYS, _END_KEYS, _HOST_KEYS, _KIND_KEYS, _MAX_TEXT, _MAX_US,
+                     _MESSAGE_KEYS, _PARENT_KEYS, _PEER_KEYS, _PEER_LATE_KEYS, _PEER_OF_CLIENT, _PEER_OF_SERVER,
+                     _PHASE_KEYS, _PHASES, _PROVIDER_KEYS, _REQUEST_KEYS, _SPAN_KEYS, _TIME_KEYS, _TRACE_KEYS,
+                     _TRACEPARENT_KEYS, _WRITTEN_AT_END, CHANNEL, DIRECTION_WORDS, FORMAT, read_line)
+from .base import EventBatchBuilder, FileContext
+from .journald_columns import events_of, feed_of, line_groups, parse_lines
+from .textcols import Block, json_records, lut
+from .timeparse import Localizer, days_from_civil, valid_dates
+
+# A shape read column-wise costs about a millisecond (a parse, some fifty kernels):
+# rarer shapes are read line by line.
+_FEWEST = 64
+# Backslashes before a quote counted this far; a longer run sends its line to read_line.
+_MAX_RUN = 64
+_INFER = pj.ParseOptions(newlines_in_values=False)
+_TYPES = (pa.string(), pa.int64(), pa.bool_(), pa.null())
+_NULL = pa.scalar(None, pa.string())
+
+_SPACE = lut(b" \t\r")
+# A value's kind by its first byte: a number's digits and sign are one kind, "0" for
+# an integer, "." for one with a fraction or an exponent (Arrow types a column by its
+# values, and a float's shape is read line by line).
+_KIND = np.arange(256, dtype=np.uint8)
+_KIND[lut(b"-0123456789")] = ord("0")
+_DIGIT = lut(b"-0123456789")
+_FRACTION = lut(b".eE")
+
+# Keys whose reading is left to read_line: their shapes are read line by line.
+_LINE_KEYS = frozenset(_KIND_KEYS[1] | _TRACE_KEYS[1] | _SPAN_KEYS[1] | _PARENT_KEYS[1] | frozenset(_END_KEYS)
+                       | frozenset(_TRACEPARENT_KEYS))
+# applog's _ISO in RE2, whose \d is ASCII only (Python's reads other digits too: those
+# rows, unmatched here, go to read_line).
+_ISO_RE2 = (r"^(?P<y>\d{4})-(?P<mo>\d\d)-(?P<d>\d\d)[Tt ](?P<h>\d\d):(?P<mi>\d\d):(?P<s>\d\d)"
+            r"(?:[.,](?P<f>\d+))? ?(?P<z>Z|z|[+-]\d\d(?::?\d\d)?)?$")
+# str.strip() of ASCII text, then the word tables applog reads direction and phase by.
+_ASCII_SPACE = " \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f"
+# JSON escapes json.dumps writes by name; any other control character is \u00XX and
+# sends its row to read_line.
+_ESCAPES = (("\\", "\\\\"), ('"', '\\"'), ("\n", "\\n"), ("\r", "\\r"), ("\t", "\\t"), ("\b", "\\b"), ("\f", "\\f"))
+
+
+# --- shapes ----------------------------------------------------------------------------------
+
+
+def _shapes(block: Block) -> tuple[pa.Array, np.ndarray, np.ndarray]:
+    """Each line's shape, its keys as written each followed by the first byte of its
+    value, as a dictionary-encoded array; which lines cannot be read column-wise
+    whatever their shape (quotes that do not pair, runs of backslashes or spaces too
+    long to follow, or longer than applog cuts a text at); and which hold a backslash."""
+    bad = block.ends - block.starts > _MAX_TEXT
+    escapes = np.zeros(block.n, bool)
+    escapes[_line_of(block, np.flatnonzero(block.buf[:block.size] == 92))] = True
+    quotes = np.flatnonzero(block.buf[:block.size] == 34)
+    # A quote is escaped by an odd run of backslashes before it.
+    after_bs = quotes[(quotes > 0) & (block.buf[np.maximum(quotes - 1, 0)] == 92)]
+    if len(after_bs):
+        odd = np.zeros(len(after_bs), bool)
+        alive = np.ones(len(after_bs), bool)
+        for k in range(1, _MAX_RUN + 1):
+            at = after_bs - k
+            alive &= (at >= 0) & (block.buf[np.maximum(at, 0)] == 92)
+            if not alive.any():
+                break
+            odd ^= alive
+        else:
+            bad[_line_of(block, after_bs[alive])] = True
+        escaped = np.zeros(block.size, bool)
+        escaped[after_bs[odd]] = True
+        quotes = quotes[~escaped[quotes]]
+    q_line = _line_of(block, quotes)
+    counts = np.bincount(q_line, minlength=block.n)
+    bad |= counts % 2 == 1
+    # Pair the quotes of each line: opening ones are the even ones within their line.
+    first = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    nth = np.arange(len(quotes)) - first[q_line]
+    ok = ~bad[q_line]
+    opens, closes = quotes[(nth % 2 == 0) & ok], quotes[(nth % 2 == 1) & ok]
+    # A key is a string a colon follows (white space between, within the line); its
+    # value starts at the next byte not white space.
+    colon = _skip_space(block, closes + 1, bad)
+    key = block.at(colon) == ord(":")
+    opens, closes, value = opens[key], closes[key], _skip_space(block, colon[key] + 1, bad)
+    line = _line_of(block, opens)
+    # Per key, the quoted key and one byte: its value's kind.
+    lens = closes - opens + 2
+    ends = np.cumsum(lens)
+    at = ends - lens
+    out = np.zeros(int(ends[-1]) if len(ends) else 0, np.uint8)
+    # every key's bytes, gathered as one run of positions (textcols.assemble's way)
+    step = np.ones(len(out), np.int64)
+    if len(out):
+        step[at] = opens - np.concatenate(([0], closes[:-1] + 1))
+        step[at[0]] = opens[0]
+        out[:] = block.buf[np.cumsum(step)]
+        out[ends - 1] = _kinds(block, value)
+    per_line = np.bincount(line, weights=lens, minlength=block.n).astype(np.int64)
+    offsets = np.concatenate(([0], np.cumsum(per_line))).astype(np.int32)
+    shapes = pa.Array.from_buffers(pa.binary(), block.n, [None, pa.py_buffer(offsets), pa.py_buffer(out)])
+    return pc.dictionary_encode(shapes), bad, escapes
+
+
+def _kinds(block: Block, value: np.ndarray) -> np.ndarray:
+    """The kind byte of each value starting at ``value`` (see _KIND)."""
+    kinds = _KIND[block.at(value)]
+    number = np.flatnonzero(kinds == ord("0"))
+    pos = value[number]
+    for _ in range(_MAX_RUN):
+        digit = _DIGIT[block.at(pos)]
+        if not digit.any():
+            break
+        pos = pos + digit
+    # a number past _MAX_RUN digits, too, is no integer Arrow reads
+    kinds[number[_FRACTION[block.at(pos)] | _DIGIT[block.at(pos)]]] = ord(".")
+    return kinds
+
+
+def _line_of(block: Block, pos: np.ndarray) -> np.ndarray:
+    return np.searchsorted(block.starts, pos, "right") - 1
+
+
+def _skip_space(block: Block, pos: np.ndarray, bad: np.ndarray) -> np.ndarray:
+    """The first position from each of ``pos`` that is not a space, tab or CR."""
+    for _ in range(_MAX_RUN):
+        space = _SPACE[block.at(pos)]
+        if not space.any():
+            return pos
+        pos = pos + space
+    bad[_line_of(block, pos[space])] = True
+    return pos
+
+
+def _plain(shape: bytes) -> bool:
+    """A shape without nesting: no key's value opens an object or a list (a key
+    holding an escaped quote before a bracket is taken for one too)."""
+    return b'"{' not in shape and b'"[' not in shape
+
+
+# --- values as json.dumps writes them ----------------------------------------------------------
+
+
+def _nonempty(values: pa.Array) -> pa.Array:
+    return pc.if_else(pc.equal(values, ""), _NULL, values)
+
+
+def _escaped(values: pa.Array, escapes: bool) -> pa.Array:
+    """Text as json.dumps writes it between its quotes. Without a backslash in its
+    line a value holds nothing to escape: a raw quote or control character is not JSON."""
+    if escapes and values.type == pa.string():
+        for char, escape in _ESCAPES:
+            values = pc.replace_substring(values, char, escape)
+    return values
+
+
+Member = tuple[str, pa.Array, bool]   # key, value (null: left out), whether a text to quote
+
+
+def _object(members: list[Member], n: int) -> pa.Array:
+    """``{...}`` of the non-null members, as json.dumps writes it."""
+    members = [m for m in members if m[1].null_count < n]
+    if not members:
+        return pa.array(["{}"] * n, pa.string())
+    if not any(m[1].null_count for m in members):
+        # every member in every row: one join, the keys and quotes between the values
+        pieces: list = []
+        text = "{"
+        for key, value, quoted in members:
+            pieces += [text + json.dumps(key, ensure_ascii=False) + (': "' if quoted else ": "), value]
+            text = ('"' if quoted else "") + ", "
+        pieces.append(text[:-2] + "}")
+        return pc.binary_join_element_wise(*pieces, "")
+    parts = [pc.binary_join_element_wise(json.dumps(key, ensure_ascii=False) + (': "' if quoted else ": "), value,
+                                         '"' if quoted else "", "") for key, value, quoted in members]
+    body = pc.binary_join_element_wise(*parts, pa.array([""] * n, pa.string()), ", ", null_handling="skip")
+    # Every member ends in a quote, a digit, a letter or a brace: only the last separator is trimmed.
+    return pc.binary_join_element_wise("{", pc.utf8_rtrim(body, ", "), "}", "")
+
+
+def _word(values: pa.Array, table: dict[str, str], slow: list[pa.Array]) -> pa.Array:
+    """applog's ``_word`` on one column: ``table[v.strip().lower()]``; text that is not
+    ASCII is left to read_line (str.strip() and lower() reach past ASCII)."""
+    slow.append(pc.invert(pc.fill_null(pc.string_is_ascii(values), True)))
+    words = pc.ascii_lower(pc.utf8_trim(values, _ASCII_SPACE))
+    keys = pa.array(list(table), pa.string())
+    return pc.take(pa.array(list(table.values()), pa.string()), pc.index_in(words, keys))
+
+
+def _first(candidates: list[tuple[str, pa.Array]], n: int) -> tuple[pa.Array, pa.Array]:
+    """The first non-null of the candidates, row by row, and the index of the one taken."""
+    if not candidates:
+        return pa.nulls(n, pa.string()), pa.nulls(n, pa.int8())
+    value = pc.coalesce(*[c for _, c in candidates]) if len(candidates) > 1 else candidates[0][1]
+    which = pc.coalesce(*[pc.if_else(pc.is_valid(c), pa.scalar(i, pa.int8()), pa.scalar(None, pa.int8()))
+                          for i, (_, c) in enumerate(candidates)])
+    return value, which
+
+
+# --- time ------------------------------------------------------------------------------------
+
+
+def _iso_us(values: pa.Array, localizer: Localizer) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """applog's ``_when`` on ISO 8601 text: epoch microseconds, which rows it reads (the
+    rest to read_line), and whether the times were local (``tz_assumed``)."""
+    n = len(values)
+    m = pc.extract_regex(values, _ISO_RE2)
+    ok = np.asarray(pc.is_valid(m).to_numpy(zero_copy_only=False), bool)
+    if not ok.any():
+        return np.zeros(n, np.int64), ok, ok
+
+    def num(text: pa.Array) -> np.ndarray:
+        return np.asarray(pc.cast(pc.fill_null(text, "0"), pa.int64()).to_numpy(zero_copy_only=False), np.int64)
+
+    y, mo, d, hh, mi, ss = (num(pc.struct_field(m, name)) for name in ("y", "mo", "d", "h", "mi", "s"))
+    frac = pc.fill_null(pc.struct_field(m, "f"), "")
+    us = np.asarray(pc.cast(pc.utf8_rpad(pc.utf8_slice_codeunits(pc.if_else(pc.equal(frac, ""), "0", frac), 0, 6),
+                                         6, "0"), pa.int64()).to_numpy(zero_copy_only=False), np.int64)
+    ok &= (mo >= 1) & (mo <= 12) & (hh <= 23) & (mi <= 59) & (ss <= 60)
+    ok &= valid_dates(y, np.clip(mo, 1, 12), d)
+    leap = ss == 60
+    ss, us = np.where(leap, 59, ss), np.where(leap, 999_999, us)
+    wall = (days_from_civil(y, np.clip(mo, 1, 12), d) * 86400 + hh * 3600 + mi * 60 + ss) * 1_000_000 + us
+    zone = pc.fill_null(pc.struct_field(m, "z"), "")
+    zoned = np.asarray(pc.not_equal(zone, "").to_numpy(zero_copy_only=False), bool)
+    local = ok & ~zoned
+    if zoned.any():
+        # ±hh, ±hhmm, ±hh:mm and Z as ±hhmm
+        z = pc.utf8_rpad(pc.replace_substring(pc.if_else(pc.is_in(zone, pa.array(["", "Z", "z"])), "+0000", zone),
+                                              ":", ""), 5, "0")
+        sign = np.where(np.asarray(pc.starts_with(z, "-").to_numpy(zero_copy_only=False), bool), -1, 1)
+        zh, zm = num(pc.utf8_slice_codeunits(z, 1, 3)), num(pc.utf8_slice_codeunits(z, 3, 5))
+        ok &= ~zoned | ((zh <= 23) & (zm <= 59))
+        wall = np.where(zoned, wall - sign * (zh * 3600 + zm * 60) * 1_000_000, wall)
+    if local.any():
+        off, known = localizer.hour_offsets(wall[local])
+        wall[local] -= off
+        ok[local] &= known
+    ok &= (wall >= 0) & (wall < _MAX_US)
+    return wall, ok, local
+
+
+def _epoch_us(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """applog's ``_epoch_us`` on integers (the unit by magnitude); negative ones and
+    those past 9999 to read_line."""
+    v = np.asarray(pc.fill_null(values, -1).to_numpy(zero_copy_only=False), np.int64)
+    us = np.where(v < 100_000_000_000, v * 1_000_000,
+                  np.where(v < 100_000_000_000_000, v * 1000, np.where(v < 10**17, v, v // 1000)))
+    ok = (v >= 0) & (us < _MAX_US)
+    return np.where(ok, us, 0), ok
+
+
+# --- rows of one shape -----------------------------------------------------------------------
+
+
+def _plan(names: list[str], types: dict[str, pa.DataType]) -> str | None:
+    """The time key of a shape read column-wise, or None when its lines go to read_line."""
+    if any(t not in _TYPES for t in types.values()):
+        return None
+    present = [k for k in names if types[k] != pa.null()]
+    keys = set(present)
+    if keys & _LINE_KEYS or any(k.startswith("dd.") for k in keys):
+        return None
+    if any(types.get(k) not in (None, pa.null(), pa.string()) for k in ("message", "msg")):
+        return None
+    time_key = next((k for k in _TIME_KEYS if k in keys), None)
+    if time_key is None or types[time_key] not in (pa.string(), pa.int64()):
+        return None
+    if (time_key in _WRITTEN_AT_END and "request_time" in keys) or (time_key == "start_time" and "duration" in keys):
+        return None
+    return time_key
+
+
+def _rows(t: pa.Table, default_host: str, localizer: Localizer, escapes: bool) -> tuple[pa.Table, np.ndarray] | None:
+    """The rows record_of would build from the lines of one shape (``escapes``: some
+    with a backslash), and which of them those are; None when the shape is left to
+    read_line."""
+    names = t.column_names
+    t = t.combine_chunks()
+    col = {k: t.column(k).chunk(0) if t.column(k).num_chunks else pa.nulls(len(t), t.schema.field(k).type)
+           for k in names}
+    types = {k: col[k].type for k in names}
+    time_key = _plan(names, types)
+    if time_key is None:
+        return None
+    n = len(t)
+    text = {k: c for k, c in col.items() if c.type == pa.string()}
+    slow: list[pa.Array] = []
+    if escapes:
+        # what json.dumps writes as \u00XX: left to read_line
+        slow += [pc.match_substring_regex(c, r"[\x00-\x07\x0b\x0e-\x1f]") for c in text.values()]
+
+    if types[time_key] == pa.string():
+        us, ok, local = _iso_us(col[time_key], localizer)
+    else:
+        us, ok = _epoch_us(col[time_key])
+        local = np.zeros(n, bool)
+
+    def strings(group: tuple[tuple[str, ...], frozenset[str]]) -> list[tuple[str, pa.Array]]:
+        return [(k, _nonempty(text[k])) for k in group[0] if k in text]
+
+    messages = strings(_MESSAGE_KEYS)
+    message, message_at = _first(messages, n)
+    hosts = [(k, c) for k, c in strings(_HOST_KEYS)
+             if not (k == "host" and any(h in names for h in _ACCESS_HINTS))]
+    host, host_at = _first(hosts, n)
+    providers = strings(_PROVIDER_KEYS)
+    if "name" in text and ("levelname" in names or ("hostname" in names and "pid" in names)):
+        providers.append(("name", _nonempty(text["name"])))
+    provider, provider_at = _first(providers, n)
+
+    corr: list[Member] = []
+    requests = []
+    for k in _REQUEST_KEYS[0]:
+        if k in text:
+            requests.append((k, _nonempty(text[k])))
+        elif types.get(k) == pa.int64():
+            requests.append((k, pc.cast(col[k], pa.string())))
+    request_id, _ = _first(requests, n)
+    corr.append(("request_id", _escaped(request_id, escapes), True))
+    direction = None
+    if "direction" in text:
+        direction = _word(text["direction"], DIRECTION_WORDS, slow)
+        corr.append(("direction", direction, True))
+    phases = [(k, _word(text[k], _PHASES, slow)) for k in _PHASE_KEYS[0] if k in text]
+    if phases:
+        corr.append(("phase", _first(phases, n)[0], True))
+    peers = strings(_PEER_KEYS)
+    if direction is not None:
+        for group, side in ((_PEER_OF_CLIENT, "outgoing"), (_PEER_OF_SERVER, "incoming")):
+            peers += [(k, pc.if_else(pc.fill_null(pc.equal(direction, side), False), c, _NULL))
+                      for k, c in strings(group)]
+    peers += strings(_PEER_LATE_KEYS)
+    corr.append(("peer", _escaped(_first(peers, n)[0], escapes), True))
+
+    # fields: every scalar but the ones taken, in the line's key order
+    taken = {time_key: pa.array(np.ones(n, bool))}
+    for candidates, at in ((providers, provider_at), (hosts, host_at), (messages, message_at)):
+        for i, (k, _) in enumerate(candidates):
+            hit = pc.fill_null(pc.equal(at, i), False)
+            taken[k] = pc.or_(taken[k], hit) if k in taken else hit
+    members: list[Member] = []
+    for k in names:
+        value = col[k]
+        if value.type == pa.null():
+            continue
+        if value.type == pa.bool_():
+            value = pc.if_else(value, "true", "false")
+        elif value.type == pa.int64():
+            value = pc.cast(value, pa.string())
+        else:
+            value = _escaped(value, escapes)
+        if k in taken:
+            value = pc.if_else(taken[k], _NULL, value)
+        members.append((k, value, col[k].type == pa.string()))
+    data: list[Member] = [("corr", _object(corr, n), False), ("fields", _object(members, n), False)]
+    if local.any():
+        data.insert(0, ("tz_assumed", pc.if_else(pa.array(local), "true", _NULL), False))
+    keep = ok.copy()
+    for s in slow:
+        keep &= ~np.asarray(pc.fill_null(s, True).to_numpy(zero_copy_only=False), bool)
+    rows = pa.table({"logged": pa.array(us, pa.int64()).cast(pa.timestamp("us", tz="UTC")),
+                     "host": pc.coalesce(host, default_host), "provider": provider, "message": message,
+                     "data": _object(data, n)})
+    return rows.filter(pa.array(keep)), keep
+
+
+# --- reader ----------------------------------------------------------------------------------
+
+
+def read_columns(ctx: FileContext) -> Iterator[pa.RecordBatch]:
+    localizer = Localizer(ctx.timezone)
+    no = 0
+    for text in line_groups(ctx, applog.MAX_LINE):
+        block = Block(text)
+        opens, counted = json_records(block)
+        shapes, bad, escapes = _shapes(block)
+        fast = np.zeros(block.n, bool)
+        tables, lines_of = [], []
+        indices = np.asarray(shapes.indices.to_numpy(zero_copy_only=False))
+        eligible = opens & ~bad
+        sizes = np.bincount(indices[eligible], minlength=len(shapes.dictionary))
+        for s in np.flatnonzero(sizes >= _FEWEST):
+            if not _plain(shapes.dictionary[int(s)].as_py()):
+                continue
+            lines = np.flatnonzero(eligible & (indices == s))
+            for first, table, which in _parsed(block, lines):
+                got = _rows(table, ctx.default_host, localizer, bool(escapes[which].any()))
+                if got is None:
+                    continue
+                rows, keep = got
+                fast[which[keep]] = True
+                tables.append(rows)
+                lines_of.append(which[keep])
+        # The rest through the reference, one line at a time, in file order; a line
+        # may hold several records (OTLP spans), which moves the numbers of those after it.
+        builder = EventBatchBuilder(ctx.file_id)
+        batches = []
+        slow_lines = np.flatnonzero(counted & ~fast)
+        shift = np.zeros(len(slow_lines), np.int64)   # records more than lines, up to each slow line
+        index = np.cumsum(counted) - 1
+        extra = 0
+        for j, i in enumerate(slow_lines.tolist()):
+            start = no + int(index[i]) + extra
+            gen = read_line(block.line(i), start, builder, ctx.quarantine, localizer, ctx.default_host)
+            while True:
+                try:
+                    batches.append(next(gen))
+                except StopIteration as stop:
+                    end = stop.value
+                    break
+            extra += end - start - 1
+            shift[j] = extra
+        if tables:
+            fast_lines = np.concatenate(lines_of)
+            before = np.searchsorted(slow_lines, fast_lines, "right") - 1
+            record_no = no + index[fast_lines] + np.concatenate(([0], shift))[before + 1]
+            batches.append(events_of(pa.concat_tables(tables), record_no, ctx.file_id, FORMAT, CHANNEL))
+        last = builder.flush()
+        if last is not None:
+            batches.append(last)
+        no += int(counted.sum()) + extra
+        if not batches:
+            continue
+        table = pa.Table.from_batches(batches, EVENTS)
+        if tables:   # the shapes' rows come shape by shape
+            table = table.take(pc.sort_indices(table, [("record_no", "ascending")]))
+        yield from table.combine_chunks().to_batches()
+    if no == 0:
+        raise UnusableFile("no log lines (blank file)")
+
+
+def _parsed(block: Block, lines: np.ndarray) -> Iterator[tuple[int, pa.Table, np.ndarray]]:
+    """Arrow's reading of the given lines of one shape: (first, table, its lines), a
+    column Arrow read as a time read again as text."""
+    feed, offsets = feed_of(block, lines)
+    parts: list[tuple[int, pa.Table]] = []
+    parse_lines(feed, offsets, 0, len(lines), parts, _INFER)
+    for first, table in parts:
+        which = lines[first:first + table.num_rows]
+        if any(f.type not in _TYPES and pa.types.is_temporal(f.type) for f in table.schema):
+            schema = pa.schema([(f.name, pa.string() if pa.types.is_temporal(f.type) else f.type)
+                                for f in table.schema])
+            again: list[tuple[int, pa.Table]] = []
+            parse_lines(feed, offsets, first, first + table.num_rows, again,
+                        pj.ParseOptions(explicit_schema=schema, newlines_in_values=False))
+            for f2, t2 in again:
+                yield f2, t2, lines[f2:f2 + t2.num_rows]
+            continue
+        yield first, table, which
