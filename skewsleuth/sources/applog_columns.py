@@ -50,7 +50,7 @@ from .applog import (_ACCESS_HINTS, _DIRECTION_KEYS, _END_KEYS, _HOST_KEYS, _KIN
                      _PHASE_KEYS, _PHASES, _PROVIDER_KEYS, _REQUEST_KEYS, _SPAN_KEYS, _TIME_KEYS, _TRACE_KEYS,
                      _TRACEPARENT_KEYS, _WRITTEN_AT_END, CHANNEL, DIRECTION_WORDS, FORMAT, read_line)
 from .base import EventBatchBuilder, FileContext
-from .journald_columns import events_of, feed_of, line_groups, parse_lines
+from .journald_columns import events_of, line_groups, parse_lines
 from .textcols import Block, json_records, lut
 from .timeparse import Localizer, days_from_civil, valid_dates
 
@@ -90,22 +90,24 @@ _ESCAPES = (("\\", "\\\\"), ('"', '\\"'), ("\n", "\\n"), ("\r", "\\r"), ("\t", "
 
 
 def _shapes(block: Block) -> tuple[pa.Array, np.ndarray, np.ndarray]:
-    """Each line's shape, its keys as written each followed by the first byte of its
-    value, as a dictionary-encoded array; which lines cannot be read column-wise
-    whatever their shape (quotes that do not pair, runs of backslashes or spaces too
-    long to follow, or longer than applog cuts a text at); and which hold a backslash."""
-    bad = block.ends - block.starts > _MAX_TEXT
+    """Each line's shape, its keys as written each followed by the kind of its value,
+    as a dictionary-encoded array; which lines cannot be read column-wise whatever
+    their shape (quotes that do not pair, runs of backslashes or spaces too long to
+    follow, or longer than applog cuts a text at); and which hold a backslash."""
+    buf, starts = block.buf, block.starts
+    bad = block.ends - starts > _MAX_TEXT
     escapes = np.zeros(block.n, bool)
-    escapes[_line_of(block, np.flatnonzero(block.buf[:block.size] == 92))] = True
-    quotes = np.flatnonzero(block.buf[:block.size] == 34)
-    # A quote is escaped by an odd run of backslashes before it.
-    after_bs = quotes[(quotes > 0) & (block.buf[np.maximum(quotes - 1, 0)] == 92)]
-    if len(after_bs):
+    quotes = np.flatnonzero(buf[:block.size] == 34)
+    backslashes = np.flatnonzero(buf[:block.size] == 92)
+    if len(backslashes):
+        escapes[_line_of(block, backslashes)] = True
+        # A quote is escaped by an odd run of backslashes before it.
+        after_bs = quotes[(quotes > 0) & (buf[np.maximum(quotes - 1, 0)] == 92)]
         odd = np.zeros(len(after_bs), bool)
         alive = np.ones(len(after_bs), bool)
         for k in range(1, _MAX_RUN + 1):
             at = after_bs - k
-            alive &= (at >= 0) & (block.buf[np.maximum(at, 0)] == 92)
+            alive &= (at >= 0) & (buf[np.maximum(at, 0)] == 92)
             if not alive.any():
                 break
             odd ^= alive
@@ -114,35 +116,31 @@ def _shapes(block: Block) -> tuple[pa.Array, np.ndarray, np.ndarray]:
         escaped = np.zeros(block.size, bool)
         escaped[after_bs[odd]] = True
         quotes = quotes[~escaped[quotes]]
-    q_line = _line_of(block, quotes)
-    counts = np.bincount(q_line, minlength=block.n)
-    bad |= counts % 2 == 1
-    # Pair the quotes of each line: opening ones are the even ones within their line.
-    first = np.concatenate(([0], np.cumsum(counts)[:-1]))
-    nth = np.arange(len(quotes)) - first[q_line]
-    ok = ~bad[q_line]
-    opens, closes = quotes[(nth % 2 == 0) & ok], quotes[(nth % 2 == 1) & ok]
+    # Quotes pair within a line; a line of an odd number is no JSON, and its last
+    # quote is dropped so that the pairs of the lines after it hold.
+    first = np.searchsorted(quotes, starts)
+    counts = np.diff(np.append(first, len(quotes)))
+    odd_lines = counts % 2 == 1
+    if odd_lines.any():
+        bad |= odd_lines
+        keep = np.ones(len(quotes), bool)
+        keep[first[odd_lines] + counts[odd_lines] - 1] = False
+        quotes = quotes[keep]
+    opens, closes = quotes[0::2], quotes[1::2]
     # A key is a string a colon follows (white space between, within the line); its
     # value starts at the next byte not white space.
     colon = _skip_space(block, closes + 1, bad)
-    key = block.at(colon) == ord(":")
+    key = buf[colon] == ord(":")
     opens, closes, value = opens[key], closes[key], _skip_space(block, colon[key] + 1, bad)
-    line = _line_of(block, opens)
-    # Per key, the quoted key and one byte: its value's kind.
-    lens = closes - opens + 2
-    ends = np.cumsum(lens)
-    at = ends - lens
-    out = np.zeros(int(ends[-1]) if len(ends) else 0, np.uint8)
-    # every key's bytes, gathered as one run of positions (textcols.assemble's way)
-    step = np.ones(len(out), np.int64)
-    if len(out):
-        step[at] = opens - np.concatenate(([0], closes[:-1] + 1))
-        step[at[0]] = opens[0]
-        out[:] = block.buf[np.cumsum(step)]
-        out[ends - 1] = _kinds(block, value)
-    per_line = np.bincount(line, weights=lens, minlength=block.n).astype(np.int64)
-    offsets = np.concatenate(([0], np.cumsum(per_line))).astype(np.int32)
-    shapes = pa.Array.from_buffers(pa.binary(), block.n, [None, pa.py_buffer(offsets), pa.py_buffer(out)])
+    # Per key, the quoted key up to its value's first byte, written over by the
+    # value's kind; a line's keys are adjacent in the pieces Arrow's take copies out.
+    kinds = buf.copy()
+    kinds[value] = _kinds(block, value)
+    pieces = block.strings(opens, value + 1, kinds)
+    at = np.frombuffer(pieces.buffers()[1], np.int32)[pieces.offset:pieces.offset + len(pieces) + 1]
+    offsets = at[np.append(np.searchsorted(opens, starts), len(opens))] if len(opens) else np.zeros(block.n + 1, np.int32)
+    data = pieces.buffers()[2] if len(opens) else pa.py_buffer(b"")
+    shapes = pa.Array.from_buffers(pa.binary(), block.n, [None, pa.py_buffer(offsets), data])
     return pc.dictionary_encode(shapes), bad, escapes
 
 
@@ -418,24 +416,10 @@ def read_columns(ctx: FileContext) -> Iterator[pa.RecordBatch]:
     for text in line_groups(ctx, applog.MAX_LINE):
         block = Block(text)
         opens, counted = json_records(block)
-        shapes, bad, escapes = _shapes(block)
+        tables, lines_of = _by_shape(block, opens, ctx.default_host, localizer)
         fast = np.zeros(block.n, bool)
-        tables, lines_of = [], []
-        indices = np.asarray(shapes.indices.to_numpy(zero_copy_only=False))
-        eligible = opens & ~bad
-        sizes = np.bincount(indices[eligible], minlength=len(shapes.dictionary))
-        for s in np.flatnonzero(sizes >= _FEWEST):
-            if not _plain(shapes.dictionary[int(s)].as_py()):
-                continue
-            lines = np.flatnonzero(eligible & (indices == s))
-            for first, table, which in _parsed(block, lines):
-                got = _rows(table, ctx.default_host, localizer, bool(escapes[which].any()))
-                if got is None:
-                    continue
-                rows, keep = got
-                fast[which[keep]] = True
-                tables.append(rows)
-                lines_of.append(which[keep])
+        for which in lines_of:
+            fast[which] = True
         # The rest through the reference, one line at a time, in file order; a line
         # may hold several records (OTLP spans), which moves the numbers of those after it.
         builder = EventBatchBuilder(ctx.file_id)
@@ -474,21 +458,53 @@ def read_columns(ctx: FileContext) -> Iterator[pa.RecordBatch]:
         raise UnusableFile("no log lines (blank file)")
 
 
-def _parsed(block: Block, lines: np.ndarray) -> Iterator[tuple[int, pa.Table, np.ndarray]]:
-    """Arrow's reading of the given lines of one shape: (first, table, its lines), a
-    column Arrow read as a time read again as text."""
-    feed, offsets = feed_of(block, lines)
+def _by_shape(block: Block, opens: np.ndarray, default_host: str, localizer: Localizer
+              ) -> tuple[list[pa.Table], list[np.ndarray]]:
+    """The rows of the lines read column-wise, a table a part of a shape, and the
+    lines each holds."""
+    shapes, bad, escapes = _shapes(block)
+    indices = np.asarray(shapes.indices.to_numpy(zero_copy_only=False))
+    eligible = opens & ~bad
+    sizes = np.bincount(indices[eligible], minlength=len(shapes.dictionary))
+    wanted = np.zeros(len(sizes), bool)
+    for s in np.flatnonzero(sizes >= _FEWEST):
+        wanted[s] = _plain(shapes.dictionary[int(s)].as_py())
+    lines = np.flatnonzero(eligible & wanted[indices])
+    if not len(lines):
+        return [], []
+    # The lines of each shape one after the other in one buffer (Arrow's take copies
+    # each line whole), each shape's run parsed alone.
+    lines = lines[np.argsort(indices[lines], kind="stable")]
+    bounds = np.concatenate(([0], np.flatnonzero(np.diff(indices[lines])) + 1, [len(lines)]))
+    every = pa.Array.from_buffers(pa.binary(), block.n, [None, pa.py_buffer(
+        np.append(block.starts, block.size + 1).astype(np.int32)), pa.py_buffer(block.buf)])
+    taken = every.take(pa.array(lines))
+    feed = taken.buffers()[2]
+    offsets = np.frombuffer(taken.buffers()[1], np.int32)[taken.offset:]
+    tables, lines_of = [], []
+    for lo, hi in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
+        for first, table in _parsed(feed, offsets, lo, hi):
+            which = lines[first:first + table.num_rows]
+            got = _rows(table, default_host, localizer, bool(escapes[which].any()))
+            if got is not None:
+                rows, keep = got
+                tables.append(rows)
+                lines_of.append(which[keep])
+    return tables, lines_of
+
+
+def _parsed(feed: pa.Buffer, offsets: np.ndarray, lo: int, hi: int) -> Iterator[tuple[int, pa.Table]]:
+    """Arrow's reading of lines ``lo:hi`` of ``feed``, one shape's: (first line,
+    table) for each part read, a column Arrow read as a time read again as text."""
     parts: list[tuple[int, pa.Table]] = []
-    parse_lines(feed, offsets, 0, len(lines), parts, _INFER)
+    parse_lines(feed, offsets, lo, hi, parts, _INFER)
     for first, table in parts:
-        which = lines[first:first + table.num_rows]
-        if any(f.type not in _TYPES and pa.types.is_temporal(f.type) for f in table.schema):
+        if any(pa.types.is_temporal(f.type) for f in table.schema):
             schema = pa.schema([(f.name, pa.string() if pa.types.is_temporal(f.type) else f.type)
                                 for f in table.schema])
             again: list[tuple[int, pa.Table]] = []
             parse_lines(feed, offsets, first, first + table.num_rows, again,
                         pj.ParseOptions(explicit_schema=schema, newlines_in_values=False))
-            for f2, t2 in again:
-                yield f2, t2, lines[f2:f2 + t2.num_rows]
-            continue
-        yield first, table, which
+            yield from again
+        else:
+            yield first, table
