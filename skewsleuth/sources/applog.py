@@ -123,6 +123,12 @@ KiB of nested text; the rest is left out and ``"fields_cut": true`` says so. The
 ``err.stack``) reaches a rule's ``Message`` through ``data``, which ``Message`` spans.
 For a span, ``fields`` holds its string, int and bool attributes by key.
 
+Files of 128 KiB and more are read in blocks, lines of one shape (keys and the kinds
+of their values) together, by Arrow's JSON reader (:mod:`.applog_columns`), which
+hands the lines it cannot build exactly to :func:`read_line`; ``read(ctx,
+columnar=False)`` reads every line with ``read_line``, the reference the blocks must
+equal.
+
 Blank lines are skipped. A line that is not a JSON object (or nests deeper than the
 parser allows), has no usable timestamp, or a span without a usable start time, is
 quarantined with a reason and reading carries on. JSON ``NaN`` / ``Infinity`` and

@@ -45,7 +45,7 @@ import pyarrow.json as pj
 from ..errors import UnusableFile
 from ..schema import EVENTS
 from . import applog
-from .applog import (_ACCESS_HINTS, _DIRECTION_KEYS, _END_KEYS, _HOST_KEYS, _KIND_KEYS, _MAX_TEXT, _MAX_US,
+from .applog import (_ACCESS_HINTS, _ISO, _DIRECTION_KEYS, _END_KEYS, _HOST_KEYS, _KIND_KEYS, _MAX_TEXT, _MAX_US,
                      _MESSAGE_KEYS, _PARENT_KEYS, _PEER_KEYS, _PEER_LATE_KEYS, _PEER_OF_CLIENT, _PEER_OF_SERVER,
                      _PHASE_KEYS, _PHASES, _PROVIDER_KEYS, _REQUEST_KEYS, _SPAN_KEYS, _TIME_KEYS, _TRACE_KEYS,
                      _TRACEPARENT_KEYS, _WRITTEN_AT_END, CHANNEL, DIRECTION_WORDS, FORMAT, read_line)
@@ -138,7 +138,10 @@ def _shapes(block: Block) -> tuple[pa.Array, np.ndarray, np.ndarray]:
     kinds[value] = _kinds(block, value)
     pieces = block.strings(opens, value + 1, kinds)
     at = np.frombuffer(pieces.buffers()[1], np.int32)[pieces.offset:pieces.offset + len(pieces) + 1]
-    offsets = at[np.append(np.searchsorted(opens, starts), len(opens))] if len(opens) else np.zeros(block.n + 1, np.int32)
+    if len(opens):
+        offsets = at[np.append(np.searchsorted(opens, starts), len(opens))]
+    else:
+        offsets = np.zeros(block.n + 1, np.int32)
     data = pieces.buffers()[2] if len(opens) else pa.py_buffer(b"")
     shapes = pa.Array.from_buffers(pa.binary(), block.n, [None, pa.py_buffer(offsets), data])
     return pc.dictionary_encode(shapes), bad, escapes
@@ -242,44 +245,101 @@ def _first(candidates: list[tuple[str, pa.Array]], n: int) -> tuple[pa.Array, pa
 # --- time ------------------------------------------------------------------------------------
 
 
+Fields = tuple[np.ndarray, ...]   # ok, year, month, day, hour, minute, second, micros, zoned, sign, zone h, zone m
+
+
 def _iso_us(values: pa.Array, localizer: Localizer) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """applog's ``_when`` on ISO 8601 text: epoch microseconds, which rows it reads (the
     rest to read_line), and whether the times were local (``tz_assumed``)."""
-    n = len(values)
-    m = pc.extract_regex(values, _ISO_RE2)
-    ok = np.asarray(pc.is_valid(m).to_numpy(zero_copy_only=False), bool)
+    fields = _iso_fixed(values)
+    if fields is None:
+        fields = _iso_matched(values)
+    ok, y, mo, d, hh, mi, ss, us, zoned, sign, zh, zm = fields
     if not ok.any():
-        return np.zeros(n, np.int64), ok, ok
-
-    def num(text: pa.Array) -> np.ndarray:
-        return np.asarray(pc.cast(pc.fill_null(text, "0"), pa.int64()).to_numpy(zero_copy_only=False), np.int64)
-
-    y, mo, d, hh, mi, ss = (num(pc.struct_field(m, name)) for name in ("y", "mo", "d", "h", "mi", "s"))
-    frac = pc.fill_null(pc.struct_field(m, "f"), "")
-    us = np.asarray(pc.cast(pc.utf8_rpad(pc.utf8_slice_codeunits(pc.if_else(pc.equal(frac, ""), "0", frac), 0, 6),
-                                         6, "0"), pa.int64()).to_numpy(zero_copy_only=False), np.int64)
-    ok &= (mo >= 1) & (mo <= 12) & (hh <= 23) & (mi <= 59) & (ss <= 60)
-    ok &= valid_dates(y, np.clip(mo, 1, 12), d)
+        return np.zeros(len(values), np.int64), ok, ok
+    mo = np.clip(mo, 1, 12) if (bad_month := (mo < 1) | (mo > 12)).any() else mo
+    ok &= ~bad_month & (hh <= 23) & (mi <= 59) & (ss <= 60) & valid_dates(y, mo, d) & ((zh <= 23) & (zm <= 59))
     leap = ss == 60
     ss, us = np.where(leap, 59, ss), np.where(leap, 999_999, us)
-    wall = (days_from_civil(y, np.clip(mo, 1, 12), d) * 86400 + hh * 3600 + mi * 60 + ss) * 1_000_000 + us
-    zone = pc.fill_null(pc.struct_field(m, "z"), "")
-    zoned = np.asarray(pc.not_equal(zone, "").to_numpy(zero_copy_only=False), bool)
+    wall = (days_from_civil(y, mo, d) * 86400 + hh * 3600 + mi * 60 + ss) * 1_000_000 + us
+    wall -= np.where(zoned, sign * (zh * 3600 + zm * 60) * 1_000_000, 0)
     local = ok & ~zoned
-    if zoned.any():
-        # ±hh, ±hhmm, ±hh:mm and Z as ±hhmm
-        z = pc.utf8_rpad(pc.replace_substring(pc.if_else(pc.is_in(zone, pa.array(["", "Z", "z"])), "+0000", zone),
-                                              ":", ""), 5, "0")
-        sign = np.where(np.asarray(pc.starts_with(z, "-").to_numpy(zero_copy_only=False), bool), -1, 1)
-        zh, zm = num(pc.utf8_slice_codeunits(z, 1, 3)), num(pc.utf8_slice_codeunits(z, 3, 5))
-        ok &= ~zoned | ((zh <= 23) & (zm <= 59))
-        wall = np.where(zoned, wall - sign * (zh * 3600 + zm * 60) * 1_000_000, wall)
     if local.any():
         off, known = localizer.hour_offsets(wall[local])
         wall[local] -= off
         ok[local] &= known
     ok &= (wall >= 0) & (wall < _MAX_US)
     return wall, ok, local
+
+
+def _iso_matched(values: pa.Array) -> Fields:
+    """The fields of applog's _ISO, matched by RE2 row by row."""
+    m = pc.extract_regex(values, _ISO_RE2)
+    ok = np.asarray(pc.is_valid(m).to_numpy(zero_copy_only=False), bool)
+
+    def num(text: pa.Array) -> np.ndarray:
+        return np.asarray(pc.cast(pc.fill_null(text, "0"), pa.int64()).to_numpy(zero_copy_only=False), np.int64)
+
+    y, mo, d, hh, mi, ss = (num(pc.struct_field(m, name)) for name in ("y", "mo", "d", "h", "mi", "s"))
+    frac = pc.fill_null(pc.struct_field(m, "f"), "")
+    us = num(pc.utf8_rpad(pc.utf8_slice_codeunits(pc.if_else(pc.equal(frac, ""), "0", frac), 0, 6), 6, "0"))
+    zone = pc.fill_null(pc.struct_field(m, "z"), "")
+    zoned = np.asarray(pc.not_equal(zone, "").to_numpy(zero_copy_only=False), bool)
+    # ±hh, ±hhmm, ±hh:mm and Z as ±hhmm
+    z = pc.utf8_rpad(pc.replace_substring(pc.if_else(pc.is_in(zone, pa.array(["", "Z", "z"])), "+0000", zone),
+                                          ":", ""), 5, "0")
+    sign = np.where(np.asarray(pc.starts_with(z, "-").to_numpy(zero_copy_only=False), bool), -1, 1)
+    return ok, y, mo, d, hh, mi, ss, us, zoned, sign, num(pc.utf8_slice_codeunits(z, 1, 3)), \
+        num(pc.utf8_slice_codeunits(z, 3, 5))
+
+
+_ISO_SPACE = b" \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f"   # what str.strip() takes off ASCII text
+
+
+def _iso_fixed(values: pa.Array) -> Fields | None:
+    """The fields of applog's _ISO when every row is ASCII text of one layout (a
+    logger writes one): digits in the same places, the same bytes between them. The
+    first row, matched by _ISO itself, says where each field lies in all of them, read
+    from the strings' bytes as one matrix. None when the rows differ."""
+    n = len(values)
+    offsets = np.frombuffer(values.buffers()[1], np.int32)[values.offset:values.offset + n + 1]
+    width = int(offsets[1] - offsets[0]) if n else 0
+    if values.null_count or not 19 <= width <= 64 or (np.diff(offsets) != width).any():
+        return None
+    data = np.frombuffer(values.buffers()[2], np.uint8)[offsets[0]:offsets[-1]].reshape(n, width)
+    first = data[0]
+    digit = (first >= 48) & (first <= 57)
+    if (first >= 128).any() or first[0] in _ISO_SPACE or first[-1] in _ISO_SPACE:
+        return None
+    m = _ISO.match(first.tobytes().decode("ascii"))
+    if m is None or not (data[:, ~digit] == first[~digit]).all():
+        return None
+    cols = data[:, digit]
+    if ((cols < 48) | (cols > 57)).any():
+        return None
+    number = np.cumsum(digit) - 1   # the column of each position's digit in cols
+
+    def num(a: int, b: int) -> np.ndarray:
+        out = np.zeros(n, np.int64)
+        for j in range(a, b):
+            out = out * 10 + (cols[:, number[j]] - 48)
+        return out
+
+    y, mo, d, hh, mi, ss = (num(*m.span(g)) for g in range(1, 7))
+    us = np.zeros(n, np.int64)
+    if m.group(7):
+        a, b = m.span(7)
+        us = num(a, min(b, a + 6)) * 10 ** (6 - min(b - a, 6))
+    zone = m.group(8)
+    zh = zm = np.zeros(n, np.int64)
+    if zone and zone not in "Zz":
+        a, b = m.span(8)
+        zh = num(a + 1, a + 3)
+        if b - a > 3:
+            zm = num(b - 2, b)
+    ones = np.ones(n, bool)
+    return ones, y, mo, d, hh, mi, ss, us, ones if zone else ~ones, \
+        np.full(n, -1 if zone and zone[0] == "-" else 1), zh, zm
 
 
 def _epoch_us(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:

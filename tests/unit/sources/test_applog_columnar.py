@@ -296,3 +296,27 @@ def test_hostile_lines_same(tmp_path_factory, monkeypatch, entries, newline, few
     p = tmp_path_factory.mktemp("h") / "h.jsonl"
     p.write_bytes(newline.join(lines).encode("utf-8", "surrogatepass"))
     assert_same(p)
+
+
+@pytest.mark.parametrize("layout", ["2014-10-20T18:19:05Z", "2014-10-20T18:19:05.123456Z", "2014-10-20 18:19:05,123",
+                                    "2014-10-20T18:19:05.123456789-05:00", "2014-10-20T18:19:05+0530",
+                                    "2014-10-20t18:19:05 +02", "2014-10-20T18:19:05.1z", "2014-10-20T18:19:05"])
+def test_times_of_one_layout_read_by_position_as_by_pattern(layout):
+    """A column of one layout is read by byte position; what it reads must be what the
+    pattern reads of the same rows, bad dates, hours, leap seconds and offsets too."""
+    import random
+
+    rng = random.Random(layout)
+    digits = [i for i, c in enumerate(layout) if c.isdigit()]
+    rows = [layout]
+    for _ in range(300):
+        chars = list(layout)
+        for i in rng.sample(digits, 3):
+            chars[i] = rng.choice("0123456789")
+        rows.append("".join(chars))
+    values = pa.array(rows, pa.string())
+    fixed = applog_columns._iso_fixed(values)
+    assert fixed is not None
+    for got, want in zip(fixed, applog_columns._iso_matched(values)):
+        assert got.tolist() == want.tolist()
+    assert applog_columns._iso_fixed(pa.array(rows + ["2014-10-20T18:19:05.1234567"])) is None   # another layout
