@@ -17,7 +17,8 @@ What it does not build goes through :func:`.applog.read_line` one line at a time
 order, with its quarantines and record numbers (an OTLP line counts a record a span):
 
 * a line that does not open with ``{``, or whose quotes do not pair (not JSON);
-* a shape that nests an object or a list, holds a float (Python's ``repr``), a number
+* a shape that nests an object or a list, holds a float but as its time (Python's
+  ``repr``), a number
   too large for 64 bits, NaN or Infinity (letters outside strings other than those of
   ``true``, ``false``, ``null``), or a key applog reads in ways not built here
   (span kinds, trace / span ids, ``traceparent``, ``end``, an access log's duration,
@@ -66,7 +67,7 @@ _NULL = pa.scalar(None, pa.string())
 _SPACE = lut(b" \t\r")
 # A value's kind by its first byte: a number's digits and sign are one kind, "0" for
 # an integer, "." for one with a fraction or an exponent (Arrow types a column by its
-# values, and a float's shape is read line by line).
+# values, and a float, but as the time, sends its shape to read_line).
 _KIND = np.arange(256, dtype=np.uint8)
 _KIND[lut(b"-0123456789")] = ord("0")
 _DIGIT = lut(b"-0123456789")
@@ -343,8 +344,15 @@ def _iso_fixed(values: pa.Array) -> Fields | None:
 
 
 def _epoch_us(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """applog's ``_epoch_us`` on integers (the unit by magnitude); negative ones and
-    those past 9999 to read_line."""
+    """applog's ``_epoch_us`` on integers or floats (the unit by magnitude, a float's
+    product rounded half to even as round() does); negative ones, those past 9999 and
+    NaN (which Python reads as null) to read_line."""
+    if values.type == pa.float64():
+        f = np.asarray(pc.fill_null(values, -1.0).to_numpy(zero_copy_only=False), np.float64)
+        with np.errstate(invalid="ignore", over="ignore"):
+            product = np.where(f < 1e11, f * 1_000_000, np.where(f < 1e14, f * 1000, np.where(f < 1e17, f, f / 1000)))
+            ok = np.isfinite(product) & (f >= 0) & (np.round(product) < _MAX_US)
+            return np.where(ok, np.round(product), 0).astype(np.int64), ok
     v = np.asarray(pc.fill_null(values, -1).to_numpy(zero_copy_only=False), np.int64)
     us = np.where(v < 100_000_000_000, v * 1_000_000,
                   np.where(v < 100_000_000_000_000, v * 1000, np.where(v < 10**17, v, v // 1000)))
@@ -357,16 +365,17 @@ def _epoch_us(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
 
 def _plan(names: list[str], types: dict[str, pa.DataType]) -> str | None:
     """The time key of a shape read column-wise, or None when its lines go to read_line."""
-    if any(t not in _TYPES for t in types.values()):
-        return None
     present = [k for k in names if types[k] != pa.null()]
     keys = set(present)
+    time_key = next((k for k in _TIME_KEYS if k in keys), None)
+    # a float is written as Python's repr would: only as the time, which fields leave out
+    if any(t not in _TYPES and not (k == time_key and t == pa.float64()) for k, t in types.items()):
+        return None
     if keys & _LINE_KEYS or any(k.startswith("dd.") for k in keys):
         return None
     if any(types.get(k) not in (None, pa.null(), pa.string()) for k in ("message", "msg")):
         return None
-    time_key = next((k for k in _TIME_KEYS if k in keys), None)
-    if time_key is None or types[time_key] not in (pa.string(), pa.int64()):
+    if time_key is None or types[time_key] not in (pa.string(), pa.int64(), pa.float64()):
         return None
     if (time_key in _WRITTEN_AT_END and "request_time" in keys) or (time_key == "start_time" and "duration" in keys):
         return None
@@ -436,7 +445,7 @@ def _rows(t: pa.Table, default_host: str, localizer: Localizer, escapes: bool) -
     corr.append(("peer", _escaped(_first(peers, n)[0], escapes), True))
 
     # fields: every scalar but the ones taken, in the line's key order
-    taken = {time_key: pa.array(np.ones(n, bool))}
+    taken: dict[str, pa.Array] = {}
     for candidates, at in ((providers, provider_at), (hosts, host_at), (messages, message_at)):
         for i, (k, _) in enumerate(candidates):
             hit = pc.fill_null(pc.equal(at, i), False)
@@ -444,7 +453,7 @@ def _rows(t: pa.Table, default_host: str, localizer: Localizer, escapes: bool) -
     members: list[Member] = []
     for k in names:
         value = col[k]
-        if value.type == pa.null():
+        if value.type == pa.null() or k == time_key:
             continue
         if value.type == pa.bool_():
             value = pc.if_else(value, "true", "false")

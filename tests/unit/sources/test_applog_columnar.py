@@ -108,6 +108,9 @@ FAST = [
     '{"ts": 1413847145, "msg": "backslashes \\\\\\\\\\" quote"}',
     _line(**{"host.name": "flat-dotted", "weird key \"\\ é": "v", "": "empty key"}),
     _line(big=9223372036854775807, small=-9223372036854775808, zero=-0),
+    '{"level":"info","ts":1413847145.3,"logger":"http","caller":"server/main.go:42","msg":"request started"}',
+    _line(timestamp=1413847145.5), _line(timestamp=1413847145123.5), _line(timestamp=1.4138471451234568e18),
+    _line(timestamp=0.0000015), _line(timestamp=-0.0), _line(timestamp=2.5e-06),
 ]
 SLOW = [
     _line(timestamp="2014-11-02T01:30:00"),                          # local, in the repeated hour
@@ -120,7 +123,7 @@ SLOW = [
     _line(timestamp=-5), _line(timestamp="1413847145123"),
     _line(timestamp=True), _line(timestamp={"epochSecond": 1413847145}),
     '{"time_local":"20/Oct/2014:18:19:05 -0500","remote_addr":"10.0.0.7","host":"www.example.com","msg":"x"}',
-    _line(timestamp=1413847145.5), _line(took=0.25), _line(took=1e16), _line(big=18446744073709551616),
+    _line(took=0.25), _line(took=1e16), _line(big=18446744073709551616),
     _line(message="nul \x00 and \x1b escape"),
     _line(direction=" in\u00a0"), _line(phase="REQUEST\u0130"),
     _line(message=17), _line(msg=True, event=""), _line(message=["a"]),
@@ -132,7 +135,8 @@ SLOW = [
     '{"ts": 1413847145, "msg": "x", "\\u006dsg": "escaped duplicate"}',
     '{"ts": 1413847145, "msg": "lone \\ud800 half", "pair": "\\ud83d\\ude00"}',
     '{"ts": 1413847145, "msg": "trailing comma",}',
-    '{"ts": 1413847145, "msg": "x", "n": NaN}', '{"ts": 1413847145, "msg": "x", "n": -Infinity}',
+    '{"ts": 1413847145, "msg": "x", "n": NaN}', '{"ts": NaN, "time": 1413847145, "msg": "x"}',
+    '{"ts": -Infinity, "msg": "x"}', _line(timestamp=-1.5), _line(timestamp=2.6e20), '{"ts": 1413847145, "msg": "x", "n": -Infinity}',
     '{"ts": 1413847145, "msg": "x", "n": Infinity}', '{"ts": 1413847145, "msg": "x", "n": -Inf}',
     '{"ts": 1413847145, "msg": "x", "n": nan}', '{"ts": 1413847145, "msg": "x", "n": 1e400}',
     '{"ts": 1413847145, "msg": "x", "n": 012}', '{"ts": 1413847145, "msg": "x", "n": 1.}',
