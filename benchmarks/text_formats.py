@@ -1,4 +1,4 @@
-"""Issue 22, text formats: event XML whatever its line ends, journald column-wise.
+"""Issue 22, text formats: event XML whatever its line ends, journald and JSON Lines column-wise.
 
     python benchmarks/text_formats.py [--events 2000] [--lines 200000] [--repeat 5]
 
@@ -8,13 +8,17 @@ Event Viewer and PowerShell write it): ``eventxml.read`` on each, and how many e
 went through the XML parser rather than a template (``read(ctx, templates=False)``,
 every event parsed, is the peer).
 
-(b) A journald corpus of about ``--lines`` lines and an RFC 3164 one of as many
-(tests/synth/corpus.py, 10 hosts): each format's reader column-wise (the default)
+(b) A journald corpus of about ``--lines`` lines, an RFC 3164 and a JSON Lines one of
+as many (tests/synth/corpus.py, 10 hosts): each format's reader column-wise (the default)
 and per line (``columnar=False``, the reference it must equal), side by side.
 
 (c) Half as many journal entries as ``journalctl -o json`` writes them (the trusted
 fields, the cursor, the command line: 25 fields, about 1 KB a line, where the corpus
 writes 9 fields in 360 bytes), column-wise and per line.
+
+(d) Half as many JSON lines as five real loggers write them (zap, logback's logstash
+encoder, bunyan, python-json-logger, pino with a nested object), column-wise and per
+line.
 
 One CPU (``sched_setaffinity``), best of ``--repeat``, readers only (no case
 database); prints the machine and the load average before and after.
@@ -41,7 +45,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from scale import machine  # noqa: E402
 from synth.corpus import write_corpus  # noqa: E402
 
-from skewsleuth.sources import eventxml, journald, syslog  # noqa: E402
+from skewsleuth.sources import applog, eventxml, journald, syslog  # noqa: E402
 from skewsleuth.sources.base import FileContext  # noqa: E402
 
 
@@ -90,7 +94,7 @@ def line_ends(base: Path, events: int, repeat: int) -> None:
 def columnar(base: Path, lines: int, repeat: int) -> None:
     print(f"(b) column-wise against per-line readers, about {lines:,} lines, 10 hosts")
     print(f"{'format':10} {'lines':>9} {'column-wise s':>13} {'lines/s':>10} {'per line s':>10} {'lines/s':>10} {'ratio':>6}")
-    for fmt, module in (("rfc3164", syslog), ("journald", journald)):
+    for fmt, module in (("rfc3164", syslog), ("journald", journald), ("applog", applog)):
         truth = write_corpus(base / fmt, 10, lines, formats=[fmt], incident=False, faults=0.1, seed=2)
         paths = sorted(p for p in Path(truth.root).rglob("*") if p.is_file() and p.name != "case.yml")
         fast = _best(lambda: _rows(module.read, paths), repeat)
@@ -137,6 +141,41 @@ def journalctl_shaped(base: Path, lines: int, repeat: int) -> None:
           f"{ref / fast:>5.1f}x", flush=True)
 
 
+def logger_lines(n: int) -> str:
+    """``n`` lines as five real loggers write them, by turns: zap (a float time),
+    logback's logstash encoder, bunyan, python-json-logger (a local time) and pino with
+    a nested request object (read line by line), request ids and durations varying."""
+    rnd = random.Random(2)
+    t, out = 1413847145.0, []
+    for i in range(n):
+        t += rnd.random()
+        iso = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t % 1 * 1000):03d}Z"
+        rid = f"{rnd.getrandbits(64):016x}"
+        out.append(json.dumps([
+            {"level": "info", "ts": t, "logger": "http", "caller": "server/main.go:42", "msg": "request done",
+             "request_id": rid, "status": rnd.choice((200, 200, 404, 500)), "bytes": rnd.randint(0, 99999)},
+            {"@timestamp": iso, "@version": "1", "message": f"Order {i} accepted", "logger_name": "shop.Orders",
+             "thread_name": "http-nio-8080-exec-3", "level": "INFO", "level_value": 20000, "requestId": rid},
+            {"name": "api", "hostname": "web02", "pid": 4242, "level": 30, "msg": "listening", "time": iso, "v": 0},
+            {"asctime": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(t)) + f",{int(t % 1 * 1000):03d}",
+             "name": "billing.api", "levelname": "INFO", "message": "Charge accepted", "order_id": i},
+            {"level": 30, "time": int(t * 1000), "pid": 657, "hostname": "web03", "reqId": rid,
+             "req": {"method": "GET", "url": f"/api/cart/{i}"}, "msg": "incoming request"},
+        ][i % 5], separators=(",", ":")))
+    return "\n".join(out) + "\n"
+
+
+def loggers(base: Path, lines: int, repeat: int) -> None:
+    p = base / "app.jsonl"
+    p.write_text(logger_lines(lines))
+    size = p.stat().st_size
+    fast = _best(lambda: _rows(applog.read, [p]), repeat)
+    ref = _best(lambda: _rows(applog.read, [p], columnar=False), repeat)
+    print(f"(d) {lines:,} JSON lines of five real loggers by turns, {size / lines:,.0f} bytes a line")
+    print(f"applog     {lines:>9,} {fast:>13.3f} {lines / fast:>10,.0f} {ref:>10.3f} {lines / ref:>10,.0f} "
+          f"{ref / fast:>5.1f}x", flush=True)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--events", type=int, default=2000, help="(a) events in the export (default 2,000)")
@@ -151,6 +190,7 @@ def main() -> None:
         line_ends(base, args.events, args.repeat)
         columnar(base, args.lines, args.repeat)
         journalctl_shaped(base, args.lines // 2, args.repeat)
+        loggers(base, args.lines // 2, args.repeat)
     finally:
         shutil.rmtree(base, ignore_errors=True)
     print(f"load average at the end: {os.getloadavg()[0]:.2f}")
