@@ -130,21 +130,21 @@ def journalctl_lines(n: int) -> str:
     return "\n".join(out) + "\n"
 
 
-def journalctl_shaped(base: Path, lines: int, repeat: int) -> None:
-    p = base / "journal.json"
-    p.write_text(journalctl_lines(lines))
-    size = p.stat().st_size
-    fast = _best(lambda: _rows(journald.read, [p]), repeat)
-    ref = _best(lambda: _rows(journald.read, [p], columnar=False), repeat)
-    print(f"(c) {lines:,} journal entries as journalctl writes them, {size / lines:,.0f} bytes a line")
-    print(f"journald   {lines:>9,} {fast:>13.3f} {lines / fast:>10,.0f} {ref:>10.3f} {lines / ref:>10,.0f} "
+def one_file(base: Path, name: str, text: str, module, title: str, lines: int, repeat: int) -> None:
+    """A file of ``lines`` lines read column-wise and per line, side by side."""
+    p = base / name
+    p.write_text(text)
+    fast = _best(lambda: _rows(module.read, [p]), repeat)
+    ref = _best(lambda: _rows(module.read, [p], columnar=False), repeat)
+    print(f"{title}, {p.stat().st_size / lines:,.0f} bytes a line")
+    print(f"{module.FORMAT:10} {lines:>9,} {fast:>13.3f} {lines / fast:>10,.0f} {ref:>10.3f} {lines / ref:>10,.0f} "
           f"{ref / fast:>5.1f}x", flush=True)
 
 
 def logger_lines(n: int) -> str:
     """``n`` lines as five real loggers write them, by turns: zap (a float time),
     logback's logstash encoder, bunyan, python-json-logger (a local time) and pino with
-    a nested request object (read line by line), request ids and durations varying."""
+    a nested request object (read line by line), request ids and statuses varying."""
     rnd = random.Random(2)
     t, out = 1413847145.0, []
     for i in range(n):
@@ -165,17 +165,6 @@ def logger_lines(n: int) -> str:
     return "\n".join(out) + "\n"
 
 
-def loggers(base: Path, lines: int, repeat: int) -> None:
-    p = base / "app.jsonl"
-    p.write_text(logger_lines(lines))
-    size = p.stat().st_size
-    fast = _best(lambda: _rows(applog.read, [p]), repeat)
-    ref = _best(lambda: _rows(applog.read, [p], columnar=False), repeat)
-    print(f"(d) {lines:,} JSON lines of five real loggers by turns, {size / lines:,.0f} bytes a line")
-    print(f"applog     {lines:>9,} {fast:>13.3f} {lines / fast:>10,.0f} {ref:>10.3f} {lines / ref:>10,.0f} "
-          f"{ref / fast:>5.1f}x", flush=True)
-
-
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--events", type=int, default=2000, help="(a) events in the export (default 2,000)")
@@ -189,8 +178,11 @@ def main() -> None:
     try:
         line_ends(base, args.events, args.repeat)
         columnar(base, args.lines, args.repeat)
-        journalctl_shaped(base, args.lines // 2, args.repeat)
-        loggers(base, args.lines // 2, args.repeat)
+        n = args.lines // 2
+        one_file(base, "journal.json", journalctl_lines(n), journald,
+                 f"(c) {n:,} journal entries as journalctl writes them", n, args.repeat)
+        one_file(base, "app.jsonl", logger_lines(n), applog, f"(d) {n:,} JSON lines of five real loggers by turns",
+                 n, args.repeat)
     finally:
         shutil.rmtree(base, ignore_errors=True)
     print(f"load average at the end: {os.getloadavg()[0]:.2f}")
