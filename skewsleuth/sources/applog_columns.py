@@ -2,33 +2,34 @@
 parsed by Arrow's JSON reader and its rows built with Arrow compute.
 
 A logger writes the same keys in the same order, with values of the same kinds, at
-each of its call sites. A line's *shape* is its text with the contents of its value
-strings, its digits, signs and white space outside strings left out (found with numpy
-over the whole block: the quotes no backslash escapes, and which strings a colon
-follows): lines of one shape have one key order and one kind per key, which Arrow's
-JSON reader, typing a column by its first value, needs, and which ``fields`` (in the
-line's own key order) needs. Each shape of ``_FEWEST`` lines or more is parsed alone
-(values typed by inference; a column read as a time is read again as text), and where
-:func:`.applog.record_of` would take a field is decided once per shape, from its
-keys: the first time key, the first non-empty message, host, provider, request id and
-peer are coalesced over the shape's text columns in applog's order.
+each of its call sites. A line's *shape* is its keys as written (escapes and all),
+each with what stands between it and its value and the kind of its value (text,
+integer, float, true, false, null, object, list; found with numpy over the whole
+block: the quotes no backslash escapes, the strings a colon follows). Lines of one
+shape have one key order and one type per key, which Arrow's JSON reader, typing a
+column by its values, needs, and which ``fields`` (in the line's own key order)
+needs. Each shape of ``_FEWEST`` lines or more in a block is parsed alone (a column
+Arrow reads as a time is read again as text), and where :func:`.applog.record_of`
+would take a field is decided once per shape, from its keys: the first time key;
+the first non-empty message, host, provider, request id and peer coalesced row by
+row over the shape's text columns in applog's order.
 
 What it does not build goes through :func:`.applog.read_line` one line at a time, in
 order, with its quarantines and record numbers (an OTLP line counts a record a span):
 
-* a line that does not open with ``{``, or whose quotes do not pair (not JSON);
-* a shape that nests an object or a list, holds a float but as its time (Python's
-  ``repr``), a number
-  too large for 64 bits, NaN or Infinity (letters outside strings other than those of
-  ``true``, ``false``, ``null``), or a key applog reads in ways not built here
-  (span kinds, trace / span ids, ``traceparent``, ``end``, an access log's duration,
-  a non-text ``message``), or a time in neither ISO 8601 text nor epoch integer;
+* a line that does not open with ``{``, whose quotes do not pair, or that is longer
+  than applog cuts a text at (64 KiB);
+* a shape that nests an object or a list, holds a float, NaN or Infinity but as its
+  time (Python's ``repr`` is not written here), an integer past 64 bits, or a key
+  applog reads in ways not built here (span kinds, trace / span ids,
+  ``traceparent``, ``end``, an access log's duration, a ``message`` not text), or a
+  time in neither ISO 8601 text nor an epoch number;
 * a line Arrow's parser refuses (duplicate keys, trailing commas, raw control
   characters, lone surrogates, text after the object; see ``parse_lines``);
-* a row whose time does not parse here (not matched by applog's pattern, a date that
-  does not exist, before 1970, a local time in a zone change), whose text runs past
-  64 KiB, holds a control character JSON writes as ``\\u00XX``, or whose direction or
-  phase word is not ASCII.
+* a row whose time is not read here (not matched by applog's pattern, a date that
+  does not exist, before 1970 or after 9999, NaN, a local time in an hour with a zone
+  change), whose text holds a control character JSON writes as ``\\u00XX``, or whose
+  direction or phase word is not ASCII.
 
 ``applog.read(ctx, columnar=False)`` is the reference this must equal.
 """
@@ -68,9 +69,9 @@ _SPACE = lut(b" \t\r")
 # A value's kind by its first byte: a number's digits and sign are one kind, "0" for
 # an integer, "." for one with a fraction or an exponent (Arrow types a column by its
 # values, and a float, but as the time, sends its shape to read_line).
-_KIND = np.arange(256, dtype=np.uint8)
-_KIND[lut(b"-0123456789")] = ord("0")
 _DIGIT = lut(b"-0123456789")
+_KIND = np.arange(256, dtype=np.uint8)
+_KIND[_DIGIT] = ord("0")
 _FRACTION = lut(b".eE")
 
 # Keys whose reading is left to read_line: their shapes are read line by line.
@@ -80,7 +81,7 @@ _LINE_KEYS = frozenset(_KIND_KEYS[1] | _TRACE_KEYS[1] | _SPAN_KEYS[1] | _PARENT_
 # rows, unmatched here, go to read_line).
 _ISO_RE2 = (r"^(?P<y>\d{4})-(?P<mo>\d\d)-(?P<d>\d\d)[Tt ](?P<h>\d\d):(?P<mi>\d\d):(?P<s>\d\d)"
             r"(?:[.,](?P<f>\d+))? ?(?P<z>Z|z|[+-]\d\d(?::?\d\d)?)?$")
-# str.strip() of ASCII text, then the word tables applog reads direction and phase by.
+# What str.strip() takes off ASCII text.
 _ASCII_SPACE = " \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f"
 # JSON escapes json.dumps writes by name; any other control character is \u00XX and
 # sends its row to read_line.
@@ -294,9 +295,6 @@ def _iso_matched(values: pa.Array) -> Fields:
         num(pc.utf8_slice_codeunits(z, 3, 5))
 
 
-_ISO_SPACE = b" \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f"   # what str.strip() takes off ASCII text
-
-
 def _iso_fixed(values: pa.Array) -> Fields | None:
     """The fields of applog's _ISO when every row is ASCII text of one layout (a
     logger writes one): digits in the same places, the same bytes between them. The
@@ -310,8 +308,9 @@ def _iso_fixed(values: pa.Array) -> Fields | None:
     data = np.frombuffer(values.buffers()[2], np.uint8)[offsets[0]:offsets[-1]].reshape(n, width)
     first = data[0]
     digit = (first >= 48) & (first <= 57)
-    if (first >= 128).any() or first[0] in _ISO_SPACE or first[-1] in _ISO_SPACE:
+    if (first >= 128).any():
         return None
+    # Unstripped, as every row: white space _ISO does not take leaves it unmatched.
     m = _ISO.match(first.tobytes().decode("ascii"))
     if m is None or not (data[:, ~digit] == first[~digit]).all():
         return None

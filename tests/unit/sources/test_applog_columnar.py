@@ -304,7 +304,8 @@ def test_hostile_lines_same(tmp_path_factory, monkeypatch, entries, newline, few
 
 @pytest.mark.parametrize("layout", ["2014-10-20T18:19:05Z", "2014-10-20T18:19:05.123456Z", "2014-10-20 18:19:05,123",
                                     "2014-10-20T18:19:05.123456789-05:00", "2014-10-20T18:19:05+0530",
-                                    "2014-10-20t18:19:05 +02", "2014-10-20T18:19:05.1z", "2014-10-20T18:19:05"])
+                                    "2014-10-20t18:19:05 +02", "2014-10-20T18:19:05.1z", "2014-10-20T18:19:05",
+                                    "2014-10-20T18:19:05 "])
 def test_times_of_one_layout_read_by_position_as_by_pattern(layout):
     """A column of one layout is read by byte position; what it reads must be what the
     pattern reads of the same rows, bad dates, hours, leap seconds and offsets too."""
