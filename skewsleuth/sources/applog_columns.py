@@ -3,27 +3,29 @@ parsed by Arrow's JSON reader and its rows built with Arrow compute.
 
 A logger writes the same keys in the same order, with values of the same kinds, at
 each of its call sites. A line's *shape* is its keys as written (escapes and all),
-each with what stands between it and its value and the kind of its value (text,
-integer, float, true, false, null, object, list; found with numpy over the whole
-block: the quotes no backslash escapes, the strings a colon follows). Lines of one
-shape have one key order and one type per key, which Arrow's JSON reader, typing a
-column by its values, needs, and which ``fields`` (in the line's own key order)
-needs. Each shape of ``_FEWEST`` lines or more in a block is parsed alone (a column
-Arrow reads as a time is read again as text), and where :func:`.applog.record_of`
-would take a field is decided once per shape, from its keys: the first time key;
-the first non-empty message, host, provider, request id and peer coalesced row by
-row over the shape's text columns in applog's order.
+each with its depth in the line's objects and the kind of its value (text, integer,
+float, true, false, null, object, list; found with numpy over the whole block: the
+quotes no backslash escapes, the strings a colon follows, the brackets outside
+strings). Lines of one shape have one key order, one nesting and one type per key,
+which Arrow's JSON reader, typing a column by its values, needs, and which
+``fields`` (in the line's own key order) needs. Each shape of ``_FEWEST`` lines or
+more in a block is parsed alone (a column Arrow reads as a time is read again as
+text), and where :func:`.applog.record_of` would take a field is decided once per
+shape, from its keys: the first time key; the first non-empty message, host,
+provider, request id and peer coalesced row by row over the shape's text columns in
+applog's order (a dotted name looked up flat, then through its objects); the values
+nested in objects listed as ``_flatten`` lists them.
 
 What it does not build goes through :func:`.applog.read_line` one line at a time, in
 order, with its quarantines and record numbers (an OTLP line counts a record a span):
 
 * a line that does not open with ``{``, whose quotes do not pair, or that is longer
   than applog cuts a text at (64 KiB);
-* a shape that nests an object or a list, holds a float, NaN or Infinity but as its
-  time (Python's ``repr`` is not written here), an integer past 64 bits, or a key
-  applog reads in ways not built here (span kinds, trace / span ids,
-  ``traceparent``, ``end``, an access log's duration, a ``message`` not text), or a
-  time in neither ISO 8601 text nor an epoch number;
+* a shape that holds a list, objects nested past ``_flatten``'s bounds, a float, NaN
+  or Infinity but as its time (Python's ``repr`` is not written here), an integer
+  past 64 bits, or a key applog reads in ways not built here (span kinds, trace /
+  span ids, ``traceparent``, ``end``, an access log's duration, a ``message`` not
+  text), or a time in neither ISO 8601 text nor an epoch number;
 * a line Arrow's parser refuses (duplicate keys, trailing commas, raw control
   characters, lone surrogates, text after the object; see ``parse_lines``);
 * a row whose time is not read here (not matched by applog's pattern, a date that
@@ -47,7 +49,8 @@ import pyarrow.json as pj
 from ..errors import UnusableFile
 from ..schema import EVENTS
 from . import applog
-from .applog import (_ACCESS_HINTS, _ISO, _DIRECTION_KEYS, _END_KEYS, _HOST_KEYS, _KIND_KEYS, _MAX_TEXT, _MAX_US,
+from .applog import (_ACCESS_HINTS, _ISO, _DIRECTION_KEYS, _END_KEYS, _HOST_KEYS, _KIND_KEYS, _MAX_DEPTH,
+                     _MAX_NESTED, _MAX_PATH, _MAX_TEXT, _MAX_US,
                      _MESSAGE_KEYS, _PARENT_KEYS, _PEER_KEYS, _PEER_LATE_KEYS, _PEER_OF_CLIENT, _PEER_OF_SERVER,
                      _PHASE_KEYS, _PHASES, _PROVIDER_KEYS, _REQUEST_KEYS, _SPAN_KEYS, _TIME_KEYS, _TRACE_KEYS,
                      _TRACEPARENT_KEYS, _WRITTEN_AT_END, CHANNEL, DIRECTION_WORDS, FORMAT, read_line)
@@ -133,11 +136,17 @@ def _shapes(block: Block) -> tuple[pa.Array, np.ndarray, np.ndarray]:
     # value starts at the next byte not white space.
     colon = _skip_space(block, closes + 1, bad)
     key = buf[colon] == ord(":")
-    opens, closes, value = opens[key], closes[key], _skip_space(block, colon[key] + 1, bad)
+    opens, closes, colon = opens[key], closes[key], colon[key]
+    value = _skip_space(block, colon + 1, bad)
     # Per key, the quoted key up to its value's first byte, written over by the
     # value's kind; a line's keys are adjacent in the pieces Arrow's take copies out.
     kinds = buf.copy()
     kinds[value] = _kinds(block, value)
+    # and the colon by the key's depth: one object's keys from another's
+    if np.isin(kinds[value], (123, 91)).any():
+        kinds[colon] = 48 + np.minimum(_depths(block, quotes, opens), 64)
+    else:
+        kinds[colon] = 49
     pieces = block.strings(opens, value + 1, kinds)
     at = np.frombuffer(pieces.buffers()[1], np.int32)[pieces.offset:pieces.offset + len(pieces) + 1]
     if len(opens):
@@ -179,10 +188,16 @@ def _skip_space(block: Block, pos: np.ndarray, bad: np.ndarray) -> np.ndarray:
     return pos
 
 
-def _plain(shape: bytes) -> bool:
-    """A shape without nesting: no key's value opens an object or a list (a key
-    holding an escaped quote before a bracket is taken for one too)."""
-    return b'"{' not in shape and b'"[' not in shape
+def _depths(block: Block, quotes: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """How many objects and lists each key at ``keys`` lies in, within its line: the
+    brackets before it outside strings (between no pair of ``quotes``)."""
+    buf = block.buf[:block.size]
+    brackets = np.flatnonzero((buf == 123) | (buf == 125) | (buf == 91) | (buf == 93))
+    brackets = brackets[np.searchsorted(quotes, brackets, "right") % 2 == 0]
+    level = np.concatenate(([0], np.cumsum(np.where((buf[brackets] == 123) | (buf[brackets] == 91), 1, -1))))
+    before = level[np.searchsorted(brackets, keys)]
+    line_start = level[np.searchsorted(brackets, block.starts[_line_of(block, keys)])]
+    return before - line_start
 
 
 # --- values as json.dumps writes them ----------------------------------------------------------
@@ -362,13 +377,56 @@ def _epoch_us(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
 # --- rows of one shape -----------------------------------------------------------------------
 
 
+def _scalars(t: pa.DataType) -> bool:
+    """Text, integers, booleans and nulls, or objects of them (no list, no float)."""
+    return t in _TYPES or (pa.types.is_struct(t) and all(_scalars(f.type) for f in t))
+
+
+def _texts(arrays: list[pa.Array]) -> Iterator[pa.Array]:
+    """Every text column, nested ones too."""
+    for a in arrays:
+        if a.type == pa.string():
+            yield a
+        elif pa.types.is_struct(a.type):
+            yield from _texts([a.field(i) for i in range(a.type.num_fields)])
+
+
+def _nested(col: dict[str, pa.Array], names: list[str]) -> list[tuple[str, pa.Array]] | None:
+    """The scalars nested in the shape's objects as applog's _flatten lists them: by
+    dotted path, shallower first, each object's keys in order; a path a top-level
+    scalar or a shallower value holds already left out. None past _flatten's bounds
+    (its lines then go to read_line, which notes ``fields_cut``)."""
+    taken = {k for k in names if col[k].type != pa.null() and not pa.types.is_struct(col[k].type)}
+    level = [(k, col[k]) for k in names if pa.types.is_struct(col[k].type)]
+    out: list[tuple[str, pa.Array]] = []
+    depth = 1
+    while level:
+        depth += 1
+        if depth >= _MAX_DEPTH:
+            return None
+        deeper = []
+        for prefix, values in level:
+            for i, f in enumerate(values.type):
+                path = prefix + "." + f.name
+                if len(path) > _MAX_PATH or len(out) + len(deeper) >= _MAX_NESTED:
+                    return None
+                if pa.types.is_struct(f.type):
+                    if f.type.num_fields:
+                        deeper.append((path, values.field(i)))
+                elif f.type != pa.null() and path not in taken:
+                    taken.add(path)
+                    out.append((path, values.field(i)))
+        level = deeper
+    return out
+
+
 def _plan(names: list[str], types: dict[str, pa.DataType]) -> str | None:
     """The time key of a shape read column-wise, or None when its lines go to read_line."""
     present = [k for k in names if types[k] != pa.null()]
     keys = set(present)
     time_key = next((k for k in _TIME_KEYS if k in keys), None)
     # a float is written as Python's repr would: only as the time, which fields leave out
-    if any(t not in _TYPES and not (k == time_key and t == pa.float64()) for k, t in types.items()):
+    if any(not _scalars(t) and not (k == time_key and t == pa.float64()) for k, t in types.items()):
         return None
     if keys & _LINE_KEYS or any(k.startswith("dd.") for k in keys):
         return None
@@ -398,7 +456,7 @@ def _rows(t: pa.Table, default_host: str, localizer: Localizer, escapes: bool) -
     slow: list[pa.Array] = []
     if escapes:
         # what json.dumps writes as \u00XX: left to read_line
-        slow += [pc.match_substring_regex(c, r"[\x00-\x07\x0b\x0e-\x1f]") for c in text.values()]
+        slow += [pc.match_substring_regex(c, r"[\x00-\x07\x0b\x0e-\x1f]") for c in _texts(list(col.values()))]
 
     if types[time_key] == pa.string():
         us, ok, local = _iso_us(col[time_key], localizer)
@@ -406,13 +464,33 @@ def _rows(t: pa.Table, default_host: str, localizer: Localizer, escapes: bool) -
         us, ok = _epoch_us(col[time_key])
         local = np.zeros(n, bool)
 
+    def lookup(key: str) -> pa.Array | None:
+        """applog's _lookup: the flat key, else (a dotted one) through nested objects."""
+        v = col.get(key)
+        if (v is None or v.type == pa.null()) and "." in key:
+            parts = key.split(".")
+            v = col.get(parts[0])
+            for part in parts[1:]:
+                i = v.type.get_field_index(part) if v is not None and pa.types.is_struct(v.type) else -1
+                v = v.field(i) if i >= 0 else None
+        return None if v is None or v.type == pa.null() else v
+
     def strings(group: tuple[tuple[str, ...], frozenset[str]]) -> list[tuple[str, pa.Array]]:
-        return [(k, _nonempty(text[k])) for k in group[0] if k in text]
+        return [(k, _nonempty(v)) for k in group[0] if (v := lookup(k)) is not None and v.type == pa.string()]
 
     messages = strings(_MESSAGE_KEYS)
     message, message_at = _first(messages, n)
-    hosts = [(k, c) for k, c in strings(_HOST_KEYS)
-             if not (k == "host" and any(h in names for h in _ACCESS_HINTS))]
+    hosts = []
+    for k in _HOST_KEYS[0]:
+        v = lookup(k)
+        if v is not None and v.type == pa.string() and not (k == "host" and any(h in names for h in _ACCESS_HINTS)):
+            hosts.append((k, _nonempty(v)))
+        elif k == "host" and v is not None and pa.types.is_struct(v.type):
+            # its name, else its hostname (not a flat "host.name" key)
+            for field, path in (("name", "host.name"), ("hostname", "host.hostname")):
+                i = v.type.get_field_index(field)
+                if i >= 0 and v.type.field(i).type == pa.string():
+                    hosts.append((path, _nonempty(v.field(i))))
     host, host_at = _first(hosts, n)
     providers = strings(_PROVIDER_KEYS)
     if "name" in text and ("levelname" in names or ("hostname" in names and "pid" in names)):
@@ -422,10 +500,11 @@ def _rows(t: pa.Table, default_host: str, localizer: Localizer, escapes: bool) -
     corr: list[Member] = []
     requests = []
     for k in _REQUEST_KEYS[0]:
-        if k in text:
-            requests.append((k, _nonempty(text[k])))
-        elif types.get(k) == pa.int64():
-            requests.append((k, pc.cast(col[k], pa.string())))
+        v = lookup(k)
+        if v is not None and v.type == pa.string():
+            requests.append((k, _nonempty(v)))
+        elif v is not None and v.type == pa.int64():
+            requests.append((k, pc.cast(v, pa.string())))
     request_id, _ = _first(requests, n)
     corr.append(("request_id", _escaped(request_id, escapes), True))
     direction = None
@@ -449,11 +528,14 @@ def _rows(t: pa.Table, default_host: str, localizer: Localizer, escapes: bool) -
         for i, (k, _) in enumerate(candidates):
             hit = pc.fill_null(pc.equal(at, i), False)
             taken[k] = pc.or_(taken[k], hit) if k in taken else hit
+    nested = _nested(col, names)
+    if nested is None:
+        return None
     members: list[Member] = []
-    for k in names:
-        value = col[k]
-        if value.type == pa.null() or k == time_key:
+    for k, value in [(k, col[k]) for k in names] + nested:
+        if value.type == pa.null() or k == time_key or pa.types.is_struct(value.type):
             continue
+        quoted = value.type == pa.string()
         if value.type == pa.bool_():
             value = pc.if_else(value, "true", "false")
         elif value.type == pa.int64():
@@ -462,7 +544,7 @@ def _rows(t: pa.Table, default_host: str, localizer: Localizer, escapes: bool) -
             value = _escaped(value, escapes)
         if k in taken:
             value = pc.if_else(taken[k], _NULL, value)
-        members.append((k, value, col[k].type == pa.string()))
+        members.append((k, value, quoted))
     data: list[Member] = [("corr", _object(corr, n), False), ("fields", _object(members, n), False)]
     if local.any():
         data.insert(0, ("tz_assumed", pc.if_else(pa.array(local), "true", _NULL), False))
@@ -534,9 +616,7 @@ def _by_shape(block: Block, opens: np.ndarray, default_host: str, localizer: Loc
     indices = np.asarray(shapes.indices.to_numpy(zero_copy_only=False))
     eligible = opens & ~bad
     sizes = np.bincount(indices[eligible], minlength=len(shapes.dictionary))
-    wanted = np.zeros(len(sizes), bool)
-    for s in np.flatnonzero(sizes >= _FEWEST):
-        wanted[s] = _plain(shapes.dictionary[int(s)].as_py())
+    wanted = sizes >= _FEWEST
     lines = np.flatnonzero(eligible & wanted[indices])
     if not len(lines):
         return [], []

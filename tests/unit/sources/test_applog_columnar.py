@@ -108,6 +108,20 @@ FAST = [
     '{"ts": 1413847145, "msg": "backslashes \\\\\\\\\\" quote"}',
     _line(**{"host.name": "flat-dotted", "weird key \"\\ é": "v", "": "empty key"}),
     _line(big=9223372036854775807, small=-9223372036854775808, zero=-0),
+    # nested objects: pino, ECS, logback's MDC, Serilog, bunyan's err
+    _line(err={"stack": "Error: x\n  at f", "type": "Error"}), _line(empty={}),
+    json.dumps({"level": 30, "time": 1413847145123, "pid": 4243, "hostname": "web01",
+                "req": {"id": 17, "method": "GET", "url": "/", "headers": {"host": "shop", "x-b3": None}},
+                "msg": "request completed"}),
+    json.dumps({"@timestamp": "2014-10-20T23:19:05.123Z", "log": {"level": "info", "logger": "shop"},
+                "message": "order shipped", "host": {"name": "", "hostname": "web9"},
+                "http": {"request": {"id": "r-77"}}, "error": {"message": "boom"}, "service": {"name": "shop"}}),
+    json.dumps({"timestamp": 1413847145123, "mdc": {"X-Request-ID": "abc-1", "user": "u"}, "message": "x"}),
+    json.dumps({"@t": "2014-10-20T23:19:05.1234567Z", "@mt": "HTTP {Method}", "Properties": {
+        "RequestId": "0HL", "MachineName": "web7", "Method": "GET"}}),
+    json.dumps({"ts": 1413847145, "msg": "x", "host.name": "flat", "host": {"name": "nested"}, "a.b": 1,
+                "a": {"b": 2, "c.d": 3, "c": {"d": 4}}, "n": {"x": None, "y": "quote \" é"}}),
+    _line(deep={"a": {"b": {"c": {"d": {"e": 1}}}}}, peer={"hostname": "p"}, direction="out"),
     '{"level":"info","ts":1413847145.3,"logger":"http","caller":"server/main.go:42","msg":"request started"}',
     _line(timestamp=1413847145.5), _line(timestamp=1413847145123.5), _line(timestamp=1.4138471451234568e18),
     _line(timestamp=0.0000015), _line(timestamp=-0.0), _line(timestamp=2.5e-06),
@@ -126,8 +140,9 @@ SLOW = [
     _line(took=0.25), _line(took=1e16), _line(big=18446744073709551616),
     _line(message="nul \x00 and \x1b escape"),
     _line(direction=" in\u00a0"), _line(phase="REQUEST\u0130"),
-    _line(message=17), _line(msg=True, event=""), _line(message=["a"]),
-    _line(err={"stack": "Error: x\n  at f"}), _line(tags=["a", "b"]), _line(empty={}),
+    _line(message=17), _line(msg=True, event=""), _line(message=["a"]), _line(message={"text": "x"}),
+    _line(tags=["a", "b"]), _line(err={"frames": [{"f": 1}]}), _line(err={"took": 0.5}),
+    _line(deep={"a": {"b": {"c": {"d": {"e": {"f": {"g": 1}}}}}}}),
     _line(trace_id="4bf92f3577b34da6a3ce929d0e0e4736"), _line(kind="server"), _line(traceparent="00-x"),
     _line(end="2014-10-20T23:19:06Z"), _line(**{"dd.span_id": 7}),
     '{"time_iso8601":"2014-10-20T23:19:05+00:00","request_time":"1.250","request_id":"ab12cd34ef56ab78"}',
@@ -136,7 +151,8 @@ SLOW = [
     '{"ts": 1413847145, "msg": "lone \\ud800 half", "pair": "\\ud83d\\ude00"}',
     '{"ts": 1413847145, "msg": "trailing comma",}',
     '{"ts": 1413847145, "msg": "x", "n": NaN}', '{"ts": NaN, "time": 1413847145, "msg": "x"}',
-    '{"ts": -Infinity, "msg": "x"}', _line(timestamp=-1.5), _line(timestamp=2.6e20), '{"ts": 1413847145, "msg": "x", "n": -Infinity}',
+    '{"ts": -Infinity, "msg": "x"}', _line(timestamp=-1.5), _line(timestamp=2.6e20),
+    '{"ts": 1413847145, "msg": "x", "n": -Infinity}',
     '{"ts": 1413847145, "msg": "x", "n": Infinity}', '{"ts": 1413847145, "msg": "x", "n": -Inf}',
     '{"ts": 1413847145, "msg": "x", "n": nan}', '{"ts": 1413847145, "msg": "x", "n": 1e400}',
     '{"ts": 1413847145, "msg": "x", "n": 012}', '{"ts": 1413847145, "msg": "x", "n": 1.}',
@@ -285,7 +301,11 @@ _TEXT = st.lists(st.sampled_from(list("09aZ é\"\\\t\n\x00\x1f\x7f\u2028:,{}[]-T
 _VALUE = st.one_of(st.none(), st.booleans(), st.integers(-2, 2**64), st.floats(allow_nan=True, allow_infinity=True),
                    _TEXT, st.sampled_from(["2014-10-20T18:19:05.5Z", "2014-11-02 01:30:00,000", "2014-10-20 18:19:05",
                                            "20/Oct/2014:18:19:05 -0500", "", "in", "outgoing"]),
-                   st.integers(1_000_000_000, 2_000_000_000_000_000_000), st.lists(st.integers(), max_size=2))
+                   st.integers(1_000_000_000, 2_000_000_000_000_000_000), st.lists(st.integers(), max_size=2),
+                   st.recursive(st.one_of(st.none(), st.booleans(), st.integers(-1, 5), _TEXT),
+                                lambda inner: st.dictionaries(st.sampled_from(["id", "name", "hostname", "b.c", "b",
+                                                                               "c", "RequestId", ""]), inner,
+                                                              max_size=3), max_leaves=6))
 
 
 @settings(max_examples=examples(200), deadline=None, suppress_health_check=list(HealthCheck))
