@@ -62,7 +62,8 @@ from .timeparse import Localizer, days_from_civil, valid_dates
 # A shape read column-wise costs about a millisecond (a parse, some fifty kernels):
 # rarer shapes are read line by line.
 _FEWEST = 64
-# Backslashes before a quote counted this far; a longer run sends its line to read_line.
+# Spaces before a colon or a value, and digits of a number, followed this far; a
+# longer run sends its line to read_line.
 _MAX_RUN = 64
 _INFER = pj.ParseOptions(newlines_in_values=False)
 _TYPES = (pa.string(), pa.int64(), pa.bool_(), pa.null())
@@ -95,10 +96,10 @@ _ESCAPES = (("\\", "\\\\"), ('"', '\\"'), ("\n", "\\n"), ("\r", "\\r"), ("\t", "
 
 
 def _shapes(block: Block) -> tuple[pa.Array, np.ndarray, np.ndarray]:
-    """Each line's shape, its keys as written each followed by the kind of its value,
-    as a dictionary-encoded array; which lines cannot be read column-wise whatever
-    their shape (quotes that do not pair, runs of backslashes or spaces too long to
-    follow, or longer than applog cuts a text at); and which hold a backslash."""
+    """Each line's shape, its keys as written each with its depth and the kind of its
+    value, as a dictionary-encoded array; which lines cannot be read column-wise
+    whatever their shape (quotes that do not pair, runs of spaces too long to follow,
+    or longer than applog cuts a text at); and which hold a backslash."""
     buf, starts = block.buf, block.starts
     bad = block.ends - starts > _MAX_TEXT
     escapes = np.zeros(block.n, bool)
@@ -107,20 +108,15 @@ def _shapes(block: Block) -> tuple[pa.Array, np.ndarray, np.ndarray]:
     backslashes = np.flatnonzero(buf[:block.size] == 92) if b"\\" in block.raw else ()
     if len(backslashes):
         escapes[_line_of(block, backslashes)] = True
-        # A quote is escaped by an odd run of backslashes before it.
+        # A quote is escaped by an odd run of backslashes before it: the run's length
+        # from where the backslash before the quote stands in the run it ends.
+        run_start = np.ones(len(backslashes), bool)
+        run_start[1:] = backslashes[1:] != backslashes[:-1] + 1
+        first_of_run = np.maximum.accumulate(np.where(run_start, np.arange(len(backslashes)), 0))
         after_bs = quotes[(quotes > 0) & (buf[np.maximum(quotes - 1, 0)] == 92)]
-        odd = np.zeros(len(after_bs), bool)
-        alive = np.ones(len(after_bs), bool)
-        for k in range(1, _MAX_RUN + 1):
-            at = after_bs - k
-            alive &= (at >= 0) & (buf[np.maximum(at, 0)] == 92)
-            if not alive.any():
-                break
-            odd ^= alive
-        else:
-            bad[_line_of(block, after_bs[alive])] = True
+        last = np.searchsorted(backslashes, after_bs - 1)
         escaped = np.zeros(block.size, bool)
-        escaped[after_bs[odd]] = True
+        escaped[after_bs[(last - first_of_run[last]) % 2 == 0]] = True
         quotes = quotes[~escaped[quotes]]
     # Quotes pair within a line; a line of an odd number is no JSON, and its last
     # quote is dropped so that the pairs of the lines after it hold.

@@ -89,6 +89,7 @@ FAST = [
     _line(event="", message="fallback message", msg="third"),
     _line(host="", hostname="web02", logger="", service="cart"),
     _line(message='quote " backslash \\ tab \t newline \n cr \r bs \b ff \f slash /'),
+    _line(message="\\" * 101 + '" a run of backslashes before a quote', **{"k\\\\": "\\" * 300}),
     _line(message="caf\u00e9 \u2028 \x7f \U0001f600 <script>alert(1)</script> =HYPERLINK(\"http://x\")"),
     _line(timestamp="2014-10-20T18:19:05.123-05:00"),
     _line(timestamp="2014-10-20T18:19:05,1234567+0530"),
