@@ -141,7 +141,8 @@ def _shapes(block: Block) -> tuple[pa.Array, np.ndarray, np.ndarray]:
     kinds[value] = _kinds(block, value)
     # and the colon by the key's depth: one object's keys from another's
     if np.isin(kinds[value], (123, 91)).any():
-        kinds[colon] = 48 + np.minimum(_depths(block, quotes, opens), 64)
+        # (a line closing more than it opens is no JSON: its depths need only stay bytes)
+        kinds[colon] = 48 + np.clip(_depths(block, quotes, opens), 0, 64)
     else:
         kinds[colon] = 49
     pieces = block.strings(opens, value + 1, kinds)
