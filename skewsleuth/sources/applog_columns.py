@@ -21,17 +21,18 @@ order, with its quarantines and record numbers (an OTLP line counts a record a s
 
 * a line that does not open with ``{``, whose quotes do not pair, or that is longer
   than applog cuts a text at (64 KiB);
-* a shape that holds a list, objects nested past ``_flatten``'s bounds, a float, NaN
-  or Infinity but as its time (Python's ``repr`` is not written here), an integer
-  past 64 bits, or a key applog reads in ways not built here (span kinds, trace /
-  span ids, ``traceparent``, ``end``, an access log's duration, a ``message`` not
-  text), or a time in neither ISO 8601 text nor an epoch number;
+* a shape that holds a list, objects nested past ``_flatten``'s bounds, a float
+  column with NaN, Infinity or a value past 2**53 (an integer past 64 bits reads as
+  one), or a key applog reads in ways not built here (span kinds, trace / span ids,
+  ``traceparent``, ``end``, an access log's duration, a ``message`` not text), or a
+  time in neither ISO 8601 text nor an epoch number;
 * a line Arrow's parser refuses (duplicate keys, trailing commas, raw control
   characters, lone surrogates, text after the object; see ``parse_lines``);
 * a row whose time is not read here (not matched by applog's pattern, a date that
   does not exist, before 1970 or after 9999, NaN, a local time in an hour with a zone
-  change), whose text holds a control character JSON writes as ``\\u00XX``, or whose
-  direction or phase word is not ASCII.
+  change), whose text holds a control character JSON writes as ``\\u00XX``, whose
+  direction or phase word is not ASCII, or whose float Arrow writes with an exponent
+  where Python writes a point within its digits (one in a few hundred).
 
 ``applog.read(ctx, columnar=False)`` is the reference this must equal.
 """
@@ -66,13 +67,18 @@ _FEWEST = 64
 # longer run sends its line to read_line.
 _MAX_RUN = 64
 _INFER = pj.ParseOptions(newlines_in_values=False)
-_TYPES = (pa.string(), pa.int64(), pa.bool_(), pa.null())
+_TYPES = (pa.string(), pa.int64(), pa.float64(), pa.bool_(), pa.null())
+# Past this a float may be an integer too large for 64 bits that Arrow read as one
+# (Python keeps its digits), or lose the digits of an epoch in nanoseconds.
+_EXACT = float(1 << 53)
+# Arrow's shortest text of a float, to be written as Python's repr writes it.
+_SHORTEST = r"^(?P<m>-?)(?P<i>\d+)(?:\.(?P<f>\d+))?(?:e(?P<e>[+-]\d+))?$"
 _NULL = pa.scalar(None, pa.string())
 
 _SPACE = lut(b" \t\r")
 # A value's kind by its first byte: a number's digits and sign are one kind, "0" for
 # an integer, "." for one with a fraction or an exponent (Arrow types a column by its
-# values, and a float, but as the time, sends its shape to read_line).
+# values: an integer column holding a float would be read as floats).
 _DIGIT = lut(b"-0123456789")
 _KIND = np.arange(256, dtype=np.uint8)
 _KIND[_DIGIT] = ord("0")
@@ -257,6 +263,44 @@ def _first(candidates: list[tuple[str, pa.Array]], n: int) -> tuple[pa.Array, pa
     return value, which
 
 
+def _float_repr(values: pa.Array) -> tuple[pa.Array, pa.Array]:
+    """Floats as Python's repr writes them, and which rows are so written (the rest to
+    read_line): Arrow's shortest digits, which are Python's, placed by Python's rule
+    (an exponent of at least two digits below 1e-4 and from 1e16, else fixed with a
+    ".0" on a whole number); a number Arrow wrote with an exponent that Python writes
+    with a point within its digits is not rewritten."""
+    s = pc.cast(values, pa.string())
+    m = pc.extract_regex(s, _SHORTEST)
+    written = pc.fill_null(pc.is_valid(m), False)
+    whole_part = pc.struct_field(m, "i")
+    digits = pc.binary_join_element_wise(whole_part, pc.fill_null(pc.struct_field(m, "f"), ""), "")
+    exponent = pc.fill_null(pc.struct_field(m, "e"), "")
+    exponent = pc.cast(pc.if_else(pc.equal(exponent, ""), "0", pc.utf8_ltrim(exponent, "+")), pa.int64())
+    significant = pc.utf8_ltrim(digits, "0")
+    d = pc.utf8_rtrim(significant, "0")
+    k = pc.utf8_length(d)
+    # value = 0.d x 10**point
+    point = pc.subtract(pc.add(pc.utf8_length(whole_part), exponent),
+                        pc.subtract(pc.utf8_length(digits), pc.utf8_length(significant)))
+    x = pc.subtract(point, 1)
+    scientific = pc.binary_join_element_wise(
+        pc.utf8_slice_codeunits(d, 0, 1),
+        pc.if_else(pc.greater(k, 1), pc.binary_join_element_wise(".", pc.utf8_slice_codeunits(d, 1, 64), ""), ""),
+        "e", pc.if_else(pc.less(x, 0), "-", "+"), pc.utf8_lpad(pc.cast(pc.abs(x), pa.string()), 2, "0"), "")
+    below_one = pc.binary_join_element_wise("0.", pc.binary_repeat("0", pc.max_element_wise(pc.negate(point), 0)),
+                                            d, "")
+    whole = pc.binary_join_element_wise(d, pc.binary_repeat("0", pc.max_element_wise(pc.subtract(point, k), 0)),
+                                        ".0", "")
+    exp_form = pc.or_(pc.less_equal(point, -4), pc.greater(point, 16))
+    text = pc.if_else(exp_form, scientific, pc.if_else(pc.less_equal(point, 0), below_one,
+                      pc.if_else(pc.greater_equal(point, k), whole, pc.utf8_ltrim(s, "-"))))
+    within = pc.and_(pc.invert(exp_form), pc.and_(pc.greater(point, 0), pc.less(point, k)))
+    written = pc.and_(written, pc.invert(pc.and_(within, pc.match_substring(s, "e"))))
+    text = pc.if_else(pc.equal(k, 0), "0.0", text)
+    return pc.if_else(pc.equal(pc.struct_field(m, "m"), "-"), pc.binary_join_element_wise("-", text, ""), text), \
+        pc.fill_null(written, False)
+
+
 # --- time ------------------------------------------------------------------------------------
 
 
@@ -376,7 +420,7 @@ def _epoch_us(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _scalars(t: pa.DataType) -> bool:
-    """Text, integers, booleans and nulls, or objects of them (no list, no float)."""
+    """Text, numbers, booleans and nulls, or objects of them (no list)."""
     return t in _TYPES or (pa.types.is_struct(t) and all(_scalars(f.type) for f in t))
 
 
@@ -387,6 +431,22 @@ def _texts(arrays: list[pa.Array]) -> Iterator[pa.Array]:
             yield a
         elif pa.types.is_struct(a.type):
             yield from _texts([a.field(i) for i in range(a.type.num_fields)])
+
+
+def _floats(arrays: list[pa.Array]) -> Iterator[pa.Array]:
+    """Every float column, nested ones too."""
+    for a in arrays:
+        if a.type == pa.float64():
+            yield a
+        elif pa.types.is_struct(a.type):
+            yield from _floats([a.field(i) for i in range(a.type.num_fields)])
+
+
+def _exact(values: pa.Array) -> bool:
+    """A float column every row of which is a float Python reads alike: finite (NaN
+    and Infinity are null to Python, and an integer column holding -NaN or -Infinity
+    is one kind with them) and within 2**53."""
+    return not pc.any(pc.invert(pc.less(pc.abs(values), _EXACT))).as_py()
 
 
 def _nested(col: dict[str, pa.Array], names: list[str]) -> list[tuple[str, pa.Array]] | None:
@@ -423,8 +483,7 @@ def _plan(names: list[str], types: dict[str, pa.DataType]) -> str | None:
     present = [k for k in names if types[k] != pa.null()]
     keys = set(present)
     time_key = next((k for k in _TIME_KEYS if k in keys), None)
-    # a float is written as Python's repr would: only as the time, which fields leave out
-    if any(not _scalars(t) and not (k == time_key and t == pa.float64()) for k, t in types.items()):
+    if not all(_scalars(t) for t in types.values()):
         return None
     if keys & _LINE_KEYS or any(k.startswith("dd.") for k in keys):
         return None
@@ -447,7 +506,7 @@ def _rows(t: pa.Table, default_host: str, localizer: Localizer, escapes: bool) -
            for k in names}
     types = {k: col[k].type for k in names}
     time_key = _plan(names, types)
-    if time_key is None:
+    if time_key is None or not all(_exact(v) for v in _floats(list(col.values()))):
         return None
     n = len(t)
     text = {k: c for k, c in col.items() if c.type == pa.string()}
@@ -538,6 +597,9 @@ def _rows(t: pa.Table, default_host: str, localizer: Localizer, escapes: bool) -
             value = pc.if_else(value, "true", "false")
         elif value.type == pa.int64():
             value = pc.cast(value, pa.string())
+        elif value.type == pa.float64():
+            value, written = _float_repr(value)
+            slow.append(pc.invert(written))
         else:
             value = _escaped(value, escapes)
         if k in taken:

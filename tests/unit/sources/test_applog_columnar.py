@@ -124,8 +124,11 @@ FAST = [
                 "a": {"b": 2, "c.d": 3, "c": {"d": 4}}, "n": {"x": None, "y": "quote \" é"}}),
     _line(deep={"a": {"b": {"c": {"d": {"e": 1}}}}}, peer={"hostname": "p"}, direction="out"),
     '{"level":"info","ts":1413847145.3,"logger":"http","caller":"server/main.go:42","msg":"request started"}',
-    _line(timestamp=1413847145.5), _line(timestamp=1413847145123.5), _line(timestamp=1.4138471451234568e18),
+    _line(timestamp=1413847145.5), _line(timestamp=1413847145123.5),
     _line(timestamp=0.0000015), _line(timestamp=-0.0), _line(timestamp=2.5e-06),
+    # floats as repr writes them, nested ones too
+    _line(took=0.25), _line(err={"took": 0.5}),
+    _line(a=1.0, b=-0.0, c=1e-05, d=0.0001, e=1e15, f=123.456, g=2 / 3, h=1.5e-300, i=9007199254740991.0),
 ]
 SLOW = [
     _line(timestamp="2014-11-02T01:30:00"),                          # local, in the repeated hour
@@ -138,11 +141,13 @@ SLOW = [
     _line(timestamp=-5), _line(timestamp="1413847145123"),
     _line(timestamp=True), _line(timestamp={"epochSecond": 1413847145}),
     '{"time_local":"20/Oct/2014:18:19:05 -0500","remote_addr":"10.0.0.7","host":"www.example.com","msg":"x"}',
-    _line(took=0.25), _line(took=1e16), _line(big=18446744073709551616),
+    _line(big=18446744073709551616),
+    '{"ts": 1413847145, "msg": "x", "n": 5}\n' * 2 + '{"ts": 1413847145, "msg": "x", "n": -NaN}',
+    '{"ts": 1413847145, "msg": "x", "n": 5}\n' * 2 + '{"ts": 1413847145, "msg": "x", "n": 99999999999999999999}',
     _line(message="nul \x00 and \x1b escape"),
     _line(direction=" in\u00a0"), _line(phase="REQUEST\u0130"),
     _line(message=17), _line(msg=True, event=""), _line(message=["a"]), _line(message={"text": "x"}),
-    _line(tags=["a", "b"]), _line(err={"frames": [{"f": 1}]}), _line(err={"took": 0.5}),
+    _line(tags=["a", "b"]), _line(err={"frames": [{"f": 1}]}),
     _line(deep={"a": {"b": {"c": {"d": {"e": {"f": {"g": 1}}}}}}}),
     _line(trace_id="4bf92f3577b34da6a3ce929d0e0e4736"), _line(kind="server"), _line(traceparent="00-x"),
     _line(end="2014-10-20T23:19:06Z"), _line(**{"dd.span_id": 7}),
@@ -152,7 +157,7 @@ SLOW = [
     '{"ts": 1413847145, "msg": "lone \\ud800 half", "pair": "\\ud83d\\ude00"}',
     '{"ts": 1413847145, "msg": "trailing comma",}',
     '{"ts": 1413847145, "msg": "x", "n": NaN}', '{"ts": NaN, "time": 1413847145, "msg": "x"}',
-    '{"ts": -Infinity, "msg": "x"}', _line(timestamp=-1.5), _line(timestamp=2.6e20),
+    '{"ts": -Infinity, "msg": "x"}', _line(timestamp=-1.5),
     '{"ts": 1413847145, "msg": "x", "n": -Infinity}',
     '{"ts": 1413847145, "msg": "x", "n": Infinity}', '{"ts": 1413847145, "msg": "x", "n": -Inf}',
     '{"ts": 1413847145, "msg": "x", "n": nan}', '{"ts": 1413847145, "msg": "x", "n": 1e400}',
@@ -170,6 +175,12 @@ SLOW = [
               service="cart", host="app01"),
     json.dumps({"resourceSpans": []}),
 ]
+
+
+# Floats past 2**53 (or an integer past 64 bits Arrow reads as one): the other lines
+# of their shape, whose float column they share, go line by line with them.
+WHOLE_SHAPE = [_line(took=1e16), _line(timestamp=1.4138471451234568e18), _line(timestamp=2.6e20),
+               _line(a=1.0, b=-0.0, c=1e-05, d=0.0001, e=1e15, f=123.456, g=2 / 3, h=1.5e-300, i=2.0 ** 53)]
 
 
 def _file(tmp_path: Path, lines: list[str], name: str = "app.jsonl", newline: str = "\n") -> Path:
@@ -193,8 +204,9 @@ def test_synthetic_corpus_same(tmp_path, monkeypatch):
 def test_every_shape_alone_and_together(tmp_path, monkeypatch):
     monkeypatch.setattr(applog_columns, "_FEWEST", 1)
     left = per_line(monkeypatch)
-    for k, line in enumerate(FAST + SLOW):
+    for k, line in enumerate(FAST + SLOW + WHOLE_SHAPE):
         assert_same(_file(tmp_path, [line, line], f"s{k}.jsonl"))
+    assert_same(_file(tmp_path, FAST + WHOLE_SHAPE, "whole.jsonl"))
     # one shape each (a shape of a few lines alone), hostile lines between them,
     # OTLP spans moving the record numbers of the lines after them
     lines = [x for pair in zip(FAST * 3, (SLOW * 3)[:len(FAST) * 3]) for x in pair] + SLOW
@@ -310,8 +322,8 @@ _VALUE = st.one_of(st.none(), st.booleans(), st.integers(-2, 2**64), st.floats(a
 
 
 @settings(max_examples=examples(200), deadline=None, suppress_health_check=list(HealthCheck))
-@given(st.lists(st.one_of(st.lists(st.tuples(_KEYS, _VALUE), max_size=8), st.sampled_from(FAST + SLOW)),
-                max_size=30),
+@given(st.lists(st.one_of(st.lists(st.tuples(_KEYS, _VALUE), max_size=8),
+                          st.sampled_from(FAST + SLOW + WHOLE_SHAPE)), max_size=30),
        st.sampled_from(["\n", "\r\n"]), st.sampled_from([1, 3]), st.booleans())
 def test_hostile_lines_same(tmp_path_factory, monkeypatch, entries, newline, fewest, repeat):
     monkeypatch.setattr(applog_columns, "_FEWEST", fewest)
@@ -346,3 +358,22 @@ def test_times_of_one_layout_read_by_position_as_by_pattern(layout):
     for got, want in zip(fixed, applog_columns._iso_matched(values)):
         assert got.tolist() == want.tolist()
     assert applog_columns._iso_fixed(pa.array(rows + ["2014-10-20T18:19:05.1234567"])) is None   # another layout
+
+
+def test_floats_written_as_repr_writes_them():
+    """Every float the column-wise reader writes is repr's text: doubles of every bit
+    pattern, the edges of the fixed and exponent forms, and the values logs hold."""
+    import random
+    import struct
+
+    rng = random.Random(22)
+    values = [0.0, -0.0, 1.0, 0.1, 1e-4, 1e-5, 1e15, 1e16, 9999999999999998.0, 5e-324, 1.7976931348623157e308,
+              2.5e-06, 1413847145.3, 100.0, 12345.678, 2 / 3]
+    values += [struct.unpack("d", struct.pack("Q", rng.getrandbits(64)))[0] for _ in range(20_000)]
+    values += [round(rng.uniform(0, 1000), rng.randint(0, 6)) for _ in range(5_000)]
+    values += [rng.randint(1, 10**6) * 10.0 ** rng.randint(-30, 30) for _ in range(5_000)]
+    values = [v for v in values if v == v and abs(v) != float("inf")]
+    text, written = applog_columns._float_repr(pa.array(values, pa.float64()))
+    pairs = [(t, repr(v)) for v, t, w in zip(values, text.to_pylist(), written.to_pylist()) if w]
+    assert [t for t, _ in pairs] == [r for _, r in pairs]
+    assert len(pairs) > 0.98 * len(values)   # the rest, left to read_line, are few
