@@ -424,22 +424,13 @@ def _scalars(t: pa.DataType) -> bool:
     return t in _TYPES or (pa.types.is_struct(t) and all(_scalars(f.type) for f in t))
 
 
-def _texts(arrays: list[pa.Array]) -> Iterator[pa.Array]:
-    """Every text column, nested ones too."""
+def _leaves(arrays: list[pa.Array], of: pa.DataType) -> Iterator[pa.Array]:
+    """Every column of type ``of``, nested ones too."""
     for a in arrays:
-        if a.type == pa.string():
+        if a.type == of:
             yield a
         elif pa.types.is_struct(a.type):
-            yield from _texts([a.field(i) for i in range(a.type.num_fields)])
-
-
-def _floats(arrays: list[pa.Array]) -> Iterator[pa.Array]:
-    """Every float column, nested ones too."""
-    for a in arrays:
-        if a.type == pa.float64():
-            yield a
-        elif pa.types.is_struct(a.type):
-            yield from _floats([a.field(i) for i in range(a.type.num_fields)])
+            yield from _leaves([a.field(i) for i in range(a.type.num_fields)], of)
 
 
 def _exact(values: pa.Array) -> bool:
@@ -506,14 +497,15 @@ def _rows(t: pa.Table, default_host: str, localizer: Localizer, escapes: bool) -
            for k in names}
     types = {k: col[k].type for k in names}
     time_key = _plan(names, types)
-    if time_key is None or not all(_exact(v) for v in _floats(list(col.values()))):
+    if time_key is None or not all(_exact(v) for v in _leaves(list(col.values()), pa.float64())):
         return None
     n = len(t)
     text = {k: c for k, c in col.items() if c.type == pa.string()}
     slow: list[pa.Array] = []
     if escapes:
         # what json.dumps writes as \u00XX: left to read_line
-        slow += [pc.match_substring_regex(c, r"[\x00-\x07\x0b\x0e-\x1f]") for c in _texts(list(col.values()))]
+        slow += [pc.match_substring_regex(c, r"[\x00-\x07\x0b\x0e-\x1f]")
+                 for c in _leaves(list(col.values()), pa.string())]
 
     if types[time_key] == pa.string():
         us, ok, local = _iso_us(col[time_key], localizer)
