@@ -12,7 +12,8 @@ quotes them.
 - ``startup``: ``--version``, ``--help`` and one small file of each kind (startup.py).
 - ``collection``: 4,000 EVTX files of 10 hosts against raw ``evtx`` iteration, one
   400-file host and the 23 samples against plaso's log2timeline (collection.py).
-- ``text``: event XML with LF and CRLF, journald and RFC 3164 column-wise (text_formats.py).
+- ``text``: event XML with LF and CRLF, journald, JSON Lines and RFC 3164
+  column-wise (text_formats.py).
 - ``scale-text``: lines per second of event XML, JSON Lines (applog), journald, RFC 3164 and
   SIPStack (scale.py text).
 - ``db-rerun``: a ``--db`` rerun against the first run and no ``--db`` (db_rerun.py).

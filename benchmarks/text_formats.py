@@ -1,4 +1,4 @@
-"""Issue 22, text formats: event XML whatever its line ends, journald column-wise.
+"""Issue 22, text formats: event XML whatever its line ends, journald and JSON Lines column-wise.
 
     python benchmarks/text_formats.py [--events 2000] [--lines 200000] [--repeat 5] [--store 1000000 [--only-store]]
 
@@ -8,22 +8,26 @@ Event Viewer and PowerShell write it): ``eventxml.read`` on each, and how many e
 went through the XML parser rather than a template (``read(ctx, templates=False)``,
 every event parsed, is the peer).
 
-(b) A journald corpus of about ``--lines`` lines and an RFC 3164 one of as many
-(tests/synth/corpus.py, 10 hosts): each format's reader column-wise (the default)
+(b) A journald corpus of about ``--lines`` lines, an RFC 3164 and a JSON Lines one of
+as many (tests/synth/corpus.py, 10 hosts): each format's reader column-wise (the default)
 and per line (``columnar=False``, the reference it must equal), side by side.
 
 (c) Half as many journal entries as ``journalctl -o json`` writes them (the trusted
 fields, the cursor, the command line: 25 fields, about 1 KB a line, where the corpus
 writes 9 fields in 360 bytes), column-wise and per line.
 
-(d) With ``--store N``: a journald corpus of N lines read, then its batches appended
+(d) Half as many JSON lines as five real loggers write them (zap, logback's logstash
+encoder, bunyan, python-json-logger, pino with a nested object), column-wise and per
+line.
+
+(e) With ``--store N``: a journald corpus of N lines read, then its batches appended
 to a fresh case database as ingest appends them, with DuckDB's checkpoints as they
 come (each compresses the rows appended since the one before: what an ingest of a
 million lines pays and one of 200,000 does not) and with them put off until one
 checkpoint at the end; the database's memory before and after that checkpoint.
 
 One CPU (``sched_setaffinity``), best of ``--repeat``, readers only (no case
-database) but in (d); prints the machine and the load average before and after.
+database) but in (e); prints the machine and the load average before and after.
 """
 
 from __future__ import annotations
@@ -47,7 +51,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from scale import machine  # noqa: E402
 from synth.corpus import write_corpus  # noqa: E402
 
-from skewsleuth.sources import eventxml, journald, syslog  # noqa: E402
+from skewsleuth.sources import applog, eventxml, journald, syslog  # noqa: E402
 from skewsleuth.sources.base import FileContext  # noqa: E402
 
 
@@ -96,7 +100,7 @@ def line_ends(base: Path, events: int, repeat: int) -> None:
 def columnar(base: Path, lines: int, repeat: int) -> None:
     print(f"(b) column-wise against per-line readers, about {lines:,} lines, 10 hosts")
     print(f"{'format':10} {'lines':>9} {'column-wise s':>13} {'lines/s':>10} {'per line s':>10} {'lines/s':>10} {'ratio':>6}")
-    for fmt, module in (("rfc3164", syslog), ("journald", journald)):
+    for fmt, module in (("rfc3164", syslog), ("journald", journald), ("applog", applog)):
         truth = write_corpus(base / fmt, 10, lines, formats=[fmt], incident=False, faults=0.1, seed=2)
         paths = sorted(p for p in Path(truth.root).rglob("*") if p.is_file() and p.name != "case.yml")
         fast = _best(lambda: _rows(module.read, paths), repeat)
@@ -132,14 +136,14 @@ def journalctl_lines(n: int) -> str:
     return "\n".join(out) + "\n"
 
 
-def journalctl_shaped(base: Path, lines: int, repeat: int) -> None:
-    p = base / "journal.json"
-    p.write_text(journalctl_lines(lines))
-    size = p.stat().st_size
-    fast = _best(lambda: _rows(journald.read, [p]), repeat)
-    ref = _best(lambda: _rows(journald.read, [p], columnar=False), repeat)
-    print(f"(c) {lines:,} journal entries as journalctl writes them, {size / lines:,.0f} bytes a line")
-    print(f"journald   {lines:>9,} {fast:>13.3f} {lines / fast:>10,.0f} {ref:>10.3f} {lines / ref:>10,.0f} "
+def one_file(base: Path, name: str, text: str, module, title: str, lines: int, repeat: int) -> None:
+    """A file of ``lines`` lines read column-wise and per line, side by side."""
+    p = base / name
+    p.write_text(text)
+    fast = _best(lambda: _rows(module.read, [p]), repeat)
+    ref = _best(lambda: _rows(module.read, [p], columnar=False), repeat)
+    print(f"{title}, {p.stat().st_size / lines:,.0f} bytes a line")
+    print(f"{module.FORMAT:10} {lines:>9,} {fast:>13.3f} {lines / fast:>10,.0f} {ref:>10.3f} {lines / ref:>10,.0f} "
           f"{ref / fast:>5.1f}x", flush=True)
 
 
@@ -172,7 +176,7 @@ def store_share(base: Path, lines: int, repeat: int) -> None:
         store.close()
         return appended - start, done - checkpoint, before, after
 
-    print(f"(d) journald, {truth.lines:,} lines: the reader, then its batches appended to a case database")
+    print(f"(e) journald, {truth.lines:,} lines: the reader, then its batches appended to a case database")
     print(f"{'':34} {'append s':>9} {'then CHECKPOINT s':>17} {'memory MB before, after it':>26}")
     print(f"{'reader, its batches kept':34} {read_s:>9.3f} ({truth.lines / read_s:,.0f} lines/s)")
     for label, put_off in (("checkpoints as DuckDB makes them", False), ("checkpoints put off to the end", True)):
@@ -181,14 +185,38 @@ def store_share(base: Path, lines: int, repeat: int) -> None:
               f"{runs[-1][2]:>19.0f}, {runs[-1][3]:.0f}", flush=True)
 
 
+def logger_lines(n: int) -> str:
+    """``n`` lines as five real loggers write them, by turns: zap (a float time),
+    logback's logstash encoder, bunyan, python-json-logger (a local time) and pino with
+    a nested request object (read line by line), request ids and statuses varying."""
+    rnd = random.Random(2)
+    t, out = 1413847145.0, []
+    for i in range(n):
+        t += rnd.random()
+        iso = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t % 1 * 1000):03d}Z"
+        rid = f"{rnd.getrandbits(64):016x}"
+        out.append(json.dumps([
+            {"level": "info", "ts": t, "logger": "http", "caller": "server/main.go:42", "msg": "request done",
+             "request_id": rid, "status": rnd.choice((200, 200, 404, 500)), "bytes": rnd.randint(0, 99999)},
+            {"@timestamp": iso, "@version": "1", "message": f"Order {i} accepted", "logger_name": "shop.Orders",
+             "thread_name": "http-nio-8080-exec-3", "level": "INFO", "level_value": 20000, "requestId": rid},
+            {"name": "api", "hostname": "web02", "pid": 4242, "level": 30, "msg": "listening", "time": iso, "v": 0},
+            {"asctime": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(t)) + f",{int(t % 1 * 1000):03d}",
+             "name": "billing.api", "levelname": "INFO", "message": "Charge accepted", "order_id": i},
+            {"level": 30, "time": int(t * 1000), "pid": 657, "hostname": "web03", "reqId": rid,
+             "req": {"method": "GET", "url": f"/api/cart/{i}"}, "msg": "incoming request"},
+        ][i % 5], separators=(",", ":")))
+    return "\n".join(out) + "\n"
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--events", type=int, default=2000, help="(a) events in the export (default 2,000)")
     p.add_argument("--lines", type=int, default=200_000, help="(b) lines per format (default 200,000)")
     p.add_argument("--repeat", type=int, default=5, help="runs of each, best kept (default 5)")
     p.add_argument("--tmp", help="where corpora are written (default: the temporary folder)")
-    p.add_argument("--store", type=int, default=0, metavar="N", help="(d) journald lines read and stored (default: skip)")
-    p.add_argument("--only-store", action="store_true", help="(d) alone")
+    p.add_argument("--store", type=int, default=0, metavar="N", help="(e) journald lines read and stored (default: skip)")
+    p.add_argument("--only-store", action="store_true", help="(e) alone")
     args = p.parse_args()
     print(machine())
     os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
@@ -197,7 +225,11 @@ def main() -> None:
         if not args.only_store:
             line_ends(base, args.events, args.repeat)
             columnar(base, args.lines, args.repeat)
-            journalctl_shaped(base, args.lines // 2, args.repeat)
+            n = args.lines // 2
+            one_file(base, "journal.json", journalctl_lines(n), journald,
+                     f"(c) {n:,} journal entries as journalctl writes them", n, args.repeat)
+            one_file(base, "app.jsonl", logger_lines(n), applog,
+                     f"(d) {n:,} JSON lines of five real loggers by turns", n, args.repeat)
         if args.store:
             store_share(base, args.store, args.repeat)
     finally:

@@ -123,6 +123,12 @@ KiB of nested text; the rest is left out and ``"fields_cut": true`` says so. The
 ``err.stack``) reaches a rule's ``Message`` through ``data``, which ``Message`` spans.
 For a span, ``fields`` holds its string, int and bool attributes by key.
 
+Files of 128 KiB and more are read in blocks, lines of one shape (keys and the kinds
+of their values) together, by Arrow's JSON reader (:mod:`.applog_columns`), which
+hands the lines it cannot build exactly to :func:`read_line`; ``read(ctx,
+columnar=False)`` reads every line with ``read_line``, the reference the blocks must
+equal.
+
 Blank lines are skipped. A line that is not a JSON object (or nests deeper than the
 parser allows), has no usable timestamp, or a span without a usable start time, is
 quarantined with a reason and reading carries on. JSON ``NaN`` / ``Infinity`` and
@@ -152,7 +158,7 @@ import pyarrow as pa
 from ..errors import UnusableFile
 from .base import EventBatchBuilder, FileContext
 from .contract import Source
-from .textinput import CUT_SHORT, first_json_line, json_line, line_blocks
+from .textinput import CUT_SHORT, file_size, first_json_line, json_line, line_blocks
 from .timeparse import EPOCH, MONTHS, US, UTC, Localizer, leap_second, micros, note_zone, utc_offset
 
 FORMAT = "applog"
@@ -699,56 +705,67 @@ def sniff(head: bytes) -> bool:
 # --- reader --------------------------------------------------------------------------------
 
 
-def read(ctx: FileContext) -> Iterator[pa.RecordBatch]:
-    builder = EventBatchBuilder(ctx.file_id)
-    add = builder.add
-    default_host = ctx.default_host
-    quarantine = ctx.quarantine
-    localizer = Localizer(ctx.timezone)
-    parse = parse_json
-    no = 0
+def read(ctx: FileContext, *, columnar: bool = True) -> Iterator[pa.RecordBatch]:
+    """The file's events. ``columnar=False``: every line through :func:`read_line`, the
+    reference the column-wise reader (:mod:`.applog_columns`) must equal."""
+    if columnar and file_size(ctx) >= COLUMNAR_MIN_BYTES:
+        from .applog_columns import read_columns  # it builds on read_line(): imported here, not above
 
+        return read_columns(ctx)
+    return read_lines(ctx)
+
+
+# Column-wise reading costs a few milliseconds a file whatever its size (a parse and
+# some hundred column operations per shape of line): smaller files are read line by line.
+COLUMNAR_MIN_BYTES = 128 * 1024
+
+
+def read_lines(ctx: FileContext) -> Iterator[pa.RecordBatch]:
+    builder = EventBatchBuilder(ctx.file_id)
+    localizer = Localizer(ctx.timezone)
+    no = 0
     for lines in line_blocks(ctx, max_line=MAX_LINE):
         for line in lines:
             if not line or line.isspace():
                 continue
-            if line[0] == "\ufeff":  # a BOM where files were concatenated
-                line = line[1:]
-            try:
-                obj = parse(line)
-            except RecursionError:
-                quarantine(no, "not JSON: nested too deeply", line)
-                no += 1
-                continue
-            except ValueError as exc:
-                quarantine(no, f"not JSON: {str(exc)[:120]}", line)
-                no += 1
-                continue
-            if obj.__class__ is not dict:
-                quarantine(no, "JSON line is not an object", line)
-                no += 1
-                continue
-            if is_otlp(obj):
-                no = yield from _otlp(obj, line, no, builder, quarantine, default_host)
-                continue
-
-            record_no = no
-            no += 1
-            got = record_of(obj, localizer)
-            if got.__class__ is str:
-                quarantine(record_no, got, line)  # type: ignore[arg-type]
-                continue
-            logged, host, provider, message, data = got  # type: ignore[misc]
-            add(record_no=record_no, host=host or default_host, logged=logged, format=FORMAT,
-                channel=CHANNEL, provider=provider, message=message, data=data)
-            if builder.full():
-                yield builder.flush()  # type: ignore[misc]
-
+            no = yield from read_line(line, no, builder, ctx.quarantine, localizer, ctx.default_host)
     if no == 0:
         raise UnusableFile("no log lines (blank file)")
     batch = builder.flush()
     if batch is not None:
         yield batch
+
+
+def read_line(line: str, no: int, builder: EventBatchBuilder, quarantine: Any, localizer: Localizer,
+              default_host: str) -> Iterator[pa.RecordBatch]:
+    """One non-blank line's records (one, or a span each) into ``builder``, numbered
+    from ``no``, or its quarantine; yields the batches the builder fills and returns
+    the next record number."""
+    if line[0] == "\ufeff":  # a BOM where files were concatenated
+        line = line[1:]
+    try:
+        obj = parse_json(line)
+    except RecursionError:
+        quarantine(no, "not JSON: nested too deeply", line)
+        return no + 1
+    except ValueError as exc:
+        quarantine(no, f"not JSON: {str(exc)[:120]}", line)
+        return no + 1
+    if obj.__class__ is not dict:
+        quarantine(no, "JSON line is not an object", line)
+        return no + 1
+    if is_otlp(obj):
+        return (yield from _otlp(obj, line, no, builder, quarantine, default_host))
+    got = record_of(obj, localizer)
+    if got.__class__ is str:
+        quarantine(no, got, line)  # type: ignore[arg-type]
+        return no + 1
+    logged, host, provider, message, data = got  # type: ignore[misc]
+    builder.add(record_no=no, host=host or default_host, logged=logged, format=FORMAT,
+                channel=CHANNEL, provider=provider, message=message, data=data)
+    if builder.full():
+        yield builder.flush()  # type: ignore[misc]
+    return no + 1
 
 
 def record_of(obj: dict[str, Any], localizer: Localizer

@@ -34,7 +34,6 @@ Export Formats" (https://systemd.io/JOURNAL_EXPORT_FORMATS/, "Journal JSON Forma
 from __future__ import annotations
 
 import json
-import os
 import re
 from datetime import timedelta
 from typing import Any, Iterator
@@ -45,7 +44,7 @@ from ..errors import UnusableFile
 from .base import EventBatchBuilder, FileContext
 from .contract import Source
 from .syslog_lines import FACILITIES, SEVERITIES
-from .textinput import CUT_SHORT, first_json_line, json_line, line_blocks
+from .textinput import CUT_SHORT, file_size, first_json_line, json_line, line_blocks
 from .timeparse import EPOCH
 
 FORMAT = "journald"
@@ -94,7 +93,7 @@ def _int(value: Any) -> int | None:
 def read(ctx: FileContext, *, columnar: bool = True) -> Iterator[pa.RecordBatch]:
     """The file's events. ``columnar=False``: every line through :func:`entry`, the
     reference the column-wise reader (:mod:`.journald_columns`) must equal."""
-    if columnar and _size(ctx) >= COLUMNAR_MIN_BYTES:
+    if columnar and file_size(ctx) >= COLUMNAR_MIN_BYTES:
         from .journald_columns import read_columns  # it builds on entry(): imported here, not above
 
         return read_columns(ctx)
@@ -104,13 +103,6 @@ def read(ctx: FileContext, *, columnar: bool = True) -> Iterator[pa.RecordBatch]
 # Column-wise reading costs about 2 ms a file whatever its size (a parse, some ninety
 # column operations), as much as 300 lines read one by one: smaller files are read so.
 COLUMNAR_MIN_BYTES = 128 * 1024
-
-
-def _size(ctx: FileContext) -> int:
-    try:
-        return os.stat(ctx.path).st_size
-    except OSError:
-        return 0  # read_lines says why it cannot be read
 
 
 def read_lines(ctx: FileContext) -> Iterator[pa.RecordBatch]:

@@ -6,7 +6,7 @@ message, the ``data`` JSON) is then built with Arrow compute over whole columns.
 parser is as strict as Python's where it matters here: it refuses a trailing comma,
 a raw control character in a string, a lone surrogate escape, a field of interest
 given twice or holding anything but text or null (journalctl's byte arrays and lists
-of values), and a line that is not one object. The lines it refuses (see ``_parse``),
+of values), and a line that is not one object. The lines it refuses (see ``parse_lines``),
 and those below, go through ``entry`` one by one, in order, with its quarantines:
 
 * ``Inf``, ``-Inf``, ``-NaN`` (Python reads only ``NaN``, ``Infinity``, ``-Infinity``),
@@ -37,8 +37,8 @@ from ..schema import EVENTS, TIMESTAMP
 from .base import FileContext
 from .journald import CHANNEL, FORMAT, INT_FIELDS, TEXT_FIELDS, entry
 from .syslog_lines import FACILITIES, SEVERITIES
-from .textcols import Block, assemble, repeat
-from .textinput import text_blocks
+from .textcols import Block, assemble, json_records, repeat
+from .textinput import MAX_LINE, text_blocks
 from .timeparse import EPOCH, US
 
 _FIELDS = ("__REALTIME_TIMESTAMP", "_PID", "PRIORITY", "SYSLOG_FACILITY", "_BOOT_ID", "MESSAGE_ID",
@@ -57,21 +57,22 @@ _SPACE_OR_MINUS = frozenset(b" \t\r-")
 _NULL = pa.scalar(None, pa.string())
 # Each parse costs some 50 us however few lines it reads: a part read as other than
 # its lines is halved down to this many, and a part stops being read after as many
-# refused lines (see _parse).
+# refused lines (see parse_lines).
 _FEWEST = 16
 _REFUSALS = 32
 _ROW = re.compile(r"in row (\d+)")
 
 
-def _read(feed: pa.Buffer, offsets: np.ndarray, lo: int, hi: int) -> pa.Table:
+def _read(feed: pa.Buffer, offsets: np.ndarray, lo: int, hi: int, options: pj.ParseOptions) -> pa.Table:
     size = int(offsets[hi] - offsets[lo])
     return pj.read_json(pa.BufferReader(feed.slice(int(offsets[lo]), size)),
                         # one block: the whole part, whatever the length of its lines
                         read_options=pj.ReadOptions(use_threads=False, block_size=max(1 << 16, 2 * size)),
-                        parse_options=_PARSE)
+                        parse_options=options)
 
 
-def _parse(feed: pa.Buffer, offsets: np.ndarray, lo: int, hi: int, out: list[tuple[int, pa.Table]]) -> None:
+def parse_lines(feed: pa.Buffer, offsets: np.ndarray, lo: int, hi: int, out: list[tuple[int, pa.Table]],
+                options: pj.ParseOptions = _PARSE) -> None:
     """Lines ``lo:hi`` of ``feed`` (one "\\n"-ended line each, ``offsets`` their starts)
     into ``out`` as (first line, table), where the parser reads each as one object.
 
@@ -81,11 +82,11 @@ def _parse(feed: pa.Buffer, offsets: np.ndarray, lo: int, hi: int, out: list[tup
     ``_REFUSALS`` refusals the rest of the part is left out whole (a file of damaged
     lines is read line by line at the per-line reader's speed, not slower). A part
     whose rows are not its lines (two objects on a line) is halved down to
-    ``_FEWEST`` lines. What is left out goes to entry()."""
+    ``_FEWEST`` lines. What is left out goes to the per-line reader (entry() here)."""
     refusals = 0
     while lo < hi:
         try:
-            table = _read(feed, offsets, lo, hi)
+            table = _read(feed, offsets, lo, hi, options)
         except pa.ArrowInvalid as exc:
             refusals += 1
             m = _ROW.search(str(exc))
@@ -95,15 +96,15 @@ def _parse(feed: pa.Buffer, offsets: np.ndarray, lo: int, hi: int, out: list[tup
             # end, it is the last line.
             row = min(int(m.group(1)), hi - lo - 1)
             if row:
-                _parse(feed, offsets, lo, lo + row, out)
+                parse_lines(feed, offsets, lo, lo + row, out, options)
             lo += row + 1
             continue
         if table.num_rows == hi - lo:
             out.append((lo, table))
         elif hi - lo > _FEWEST:
             mid = (lo + hi) // 2
-            _parse(feed, offsets, lo, mid, out)
-            _parse(feed, offsets, mid, hi, out)
+            parse_lines(feed, offsets, lo, mid, out, options)
+            parse_lines(feed, offsets, mid, hi, out, options)
         return
 
 
@@ -244,10 +245,10 @@ def _rows(t: pa.Table, default_host: str) -> tuple[pa.Table, np.ndarray]:
 _GROUP = 8   # blocks of text_blocks (1 MB each) per parse; Block's offsets are 32-bit
 
 
-def _groups(ctx: FileContext) -> Iterator[str]:
+def line_groups(ctx: FileContext, max_line: int = MAX_LINE) -> Iterator[str]:
     """The file's blocks of lines, ``_GROUP`` at a time: fewer, larger parses."""
     group: list[str] = []
-    for text in text_blocks(ctx):
+    for text in text_blocks(ctx, max_line):
         group.append(text)
         if len(group) == _GROUP:
             yield "\n".join(group)
@@ -256,7 +257,7 @@ def _groups(ctx: FileContext) -> Iterator[str]:
         yield "\n".join(group)
 
 
-def _feed(block: Block, lines: np.ndarray) -> tuple[pa.Buffer, np.ndarray]:
+def feed_of(block: Block, lines: np.ndarray) -> tuple[pa.Buffer, np.ndarray]:
     """The given lines, each ended by its "\n", as one buffer, and where each starts."""
     lens = block.ends[lines] - block.starts[lines] + 1
     offsets = np.zeros(len(lines) + 1, np.int64)
@@ -314,22 +315,17 @@ def _suspects(block: Block) -> np.ndarray:
 
 def read_columns(ctx: FileContext) -> Iterator[pa.RecordBatch]:
     no = 0
-    for text in _groups(ctx):
+    for text in line_groups(ctx):
         block = Block(text)
-        # An empty line reads the "\n" that ends it: a line that opens an object is not blank.
-        opens = block.at(block.starts) == ord("{")
-        counted = opens.copy()
-        for i in np.flatnonzero(~opens):
-            line = block.line(i)
-            counted[i] = bool(line) and not line.isspace()
+        opens, counted = json_records(block)
         record_nos = no + np.cumsum(counted) - 1
         no += int(counted.sum())
 
         lines = np.flatnonzero(opens & ~_suspects(block))
-        feed, offsets = _feed(block, lines)
+        feed, offsets = feed_of(block, lines)
         parts: list[tuple[int, pa.Table]] = []
         if len(lines):
-            _parse(feed, offsets, 0, len(lines), parts)
+            parse_lines(feed, offsets, 0, len(lines), parts)
         fast = np.zeros(block.n, bool)
         tables, numbers = [], []
         for first, table in parts:
@@ -355,19 +351,20 @@ def read_columns(ctx: FileContext) -> Iterator[pa.RecordBatch]:
         if slow or len(tables) > 1:
             table, record_no = table.take(order), record_no[order]
         if table.num_rows:
-            yield _events(table, record_no, ctx.file_id)
+            yield events_of(table, record_no, ctx.file_id, FORMAT, CHANNEL)
     if no == 0:
         raise UnusableFile("no journal entries (blank file)")
 
 
-def _events(table: pa.Table, record_no: np.ndarray, file_id: int) -> pa.RecordBatch:
+def events_of(table: pa.Table, record_no: np.ndarray, file_id: int, format: str, channel: str) -> pa.RecordBatch:
+    """EVENTS rows from a table of logged, host, provider, message and data."""
     n = table.num_rows
     cols = {
         "file_id": pa.array(np.full(n, file_id, np.int32)),
         "record_no": pa.array(record_no, pa.int64()),
         "record_id": pa.nulls(n, pa.int64()),
-        "format": repeat(FORMAT, n),
-        "channel": repeat(CHANNEL, n),
+        "format": repeat(format, n),
+        "channel": repeat(channel, n),
         "event_id": pa.nulls(n, pa.int32()),
     }
     for name in ("host", "logged", "provider", "message", "data"):

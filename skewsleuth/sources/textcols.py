@@ -47,19 +47,32 @@ class Block:
     def at(self, pos: np.ndarray) -> np.ndarray:
         return self.buf[np.minimum(pos, len(self.buf) - 1)]
 
-    def strings(self, starts: np.ndarray, ends: np.ndarray) -> pa.Array:
-        """The byte ranges ``[starts[i], ends[i])`` of the block as a string array. The
-        ranges must come in the order of the block and not overlap (fields of lines
-        in line order): they and the gaps between them are then the strings of one
-        array over the block's bytes, of which every other one is taken."""
+    def strings(self, starts: np.ndarray, ends: np.ndarray, buf: np.ndarray | None = None) -> pa.Array:
+        """The byte ranges ``[starts[i], ends[i])`` of the block (or of ``buf``, a
+        copy of its bytes changed in place) as a string array. The ranges must come in
+        the order of the block and not overlap (fields of lines in line order): they
+        and the gaps between them are then the strings of one array over the block's
+        bytes, of which every other one is taken."""
         m = len(starts)
         if not m:
             return pa.array([], pa.string())
         offsets = np.empty(2 * m, np.int32)
         offsets[0::2] = starts
         offsets[1::2] = ends
-        both = pa.Array.from_buffers(pa.string(), 2 * m - 1, [None, pa.py_buffer(offsets), pa.py_buffer(self.buf)])
+        both = pa.Array.from_buffers(pa.string(), 2 * m - 1, [None, pa.py_buffer(offsets),
+                                                              pa.py_buffer(self.buf if buf is None else buf)])
         return both.take(pa.array(np.arange(0, 2 * m, 2, dtype=np.int32)))
+
+
+def json_records(block: Block) -> tuple[np.ndarray, np.ndarray]:
+    """Which lines of a block of JSON Lines open an object, and which are records
+    (not blank: a line that opens an object is not)."""
+    opens = block.at(block.starts) == ord("{")
+    counted = opens.copy()
+    for i in np.flatnonzero(~opens):
+        line = block.line(i)
+        counted[i] = bool(line) and not line.isspace()
+    return opens, counted
 
 
 def lut(chars: bytes = b"", ranges: tuple[tuple[int, int], ...] = ()) -> np.ndarray:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import codecs
 import json
+import os
 import re
 from typing import Any, Iterator
 
@@ -98,6 +99,14 @@ def first_json_line(head: bytes) -> tuple[str, bool, Any] | None:
         return line, terminated, json.loads(line)
     except (ValueError, RecursionError):
         return line, terminated, CUT_SHORT
+
+
+def file_size(ctx: FileContext) -> int:
+    """The file's size in bytes; 0 when it cannot be read (its reader says why)."""
+    try:
+        return os.stat(ctx.path).st_size
+    except OSError:
+        return 0
 
 
 def text_blocks(ctx: FileContext, max_line: int = MAX_LINE) -> Iterator[str]:

@@ -18,7 +18,7 @@ import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from support.properties import examples
+from support.properties import examples, json_lines
 
 from skewsleuth.errors import UnusableFile
 from skewsleuth.schema import EVENTS
@@ -215,15 +215,7 @@ _KEY = st.sampled_from(journald_columns._FIELDS + ("other", "_comm", ""))
 def test_hostile_lines_same(tmp_path_factory, monkeypatch, entries, newline, fewest, refusals):
     monkeypatch.setattr(journald_columns, "_FEWEST", fewest)
     monkeypatch.setattr(journald_columns, "_REFUSALS", refusals)
-    lines = []
-    for e in entries:
-        if isinstance(e, str):
-            lines.append(e)
-        else:
-            # pairs, so that keys repeat; json writes them as given (and nan as NaN)
-            body = ", ".join(f"{json.dumps(k)}: {json.dumps(v, ensure_ascii=False)}" for k, v in
-                             [("__REALTIME_TIMESTAMP", "1413840805000000")] + e)
-            lines.append("{" + body + "}")
+    lines = json_lines(entries, ("__REALTIME_TIMESTAMP", "1413840805000000"))
     p = tmp_path_factory.mktemp("h") / "h.json"
     p.write_bytes(newline.join(lines).encode("utf-8", "surrogatepass"))
     assert_same(p)
