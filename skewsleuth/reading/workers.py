@@ -34,6 +34,8 @@ R = TypeVar("R")
 
 # Below this much input, starting worker processes costs more than it saves.
 PARALLEL_MIN_BYTES = 32 * 1024 * 1024
+# How long a worker told to end may take before the pool is shut down all the same.
+_ENDED_WITHIN_S = 5.0
 
 
 def default_workers(n_tasks: int, total_bytes: int) -> int:
@@ -184,10 +186,27 @@ def _terminate(pool: ProcessPoolExecutor) -> None:
     if terminate is not None:
         terminate()
         return
-    for process in list((getattr(pool, "_processes", None) or {}).values()):
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    for process in processes:
         try:
             process.terminate()
         except (OSError, ValueError, AttributeError):
+            pass
+    for process in processes:
+        try:
+            process.join(_ENDED_WITHIN_S)
+        except (OSError, ValueError, AttributeError, AssertionError):
+            pass
+    # A worker ended while it wrote its result leaves part of a message in the result
+    # pipe, and the pool's own thread, reading it, waits for the rest for ever: the
+    # shutdown below would wait for that thread, and so would Python at exit (a Ctrl-C
+    # that hung the command 1 time in 10). With the workers gone, this process holds
+    # the pipe's last writing end: closed, the reader gets an end of file instead.
+    writer = getattr(getattr(pool, "_result_queue", None), "_writer", None)
+    if writer is not None and not any(p.is_alive() for p in processes):
+        try:
+            writer.close()
+        except OSError:
             pass
     pool.shutdown(wait=True, cancel_futures=True)
 
