@@ -23,11 +23,10 @@ import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support.columnar import assert_same_outcome, reader_outcome
 from support.properties import examples, json_lines
 from synth.applog import otlp_line, otlp_span, python_json_logger_line, structlog_line
 
-from skewsleuth.errors import UnusableFile
-from skewsleuth.schema import EVENTS
 from skewsleuth.sources import applog, applog_columns
 from skewsleuth.sources.base import FileContext
 
@@ -40,22 +39,16 @@ def columnar_whatever_the_size(monkeypatch):
     monkeypatch.setattr(applog, "COLUMNAR_MIN_BYTES", 0)
 
 
+def _ctx(path: Path, tz=CHICAGO) -> FileContext:
+    return FileContext(path=path, file_id=3, default_host="dflt", timezone=tz)
+
+
 def outcome(columnar: bool, path: Path, tz=CHICAGO):
-    ctx = FileContext(path=path, file_id=3, default_host="dflt", timezone=tz)
-    try:
-        batches = list(applog.read(ctx, columnar=columnar))
-    except UnusableFile as exc:
-        return ("unusable", str(exc)), ctx.quarantined
-    for b in batches:
-        assert b.schema.equals(EVENTS)
-    return pa.Table.from_batches(batches, EVENTS).to_pylist(), ctx.quarantined
+    return reader_outcome(applog.read, _ctx(path, tz), columnar)
 
 
 def assert_same(path: Path, tz=CHICAGO) -> list:
-    fast, reference = outcome(True, path, tz), outcome(False, path, tz)
-    assert fast[0] == reference[0]
-    assert fast[1] == reference[1]
-    return fast[0]
+    return assert_same_outcome(applog.read, lambda: _ctx(path, tz))
 
 
 def per_line(monkeypatch) -> list[int]:

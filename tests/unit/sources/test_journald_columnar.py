@@ -14,14 +14,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support.columnar import assert_same_outcome, reader_outcome
 from support.properties import examples, json_lines
 
-from skewsleuth.errors import UnusableFile
-from skewsleuth.schema import EVENTS
 from skewsleuth.sources import journald, journald_columns
 from skewsleuth.sources.base import FileContext
 
@@ -31,23 +29,16 @@ def columnar_whatever_the_size(monkeypatch):
     monkeypatch.setattr(journald, "COLUMNAR_MIN_BYTES", 0)
 
 
+def _ctx(path: Path) -> FileContext:
+    return FileContext(path=path, file_id=3, default_host="dflt", timezone=None)  # type: ignore[arg-type]
+
+
 def outcome(columnar: bool, path: Path):
-    ctx = FileContext(path=path, file_id=3, default_host="dflt", timezone=None)  # type: ignore[arg-type]
-    try:
-        batches = list(journald.read(ctx, columnar=columnar))
-    except UnusableFile as exc:
-        return ("unusable", str(exc)), ctx.quarantined
-    for b in batches:
-        assert b.schema.equals(EVENTS)
-    rows = pa.Table.from_batches(batches, EVENTS).to_pylist()
-    return rows, ctx.quarantined
+    return reader_outcome(journald.read, _ctx(path), columnar)
 
 
 def assert_same(path: Path) -> list:
-    fast, reference = outcome(True, path), outcome(False, path)
-    assert fast[0] == reference[0]
-    assert fast[1] == reference[1]
-    return fast[0]
+    return assert_same_outcome(journald.read, lambda: _ctx(path))
 
 
 def _entry(**fields) -> str:
